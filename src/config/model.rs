@@ -1,0 +1,249 @@
+//! The validated configuration. Every value here has passed validation; the raw, span-carrying
+//! TOML shapes live in `load.rs` and never leave it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::path::AttrPath;
+use super::types::ColumnType;
+
+/// A whole `tables.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this came from (for messages), and the folder relative paths are resolved in.
+    pub path: PathBuf,
+    pub base_dir: PathBuf,
+    pub aws: AwsSettings,
+    /// Settings of the built-in demo source (used by tables whose source is `demo`).
+    pub demo: DemoSettings,
+    pub warehouse: WarehouseConfig,
+    /// Lag colour thresholds for the console.
+    pub lag: LagThresholds,
+    /// Where the `tracing` log file goes while the console runs.
+    pub log_file: PathBuf,
+    /// How many tables `sync all` runs at once.
+    pub max_concurrent_runs: usize,
+    pub tables: Vec<TableConfig>,
+}
+
+impl Config {
+    /// The table with this configured name.
+    pub fn table(&self, name: &str) -> Option<&TableConfig> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+/// AWS client settings; `None` falls back to the SDK's default chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// The object store a table's exports, staged files and state live in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `file://…`: a local folder standing in for a bucket (absolute, resolved against the
+    /// config file's folder).
+    Local { root: PathBuf },
+    /// `s3://bucket/prefix/`.
+    S3 { bucket: String, prefix: String },
+}
+
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Local { root } => write!(f, "file://{}", root.display()),
+            StoreLocation::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// Settings of the simulated DynamoDB service behind `source = "demo"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoSettings {
+    /// Folder that holds the demo tables' write history (absolute).
+    pub state_dir: PathBuf,
+    /// Seed of the generated workload.
+    pub seed: u64,
+    /// Simulated seconds per real second while a dynashift process runs (0 = the clock moves only
+    /// when told to, as tests do).
+    pub speed: f64,
+    /// Items each demo table starts with.
+    pub initial_items: usize,
+    /// Writes per simulated hour (inserts, updates and deletes).
+    pub writes_per_hour: u32,
+    /// Real time an export takes to complete.
+    pub export_duration: Duration,
+}
+
+/// Which warehouse tables are loaded into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WarehouseConfig {
+    /// Embedded SQLite database file (absolute).
+    Sqlite { path: PathBuf },
+}
+
+impl WarehouseConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WarehouseConfig::Sqlite { .. } => "sqlite",
+        }
+    }
+}
+
+/// Lag above `warn` is shown in yellow, above `critical` in red.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LagThresholds {
+    pub warn: Duration,
+    pub critical: Duration,
+}
+
+/// Sync mode: replace the whole target from a full export, or apply changes since the watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Full,
+    Incremental,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Incremental => "incremental",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Incremental export view type (the wire enum values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViewType {
+    #[serde(rename = "NEW_AND_OLD_IMAGES")]
+    NewAndOldImages,
+    #[serde(rename = "NEW_IMAGE")]
+    NewImage,
+}
+
+impl ViewType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewType::NewAndOldImages => "NEW_AND_OLD_IMAGES",
+            ViewType::NewImage => "NEW_IMAGE",
+        }
+    }
+}
+
+/// Where a table's exports come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceConfig {
+    /// The built-in simulated DynamoDB table named like the table.
+    Demo,
+    /// Exports that already exist in the store under `prefix` (AWS layout), applied in order.
+    Exports { prefix: String },
+}
+
+impl SourceConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Demo => "demo",
+            SourceConfig::Exports { .. } => "exports",
+        }
+    }
+}
+
+/// A warehouse table name, `schema.table` or `table`; both parts valid, unquoted identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TargetTable {
+    pub schema: Option<String>,
+    pub table: String,
+}
+
+impl std::fmt::Display for TargetTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(schema) => write!(f, "{schema}.{}", self.table),
+            None => f.write_str(&self.table),
+        }
+    }
+}
+
+/// One target column: which attribute feeds it and as what type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub path: AttrPath,
+    pub ty: ColumnType,
+    /// Part of the primary key (its path is a key attribute).
+    pub is_key: bool,
+}
+
+/// What happens to attributes no column maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnmappedPolicy {
+    /// Ignore them.
+    Drop,
+    /// Keep the whole item as JSON in this (SUPER/JSON) column.
+    KeepItem { column: String },
+}
+
+/// What happens when a value does not fit its column's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeErrorPolicy {
+    /// Fail the run, naming key, attribute path and value.
+    Fail,
+    /// Load NULL instead and count it.
+    Null,
+}
+
+/// One configured table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableConfig {
+    /// DynamoDB table name; also the table's name in dynashift (`--table`, state prefix).
+    pub name: String,
+    /// The table ARN, when given instead of / beside the name.
+    pub arn: Option<String>,
+    pub source: SourceConfig,
+    pub store: StoreLocation,
+    pub target: TargetTable,
+    /// What a plain sync does.
+    pub mode: Mode,
+    /// Key attribute names: partition key, then sort key.
+    pub key: Vec<String>,
+    pub columns: Vec<ColumnSpec>,
+    pub unmapped: UnmappedPolicy,
+    pub on_type_error: TypeErrorPolicy,
+    pub view_type: ViewType,
+    /// How far behind "now" incremental windows end (PITR trails real time).
+    pub safety_lag: Duration,
+    /// Longest single incremental export window (AWS maximum: 24 h).
+    pub max_window: Duration,
+    /// Target uncompressed size of one staged file.
+    pub staged_file_bytes: u64,
+}
+
+impl TableConfig {
+    /// The key columns, in key-schema order.
+    pub fn key_columns(&self) -> Vec<&ColumnSpec> {
+        self.key
+            .iter()
+            .filter_map(|attr| {
+                self.columns.iter().find(|c| c.is_key && c.path.as_single() == Some(attr.as_str()))
+            })
+            .collect()
+    }
+
+    /// The prefix under which this table's state, exports and staged files live in the store.
+    pub fn state_prefix(&self) -> String {
+        format!("{}/", self.name)
+    }
+}

@@ -1,0 +1,1 @@
+//! PLACEHOLDER (stage helper replaces this file).

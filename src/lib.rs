@@ -1,0 +1,16 @@
+//! dynashift keeps warehouse tables in sync with DynamoDB tables through point-in-time exports.
+//!
+//! Data flows one way: [`config`] → [`pipeline`] → [`pipeline::events`] → front ends
+//! ([`headless`], [`tui`]). The pipeline talks to the outside world only through three traits:
+//! [`source::ExportSource`], [`store::ObjectStore`] and [`warehouse::Warehouse`]; [`wiring`] picks
+//! the concrete adapters from the configuration.
+
+pub mod config;
+pub mod ddb;
+pub mod headless;
+pub mod pipeline;
+pub mod source;
+pub mod store;
+pub mod tui;
+pub mod warehouse;
+pub mod wiring;

@@ -1,0 +1,164 @@
+//! The front ends' handle on the pipeline: start runs, cancel them, read table state. Every run
+//! reports on one shared event channel.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::error::{PipelineError, RunFailure};
+use super::events::{EventSink, RunEvent, RunOutcome};
+use super::journal::RunJournal;
+use super::run;
+use crate::config::{Config, Mode};
+use crate::source::ExportSource;
+use crate::store::ObjectStore;
+use crate::warehouse::Warehouse;
+
+/// The adapters one table uses.
+#[derive(Clone)]
+pub struct TableAdapters {
+    pub source: Arc<dyn ExportSource>,
+    pub store: Arc<dyn ObjectStore>,
+}
+
+/// Every adapter the configuration names, built by `wiring::connect`.
+#[derive(Clone)]
+pub struct Adapters {
+    pub warehouse: Arc<dyn Warehouse>,
+    pub tables: HashMap<String, TableAdapters>,
+}
+
+/// What to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunRequest {
+    pub mode: Mode,
+    /// Plan only: report windows, files and SQL, change nothing.
+    pub dry_run: bool,
+}
+
+/// A started run.
+pub struct RunHandle {
+    pub run_id: String,
+    pub table: String,
+    /// Cancels the run (and its remote export poll / statement where possible).
+    pub cancel: CancellationToken,
+    pub join: JoinHandle<Result<RunOutcome, RunFailure>>,
+}
+
+/// What the console shows of a table between runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableStatus {
+    /// The committed watermark (from the warehouse, the source of truth).
+    pub watermark: Option<DateTime<Utc>>,
+    /// The newest run journal.
+    pub last_run: Option<RunJournal>,
+}
+
+struct EngineInner {
+    config: Arc<Config>,
+    adapters: Adapters,
+    events: mpsc::UnboundedSender<RunEvent>,
+    /// Bounds how many runs go at once (`max_concurrent_runs`).
+    permits: Arc<Semaphore>,
+}
+
+/// Cheap to clone; all clones share the event channel.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+impl Engine {
+    /// An engine over `adapters`, and the receiving end of its event stream.
+    pub fn new(config: Arc<Config>, adapters: Adapters) -> (Engine, mpsc::UnboundedReceiver<RunEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let permits = Arc::new(Semaphore::new(config.max_concurrent_runs.max(1)));
+        (Engine { inner: Arc::new(EngineInner { config, adapters, events: tx, permits }) }, rx)
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.inner.config
+    }
+
+    pub fn adapters(&self) -> &Adapters {
+        &self.inner.adapters
+    }
+
+    /// Starts a run of `table` in the background. It waits for a free slot when
+    /// `max_concurrent_runs` are already going.
+    pub fn start(&self, table: &str, request: RunRequest) -> Result<RunHandle, PipelineError> {
+        let table_config = self
+            .inner
+            .config
+            .table(table)
+            .cloned()
+            .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let adapters = self
+            .inner
+            .adapters
+            .tables
+            .get(table)
+            .cloned()
+            .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let run_id = new_run_id();
+        let cancel = CancellationToken::new();
+        let sink = EventSink::new(run_id.clone(), table, self.inner.events.clone());
+        let context = run::RunContext {
+            run_id: run_id.clone(),
+            table: Arc::new(table_config),
+            source: adapters.source,
+            store: adapters.store,
+            warehouse: self.inner.adapters.warehouse.clone(),
+            request,
+            events: sink,
+            cancel: cancel.clone(),
+        };
+        let permits = self.inner.permits.clone();
+        let join = tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+            run::execute(context).await
+        });
+        Ok(RunHandle { run_id, table: table.to_owned(), cancel, join })
+    }
+
+    /// The committed watermark and the newest run of a table.
+    pub async fn status(&self, table: &str) -> Result<TableStatus, PipelineError> {
+        let table_config =
+            self.inner.config.table(table).ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let adapters = self
+            .inner
+            .adapters
+            .tables
+            .get(table)
+            .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let watermark = self.inner.adapters.warehouse.last_commit(table).await?.map(|c| c.watermark);
+        let last_run = RunJournal::list(table_config, adapters.store.as_ref()).await?.into_iter().next();
+        Ok(TableStatus { watermark, last_run })
+    }
+
+    /// Past runs of a table, newest first, at most `limit`.
+    pub async fn history(&self, table: &str, limit: usize) -> Result<Vec<RunJournal>, PipelineError> {
+        let table_config =
+            self.inner.config.table(table).ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let adapters = self
+            .inner
+            .adapters
+            .tables
+            .get(table)
+            .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let mut runs = RunJournal::list(table_config, adapters.store.as_ref()).await?;
+        runs.truncate(limit);
+        Ok(runs)
+    }
+}
+
+/// `20261124T183000Z-1a2b3c`: sorts by start time, unique across hosts in practice.
+fn new_run_id() -> String {
+    use rand::Rng;
+    let suffix: u32 = rand::rng().random_range(0..0x100_0000);
+    format!("{}-{suffix:06x}", Utc::now().format("%Y%m%dT%H%M%SZ"))
+}

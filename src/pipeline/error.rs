@@ -1,0 +1,87 @@
+//! Pipeline errors: typed where callers branch, each with the stage it stopped at and a hint.
+
+use super::events::Stage;
+use crate::source::SourceError;
+use crate::store::StoreError;
+use crate::warehouse::WarehouseError;
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("no table named `{0}` in the configuration")]
+    UnknownTable(String),
+    #[error("`{table}` cannot run a {mode} sync: {reason}")]
+    ModeNotSupported { table: String, mode: crate::config::Mode, reason: String },
+    #[error("`{table}` is locked by {holder}")]
+    Locked { table: String, holder: String },
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error("staging failed: {0}")]
+    Stage(#[from] super::stage::StageError),
+    #[error("the run was cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+impl PipelineError {
+    /// What the user should do next.
+    pub fn hint(&self) -> String {
+        match self {
+            PipelineError::UnknownTable(_) => {
+                "check --table against the [[table]] names in tables.toml".into()
+            }
+            PipelineError::ModeNotSupported { .. } => "pick the other mode or another source".into(),
+            PipelineError::Locked { .. } => {
+                "wait for that run to finish; a lease left by a crashed run expires on its own".into()
+            }
+            PipelineError::Source(e) => e.hint(),
+            PipelineError::Store(_) => {
+                "check that the store is reachable and writable, then run again".into()
+            }
+            PipelineError::Warehouse(WarehouseError::Cancelled) | PipelineError::Cancelled => {
+                "nothing was committed; run the sync again when ready".into()
+            }
+            PipelineError::Warehouse(_) => {
+                "nothing was committed and the watermark did not move; fix the cause above and run again"
+                    .into()
+            }
+            PipelineError::Stage(e) => e.hint(),
+            PipelineError::Inconsistent(_) => "inspect the run journal under _state/runs/ and the log".into(),
+        }
+    }
+}
+
+/// A failed run, as front ends show it: where it stopped, the whole cause chain, what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("failed at {stage}: {cause}")]
+pub struct RunFailure {
+    pub stage: Stage,
+    pub cause: String,
+    pub hint: String,
+}
+
+impl RunFailure {
+    pub fn new(stage: Stage, error: &PipelineError) -> RunFailure {
+        RunFailure { stage, cause: error_chain(error), hint: error.hint() }
+    }
+}
+
+/// `error: cause: cause…`, without repeating a message a transparent wrapper already shows.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
+}

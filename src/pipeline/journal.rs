@@ -1,0 +1,130 @@
+//! The run journal: one JSON document per run under `<table>/_state/runs/<run_id>.json`,
+//! rewritten at every stage boundary. It is what the console's history shows and what a later
+//! run reads to resume an interrupted one.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::events::{Stage, StageCounts, StatementStatus};
+use super::staged::StagedSet;
+use crate::config::{Mode, TableConfig};
+use crate::source::{ExportDescription, ExportSpec};
+use crate::store::{ObjectStore, StoreError};
+
+/// One export of a run, as far as it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalExport {
+    pub spec: ExportSpec,
+    pub export_arn: Option<String>,
+    pub description: Option<ExportDescription>,
+}
+
+/// One warehouse statement of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalStatement {
+    pub label: String,
+    pub sql: String,
+    pub status: Option<StatementStatus>,
+    pub duration_ms: Option<u64>,
+    pub rows: Option<i64>,
+    pub error: Option<String>,
+    pub query_id: Option<String>,
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalFailure {
+    pub stage: Stage,
+    pub cause: String,
+    pub hint: String,
+}
+
+/// Everything known about one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunJournal {
+    pub run_id: String,
+    pub table: String,
+    pub mode: Mode,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The last stage reached.
+    pub stage: Stage,
+    /// Set when the run ended (committed, up to date, or failed).
+    pub finished_at: Option<DateTime<Utc>>,
+    pub previous_watermark: Option<DateTime<Utc>>,
+    /// The watermark the run commits once loaded.
+    pub target_watermark: Option<DateTime<Utc>>,
+    pub exports: Vec<JournalExport>,
+    pub stage_counts: Option<StageCounts>,
+    pub staged: Option<StagedSet>,
+    pub statements: Vec<JournalStatement>,
+    pub target_rows: Option<u64>,
+    pub failure: Option<JournalFailure>,
+    /// A note for runs that ended without loading (e.g. "up to date").
+    pub note: Option<String>,
+}
+
+impl RunJournal {
+    pub fn new(
+        run_id: &str,
+        table: &str,
+        mode: Mode,
+        previous_watermark: Option<DateTime<Utc>>,
+    ) -> RunJournal {
+        let now = Utc::now();
+        RunJournal {
+            run_id: run_id.to_owned(),
+            table: table.to_owned(),
+            mode,
+            started_at: now,
+            updated_at: now,
+            stage: Stage::Planned,
+            finished_at: None,
+            previous_watermark,
+            target_watermark: None,
+            exports: Vec::new(),
+            stage_counts: None,
+            staged: None,
+            statements: Vec::new(),
+            target_rows: None,
+            failure: None,
+            note: None,
+        }
+    }
+
+    /// Whether the run ended (in any way).
+    pub fn is_finished(&self) -> bool {
+        self.finished_at.is_some()
+    }
+
+    /// Store key of a run's journal.
+    pub fn key(table: &TableConfig, run_id: &str) -> String {
+        format!("{}_state/runs/{run_id}.json", table.state_prefix())
+    }
+
+    /// Writes the journal (atomically replacing the previous version).
+    pub async fn save(&mut self, table: &TableConfig, store: &dyn ObjectStore) -> Result<(), StoreError> {
+        self.updated_at = Utc::now();
+        let bytes = serde_json::to_vec_pretty(self).expect("journals always serialize");
+        store.put(&Self::key(table, &self.run_id), bytes).await
+    }
+
+    /// Reads every journal of a table, newest first. Unreadable journals are skipped with a
+    /// warning in the log: history is for display and must not block a sync.
+    pub async fn list(table: &TableConfig, store: &dyn ObjectStore) -> Result<Vec<RunJournal>, StoreError> {
+        let prefix = format!("{}_state/runs/", table.state_prefix());
+        let mut journals = Vec::new();
+        for object in store.list(&prefix).await? {
+            if !object.key.ends_with(".json") {
+                continue;
+            }
+            let bytes = store.get(&object.key).await?;
+            match serde_json::from_slice::<RunJournal>(&bytes) {
+                Ok(journal) => journals.push(journal),
+                Err(err) => tracing::warn!(key = %object.key, %err, "skipping unreadable run journal"),
+            }
+        }
+        journals.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(b.run_id.cmp(&a.run_id)));
+        Ok(journals)
+    }
+}

@@ -1,0 +1,18 @@
+//! The sync pipeline: plan → export → stage → load → commit, as a state machine persisted in the
+//! run journal. It knows the three adapter traits and nothing of terminals; front ends drive it
+//! through [`Engine`] and render its [`events`].
+
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod journal;
+pub mod lock;
+pub mod run;
+pub mod stage;
+pub mod staged;
+pub mod state;
+
+pub use engine::{Adapters, Engine, RunHandle, RunRequest, TableAdapters, TableStatus};
+pub use error::{PipelineError, RunFailure};
+pub use events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
+pub use journal::RunJournal;

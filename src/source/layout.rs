@@ -1,0 +1,1 @@
+//! PLACEHOLDER (source helper replaces this file).

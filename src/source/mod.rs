@@ -1,0 +1,173 @@
+//! Export sources: where DynamoDB exports come from.
+//!
+//! - `demo`: a simulated DynamoDB table that writes exports in the exact AWS layout into the
+//!   store (the embedded default);
+//! - `exports`: exports that already exist in the store, applied in order.
+//!
+//! A source plans which exports a run needs (requesting sources cut windows from the watermark;
+//! the `exports` source finds existing ones), starts them and reports their status.
+
+pub mod demo;
+pub mod exports;
+pub mod layout;
+pub mod windows;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Mode, ViewType};
+
+/// What one export covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ExportSpec {
+    /// `FULL_EXPORT` of the table as of `export_time`.
+    Full { export_time: DateTime<Utc> },
+    /// `INCREMENTAL_EXPORT` of the changes in `[from, to)`.
+    Incremental { from: DateTime<Utc>, to: DateTime<Utc>, view_type: ViewType },
+}
+
+impl ExportSpec {
+    /// The instant the target reflects once this export is applied: the watermark it yields.
+    pub fn watermark(&self) -> DateTime<Utc> {
+        match self {
+            ExportSpec::Full { export_time } => *export_time,
+            ExportSpec::Incremental { to, .. } => *to,
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        match self {
+            ExportSpec::Full { .. } => Mode::Full,
+            ExportSpec::Incremental { .. } => Mode::Incremental,
+        }
+    }
+}
+
+impl std::fmt::Display for ExportSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%SZ").to_string();
+        match self {
+            ExportSpec::Full { export_time } => write!(f, "full at {}", t(export_time)),
+            ExportSpec::Incremental { from, to, .. } => write!(f, "incremental [{}, {})", t(from), t(to)),
+        }
+    }
+}
+
+/// `ExportStatus` of DescribeExport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExportStatus {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+/// What DescribeExport says of one export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportDescription {
+    pub export_arn: String,
+    pub status: ExportStatus,
+    pub spec: ExportSpec,
+    /// Store key of `manifest-summary.json` (relative to the store root), once known.
+    pub manifest_summary_key: Option<String>,
+    pub item_count: Option<u64>,
+    pub billed_size_bytes: Option<u64>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+}
+
+/// One export a run needs: to be requested, or already there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedExport {
+    pub spec: ExportSpec,
+    /// Set when the export already exists (the `exports` source), so nothing is requested.
+    pub existing: Option<ExportDescription>,
+}
+
+/// The exports a run needs, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPlan {
+    pub exports: Vec<PlannedExport>,
+    /// Why the plan is empty, or anything the user should know (e.g. the PITR edge is near).
+    pub notes: Vec<String>,
+}
+
+/// Where a source writes an export: the store prefix (relative to the store root) under which
+/// `AWSDynamoDB/…` appears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportTarget {
+    pub prefix: String,
+}
+
+/// What planning needs to know about the table's sync state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanRequest {
+    pub mode: Mode,
+    /// The committed watermark, `None` when the table was never synced.
+    pub watermark: Option<DateTime<Utc>>,
+}
+
+/// Errors from a source, typed where the pipeline branches on them.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// An incremental sync was asked for a table that was never fully synced.
+    #[error("`{table}` has never been fully synced, so an incremental sync has nowhere to start")]
+    NeedsFullSync { table: String },
+    /// The watermark fell out of the point-in-time-recovery window.
+    #[error("the watermark {watermark} is older than the earliest restorable time {earliest}")]
+    OutsideRecoveryWindow { watermark: DateTime<Utc>, earliest: DateTime<Utc> },
+    /// The export failed on the source's side.
+    #[error("export {export_arn} failed: {code}: {message}")]
+    ExportFailed { export_arn: String, code: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl SourceError {
+    /// What the user should do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            SourceError::NeedsFullSync { table } => {
+                format!("run a full sync first: dynashift --headless --table {table} --mode full")
+            }
+            SourceError::OutsideRecoveryWindow { .. } => {
+                "only a full sync can recover: run it with --mode full".into()
+            }
+            SourceError::ExportFailed { .. } => "check the failure above, then run the sync again".into(),
+            SourceError::Invalid(_) => "fix the export files or the source settings, then run again".into(),
+            SourceError::Store(_) => "check that the store is reachable and writable".into(),
+            SourceError::Other(_) => "run the sync again; if it keeps failing, check the log".into(),
+        }
+    }
+}
+
+/// Where exports come from. Implementations: [`demo::DemoSource`], [`exports::ExistingExports`].
+#[async_trait]
+pub trait ExportSource: Send + Sync {
+    /// One line for humans: "demo table orders", "exports under file:///…/incoming/".
+    fn describe(&self) -> String;
+
+    /// Whether this source can serve a sync of this mode.
+    fn supports(&self, mode: Mode) -> bool;
+
+    /// The exports a run of `request.mode` needs, given the committed watermark.
+    async fn plan(&self, request: PlanRequest) -> Result<ExportPlan, SourceError>;
+
+    /// Starts one export into `target` and returns its ARN. `client_token` makes a retried call
+    /// return the same export instead of starting a second one.
+    async fn start_export(
+        &self,
+        spec: &ExportSpec,
+        target: &ExportTarget,
+        client_token: &str,
+    ) -> Result<String, SourceError>;
+
+    /// Status of a started export (DescribeExport).
+    async fn describe_export(&self, export_arn: &str) -> Result<ExportDescription, SourceError>;
+}

@@ -1,0 +1,75 @@
+//! Object stores: where exports, staged files and run state live. S3 in production, a local
+//! folder standing in for a bucket in the embedded default and in tests.
+
+mod local;
+
+use std::path::Path;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use tokio::io::AsyncRead;
+
+pub use local::LocalStore;
+
+/// A streaming object body.
+pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+}
+
+/// What went wrong, with the key it concerns; callers branch on `NotFound` and `AlreadyExists`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{location}: no such object")]
+    NotFound { location: String },
+    #[error("{location}: already exists")]
+    AlreadyExists { location: String },
+    #[error("{location}: {source}")]
+    Io {
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{location}: {message}")]
+    Other { location: String, message: String },
+}
+
+/// A flat key → bytes store with the few operations dynashift needs. Keys are `/`-separated and
+/// relative to the store's root (bucket + prefix).
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug {
+    /// The root, as a URL (`file:///…` or `s3://bucket/prefix/`).
+    fn root_url(&self) -> String;
+
+    /// The URL of one object, as a warehouse's COPY would name it.
+    fn url_of(&self, key: &str) -> String;
+
+    /// Reads a whole (small) object.
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+
+    /// Opens an object for streaming.
+    async fn open(&self, key: &str) -> Result<ObjectReader, StoreError>;
+
+    /// Writes an object atomically (readers see the old or the new object, never a part).
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
+
+    /// Uploads a local file as an object, atomically.
+    async fn put_file(&self, key: &str, file: &Path) -> Result<(), StoreError>;
+
+    /// Creates an object only if no object has that key (`AlreadyExists` otherwise). The lock
+    /// lease relies on this being atomic.
+    async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
+
+    /// Lists every object whose key starts with `prefix`, sorted by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+
+    /// Deletes an object; deleting a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Size of an object, or `None` when it does not exist.
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
+}

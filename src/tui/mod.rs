@@ -1,0 +1,1 @@
+//! PLACEHOLDER (tui helper replaces this file).

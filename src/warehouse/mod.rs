@@ -1,0 +1,103 @@
+//! Warehouses: where staged changes are loaded. Each load is one transaction that also records
+//! the run and its watermark in `dynashift_runs`, so data and watermark commit together.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Mode, TableConfig};
+use crate::pipeline::events::EventSink;
+use crate::pipeline::staged::StagedSet;
+use crate::store::ObjectStore;
+
+/// The table every warehouse keeps its commit records in.
+pub const RUNS_TABLE: &str = "dynashift_runs";
+
+/// Everything a load needs.
+#[derive(Clone)]
+pub struct LoadRequest {
+    pub run_id: String,
+    pub table: Arc<TableConfig>,
+    pub mode: Mode,
+    pub staged: StagedSet,
+    /// The watermark this load commits.
+    pub watermark: DateTime<Utc>,
+    /// The watermark before it (`None` on a first full sync).
+    pub previous_watermark: Option<DateTime<Utc>>,
+    /// The store the staged files are in (warehouses that read them through dynashift).
+    pub store: Arc<dyn ObjectStore>,
+}
+
+/// One statement as planned: what it does and its SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedStatement {
+    pub label: String,
+    pub sql: String,
+}
+
+/// A row of `dynashift_runs`: one committed load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    pub table_name: String,
+    pub run_id: String,
+    pub mode: Mode,
+    pub watermark: DateTime<Utc>,
+    pub committed_at: DateTime<Utc>,
+    pub upserts: u64,
+    pub deletes: u64,
+    pub target_rows: u64,
+}
+
+/// What a committed load reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Rows in the target after the load.
+    pub target_rows: u64,
+    pub upserts: u64,
+    pub deletes: u64,
+}
+
+/// Load errors; `Statement` carries the warehouse's own message.
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("statement {index} ({label}) failed: {message}")]
+    Statement { index: usize, label: String, message: String },
+    #[error("the load was cancelled; nothing was committed")]
+    Cancelled,
+    #[error("{0}")]
+    Connection(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A place tables are loaded into. Implementations: [`sqlite::SqliteWarehouse`].
+#[async_trait]
+pub trait Warehouse: Send + Sync {
+    /// One line for humans: "sqlite /path/warehouse.sqlite".
+    fn describe(&self) -> String;
+
+    /// The statements [`Warehouse::load`] runs for this request, in order.
+    fn plan(&self, request: &LoadRequest) -> Vec<PlannedStatement>;
+
+    /// The newest commit record of a table, if any.
+    async fn last_commit(&self, table_name: &str) -> Result<Option<CommitRecord>, WarehouseError>;
+
+    /// The commit record of one run, if it committed.
+    async fn find_run(&self, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError>;
+
+    /// Runs the load in one transaction, reporting each statement on `events`; nothing is
+    /// committed unless every statement succeeded and `cancel` was not triggered.
+    async fn load(
+        &self,
+        request: &LoadRequest,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<LoadReport, WarehouseError>;
+}

@@ -1,0 +1,1 @@
+//! PLACEHOLDER (sqlite helper replaces this file).
