@@ -1,1 +1,284 @@
-//! PLACEHOLDER
+//! The headless front end (`--headless`): runs syncs for cron and scripts and prints their events
+//! as readable lines or as JSON Lines. It knows the pipeline's events, nothing of AWS.
+//!
+//! Exit codes: [`EXIT_OK`] when every run committed (or was up to date, or was a dry run),
+//! [`EXIT_RUN_FAILED`] when any run failed — the last lines then name table, stage, cause and
+//! what to do — and [`EXIT_USAGE`] for usage and configuration errors (decided by `main`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::config::Mode;
+use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, StatementStatus};
+use crate::pipeline::{Engine, RunFailure, RunRequest};
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_RUN_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+/// What `--headless` was asked to do.
+#[derive(Debug, Clone)]
+pub struct HeadlessRequest {
+    /// Tables to sync, in the order given.
+    pub tables: Vec<String>,
+    /// `None`: each table's configured mode.
+    pub mode: Option<Mode>,
+    pub dry_run: bool,
+    pub json: bool,
+}
+
+/// The outcome of one table's run, for the closing summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableResult {
+    pub table: String,
+    pub run_id: String,
+    #[serde(flatten)]
+    pub result: Result<RunOutcome, FailureSummary>,
+}
+
+/// A failure as the summary line reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureSummary {
+    pub stage: String,
+    pub cause: String,
+    pub hint: String,
+}
+
+impl From<RunFailure> for FailureSummary {
+    fn from(f: RunFailure) -> FailureSummary {
+        FailureSummary { stage: f.stage.to_string(), cause: f.cause, hint: f.hint }
+    }
+}
+
+/// Runs the requested tables (concurrency bounded by the engine), prints every event to `out`,
+/// and returns the process exit code.
+pub async fn run(
+    engine: Engine,
+    mut events: mpsc::UnboundedReceiver<RunEvent>,
+    request: HeadlessRequest,
+    out: &mut (dyn Write + Send),
+) -> u8 {
+    let mut handles = Vec::new();
+    let mut results = Vec::new();
+    for table in &request.tables {
+        let mode = request
+            .mode
+            .or_else(|| engine.config().table(table).map(|t| t.mode))
+            .unwrap_or(Mode::Incremental);
+        match engine.start(table, RunRequest { mode, dry_run: request.dry_run }) {
+            Ok(handle) => handles.push(handle),
+            Err(err) => results.push(TableResult {
+                table: table.clone(),
+                run_id: String::new(),
+                result: Err(FailureSummary {
+                    stage: "start".into(),
+                    cause: err.to_string(),
+                    hint: err.hint(),
+                }),
+            }),
+        }
+    }
+    let mut printer = Printer::new(request.json);
+    let mut pending = handles.len();
+    while pending > 0 {
+        let Some(event) = events.recv().await else { break };
+        pending -= usize::from(event.is_terminal());
+        printer.print(&event, out);
+    }
+    for handle in handles {
+        let outcome = match handle.join.await {
+            Ok(outcome) => outcome.map_err(FailureSummary::from),
+            Err(join_error) => Err(FailureSummary {
+                stage: "unknown".into(),
+                cause: format!("the run crashed: {join_error}"),
+                hint: "this is a bug: please report it with the log file".into(),
+            }),
+        };
+        results.push(TableResult { table: handle.table, run_id: handle.run_id, result: outcome });
+    }
+    print_summary(&results, request.json, out);
+    let _ = out.flush();
+    if results.iter().all(|r| r.result.is_ok()) { EXIT_OK } else { EXIT_RUN_FAILED }
+}
+
+/// The closing lines: one per table, failures last so the very last line names one.
+fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Send)) {
+    let mut ordered: Vec<&TableResult> = results.iter().filter(|r| r.result.is_ok()).collect();
+    ordered.extend(results.iter().filter(|r| r.result.is_err()));
+    for result in ordered {
+        if json {
+            let line = serde_json::json!({ "event": "summary", "table": result.table, "run_id": result.run_id,
+                "ok": result.result.is_ok(), "detail": &result.result });
+            let _ = writeln!(out, "{line}");
+            continue;
+        }
+        let line = match &result.result {
+            Ok(RunOutcome::Committed { watermark, upserts, deletes, target_rows }) => format!(
+                "OK      {}: committed up to {}; {upserts} upserts, {deletes} deletes; target holds {target_rows} rows",
+                result.table,
+                time(*watermark)
+            ),
+            Ok(RunOutcome::UpToDate { reason, .. }) => {
+                format!("OK      {}: up to date ({reason})", result.table)
+            }
+            Ok(RunOutcome::DryRun) => format!("OK      {}: dry run, nothing changed", result.table),
+            Err(f) => format!(
+                "FAILED  {}: at stage {}: {} — what to do: {}",
+                result.table, f.stage, f.cause, f.hint
+            ),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// Turns events into lines. Text mode prints stage progress at most every few seconds; JSON mode
+/// prints every event.
+struct Printer {
+    json: bool,
+    last_progress: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl Printer {
+    fn new(json: bool) -> Printer {
+        Printer { json, last_progress: BTreeMap::new() }
+    }
+
+    fn print(&mut self, event: &RunEvent, out: &mut (dyn Write + Send)) {
+        if self.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(event).expect("events always serialize"));
+            return;
+        }
+        if let EventKind::StagingProgress { .. } = &event.kind {
+            let last = self.last_progress.get(&event.run_id).copied();
+            if last.is_some_and(|t| event.at - t < chrono::Duration::seconds(3)) {
+                return;
+            }
+            self.last_progress.insert(event.run_id.clone(), event.at);
+        }
+        if let Some(text) = describe(&event.kind) {
+            for line in text.lines() {
+                let _ = writeln!(out, "{} {:<12} {line}", event.at.format("%H:%M:%S"), event.table);
+            }
+        }
+    }
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+/// One human line (or a few) per event; `None` for events text mode leaves out.
+pub fn describe(kind: &EventKind) -> Option<String> {
+    Some(match kind {
+        EventKind::RunStarted { mode, dry_run, source, warehouse, target, .. } => format!(
+            "{}{mode} sync: {source} → {warehouse}, table {target}",
+            if *dry_run { "DRY RUN of a " } else { "" }
+        ),
+        EventKind::Resuming { resumed_run_id, stage } => {
+            format!("resuming run {resumed_run_id} at stage {stage}")
+        }
+        EventKind::StageChanged { stage } => format!("stage: {stage}"),
+        EventKind::Planned { exports, notes } => {
+            let mut text = match exports.len() {
+                0 => "plan: nothing to export".to_owned(),
+                1 => format!("plan: 1 export: {}", exports[0]),
+                n => format!("plan: {n} exports (catching up):"),
+            };
+            if exports.len() > 1 {
+                for (i, spec) in exports.iter().enumerate() {
+                    text.push_str(&format!("\n  {}. {spec}", i + 1));
+                }
+            }
+            for note in notes {
+                text.push_str(&format!("\n  note: {note}"));
+            }
+            text
+        }
+        EventKind::ExportRequested { index, total, export_arn, .. } => {
+            format!("export {}/{total} requested: {export_arn}", index + 1)
+        }
+        EventKind::ExportFound { index, total, export_arn, spec } => {
+            format!("export {}/{total} found: {spec}: {export_arn}", index + 1)
+        }
+        EventKind::ExportPolled { index, status, elapsed_ms, polls, .. } => format!(
+            "export {} {:?} after {:.1} s (poll {polls})",
+            index + 1,
+            status,
+            *elapsed_ms as f64 / 1000.0
+        ),
+        EventKind::ExportCompleted { index, item_count, billed_size_bytes, data_files, .. } => format!(
+            "export {} completed: {item_count} items in {data_files} data files, {} billed",
+            index + 1,
+            mb(*billed_size_bytes)
+        ),
+        EventKind::StagingStarted { files_total, exports } => {
+            format!("staging {files_total} data files from {exports} export(s)")
+        }
+        EventKind::FileVerified { key, items, md5_checked } => {
+            format!("verified {key}: {items} items{}", if *md5_checked { ", md5 ok" } else { "" })
+        }
+        EventKind::StagingProgress { counts } => format!(
+            "staging: {}/{} files, {} items read",
+            counts.files_done, counts.files_total, counts.items_read
+        ),
+        EventKind::StagingFinished { counts, staged_files, manifest_url } => format!(
+            "staged {} items → {} upserts, {} deletes ({} superseded, {} values nulled) in {staged_files} files, \
+             {} in → {} out, {:.2} s\n  manifest: {manifest_url}",
+            counts.items_read,
+            counts.upserts,
+            counts.deletes,
+            counts.superseded,
+            counts.nulled_values,
+            mb(counts.bytes_in),
+            mb(counts.bytes_out),
+            counts.elapsed_ms as f64 / 1000.0
+        ),
+        EventKind::StatementPlanned { index, total, label, sql } => {
+            format!("[{index}/{total}] {label}\n{}", indent(sql))
+        }
+        EventKind::StatementSubmitted { index, total, label, .. } => format!("[{index}/{total}] {label}"),
+        EventKind::StatementStarted { .. } => return None,
+        EventKind::StatementFinished { index, status, duration_ms, rows, error, .. } => {
+            let rows = rows.map(|r| format!(", {r} rows")).unwrap_or_default();
+            match status {
+                StatementStatus::Finished => format!("[{index}] finished in {duration_ms} ms{rows}"),
+                StatementStatus::Failed => {
+                    format!(
+                        "[{index}] FAILED after {duration_ms} ms: {}",
+                        error.as_deref().unwrap_or("no message")
+                    )
+                }
+                StatementStatus::Aborted => format!("[{index}] aborted after {duration_ms} ms"),
+            }
+        }
+        EventKind::Reconciled { target_rows, upserts, deletes } => {
+            format!(
+                "reconciled: target holds {target_rows} rows after {upserts} upserts and {deletes} deletes"
+            )
+        }
+        EventKind::WatermarkAdvanced { from, to } => {
+            format!("watermark advanced: {} → {}", from.map(time).unwrap_or_else(|| "none".into()), time(*to))
+        }
+        EventKind::Warning { message } => format!("warning: {message}"),
+        EventKind::RunFinished { result } => match result {
+            RunOutcome::Committed { .. } => "run committed".to_owned(),
+            RunOutcome::UpToDate { reason, .. } => format!("up to date: {reason}"),
+            RunOutcome::DryRun => "dry run finished; nothing was changed".to_owned(),
+        },
+        EventKind::RunFailed { stage, cause, hint } => {
+            format!("run FAILED at stage {stage}: {cause}\n  what to do: {hint}")
+        }
+    })
+}
+
+fn indent(sql: &str) -> String {
+    sql.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}

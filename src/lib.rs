@@ -5,9 +5,11 @@
 //! [`source::ExportSource`], [`store::ObjectStore`] and [`warehouse::Warehouse`]; [`wiring`] picks
 //! the concrete adapters from the configuration.
 
+pub mod cli;
 pub mod config;
 pub mod ddb;
 pub mod headless;
+pub mod logging;
 pub mod pipeline;
 pub mod source;
 pub mod store;

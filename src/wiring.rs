@@ -1,1 +1,1 @@
-//! PLACEHOLDER
+//! PLACEHOLDER (lead)

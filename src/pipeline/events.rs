@@ -261,6 +261,16 @@ impl EventSink {
         &self.table
     }
 
+    /// Passes on an event another sink stamped (used to tee a step's events).
+    pub fn forward(&self, event: RunEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    /// A sink stamping like this one whose events go to `tx` instead.
+    pub fn redirected(&self, tx: mpsc::UnboundedSender<RunEvent>) -> EventSink {
+        EventSink { run_id: self.run_id.clone(), table: self.table.clone(), tx }
+    }
+
     pub fn emit(&self, kind: EventKind) {
         let event = RunEvent { run_id: self.run_id.clone(), table: self.table.clone(), at: Utc::now(), kind };
         tracing::debug!(run_id = %event.run_id, table = %event.table, event = ?event.kind, "event");

@@ -5,6 +5,7 @@
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod journal;
 pub mod lock;
 pub mod run;

@@ -1,16 +1,28 @@
-//! PLACEHOLDER
-use std::sync::Arc;
+//! One run of one table: the state machine
+//! `Planned → Exporting → Exported → Staging → Staged → Loading → Loaded → Committed`,
+//! journaled at every boundary. The watermark moves only with the warehouse's commit.
 
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::RunRequest;
-use super::error::RunFailure;
-use super::events::{EventSink, RunOutcome, Stage};
+use super::error::{PipelineError, RunFailure};
+use super::events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
+use super::export;
+use super::journal::{JournalExport, JournalFailure, JournalStatement, RunJournal};
+use super::lock::{Lease, RENEW_EVERY};
+use super::stage::{self, StageInput};
+use super::staged::{StagedSet, staged_columns};
+use super::state;
 use crate::config::TableConfig;
-use crate::source::ExportSource;
+use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanRequest};
 use crate::store::ObjectStore;
-use crate::warehouse::Warehouse;
+use crate::warehouse::{LoadRequest, Warehouse};
 
+/// Everything one run works with.
 pub struct RunContext {
     pub run_id: String,
     pub table: Arc<TableConfig>,
@@ -22,6 +34,450 @@ pub struct RunContext {
     pub cancel: CancellationToken,
 }
 
-pub async fn execute(_ctx: RunContext) -> Result<RunOutcome, RunFailure> {
-    Err(RunFailure { stage: Stage::Planned, cause: "placeholder".into(), hint: String::new() })
+/// Runs to the end and reports the outcome both as the return value and as the last event.
+pub async fn execute(ctx: RunContext) -> Result<RunOutcome, RunFailure> {
+    ctx.events.emit(EventKind::RunStarted {
+        mode: ctx.request.mode,
+        dry_run: ctx.request.dry_run,
+        source: ctx.source.describe(),
+        store: ctx.store.root_url(),
+        warehouse: ctx.warehouse.describe(),
+        target: ctx.table.target.to_string(),
+    });
+    let mut run = Run { ctx: &ctx, stage: Stage::Planned, journal: None };
+    let result = if ctx.request.dry_run { run.dry_run().await } else { run.locked().await };
+    match result {
+        Ok(outcome) => {
+            ctx.events.emit(EventKind::RunFinished { result: outcome.clone() });
+            Ok(outcome)
+        }
+        Err(err) => {
+            let failure = RunFailure::new(run.stage, &err);
+            tracing::error!(run_id = %ctx.run_id, table = %ctx.table.name, stage = %failure.stage, cause = %failure.cause, "run failed");
+            run.record_failure(&failure).await;
+            ctx.events.emit(EventKind::RunFailed {
+                stage: failure.stage,
+                cause: failure.cause.clone(),
+                hint: failure.hint.clone(),
+            });
+            Err(failure)
+        }
+    }
+}
+
+struct Run<'a> {
+    ctx: &'a RunContext,
+    /// The stage the run is in; a failure is reported against it.
+    stage: Stage,
+    journal: Option<RunJournal>,
+}
+
+impl Run<'_> {
+    /// Holds the table's lease for the whole run, renewing it in the background.
+    async fn locked(&mut self) -> Result<RunOutcome, PipelineError> {
+        let ctx = self.ctx;
+        let lease = Lease::acquire(ctx.store.as_ref(), &ctx.table, &ctx.run_id).await?;
+        let renewal = spawn_renewal(lease, ctx.store.clone(), ctx.cancel.clone());
+        let result = self.sync().await;
+        renewal.stop_and_release(ctx.store.as_ref()).await;
+        result
+    }
+
+    /// Plan, then report what would run, changing nothing.
+    async fn dry_run(&mut self) -> Result<RunOutcome, PipelineError> {
+        let ctx = self.ctx;
+        let previous = self.reconciled_watermark(false).await?;
+        let plan = self.plan(previous).await?;
+        if plan.exports.is_empty() {
+            return Ok(RunOutcome::DryRun);
+        }
+        let request = self.load_request(dry_run_staged_set(&ctx.table, &ctx.run_id), &plan, previous);
+        let statements = ctx.warehouse.plan(&request);
+        let total = statements.len();
+        for (i, statement) in statements.into_iter().enumerate() {
+            ctx.events.emit(EventKind::StatementPlanned {
+                index: i + 1,
+                total,
+                label: statement.label,
+                sql: statement.sql,
+            });
+        }
+        Ok(RunOutcome::DryRun)
+    }
+
+    async fn sync(&mut self) -> Result<RunOutcome, PipelineError> {
+        let ctx = self.ctx;
+        self.settle_interrupted_runs().await?;
+        let previous = self.reconciled_watermark(true).await?;
+        let plan = self.plan(previous).await?;
+        let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
+        journal.exports = plan
+            .exports
+            .iter()
+            .map(|p| JournalExport { spec: p.spec.clone(), export_arn: None, description: None })
+            .collect();
+        journal.target_watermark = plan.exports.last().map(|p| p.spec.watermark());
+        if plan.exports.is_empty() {
+            let reason = plan.notes.join("; ");
+            journal.note = Some(reason.clone());
+            journal.finished_at = Some(Utc::now());
+            self.journal = Some(journal);
+            self.save_journal().await?;
+            return Ok(RunOutcome::UpToDate { watermark: previous, reason });
+        }
+        self.journal = Some(journal);
+        self.save_journal().await?;
+
+        let exports = self.export(&plan).await?;
+        let staged = self.stage(exports).await?;
+        self.load(staged, &plan, previous).await
+    }
+
+    /// Journals of earlier runs that never finished (killed, power loss) are closed as
+    /// interrupted — or as committed, when the warehouse holds their commit record.
+    async fn settle_interrupted_runs(&mut self) -> Result<(), PipelineError> {
+        let ctx = self.ctx;
+        for mut journal in RunJournal::list(&ctx.table, ctx.store.as_ref()).await? {
+            if journal.is_finished() {
+                continue;
+            }
+            if let Some(record) = ctx.warehouse.find_run(&journal.run_id).await? {
+                journal.stage = Stage::Committed;
+                journal.target_rows = Some(record.target_rows);
+                journal.note = Some("committed; the run was interrupted before it could record that".into());
+            } else {
+                ctx.events.emit(EventKind::Warning {
+                    message: format!(
+                        "run {} was interrupted at stage {}; nothing of it was committed, starting afresh",
+                        journal.run_id, journal.stage
+                    ),
+                });
+                journal.failure = Some(JournalFailure {
+                    stage: journal.stage,
+                    cause: "interrupted (the process ended before the run finished)".into(),
+                    hint: "nothing was committed; a later run covers the same changes".into(),
+                });
+            }
+            journal.finished_at = Some(Utc::now());
+            journal.save(&ctx.table, ctx.store.as_ref()).await?;
+        }
+        Ok(())
+    }
+
+    /// The committed watermark according to the warehouse; when `fix_copy`, the store's copy is
+    /// made to match it.
+    async fn reconciled_watermark(&mut self, fix_copy: bool) -> Result<Option<DateTime<Utc>>, PipelineError> {
+        let ctx = self.ctx;
+        let record = ctx.warehouse.last_commit(&ctx.table.name).await?;
+        if fix_copy && state::reconcile_copy(ctx.store.as_ref(), &ctx.table, record.as_ref()).await? {
+            tracing::info!(table = %ctx.table.name, "watermark copy in the store reconciled with the warehouse");
+        }
+        Ok(record.map(|r| r.watermark))
+    }
+
+    async fn plan(&mut self, watermark: Option<DateTime<Utc>>) -> Result<ExportPlan, PipelineError> {
+        let ctx = self.ctx;
+        let mode = ctx.request.mode;
+        if !ctx.source.supports(mode) {
+            return Err(PipelineError::ModeNotSupported {
+                table: ctx.table.name.clone(),
+                mode,
+                reason: format!("{} cannot", ctx.source.describe()),
+            });
+        }
+        let plan = ctx.source.plan(PlanRequest { mode, watermark }).await?;
+        ctx.events.emit(EventKind::Planned {
+            exports: plan.exports.iter().map(|p| p.spec.clone()).collect(),
+            notes: plan.notes.clone(),
+        });
+        for note in &plan.notes {
+            tracing::info!(table = %ctx.table.name, note = %note, "plan note");
+        }
+        Ok(plan)
+    }
+
+    async fn export(&mut self, plan: &ExportPlan) -> Result<Vec<ExportDescription>, PipelineError> {
+        let ctx = self.ctx;
+        self.enter(Stage::Exporting).await?;
+        let total = plan.exports.len();
+        let mut arns = Vec::with_capacity(total);
+        for (index, planned) in plan.exports.iter().enumerate() {
+            let arn = export::request(
+                ctx.source.as_ref(),
+                &ctx.table,
+                &ctx.run_id,
+                (index, total),
+                planned,
+                &ctx.events,
+            )
+            .await?;
+            // Journal the ARN at once: a crashed run's export is found again by it.
+            if let Some(journal) = self.journal.as_mut() {
+                journal.exports[index].export_arn = Some(arn.clone());
+            }
+            self.save_journal().await?;
+            arns.push(arn);
+        }
+        let descriptions = export::wait_all(
+            ctx.source.as_ref(),
+            ctx.store.as_ref(),
+            &plan.exports,
+            &arns,
+            &ctx.events,
+            &ctx.cancel,
+        )
+        .await?;
+        if let Some(journal) = self.journal.as_mut() {
+            for (entry, description) in journal.exports.iter_mut().zip(&descriptions) {
+                entry.description = Some(description.clone());
+            }
+        }
+        self.enter(Stage::Exported).await?;
+        Ok(descriptions)
+    }
+
+    async fn stage(&mut self, exports: Vec<ExportDescription>) -> Result<StagedSet, PipelineError> {
+        let ctx = self.ctx;
+        self.enter(Stage::Staging).await?;
+        let (staged, counts) = stage::stage(StageInput {
+            run_id: ctx.run_id.clone(),
+            table: ctx.table.clone(),
+            exports,
+            store: ctx.store.clone(),
+            events: ctx.events.clone(),
+            cancel: ctx.cancel.clone(),
+        })
+        .await?;
+        if let Some(journal) = self.journal.as_mut() {
+            journal.stage_counts = Some(counts);
+            journal.staged = Some(staged.clone());
+        }
+        self.enter(Stage::Staged).await?;
+        Ok(staged)
+    }
+
+    async fn load(
+        &mut self,
+        staged: StagedSet,
+        plan: &ExportPlan,
+        previous: Option<DateTime<Utc>>,
+    ) -> Result<RunOutcome, PipelineError> {
+        let ctx = self.ctx;
+        self.enter(Stage::Loading).await?;
+        if ctx.cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        let request = self.load_request(staged.clone(), plan, previous);
+        let (tee, statements) = statement_tee(&ctx.events);
+        let result = ctx.warehouse.load(&request, &tee, &ctx.cancel).await;
+        drop(tee);
+        if let Some(journal) = self.journal.as_mut() {
+            journal.statements = statements.collect().await;
+        }
+        let report = result?;
+        // The load transaction committed the data and the watermark together.
+        self.stage = Stage::Loaded;
+        ctx.events.emit(EventKind::StageChanged { stage: Stage::Loaded });
+        ctx.events.emit(EventKind::WatermarkAdvanced { from: previous, to: request.watermark });
+        if let Some(journal) = self.journal.as_mut() {
+            journal.target_rows = Some(report.target_rows);
+        }
+        self.enter(Stage::Committed).await?;
+        self.after_commit(&staged).await;
+        Ok(RunOutcome::Committed {
+            watermark: request.watermark,
+            upserts: report.upserts,
+            deletes: report.deletes,
+            target_rows: report.target_rows,
+        })
+    }
+
+    /// Housekeeping once committed; failures here are only logged, the sync itself is done.
+    async fn after_commit(&mut self, staged: &StagedSet) {
+        let ctx = self.ctx;
+        if let Some(journal) = self.journal.as_mut() {
+            journal.finished_at = Some(Utc::now());
+        }
+        if let Err(err) = self.save_journal().await {
+            tracing::warn!(%err, "could not record the committed run in its journal");
+        }
+        match ctx.warehouse.last_commit(&ctx.table.name).await {
+            Ok(record) => {
+                if let Err(err) = state::reconcile_copy(ctx.store.as_ref(), &ctx.table, record.as_ref()).await
+                {
+                    tracing::warn!(%err, "could not update the watermark copy in the store");
+                }
+            }
+            Err(err) => tracing::warn!(%err, "could not read back the commit record"),
+        }
+        let staged_keys = staged
+            .files
+            .iter()
+            .map(|f| f.key.as_str())
+            .chain([staged.manifest_key.as_str(), staged.jsonpaths_key.as_str()]);
+        for key in staged_keys {
+            if let Err(err) = ctx.store.delete(key).await {
+                tracing::warn!(%err, key, "could not remove a staged file");
+            }
+        }
+    }
+
+    fn load_request(
+        &self,
+        staged: StagedSet,
+        plan: &ExportPlan,
+        previous: Option<DateTime<Utc>>,
+    ) -> LoadRequest {
+        let ctx = self.ctx;
+        let watermark =
+            plan.exports.last().map(|p| p.spec.watermark()).expect("a load follows a non-empty plan");
+        LoadRequest {
+            run_id: ctx.run_id.clone(),
+            table: ctx.table.clone(),
+            mode: ctx.request.mode,
+            staged,
+            watermark,
+            previous_watermark: previous,
+            store: ctx.store.clone(),
+        }
+    }
+
+    /// Moves to `stage`, journals it and reports it.
+    async fn enter(&mut self, stage: Stage) -> Result<(), PipelineError> {
+        if self.ctx.cancel.is_cancelled() && stage < Stage::Loaded {
+            return Err(PipelineError::Cancelled);
+        }
+        self.stage = stage;
+        if let Some(journal) = self.journal.as_mut() {
+            journal.stage = stage;
+        }
+        self.save_journal().await?;
+        self.ctx.events.emit(EventKind::StageChanged { stage });
+        Ok(())
+    }
+
+    async fn save_journal(&mut self) -> Result<(), PipelineError> {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.save(&self.ctx.table, self.ctx.store.as_ref()).await?;
+        }
+        Ok(())
+    }
+
+    /// Best effort: the failure is reported as an event whatever happens here.
+    async fn record_failure(&mut self, failure: &RunFailure) {
+        let Some(journal) = self.journal.as_mut() else { return };
+        journal.failure = Some(JournalFailure {
+            stage: failure.stage,
+            cause: failure.cause.clone(),
+            hint: failure.hint.clone(),
+        });
+        journal.finished_at = Some(Utc::now());
+        if let Err(err) = self.save_journal().await {
+            tracing::warn!(%err, "could not record the failure in the run journal");
+        }
+    }
+}
+
+/// The staged set a dry run shows SQL for: the keys a real run would write, no files yet.
+fn dry_run_staged_set(table: &TableConfig, run_id: &str) -> StagedSet {
+    let dir = format!("{}staged/{run_id}", table.state_prefix());
+    StagedSet {
+        manifest_key: format!("{dir}/copy.manifest"),
+        jsonpaths_key: format!("{dir}/jsonpaths.json"),
+        columns: staged_columns(table),
+        files: Vec::new(),
+        upserts: 0,
+        deletes: 0,
+    }
+}
+
+/// A sink for the warehouse whose statement events are also collected for the journal.
+fn statement_tee(events: &EventSink) -> (EventSink, StatementLog) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
+    let forward_to = events.clone();
+    let collected = Arc::new(Mutex::new(Vec::<JournalStatement>::new()));
+    let sink = collected.clone();
+    let task = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            record_statement(&mut sink.lock().expect("statement log lock"), &event.kind);
+            forward_to.forward(event);
+        }
+    });
+    (events.redirected(tx), StatementLog { collected, task })
+}
+
+struct StatementLog {
+    collected: Arc<Mutex<Vec<JournalStatement>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StatementLog {
+    /// Waits for the tee to drain (its sender must be dropped first) and returns the statements.
+    async fn collect(self) -> Vec<JournalStatement> {
+        let _ = self.task.await;
+        std::mem::take(&mut *self.collected.lock().expect("statement log lock"))
+    }
+}
+
+fn record_statement(statements: &mut Vec<JournalStatement>, kind: &EventKind) {
+    match kind {
+        EventKind::StatementSubmitted { label, sql, .. } => statements.push(JournalStatement {
+            label: label.clone(),
+            sql: sql.clone(),
+            status: None,
+            duration_ms: None,
+            rows: None,
+            error: None,
+            query_id: None,
+        }),
+        EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id } => {
+            if let Some(statement) = index.checked_sub(1).and_then(|i| statements.get_mut(i)) {
+                statement.status = Some(*status);
+                statement.duration_ms = Some(*duration_ms);
+                statement.rows = *rows;
+                statement.error = error.clone();
+                statement.query_id = query_id.clone();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The background lease renewal of a run.
+struct Renewal {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Lease>,
+}
+
+fn spawn_renewal(mut lease: Lease, store: Arc<dyn ObjectStore>, run_cancel: CancellationToken) -> Renewal {
+    let stop = CancellationToken::new();
+    let stop_signal = stop.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop_signal.cancelled() => return lease,
+                _ = tokio::time::sleep(RENEW_EVERY) => {}
+            }
+            if let Err(err) = lease.renew(store.as_ref()).await {
+                tracing::error!(%err, "lost the table lease; cancelling the run");
+                run_cancel.cancel();
+                return lease;
+            }
+        }
+    });
+    Renewal { stop, task }
+}
+
+impl Renewal {
+    async fn stop_and_release(self, store: &dyn ObjectStore) {
+        self.stop.cancel();
+        match self.task.await {
+            Ok(lease) => {
+                if let Err(err) = lease.release(store).await {
+                    tracing::warn!(%err, "could not release the table lease; it will expire");
+                }
+            }
+            Err(err) => tracing::warn!(%err, "lease renewal task ended abnormally; the lease will expire"),
+        }
+    }
 }

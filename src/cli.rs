@@ -1,0 +1,98 @@
+//! Command-line interface: which front end runs, on which configuration.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser, ValueEnum};
+
+use crate::config::Mode;
+
+/// Keep Redshift (here: the embedded SQLite) tables in sync with DynamoDB tables through
+/// point-in-time exports. Without --headless, opens the interactive console.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "dynashift", version, about, long_about = None)]
+#[command(group(ArgGroup::new("which").args(["table", "all"]).multiple(false)))]
+pub struct Cli {
+    /// The tables file.
+    #[arg(long, value_name = "PATH", default_value = "tables.toml", env = "DYNASHIFT_CONFIG")]
+    pub config: PathBuf,
+
+    /// Run syncs without the console and print progress (for cron and scripts).
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Sync this table (repeatable); with --headless.
+    #[arg(long, value_name = "NAME", requires = "headless")]
+    pub table: Vec<String>,
+
+    /// Sync every configured table; with --headless.
+    #[arg(long, requires = "headless")]
+    pub all: bool,
+
+    /// Sync mode; defaults to each table's configured `mode`.
+    #[arg(long, value_enum, requires = "headless")]
+    pub mode: Option<CliMode>,
+
+    /// Print events as JSON Lines instead of text.
+    #[arg(long, requires = "headless")]
+    pub json: bool,
+
+    /// Show the plan (windows, exports, SQL) and change nothing.
+    #[arg(long, requires = "headless")]
+    pub dry_run: bool,
+
+    /// Validate the tables file and exit (0 when valid, 2 otherwise).
+    #[arg(long, conflicts_with_all = ["headless"])]
+    pub check: bool,
+}
+
+/// `--mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CliMode {
+    Full,
+    Incremental,
+}
+
+impl From<CliMode> for Mode {
+    fn from(mode: CliMode) -> Mode {
+        match mode {
+            CliMode::Full => Mode::Full,
+            CliMode::Incremental => Mode::Incremental,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn headless_flags_require_headless() {
+        assert!(Cli::try_parse_from(["dynashift", "--all"]).is_err());
+        assert!(Cli::try_parse_from(["dynashift", "--headless", "--all", "--table", "x"]).is_err());
+        let cli = Cli::try_parse_from([
+            "dynashift",
+            "--headless",
+            "--table",
+            "a",
+            "--table",
+            "b",
+            "--mode",
+            "full",
+        ])
+        .unwrap();
+        assert_eq!(cli.table, ["a", "b"]);
+        assert_eq!(cli.mode, Some(CliMode::Full));
+    }
+
+    #[test]
+    fn help_is_stable() {
+        insta::assert_snapshot!(Cli::command().render_long_help().to_string());
+    }
+}
