@@ -1,1 +1,0 @@
-//! PLACEHOLDER (sqlite helper replaces this file).

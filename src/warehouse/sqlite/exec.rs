@@ -1,0 +1,219 @@
+//! Runs a load's steps on the writer connection, reporting each one as the statement events
+//! every warehouse emits (submitted → started → finished / failed / aborted, 1-based index).
+//!
+//! The steps open and commit their own transaction; whatever stops them (a failed statement, a
+//! cancel, a COPY problem) ends in ROLLBACK, so the target and `dynashift_runs` are left exactly
+//! as they were.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension};
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
+use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
+
+use super::copy::{CopyCounts, CopySource, copy_staged_files};
+use super::failure::StepError;
+use super::plan::{Action, Step};
+use super::runs::{parse_timestamp, watermark_text};
+use super::shape::TableShape;
+
+/// Everything a load needs on its blocking thread.
+pub struct LoadJob {
+    pub request: LoadRequest,
+    pub events: EventSink,
+    pub cancel: CancellationToken,
+    /// The runtime the store is read through.
+    pub runtime: Handle,
+}
+
+/// What the steps measured, for the report.
+#[derive(Debug, Default)]
+struct Tally {
+    copied: CopyCounts,
+    target_rows: u64,
+}
+
+/// Runs `steps` in order; on any stop, rolls back and says which statement stopped and why.
+pub fn run_steps(conn: &Connection, steps: &[Step], job: &LoadJob) -> Result<LoadReport, WarehouseError> {
+    end_abandoned_transaction(conn);
+    let shape = TableShape::of(&job.request.table);
+    let mut tally = Tally::default();
+    for (position, step) in steps.iter().enumerate() {
+        let index = position + 1;
+        if let Err(stop) = run_step(conn, step, index, steps.len(), job, &shape, &mut tally) {
+            roll_back(conn);
+            return Err(match stop {
+                StepError::Cancelled => WarehouseError::Cancelled,
+                StepError::Failed(message) => {
+                    WarehouseError::Statement { index, label: step.label.clone(), message }
+                }
+            });
+        }
+        if step.action == Action::Reconcile {
+            job.events.emit(EventKind::Reconciled {
+                target_rows: tally.target_rows,
+                upserts: tally.copied.upserts,
+                deletes: tally.copied.deletes,
+            });
+        }
+    }
+    Ok(LoadReport {
+        target_rows: tally.target_rows,
+        upserts: tally.copied.upserts,
+        deletes: tally.copied.deletes,
+    })
+}
+
+fn run_step(
+    conn: &Connection,
+    step: &Step,
+    index: usize,
+    total: usize,
+    job: &LoadJob,
+    shape: &TableShape,
+    tally: &mut Tally,
+) -> Result<(), StepError> {
+    let events = &job.events;
+    events.emit(EventKind::StatementSubmitted {
+        index,
+        total,
+        label: step.label.clone(),
+        sql: step.sql.clone(),
+    });
+    let clock = Instant::now();
+    let result = if job.cancel.is_cancelled() {
+        Err(StepError::Cancelled)
+    } else {
+        events.emit(EventKind::StatementStarted { index, query_id: None });
+        perform(conn, step, job, shape, tally)
+    };
+    let (status, rows, error) = match &result {
+        Ok(rows) => (StatementStatus::Finished, *rows, None),
+        Err(StepError::Cancelled) => (StatementStatus::Aborted, None, Some("cancelled".to_owned())),
+        Err(StepError::Failed(message)) => (StatementStatus::Failed, None, Some(message.clone())),
+    };
+    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id: None });
+    result.map(drop)
+}
+
+/// Runs one step; returns the row count it reports.
+fn perform(
+    conn: &Connection,
+    step: &Step,
+    job: &LoadJob,
+    shape: &TableShape,
+    tally: &mut Tally,
+) -> Result<Option<i64>, StepError> {
+    let sqlite = |e: rusqlite::Error| StepError::sqlite(&e, &job.cancel);
+    match &step.action {
+        Action::Execute => conn.execute(&step.sql, []).map(|_| None).map_err(sqlite),
+        Action::Modify => {
+            conn.execute(&step.sql, []).map(|changed| Some(row_count(changed as u64))).map_err(sqlite)
+        }
+        Action::Copy => {
+            let source = CopySource {
+                store: job.request.store.as_ref(),
+                runtime: &job.runtime,
+                staged: &job.request.staged,
+                shape,
+                cancel: &job.cancel,
+            };
+            tally.copied = copy_staged_files(conn, &step.sql, &source)?;
+            Ok(Some(row_count(tally.copied.rows())))
+        }
+        Action::ExpectWatermark(expected) => {
+            let committed: Option<String> =
+                conn.query_row(&step.sql, [], |r| r.get(0)).optional().map_err(sqlite)?;
+            check_watermark(&job.request.table.name, committed.as_deref(), *expected)?;
+            Ok(None)
+        }
+        Action::Reconcile => {
+            let count: i64 = conn.query_row(&step.sql, [], |r| r.get(0)).map_err(sqlite)?;
+            tally.target_rows = u64::try_from(count).unwrap_or_default();
+            Ok(Some(count))
+        }
+    }
+}
+
+fn row_count(rows: u64) -> i64 {
+    i64::try_from(rows).unwrap_or(i64::MAX)
+}
+
+/// An incremental load applies the changes after the committed watermark, so it must start
+/// exactly there; another watermark means another run committed since this one was planned.
+fn check_watermark(
+    table: &str,
+    committed: Option<&str>,
+    expected: Option<DateTime<Utc>>,
+) -> Result<(), StepError> {
+    let committed = committed.map(parse_timestamp).transpose().map_err(StepError::Failed)?;
+    if committed == expected {
+        return Ok(());
+    }
+    let show = |w: Option<DateTime<Utc>>| w.map_or("nothing".to_owned(), watermark_text);
+    Err(StepError::Failed(format!(
+        "{RUNS_TABLE} says {table} is committed up to {} but this load continues from {}; another run \
+         committed in between: start a new run, which continues from the committed watermark",
+        show(committed),
+        show(expected)
+    )))
+}
+
+/// A previous load that panicked mid-transaction left it open on this connection.
+fn end_abandoned_transaction(conn: &Connection) {
+    if !conn.is_autocommit() {
+        tracing::warn!("rolling back a transaction an earlier load left open");
+        roll_back(conn);
+    }
+}
+
+/// Rolls back the open transaction, if any (SQLite already ended it after an interrupt or some
+/// errors). A failed ROLLBACK is logged: the original error is what the caller needs.
+fn roll_back(conn: &Connection) {
+    if conn.is_autocommit() {
+        return;
+    }
+    if let Err(error) = conn.execute_batch("ROLLBACK") {
+        tracing::error!(%error, "ROLLBACK failed; the connection may still hold the load's transaction");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::sqlite::testkit::at;
+
+    #[test]
+    fn the_watermark_must_be_exactly_the_committed_one() {
+        let committed = "2024-05-01T12:00:00.000000Z";
+        assert_eq!(check_watermark("orders", Some(committed), Some(at(committed))), Ok(()));
+        assert_eq!(check_watermark("orders", None, None), Ok(()));
+        let Err(StepError::Failed(message)) =
+            check_watermark("orders", Some(committed), Some(at("2024-05-01T11:00:00Z")))
+        else {
+            panic!("a stale watermark must fail");
+        };
+        assert!(
+            message.contains("orders is committed up to 2024-05-01T12:00:00.000000Z but this load continues from 2024-05-01T11:00:00.000000Z"),
+            "{message}"
+        );
+        assert!(check_watermark("orders", Some(committed), None).is_err());
+        assert!(check_watermark("orders", None, Some(at(committed))).is_err());
+    }
+
+    #[test]
+    fn rolling_back_without_a_transaction_is_harmless() {
+        let conn = Connection::open_in_memory().unwrap();
+        roll_back(&conn);
+        conn.execute_batch("BEGIN; CREATE TABLE t (x);").unwrap();
+        end_abandoned_transaction(&conn);
+        assert!(conn.is_autocommit());
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).unwrap();
+        assert_eq!(tables, 0);
+    }
+}

@@ -1,0 +1,506 @@
+//! Loads end to end: hand-written staged files in a local store, loaded into a temporary
+//! SQLite file, checked through the target's rows, `dynashift_runs` and the statement events.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pretty_assertions::assert_eq;
+use rusqlite::types::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::SqliteWarehouse;
+use super::testkit::{self, Fixture, line};
+use crate::config::{Mode, TargetTable};
+use crate::pipeline::events::{EventKind, StatementStatus};
+use crate::store::{LocalStore, ObjectMeta, ObjectReader, ObjectStore, StoreError};
+use crate::warehouse::{Warehouse, WarehouseError};
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn customer(id: &str, name: &str, visits: i64) -> String {
+    let table = testkit::customers_table();
+    let name = serde_json::to_string(name).unwrap();
+    line(
+        &table,
+        "U",
+        &[("customer_id", &format!("\"{id}\"")), ("name", &name), ("visits", &visits.to_string())],
+    )
+}
+
+fn delete_customer(id: &str) -> String {
+    line(&testkit::customers_table(), "D", &[("customer_id", &format!("\"{id}\""))])
+}
+
+/// `(customer_id, name, visits)` of every row, in key order.
+fn customer_rows(fixture: &Fixture) -> Vec<(Value, Value, Value)> {
+    fixture
+        .rows(&testkit::customers_table())
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect()
+}
+
+fn row(id: &str, name: &str, visits: i64) -> (Value, Value, Value) {
+    (text(id), text(name), Value::Integer(visits))
+}
+
+/// The statement events of a load: (index, status) of every finished statement.
+fn finished_statements(events: &[EventKind]) -> Vec<(usize, StatementStatus, Option<String>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::StatementFinished { index, status, error, .. } => {
+                Some((*index, *status, error.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn submitted_label(events: &[EventKind], wanted: usize) -> String {
+    events
+        .iter()
+        .find_map(|e| match e {
+            EventKind::StatementSubmitted { index, label, .. } if *index == wanted => Some(label.clone()),
+            _ => None,
+        })
+        .expect("the statement was submitted")
+}
+
+async fn seed_customers(fixture: &Fixture) {
+    let table = testkit::customers_table();
+    let parts = vec![vec![customer("C1", "Ada", 1), customer("C2", "Bo", 2), customer("C3", "Cy", 3)]];
+    fixture.sync(&table, Mode::Full, "seed", &parts).await.result.unwrap();
+}
+
+#[tokio::test]
+async fn a_first_full_load_creates_the_target_and_records_the_run() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    assert_eq!(fixture.warehouse.query_rows(&table.target).unwrap(), None);
+    let parts = vec![vec![customer("C2", "Bo", 2)], vec![customer("C1", "Ada", 1)]];
+    let outcome = fixture.sync(&table, Mode::Full, "r1", &parts).await;
+    let report = outcome.result.unwrap();
+    assert_eq!((report.target_rows, report.upserts, report.deletes), (2, 2, 0));
+    assert_eq!(customer_rows(&fixture), [row("C1", "Ada", 1), row("C2", "Bo", 2)]);
+    let commit = fixture.warehouse.find_run("r1").await.unwrap().expect("committed");
+    assert_eq!((commit.mode, commit.upserts, commit.target_rows), (Mode::Full, 2, 2));
+    assert_eq!(commit.watermark, testkit::at("2024-05-01T00:00:00Z"));
+}
+
+#[tokio::test]
+async fn a_first_incremental_load_creates_the_target_too() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    let outcome = fixture.sync(&table, Mode::Incremental, "r1", &[vec![customer("C1", "Ada", 1)]]).await;
+    assert_eq!(outcome.result.unwrap().target_rows, 1);
+    assert_eq!(customer_rows(&fixture), [row("C1", "Ada", 1)]);
+}
+
+#[tokio::test]
+async fn incremental_loads_delete_then_upsert() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let table = testkit::customers_table();
+    let parts = vec![
+        vec![customer("C1", "Ada Lovelace", 10), delete_customer("C2")],
+        vec![customer("C4", "Dee", 4), delete_customer("C9")],
+    ];
+    let report = fixture.sync(&table, Mode::Incremental, "r2", &parts).await.result.unwrap();
+    assert_eq!((report.target_rows, report.upserts, report.deletes), (3, 2, 2));
+    assert_eq!(
+        customer_rows(&fixture),
+        [row("C1", "Ada Lovelace", 10), row("C3", "Cy", 3), row("C4", "Dee", 4)]
+    );
+    let last = fixture.warehouse.last_commit("customers").await.unwrap().unwrap();
+    assert_eq!((last.run_id.as_str(), last.mode, last.deletes), ("r2", Mode::Incremental, 2));
+    assert_eq!(last.watermark, testkit::at("2024-05-01T01:00:00Z"));
+}
+
+#[tokio::test]
+async fn an_upsert_overwrites_every_column_including_with_nulls() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let table = testkit::customers_table();
+    let cleared = line(&table, "U", &[("customer_id", "\"C1\""), ("active", "true")]);
+    fixture.sync(&table, Mode::Incremental, "r2", &[vec![cleared]]).await.result.unwrap();
+    let c1 = fixture.rows(&table).remove(0);
+    assert_eq!(c1[..4], [text("C1"), Value::Null, Value::Null, Value::Integer(1)]);
+}
+
+#[tokio::test]
+async fn a_full_load_keeps_nothing_old_and_views_keep_working() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    {
+        let writer = super::lock(&fixture.warehouse.writer);
+        writer
+            .execute_batch("CREATE VIEW busy AS SELECT customer_id FROM customers WHERE visits > 3")
+            .unwrap();
+    }
+    let table = testkit::customers_table();
+    let parts = vec![vec![customer("C7", "Gus", 7)]];
+    let report = fixture.sync(&table, Mode::Full, "r2", &parts).await.result.unwrap();
+    assert_eq!(report.target_rows, 1);
+    assert_eq!(customer_rows(&fixture), [row("C7", "Gus", 7)]);
+    let reader = super::lock(&fixture.warehouse.reader);
+    let busy: String = reader.query_row("SELECT customer_id FROM busy", [], |r| r.get(0)).unwrap();
+    assert_eq!(busy, "C7");
+    let leftovers: i64 = reader
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%dynashift_new%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(leftovers, 0);
+}
+
+#[tokio::test]
+async fn a_full_load_of_nothing_empties_the_target() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let report = fixture.sync(&testkit::customers_table(), Mode::Full, "r2", &[vec![]]).await.result.unwrap();
+    assert_eq!(report.target_rows, 0);
+    assert_eq!(customer_rows(&fixture), []);
+}
+
+/// The target's rows and the table's newest commit, to prove a failed load changed neither.
+async fn snapshot(fixture: &Fixture) -> (Vec<(Value, Value, Value)>, Option<String>) {
+    let last = fixture.warehouse.last_commit("customers").await.unwrap().map(|c| c.run_id);
+    (customer_rows(fixture), last)
+}
+
+#[tokio::test]
+async fn a_failing_statement_rolls_back_everything_before_it() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let before = snapshot(&fixture).await;
+    let table = testkit::customers_table();
+    // Reusing a committed run id: the delete and upsert run, then recording the run fails.
+    let parts = vec![vec![delete_customer("C1"), customer("C2", "changed", 99)]];
+    let outcome = fixture.sync(&table, Mode::Incremental, "seed", &parts).await;
+    let Err(WarehouseError::Statement { index, label, message }) = outcome.result else {
+        panic!("the load must fail: {:?}", outcome.result);
+    };
+    assert_eq!(label, "record run in dynashift_runs");
+    assert!(message.contains("UNIQUE constraint failed: dynashift_runs.run_id"), "{message}");
+    let finished = finished_statements(&outcome.events);
+    let (last_index, status, error) = finished.last().cloned().unwrap();
+    assert_eq!((last_index, status, error), (index, StatementStatus::Failed, Some(message)));
+    assert!(finished[..finished.len() - 1].iter().all(|(_, s, _)| *s == StatementStatus::Finished));
+    assert_eq!(snapshot(&fixture).await, before);
+}
+
+#[tokio::test]
+async fn a_key_staged_twice_fails_the_copy_and_changes_nothing() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let before = snapshot(&fixture).await;
+    let parts = vec![vec![customer("C5", "Eve", 5)], vec![delete_customer("C5")]];
+    let outcome = fixture.sync(&testkit::customers_table(), Mode::Incremental, "r2", &parts).await;
+    let Err(WarehouseError::Statement { index, message, .. }) = outcome.result else {
+        panic!("the load must fail: {:?}", outcome.result);
+    };
+    assert_eq!(submitted_label(&outcome.events, index), "COPY 2 staged files into stage");
+    assert!(message.starts_with("customers/staged/r2/part-00001.json.gz line 1: "), "{message}");
+    assert!(message.contains("UNIQUE constraint failed: dynashift_stage.customer_id"), "{message}");
+    assert_eq!(snapshot(&fixture).await, before);
+    assert_eq!(fixture.warehouse.find_run("r2").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_value_of_the_wrong_type_names_file_line_and_column() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    let bad = line(&table, "U", &[("customer_id", "\"C1\""), ("visits", "\"many\"")]);
+    let outcome = fixture.sync(&table, Mode::Full, "r1", &[vec![customer("C0", "ok", 0), bad]]).await;
+    let Err(WarehouseError::Statement { message, .. }) = outcome.result else {
+        panic!("the load must fail: {:?}", outcome.result);
+    };
+    assert_eq!(
+        message,
+        "customers/staged/r1/part-00000.json.gz line 2: column \"visits\": expected a JSON integer in the \
+         64-bit range for a bigint column, found \"many\""
+    );
+    assert_eq!(fixture.warehouse.query_rows(&table.target).unwrap(), None);
+}
+
+#[tokio::test]
+async fn staged_files_that_disagree_with_the_staged_set_are_refused() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    let mut staged = fixture.stage(&table, "r1", &[vec![customer("C1", "Ada", 1)]]).await;
+    staged.files[0].rows = 2;
+    let outcome = fixture.load(&fixture.request(&table, Mode::Full, "r1", staged)).await;
+    let message = outcome.result.unwrap_err().to_string();
+    assert!(message.contains("holds 1 rows but the staged set lists 2"), "{message}");
+}
+
+#[tokio::test]
+async fn an_incremental_load_must_continue_from_the_committed_watermark() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let before = snapshot(&fixture).await;
+    let table = testkit::customers_table();
+    let staged = fixture.stage(&table, "r2", &[vec![delete_customer("C1")]]).await;
+    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
+    request.previous_watermark = Some(testkit::at("2024-04-30T00:00:00Z"));
+    let outcome = fixture.load(&request).await;
+    let Err(WarehouseError::Statement { label, message, .. }) = outcome.result else {
+        panic!("a stale load must fail: {:?}", outcome.result);
+    };
+    assert_eq!(label, "check the committed watermark");
+    assert!(message.contains("another run committed in between"), "{message}");
+    assert_eq!(snapshot(&fixture).await, before);
+}
+
+#[tokio::test]
+async fn a_load_cancelled_before_it_starts_runs_nothing() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    let staged = fixture.stage(&table, "r1", &[vec![customer("C1", "Ada", 1)]]).await;
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let outcome = fixture.load_with(&fixture.request(&table, Mode::Full, "r1", staged), &cancel).await;
+    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
+    assert_eq!(
+        finished_statements(&outcome.events),
+        [(1, StatementStatus::Aborted, Some("cancelled".into()))]
+    );
+    assert!(!outcome.events.iter().any(|e| matches!(e, EventKind::StatementStarted { .. })));
+    assert_eq!(fixture.warehouse.last_commit("customers").await.unwrap(), None);
+}
+
+/// A store that cancels the load when it is asked for one particular object.
+#[derive(Debug)]
+struct CancelOnOpen {
+    inner: LocalStore,
+    trigger_key: String,
+    cancel: CancellationToken,
+}
+
+#[async_trait]
+impl ObjectStore for CancelOnOpen {
+    fn root_url(&self) -> String {
+        self.inner.root_url()
+    }
+    fn url_of(&self, key: &str) -> String {
+        self.inner.url_of(key)
+    }
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn open(&self, key: &str) -> Result<ObjectReader, StoreError> {
+        if key == self.trigger_key {
+            self.cancel.cancel();
+        }
+        self.inner.open(key).await
+    }
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.put(key, bytes).await
+    }
+    async fn put_file(&self, key: &str, file: &Path) -> Result<(), StoreError> {
+        self.inner.put_file(key, file).await
+    }
+    async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.create_new(key, bytes).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.head(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_load_cancelled_during_the_copy_rolls_back_and_reports_the_copy_aborted() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let before = snapshot(&fixture).await;
+    let table = testkit::customers_table();
+    let parts =
+        vec![vec![delete_customer("C1")], vec![customer("C8", "Hal", 8)], vec![customer("C9", "Ivy", 9)]];
+    let staged = fixture.stage(&table, "r2", &parts).await;
+    let cancel = CancellationToken::new();
+    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
+    request.previous_watermark =
+        fixture.warehouse.last_commit("customers").await.unwrap().map(|c| c.watermark);
+    request.store = Arc::new(CancelOnOpen {
+        inner: (*fixture.store).clone(),
+        trigger_key: request.staged.files[1].key.clone(),
+        cancel: cancel.clone(),
+    });
+    let outcome = fixture.load_with(&request, &cancel).await;
+    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
+    let (index, status, _) = finished_statements(&outcome.events).pop().unwrap();
+    assert_eq!(
+        (submitted_label(&outcome.events, index).as_str(), status),
+        ("COPY 3 staged files into stage", StatementStatus::Aborted)
+    );
+    assert_eq!(snapshot(&fixture).await, before);
+    // The connection is usable again: the next load commits.
+    let report = fixture.sync(&table, Mode::Incremental, "r3", &parts).await.result.unwrap();
+    assert_eq!(report.target_rows, 4);
+}
+
+#[tokio::test]
+async fn every_planned_statement_is_reported_in_order() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let table = testkit::customers_table();
+    let parts = vec![vec![customer("C1", "Ada", 5), delete_customer("C3")]];
+    let staged = fixture.stage(&table, "r2", &parts).await;
+    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
+    request.previous_watermark = Some(testkit::at("2024-05-01T00:00:00Z"));
+    let planned = fixture.warehouse.plan(&request);
+    let outcome = fixture.load(&request).await;
+    outcome.result.unwrap();
+    let submitted: Vec<(usize, usize, String)> = outcome
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::StatementSubmitted { index, total, sql, .. } => Some((*index, *total, sql.clone())),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(usize, usize, String)> =
+        planned.iter().enumerate().map(|(i, p)| (i + 1, planned.len(), p.sql.clone())).collect();
+    assert_eq!(submitted, expected);
+    let started = outcome.events.iter().filter(|e| matches!(e, EventKind::StatementStarted { .. })).count();
+    assert_eq!(started, planned.len());
+    let rows_of =
+        |label: &str| {
+            let index = planned.iter().position(|p| p.label == label).unwrap() + 1;
+            outcome.events.iter().find_map(|e| match e {
+                EventKind::StatementFinished {
+                    index: i, rows, status: StatementStatus::Finished, ..
+                } if *i == index => Some(*rows),
+                _ => None,
+            })
+        };
+    assert_eq!(rows_of("COPY 1 staged file into stage"), Some(Some(2)));
+    assert_eq!(rows_of("delete keys staged as deletes"), Some(Some(1)));
+    assert_eq!(rows_of("upsert staged rows"), Some(Some(1)));
+    assert_eq!(rows_of("count rows of \"customers\""), Some(Some(2)));
+    assert_eq!(rows_of("commit"), Some(None));
+    assert!(outcome.events.contains(&EventKind::Reconciled { target_rows: 2, upserts: 1, deletes: 1 }));
+}
+
+#[tokio::test]
+async fn commit_records_survive_reopening_the_file() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let table = testkit::customers_table();
+    fixture.sync(&table, Mode::Incremental, "r2", &[vec![delete_customer("C2")]]).await.result.unwrap();
+    let reopened = SqliteWarehouse::open(fixture.warehouse.path()).unwrap();
+    assert_eq!(reopened.last_commit("customers").await.unwrap().map(|c| c.run_id), Some("r2".into()));
+    let seed = reopened.find_run("seed").await.unwrap().unwrap();
+    assert_eq!((seed.mode, seed.upserts, seed.target_rows), (Mode::Full, 3, 3));
+    assert_eq!(reopened.find_run("never").await.unwrap(), None);
+    assert_eq!(reopened.last_commit("orders").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn decimals_and_numbers_inside_super_values_keep_every_digit() {
+    let fixture = Fixture::new();
+    let table = testkit::orders_table();
+    let total = "\"123456789012345678901234567890123456.78\"";
+    let lines = r#"[{"qty":12345678901234567890123456789012345678,"price":0.1000000000000000000000000000000000001,"e":1E+400}]"#;
+    let item =
+        r#"{"pk":"C1","sk":"O1","amount":{"total":123456789012345678901234567890123456.78},"lines":[]}"#;
+    let order = line(
+        &table,
+        "U",
+        &[
+            ("customer_id", "\"C1\""),
+            ("order_id", "\"O1\""),
+            ("total", total),
+            ("placed_at", "\"2024-05-01 10:00:00.000001\""),
+            ("ratio", "0.25"),
+            ("is_priority", "false"),
+            ("lines", lines),
+            ("item", item),
+        ],
+    );
+    fixture.sync(&table, Mode::Full, "r1", &[vec![order]]).await.result.unwrap();
+    let loaded = fixture.rows(&table).remove(0);
+    assert_eq!(
+        loaded,
+        [
+            text("C1"),
+            text("O1"),
+            text("123456789012345678901234567890123456.78"),
+            text("2024-05-01 10:00:00.000001"),
+            Value::Real(0.25),
+            Value::Integer(0),
+            text(lines),
+            text(item),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn unicode_text_round_trips() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    let names = ["Zoë Ångström", "李小龍", "مرحبا", "🦀 \"crab\" 'quoted'\nnew line", "e\u{301}\u{200d}"];
+    let lines: Vec<String> =
+        names.iter().enumerate().map(|(i, n)| customer(&format!("C{i}✓"), n, 0)).collect();
+    fixture.sync(&table, Mode::Full, "r1", &[lines]).await.result.unwrap();
+    let loaded: Vec<Value> = customer_rows(&fixture).into_iter().map(|(_, name, _)| name).collect();
+    assert_eq!(loaded, names.map(text));
+}
+
+#[tokio::test]
+async fn odd_identifiers_are_quoted_everywhere() {
+    let fixture = Fixture::new();
+    let target = TargetTable { schema: Some("my \"schema\"".into()), table: "select; drop".into() };
+    let table = testkit::table(
+        "odd",
+        target.clone(),
+        &["pk", "sk"],
+        vec![
+            testkit::column("order", "pk", "varchar(8)", true),
+            testkit::column("a \"quoted\" col", "sk", "integer", true),
+            testkit::column("x;y", "v", "varchar(8)", false),
+            testkit::column("ünï", "w", "boolean", false),
+        ],
+    );
+    let upsert = |sk: i64, v: &str| {
+        line(
+            &table,
+            "U",
+            &[("order", "\"k\""), ("a \"quoted\" col", &sk.to_string()), ("x;y", v), ("ünï", "true")],
+        )
+    };
+    fixture
+        .sync(&table, Mode::Full, "r1", &[vec![upsert(1, "\"one\""), upsert(2, "\"two\"")]])
+        .await
+        .result
+        .unwrap();
+    let delete = line(&table, "D", &[("order", "\"k\""), ("a \"quoted\" col", "1")]);
+    fixture
+        .sync(&table, Mode::Incremental, "r2", &[vec![delete, upsert(2, "\"TWO\"")]])
+        .await
+        .result
+        .unwrap();
+    let loaded = fixture.warehouse.query_rows(&target).unwrap().unwrap();
+    assert_eq!(loaded.columns, ["order", "a \"quoted\" col", "x;y", "ünï"]);
+    assert_eq!(loaded.rows, [vec![text("k"), Value::Integer(2), text("TWO"), Value::Integer(1)]]);
+}
+
+#[tokio::test]
+async fn a_schema_qualified_target_is_one_table_named_schema_dot_table() {
+    let fixture = Fixture::new();
+    let table = testkit::line_items_table();
+    let item =
+        line(&table, "U", &[("order_id", "\"O1\""), ("line_no", "1"), ("price", "\"9.99\""), ("qty", "2")]);
+    fixture.sync(&table, Mode::Incremental, "r1", &[vec![item]]).await.result.unwrap();
+    let reader = super::lock(&fixture.warehouse.reader);
+    let price: String = reader.query_row("SELECT price FROM \"sales.line_items\"", [], |r| r.get(0)).unwrap();
+    assert_eq!(price, "9.99");
+}
