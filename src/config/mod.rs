@@ -3,16 +3,31 @@
 //! Loading validates everything before any I/O and reports problems as [`ConfigError`]s that
 //! name the file, line and column and say what to do.
 
+mod catalog;
+mod columns;
+mod defaults;
+mod duration;
 mod error;
 mod ident;
+mod inherit;
+mod issues;
 mod load;
+mod location;
 mod model;
+mod names;
 mod path;
+mod raw;
+mod reader;
+mod reserved;
+mod source_map;
+mod syntax;
+mod table;
 mod types;
+mod validate;
 
-pub use error::ConfigError;
-pub use ident::{is_valid_identifier, quote_identifier};
+pub use error::{ConfigError, Excerpt, Problem};
+pub use ident::{MAX_IDENTIFIER_BYTES, check_identifier, is_valid_identifier, quote_identifier};
 pub use load::{load, load_str};
 pub use model::*;
-pub use path::AttrPath;
+pub use path::{AttrPath, PathSegment};
 pub use types::ColumnType;

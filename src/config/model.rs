@@ -1,5 +1,5 @@
 //! The validated configuration. Every value here has passed validation; the raw, span-carrying
-//! TOML shapes live in `load.rs` and never leave it.
+//! TOML shapes live in `raw.rs` and never leave the config module.
 
 use std::path::PathBuf;
 use std::time::Duration;

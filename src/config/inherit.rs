@@ -1,0 +1,123 @@
+//! `[defaults]`: settings every table inherits unless it overrides them. They are validated once
+//! here (so a bad default is reported once, not once per table) and merged with the built-in
+//! defaults.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::defaults;
+use super::issues::Issues;
+use super::location::parse_bucket;
+use super::model::{StoreLocation, TypeErrorPolicy, ViewType};
+use super::names::check_warehouse_name;
+use super::raw::{RawOverrides, SourceKind, Unmapped, written};
+
+/// Bytes per MiB (`staged_file_mb` is in MiB).
+pub(super) const MIB: u64 = 1024 * 1024;
+
+/// What a table gets for each overridable key it does not set.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Inherited {
+    pub source: SourceKind,
+    pub store: StoreLocation,
+    pub safety_lag: Duration,
+    pub max_window: Duration,
+    pub view_type: ViewType,
+    pub on_type_error: TypeErrorPolicy,
+    /// `None` when `[defaults]` does not say: then it depends on whether the table lists columns.
+    pub unmapped: Option<Unmapped>,
+    pub item_column: String,
+    pub staged_file_bytes: u64,
+}
+
+impl Inherited {
+    /// `[defaults]` over the built-in defaults. A default that fails validation is reported and
+    /// replaced by the built-in one, so tables are still checked against something sensible.
+    pub fn resolve(defaults: &RawOverrides, base_dir: &Path, issues: &Issues) -> Inherited {
+        let store = defaults
+            .bucket
+            .as_ref()
+            .and_then(|b| parse_bucket(base_dir, b, "`bucket` in [defaults]", issues));
+        let item_column = defaults
+            .item_column
+            .as_ref()
+            .filter(|name| check_warehouse_name(name, "item_column", issues))
+            .map_or_else(|| defaults::ITEM_COLUMN.to_owned(), |name| name.get_ref().clone());
+        Inherited {
+            source: written(&defaults.source).unwrap_or(SourceKind::Demo),
+            store: store.unwrap_or_else(|| builtin_store(base_dir)),
+            safety_lag: written(&defaults.safety_lag).unwrap_or(defaults::SAFETY_LAG),
+            max_window: written(&defaults.max_window).unwrap_or(defaults::MAX_WINDOW),
+            view_type: written(&defaults.view_type).unwrap_or(defaults::VIEW_TYPE),
+            on_type_error: written(&defaults.on_type_error).unwrap_or(defaults::ON_TYPE_ERROR),
+            unmapped: written(&defaults.unmapped),
+            item_column,
+            staged_file_bytes: written(&defaults.staged_file_mb).unwrap_or(defaults::STAGED_FILE_MB) * MIB,
+        }
+    }
+}
+
+/// The built-in bucket: a folder beside the config file.
+fn builtin_store(base_dir: &Path) -> StoreLocation {
+    let path = defaults::BUCKET.strip_prefix("file://").unwrap_or(defaults::BUCKET);
+    StoreLocation::Local { root: base_dir.join(path) }
+}
+
+#[cfg(test)]
+mod tests {
+    use toml::Spanned;
+
+    use super::*;
+
+    #[test]
+    fn built_in_defaults_apply_when_nothing_is_set() {
+        let issues = Issues::default();
+        let inherited = Inherited::resolve(&RawOverrides::default(), Path::new("/conf"), &issues);
+        assert!(issues.is_empty());
+        assert_eq!(inherited.source, SourceKind::Demo);
+        assert_eq!(inherited.store, StoreLocation::Local { root: "/conf/.dynashift/bucket".into() });
+        assert_eq!(inherited.safety_lag, Duration::from_secs(300));
+        assert_eq!(inherited.max_window, Duration::from_secs(86_400));
+        assert_eq!(inherited.view_type, ViewType::NewAndOldImages);
+        assert_eq!(inherited.on_type_error, TypeErrorPolicy::Fail);
+        assert_eq!(inherited.unmapped, None);
+        assert_eq!(inherited.item_column, "item");
+        assert_eq!(inherited.staged_file_bytes, 64 * MIB);
+    }
+
+    #[test]
+    fn defaults_override_the_built_ins() {
+        let raw = RawOverrides {
+            source: Some(Spanned::new(0..1, SourceKind::Exports)),
+            bucket: Some(Spanned::new(0..1, "s3://acme/x/".into())),
+            unmapped: Some(Spanned::new(0..1, Unmapped::Keep)),
+            item_column: Some(Spanned::new(0..1, "raw_item".into())),
+            staged_file_mb: Some(Spanned::new(0..1, 8)),
+            ..RawOverrides::default()
+        };
+        let issues = Issues::default();
+        let inherited = Inherited::resolve(&raw, Path::new("/conf"), &issues);
+        assert!(issues.is_empty());
+        assert_eq!(inherited.source, SourceKind::Exports);
+        assert_eq!(inherited.store, StoreLocation::S3 { bucket: "acme".into(), prefix: "x/".into() });
+        assert_eq!(inherited.unmapped, Some(Unmapped::Keep));
+        assert_eq!(inherited.item_column, "raw_item");
+        assert_eq!(inherited.staged_file_bytes, 8 * MIB);
+    }
+
+    #[test]
+    fn bad_defaults_are_reported_once_and_replaced() {
+        let raw = RawOverrides {
+            bucket: Some(Spanned::new(0..1, "ftp://x".into())),
+            item_column: Some(Spanned::new(2..3, "Item".into())),
+            ..RawOverrides::default()
+        };
+        let issues = Issues::default();
+        let inherited = Inherited::resolve(&raw, Path::new("/conf"), &issues);
+        assert_eq!(inherited.item_column, "item");
+        assert!(matches!(inherited.store, StoreLocation::Local { .. }));
+        let messages: Vec<String> = issues.into_sorted().into_iter().map(|i| i.message).collect();
+        assert_eq!(messages.len(), 2);
+        assert!(messages[1].starts_with("item_column \"Item\" contains uppercase"), "{messages:?}");
+    }
+}

@@ -1,0 +1,284 @@
+//! One `[[table]]` entry: its DynamoDB name, where its exports come from, where they are kept,
+//! which warehouse table it loads, and its per-table overrides of `[defaults]`.
+
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::catalog::{demo_table_key, demo_table_names};
+use super::columns::validate_layout;
+use super::inherit::{Inherited, MIB};
+use super::issues::Issues;
+use super::location::parse_bucket;
+use super::model::{Mode, SourceConfig, TableConfig, TargetTable};
+use super::names::{check_table_name, check_warehouse_name, table_name_in_arn, warehouse_name_problem};
+use super::raw::{RawTable, SourceKind, written};
+
+/// Validates one table against the inherited defaults; `None` when something was reported.
+pub(super) fn validate_table(
+    raw: &RawTable,
+    inherited: &Inherited,
+    base_dir: &Path,
+    issues: &Issues,
+) -> Option<TableConfig> {
+    let problems_before = issues.count();
+    let name = table_name(raw, issues);
+    let source = name.as_ref().and_then(|name| source(raw, inherited, name, issues));
+    let store = match &raw.overrides.bucket {
+        Some(bucket) => parse_bucket(base_dir, bucket, &format!("`bucket` of {}", raw.label), issues),
+        None => Some(inherited.store.clone()),
+    };
+    let target = name.as_ref().and_then(|name| target(raw, name, issues));
+    let layout = validate_layout(raw, inherited, issues);
+    if issues.count() != problems_before {
+        return None;
+    }
+    let layout = layout?;
+    let overrides = &raw.overrides;
+    Some(TableConfig {
+        name: name?.into_inner(),
+        arn: raw.arn.as_ref().map(|arn| arn.get_ref().clone()),
+        source: source?,
+        store: store?,
+        target: target?,
+        mode: written(&raw.mode).unwrap_or(Mode::Incremental),
+        key: layout.key,
+        columns: layout.columns,
+        unmapped: layout.unmapped,
+        on_type_error: written(&overrides.on_type_error).unwrap_or(inherited.on_type_error),
+        view_type: written(&overrides.view_type).unwrap_or(inherited.view_type),
+        safety_lag: written(&overrides.safety_lag).unwrap_or(inherited.safety_lag),
+        max_window: written(&overrides.max_window).unwrap_or(inherited.max_window),
+        staged_file_bytes: written(&overrides.staged_file_mb)
+            .map_or(inherited.staged_file_bytes, |mb| mb * MIB),
+    })
+}
+
+/// `name`, or the name inside `arn`; when both are given they must agree.
+fn table_name(raw: &RawTable, issues: &Issues) -> Option<Spanned<String>> {
+    let from_arn = raw.arn.as_ref().and_then(|arn| match table_name_in_arn(arn.get_ref()) {
+        Ok(name) => Some(Spanned::new(arn.span(), name.to_owned())),
+        Err(reason) => {
+            let message = format!("`arn` of {} {reason}", raw.label);
+            let hint = "write the table ARN, like arn:aws:dynamodb:us-east-1:123456789012:table/orders";
+            issues.report(arn.span(), message, hint);
+            None
+        }
+    });
+    let name = match (&raw.name, from_arn) {
+        (Some(name), Some(arn_name)) if name.get_ref() != arn_name.get_ref() => {
+            let message = format!(
+                "`arn` points at table \"{}\", but `name` is \"{}\"",
+                arn_name.get_ref(),
+                name.get_ref()
+            );
+            issues.report(
+                arn_name.span(),
+                message,
+                "make name and the end of arn (table/NAME) the same table",
+            );
+            return None;
+        }
+        (Some(name), _) => name.clone(),
+        (None, Some(arn_name)) => arn_name,
+        (None, None) => {
+            if raw.arn.is_none() {
+                let message = format!("{} has no `name`", raw.label);
+                issues.report(
+                    raw.span.clone(),
+                    message,
+                    "add the DynamoDB table's name, like name = \"orders\"",
+                );
+            }
+            return None;
+        }
+    };
+    check_table_name(&name, issues).then_some(name)
+}
+
+/// The table's source, checked: demo tables must exist in the demo with the same key; exports
+/// need the store prefix they live under, and only they may have one.
+fn source(
+    raw: &RawTable,
+    inherited: &Inherited,
+    name: &Spanned<String>,
+    issues: &Issues,
+) -> Option<SourceConfig> {
+    let kind = written(&raw.overrides.source).unwrap_or(inherited.source);
+    match (kind, &raw.prefix) {
+        (SourceKind::Demo, Some(prefix)) => {
+            let message =
+                format!("{} has a `prefix`, which only tables with source = \"exports\" use", raw.label);
+            issues.report(
+                prefix.span(),
+                message,
+                "remove prefix, or set source = \"exports\" to apply existing exports",
+            );
+            None
+        }
+        (SourceKind::Demo, None) => check_demo_table(raw, name, issues).then_some(SourceConfig::Demo),
+        (SourceKind::Exports, Some(prefix)) => {
+            exports_prefix(prefix, issues).map(|prefix| SourceConfig::Exports { prefix })
+        }
+        (SourceKind::Exports, None) => {
+            let message = format!("{} reads source = \"exports\" but has no `prefix`", raw.label);
+            let hint = "add prefix = \"incoming/orders\": the folder in the bucket that holds AWSDynamoDB/<export id>/…";
+            let span = raw.overrides.source.as_ref().map_or(raw.span.clone(), Spanned::span);
+            issues.report(span, message, hint);
+            None
+        }
+    }
+}
+
+/// The demo simulates a fixed set of tables, each with its own key.
+fn check_demo_table(raw: &RawTable, name: &Spanned<String>, issues: &Issues) -> bool {
+    let Some(demo_key) = demo_table_key(name.get_ref()) else {
+        let message = format!("table \"{}\" is not one of the demo source's tables", name.get_ref());
+        let hint = format!(
+            "the demo simulates: {}; use one of those names, or set source = \"exports\" for real exports",
+            demo_table_names()
+        );
+        issues.report(name.span(), message, hint);
+        return false;
+    };
+    let Some(key) = &raw.key else { return true };
+    let written_key: Vec<&str> = key.get_ref().iter().map(|k| k.get_ref().as_str()).collect();
+    if written_key == demo_key {
+        return true;
+    }
+    let message = format!(
+        "`key` {} does not match the demo table \"{}\", whose key is {}",
+        quoted_list(&written_key),
+        name.get_ref(),
+        quoted_list(demo_key)
+    );
+    issues.report(key.span(), message, format!("write key = {}", quoted_list(demo_key)));
+    false
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("\"{item}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// A store prefix like `incoming/orders`: relative, no empty or dot segments; trailing `/` dropped.
+fn exports_prefix(prefix: &Spanned<String>, issues: &Issues) -> Option<String> {
+    let trimmed = prefix.get_ref().trim_end_matches('/');
+    let problem = if trimmed.is_empty() {
+        Some("is empty")
+    } else if trimmed.starts_with('/') {
+        Some("starts with /")
+    } else if trimmed.contains('\\') {
+        Some("contains a backslash")
+    } else if trimmed.split('/').any(|segment| matches!(segment, "" | "." | "..")) {
+        Some("has an empty, '.' or '..' segment")
+    } else {
+        None
+    };
+    let Some(problem) = problem else {
+        return Some(trimmed.to_owned());
+    };
+    let message = format!("`prefix` \"{}\" {problem}", prefix.get_ref());
+    let hint =
+        "write the folder holding AWSDynamoDB/, relative to the bucket, like prefix = \"incoming/orders\"";
+    issues.report(prefix.span(), message, hint);
+    None
+}
+
+/// `target` (`table` or `schema.table`), or the table's own name when that is a valid identifier.
+fn target(raw: &RawTable, name: &Spanned<String>, issues: &Issues) -> Option<TargetTable> {
+    let Some(target) = &raw.target else {
+        if let Some((reason, _)) = warehouse_name_problem(name.get_ref()) {
+            let message = format!(
+                "{} has no `target`, and its name cannot be a warehouse table name: it {reason}",
+                raw.label
+            );
+            issues.report(raw.span.clone(), message, "add target = \"schema.table\" (or just a table name)");
+            return None;
+        }
+        return Some(TargetTable { schema: None, table: name.get_ref().clone() });
+    };
+    let parts: Vec<&str> = target.get_ref().split('.').collect();
+    let part = |text: &str| Spanned::new(target.span(), text.to_owned());
+    match parts.as_slice() {
+        [table] => check_warehouse_name(&part(table), "target table", issues)
+            .then(|| TargetTable { schema: None, table: table.to_string() }),
+        [schema, table] => {
+            let schema_ok = check_warehouse_name(&part(schema), "target schema", issues);
+            let table_ok = check_warehouse_name(&part(table), "target table", issues);
+            (schema_ok && table_ok)
+                .then(|| TargetTable { schema: Some(schema.to_string()), table: table.to_string() })
+        }
+        _ => {
+            let message =
+                format!("`target` \"{}\" has {} dot-separated parts", target.get_ref(), parts.len());
+            issues.report(target.span(), message, "write \"table\" or \"schema.table\"");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{SourceConfig, StoreLocation, TableConfig, load_str};
+
+    fn table(text: &str) -> TableConfig {
+        let config = load_str(text, Path::new("/c/tables.toml")).unwrap_or_else(|e| panic!("{e}"));
+        config.tables.into_iter().next().expect("one table")
+    }
+
+    fn messages(text: &str) -> Vec<String> {
+        let error = load_str(text, Path::new("/c/tables.toml")).expect_err("refused");
+        error.problems.into_iter().map(|p| p.message).collect()
+    }
+
+    const EXPORTS: &str = "[[table]]\nsource = \"exports\"\nprefix = \"in/events/\"\nkey = [\"id\"]\n";
+
+    #[test]
+    fn the_name_can_come_from_the_arn() {
+        let table = table(&format!("{EXPORTS}arn = \"arn:aws:dynamodb:eu-north-1:1:table/events\"\n"));
+        assert_eq!(table.name, "events");
+        assert_eq!(table.arn.as_deref(), Some("arn:aws:dynamodb:eu-north-1:1:table/events"));
+        assert_eq!(table.source, SourceConfig::Exports { prefix: "in/events".into() });
+    }
+
+    #[test]
+    fn targets_may_name_a_schema() {
+        let table = table(&format!("{EXPORTS}name = \"events\"\ntarget = \"staging.events_v2\"\n"));
+        assert_eq!(
+            (table.target.schema.as_deref(), table.target.table.as_str()),
+            (Some("staging"), "events_v2")
+        );
+        let messages = messages(&format!("{EXPORTS}name = \"events\"\ntarget = \"a.b.c\"\n"));
+        assert_eq!(messages, ["`target` \"a.b.c\" has 3 dot-separated parts"]);
+    }
+
+    #[test]
+    fn a_table_name_that_is_no_identifier_needs_a_target() {
+        let messages = messages(&format!("{EXPORTS}name = \"Events-2024\"\n"));
+        assert_eq!(messages.len(), 1);
+        assert!(messages[0].contains("has no `target`, and its name cannot be a warehouse table name"));
+    }
+
+    #[test]
+    fn table_settings_override_defaults() {
+        let text = format!(
+            "[defaults]\nmax_window = \"1h\"\nstaged_file_mb = 8\n{EXPORTS}name = \"events\"\nmax_window = \"2h\"\n\
+             bucket = \"s3://acme/dyn\"\nmode = \"full\"\n"
+        );
+        let table = table(&text);
+        assert_eq!(table.max_window, Duration::from_secs(7200));
+        assert_eq!(table.staged_file_bytes, 8 * 1024 * 1024);
+        assert_eq!(table.store, StoreLocation::S3 { bucket: "acme".into(), prefix: "dyn/".into() });
+        assert_eq!(table.mode, crate::config::Mode::Full);
+    }
+
+    #[test]
+    fn a_bad_arn_is_explained() {
+        let messages = messages(&format!("{EXPORTS}arn = \"orders\"\n"));
+        assert_eq!(messages, ["`arn` of [[table]] #1 does not have the six ':'-separated parts of an ARN"]);
+    }
+}

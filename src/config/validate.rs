@@ -1,0 +1,247 @@
+//! From the read values to a [`Config`]: built-in defaults filled in, paths resolved, each table
+//! validated, and the rules that span tables (unique names, unique targets) checked.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::defaults;
+use super::duration::format_duration;
+use super::inherit::Inherited;
+use super::issues::Issues;
+use super::location::resolve_path;
+use super::model::{
+    AwsSettings, Config, DemoSettings, LagThresholds, TableConfig, TargetTable, WarehouseConfig,
+};
+use super::raw::{RawConfig, RawConsole, RawDefaults, RawDemo, RawTable, RawWarehouse, written};
+use super::table::validate_table;
+
+/// Validates everything; `None` when any problem was reported into `issues`.
+pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &Issues) -> Option<Config> {
+    let aws = aws_settings(&raw.defaults, issues);
+    let demo = demo_settings(&raw.demo, base_dir, issues);
+    let warehouse = warehouse(&raw.warehouse, base_dir, issues);
+    let lag = lag_thresholds(&raw.console, issues);
+    let log_file = path_or_default(
+        &raw.console.log_file,
+        defaults::LOG_FILE,
+        "`log_file` in [console]",
+        base_dir,
+        issues,
+    );
+    let inherited = Inherited::resolve(&raw.defaults.overrides, base_dir, issues);
+    let tables = tables(raw.tables.as_deref(), &inherited, base_dir, issues);
+    if !issues.is_empty() {
+        return None;
+    }
+    Some(Config {
+        path: file.file_name().map_or_else(|| base_dir.to_path_buf(), |name| base_dir.join(name)),
+        base_dir: base_dir.to_path_buf(),
+        aws,
+        demo: demo?,
+        warehouse: warehouse?,
+        lag,
+        log_file: log_file?,
+        max_concurrent_runs: written(&raw.console.max_concurrent_runs)
+            .unwrap_or(defaults::MAX_CONCURRENT_RUNS),
+        tables,
+    })
+}
+
+fn aws_settings(raw: &RawDefaults, issues: &Issues) -> AwsSettings {
+    if let Some(url) = &raw.endpoint_url
+        && !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
+    {
+        let message = format!("`endpoint_url` \"{}\" is not an http:// or https:// URL", url.get_ref());
+        issues.report(
+            url.span(),
+            message,
+            "write the full URL, like endpoint_url = \"http://127.0.0.1:5000\"",
+        );
+    }
+    let text = |value: &Option<Spanned<String>>| value.as_ref().map(|v| v.get_ref().clone());
+    AwsSettings {
+        region: text(&raw.region),
+        profile: text(&raw.profile),
+        endpoint_url: text(&raw.endpoint_url),
+    }
+}
+
+fn demo_settings(raw: &RawDemo, base_dir: &Path, issues: &Issues) -> Option<DemoSettings> {
+    let state_dir =
+        path_or_default(&raw.state_dir, defaults::STATE_DIR, "`state_dir` in [demo]", base_dir, issues)?;
+    Some(DemoSettings {
+        state_dir,
+        seed: written(&raw.seed).unwrap_or(defaults::SEED),
+        speed: written(&raw.speed).unwrap_or(defaults::SPEED),
+        initial_items: written(&raw.initial_items).unwrap_or(defaults::INITIAL_ITEMS),
+        writes_per_hour: written(&raw.writes_per_hour).unwrap_or(defaults::WRITES_PER_HOUR),
+        export_duration: Duration::from_secs_f64(
+            written(&raw.export_seconds).unwrap_or(defaults::EXPORT_SECONDS),
+        ),
+    })
+}
+
+fn warehouse(raw: &RawWarehouse, base_dir: &Path, issues: &Issues) -> Option<WarehouseConfig> {
+    let path =
+        path_or_default(&raw.path, defaults::WAREHOUSE_PATH, "`path` in [warehouse]", base_dir, issues)?;
+    Some(WarehouseConfig::Sqlite { path })
+}
+
+fn lag_thresholds(raw: &RawConsole, issues: &Issues) -> LagThresholds {
+    let warn = written(&raw.lag_warn).unwrap_or(defaults::LAG_WARN);
+    let critical = written(&raw.lag_critical).unwrap_or(defaults::LAG_CRITICAL);
+    if critical <= warn {
+        let message = format!(
+            "`lag_critical` ({}) must be longer than `lag_warn` ({})",
+            format_duration(critical),
+            format_duration(warn)
+        );
+        let hint =
+            "raise lag_critical or lower lag_warn: lag past lag_warn shows yellow, past lag_critical red";
+        let span = raw.lag_critical.as_ref().or(raw.lag_warn.as_ref()).map(Spanned::span);
+        match span {
+            Some(span) => issues.report(span, message, hint),
+            None => issues.report_unplaced(message, hint),
+        }
+    }
+    LagThresholds { warn, critical }
+}
+
+/// A configured path, or the built-in one, resolved against the config's folder.
+fn path_or_default(
+    value: &Option<Spanned<String>>,
+    default: &str,
+    what: &str,
+    base_dir: &Path,
+    issues: &Issues,
+) -> Option<std::path::PathBuf> {
+    match value {
+        Some(value) => resolve_path(base_dir, value, what, issues),
+        None => Some(base_dir.join(default)),
+    }
+}
+
+fn tables(
+    raw: Option<&[RawTable]>,
+    inherited: &Inherited,
+    base_dir: &Path,
+    issues: &Issues,
+) -> Vec<TableConfig> {
+    let Some(raw) = raw else {
+        let message = "no table is configured";
+        let hint = "add a table: a [[table]] header followed by name = \"orders\" and key = [\"pk\", \"sk\"]";
+        issues.report_unplaced(message, hint);
+        return Vec::new();
+    };
+    report_duplicate_names(raw, issues);
+    let validated: Vec<(&RawTable, TableConfig)> = raw
+        .iter()
+        .filter_map(|table| validate_table(table, inherited, base_dir, issues).map(|config| (table, config)))
+        .collect();
+    report_duplicate_targets(&validated, issues);
+    validated.into_iter().map(|(_, config)| config).collect()
+}
+
+/// Table names select tables on the command line and name their state in the store: unique.
+fn report_duplicate_names(raw: &[RawTable], issues: &Issues) {
+    let mut first_seen: HashMap<&str, Range<usize>> = HashMap::new();
+    for name in raw.iter().filter_map(|table| table.name.as_ref()) {
+        match first_seen.get(name.get_ref().as_str()) {
+            Some(first) => {
+                let message = format!("table \"{}\" is configured twice", name.get_ref());
+                let hint = "remove one of the two [[table]] entries, or merge their settings";
+                issues.report_duplicate(name.span(), first.clone(), message, hint);
+            }
+            None => {
+                first_seen.insert(name.get_ref(), name.span());
+            }
+        }
+    }
+}
+
+/// Two tables loading one warehouse table would overwrite each other's rows.
+fn report_duplicate_targets(validated: &[(&RawTable, TableConfig)], issues: &Issues) {
+    let mut first_seen: HashMap<&TargetTable, Range<usize>> = HashMap::new();
+    for (raw, config) in validated {
+        let span = raw.target.as_ref().or(raw.name.as_ref()).map_or(raw.span.clone(), Spanned::span);
+        match first_seen.get(&config.target) {
+            Some(first) => {
+                let message = format!(
+                    "table \"{}\" loads target \"{}\", which another table loads too",
+                    config.name, config.target
+                );
+                issues.report_duplicate(span, first.clone(), message, "give each table its own target");
+            }
+            None => {
+                first_seen.insert(&config.target, span);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{Config, WarehouseConfig, load_str};
+
+    const TABLE: &str = "[[table]]\nname = \"customers\"\nkey = [\"customer_id\"]\n";
+
+    fn config(text: &str) -> Config {
+        load_str(text, Path::new("/c/tables.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn messages(text: &str) -> Vec<String> {
+        let error = load_str(text, Path::new("/c/tables.toml")).expect_err("refused");
+        error.problems.into_iter().map(|p| p.message).collect()
+    }
+
+    #[test]
+    fn section_values_land_in_the_config() {
+        let config = config(&format!(
+            "[defaults]\nregion = \"eu-north-1\"\nendpoint_url = \"http://localhost:5000\"\n\
+             [demo]\nstate_dir = \"/var/demo\"\nseed = 7\nspeed = 0\ninitial_items = 10\nwrites_per_hour = 0\n\
+             export_seconds = 0.5\n[warehouse]\npath = \"wh.db\"\n[console]\nlag_warn = \"1h\"\n\
+             lag_critical = \"3h\"\nlog_file = \"log/d.log\"\nmax_concurrent_runs = 4\n{TABLE}"
+        ));
+        assert_eq!(config.aws.region.as_deref(), Some("eu-north-1"));
+        assert_eq!(config.aws.endpoint_url.as_deref(), Some("http://localhost:5000"));
+        assert_eq!(config.demo.state_dir, Path::new("/var/demo"));
+        assert_eq!((config.demo.seed, config.demo.speed, config.demo.initial_items), (7, 0.0, 10));
+        assert_eq!(config.demo.export_duration, Duration::from_millis(500));
+        assert_eq!(config.warehouse, WarehouseConfig::Sqlite { path: "/c/wh.db".into() });
+        assert_eq!(
+            (config.lag.warn, config.lag.critical),
+            (Duration::from_secs(3600), Duration::from_secs(10_800))
+        );
+        assert_eq!((config.log_file.as_path(), config.max_concurrent_runs), (Path::new("/c/log/d.log"), 4));
+    }
+
+    #[test]
+    fn endpoint_urls_must_be_http() {
+        let messages = messages(&format!("[defaults]\nendpoint_url = \"localhost:5000\"\n{TABLE}"));
+        assert_eq!(messages, ["`endpoint_url` \"localhost:5000\" is not an http:// or https:// URL"]);
+    }
+
+    #[test]
+    fn a_lag_warn_beyond_the_default_critical_is_caught() {
+        let error =
+            load_str(&format!("[console]\nlag_warn = \"30h\"\n{TABLE}"), Path::new("/c/t.toml")).unwrap_err();
+        assert_eq!(error.problems[0].message, "`lag_critical` (1d) must be longer than `lag_warn` (1d6h)");
+        assert_eq!(error.problems[0].line, Some(2));
+    }
+
+    #[test]
+    fn duplicate_names_are_reported_even_when_the_tables_have_other_problems() {
+        let messages = messages(&format!("{TABLE}{TABLE}mode = \"sometimes\"\n"));
+        assert!(
+            messages.iter().any(|m| m.starts_with("table \"customers\" is configured twice")),
+            "{messages:?}"
+        );
+    }
+}
