@@ -1,1 +1,47 @@
-//! PLACEHOLDER (tui helper replaces this file).
+//! The interactive console: a table list and live panes for the selected table's run, driven
+//! by the pipeline's [`RunEvent`]s.
+//!
+//! Shaped like the Elm architecture: one state ([`app::App`]), one input type
+//! ([`action::Action`]), one `update` that returns the side effect to run
+//! ([`command::Command`]), and drawing ([`ui`]) that only reads the state. The event loop
+//! ([`event_loop`]) is the only part that touches the terminal, the clock and the engine.
+
+mod action;
+mod app;
+mod bounded;
+mod command;
+mod doc;
+mod event_loop;
+mod format;
+mod journal_view;
+mod keymap;
+mod labels;
+mod layout;
+mod list_cursor;
+mod pane;
+mod popup;
+mod popup_content;
+mod run_log;
+mod run_view;
+mod runner;
+mod table_entry;
+mod table_list;
+mod terminal;
+mod theme;
+mod ui;
+mod wrap;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod snapshot_tests;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::pipeline::{Engine, RunEvent};
+
+/// Runs the console until the user quits. It owns the terminal from entry to exit and restores
+/// it on every path: normal exit, error and panic.
+pub async fn run(engine: Engine, events: UnboundedReceiver<RunEvent>) -> color_eyre::Result<()> {
+    event_loop::run(engine, events).await
+}

@@ -1,0 +1,105 @@
+//! Everything that can change the console's state, as data: what the user asked for (through the
+//! keymap or the mouse) and what the outside world reported (run events, loaded state, ticks).
+//! [`crate::tui::app::App::update`] is the only consumer, which keeps the state testable
+//! without a terminal.
+
+use chrono::{DateTime, Utc};
+
+use crate::pipeline::{RunEvent, RunJournal, TableStatus};
+
+/// What a key means, independent of which key it was. The keymap maps keys to intents; what an
+/// intent does depends on where focus is (e.g. `Down` moves the selection of the focused pane).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Intent {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    NextPane,
+    PrevPane,
+    /// Open what is selected: a failure, a statement's SQL, a past run.
+    Open,
+    SyncIncremental,
+    /// Asks for confirmation first: a full sync replaces the target.
+    SyncFull,
+    SyncAll,
+    Cancel,
+    DryRun,
+    Refresh,
+    ShowLog,
+    CycleSort,
+    StartFilter,
+    ClearFilter,
+    FilterBackspace,
+    FilterAccept,
+    Help,
+    /// Asks for confirmation when runs are active.
+    Quit,
+    Confirm,
+    Deny,
+    Close,
+}
+
+/// One input to [`crate::tui::app::App::update`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Intent(Intent),
+    /// A character typed while the filter is being edited.
+    FilterInput(char),
+    /// The mouse wheel turned over the cell (`column`, `row`).
+    Scroll {
+        column: u16,
+        row: u16,
+        down: bool,
+    },
+    /// A left click on the cell (`column`, `row`): focuses the pane there.
+    Click {
+        column: u16,
+        row: u16,
+    },
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The process was told to stop (SIGTERM, SIGHUP, SIGINT): quit without asking.
+    Shutdown,
+    /// The clock, injected so rendering never reads it (and snapshots stay deterministic).
+    Tick(DateTime<Utc>),
+    /// An event of a run, from the engine's channel.
+    Run(Box<RunEvent>),
+    /// The engine accepted a run the console asked for.
+    RunStarted {
+        table: String,
+        run_id: String,
+        dry_run: bool,
+    },
+    /// The engine refused to start a run.
+    StartFailed {
+        table: String,
+        message: String,
+    },
+    /// A run's task ended; `panic` is set when it died without reporting its end.
+    RunJoined {
+        table: String,
+        run_id: String,
+        panic: Option<String>,
+    },
+    /// The result of [`crate::pipeline::Engine::status`] for one table.
+    StatusLoaded {
+        table: String,
+        result: Result<Box<TableStatus>, String>,
+    },
+    /// The result of [`crate::pipeline::Engine::history`] for one table.
+    HistoryLoaded {
+        table: String,
+        result: Result<Vec<RunJournal>, String>,
+    },
+}
+
+impl From<Intent> for Action {
+    fn from(intent: Intent) -> Action {
+        Action::Intent(intent)
+    }
+}

@@ -1,0 +1,24 @@
+//! What [`crate::tui::app::App::update`] asks the event loop to do: the side effects, kept out of
+//! the state so the state stays a pure function of its inputs. The event loop runs each command
+//! against the [`crate::pipeline::Engine`] without blocking and reports back as actions.
+
+use crate::pipeline::RunRequest;
+
+/// A run to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartRun {
+    pub table: String,
+    pub request: RunRequest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Start these runs (the engine bounds how many go at once).
+    Start(Vec<StartRun>),
+    /// Cancel a run through its cancellation token.
+    Cancel { run_id: String },
+    /// Load the watermark, last run and history of these tables in the background.
+    Load { tables: Vec<String> },
+    /// Cancel every active run, wait briefly for them to stop, and leave.
+    Quit,
+}

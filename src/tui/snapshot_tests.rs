@@ -1,0 +1,311 @@
+//! Snapshots of every pane and popup in representative states, drawn into ratatui's
+//! `TestBackend` from synthetic run events at a fixed "now" (so lag and elapsed times never
+//! change). Snapshots live in `src/tui/snapshots/`; review changes with `cargo insta review`.
+//!
+//! Also keeps the README material in step: `assets/keys.md` (the key table, from the keymap)
+//! and `assets/console.txt` (a capture of the console) must match what the code produces; run
+//! with `DYNASHIFT_BLESS=1` to rewrite them after an intended change.
+
+use std::path::PathBuf;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+
+use super::action::{Action, Intent};
+use super::app::App;
+use super::app::test_support::app;
+use super::fixtures::{Script, committed_journal, failed_journal, t};
+use super::keymap;
+use super::theme::{ColorSupport, Theme};
+use super::ui;
+use crate::config::Mode;
+use chrono::{DateTime, Utc};
+
+use crate::pipeline::{RunEvent, RunJournal, TableStatus};
+
+const RUN_ID: &str = "20261124T180000Z-1a2b3c";
+
+/// The screen as text, one line per row, trailing spaces trimmed.
+fn screen_text(buffer: &Buffer) -> String {
+    let width = usize::from(buffer.area.width);
+    let mut lines = Vec::new();
+    for row in buffer.content.chunks(width) {
+        let mut line = String::new();
+        let mut skip = 0;
+        for cell in row {
+            if skip == 0 {
+                line.push_str(cell.symbol());
+            }
+            skip = skip.max(unicode_width::UnicodeWidthStr::width(cell.symbol())).saturating_sub(1);
+        }
+        lines.push(line.trim_end().to_owned());
+    }
+    lines.join("\n") + "\n"
+}
+
+fn draw_with(app: &App, theme: &Theme) -> Buffer {
+    let screen = app.screen();
+    let mut terminal = Terminal::new(TestBackend::new(screen.width, screen.height)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, app, theme)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn render(app: &App) -> String {
+    screen_text(&draw_with(app, &Theme::new(ColorSupport::Ansi16)))
+}
+
+fn status(table: &str, watermark: Option<DateTime<Utc>>, last_run: Option<RunJournal>) -> Action {
+    Action::StatusLoaded { table: table.into(), result: Ok(Box::new(TableStatus { watermark, last_run })) }
+}
+
+/// Three tables with loaded state: orders fresh, customers behind with a failed last run,
+/// invoices never synced.
+fn idle(width: u16, height: u16) -> App {
+    let mut app = app(width, height);
+    app.apply([
+        status("orders", Some(t(17, 55, 0)), Some(committed_journal("20261124T170000Z-0a0b0c", t(17, 0, 0)))),
+        status("customers", Some(t(9, 0, 0)), Some(failed_journal("20261124T160000Z-0d0e0f", t(16, 0, 0)))),
+        status("invoices", None, None),
+        Action::HistoryLoaded {
+            table: "orders".into(),
+            result: Ok(vec![
+                committed_journal("20261124T170000Z-0a0b0c", t(17, 0, 0)),
+                failed_journal("20261124T160000Z-0d0e0f", t(16, 0, 0)),
+                committed_journal("20261124T150000Z-0c0c0c", t(15, 0, 0)),
+            ]),
+        },
+        Action::HistoryLoaded { table: "customers".into(), result: Ok(Vec::new()) },
+        Action::HistoryLoaded { table: "invoices".into(), result: Ok(Vec::new()) },
+    ]);
+    app
+}
+
+/// `idle` plus a live incremental run of orders that got as far as `script` takes it.
+fn running(width: u16, height: u16, script: fn(&mut Script) -> Vec<RunEvent>) -> App {
+    let mut app = idle(width, height);
+    let mut run = Script::new("orders", RUN_ID);
+    app.update(Action::RunStarted { table: "orders".into(), run_id: RUN_ID.into(), dry_run: false });
+    app.feed([run.started(Mode::Incremental, false)]);
+    app.feed(script(&mut run));
+    app
+}
+
+#[test]
+fn idle_console() {
+    insta::assert_snapshot!(render(&idle(120, 40)));
+}
+
+#[test]
+fn before_state_loads() {
+    insta::assert_snapshot!(render(&app(100, 30)));
+}
+
+#[test]
+fn exporting() {
+    insta::assert_snapshot!(render(&running(120, 40, Script::exporting)));
+}
+
+#[test]
+fn staging() {
+    insta::assert_snapshot!(render(&running(120, 40, Script::staging)));
+}
+
+#[test]
+fn loading() {
+    insta::assert_snapshot!(render(&running(120, 40, Script::loading)));
+}
+
+#[test]
+fn loading_at_the_minimum_size() {
+    insta::assert_snapshot!(render(&running(80, 24, Script::loading)));
+}
+
+#[test]
+fn committed() {
+    insta::assert_snapshot!(render(&running(120, 40, Script::committed_run)));
+}
+
+#[test]
+fn failed() {
+    insta::assert_snapshot!(render(&running(120, 40, Script::failed_while_loading)));
+}
+
+#[test]
+fn failure_popup() {
+    let mut app = running(120, 40, Script::failed_while_loading);
+    app.intent(Intent::Open);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn help_popup() {
+    let mut app = idle(120, 40);
+    app.intent(Intent::Help);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn help_popup_scrolled_on_a_small_terminal() {
+    let mut app = idle(80, 24);
+    app.intent(Intent::Help);
+    app.intent(Intent::PageDown);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn confirm_full_sync() {
+    let mut app = idle(120, 40);
+    app.intent(Intent::SyncFull);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn confirm_quit_with_active_runs() {
+    let mut app = running(80, 24, Script::staging);
+    app.intent(Intent::Quit);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn sql_viewer() {
+    let mut app = running(120, 40, Script::failed_while_loading);
+    app.apply([
+        Action::Intent(Intent::NextPane),
+        Action::Intent(Intent::Bottom),
+        Action::Intent(Intent::Open),
+    ]);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn dry_run_plan() {
+    let mut app = idle(120, 40);
+    let mut run = Script::new("orders", "20261124T180500Z-dddddd");
+    app.update(Action::RunStarted { table: "orders".into(), run_id: run.run_id().into(), dry_run: true });
+    app.feed([run.started(Mode::Incremental, true)]);
+    app.feed(run.dry_run());
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn history_detail() {
+    let mut app = idle(120, 40);
+    app.apply([Action::Intent(Intent::PrevPane), Action::Intent(Intent::Down), Action::Intent(Intent::Open)]);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn run_log() {
+    let mut app = running(120, 40, Script::committed_run);
+    app.intent(Intent::ShowLog);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn filter_active() {
+    let mut app = idle(120, 40);
+    app.intent(Intent::StartFilter);
+    app.apply("cust".chars().map(Action::FilterInput));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn filter_matching_nothing() {
+    let mut app = idle(120, 40);
+    app.intent(Intent::StartFilter);
+    app.apply("zzz".chars().map(Action::FilterInput));
+    app.intent(Intent::FilterAccept);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn sorted_by_lag_with_statements_focused() {
+    let mut app = running(120, 40, Script::loading);
+    app.apply(vec![Action::Intent(Intent::CycleSort); 3]);
+    app.intent(Intent::NextPane);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn terminal_too_small() {
+    insta::assert_snapshot!(render(&idle(70, 20)));
+}
+
+#[test]
+fn lag_colours_follow_the_thresholds() {
+    let app = idle(120, 40);
+    let buffer = draw_with(&app, &Theme::new(ColorSupport::Ansi16));
+    let text = screen_text(&buffer);
+    let lag_color = |needle: &str| {
+        let (row, line) = text.lines().enumerate().find(|(_, l)| l.contains(needle)).unwrap();
+        let column = line.find(needle).unwrap();
+        let column = line[..column].chars().count();
+        buffer[(column as u16, row as u16)].fg
+    };
+    assert_eq!(lag_color("7m00s"), Color::Green);
+    assert_eq!(lag_color("9h02m"), Color::Yellow);
+    assert_eq!(lag_color("never"), Color::Red);
+}
+
+#[test]
+fn no_color_draws_without_any_colour() {
+    let app = running(120, 40, Script::failed_while_loading);
+    let buffer = draw_with(&app, &Theme::new(ColorSupport::Monochrome));
+    assert!(buffer.content.iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+    assert!(
+        buffer.content.iter().any(|c| c.modifier.contains(Modifier::REVERSED)),
+        "the selection still shows"
+    );
+    let colour = screen_text(&draw_with(&app, &Theme::new(ColorSupport::TrueColor)));
+    assert_eq!(screen_text(&buffer), colour, "only styles differ between themes");
+}
+
+#[test]
+fn redraw_cost_does_not_grow_with_the_number_of_statements() {
+    let mut app = running(120, 40, Script::loading);
+    let mut script = Script::new("orders", RUN_ID);
+    for index in 5..2_000 {
+        app.feed([script.event(crate::pipeline::events::EventKind::StatementSubmitted {
+            index,
+            total: 2_000,
+            label: format!("statement {index}"),
+            sql: "select 1".into(),
+        })]);
+    }
+    let run = app.selected().unwrap().live.as_ref().unwrap();
+    assert_eq!(run.statements.len(), super::run_view::MAX_ROWS);
+    assert!(run.log.len() <= super::run_view::MAX_ROWS);
+    let text = render(&app);
+    assert!(text.contains("statement 1999"), "the newest statement is followed");
+}
+
+fn asset(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)
+}
+
+/// Compares an asset with what the code produces; `DYNASHIFT_BLESS=1` rewrites it.
+fn check_asset(name: &str, produced: &str) {
+    let path = asset(name);
+    if std::env::var_os("DYNASHIFT_BLESS").is_some() {
+        std::fs::write(&path, produced).unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    pretty_assertions::assert_eq!(
+        stored,
+        produced,
+        "{} is out of date; run `DYNASHIFT_BLESS=1 cargo test --lib tui::snapshot_tests` to refresh it",
+        path.display()
+    );
+}
+
+#[test]
+fn readme_key_table_matches_the_keymap() {
+    check_asset("keys.md", &keymap::markdown());
+}
+
+#[test]
+fn readme_console_capture_matches_the_console() {
+    check_asset("console.txt", &render(&running(120, 40, Script::loading)));
+}

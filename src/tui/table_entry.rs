@@ -1,0 +1,172 @@
+//! One configured table as the console tracks it: its committed watermark, the run this console
+//! started (live), the newest run journal and the history, plus whether a background load of its
+//! state is going.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::format;
+use super::run_view::{Phase, RunView};
+use crate::config::{Mode, TableConfig};
+use crate::pipeline::RunJournal;
+
+/// Background loads of one table's state: at most one going and one queued, so pressing `r`
+/// repeatedly (or runs ending back to back) never piles up loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadState {
+    #[default]
+    Idle,
+    Loading,
+    /// Loading, and another load was asked for meanwhile.
+    LoadingThenAgain,
+}
+
+impl LoadState {
+    /// Records a request; returns whether a load should start now.
+    pub fn request(&mut self) -> bool {
+        match self {
+            LoadState::Idle => {
+                *self = LoadState::Loading;
+                true
+            }
+            LoadState::Loading | LoadState::LoadingThenAgain => {
+                *self = LoadState::LoadingThenAgain;
+                false
+            }
+        }
+    }
+
+    /// Records that a load ended; returns whether the queued one should start now.
+    pub fn finish(&mut self) -> bool {
+        let again = *self == LoadState::LoadingThenAgain;
+        *self = if again { LoadState::Loading } else { LoadState::Idle };
+        again
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableEntry {
+    pub name: String,
+    pub target: String,
+    /// What a plain sync does (the configured mode).
+    pub mode: Mode,
+    /// The committed watermark.
+    pub watermark: Option<DateTime<Utc>>,
+    /// The newest run this console started (kept after it ends, with its log).
+    pub live: Option<RunView>,
+    /// The newest run journal (a run of an earlier session, or of another process).
+    pub last_journal: Option<RunView>,
+    /// Past runs, newest first.
+    pub history: Vec<RunJournal>,
+    /// Why the last state load failed.
+    pub load_error: Option<String>,
+    pub load: LoadState,
+    /// Whether any state load finished yet (before that, "never synced" would be a guess).
+    pub loaded_once: bool,
+}
+
+impl TableEntry {
+    pub fn new(config: &TableConfig) -> TableEntry {
+        TableEntry {
+            name: config.name.clone(),
+            target: config.target.to_string(),
+            mode: config.mode,
+            watermark: None,
+            live: None,
+            last_journal: None,
+            history: Vec::new(),
+            load_error: None,
+            load: LoadState::Idle,
+            loaded_once: false,
+        }
+    }
+
+    /// A journal read as a run model, with this table's target filled in (journals do not
+    /// record it).
+    pub fn journal_view(&self, journal: &RunJournal) -> RunView {
+        let mut view = RunView::from_journal(journal);
+        view.target.get_or_insert_with(|| self.target.clone());
+        view
+    }
+
+    /// The run the panes show: the live one, else the newest journal.
+    pub fn shown_run(&self) -> Option<&RunView> {
+        self.live.as_ref().or(self.last_journal.as_ref())
+    }
+
+    pub fn phase(&self) -> Option<Phase> {
+        self.shown_run().map(RunView::phase)
+    }
+
+    /// The live run this console is waiting for, if any.
+    pub fn active_run(&self) -> Option<&RunView> {
+        self.live.as_ref().filter(|run| run.is_active())
+    }
+
+    /// How far the target trails the source at `now`.
+    pub fn lag(&self, now: DateTime<Utc>) -> Option<Duration> {
+        self.watermark.map(|w| format::between(w, now))
+    }
+
+    /// Upserts and deletes of the shown run.
+    pub fn loaded(&self) -> Option<(u64, u64)> {
+        self.shown_run().and_then(RunView::loaded)
+    }
+
+    /// Whether `needle` (lowercase) occurs in the table's name or target.
+    pub fn matches(&self, needle: &str) -> bool {
+        needle.is_empty()
+            || self.name.to_lowercase().contains(needle)
+            || self.target.to_lowercase().contains(needle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures::{self, Script, committed_journal, t};
+
+    fn orders() -> TableEntry {
+        TableEntry::new(&fixtures::config().tables[0])
+    }
+
+    #[test]
+    fn loads_queue_at_most_one_more() {
+        let mut load = LoadState::default();
+        assert!(load.request());
+        assert!(!load.request());
+        assert!(!load.request());
+        assert!(load.finish(), "the queued load starts");
+        assert!(!load.finish());
+        assert_eq!(load, LoadState::Idle);
+    }
+
+    #[test]
+    fn the_live_run_wins_over_the_journal() {
+        let mut entry = orders();
+        entry.last_journal = Some(RunView::from_journal(&committed_journal("old", t(10, 0, 0))));
+        assert_eq!(entry.shown_run().unwrap().run_id, "old");
+        entry.live =
+            Some(RunView::from_first_event(&Script::new("orders", "new").started(Mode::Full, false)));
+        assert_eq!(entry.shown_run().unwrap().run_id, "new");
+        assert!(entry.active_run().is_some());
+    }
+
+    #[test]
+    fn lag_is_measured_from_the_watermark() {
+        let mut entry = orders();
+        assert_eq!(entry.lag(t(18, 0, 0)), None);
+        entry.watermark = Some(t(17, 0, 0));
+        assert_eq!(entry.lag(t(18, 0, 0)), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn filters_match_name_or_target() {
+        let entry = orders();
+        assert!(entry.matches(""));
+        assert!(entry.matches("ord"));
+        assert!(entry.matches("analytics."));
+        assert!(!entry.matches("cust"));
+    }
+}

@@ -1,0 +1,185 @@
+//! The tables pane: every configured table with its target, mode, watermark, lag (coloured by
+//! the configured thresholds), the state of its current or last run, and what that run loaded.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::{pane_block, span};
+use crate::config::{LagThresholds, Mode};
+use crate::tui::app::App;
+use crate::tui::format;
+use crate::tui::labels;
+use crate::tui::pane::Pane;
+use crate::tui::table_entry::TableEntry;
+use crate::tui::table_list::SortColumn;
+use crate::tui::theme::{Theme, Tone};
+use crate::tui::wrap;
+
+/// Below this inner width the target column is left out, so the state keeps room.
+const WIDE: u16 = 100;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let focused = app.focus() == Pane::Tables && app.popup().is_none();
+    let block = pane_block(format!(" Tables · {} ", app.tables().len()), focused, theme)
+        .title_top(title_right(app, theme).right_aligned());
+    let order = app.list().order();
+    if order.is_empty() {
+        let text = format!("No table matches “{}”. Esc clears the filter.", app.list().filter);
+        frame.render_widget(Paragraph::new(span(theme, Tone::Dim, text)).block(block), area);
+        return;
+    }
+    let columns = Columns::fit(app, area.width.saturating_sub(2));
+    let visible = usize::from(area.height.saturating_sub(3)).max(1);
+    let cursor = app.list().cursor;
+    let range = cursor.visible_range(order.len(), visible);
+    let rows = order[range.clone()].iter().map(|&i| row(&app.tables()[i], app, theme, &columns));
+    let table = Table::new(rows, columns.constraints())
+        .header(header(app.list().sort, columns.target.is_some(), theme))
+        .block(block)
+        .column_spacing(1)
+        .row_highlight_style(if focused { theme.selected } else { theme.selected_unfocused });
+    let mut state = TableState::new().with_selected(Some(cursor.selected() - range.start));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// Column widths: fixed ones sized to their content, the state column gets the rest (and its
+/// text is cut with an ellipsis to fit).
+struct Columns {
+    name: u16,
+    /// Shown when the pane is wide.
+    target: Option<u16>,
+    mode: u16,
+    watermark: u16,
+    lag: u16,
+    state: u16,
+    loaded: u16,
+}
+
+impl Columns {
+    fn fit(app: &App, inner: u16) -> Columns {
+        let wide = inner >= WIDE;
+        let longest = |f: &dyn Fn(&TableEntry) -> usize| app.tables().iter().map(f).max().unwrap_or(0) as u16;
+        let name = longest(&|t| wrap::width(&t.name)).clamp(5, 24);
+        let target = wide.then(|| longest(&|t| wrap::width(&t.target)).clamp(6, 28));
+        let loaded = longest(&|t| t.loaded().map_or(0, |(u, d)| wrap::width(&format::loaded(u, d)))).max(6);
+        let (mode, watermark, lag) = if wide { (11, 19, 6) } else { (4, 11, 6) };
+        let columns = if wide { 7 } else { 6 };
+        let fixed = name + target.unwrap_or(0) + mode + watermark + lag + loaded + (columns - 1);
+        let state = inner.saturating_sub(fixed).max(8);
+        Columns { name, target, mode, watermark, lag, state, loaded }
+    }
+
+    fn constraints(&self) -> Vec<Constraint> {
+        let mut widths = vec![self.name];
+        widths.extend(self.target);
+        widths.extend([self.mode, self.watermark, self.lag, self.state, self.loaded]);
+        widths.into_iter().map(Constraint::Length).collect()
+    }
+}
+
+fn title_right(app: &App, theme: &Theme) -> Line<'static> {
+    let list = app.list();
+    let mut spans = vec![span(theme, Tone::Dim, format!(" sort: {} ", list.sort.label()))];
+    if list.editing {
+        spans.push(span(theme, Tone::Accent, format!("· filter: {}▏ ", list.filter)));
+    } else if !list.filter.is_empty() {
+        spans.push(span(theme, Tone::Accent, format!("· filter: {} ", list.filter)));
+    }
+    Line::from(spans)
+}
+
+fn header(sort: SortColumn, wide: bool, theme: &Theme) -> Row<'static> {
+    let mark = |column: SortColumn, title: &str| {
+        if sort == column { format!("{title} ▼") } else { title.to_owned() }
+    };
+    let mut titles = vec![mark(SortColumn::Table, "Table")];
+    if wide {
+        titles.push(mark(SortColumn::Target, "Target"));
+    }
+    titles.extend([
+        "Mode".to_owned(),
+        "Last export".to_owned(),
+        mark(SortColumn::Lag, "Lag"),
+        mark(SortColumn::State, "State"),
+        mark(SortColumn::Loaded, "Loaded"),
+    ]);
+    Row::new(titles).style(theme.header)
+}
+
+fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -> Row<'a> {
+    let wide = columns.target.is_some();
+    let mut cells = vec![Cell::from(table.name.as_str())];
+    if wide {
+        cells.push(Cell::from(table.target.as_str()));
+    }
+    let mode = match (table.mode, wide) {
+        (Mode::Incremental, false) => "incr",
+        (mode, _) => mode.as_str(),
+    };
+    let watermark = match table.watermark {
+        Some(w) if wide => format::instant(w),
+        Some(w) => format::instant_short(w),
+        None => "—".to_owned(),
+    };
+    let (lag_tone, lag) = lag_cell(table, app.now(), app.lag_thresholds());
+    let (state_tone, state) = state_cell(table);
+    let loaded = table.loaded().map(|(u, d)| format::loaded(u, d)).unwrap_or_default();
+    cells.extend([
+        Cell::from(mode),
+        Cell::from(watermark),
+        Cell::from(span(theme, lag_tone, lag)),
+        Cell::from(span(theme, state_tone, wrap::ellipsize(&state, usize::from(columns.state)))),
+        Cell::from(loaded),
+    ]);
+    Row::new(cells)
+}
+
+/// The lag and its tone: ok, warn past `lag.warn`, bad past `lag.critical`.
+pub fn lag_cell(
+    table: &TableEntry,
+    now: chrono::DateTime<chrono::Utc>,
+    lag: LagThresholds,
+) -> (Tone, String) {
+    match table.lag(now) {
+        None if table.loaded_once => (Tone::Bad, "never".into()),
+        None => (Tone::Dim, "…".into()),
+        Some(age) if age >= lag.critical => (Tone::Bad, format::duration(age)),
+        Some(age) if age >= lag.warn => (Tone::Warn, format::duration(age)),
+        Some(age) => (Tone::Ok, format::duration(age)),
+    }
+}
+
+fn state_cell(table: &TableEntry) -> (Tone, String) {
+    match (table.shown_run(), &table.load_error) {
+        (Some(run), _) => labels::phase_with_cause(run),
+        (None, Some(error)) => (Tone::Warn, format!("⚠ cannot read state: {error}")),
+        (None, None) if table.loaded_once => (Tone::Dim, "never synced".into()),
+        (None, None) => (Tone::Dim, "loading…".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::tui::fixtures::{self, t};
+
+    #[test]
+    fn lag_tones_follow_the_thresholds() {
+        let config = fixtures::config();
+        let mut table = TableEntry::new(&config.tables[0]);
+        let now = t(18, 0, 0);
+        assert_eq!(lag_cell(&table, now, config.lag).0, Tone::Dim, "not loaded yet");
+        table.loaded_once = true;
+        assert_eq!(lag_cell(&table, now, config.lag), (Tone::Bad, "never".into()));
+        table.watermark = Some(now - Duration::from_secs(3600));
+        assert_eq!(lag_cell(&table, now, config.lag), (Tone::Ok, "1h00m".into()));
+        table.watermark = Some(now - Duration::from_secs(3 * 3600));
+        assert_eq!(lag_cell(&table, now, config.lag).0, Tone::Warn);
+        table.watermark = Some(now - Duration::from_secs(30 * 3600));
+        assert_eq!(lag_cell(&table, now, config.lag), (Tone::Bad, "1d06h".into()));
+    }
+}
