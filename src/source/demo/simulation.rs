@@ -1,0 +1,127 @@
+//! One simulated DynamoDB table: the process-wide clock and the table's history, behind async
+//! calls that run their file I/O (and lock waits) on the blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::catalog::DemoTable;
+use super::clock::SimClock;
+use super::error::DemoError;
+use super::history::{History, ItemChange, WorkloadSettings};
+use super::shared::ProcessShared;
+use crate::ddb::Item;
+use crate::source::SourceError;
+use crate::source::windows::RestorableRange;
+
+/// How long DynamoDB keeps point-in-time recovery data by default.
+pub const RECOVERY_PERIOD: Duration = Duration::days(35);
+/// How far PITR's latest restorable time trails the current time.
+pub const PITR_TRAIL: Duration = Duration::minutes(5);
+
+static CLOCKS: ProcessShared<SimClock> = ProcessShared::new();
+static HISTORIES: ProcessShared<Mutex<History>> = ProcessShared::new();
+
+#[derive(Clone)]
+pub struct SimulatedTable {
+    clock: Arc<SimClock>,
+    history: Arc<Mutex<History>>,
+    /// The simulated time this table was opened: a table used for the first time is created
+    /// then (its history is generated lazily, but as of that moment).
+    opened_at: DateTime<Utc>,
+}
+
+impl SimulatedTable {
+    /// The table `table` of the demo in `state_dir`, shared with every other user of it in this
+    /// process.
+    pub fn open(
+        state_dir: &Path,
+        speed: f64,
+        table: DemoTable,
+        workload: WorkloadSettings,
+    ) -> Result<SimulatedTable, DemoError> {
+        let clock = CLOCKS.get_or_try_insert(state_dir, || SimClock::open(state_dir, speed))?;
+        clock.set_speed(speed);
+        let folder = state_dir.join(table.name());
+        let history = HISTORIES
+            .get_or_try_insert(&folder, || History::open(&folder, table, workload).map(Mutex::new))?;
+        lock(&history).set_writes_per_hour(workload.writes_per_hour);
+        let opened_at = clock.now()?;
+        Ok(SimulatedTable { clock, history, opened_at })
+    }
+
+    pub async fn now(&self) -> Result<DateTime<Utc>, SourceError> {
+        let clock = self.clock.clone();
+        blocking(move || clock.now()).await
+    }
+
+    pub async fn advance(&self, by: Duration) -> Result<DateTime<Utc>, SourceError> {
+        let clock = self.clock.clone();
+        blocking(move || clock.advance(by)).await
+    }
+
+    /// The current simulated time and the instants an export may cover: from the table's
+    /// creation (or 35 days back) to 5 minutes ago, like PITR.
+    pub async fn restorable_range(&self) -> Result<(DateTime<Utc>, RestorableRange), SourceError> {
+        let (clock, history, opened_at) = (self.clock.clone(), self.history.clone(), self.opened_at);
+        blocking(move || {
+            let now = clock.now()?;
+            let created = lock(&history).prepare(opened_at, DateTime::<Utc>::MIN_UTC)?;
+            let range =
+                RestorableRange { earliest: created.max(now - RECOVERY_PERIOD), latest: now - PITR_TRAIL };
+            Ok((now, range))
+        })
+        .await
+    }
+
+    /// Every item that exists at `t`, in key order.
+    pub async fn items_at(&self, t: DateTime<Utc>) -> Result<Vec<Item>, SourceError> {
+        self.with_history_through(t, move |history| history.items_at(t)).await
+    }
+
+    /// Every key written in `[from, to)`, with its images at both ends, in key order.
+    pub async fn changes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ItemChange>, SourceError> {
+        self.with_history_through(to, move |history| history.changes(from, to)).await
+    }
+
+    /// Runs `read` on the history once every write before `through` exists.
+    async fn with_history_through<T: Send + 'static>(
+        &self,
+        through: DateTime<Utc>,
+        read: impl FnOnce(&mut History) -> Result<T, DemoError> + Send + 'static,
+    ) -> Result<T, SourceError> {
+        let (history, opened_at) = (self.history.clone(), self.opened_at);
+        blocking(move || {
+            let mut history = lock(&history);
+            history.prepare(opened_at, through)?;
+            read(&mut history)
+        })
+        .await
+    }
+}
+
+/// Locks the history; after a panic mid-generation its index is rebuilt from the log, which only
+/// ever holds committed writes.
+fn lock(history: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
+    history.lock().unwrap_or_else(|poisoned| {
+        history.clear_poison();
+        let mut history = poisoned.into_inner();
+        history.forget_index();
+        history
+    })
+}
+
+/// Runs `work` on the blocking pool (file I/O and lock waits must not stall the runtime).
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DemoError> + Send + 'static,
+) -> Result<T, SourceError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(SourceError::from),
+        Err(join) => Err(SourceError::Other(format!("the demo's state task failed: {join}"))),
+    }
+}
