@@ -5,6 +5,7 @@
 //! [`source::ExportSource`], [`store::ObjectStore`] and [`warehouse::Warehouse`]; [`wiring`] picks
 //! the concrete adapters from the configuration.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod ddb;

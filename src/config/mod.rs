@@ -3,6 +3,7 @@
 //! Loading validates everything before any I/O and reports problems as [`ConfigError`]s that
 //! name the file, line and column and say what to do.
 
+mod aws_source;
 mod catalog;
 mod columns;
 mod defaults;

@@ -44,7 +44,7 @@ pub struct AwsSettings {
 }
 
 /// The object store a table's exports, staged files and state live in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StoreLocation {
     /// `file://…`: a local folder standing in for a bucket (absolute, resolved against the
     /// config file's folder).
@@ -150,6 +150,8 @@ pub enum SourceConfig {
     Demo,
     /// Exports that already exist in the store under `prefix` (AWS layout), applied in order.
     Exports { prefix: String },
+    /// DynamoDB point-in-time exports, requested into the table's `s3://` bucket.
+    Aws(AwsExportSettings),
 }
 
 impl SourceConfig {
@@ -157,8 +159,29 @@ impl SourceConfig {
         match self {
             SourceConfig::Demo => "demo",
             SourceConfig::Exports { .. } => "exports",
+            SourceConfig::Aws(_) => "aws",
         }
     }
+}
+
+/// How a `source = "aws"` table reaches DynamoDB and asks it to write exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsExportSettings {
+    /// The table's client settings: its own region/profile/endpoint_url over `[defaults]`'.
+    pub client: AwsSettings,
+    /// `S3BucketOwner`: the 12-digit account id owning the bucket, when it is another account's.
+    pub bucket_owner: Option<String>,
+    /// Server-side encryption DynamoDB applies to the export's objects (bucket default when `None`).
+    pub sse: Option<ExportEncryption>,
+}
+
+/// `S3SseAlgorithm` (+ `S3SseKmsKeyId`) of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportEncryption {
+    /// SSE-S3.
+    Aes256,
+    /// SSE-KMS, with the account's AWS-managed key when `key_id` is `None`.
+    Kms { key_id: Option<String> },
 }
 
 /// A warehouse table name, `schema.table` or `table`; both parts valid, unquoted identifiers.

@@ -27,7 +27,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 9] = [
+const OVERRIDABLE_KEYS: [Key; 15] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -37,18 +37,17 @@ const OVERRIDABLE_KEYS: [Key; 9] = [
     Key::new("unmapped", "unmapped = \"drop\""),
     Key::new("item_column", "item_column = \"item\""),
     Key::new("staged_file_mb", "staged_file_mb = 64"),
+    Key::new("region", "region = \"us-east-1\""),
+    Key::new("profile", "profile = \"analytics\""),
+    Key::new("endpoint_url", "endpoint_url = \"http://127.0.0.1:5000\""),
+    Key::new("bucket_owner", "bucket_owner = \"123456789012\""),
+    Key::new("sse", "sse = \"KMS\""),
+    Key::new("sse_kms_key_id", "sse_kms_key_id = \"arn:aws:kms:us-east-1:123456789012:key/…\""),
 ];
 
-const DEFAULTS_KEYS: &[Key] = &concat_keys::<12>(
-    &OVERRIDABLE_KEYS,
-    &[
-        Key::new("region", "region = \"us-east-1\""),
-        Key::new("profile", "profile = \"analytics\""),
-        Key::new("endpoint_url", "endpoint_url = \"http://127.0.0.1:5000\""),
-    ],
-);
+const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<16>(
+const TABLE_KEYS: &[Key] = &concat_keys::<22>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -106,6 +105,14 @@ const fn concat_keys<const N: usize>(a: &[Key], b: &[Key]) -> [Key; N] {
 pub(super) enum SourceKind {
     Demo,
     Exports,
+    Aws,
+}
+
+/// `sse = "AES256" | "KMS"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SseKind {
+    Aes256,
+    Kms,
 }
 
 /// `unmapped = "drop" | "keep"`.
@@ -128,9 +135,6 @@ pub(super) struct RawConfig {
 
 #[derive(Debug, Default)]
 pub(super) struct RawDefaults {
-    pub region: Option<Spanned<String>>,
-    pub profile: Option<Spanned<String>>,
-    pub endpoint_url: Option<Spanned<String>>,
     pub overrides: RawOverrides,
 }
 
@@ -146,6 +150,18 @@ pub(super) struct RawOverrides {
     pub unmapped: Option<Spanned<Unmapped>>,
     pub item_column: Option<Spanned<String>>,
     pub staged_file_mb: Option<Spanned<u64>>,
+    pub aws: RawAws,
+}
+
+/// AWS settings: the client's (any table's S3 bucket uses them) and the export request's.
+#[derive(Debug, Default)]
+pub(super) struct RawAws {
+    pub region: Option<Spanned<String>>,
+    pub profile: Option<Spanned<String>>,
+    pub endpoint_url: Option<Spanned<String>>,
+    pub bucket_owner: Option<Spanned<String>>,
+    pub sse: Option<Spanned<SseKind>>,
+    pub sse_kms_key_id: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -214,18 +230,16 @@ pub(super) fn read_config(root: &DeTable<'_>, issues: &Issues) -> RawConfig {
 }
 
 fn read_defaults(section: &Section<'_, '_>) -> RawDefaults {
-    RawDefaults {
-        region: section.string("region"),
-        profile: section.string("profile"),
-        endpoint_url: section.string("endpoint_url"),
-        overrides: read_overrides(section),
-    }
+    RawDefaults { overrides: read_overrides(section) }
 }
 
 fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
     let minutes = |m: u64| Duration::from_secs(m * 60);
     RawOverrides {
-        source: section.choice("source", &[("demo", SourceKind::Demo), ("exports", SourceKind::Exports)]),
+        source: section.choice(
+            "source",
+            &[("demo", SourceKind::Demo), ("exports", SourceKind::Exports), ("aws", SourceKind::Aws)],
+        ),
         bucket: section.string("bucket"),
         safety_lag: section.duration("safety_lag", Duration::ZERO..=minutes(60)),
         max_window: section.duration("max_window", minutes(15)..=Duration::from_secs(24 * HOUR)),
@@ -238,6 +252,18 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         unmapped: section.choice("unmapped", &[("drop", Unmapped::Drop), ("keep", Unmapped::Keep)]),
         item_column: section.string("item_column"),
         staged_file_mb: unsigned(section.integer("staged_file_mb", 1..=1024)),
+        aws: read_aws(section),
+    }
+}
+
+fn read_aws(section: &Section<'_, '_>) -> RawAws {
+    RawAws {
+        region: section.string("region"),
+        profile: section.string("profile"),
+        endpoint_url: section.string("endpoint_url"),
+        bucket_owner: section.string("bucket_owner"),
+        sse: section.choice("sse", &[("AES256", SseKind::Aes256), ("KMS", SseKind::Kms)]),
+        sse_kms_key_id: section.string("sse_kms_key_id"),
     }
 }
 
@@ -386,8 +412,8 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 12);
-        assert_eq!(TABLE_KEYS.len(), 16);
+        assert_eq!(DEFAULTS_KEYS.len(), 15);
+        assert_eq!(TABLE_KEYS.len(), 22);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "endpoint_url"));

@@ -5,12 +5,13 @@ use std::path::Path;
 
 use toml::Spanned;
 
+use super::aws_source::{AwsDefaults, aws_source, reject_table_aws_settings};
 use super::catalog::{demo_table_key, demo_table_names};
 use super::columns::validate_layout;
 use super::inherit::{Inherited, MIB};
 use super::issues::Issues;
 use super::location::parse_bucket;
-use super::model::{Mode, SourceConfig, TableConfig, TargetTable};
+use super::model::{Mode, SourceConfig, StoreLocation, TableConfig, TargetTable};
 use super::names::{check_table_name, check_warehouse_name, table_name_in_arn, warehouse_name_problem};
 use super::raw::{RawTable, SourceKind, written};
 
@@ -18,16 +19,18 @@ use super::raw::{RawTable, SourceKind, written};
 pub(super) fn validate_table(
     raw: &RawTable,
     inherited: &Inherited,
+    aws: &AwsDefaults,
     base_dir: &Path,
     issues: &Issues,
 ) -> Option<TableConfig> {
     let problems_before = issues.count();
     let name = table_name(raw, issues);
-    let source = name.as_ref().and_then(|name| source(raw, inherited, name, issues));
     let store = match &raw.overrides.bucket {
         Some(bucket) => parse_bucket(base_dir, bucket, &format!("`bucket` of {}", raw.label), issues),
         None => Some(inherited.store.clone()),
     };
+    let sources = Sources { inherited, aws, store: store.as_ref() };
+    let source = name.as_ref().and_then(|name| source(raw, &sources, name, issues));
     let target = name.as_ref().and_then(|name| target(raw, name, issues));
     let layout = validate_layout(raw, inherited, issues);
     if issues.count() != problems_before {
@@ -96,17 +99,32 @@ fn table_name(raw: &RawTable, issues: &Issues) -> Option<Spanned<String>> {
     check_table_name(&name, issues).then_some(name)
 }
 
+/// What a table's source is checked against: the defaults and the table's own bucket.
+struct Sources<'a> {
+    inherited: &'a Inherited,
+    aws: &'a AwsDefaults,
+    store: Option<&'a StoreLocation>,
+}
+
 /// The table's source, checked: demo tables must exist in the demo with the same key; exports
-/// need the store prefix they live under, and only they may have one.
+/// need the store prefix they live under, and only they may have one; only aws tables may set
+/// AWS settings of their own.
 fn source(
     raw: &RawTable,
-    inherited: &Inherited,
+    sources: &Sources<'_>,
     name: &Spanned<String>,
     issues: &Issues,
 ) -> Option<SourceConfig> {
-    let kind = written(&raw.overrides.source).unwrap_or(inherited.source);
+    let kind = written(&raw.overrides.source).unwrap_or(sources.inherited.source);
+    let aws =
+        (kind == SourceKind::Aws).then(|| aws_source(raw, sources.aws, sources.store, issues)).flatten();
+    let aws_settings_ok = match kind {
+        SourceKind::Aws => true,
+        SourceKind::Demo => reject_table_aws_settings(raw, "demo", issues),
+        SourceKind::Exports => reject_table_aws_settings(raw, "exports", issues),
+    };
     match (kind, &raw.prefix) {
-        (SourceKind::Demo, Some(prefix)) => {
+        (SourceKind::Demo | SourceKind::Aws, Some(prefix)) => {
             let message =
                 format!("{} has a `prefix`, which only tables with source = \"exports\" use", raw.label);
             issues.report(
@@ -116,10 +134,13 @@ fn source(
             );
             None
         }
-        (SourceKind::Demo, None) => check_demo_table(raw, name, issues).then_some(SourceConfig::Demo),
-        (SourceKind::Exports, Some(prefix)) => {
-            exports_prefix(prefix, issues).map(|prefix| SourceConfig::Exports { prefix })
+        (SourceKind::Demo, None) => {
+            (check_demo_table(raw, name, issues) && aws_settings_ok).then_some(SourceConfig::Demo)
         }
+        (SourceKind::Aws, None) => aws,
+        (SourceKind::Exports, Some(prefix)) => exports_prefix(prefix, issues)
+            .filter(|_| aws_settings_ok)
+            .map(|prefix| SourceConfig::Exports { prefix }),
         (SourceKind::Exports, None) => {
             let message = format!("{} reads source = \"exports\" but has no `prefix`", raw.label);
             let hint = "add prefix = \"incoming/orders\": the folder in the bucket that holds AWSDynamoDB/<export id>/…";

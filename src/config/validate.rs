@@ -8,20 +8,19 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::aws_source::{AwsDefaults, resolve_aws_defaults};
 use super::defaults;
 use super::duration::format_duration;
 use super::inherit::Inherited;
 use super::issues::Issues;
 use super::location::resolve_path;
-use super::model::{
-    AwsSettings, Config, DemoSettings, LagThresholds, TableConfig, TargetTable, WarehouseConfig,
-};
-use super::raw::{RawConfig, RawConsole, RawDefaults, RawDemo, RawTable, RawWarehouse, written};
+use super::model::{Config, DemoSettings, LagThresholds, TableConfig, TargetTable, WarehouseConfig};
+use super::raw::{RawConfig, RawConsole, RawDemo, RawTable, RawWarehouse, written};
 use super::table::validate_table;
 
 /// Validates everything; `None` when any problem was reported into `issues`.
 pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &Issues) -> Option<Config> {
-    let aws = aws_settings(&raw.defaults, issues);
+    let aws = resolve_aws_defaults(&raw.defaults.overrides.aws, issues);
     let demo = demo_settings(&raw.demo, base_dir, issues);
     let warehouse = warehouse(&raw.warehouse, base_dir, issues);
     let lag = lag_thresholds(&raw.console, issues);
@@ -33,14 +32,14 @@ pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &I
         issues,
     );
     let inherited = Inherited::resolve(&raw.defaults.overrides, base_dir, issues);
-    let tables = tables(raw.tables.as_deref(), &inherited, base_dir, issues);
+    let tables = tables(raw.tables.as_deref(), &inherited, &aws, base_dir, issues);
     if !issues.is_empty() {
         return None;
     }
     Some(Config {
         path: file.file_name().map_or_else(|| base_dir.to_path_buf(), |name| base_dir.join(name)),
         base_dir: base_dir.to_path_buf(),
-        aws,
+        aws: aws.client,
         demo: demo?,
         warehouse: warehouse?,
         lag,
@@ -49,25 +48,6 @@ pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &I
             .unwrap_or(defaults::MAX_CONCURRENT_RUNS),
         tables,
     })
-}
-
-fn aws_settings(raw: &RawDefaults, issues: &Issues) -> AwsSettings {
-    if let Some(url) = &raw.endpoint_url
-        && !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
-    {
-        let message = format!("`endpoint_url` \"{}\" is not an http:// or https:// URL", url.get_ref());
-        issues.report(
-            url.span(),
-            message,
-            "write the full URL, like endpoint_url = \"http://127.0.0.1:5000\"",
-        );
-    }
-    let text = |value: &Option<Spanned<String>>| value.as_ref().map(|v| v.get_ref().clone());
-    AwsSettings {
-        region: text(&raw.region),
-        profile: text(&raw.profile),
-        endpoint_url: text(&raw.endpoint_url),
-    }
 }
 
 fn demo_settings(raw: &RawDemo, base_dir: &Path, issues: &Issues) -> Option<DemoSettings> {
@@ -128,6 +108,7 @@ fn path_or_default(
 fn tables(
     raw: Option<&[RawTable]>,
     inherited: &Inherited,
+    aws: &AwsDefaults,
     base_dir: &Path,
     issues: &Issues,
 ) -> Vec<TableConfig> {
@@ -140,7 +121,9 @@ fn tables(
     report_duplicate_names(raw, issues);
     let validated: Vec<(&RawTable, TableConfig)> = raw
         .iter()
-        .filter_map(|table| validate_table(table, inherited, base_dir, issues).map(|config| (table, config)))
+        .filter_map(|table| {
+            validate_table(table, inherited, aws, base_dir, issues).map(|config| (table, config))
+        })
         .collect();
     report_duplicate_targets(&validated, issues);
     validated.into_iter().map(|(_, config)| config).collect()

@@ -1,5 +1,6 @@
 //! Export sources: where DynamoDB exports come from.
 //!
+//! - `aws`: DynamoDB's own point-in-time exports (ExportTableToPointInTime / DescribeExport);
 //! - `demo`: a simulated DynamoDB table that writes exports in the exact AWS layout into the
 //!   store (the embedded default);
 //! - `exports`: exports that already exist in the store, applied in order.
@@ -7,6 +8,7 @@
 //! A source plans which exports a run needs (requesting sources cut windows from the watermark;
 //! the `exports` source finds existing ones), starts them and reports their status.
 
+pub mod aws;
 pub mod demo;
 pub mod exports;
 pub mod layout;
@@ -62,6 +64,17 @@ pub enum ExportStatus {
     InProgress,
     Completed,
     Failed,
+}
+
+impl ExportStatus {
+    /// The API's own spelling (`IN_PROGRESS`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportStatus::InProgress => "IN_PROGRESS",
+            ExportStatus::Completed => "COMPLETED",
+            ExportStatus::Failed => "FAILED",
+        }
+    }
 }
 
 /// What DescribeExport says of one export.

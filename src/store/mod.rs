@@ -2,6 +2,7 @@
 //! folder standing in for a bucket in the embedded default and in tests.
 
 mod local;
+mod s3;
 
 use std::path::Path;
 use std::pin::Pin;
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncRead;
 
 pub use local::LocalStore;
+pub use s3::{MultipartPolicy, S3Store};
 
 /// A streaming object body.
 pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
@@ -72,4 +74,13 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
 
     /// Size of an object, or `None` when it does not exist.
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
+
+    /// The store key of an object that export manifests name by its bucket key
+    /// (`manifestFilesS3Key`, `dataFileS3Key`, DescribeExport's `ExportManifest`: relative to the
+    /// bucket, S3 prefix included), or `None` when it lies outside this store. A store rooted at
+    /// the bucket's root (the local store) maps every key to itself; an S3 store rooted at
+    /// `s3://bucket/prefix/` strips `prefix/`.
+    fn store_key(&self, bucket_key: &str) -> Option<String> {
+        Some(bucket_key.to_owned())
+    }
 }

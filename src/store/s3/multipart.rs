@@ -1,0 +1,130 @@
+//! Large files go up in parts: one PutObject may carry at most 5 GiB, and a part that fails is
+//! retried alone instead of the whole file. Parts are read from disk as they are sent, so memory
+//! stays flat in the file's size; the object appears only when the upload is completed, so
+//! readers never see a part of it. A failed upload is aborted, so S3 keeps no orphaned parts.
+
+use std::path::Path;
+
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+use super::S3Store;
+use crate::store::{ObjectStore, StoreError};
+
+/// S3 allows at most this many parts per upload.
+const MAX_PARTS: u64 = 10_000;
+/// And parts (all but the last) of at least this size.
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+/// When `put_file` uploads in parts, and how large they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultipartPolicy {
+    /// Files larger than this are uploaded in parts.
+    pub threshold: u64,
+    /// Bytes per part (raised to S3's 5 MiB minimum, and as needed to stay within 10 000 parts).
+    pub part_size: u64,
+}
+
+impl Default for MultipartPolicy {
+    /// Parts from 16 MiB on, 8 MiB each.
+    fn default() -> MultipartPolicy {
+        MultipartPolicy { threshold: 16 * 1024 * 1024, part_size: 8 * 1024 * 1024 }
+    }
+}
+
+impl MultipartPolicy {
+    /// The part size used for a file of `size` bytes.
+    fn part_size_for(&self, size: u64) -> u64 {
+        self.part_size.max(MIN_PART_SIZE).max(size.div_ceil(MAX_PARTS))
+    }
+}
+
+/// Uploads `file` (`size` bytes) to `key` in parts.
+pub(super) async fn upload_file(
+    store: &S3Store,
+    key: &str,
+    file: &Path,
+    size: u64,
+) -> Result<(), StoreError> {
+    let object_key = store.object_key(key)?;
+    let created = store.client.create_multipart_upload().bucket(&store.bucket).key(&object_key).send().await;
+    let created = created.map_err(|e| store.failure(key, &e))?;
+    let upload_id = created.upload_id().unwrap_or_default().to_owned();
+    let result = upload_parts(store, key, &object_key, &upload_id, file, size).await;
+    if result.is_err() {
+        abort(store, key, &object_key, &upload_id).await;
+    }
+    result
+}
+
+async fn upload_parts(
+    store: &S3Store,
+    key: &str,
+    object_key: &str,
+    upload_id: &str,
+    file: &Path,
+    size: u64,
+) -> Result<(), StoreError> {
+    let part_size = store.multipart.part_size_for(size);
+    let mut completed = Vec::new();
+    for (index, offset) in (0..size).step_by(part_size as usize).enumerate() {
+        let part_number = index as i32 + 1;
+        let length = part_size.min(size - offset);
+        let body = ByteStream::read_from()
+            .path(file)
+            .offset(offset)
+            .length(Length::Exact(length))
+            .build()
+            .await
+            .map_err(|e| store.io(key, std::io::Error::other(e)))?;
+        let uploaded = store
+            .client
+            .upload_part()
+            .bucket(&store.bucket)
+            .key(object_key)
+            .upload_id(upload_id)
+            .part_number(part_number)
+            .content_length(length as i64)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| store.failure(key, &e))?;
+        let e_tag = uploaded.e_tag().map(str::to_owned);
+        completed.push(CompletedPart::builder().set_e_tag(e_tag).part_number(part_number).build());
+    }
+    let parts = CompletedMultipartUpload::builder().set_parts(Some(completed)).build();
+    let request = store
+        .client
+        .complete_multipart_upload()
+        .bucket(&store.bucket)
+        .key(object_key)
+        .upload_id(upload_id)
+        .multipart_upload(parts);
+    request.send().await.map_err(|e| store.failure(key, &e))?;
+    Ok(())
+}
+
+/// Best effort: a failed abort only leaves parts that a bucket lifecycle rule can clean up.
+async fn abort(store: &S3Store, key: &str, object_key: &str, upload_id: &str) {
+    let request =
+        store.client.abort_multipart_upload().bucket(&store.bucket).key(object_key).upload_id(upload_id);
+    if let Err(err) = request.send().await {
+        tracing::warn!(url = %store.url_of(key), error = %store.failure(key, &err), "could not abort a failed multipart upload");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_respect_s3_limits() {
+        let policy = MultipartPolicy { threshold: 0, part_size: 1024 };
+        assert_eq!(policy.part_size_for(10 * 1024 * 1024), MIN_PART_SIZE);
+        let default = MultipartPolicy::default();
+        assert_eq!(default.part_size_for(100 * 1024 * 1024), 8 * 1024 * 1024);
+        let huge = 200 * 1024 * 1024 * 1024;
+        assert_eq!(default.part_size_for(huge), huge.div_ceil(MAX_PARTS));
+        assert!(huge.div_ceil(default.part_size_for(huge)) <= MAX_PARTS);
+    }
+}
