@@ -1,7 +1,14 @@
 //! Warehouses: where staged changes are loaded. Each load is one transaction that also records
 //! the run and its watermark in `dynashift_runs`, so data and watermark commit together.
 
+pub mod postgres;
+pub mod shape;
 pub mod sqlite;
+pub mod staged_files;
+pub mod staged_lines;
+pub mod staged_value;
+#[cfg(test)]
+mod testkit;
 
 use std::sync::Arc;
 
@@ -77,7 +84,8 @@ pub enum WarehouseError {
     Other(String),
 }
 
-/// A place tables are loaded into. Implementations: [`sqlite::SqliteWarehouse`].
+/// A place tables are loaded into. Implementations: [`sqlite::SqliteWarehouse`],
+/// [`postgres::PostgresWarehouse`].
 #[async_trait]
 pub trait Warehouse: Send + Sync {
     /// One line for humans: "sqlite /path/warehouse.sqlite".

@@ -13,13 +13,14 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
+use crate::warehouse::shape::TableShape;
+use crate::warehouse::staged_files::CopyCounts;
 use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
 
-use super::copy::{CopyCounts, CopySource, copy_staged_files};
+use super::copy::{CopySource, copy_staged_files};
 use super::failure::StepError;
 use super::plan::{Action, Step};
 use super::runs::{parse_timestamp, watermark_text};
-use super::shape::TableShape;
 
 /// Everything a load needs on its blocking thread.
 pub struct LoadJob {

@@ -20,7 +20,6 @@ mod line;
 pub mod names;
 mod plan;
 mod runs;
-mod shape;
 pub mod sql;
 #[cfg(test)]
 mod testkit;
@@ -40,8 +39,9 @@ use crate::config::TargetTable;
 use crate::pipeline::events::EventSink;
 use crate::warehouse::{CommitRecord, LoadReport, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
 
+pub use crate::warehouse::staged_value::ValueError;
 pub use inspect::TableRows;
-pub use values::{ValueError, sqlite_value};
+pub use values::sqlite_value;
 
 use exec::LoadJob;
 use interrupt::InterruptOnCancel;

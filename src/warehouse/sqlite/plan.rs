@@ -15,11 +15,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Mode;
+use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, PlannedStatement, RUNS_TABLE};
 
 use super::names::{quoted_replacement, quoted_target};
 use super::runs;
-use super::shape::TableShape;
 use super::sql;
 
 /// How the executor runs a step and what it reports as the step's row count.

@@ -4,14 +4,11 @@
 
 use crate::config::{ColumnType, quote_identifier};
 use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
+use crate::warehouse::shape::{TableShape, TargetColumn};
 
 use super::names::{STAGE_TABLE, qualified_stage};
-use super::shape::{TableShape, TargetColumn};
 
-/// The staged op of rows that insert or update.
-pub const OP_UPSERT: &str = "U";
-/// The staged op of rows that delete by key.
-pub const OP_DELETE: &str = "D";
+pub use crate::warehouse::staged_lines::{OP_DELETE, OP_UPSERT};
 
 /// The declared SQLite type of a column. Decimals are TEXT because SQLite has no exact decimal:
 /// NUMERIC affinity would store `0.1` or a 38-digit value as a rounded 64-bit float. Booleans are

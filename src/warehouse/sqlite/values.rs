@@ -1,107 +1,51 @@
 //! Staged JSON values → SQLite values.
 //!
 //! SQLite stores what it is given (column affinity only nudges), so the conversion here decides
-//! what a loaded row holds. It follows the staged file format (`notes/staged-format.md`):
+//! what a loaded row holds. Each value is first checked against its column type by
+//! [`staged_value`] (shared by every warehouse; see its table), then stored as:
 //!
-//! | column type                              | staged JSON          | SQLite value              |
-//! |------------------------------------------|----------------------|---------------------------|
-//! | varchar, timestamp, timestamptz, date    | string               | TEXT, as is               |
-//! | decimal(p,s)                             | string, plain digits | TEXT, as is (exact)       |
-//! | smallint, integer, bigint                | integer              | INTEGER                   |
-//! | double precision                         | number               | REAL                      |
-//! | boolean                                  | true / false         | INTEGER 1 / 0             |
-//! | super (and the whole-item column)        | any JSON             | TEXT: the JSON as written |
-//! | any                                      | null                 | NULL                      |
+//! | column type                              | SQLite value              |
+//! |------------------------------------------|---------------------------|
+//! | varchar, timestamp, timestamptz, date    | TEXT, as is               |
+//! | decimal(p,s)                             | TEXT, as is (exact)       |
+//! | smallint, integer, bigint                | INTEGER                   |
+//! | double precision                         | REAL                      |
+//! | boolean                                  | INTEGER 1 / 0             |
+//! | super (and the whole-item column)        | TEXT: the JSON as written |
+//! | any (JSON null)                          | NULL                      |
 //!
 //! Decimals stay text because SQLite has no exact decimal type: a NUMERIC or REAL column would
 //! turn `12345678901234567890.123` into a 64-bit float. Super values are kept as their raw JSON
-//! text (read through [`RawValue`]) for the same reason: numbers inside them keep every digit.
+//! text for the same reason: numbers inside them keep every digit.
 
 use rusqlite::types::Value;
 use serde_json::value::RawValue;
 
 use crate::config::ColumnType;
-
-/// A staged value that does not fit its column: the stage step and the column spec disagree.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected {expected} for a {column_type} column, found {found}")]
-pub struct ValueError {
-    /// The column type, as `tables.toml` spells it.
-    pub column_type: String,
-    /// What the staged format requires for it.
-    pub expected: &'static str,
-    /// The offending JSON text (shortened).
-    pub found: String,
-}
-
-/// Longest piece of an offending value quoted in a [`ValueError`].
-const FOUND_PREVIEW_CHARS: usize = 60;
+use crate::warehouse::staged_value::{StagedValue, ValueError, staged_value};
 
 /// Converts one staged JSON value (its raw text) into the SQLite value a load stores for a
-/// column of type `ty`; see the module docs for the mapping. JSON `null` is NULL for every type.
+/// column of type `ty`; see the module docs for the mapping.
 pub fn sqlite_value(ty: ColumnType, raw: &RawValue) -> Result<Value, ValueError> {
-    let text = raw.get();
-    if text == "null" {
-        return Ok(Value::Null);
+    staged_value(ty, raw).map(stored_value)
+}
+
+/// The SQLite form of a checked staged value.
+pub fn stored_value(value: StagedValue<'_>) -> Value {
+    match value {
+        StagedValue::Null => Value::Null,
+        StagedValue::Text(text) | StagedValue::Decimal(text) => Value::Text(text.into_owned()),
+        StagedValue::Integer(n) => Value::Integer(n),
+        StagedValue::Double(x) => Value::Real(x),
+        StagedValue::Boolean(b) => Value::Integer(i64::from(b)),
+        StagedValue::Json(raw) => Value::Text(raw.get().to_owned()),
     }
-    let mismatch =
-        |expected: &'static str| ValueError { column_type: ty.to_string(), expected, found: preview(text) };
-    match ty {
-        ColumnType::Varchar(_) | ColumnType::Timestamp | ColumnType::TimestampTz | ColumnType::Date => {
-            json_string(text).map(Value::Text).ok_or_else(|| mismatch("a JSON string"))
-        }
-        ColumnType::Decimal { .. } => json_string(text)
-            .filter(|digits| is_plain_decimal(digits))
-            .map(Value::Text)
-            .ok_or_else(|| mismatch("a JSON string holding a plain decimal like \"-12.5\"")),
-        ColumnType::SmallInt => integer_in(text, i16::MIN.into(), i16::MAX.into())
-            .ok_or_else(|| mismatch("a JSON integer in -32768..=32767")),
-        ColumnType::Integer => integer_in(text, i32::MIN.into(), i32::MAX.into())
-            .ok_or_else(|| mismatch("a JSON integer in the 32-bit range")),
-        ColumnType::BigInt => {
-            integer_in(text, i64::MIN, i64::MAX).ok_or_else(|| mismatch("a JSON integer in the 64-bit range"))
-        }
-        ColumnType::Double => {
-            serde_json::from_str::<f64>(text).map(Value::Real).map_err(|_| mismatch("a JSON number"))
-        }
-        ColumnType::Boolean => serde_json::from_str::<bool>(text)
-            .map(|b| Value::Integer(i64::from(b)))
-            .map_err(|_| mismatch("true or false")),
-        ColumnType::Super => Ok(Value::Text(text.to_owned())),
-    }
-}
-
-fn json_string(text: &str) -> Option<String> {
-    serde_json::from_str::<String>(text).ok()
-}
-
-fn integer_in(text: &str, min: i64, max: i64) -> Option<Value> {
-    let n = serde_json::from_str::<i64>(text).ok()?;
-    (min..=max).contains(&n).then_some(Value::Integer(n))
-}
-
-/// `-?digits(.digits)?`: the plain notation the stage step writes (no exponent, no sign `+`).
-fn is_plain_decimal(text: &str) -> bool {
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
-    let (whole, fraction) = match unsigned.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (unsigned, None),
-    };
-    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    all_digits(whole) && fraction.is_none_or(all_digits)
-}
-
-fn preview(text: &str) -> String {
-    if text.chars().count() <= FOUND_PREVIEW_CHARS {
-        return text.to_owned();
-    }
-    let head: String = text.chars().take(FOUND_PREVIEW_CHARS).collect();
-    format!("{head}…")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::warehouse::staged_value::FOUND_PREVIEW_CHARS;
 
     fn convert(ty: &str, json: &str) -> Result<Value, ValueError> {
         let raw = RawValue::from_string(json.to_owned()).unwrap();

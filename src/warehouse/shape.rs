@@ -55,7 +55,7 @@ impl TableShape {
 mod tests {
     use super::*;
     use crate::pipeline::staged::staged_columns;
-    use crate::warehouse::sqlite::testkit;
+    use crate::warehouse::testkit;
 
     #[test]
     fn keeps_configured_order_adds_the_item_column_and_orders_the_key_by_key_schema() {

@@ -1,0 +1,272 @@
+//! Runs a load's steps on its own session, reporting each one as the statement events every
+//! warehouse emits (submitted → started → finished / failed / aborted, 1-based index).
+//!
+//! The steps open and commit their own transaction; whatever stops them (a failed statement, a
+//! cancel, a COPY problem) ends in ROLLBACK, so the target and `dynashift_runs` are left exactly
+//! as they were. A cancel interrupts the running statement through PostgreSQL's cancel request.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
+use crate::warehouse::shape::TableShape;
+use crate::warehouse::staged_files::CopyCounts;
+use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
+
+use super::copy::{CopySource, copy_staged_files};
+use super::failure::StepError;
+use super::plan::{Action, Step};
+use super::runs::watermark_text;
+use super::session::{Canceller, Session};
+use super::sql;
+
+/// How long a cancelled statement may take to stop before the load stops waiting for it (the
+/// session is dropped then, and the server rolls its transaction back).
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
+
+/// How long the ROLLBACK after a failure may take. It is instant unless the session is still
+/// busy with a statement that ignored a cancel; the session is dropped then, which rolls back too.
+const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything a load needs besides its session.
+pub struct LoadJob<'a> {
+    pub request: &'a LoadRequest,
+    pub events: &'a EventSink,
+    pub cancel: &'a CancellationToken,
+}
+
+/// What the steps measured, for the report.
+#[derive(Debug, Default)]
+struct Tally {
+    copied: CopyCounts,
+    target_rows: u64,
+}
+
+/// Runs `steps` in order; on any stop, rolls back and says which statement stopped and why.
+pub async fn run_steps(
+    session: &Session,
+    steps: &[Step],
+    job: &LoadJob<'_>,
+) -> Result<LoadReport, WarehouseError> {
+    let shape = TableShape::of(&job.request.table);
+    let mut tally = Tally::default();
+    for (position, step) in steps.iter().enumerate() {
+        let index = position + 1;
+        if let Err(stop) = run_step(session, step, index, steps.len(), job, &shape, &mut tally).await {
+            roll_back(session).await;
+            return Err(match stop {
+                StepError::Cancelled => WarehouseError::Cancelled,
+                StepError::Failed(message) => {
+                    WarehouseError::Statement { index, label: step.label.clone(), message }
+                }
+            });
+        }
+        if step.action == Action::Reconcile {
+            job.events.emit(EventKind::Reconciled {
+                target_rows: tally.target_rows,
+                upserts: tally.copied.upserts,
+                deletes: tally.copied.deletes,
+            });
+        }
+    }
+    Ok(LoadReport {
+        target_rows: tally.target_rows,
+        upserts: tally.copied.upserts,
+        deletes: tally.copied.deletes,
+    })
+}
+
+async fn run_step(
+    session: &Session,
+    step: &Step,
+    index: usize,
+    total: usize,
+    job: &LoadJob<'_>,
+    shape: &TableShape,
+    tally: &mut Tally,
+) -> Result<(), StepError> {
+    let events = job.events;
+    events.emit(EventKind::StatementSubmitted {
+        index,
+        total,
+        label: step.label.clone(),
+        sql: step.sql.clone(),
+    });
+    let clock = Instant::now();
+    let result = if job.cancel.is_cancelled() {
+        Err(StepError::Cancelled)
+    } else {
+        events.emit(EventKind::StatementStarted { index, query_id: None });
+        let performed = perform(session, step, job, shape, tally);
+        if step.action == Action::Commit {
+            performed.await
+        } else {
+            unless_cancelled(performed, job.cancel, &session.canceller()).await
+        }
+    };
+    let (status, rows, error) = match &result {
+        Ok(rows) => (StatementStatus::Finished, *rows, None),
+        Err(StepError::Cancelled) => (StatementStatus::Aborted, None, Some("cancelled".to_owned())),
+        Err(StepError::Failed(message)) => (StatementStatus::Failed, None, Some(message.clone())),
+    };
+    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id: None });
+    result.map(drop)
+}
+
+/// Runs `statement` until it ends or the load is cancelled. On cancel, asks the server to
+/// cancel it and waits (a bounded time) for it to stop; the step is then cancelled whatever
+/// the statement's outcome, since the transaction will be rolled back.
+async fn unless_cancelled<T>(
+    statement: impl Future<Output = Result<T, StepError>>,
+    cancel: &CancellationToken,
+    canceller: &Canceller,
+) -> Result<T, StepError> {
+    let mut statement = std::pin::pin!(statement);
+    tokio::select! {
+        biased;
+        result = &mut statement => result,
+        () = cancel.cancelled() => {
+            canceller.cancel_running_statement().await;
+            if tokio::time::timeout(CANCEL_GRACE, statement).await.is_err() {
+                tracing::warn!("the cancelled statement did not stop in time; dropping its session");
+            }
+            Err(StepError::Cancelled)
+        }
+    }
+}
+
+/// Runs one step; returns the row count it reports.
+async fn perform(
+    session: &Session,
+    step: &Step,
+    job: &LoadJob<'_>,
+    shape: &TableShape,
+    tally: &mut Tally,
+) -> Result<Option<i64>, StepError> {
+    let client = &session.client;
+    let postgres = |e: tokio_postgres::Error| StepError::postgres(&e, &step.sql, job.cancel);
+    match &step.action {
+        Action::Execute | Action::Commit => {
+            client.batch_execute(&step.sql).await.map(|()| None).map_err(postgres)
+        }
+        Action::CreateIfMissing { exists } => create_if_missing(session, &step.sql, exists, job.cancel).await,
+        Action::Modify => client.execute(&step.sql, &[]).await.map(|n| Some(row_count(n))).map_err(postgres),
+        Action::Copy => {
+            let source = CopySource {
+                store: job.request.store.clone(),
+                staged: job.request.staged.clone(),
+                shape: shape.clone(),
+                cancel: job.cancel.clone(),
+            };
+            tally.copied = copy_staged_files(client, &step.sql, source).await?;
+            Ok(Some(row_count(tally.copied.rows())))
+        }
+        Action::ExpectWatermark(expected) => {
+            let row = client.query_opt(&step.sql, &[]).await.map_err(postgres)?;
+            let committed: Option<DateTime<Utc>> = row.map(|r| r.try_get(0)).transpose().map_err(postgres)?;
+            check_watermark(&job.request.table.name, committed, *expected)?;
+            Ok(None)
+        }
+        Action::Reconcile => {
+            let count: i64 =
+                client.query_one(&step.sql, &[]).await.and_then(|r| r.try_get(0)).map_err(postgres)?;
+            tally.target_rows = u64::try_from(count).unwrap_or_default();
+            Ok(Some(count))
+        }
+    }
+}
+
+/// Creates the object unless it exists; when it is missing, takes the shared DDL lock and
+/// looks again, since another load may have created it meanwhile.
+async fn create_if_missing(
+    session: &Session,
+    create: &str,
+    exists: &str,
+    cancel: &CancellationToken,
+) -> Result<Option<i64>, StepError> {
+    let client = &session.client;
+    let postgres = |sql: &str, e: tokio_postgres::Error| StepError::postgres(&e, sql, cancel);
+    let exists_now = || async {
+        client
+            .query_one(exists, &[])
+            .await
+            .and_then(|r| r.try_get::<_, bool>(0))
+            .map_err(|e| postgres(exists, e))
+    };
+    if exists_now().await? {
+        return Ok(None);
+    }
+    let lock = sql::lock_shared_ddl();
+    client.batch_execute(&lock).await.map_err(|e| postgres(&lock, e))?;
+    if !exists_now().await? {
+        client.batch_execute(create).await.map_err(|e| postgres(create, e))?;
+    }
+    Ok(None)
+}
+
+fn row_count(rows: u64) -> i64 {
+    i64::try_from(rows).unwrap_or(i64::MAX)
+}
+
+/// An incremental load applies the changes after the committed watermark, so it must start
+/// exactly there; another watermark means another run committed since this one was planned.
+/// Compared at PostgreSQL's precision (microseconds).
+fn check_watermark(
+    table: &str,
+    committed: Option<DateTime<Utc>>,
+    expected: Option<DateTime<Utc>>,
+) -> Result<(), StepError> {
+    let expected = expected.map(|w| w.trunc_subsecs(6));
+    if committed == expected {
+        return Ok(());
+    }
+    let show = |w: Option<DateTime<Utc>>| w.map_or("nothing".to_owned(), watermark_text);
+    Err(StepError::Failed(format!(
+        "{RUNS_TABLE} says {table} is committed up to {} but this load continues from {}; another run \
+         committed in between: start a new run, which continues from the committed watermark",
+        show(committed),
+        show(expected)
+    )))
+}
+
+/// Ends the load's transaction. A failure is logged: the original error is what the caller
+/// needs, and the session is dropped right after, which makes the server roll back anyway.
+async fn roll_back(session: &Session) {
+    match tokio::time::timeout(ROLLBACK_TIMEOUT, session.client.batch_execute("ROLLBACK")).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(error = %super::failure::describe(&error), "ROLLBACK failed"),
+        Err(_) => tracing::warn!("ROLLBACK did not answer in time; dropping the session"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::testkit::at;
+
+    #[test]
+    fn the_watermark_must_be_exactly_the_committed_one() {
+        let committed = at("2024-05-01T12:00:00.123456Z");
+        assert_eq!(check_watermark("orders", Some(committed), Some(committed)), Ok(()));
+        assert_eq!(check_watermark("orders", None, None), Ok(()));
+        let finer = committed + chrono::Duration::nanoseconds(700);
+        assert_eq!(check_watermark("orders", Some(committed), Some(finer)), Ok(()));
+        let Err(StepError::Failed(message)) =
+            check_watermark("orders", Some(committed), Some(at("2024-05-01T11:00:00Z")))
+        else {
+            panic!("a stale watermark must fail");
+        };
+        assert!(
+            message.contains(
+                "orders is committed up to 2024-05-01T12:00:00.123456Z but this load continues from 2024-05-01T11:00:00.000000Z"
+            ),
+            "{message}"
+        );
+        assert!(check_watermark("orders", Some(committed), None).is_err());
+        assert!(check_watermark("orders", None, Some(committed)).is_err());
+    }
+}

@@ -1,0 +1,269 @@
+//! The statements of one load, in order. [`steps`] is the single source of both
+//! `Warehouse::plan` (what a dry run prints) and `Warehouse::load` (what runs), so the two can
+//! never disagree.
+//!
+//! Incremental: BEGIN → lock the table's loads → create `dynashift_runs` if missing → check the
+//! committed watermark → create the schema and the target if missing → create the stage → COPY
+//! → delete staged deletes → MERGE staged upserts → record the run → count target rows → COMMIT.
+//!
+//! Full: the same frame, but the staged rows fill a new table that then replaces the target
+//! (DROP + RENAME, and its primary key renamed to the target's). PostgreSQL's DDL is
+//! transactional, so readers see the old table until COMMIT and a failed load leaves it
+//! untouched; the new table is built from the current column spec, so a full load is also how a
+//! changed spec reaches the warehouse. The swap drops what the old table carried beyond its
+//! spec (indexes, grants, triggers); PostgreSQL refuses to drop a table a view depends on, so a
+//! full load of a target with views fails (and rolls back) naming them.
+//!
+//! The stage is a TEMP table dropped at COMMIT (`ON COMMIT DROP`), so the frame needs no drop.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Mode;
+use crate::warehouse::shape::TableShape;
+use crate::warehouse::{LoadRequest, PlannedStatement, RUNS_TABLE};
+
+use super::names::{primary_key_name, quoted_replacement, quoted_target, replacement_name};
+use super::runs;
+use super::sql;
+
+/// How the executor runs a step and what it reports as the step's row count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Transaction control, locks and DDL: no row count.
+    Execute,
+    /// `CREATE … IF NOT EXISTS` of an object other loads may create too. Runs only when
+    /// `exists` (a query of one boolean) says the object is missing — PostgreSQL checks the
+    /// CREATE privilege even when the object exists, and a load needs none for what is there —
+    /// and then under a lock shared by every load, so two loads never create it at once.
+    CreateIfMissing { exists: String },
+    /// INSERT / UPDATE / DELETE / MERGE: reports the rows changed.
+    Modify,
+    /// Streams every staged file into the stage with the statement's `COPY … FROM STDIN`.
+    Copy,
+    /// Fails unless the table's committed watermark is this one (incremental loads continue
+    /// exactly where the last commit ended; anything else means a concurrent or stale run).
+    ExpectWatermark(Option<DateTime<Utc>>),
+    /// Counts the target's rows (the reconciliation the load reports).
+    Reconcile,
+    /// Commits. Not interrupted by a cancel: once sent, the commit's outcome is the load's.
+    Commit,
+}
+
+/// One statement of a load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub label: String,
+    pub sql: String,
+    pub action: Action,
+}
+
+impl Step {
+    fn new(label: impl Into<String>, sql: impl Into<String>, action: Action) -> Step {
+        Step { label: label.into(), sql: sql.into(), action }
+    }
+
+    pub fn planned(&self) -> PlannedStatement {
+        PlannedStatement { label: self.label.clone(), sql: self.sql.clone() }
+    }
+}
+
+/// Every statement of the load `request` asks for, in execution order.
+pub fn steps(request: &LoadRequest) -> Vec<Step> {
+    let shape = TableShape::of(&request.table);
+    let target = quoted_target(&request.table.target);
+    let mut steps = vec![
+        Step::new("begin transaction", "BEGIN", Action::Execute),
+        Step::new(
+            format!("wait for other loads of {}", request.table.name),
+            sql::lock_table_loads(&request.table.name),
+            Action::Execute,
+        ),
+        create_if_missing(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), RUNS_TABLE),
+    ];
+    if let Some(schema) = &request.table.target.schema {
+        steps.push(Step::new(
+            format!("create schema {} if missing", crate::config::quote_identifier(schema)),
+            sql::create_schema(schema),
+            Action::CreateIfMissing { exists: sql::schema_exists(schema) },
+        ));
+    }
+    match request.mode {
+        Mode::Incremental => {
+            steps.push(check_watermark(request));
+            let primary_key = primary_key_name(&request.table.target.table);
+            let create = sql::create_table(&target, &shape, &primary_key, true);
+            steps.push(Step::new(
+                format!("create {target} if missing"),
+                create,
+                Action::CreateIfMissing { exists: sql::table_exists(&target) },
+            ));
+            steps.extend(stage_steps(request, &shape));
+            steps.extend(apply_changes(&target, &shape));
+        }
+        Mode::Full => {
+            steps.extend(stage_steps(request, &shape));
+            steps.extend(replace_target(request, &target, &shape));
+        }
+    }
+    steps.extend(finish(request, &target));
+    steps
+}
+
+fn create_if_missing(label: String, create: String, table: &str) -> Step {
+    let exists = sql::table_exists(&crate::config::quote_identifier(table));
+    Step::new(label, create, Action::CreateIfMissing { exists })
+}
+
+fn check_watermark(request: &LoadRequest) -> Step {
+    Step::new(
+        "check the committed watermark",
+        runs::latest_watermark(&request.table.name),
+        Action::ExpectWatermark(request.previous_watermark),
+    )
+}
+
+fn stage_steps(request: &LoadRequest, shape: &TableShape) -> [Step; 2] {
+    let files = request.staged.files.len();
+    let noun = if files == 1 { "file" } else { "files" };
+    [
+        Step::new("create stage table", sql::create_stage(shape), Action::Execute),
+        Step::new(
+            format!("COPY {files} staged {noun} into stage"),
+            sql::copy_into_stage(shape),
+            Action::Copy,
+        ),
+    ]
+}
+
+fn apply_changes(target: &str, shape: &TableShape) -> [Step; 2] {
+    [
+        Step::new("delete keys staged as deletes", sql::delete_staged_deletes(target, shape), Action::Modify),
+        Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Action::Modify),
+    ]
+}
+
+fn replace_target(request: &LoadRequest, target: &str, shape: &TableShape) -> [Step; 5] {
+    let table = &request.table.target.table;
+    let replacement = quoted_replacement(&request.table.target);
+    let replacement_key = primary_key_name(&replacement_name(&request.table.target));
+    let target_key = primary_key_name(table);
+    [
+        Step::new(
+            format!("create {replacement}"),
+            sql::create_table(&replacement, shape, &replacement_key, false),
+            Action::Execute,
+        ),
+        Step::new(
+            format!("fill {replacement} with staged rows"),
+            sql::insert_staged_rows(&replacement, shape),
+            Action::Modify,
+        ),
+        Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
+        Step::new(
+            format!("rename {replacement} to {target}"),
+            sql::rename_table(&replacement, table),
+            Action::Execute,
+        ),
+        Step::new(
+            format!("rename its primary key to {}", crate::config::quote_identifier(&target_key)),
+            sql::rename_constraint(target, &replacement_key, &target_key),
+            Action::Execute,
+        ),
+    ]
+}
+
+fn finish(request: &LoadRequest, target: &str) -> [Step; 3] {
+    [
+        Step::new(format!("record run in {RUNS_TABLE}"), runs::record_run(request, target), Action::Modify),
+        Step::new(format!("count rows of {target}"), sql::count_rows(target), Action::Reconcile),
+        Step::new("commit", "COMMIT", Action::Commit),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::testkit;
+
+    fn render(steps: &[Step]) -> String {
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("-- {}. {}\n{};\n", i + 1, s.label, s.sql))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A request as the stage step would hand it over: two files, some upserts and deletes.
+    fn staged_request(table: crate::config::TableConfig, mode: Mode, run_id: &str) -> LoadRequest {
+        let mut request = testkit::request_for(table, mode, run_id);
+        request.previous_watermark = Some(request.watermark - chrono::Duration::hours(2));
+        for part in 0..2 {
+            let key = format!("{}/staged/{run_id}/part-{part:05}.json.gz", request.table.name);
+            request.staged.files.push(crate::pipeline::staged::StagedFile { key, rows: 60, bytes: 2048 });
+        }
+        (request.staged.upserts, request.staged.deletes) = (100, 20);
+        request
+    }
+
+    #[test]
+    fn incremental_with_a_composite_key_in_a_schema() {
+        let request = staged_request(testkit::line_items_table(), Mode::Incremental, "run-7");
+        insta::assert_snapshot!(render(&steps(&request)));
+    }
+
+    #[test]
+    fn full_replace() {
+        let request = staged_request(testkit::customers_table(), Mode::Full, "run-8");
+        insta::assert_snapshot!(render(&steps(&request)));
+    }
+
+    #[test]
+    fn super_columns_and_the_whole_item_column() {
+        let request = staged_request(testkit::orders_table(), Mode::Incremental, "run-9");
+        insta::assert_snapshot!(render(&steps(&request)));
+    }
+
+    #[test]
+    fn the_watermark_check_expects_the_previous_watermark_and_full_loads_skip_it() {
+        let mut request = testkit::request_for(testkit::orders_table(), Mode::Incremental, "r");
+        request.previous_watermark = Some(request.watermark - chrono::Duration::hours(1));
+        let expected = Action::ExpectWatermark(request.previous_watermark);
+        assert!(steps(&request).iter().any(|s| s.action == expected));
+        request.mode = Mode::Full;
+        assert!(!steps(&request).iter().any(|s| matches!(s.action, Action::ExpectWatermark(_))));
+    }
+
+    #[test]
+    fn every_load_is_one_transaction_that_first_takes_the_table_lock() {
+        for mode in [Mode::Incremental, Mode::Full] {
+            let steps = steps(&testkit::request_for(testkit::orders_table(), mode, "r"));
+            assert_eq!(steps.first().map(|s| s.sql.as_str()), Some("BEGIN"));
+            assert!(steps[1].sql.starts_with("SELECT pg_advisory_xact_lock("), "{}", steps[1].sql);
+            assert_eq!(steps.last().map(|s| &s.action), Some(&Action::Commit));
+            assert_eq!(steps.iter().filter(|s| s.action == Action::Copy).count(), 1);
+            assert_eq!(steps.iter().filter(|s| s.sql == "BEGIN" || s.action == Action::Commit).count(), 2);
+        }
+    }
+
+    #[test]
+    fn no_statement_truncates_and_every_statement_names_quoted_identifiers() {
+        for mode in [Mode::Incremental, Mode::Full] {
+            for step in steps(&testkit::request_for(testkit::line_items_table(), mode, "r")) {
+                assert!(!step.sql.to_uppercase().contains("TRUNCATE"), "{}", step.sql);
+                assert!(!step.sql.contains(" line_items") && !step.sql.contains(" sales."), "{}", step.sql);
+            }
+        }
+    }
+
+    #[test]
+    fn the_schema_step_exists_only_for_schema_qualified_targets() {
+        let has_schema_step = |table| {
+            steps(&testkit::request_for(table, Mode::Full, "r"))
+                .iter()
+                .any(|s| s.label.starts_with("create schema"))
+        };
+        assert!(has_schema_step(testkit::line_items_table()));
+        assert!(!has_schema_step(testkit::customers_table()));
+    }
+}

@@ -1,0 +1,155 @@
+//! `dynashift_runs`: one row per committed load, written by the load's own transaction so the
+//! data and its watermark commit (or roll back) together. `run_id` is the primary key, so a run
+//! can never commit twice: a resumed run whose first attempt did commit fails its INSERT and
+//! rolls back instead of applying its changes again.
+//!
+//! The table is created unqualified, so it lives in the first schema of the session's
+//! search_path (normally `public`, or the user's own schema) — the same place every load and
+//! every read of it resolves to.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+
+use crate::config::{Mode, quote_identifier};
+use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE, WarehouseError};
+
+use super::session::Session;
+use super::sql::quote_literal;
+
+const COLUMNS: &str = "\"table_name\", \"run_id\", \"mode\", \"watermark\", \"committed_at\", \"upserts\", \"deletes\", \"target_rows\"";
+
+/// Newest first. `seq` grows with every insert, and loads of one table insert one after the
+/// other (they hold the table's load lock until they commit), so it is the commit order.
+const NEWEST_FIRST: &str = "ORDER BY \"seq\" DESC";
+
+/// The runs table. `UNIQUE (table_name, seq)` is the index the newest-commit lookups use.
+pub fn create_runs_table() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n  \
+           \"seq\" bigint GENERATED ALWAYS AS IDENTITY,\n  \
+           \"table_name\" text NOT NULL,\n  \
+           \"run_id\" text NOT NULL PRIMARY KEY,\n  \
+           \"mode\" text NOT NULL CHECK (\"mode\" IN ('full', 'incremental')),\n  \
+           \"watermark\" timestamptz NOT NULL,\n  \
+           \"committed_at\" timestamptz NOT NULL DEFAULT clock_timestamp(),\n  \
+           \"upserts\" bigint NOT NULL,\n  \
+           \"deletes\" bigint NOT NULL,\n  \
+           \"target_rows\" bigint NOT NULL,\n  \
+           UNIQUE (\"table_name\", \"seq\")\n\
+         )",
+        quote_identifier(RUNS_TABLE)
+    )
+}
+
+/// Records the load; `target_rows` is counted in the same statement, after the changes, and
+/// `committed_at` is the time the statement runs (inside the load's transaction).
+pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
+    format!(
+        "INSERT INTO {} (\"table_name\", \"run_id\", \"mode\", \"watermark\", \"upserts\", \"deletes\", \"target_rows\")\n\
+         SELECT {}, {}, {}, {}::timestamptz, {}, {}, count(*) FROM {quoted_target}",
+        quote_identifier(RUNS_TABLE),
+        quote_literal(&request.table.name),
+        quote_literal(&request.run_id),
+        quote_literal(request.mode.as_str()),
+        quote_literal(&watermark_text(request.watermark)),
+        request.staged.upserts,
+        request.staged.deletes,
+    )
+}
+
+/// The committed watermark of a table (no row when it never committed).
+pub fn latest_watermark(table_name: &str) -> String {
+    format!(
+        "SELECT \"watermark\" FROM {} WHERE \"table_name\" = {} {NEWEST_FIRST} LIMIT 1",
+        quote_identifier(RUNS_TABLE),
+        quote_literal(table_name)
+    )
+}
+
+/// RFC 3339 with microseconds (PostgreSQL's precision) and `Z`.
+pub fn watermark_text(watermark: DateTime<Utc>) -> String {
+    watermark.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The newest commit of a table; `None` when it never committed or the runs table is missing.
+pub async fn last_commit(
+    session: &Session,
+    table_name: &str,
+) -> Result<Option<CommitRecord>, WarehouseError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {} WHERE \"table_name\" = $1 {NEWEST_FIRST} LIMIT 1",
+        quote_identifier(RUNS_TABLE)
+    );
+    select_one(session, &sql, table_name).await
+}
+
+/// The commit of one run; `None` when it never committed or the runs table is missing.
+pub async fn find_run(session: &Session, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+    let sql = format!("SELECT {COLUMNS} FROM {} WHERE \"run_id\" = $1", quote_identifier(RUNS_TABLE));
+    select_one(session, &sql, run_id).await
+}
+
+async fn select_one(
+    session: &Session,
+    sql: &str,
+    param: &str,
+) -> Result<Option<CommitRecord>, WarehouseError> {
+    match session.client.query_opt(sql, &[&param]).await {
+        Ok(row) => row.map(|row| record_of(&row)).transpose(),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
+        Err(e) => Err(read_error(&super::failure::describe(&e))),
+    }
+}
+
+fn read_error(message: &str) -> WarehouseError {
+    WarehouseError::Other(format!("reading {RUNS_TABLE}: {message}"))
+}
+
+fn record_of(row: &Row) -> Result<CommitRecord, WarehouseError> {
+    let column_error = |e: tokio_postgres::Error| read_error(&e.to_string());
+    let run_id: String = row.try_get(1).map_err(column_error)?;
+    let bad = |what: String| read_error(&format!("run {run_id}: {what}; was the table edited by hand?"));
+    let mode: String = row.try_get(2).map_err(column_error)?;
+    let mode = match mode.as_str() {
+        "full" => Mode::Full,
+        "incremental" => Mode::Incremental,
+        other => return Err(bad(format!("unknown mode `{other}`"))),
+    };
+    let count = |index: usize| -> Result<u64, WarehouseError> {
+        let n: i64 = row.try_get(index).map_err(column_error)?;
+        u64::try_from(n).map_err(|_| bad(format!("negative count {n}")))
+    };
+    Ok(CommitRecord {
+        table_name: row.try_get(0).map_err(column_error)?,
+        mode,
+        watermark: row.try_get(3).map_err(column_error)?,
+        committed_at: row.try_get(4).map_err(column_error)?,
+        upserts: count(5)?,
+        deletes: count(6)?,
+        target_rows: count(7)?,
+        run_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::testkit;
+
+    #[test]
+    fn the_record_carries_the_exact_watermark_and_quoted_names() {
+        let mut request = testkit::request_for(testkit::orders_table(), Mode::Incremental, "o'run");
+        request.watermark = testkit::at("2024-03-01T10:15:00.123456Z");
+        let sql = record_run(&request, "\"orders\"");
+        assert!(sql.contains("'o''run'"), "{sql}");
+        assert!(sql.contains("'2024-03-01T10:15:00.123456Z'::timestamptz"), "{sql}");
+        assert!(sql.ends_with("count(*) FROM \"orders\""), "{sql}");
+    }
+
+    #[test]
+    fn the_latest_watermark_query_quotes_the_table_name() {
+        let sql = latest_watermark("o'brien");
+        assert!(sql.contains("= 'o''brien' ORDER BY \"seq\" DESC LIMIT 1"), "{sql}");
+    }
+}

@@ -1,0 +1,112 @@
+//! One PostgreSQL session: a connected client whose connection runs on its own task, and the
+//! means to cancel the statement it is running.
+//!
+//! Every load opens its own session: its temporary stage table and its transaction live and die
+//! with it, and a load that ends badly (a cancel the server did not acknowledge, a lost
+//! connection) leaves nothing behind for the next one — the server rolls back a transaction
+//! whose session went away.
+
+use std::sync::Arc;
+
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{CancelToken, Client, NoTls, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::warehouse::WarehouseError;
+
+use super::failure::describe;
+use super::settings::ConnectSettings;
+use super::tls::{self, TlsMode};
+
+/// Opens sessions to one server.
+#[derive(Clone)]
+pub struct Connector {
+    settings: Arc<ConnectSettings>,
+    tls: Tls,
+}
+
+/// The TLS connector, built once (reading the CA file) when the warehouse is created.
+#[derive(Clone)]
+enum Tls {
+    Plain,
+    Rustls(MakeRustlsConnect),
+}
+
+/// A connected session.
+pub struct Session {
+    pub client: Client,
+    canceller: Canceller,
+}
+
+/// Sends the server a request to cancel whatever the session is running.
+#[derive(Clone)]
+pub struct Canceller {
+    token: CancelToken,
+    tls: Tls,
+}
+
+impl Connector {
+    pub fn new(settings: ConnectSettings) -> Result<Connector, WarehouseError> {
+        let tls = match &settings.tls {
+            TlsMode::Disable => Tls::Plain,
+            TlsMode::Require { ca_file } => Tls::Rustls(tls::connector(ca_file.as_deref())?),
+        };
+        Ok(Connector { settings: Arc::new(settings), tls })
+    }
+
+    pub fn describe(&self) -> String {
+        self.settings.describe()
+    }
+
+    pub async fn open(&self) -> Result<Session, WarehouseError> {
+        let client = match &self.tls {
+            Tls::Plain => self.connect(NoTls).await?,
+            Tls::Rustls(tls) => self.connect(tls.clone()).await?,
+        };
+        let canceller = Canceller { token: client.cancel_token(), tls: self.tls.clone() };
+        Ok(Session { client, canceller })
+    }
+
+    /// Connects and drives the connection on its own task until the client is dropped.
+    async fn connect<T>(&self, tls: T) -> Result<Client, WarehouseError>
+    where
+        T: MakeTlsConnect<Socket>,
+        T::Stream: Send + 'static,
+    {
+        let (client, connection) = self.settings.config.connect(tls).await.map_err(|e| {
+            WarehouseError::Connection(format!(
+                "cannot connect to {}: {}; check the warehouse URL, that the server is up and accepts \
+                 this user",
+                self.describe(),
+                describe(&e)
+            ))
+        })?;
+        let target = self.describe();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(warehouse = %target, error = %describe(&error), "postgres connection ended");
+            }
+        });
+        Ok(client)
+    }
+}
+
+impl Session {
+    pub fn canceller(&self) -> Canceller {
+        self.canceller.clone()
+    }
+}
+
+impl Canceller {
+    /// Asks the server to cancel the running statement. A failure is logged: the caller stops
+    /// waiting for the statement anyway, and dropping the session ends it.
+    pub async fn cancel_running_statement(&self) {
+        let result = match &self.tls {
+            Tls::Plain => self.token.cancel_query(NoTls).await,
+            Tls::Rustls(tls) => self.token.cancel_query(tls.clone()).await,
+        };
+        if let Err(error) = result {
+            tracing::warn!(error = %describe(&error), "the postgres cancel request failed");
+        }
+    }
+}

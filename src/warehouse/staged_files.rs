@@ -1,0 +1,160 @@
+//! The staged files as a warehouse that reads them itself sees them: opened as a stream of
+//! lines, and checked against what the stage step promised in the [`StagedSet`] — the files were
+//! staged for this table's columns, each holds the rows the set lists, and the upsert / delete
+//! totals match. A mismatch means the files changed or belong to another run.
+//!
+//! Files are read as they download (gzip → lines, constant memory) on a blocking thread,
+//! through the async store.
+
+use std::io::{BufRead, BufReader};
+
+use flate2::bufread::MultiGzDecoder;
+use tokio::runtime::Handle;
+use tokio_util::io::SyncIoBridge;
+
+use crate::pipeline::staged::{StagedFile, StagedSet};
+use crate::store::ObjectStore;
+
+use super::shape::TableShape;
+use super::staged_lines::Op;
+
+/// Read buffer for the downloaded (compressed) and the decompressed stream.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Rows read from staged files, by op.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyCounts {
+    pub upserts: u64,
+    pub deletes: u64,
+}
+
+impl CopyCounts {
+    pub fn rows(self) -> u64 {
+        self.upserts + self.deletes
+    }
+
+    pub fn add(&mut self, op: Op) {
+        match op {
+            Op::Upsert => self.upserts += 1,
+            Op::Delete => self.deletes += 1,
+        }
+    }
+}
+
+/// Opens a staged file as a stream of decompressed lines. Blocking: call it on a blocking
+/// thread; `runtime` drives the store's download.
+pub fn open_staged_lines(
+    store: &dyn ObjectStore,
+    runtime: &Handle,
+    file: &StagedFile,
+) -> Result<impl BufRead + use<>, String> {
+    let reader =
+        runtime.block_on(store.open(&file.key)).map_err(|e| format!("opening the staged file: {e}"))?;
+    let download =
+        BufReader::with_capacity(READ_BUFFER_BYTES, SyncIoBridge::new_with_handle(reader, runtime.clone()));
+    Ok(BufReader::with_capacity(READ_BUFFER_BYTES, MultiGzDecoder::new(download)))
+}
+
+/// The staged set's columns must be the ones this table's column spec stages.
+pub fn check_staged_columns(staged: &StagedSet, shape: &TableShape) -> Result<(), String> {
+    let expected = shape.staged_column_names();
+    if staged.columns == expected {
+        return Ok(());
+    }
+    Err(format!(
+        "the staged files have columns {:?} but the table's column spec stages {:?}; tables.toml \
+         changed since they were staged: run the sync again to stage afresh",
+        staged.columns, expected
+    ))
+}
+
+/// A file must hold the rows the staged set lists for it.
+pub fn check_file_rows(file: &StagedFile, copied: u64) -> Result<(), String> {
+    if copied == file.rows {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: holds {copied} rows but the staged set lists {}; the staged files changed after \
+         staging: run the sync again to stage afresh",
+        file.key, file.rows
+    ))
+}
+
+/// All files together must hold the upserts and deletes the staged set lists.
+pub fn check_totals(staged: &StagedSet, counts: CopyCounts) -> Result<(), String> {
+    if (counts.upserts, counts.deletes) == (staged.upserts, staged.deletes) {
+        return Ok(());
+    }
+    Err(format!(
+        "the staged files hold {} upserts and {} deletes but the staged set lists {} and {}; \
+         run the sync again to stage afresh",
+        counts.upserts, counts.deletes, staged.upserts, staged.deletes
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Mode;
+    use crate::store::LocalStore;
+    use crate::warehouse::testkit;
+
+    fn staged_set() -> StagedSet {
+        testkit::request_for(testkit::customers_table(), Mode::Full, "r1").staged
+    }
+
+    #[test]
+    fn counts_by_op() {
+        let mut counts = CopyCounts::default();
+        counts.add(Op::Upsert);
+        counts.add(Op::Delete);
+        counts.add(Op::Upsert);
+        assert_eq!((counts.upserts, counts.deletes, counts.rows()), (2, 1, 3));
+    }
+
+    #[test]
+    fn the_columns_must_match_the_spec() {
+        let table = testkit::customers_table();
+        let shape = TableShape::of(&table);
+        let mut staged = staged_set();
+        assert_eq!(check_staged_columns(&staged, &shape), Ok(()));
+        staged.columns.pop();
+        let err = check_staged_columns(&staged, &shape).unwrap_err();
+        assert!(err.contains("tables.toml changed since they were staged"), "{err}");
+    }
+
+    #[test]
+    fn row_counts_must_match_per_file_and_in_total() {
+        let file = StagedFile { key: "t/staged/r1/part-00000.json.gz".into(), rows: 2, bytes: 10 };
+        assert_eq!(check_file_rows(&file, 2), Ok(()));
+        let err = check_file_rows(&file, 1).unwrap_err();
+        assert!(err.starts_with("t/staged/r1/part-00000.json.gz: holds 1 rows but the staged set lists 2"));
+        let mut staged = staged_set();
+        (staged.upserts, staged.deletes) = (1, 1);
+        assert_eq!(check_totals(&staged, CopyCounts { upserts: 1, deletes: 1 }), Ok(()));
+        let err = check_totals(&staged, CopyCounts { upserts: 2, deletes: 0 }).unwrap_err();
+        assert!(err.contains("hold 2 upserts and 0 deletes but the staged set lists 1 and 1"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_concatenated_gzip_members_as_one_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(LocalStore::new(dir.path()));
+        let mut bytes = testkit::gzip("a\n");
+        bytes.extend(testkit::gzip("b\n"));
+        store.put("k.json.gz", bytes).await.unwrap();
+        let file = StagedFile { key: "k.json.gz".into(), rows: 2, bytes: 0 };
+        let runtime = Handle::current();
+        let text = tokio::task::spawn_blocking(move || {
+            let mut text = String::new();
+            open_staged_lines(store.as_ref(), &runtime, &file).unwrap().read_to_string(&mut text).unwrap();
+            text
+        })
+        .await
+        .unwrap();
+        assert_eq!(text, "a\nb\n");
+    }
+}

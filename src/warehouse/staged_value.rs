@@ -1,0 +1,186 @@
+//! One staged JSON value, checked against its column type: what every warehouse that reads the
+//! staged files itself (SQLite, PostgreSQL) stores, before it is put in the warehouse's own form.
+//!
+//! The checks follow the staged file format (`notes/staged-format.md`):
+//!
+//! | column type                              | staged JSON          | [`StagedValue`]        |
+//! |------------------------------------------|----------------------|------------------------|
+//! | varchar, timestamp, timestamptz, date    | string               | `Text`, as is          |
+//! | decimal(p,s)                             | string, plain digits | `Decimal`, exact text  |
+//! | smallint, integer, bigint                | integer, in range    | `Integer`              |
+//! | double precision                         | number               | `Double`               |
+//! | boolean                                  | true / false         | `Boolean`              |
+//! | super (and the whole-item column)        | any JSON             | `Json`: the raw text   |
+//! | any                                      | null                 | `Null`                 |
+//!
+//! Values are read from the raw JSON text ([`RawValue`]), never through `serde_json::Value`, so
+//! decimals and numbers inside super values keep every digit.
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use crate::config::ColumnType;
+
+/// A staged value that does not fit its column: the stage step and the column spec disagree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected} for a {column_type} column, found {found}")]
+pub struct ValueError {
+    /// The column type, as `tables.toml` spells it.
+    pub column_type: String,
+    /// What the staged format requires for it.
+    pub expected: &'static str,
+    /// The offending JSON text (shortened).
+    pub found: String,
+}
+
+impl ValueError {
+    /// `text` (the offending JSON) is not `expected` for a column of type `ty`.
+    pub fn new(ty: ColumnType, expected: &'static str, text: &str) -> ValueError {
+        ValueError { column_type: ty.to_string(), expected, found: preview(text) }
+    }
+}
+
+/// Longest piece of an offending value quoted in a [`ValueError`].
+pub const FOUND_PREVIEW_CHARS: usize = 60;
+
+/// A checked staged value, borrowed from its line where possible.
+#[derive(Debug, Clone)]
+pub enum StagedValue<'a> {
+    Null,
+    /// varchar, timestamp, timestamptz and date columns: the JSON string's content.
+    Text(Cow<'a, str>),
+    /// decimal columns: plain notation (`-?digits(.digits)?`), exact.
+    Decimal(Cow<'a, str>),
+    Integer(i64),
+    Double(f64),
+    Boolean(bool),
+    /// super columns: the JSON value's text as staged.
+    Json(&'a RawValue),
+}
+
+/// Equal when of the same kind with the same content; super values compare by their text.
+impl PartialEq for StagedValue<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        use StagedValue as V;
+        match (self, other) {
+            (V::Null, V::Null) => true,
+            (V::Text(a), V::Text(b)) | (V::Decimal(a), V::Decimal(b)) => a == b,
+            (V::Integer(a), V::Integer(b)) => a == b,
+            (V::Double(a), V::Double(b)) => a == b,
+            (V::Boolean(a), V::Boolean(b)) => a == b,
+            (V::Json(a), V::Json(b)) => a.get() == b.get(),
+            _ => false,
+        }
+    }
+}
+
+/// Checks one staged JSON value (its raw text) against a column of type `ty`; see the module
+/// docs for the mapping. JSON `null` is [`StagedValue::Null`] for every type.
+pub fn staged_value(ty: ColumnType, raw: &RawValue) -> Result<StagedValue<'_>, ValueError> {
+    let text = raw.get();
+    if text == "null" {
+        return Ok(StagedValue::Null);
+    }
+    let mismatch = |expected: &'static str| ValueError::new(ty, expected, text);
+    match ty {
+        ColumnType::Varchar(_) | ColumnType::Timestamp | ColumnType::TimestampTz | ColumnType::Date => {
+            json_string(raw).map(StagedValue::Text).ok_or_else(|| mismatch("a JSON string"))
+        }
+        ColumnType::Decimal { .. } => json_string(raw)
+            .filter(|digits| is_plain_decimal(digits))
+            .map(StagedValue::Decimal)
+            .ok_or_else(|| mismatch("a JSON string holding a plain decimal like \"-12.5\"")),
+        ColumnType::SmallInt => integer_in(text, i16::MIN.into(), i16::MAX.into())
+            .ok_or_else(|| mismatch("a JSON integer in -32768..=32767")),
+        ColumnType::Integer => integer_in(text, i32::MIN.into(), i32::MAX.into())
+            .ok_or_else(|| mismatch("a JSON integer in the 32-bit range")),
+        ColumnType::BigInt => {
+            integer_in(text, i64::MIN, i64::MAX).ok_or_else(|| mismatch("a JSON integer in the 64-bit range"))
+        }
+        ColumnType::Double => {
+            serde_json::from_str::<f64>(text).map(StagedValue::Double).map_err(|_| mismatch("a JSON number"))
+        }
+        ColumnType::Boolean => serde_json::from_str::<bool>(text)
+            .map(StagedValue::Boolean)
+            .map_err(|_| mismatch("true or false")),
+        ColumnType::Super => Ok(StagedValue::Json(raw)),
+    }
+}
+
+/// A JSON string's content, borrowed unless it holds escapes.
+fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    match serde_json::from_str::<&str>(raw.get()) {
+        Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
+        Err(_) => serde_json::from_str::<String>(raw.get()).ok().map(Cow::Owned),
+    }
+}
+
+fn integer_in(text: &str, min: i64, max: i64) -> Option<StagedValue<'static>> {
+    let n = serde_json::from_str::<i64>(text).ok()?;
+    (min..=max).contains(&n).then_some(StagedValue::Integer(n))
+}
+
+/// `-?digits(.digits)?`: the plain notation the stage step writes (no exponent, no sign `+`).
+pub fn is_plain_decimal(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && fraction.is_none_or(all_digits)
+}
+
+fn preview(text: &str) -> String {
+    if text.chars().count() <= FOUND_PREVIEW_CHARS {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(FOUND_PREVIEW_CHARS).collect();
+    format!("{head}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(ty: &str, json: &str) -> Result<StagedValue<'static>, ValueError> {
+        let raw: &'static RawValue = Box::leak(RawValue::from_string(json.to_owned()).unwrap());
+        staged_value(ty.parse().unwrap(), raw)
+    }
+
+    #[test]
+    fn strings_are_borrowed_unless_they_hold_escapes() {
+        assert!(matches!(check("varchar(8)", r#""plain""#), Ok(StagedValue::Text(Cow::Borrowed("plain")))));
+        let Ok(StagedValue::Text(escaped)) = check("varchar(8)", r#""a\"b""#) else { panic!("a string") };
+        assert_eq!(escaped, "a\"b");
+    }
+
+    #[test]
+    fn each_type_gets_its_variant() {
+        assert_eq!(check("decimal(5,2)", r#""-1.5""#), Ok(StagedValue::Decimal("-1.5".into())));
+        assert_eq!(check("smallint", "7"), Ok(StagedValue::Integer(7)));
+        assert_eq!(check("double precision", "1e3"), Ok(StagedValue::Double(1000.0)));
+        assert_eq!(check("boolean", "false"), Ok(StagedValue::Boolean(false)));
+        let Ok(StagedValue::Json(raw)) = check("super", r#"{"n":1.10}"#) else { panic!("json") };
+        assert_eq!(raw.get(), r#"{"n":1.10}"#);
+        assert_eq!(check("date", "null"), Ok(StagedValue::Null));
+    }
+
+    #[test]
+    fn plain_decimals_only() {
+        for good in ["0", "-0.5", "12345678901234567890123456789012345678"] {
+            assert!(is_plain_decimal(good), "{good}");
+        }
+        for bad in ["", "-", "1.", ".5", "1e5", "+1", "1,5", " 1"] {
+            assert!(!is_plain_decimal(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_mismatch_names_the_type_and_previews_the_value() {
+        let err = check("integer", &format!("\"{}\"", "y".repeat(100))).unwrap_err();
+        assert_eq!(err.column_type, "integer");
+        assert!(err.found.ends_with('…') && err.found.chars().count() == FOUND_PREVIEW_CHARS + 1);
+    }
+}

@@ -1,0 +1,340 @@
+//! Test support for everything that loads into PostgreSQL: the throwaway server started by
+//! `scripts/pg.sh` (its URL comes in `DYNASHIFT_PG_URL`, which `scripts/test.sh` exports), one
+//! fresh database per test so tests run in parallel, and a fixture that stages hand-written
+//! files in a local store and loads them.
+//!
+//! Checking a loaded table (e.g. in an end-to-end test): read it with
+//! [`PostgresWarehouse::query_rows`] (rows ordered by key, one [`PgValue`] per column) and build
+//! the expected rows from the staged values with [`expected_rows`] (each value through
+//! `postgres::expected_value`, the value a correct load stores for it). The two compare with
+//! `==`: numerics as PostgreSQL prints them at the column's scale, timestamps as instants,
+//! super values as canonical JSON with exact numbers.
+
+#![allow(dead_code, reason = "each test binary uses a part of the support")]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_postgres::NoTls;
+use tokio_util::sync::CancellationToken;
+
+use dynashift::config::{
+    AttrPath, ColumnSpec, ColumnType, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable,
+    TypeErrorPolicy, UnmappedPolicy, ViewType,
+};
+use dynashift::pipeline::events::{EventKind, EventSink, RunEvent};
+use dynashift::pipeline::staged::{StagedFile, StagedSet, staged_columns};
+use dynashift::store::{LocalStore, ObjectStore};
+use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode, expected_value};
+use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+
+/// The variable `scripts/test.sh` sets to the throwaway server's URL.
+pub const URL_VARIABLE: &str = "DYNASHIFT_PG_URL";
+
+/// The throwaway server's URL. Fails (never skips) when it is not set: these tests need the
+/// server `scripts/test.sh` starts.
+pub fn server_url() -> String {
+    std::env::var(URL_VARIABLE).unwrap_or_else(|_| {
+        panic!(
+            "{URL_VARIABLE} is not set: the PostgreSQL tests need the throwaway server. Run scripts/test.sh, \
+             or start one yourself: export {URL_VARIABLE}=\"$(scripts/pg.sh start)\""
+        )
+    })
+}
+
+/// `url` with its database replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (scheme, rest) = base.split_once("://").expect("a postgresql:// URL");
+    let authority = rest.split_once('/').map_or(rest, |(authority, _)| authority);
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{scheme}://{authority}/{database}{query}")
+}
+
+/// A new, empty database named `name` on the throwaway server (dropped first when a previous
+/// run left it); returns its URL.
+pub async fn fresh_database(name: &str) -> String {
+    let admin = server_url();
+    let (client, connection) =
+        tokio_postgres::connect(&admin, NoTls).await.expect("connect to the test server");
+    tokio::spawn(connection);
+    let quoted = dynashift::config::quote_identifier(name);
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        .await
+        .expect("drop database");
+    client.batch_execute(&format!("CREATE DATABASE {quoted}")).await.expect("create database");
+    with_database(&admin, name)
+}
+
+/// The CA that signed the throwaway server's certificate (`scripts/pg.sh` writes `ca.pem`
+/// beside it).
+pub async fn server_ca_file() -> PathBuf {
+    let client = admin_client(&server_url()).await;
+    let certificate: String = client.query_one("SHOW ssl_cert_file", &[]).await.unwrap().get(0);
+    let ca = Path::new(&certificate).with_file_name("ca.pem");
+    assert!(ca.is_file(), "{} is missing: start the server with scripts/pg.sh", ca.display());
+    ca
+}
+
+/// A plain session on `url`, for arranging and inspecting what a test needs.
+pub async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(url, NoTls).await.expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+}
+
+/// The rows a correct load leaves for these staged column values (target columns only, in
+/// column order — what `map_item` returns for an item, or the values of hand-written lines).
+pub fn expected_rows(table: &TableConfig, rows: &[Vec<Box<RawValue>>]) -> Vec<Vec<PgValue>> {
+    let mut types: Vec<ColumnType> = table.columns.iter().map(|c| c.ty).collect();
+    if let UnmappedPolicy::KeepItem { .. } = table.unmapped {
+        types.push(ColumnType::Super);
+    }
+    rows.iter()
+        .map(|values| {
+            values
+                .iter()
+                .zip(&types)
+                .map(|(raw, ty)| expected_value(*ty, raw).expect("a storable value"))
+                .collect()
+        })
+        .collect()
+}
+
+pub fn column(name: &str, path: &str, ty: &str, is_key: bool) -> ColumnSpec {
+    ColumnSpec { name: name.into(), path: AttrPath::parse(path).unwrap(), ty: ty.parse().unwrap(), is_key }
+}
+
+pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnSpec>) -> TableConfig {
+    TableConfig {
+        name: name.into(),
+        arn: None,
+        source: SourceConfig::Demo,
+        store: StoreLocation::Local { root: "/unused".into() },
+        target,
+        mode: Mode::Incremental,
+        key: key.iter().map(|k| k.to_string()).collect(),
+        columns,
+        unmapped: UnmappedPolicy::Drop,
+        on_type_error: TypeErrorPolicy::Fail,
+        view_type: ViewType::NewAndOldImages,
+        safety_lag: Duration::from_secs(300),
+        max_window: Duration::from_secs(86_400),
+        staged_file_bytes: 64 << 20,
+    }
+}
+
+pub fn plain_target(name: &str) -> TargetTable {
+    TargetTable { schema: None, table: name.into() }
+}
+
+/// One key column, plain types.
+pub fn customers_table() -> TableConfig {
+    table(
+        "customers",
+        plain_target("customers"),
+        &["customer_id"],
+        vec![
+            column("customer_id", "customer_id", "varchar(64)", true),
+            column("name", "name", "varchar(128)", false),
+            column("visits", "visits", "bigint", false),
+            column("active", "active", "boolean", false),
+            column("signup_date", "signup_date", "date", false),
+            column("last_seen", "last_seen", "timestamptz", false),
+        ],
+    )
+}
+
+/// Composite key, every other type, super values and the whole-item column, in a schema.
+pub fn orders_table() -> TableConfig {
+    let mut orders = table(
+        "orders",
+        TargetTable { schema: Some("sales".into()), table: "orders".into() },
+        &["pk", "sk"],
+        vec![
+            column("customer_id", "pk", "varchar(64)", true),
+            column("order_id", "sk", "varchar(64)", true),
+            column("total", "amount.total", "decimal(38,2)", false),
+            column("placed_at", "placed_at", "timestamp", false),
+            column("ratio", "metrics.ratio", "double precision", false),
+            column("is_priority", "is_priority", "boolean", false),
+            column("qty", "qty", "smallint", false),
+            column("line_count", "line_count", "integer", false),
+            column("lines", "lines", "super", false),
+        ],
+    );
+    orders.unmapped = UnmappedPolicy::KeepItem { column: "item".into() };
+    orders
+}
+
+pub fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc)
+}
+
+/// One staged line: every staged column present, `fields` given as raw JSON text, the rest null.
+pub fn line(table: &TableConfig, op: &str, fields: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = staged_columns(table)
+        .iter()
+        .map(|name| {
+            let value = match name.as_str() {
+                "dynashift_op" => format!("\"{op}\""),
+                _ => fields.iter().find(|(n, _)| n == name).map_or("null", |(_, v)| v).to_owned(),
+            };
+            format!("{}:{value}", serde_json::to_string(name).unwrap())
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// The target-column values of a staged line (what [`expected_rows`] takes).
+pub fn line_values(table: &TableConfig, line: &str) -> Vec<Box<RawValue>> {
+    let mut fields: std::collections::HashMap<String, Box<RawValue>> = serde_json::from_str(line).unwrap();
+    staged_columns(table)
+        .into_iter()
+        .skip(2)
+        .map(|name| fields.remove(&name).expect("every column is staged"))
+        .collect()
+}
+
+pub fn gzip(text: &str) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A warehouse on a fresh database and a store in a temporary folder.
+pub struct Fixture {
+    /// Owns the folder: dropping the fixture deletes it.
+    _dir: tempfile::TempDir,
+    pub url: String,
+    pub store: Arc<LocalStore>,
+    pub warehouse: PostgresWarehouse,
+}
+
+/// What one load returned and reported.
+pub struct Outcome {
+    pub result: Result<LoadReport, WarehouseError>,
+    pub events: Vec<EventKind>,
+}
+
+impl Fixture {
+    /// `database` names the test's own database (unique per test).
+    pub async fn new(database: &str) -> Fixture {
+        Fixture::with_tls(database, TlsMode::Disable).await
+    }
+
+    /// Like [`Fixture::new`], connecting the warehouse with `tls`.
+    pub async fn with_tls(database: &str, tls: TlsMode) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let url = fresh_database(database).await;
+        let store = Arc::new(LocalStore::new(dir.path().join("bucket")));
+        let warehouse = PostgresWarehouse::connect(&url, tls).await.expect("connect the warehouse");
+        Fixture { _dir: dir, url, store, warehouse }
+    }
+
+    /// Writes `parts` (each a list of lines) as staged files and describes them; the counts
+    /// are taken from the lines' ops, as the stage step counts them.
+    pub async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
+        let mut staged = StagedSet {
+            manifest_key: format!("{}/staged/{run_id}/copy.manifest", table.name),
+            jsonpaths_key: format!("{}/staged/{run_id}/jsonpaths.json", table.name),
+            columns: staged_columns(table),
+            files: Vec::new(),
+            upserts: 0,
+            deletes: 0,
+        };
+        for (index, lines) in parts.iter().enumerate() {
+            let key = format!("{}/staged/{run_id}/part-{index:05}.json.gz", table.name);
+            let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            let bytes = gzip(&text);
+            staged.files.push(StagedFile {
+                key: key.clone(),
+                rows: lines.len() as u64,
+                bytes: bytes.len() as u64,
+            });
+            self.store.put(&key, bytes).await.unwrap();
+            staged.upserts += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"U\"")).count() as u64;
+            staged.deletes += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"D\"")).count() as u64;
+        }
+        staged
+    }
+
+    pub fn request(&self, table: &TableConfig, mode: Mode, run_id: &str, staged: StagedSet) -> LoadRequest {
+        LoadRequest {
+            run_id: run_id.into(),
+            table: Arc::new(table.clone()),
+            mode,
+            staged,
+            watermark: at("2024-05-01T00:00:00Z"),
+            previous_watermark: None,
+            store: self.store.clone(),
+        }
+    }
+
+    pub async fn load(&self, request: &LoadRequest) -> Outcome {
+        self.load_with(request, &CancellationToken::new(), |_| {}).await
+    }
+
+    /// Loads, calling `watch` with every event as it happens (e.g. to cancel at a statement).
+    pub async fn load_with(
+        &self,
+        request: &LoadRequest,
+        cancel: &CancellationToken,
+        watch: impl Fn(&RunEvent) + Send + 'static,
+    ) -> Outcome {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = EventSink::new(&request.run_id, &request.table.name, tx);
+        let watcher = tokio::spawn(async move {
+            let mut events = Vec::new();
+            while let Some(event) = rx.recv().await {
+                watch(&event);
+                events.push(event.kind);
+            }
+            events
+        });
+        let result = self.warehouse.load(request, &sink, cancel).await;
+        drop(sink);
+        Outcome { result, events: watcher.await.unwrap() }
+    }
+
+    /// Stages `parts` and loads them, continuing from the committed watermark, one hour later.
+    pub async fn sync(
+        &self,
+        table: &TableConfig,
+        mode: Mode,
+        run_id: &str,
+        parts: &[Vec<String>],
+    ) -> Outcome {
+        let request = self.next_request(table, mode, run_id, parts).await;
+        self.load(&request).await
+    }
+
+    /// The request [`Fixture::sync`] would load.
+    pub async fn next_request(
+        &self,
+        table: &TableConfig,
+        mode: Mode,
+        run_id: &str,
+        parts: &[Vec<String>],
+    ) -> LoadRequest {
+        let staged = self.stage(table, run_id, parts).await;
+        let mut request = self.request(table, mode, run_id, staged);
+        let previous = self.warehouse.last_commit(&table.name).await.unwrap().map(|c| c.watermark);
+        request.previous_watermark = previous;
+        request.watermark = previous.map_or(at("2024-05-01T00:00:00Z"), |w| w + chrono::Duration::hours(1));
+        request
+    }
+
+    /// The target's rows, ordered by key (empty when the table does not exist).
+    pub async fn rows(&self, table: &TableConfig) -> Vec<Vec<PgValue>> {
+        self.warehouse.query_rows(&table.target).await.unwrap().map(|t| t.rows).unwrap_or_default()
+    }
+}
