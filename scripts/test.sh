@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test (unit, integration,
 # snapshot, the end-to-end syncs and the real-terminal console smoke test).
-# Installs what the tests need and a fresh machine may lack (tmux, via apt) first.
+# Installs what the tests need and a fresh machine may lack first (tmux and PostgreSQL 15 via apt,
+# moto via pip into a virtualenv), starts the stand-ins on 127.0.0.1 and stops them on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,22 @@ ensure_tmux() {
     fi
 }
 
+# Local stand-ins the integration tests talk to, on loopback only; stopped on exit.
+start_stand_ins() {
+    DYNASHIFT_MOTO_ENDPOINT="$(scripts/moto.sh start)"
+    export DYNASHIFT_MOTO_ENDPOINT
+    DYNASHIFT_PG_URL="$(scripts/pg.sh start)"
+    export DYNASHIFT_PG_URL
+}
+stop_stand_ins() {
+    scripts/moto.sh stop || true
+    scripts/pg.sh stop || true
+}
+
 ensure_tmux
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --locked --bin dynashift
+trap stop_stand_ins EXIT
+start_stand_ins
 cargo test --locked -- --test-threads 2

@@ -32,11 +32,10 @@ pub struct HeadlessRequest {
 }
 
 /// The outcome of one table's run, for the closing summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TableResult {
     pub table: String,
     pub run_id: String,
-    #[serde(flatten)]
     pub result: Result<RunOutcome, FailureSummary>,
 }
 
@@ -111,8 +110,12 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
     ordered.extend(results.iter().filter(|r| r.result.is_err()));
     for result in ordered {
         if json {
-            let line = serde_json::json!({ "event": "summary", "table": result.table, "run_id": result.run_id,
-                "ok": result.result.is_ok(), "detail": &result.result });
+            let line = match &result.result {
+                Ok(outcome) => serde_json::json!({ "event": "summary", "table": result.table,
+                    "run_id": result.run_id, "ok": true, "result": outcome }),
+                Err(failure) => serde_json::json!({ "event": "summary", "table": result.table,
+                    "run_id": result.run_id, "ok": false, "failure": failure }),
+            };
             let _ = writeln!(out, "{line}");
             continue;
         }
@@ -180,7 +183,7 @@ pub fn describe(kind: &EventKind) -> Option<String> {
     Some(match kind {
         EventKind::RunStarted { mode, dry_run, source, warehouse, target, .. } => format!(
             "{}{mode} sync: {source} → {warehouse}, table {target}",
-            if *dry_run { "DRY RUN of a " } else { "" }
+            if *dry_run { "dry run (nothing will change) of an " } else { "" }
         ),
         EventKind::Resuming { resumed_run_id, stage } => {
             format!("resuming run {resumed_run_id} at stage {stage}")
@@ -209,9 +212,9 @@ pub fn describe(kind: &EventKind) -> Option<String> {
             format!("export {}/{total} found: {spec}: {export_arn}", index + 1)
         }
         EventKind::ExportPolled { index, status, elapsed_ms, polls, .. } => format!(
-            "export {} {:?} after {:.1} s (poll {polls})",
+            "export {} {} after {:.1} s (poll {polls})",
             index + 1,
-            status,
+            status.as_str(),
             *elapsed_ms as f64 / 1000.0
         ),
         EventKind::ExportCompleted { index, item_count, billed_size_bytes, data_files, .. } => format!(

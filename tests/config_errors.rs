@@ -470,8 +470,8 @@ fn defaults_fill_everything_and_paths_are_absolute() {
     let base = PathBuf::from("/srv/dynashift");
     assert_eq!(config.path, base.join("tables.toml"));
     assert_eq!(config.demo.state_dir, base.join(".dynashift/demo"));
-    assert_eq!((config.demo.seed, config.demo.speed, config.demo.initial_items), (42, 120.0, 2000));
-    assert_eq!((config.demo.writes_per_hour, config.demo.export_duration), (600, Duration::from_secs(3)));
+    assert_eq!((config.demo.seed, config.demo.speed, config.demo.initial_items), (42, 600.0, 2000));
+    assert_eq!((config.demo.writes_per_hour, config.demo.export_duration), (120, Duration::from_secs(3)));
     assert_eq!(config.warehouse, WarehouseConfig::Sqlite { path: base.join(".dynashift/warehouse.sqlite") });
     assert_eq!(
         (config.lag.warn, config.lag.critical),

@@ -8,9 +8,9 @@ use super::model::{TypeErrorPolicy, ViewType};
 
 pub(super) const STATE_DIR: &str = ".dynashift/demo";
 pub(super) const SEED: u64 = 42;
-pub(super) const SPEED: f64 = 120.0;
+pub(super) const SPEED: f64 = 600.0;
 pub(super) const INITIAL_ITEMS: usize = 2000;
-pub(super) const WRITES_PER_HOUR: u32 = 600;
+pub(super) const WRITES_PER_HOUR: u32 = 120;
 pub(super) const EXPORT_SECONDS: f64 = 3.0;
 
 pub(super) const WAREHOUSE_PATH: &str = ".dynashift/warehouse.sqlite";

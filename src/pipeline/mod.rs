@@ -6,6 +6,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod fault;
 pub mod journal;
 pub mod lock;
 pub mod run;

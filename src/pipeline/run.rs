@@ -12,13 +12,14 @@ use super::engine::RunRequest;
 use super::error::{PipelineError, RunFailure};
 use super::events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
 use super::export;
+use super::fault::{self, Fault};
 use super::journal::{JournalExport, JournalFailure, JournalStatement, RunJournal};
 use super::lock::{Lease, RENEW_EVERY};
 use super::stage::{self, StageInput};
 use super::staged::{StagedSet, staged_columns};
 use super::state;
 use crate::config::TableConfig;
-use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanRequest};
+use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanRequest, PlannedExport};
 use crate::store::ObjectStore;
 use crate::warehouse::{LoadRequest, Warehouse};
 
@@ -53,7 +54,8 @@ pub async fn execute(ctx: RunContext) -> Result<RunOutcome, RunFailure> {
         }
         Err(err) => {
             let failure = RunFailure::new(run.stage, &err);
-            tracing::error!(run_id = %ctx.run_id, table = %ctx.table.name, stage = %failure.stage, cause = %failure.cause, "run failed");
+            // Reported to the user as an event; the log keeps a copy for later reading.
+            tracing::info!(run_id = %ctx.run_id, table = %ctx.table.name, stage = %failure.stage, cause = %failure.cause, "run failed");
             run.record_failure(&failure).await;
             ctx.events.emit(EventKind::RunFailed {
                 stage: failure.stage,
@@ -107,8 +109,18 @@ impl Run<'_> {
 
     async fn sync(&mut self) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
-        self.settle_interrupted_runs().await?;
+        let interrupted = self.settle_interrupted_runs().await?;
         let previous = self.reconciled_watermark(true).await?;
+        if let Some(old) = interrupted {
+            if old.mode == ctx.request.mode && old.previous_watermark == previous && !old.exports.is_empty() {
+                return self.resume(old, previous).await;
+            }
+            self.close_interrupted(
+                old,
+                "its plan no longer applies (another mode, or a run committed since)",
+            )
+            .await?;
+        }
         let plan = self.plan(previous).await?;
         let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
         journal.exports = plan
@@ -118,7 +130,8 @@ impl Run<'_> {
             .collect();
         journal.target_watermark = plan.exports.last().map(|p| p.spec.watermark());
         if plan.exports.is_empty() {
-            let reason = plan.notes.join("; ");
+            // Sources put the reason for an empty plan last; earlier notes were already reported.
+            let reason = plan.notes.last().cloned().unwrap_or_else(|| "nothing to export".into());
             journal.note = Some(reason.clone());
             journal.finished_at = Some(Utc::now());
             self.journal = Some(journal);
@@ -133,10 +146,76 @@ impl Run<'_> {
         self.load(staged, &plan, previous).await
     }
 
-    /// Journals of earlier runs that never finished (killed, power loss) are closed as
-    /// interrupted — or as committed, when the warehouse holds their commit record.
-    async fn settle_interrupted_runs(&mut self) -> Result<(), PipelineError> {
+    /// Continues a run that was killed before it committed: the same exports (found again by
+    /// their ARNs, never requested twice), its verified staged files when it got that far, and a
+    /// fresh load — the warehouse holds no commit of it (checked by `settle_interrupted_runs`).
+    async fn resume(
+        &mut self,
+        old: RunJournal,
+        previous: Option<DateTime<Utc>>,
+    ) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
+        ctx.events.emit(EventKind::Resuming { resumed_run_id: old.run_id.clone(), stage: old.stage });
+        let plan = ExportPlan {
+            exports: old
+                .exports
+                .iter()
+                .map(|e| PlannedExport { spec: e.spec.clone(), existing: e.description.clone() })
+                .collect(),
+            notes: vec![format!("resuming run {} at stage {}", old.run_id, old.stage)],
+        };
+        ctx.events.emit(EventKind::Planned {
+            exports: plan.exports.iter().map(|p| p.spec.clone()).collect(),
+            notes: plan.notes.clone(),
+        });
+        let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
+        journal.exports = old.exports.clone();
+        journal.target_watermark = old.target_watermark;
+        journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
+        self.journal = Some(journal);
+        self.save_journal().await?;
+        let reusable_staged = match &old.staged {
+            Some(staged) if old.stage >= Stage::Staged && self.staged_files_exist(staged).await? => {
+                Some(staged.clone())
+            }
+            _ => None,
+        };
+        let known_arns: Vec<Option<String>> = old.exports.iter().map(|e| e.export_arn.clone()).collect();
+        self.close_interrupted(old, &format!("resumed by run {}", ctx.run_id)).await?;
+
+        let staged = match reusable_staged {
+            Some(staged) => {
+                if let Some(journal) = self.journal.as_mut() {
+                    journal.staged = Some(staged.clone());
+                }
+                self.enter(Stage::Staged).await?;
+                staged
+            }
+            None => {
+                let exports = self.export_with(&plan, known_arns).await?;
+                self.stage(exports).await?
+            }
+        };
+        self.load(staged, &plan, previous).await
+    }
+
+    async fn staged_files_exist(&self, staged: &StagedSet) -> Result<bool, PipelineError> {
+        let store = self.ctx.store.as_ref();
+        for key in staged.files.iter().map(|f| f.key.as_str()).chain([staged.manifest_key.as_str()]) {
+            if store.head(key).await?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Settles the journals of earlier runs that never finished (killed, power loss): those the
+    /// warehouse holds a commit of are closed as committed, older interrupted ones as
+    /// interrupted, and the newest interrupted one is returned to be resumed.
+    async fn settle_interrupted_runs(&mut self) -> Result<Option<RunJournal>, PipelineError> {
+        let ctx = self.ctx;
+        let mut newest_interrupted = None;
+        // Newest first, so the first uncommitted one is the one to resume.
         for mut journal in RunJournal::list(&ctx.table, ctx.store.as_ref()).await? {
             if journal.is_finished() {
                 continue;
@@ -145,22 +224,33 @@ impl Run<'_> {
                 journal.stage = Stage::Committed;
                 journal.target_rows = Some(record.target_rows);
                 journal.note = Some("committed; the run was interrupted before it could record that".into());
+                journal.finished_at = Some(Utc::now());
+                journal.save(&ctx.table, ctx.store.as_ref()).await?;
+            } else if newest_interrupted.is_none() {
+                newest_interrupted = Some(journal);
             } else {
-                ctx.events.emit(EventKind::Warning {
-                    message: format!(
-                        "run {} was interrupted at stage {}; nothing of it was committed, starting afresh",
-                        journal.run_id, journal.stage
-                    ),
-                });
-                journal.failure = Some(JournalFailure {
-                    stage: journal.stage,
-                    cause: "interrupted (the process ended before the run finished)".into(),
-                    hint: "nothing was committed; a later run covers the same changes".into(),
-                });
+                self.close_interrupted(journal, "a newer run was interrupted too").await?;
             }
-            journal.finished_at = Some(Utc::now());
-            journal.save(&ctx.table, ctx.store.as_ref()).await?;
         }
+        Ok(newest_interrupted)
+    }
+
+    /// Closes an interrupted run's journal; nothing of it was committed.
+    async fn close_interrupted(&mut self, mut journal: RunJournal, why: &str) -> Result<(), PipelineError> {
+        let ctx = self.ctx;
+        ctx.events.emit(EventKind::Warning {
+            message: format!(
+                "run {} was interrupted at stage {}; nothing of it was committed ({why})",
+                journal.run_id, journal.stage
+            ),
+        });
+        journal.failure = Some(JournalFailure {
+            stage: journal.stage,
+            cause: format!("interrupted: the process ended before the run finished; {why}"),
+            hint: "nothing of it was committed; a later run covers the same changes".into(),
+        });
+        journal.finished_at = Some(Utc::now());
+        journal.save(&ctx.table, ctx.store.as_ref()).await?;
         Ok(())
     }
 
@@ -197,20 +287,33 @@ impl Run<'_> {
     }
 
     async fn export(&mut self, plan: &ExportPlan) -> Result<Vec<ExportDescription>, PipelineError> {
+        self.export_with(plan, vec![None; plan.exports.len()]).await
+    }
+
+    /// Requests the planned exports whose ARN is not known yet (a resumed run knows some), then
+    /// polls them all until complete.
+    async fn export_with(
+        &mut self,
+        plan: &ExportPlan,
+        known_arns: Vec<Option<String>>,
+    ) -> Result<Vec<ExportDescription>, PipelineError> {
         let ctx = self.ctx;
         self.enter(Stage::Exporting).await?;
         let total = plan.exports.len();
         let mut arns = Vec::with_capacity(total);
         for (index, planned) in plan.exports.iter().enumerate() {
-            let arn = export::request(
-                ctx.source.as_ref(),
-                &ctx.table,
-                &ctx.run_id,
-                (index, total),
-                planned,
-                &ctx.events,
-            )
-            .await?;
+            let arn = match &known_arns[index] {
+                Some(arn) => {
+                    let (export_arn, spec) = (arn.clone(), planned.spec.clone());
+                    ctx.events.emit(EventKind::ExportFound { index, total, export_arn, spec });
+                    arn.clone()
+                }
+                None => {
+                    let position = (index, total);
+                    let source = ctx.source.as_ref();
+                    export::request(source, &ctx.table, &ctx.run_id, position, planned, &ctx.events).await?
+                }
+            };
             // Journal the ARN at once: a crashed run's export is found again by it.
             if let Some(journal) = self.journal.as_mut() {
                 journal.exports[index].export_arn = Some(arn.clone());
@@ -276,12 +379,11 @@ impl Run<'_> {
         }
         let report = result?;
         // The load transaction committed the data and the watermark together.
-        self.stage = Stage::Loaded;
-        ctx.events.emit(EventKind::StageChanged { stage: Stage::Loaded });
         ctx.events.emit(EventKind::WatermarkAdvanced { from: previous, to: request.watermark });
         if let Some(journal) = self.journal.as_mut() {
             journal.target_rows = Some(report.target_rows);
         }
+        self.enter(Stage::Loaded).await?;
         self.enter(Stage::Committed).await?;
         self.after_commit(&staged).await;
         Ok(RunOutcome::Committed {
@@ -353,7 +455,13 @@ impl Run<'_> {
         }
         self.save_journal().await?;
         self.ctx.events.emit(EventKind::StageChanged { stage });
-        Ok(())
+        match fault::after_stage(stage) {
+            Some(Fault::Crash) => fault::crash(&format!("after stage {stage}")),
+            Some(Fault::Fail) => {
+                Err(PipelineError::Inconsistent(format!("injected failure after stage {stage}")))
+            }
+            None => Ok(()),
+        }
     }
 
     async fn save_journal(&mut self) -> Result<(), PipelineError> {
@@ -420,6 +528,11 @@ impl StatementLog {
 }
 
 fn record_statement(statements: &mut Vec<JournalStatement>, kind: &EventKind) {
+    if let EventKind::StatementFinished { index, .. } = kind
+        && fault::in_load(*index)
+    {
+        fault::crash(&format!("load statement {index}"));
+    }
     match kind {
         EventKind::StatementSubmitted { label, sql, .. } => statements.push(JournalStatement {
             label: label.clone(),

@@ -77,3 +77,43 @@ pub async fn write_copy(
 ) -> Result<(), StoreError> {
     store.put(&key(table), serde_json::to_vec_pretty(copy).expect("watermarks always serialize")).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+
+    fn record(run_id: &str, minute: u32) -> CommitRecord {
+        use chrono::TimeZone;
+        CommitRecord {
+            table_name: "customers".into(),
+            run_id: run_id.into(),
+            mode: Mode::Incremental,
+            watermark: Utc.with_ymd_and_hms(2026, 11, 24, 10, minute, 0).unwrap(),
+            committed_at: Utc.with_ymd_and_hms(2026, 11, 24, 11, 0, 0).unwrap(),
+            upserts: 1,
+            deletes: 0,
+            target_rows: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_copy_follows_the_warehouse() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let text = "[[table]]\nname = \"customers\"\nkey = [\"customer_id\"]\n";
+        let table =
+            crate::config::load_str(text, std::path::Path::new("/tmp/tables.toml")).unwrap().tables.remove(0);
+
+        assert!(!reconcile_copy(&store, &table, None).await.unwrap());
+        assert!(reconcile_copy(&store, &table, Some(&record("a", 15))).await.unwrap());
+        assert!(!reconcile_copy(&store, &table, Some(&record("a", 15))).await.unwrap());
+        assert_eq!(read_copy(&store, &table).await.unwrap().unwrap().run_id, "a");
+        // A copy ahead of the warehouse (its load never committed) is put back.
+        write_copy(&store, &table, &WatermarkCopy::from(&record("b", 30))).await.unwrap();
+        assert!(reconcile_copy(&store, &table, Some(&record("a", 15))).await.unwrap());
+        assert_eq!(read_copy(&store, &table).await.unwrap().unwrap().run_id, "a");
+        assert!(reconcile_copy(&store, &table, None).await.unwrap());
+        assert!(read_copy(&store, &table).await.unwrap().is_none());
+    }
+}

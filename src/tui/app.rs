@@ -14,7 +14,7 @@ use ratatui::layout::Rect;
 
 use super::action::Action;
 use super::command::Command;
-use super::keymap::{self, Context};
+use super::keymap::Context;
 use super::layout::{self, ScreenLayout};
 use super::list_cursor::ListCursor;
 use super::pane::Pane;
@@ -283,7 +283,7 @@ pub(crate) mod test_support {
         /// Maps a key press through the keymap for where focus is, then applies it (as the
         /// event loop does).
         pub fn on_key(&mut self, key: &KeyEvent) -> Option<Command> {
-            let action = keymap::action_for(&self.key_contexts(), key)?;
+            let action = crate::tui::keymap::action_for(&self.key_contexts(), key)?;
             self.update(action)
         }
 

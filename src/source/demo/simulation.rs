@@ -61,15 +61,16 @@ impl SimulatedTable {
         blocking(move || clock.advance(by)).await
     }
 
-    /// The current simulated time and the instants an export may cover: from the table's
-    /// creation (or 35 days back) to 5 minutes ago, like PITR.
+    /// The current simulated time and the instants an export may cover: the last 35 days up to
+    /// 5 minutes ago, like PITR. The demo behaves as if PITR had been on for the whole recovery
+    /// period (the table was simply empty before its creation), so the edge of the window moves
+    /// from the start and the "watermark near the edge" warning means what it says.
     pub async fn restorable_range(&self) -> Result<(DateTime<Utc>, RestorableRange), SourceError> {
         let (clock, history, opened_at) = (self.clock.clone(), self.history.clone(), self.opened_at);
         blocking(move || {
             let now = clock.now()?;
-            let created = lock(&history).prepare(opened_at, DateTime::<Utc>::MIN_UTC)?;
-            let range =
-                RestorableRange { earliest: created.max(now - RECOVERY_PERIOD), latest: now - PITR_TRAIL };
+            lock(&history).prepare(opened_at, DateTime::<Utc>::MIN_UTC)?;
+            let range = RestorableRange { earliest: now - RECOVERY_PERIOD, latest: now - PITR_TRAIL };
             Ok((now, range))
         })
         .await

@@ -1,0 +1,100 @@
+//! The `dynashift` binary: parse the command line, load and validate `tables.toml`, connect the
+//! adapters, then hand over to the console or the headless runner.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use color_eyre::eyre::WrapErr;
+
+use dynashift::cli::Cli;
+use dynashift::headless::{self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest};
+use dynashift::pipeline::Engine;
+use dynashift::{config, logging, tui, wiring};
+
+fn main() -> ExitCode {
+    // Installed first, so the console's own hook (which restores the terminal) wraps it.
+    if let Err(err) = color_eyre::install() {
+        eprintln!("could not install the error report handler: {err}");
+    }
+    let cli = Cli::parse();
+    let config = match config::load(&cli.config) {
+        Ok(config) => Arc::new(config),
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if cli.check {
+        println!("{}: {} tables, all valid", cli.config.display(), config.tables.len());
+        return ExitCode::SUCCESS;
+    }
+    let tables = match selected_tables(&cli, &config) {
+        Ok(tables) => tables,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    match runtime.block_on(run(cli, config, tables)) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("Error: {err:?}");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+/// The tables a headless run covers; an error message for bad `--table` names.
+fn selected_tables(cli: &Cli, config: &config::Config) -> Result<Vec<String>, String> {
+    if !cli.headless {
+        return Ok(Vec::new());
+    }
+    if cli.all {
+        return Ok(config.tables.iter().map(|t| t.name.clone()).collect());
+    }
+    if cli.table.is_empty() {
+        return Err("--headless needs --table NAME (repeatable) or --all".into());
+    }
+    let known: Vec<&str> = config.tables.iter().map(|t| t.name.as_str()).collect();
+    for name in &cli.table {
+        if !known.contains(&name.as_str()) {
+            return Err(format!(
+                "{}: no table named `{name}`; configured tables: {}",
+                cli.config.display(),
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(cli.table.clone())
+}
+
+async fn run(cli: Cli, config: Arc<config::Config>, tables: Vec<String>) -> color_eyre::Result<u8> {
+    if cli.headless {
+        let _guard = logging::init_stderr();
+        let adapters = match wiring::connect(&config).await {
+            Ok(adapters) => adapters,
+            Err(err) => {
+                eprintln!("{err}");
+                return Ok(err.exit_code());
+            }
+        };
+        let (engine, events) = Engine::new(config, adapters);
+        let request =
+            HeadlessRequest { tables, mode: cli.mode.map(Into::into), dry_run: cli.dry_run, json: cli.json };
+        let mut stdout = std::io::stdout();
+        return Ok(headless::run(engine, events, request, &mut stdout).await);
+    }
+    let _guard = logging::init_file(&config.log_file).wrap_err("setting up the log file")?;
+    let adapters = match wiring::connect(&config).await {
+        Ok(adapters) => adapters,
+        Err(err) => {
+            eprintln!("{err}");
+            return Ok(err.exit_code());
+        }
+    };
+    let (engine, events) = Engine::new(config, adapters);
+    tui::run(engine, events).await.wrap_err("the console stopped")?;
+    Ok(0)
+}

@@ -1,0 +1,139 @@
+//! The binary as cron and scripts use it: `--headless` exit codes and last lines, JSON Lines,
+//! `--dry-run`, `--check`, and a broken `tables.toml`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod common;
+
+use common::fast_demo_config as demo_config;
+
+fn dynashift(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dynashift"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("DYNASHIFT_LOG")
+        .output()
+        .expect("run dynashift")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn full_then_incremental_succeed_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let full = dynashift(&config, &["--headless", "--all", "--mode", "full"]);
+    assert_eq!(full.status.code(), Some(0), "{}\n{}", stdout(&full), String::from_utf8_lossy(&full.stderr));
+    let text = stdout(&full);
+    assert!(
+        text.contains("OK      orders: committed") && text.contains("OK      customers: committed"),
+        "{text}"
+    );
+    assert!(text.contains("watermark advanced: none →"), "{text}");
+
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let incremental = dynashift(&config, &["--headless", "--all", "--mode", "incremental"]);
+    assert_eq!(incremental.status.code(), Some(0), "{}", stdout(&incremental));
+    let text = stdout(&incremental);
+    assert!(text.contains("plan: 1 export: incremental") || text.contains("exports (catching up)"), "{text}");
+    assert!(text.lines().filter(|l| l.starts_with("OK ")).count() == 2, "{text}");
+}
+
+#[test]
+fn a_failed_run_exits_1_and_its_last_line_says_where_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let output = dynashift(&config, &["--headless", "--table", "customers", "--mode", "incremental"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let last = text.lines().last().unwrap();
+    assert!(last.starts_with("FAILED  customers: at stage planned:"), "{last}");
+    assert!(last.contains("never been fully synced") && last.contains("--mode full"), "{last}");
+}
+
+#[test]
+fn json_lines_carry_every_event_then_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let output = dynashift(&config, &["--headless", "--table", "customers", "--mode", "full", "--json"]);
+    assert_eq!(output.status.code(), Some(0));
+    let events: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    for expected in [
+        "run_started",
+        "planned",
+        "export_requested",
+        "export_completed",
+        "staging_finished",
+        "statement_submitted",
+        "statement_finished",
+        "reconciled",
+        "watermark_advanced",
+        "run_finished",
+    ] {
+        assert!(names.contains(&expected), "missing {expected}: {names:?}");
+    }
+    assert_eq!(*names.last().unwrap(), "summary");
+    let summary = events.last().unwrap();
+    assert_eq!(summary["table"], "customers");
+    assert_eq!(summary["ok"], true);
+    assert_eq!(summary["result"]["outcome"], "committed");
+    assert!(
+        events.iter().all(|e| e["event"] == "summary" || (e["run_id"].is_string() && e["at"].is_string()))
+    );
+}
+
+#[test]
+fn a_dry_run_prints_the_sql_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let output = dynashift(&config, &["--headless", "--table", "orders", "--mode", "full", "--dry-run"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(text.contains("CREATE TABLE IF NOT EXISTS \"dynashift_runs\""), "{text}");
+    assert!(text.contains("OK      orders: dry run, nothing changed"), "{text}");
+    assert!(
+        !dir.path().join(".dynashift/warehouse.sqlite").exists() || {
+            let conn = rusqlite::Connection::open(dir.path().join(".dynashift/warehouse.sqlite")).unwrap();
+            conn.query_row("select count(*) from sqlite_master where name = 'orders'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+                == 0
+        }
+    );
+    assert!(!dir.path().join(".dynashift/bucket/orders/_state").exists(), "a dry run writes no state");
+}
+
+#[test]
+fn a_broken_tables_toml_exits_2_naming_file_line_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace(r#"name = "status""#, r#"name = "Status;""#);
+    std::fs::write(&config, text).unwrap();
+    for args in [&["--check"][..], &["--headless", "--all"][..]] {
+        let output = dynashift(&config, args);
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("tables.toml:") && stderr.contains("hint"), "{stderr}");
+        assert!(stdout(&output).is_empty());
+    }
+    assert!(!dir.path().join(".dynashift").exists(), "nothing was touched");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    assert_eq!(dynashift(&config, &["--headless"]).status.code(), Some(2));
+    assert_eq!(dynashift(&config, &["--headless", "--table", "nope"]).status.code(), Some(2));
+    assert_eq!(dynashift(&config, &["--all"]).status.code(), Some(2));
+    let ok = dynashift(&config, &["--check"]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(stdout(&ok).contains("2 tables, all valid"));
+}
