@@ -1,13 +1,63 @@
-//! PLACEHOLDER (stage helper replaces this file).
-use std::sync::Arc;
+//! The stage step: a run's completed exports → load-ready staged files.
+//!
+//! 1. Read every export's manifests ([`manifest`]) and refuse what cannot be staged (ION, a
+//!    missing manifest, counts that do not add up) before reading any data.
+//! 2. Stream the data files on one worker thread per core, up to four ([`worker`]): gzip → lines
+//!    ([`reader`]) parsed without copying ([`lines`], [`image`]) → fold by key, newest export
+//!    first ([`fold`]) → one staged line per change ([`map`], [`lookup`], [`coerce`],
+//!    [`datetime`]) → each worker's own gzip parts ([`writer`]). Each file is verified against its
+//!    manifest entry (item count, and MD5 when given); progress goes out as events ([`progress`]).
+//! 3. Write the COPY manifest and the jsonpaths file, and report the counts.
+//!
+//! Memory stays flat in the size of the export: files are streamed, and the only thing that
+//! grows is the set of keys staged from incremental exports (the number of changed keys).
+//! Any error fails the stage step, and the run with it, before anything is loaded.
 
+mod checksum;
+mod coerce;
+mod datetime;
+mod error;
+mod fold;
+mod image;
+mod lines;
+mod lookup;
+pub mod manifest;
+pub mod map;
+mod progress;
+mod reader;
+mod spool;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+mod worker;
+mod writer;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
-use super::events::{EventSink, StageCounts};
-use super::staged::StagedSet;
+use super::events::{EventKind, EventSink, StageCounts};
+use super::staged::{StagedFile, StagedSet, staged_columns};
 use crate::config::TableConfig;
-use crate::source::ExportDescription;
+use crate::source::{ExportDescription, ExportSpec};
 use crate::store::ObjectStore;
+
+pub use error::StageError;
+pub use map::{TypeError, map_item};
+
+use fold::KeyFold;
+use manifest::{ExportFiles, ExportKind};
+use map::RowMapper;
+use progress::Progress;
+use worker::Workers;
+use writer::{PartSink, PartTarget, PartWriter};
+
+/// Most worker threads. Each one holds a staged part in memory (compressed, up to
+/// `staged_file_bytes` of rows), so the count bounds memory; a few cores already outrun the store.
+const MAX_WORKERS: usize = 4;
 
 /// What the stage step works on.
 pub struct StageInput {
@@ -20,16 +70,123 @@ pub struct StageInput {
     pub cancel: CancellationToken,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StageError(pub String);
+/// Stages `input.exports` under `<table>/staged/<run_id>/` and returns what was written and the
+/// final counts. Emits `StagingStarted`, `FileVerified` per data file, throttled
+/// `StagingProgress`, and `StagingFinished`.
+pub async fn stage(input: StageInput) -> Result<(StagedSet, StageCounts), StageError> {
+    let started = Instant::now();
+    check_export_set(&input.exports)?;
+    let mut exports = Vec::with_capacity(input.exports.len());
+    for export in &input.exports {
+        cancelled(&input.cancel)?;
+        exports.push(manifest::read_export(input.store.as_ref(), export).await?);
+    }
+    let files_total: u64 = exports.iter().map(|e| e.files.len() as u64).sum();
+    input.events.emit(EventKind::StagingStarted { files_total, exports: exports.len() });
 
-impl StageError {
-    pub fn hint(&self) -> String {
-        String::new()
+    let prefix = writer::staged_prefix(&input.table, &input.run_id);
+    remove_previous_attempt(input.store.as_ref(), &prefix).await?;
+    let progress = Arc::new(Progress::new(input.events.clone(), files_total, started));
+    let target = PartTarget {
+        store: input.store.clone(),
+        handle: Handle::current(),
+        prefix: prefix.clone(),
+        spool_dir: std::env::temp_dir(),
+    };
+    let sink = Arc::new(PartSink::new(target, input.table.staged_file_bytes, progress.clone()));
+    let files = stage_data_files(&input, exports, sink, progress.clone()).await?;
+
+    let (manifest_key, jsonpaths_key) = (format!("{prefix}copy.manifest"), format!("{prefix}jsonpaths.json"));
+    let columns = staged_columns(&input.table);
+    input.store.put(&manifest_key, writer::copy_manifest(input.store.as_ref(), &files)).await?;
+    input.store.put(&jsonpaths_key, writer::jsonpaths(&columns)).await?;
+    let counts = progress.counts();
+    input.events.emit(EventKind::StagingFinished {
+        counts,
+        staged_files: files.len(),
+        manifest_url: input.store.url_of(&manifest_key),
+    });
+    let staged = StagedSet {
+        manifest_key,
+        jsonpaths_key,
+        columns,
+        files,
+        upserts: counts.upserts,
+        deletes: counts.deletes,
+    };
+    Ok((staged, counts))
+}
+
+/// A run stages one full export, or one or more incremental exports.
+fn check_export_set(exports: &[ExportDescription]) -> Result<(), StageError> {
+    let fulls = exports.iter().filter(|e| matches!(e.spec, ExportSpec::Full { .. })).count();
+    let reason = match (exports.len(), fulls) {
+        (0, _) => "there are no exports".to_owned(),
+        (1, _) | (_, 0) => return Ok(()),
+        (total, fulls) => {
+            format!("a full export cannot be staged with other exports ({fulls} full of {total})")
+        }
+    };
+    Err(StageError::InvalidExportSet { reason })
+}
+
+/// A resumed run stages again from scratch; parts left by the earlier attempt must not linger
+/// beside the new ones.
+async fn remove_previous_attempt(store: &dyn ObjectStore, prefix: &str) -> Result<(), StageError> {
+    for object in store.list(prefix).await? {
+        store.delete(&object.key).await?;
+    }
+    Ok(())
+}
+
+/// Runs the workers on a blocking thread (they block on file and store I/O and burn CPU).
+async fn stage_data_files(
+    input: &StageInput,
+    exports: Vec<ExportFiles>,
+    sink: Arc<PartSink>,
+    progress: Arc<Progress>,
+) -> Result<Vec<StagedFile>, StageError> {
+    let table = input.table.clone();
+    let store = input.store.clone();
+    let cancel = input.cancel.clone();
+    let handle = Handle::current();
+    let blocking = tokio::task::spawn_blocking(move || {
+        let mapper = RowMapper::new(&table);
+        let workers =
+            Workers { table: &table, mapper: &mapper, store, handle, cancel: &cancel, progress: &progress };
+        stage_newest_first(&workers, &exports, &sink)?;
+        Ok(sink.files())
+    });
+    match blocking.await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(_) => Err(StageError::Cancelled),
     }
 }
 
-pub async fn stage(_input: StageInput) -> Result<(StagedSet, StageCounts), StageError> {
-    Err(StageError("placeholder".into()))
+/// Newest export first, so a key's newest change is staged and older ones are dropped.
+fn stage_newest_first(
+    workers: &Workers<'_>,
+    exports: &[ExportFiles],
+    sink: &Arc<PartSink>,
+) -> Result<(), StageError> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = cores.clamp(1, MAX_WORKERS);
+    let mut writers: Vec<PartWriter> = (0..threads).map(|_| PartWriter::new(sink.clone())).collect();
+    let mut fold = KeyFold::default();
+    for export in exports.iter().rev() {
+        cancelled(workers.cancel)?;
+        let keys = workers.stage_export(export, &fold, &mut writers)?;
+        if export.kind == ExportKind::Incremental {
+            fold.absorb(&export.export_arn, keys)?;
+        }
+    }
+    for writer in writers {
+        writer.finish()?;
+    }
+    sink.ensure_one_part()
+}
+
+fn cancelled(cancel: &CancellationToken) -> Result<(), StageError> {
+    if cancel.is_cancelled() { Err(StageError::Cancelled) } else { Ok(()) }
 }

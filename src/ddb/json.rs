@@ -1,0 +1,175 @@
+//! Plain JSON for DynamoDB values: what a `super` column (and the whole-item column) holds.
+//!
+//! `{"M":{"n":{"N":"1.50"},"s":{"SS":["a"]}}}` becomes `{"n":1.5,"s":["a"]}`: S → string,
+//! N → number (its exact digits, in canonical plain notation), B → base64 string, BOOL → bool,
+//! NULL → null, M → object, L → array, SS/NS/BS → arrays. Numbers are written from their decimal
+//! text, never through `f64`, so no digit is lost. Writers append to a caller's buffer, so the
+//! stage step can build a whole staged line without allocating per value.
+
+use super::number::{NumberError, write_json_number};
+use super::value::{AttributeValue, Item};
+
+/// Appends the plain JSON of `value`. Fails only on a number that is not a valid DynamoDB number.
+pub fn write_value(out: &mut Vec<u8>, value: &AttributeValue) -> Result<(), NumberError> {
+    match value {
+        AttributeValue::S(text) | AttributeValue::B(text) => write_string(out, text),
+        AttributeValue::N(text) => write_json_number(text, out)?,
+        AttributeValue::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
+        AttributeValue::Null(_) => out.extend_from_slice(b"null"),
+        AttributeValue::M(map) => write_item(out, map)?,
+        AttributeValue::L(values) => {
+            write_array(out, values, write_value)?;
+        }
+        AttributeValue::Ss(texts) | AttributeValue::Bs(texts) => {
+            write_array(out, texts, |out, text| {
+                write_string(out, text);
+                Ok(())
+            })?;
+        }
+        AttributeValue::Ns(texts) => write_array(out, texts, |out, text| write_json_number(text, out))?,
+    }
+    Ok(())
+}
+
+/// Appends the plain JSON object of an item (or map), keys in the item's (sorted) order.
+pub fn write_item(out: &mut Vec<u8>, item: &Item) -> Result<(), NumberError> {
+    out.push(b'{');
+    for (i, (name, value)) in item.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(out, name);
+        out.push(b':');
+        write_value(out, value)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The plain JSON of `value` as a string.
+pub fn value_to_json(value: &AttributeValue) -> Result<String, NumberError> {
+    let mut out = Vec::new();
+    write_value(&mut out, value)?;
+    Ok(into_string(out))
+}
+
+/// The plain JSON of an item as a string.
+pub fn item_to_json(item: &Item) -> Result<String, NumberError> {
+    let mut out = Vec::new();
+    write_item(&mut out, item)?;
+    Ok(into_string(out))
+}
+
+/// Appends `text` as a JSON string literal, escaping `"`, `\` and control characters.
+pub fn write_string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if byte >= 0x20 && byte != b'"' && byte != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        write_escape(out, byte);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn write_escape(out: &mut Vec<u8>, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match byte {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0xf)],
+        ]),
+    }
+}
+
+fn write_array<T>(
+    out: &mut Vec<u8>,
+    elements: &[T],
+    mut write_element: impl FnMut(&mut Vec<u8>, &T) -> Result<(), NumberError>,
+) -> Result<(), NumberError> {
+    out.push(b'[');
+    for (i, element) in elements.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_element(out, element)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// Everything written here is valid UTF-8: string contents are copied from `&str`s and every
+/// other byte is ASCII.
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn item(json: &str) -> Item {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn every_type_maps_to_plain_json() {
+        let item = item(
+            r#"{"s":{"S":"x"},"n":{"N":"1.50"},"b":{"B":"AAE="},"t":{"BOOL":true},"f":{"BOOL":false},
+                "z":{"NULL":true},"m":{"M":{"k":{"N":"-0"}}},"l":{"L":[{"S":"a"},{"N"
+                :"1E2"}]},"ss":{"SS":["a","b"]},"ns":{"NS":["1","2.0"]},"bs":{"BS":["AA=="]}}"#,
+        );
+        assert_eq!(
+            item_to_json(&item).unwrap(),
+            r#"{"b":"AAE=","bs":["AA=="],"f":false,"l":["a",100],"m":{"k":0},"n":1.5,"ns":[1,2],"s":"x","ss":["a","b"],"t":true,"z":null}"#
+        );
+    }
+
+    #[test]
+    fn numbers_keep_every_digit() {
+        let n = AttributeValue::N("12345678901234567890123456789012345678".into());
+        assert_eq!(value_to_json(&n).unwrap(), "12345678901234567890123456789012345678");
+        let tiny = AttributeValue::N("1E-130".into());
+        assert_eq!(value_to_json(&tiny).unwrap(), format!("0.{}1", "0".repeat(129)));
+    }
+
+    #[test]
+    fn invalid_numbers_are_errors() {
+        assert!(value_to_json(&AttributeValue::N("1E+999".into())).is_err());
+        assert!(value_to_json(&AttributeValue::Ns(vec!["1".into(), "x".into()])).is_err());
+        assert!(value_to_json(&AttributeValue::L(vec![AttributeValue::N("".into())])).is_err());
+    }
+
+    #[test]
+    fn strings_are_escaped_and_round_trip() {
+        let text = "quote \" backslash \\ newline \n tab \t bell \u{7} nul \0 é 😀 \u{1f}";
+        let json = value_to_json(&AttributeValue::S(text.into())).unwrap();
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);
+        assert!(json.contains("\\u0007") && json.contains("\\u0000") && json.contains("\\u001f"), "{json}");
+        let key_item = item(r#"{"a\"b":{"S":"v"}}"#);
+        assert_eq!(item_to_json(&key_item).unwrap(), r#"{"a\"b":"v"}"#);
+    }
+
+    #[test]
+    fn empty_containers() {
+        assert_eq!(item_to_json(&Item::new()).unwrap(), "{}");
+        assert_eq!(value_to_json(&AttributeValue::L(vec![])).unwrap(), "[]");
+    }
+}

@@ -1,0 +1,295 @@
+//! Item images as the stage step reads them: DynamoDB JSON parsed without copying.
+//!
+//! [`crate::ddb::AttributeValue`] owns every string and keeps maps in a `BTreeMap`, which is
+//! right for the rest of dynashift but costs an allocation per attribute name and value. The
+//! stage step parses each exported item once and throws it away, so here strings borrow from the
+//! line (unless they contain escapes) and maps are sorted vectors. Profiling the stage step
+//! showed parsing into the owned types as its largest cost.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::ddb::json::write_string;
+use crate::ddb::number::{NumberError, write_json_number};
+use crate::ddb::{AttributeValue, Item};
+
+/// Maps up to this size are searched linearly.
+const LINEAR_SEARCH_MAX: usize = 32;
+
+/// One DynamoDB value (all ten types), borrowing its text. Serializes back to DynamoDB JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Value<'a> {
+    S(#[serde(borrow)] Cow<'a, str>),
+    N(#[serde(borrow)] Cow<'a, str>),
+    B(#[serde(borrow)] Cow<'a, str>),
+    #[serde(rename = "BOOL")]
+    Bool(bool),
+    #[serde(rename = "NULL")]
+    Null(bool),
+    M(#[serde(borrow)] Map<'a>),
+    L(#[serde(borrow)] Vec<Value<'a>>),
+    /// Set elements are owned: serde borrows a `Cow` only when it is the field itself. Sets are
+    /// rare next to scalars, so this costs little.
+    #[serde(rename = "SS")]
+    Ss(Vec<String>),
+    #[serde(rename = "NS")]
+    Ns(Vec<String>),
+    #[serde(rename = "BS")]
+    Bs(Vec<String>),
+}
+
+/// A map (or item) of name → value, sorted by name (as `Item`'s `BTreeMap` is), so lookups are
+/// binary searches and JSON output is deterministic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Map<'a>(Vec<(Cow<'a, str>, Value<'a>)>);
+
+impl<'a> Value<'a> {
+    /// The DynamoDB type tag (`"S"`, `"N"`, `"BOOL"`…), for error messages.
+    pub fn type_tag(&self) -> &'static str {
+        match self {
+            Value::S(_) => "S",
+            Value::N(_) => "N",
+            Value::B(_) => "B",
+            Value::Bool(_) => "BOOL",
+            Value::Null(_) => "NULL",
+            Value::M(_) => "M",
+            Value::L(_) => "L",
+            Value::Ss(_) => "SS",
+            Value::Ns(_) => "NS",
+            Value::Bs(_) => "BS",
+        }
+    }
+
+    /// A borrowed view of an owned value.
+    pub fn of(value: &'a AttributeValue) -> Value<'a> {
+        match value {
+            AttributeValue::S(text) => Value::S(Cow::Borrowed(text)),
+            AttributeValue::N(text) => Value::N(Cow::Borrowed(text)),
+            AttributeValue::B(text) => Value::B(Cow::Borrowed(text)),
+            AttributeValue::Bool(flag) => Value::Bool(*flag),
+            AttributeValue::Null(flag) => Value::Null(*flag),
+            AttributeValue::M(map) => Value::M(Map::of(map)),
+            AttributeValue::L(list) => Value::L(list.iter().map(Value::of).collect()),
+            AttributeValue::Ss(texts) => Value::Ss(texts.clone()),
+            AttributeValue::Ns(texts) => Value::Ns(texts.clone()),
+            AttributeValue::Bs(texts) => Value::Bs(texts.clone()),
+        }
+    }
+
+    /// The owned value (for error messages and keys).
+    pub fn to_owned_value(&self) -> AttributeValue {
+        match self {
+            Value::S(text) => AttributeValue::S(text.to_string()),
+            Value::N(text) => AttributeValue::N(text.to_string()),
+            Value::B(text) => AttributeValue::B(text.to_string()),
+            Value::Bool(flag) => AttributeValue::Bool(*flag),
+            Value::Null(flag) => AttributeValue::Null(*flag),
+            Value::M(map) => AttributeValue::M(map.to_item()),
+            Value::L(list) => AttributeValue::L(list.iter().map(Value::to_owned_value).collect()),
+            Value::Ss(texts) => AttributeValue::Ss(texts.clone()),
+            Value::Ns(texts) => AttributeValue::Ns(texts.clone()),
+            Value::Bs(texts) => AttributeValue::Bs(texts.clone()),
+        }
+    }
+
+    /// Appends the plain JSON of the value (see [`crate::ddb::json`], which does the same for
+    /// owned values).
+    pub fn write_plain_json(&self, out: &mut Vec<u8>) -> Result<(), NumberError> {
+        match self {
+            Value::S(text) | Value::B(text) => write_string(out, text),
+            Value::N(text) => write_json_number(text, out)?,
+            Value::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
+            Value::Null(_) => out.extend_from_slice(b"null"),
+            Value::M(map) => map.write_plain_json(out)?,
+            Value::L(list) => write_array(out, list, |out, value| value.write_plain_json(out))?,
+            Value::Ss(texts) | Value::Bs(texts) => write_array(out, texts, |out, text| {
+                write_string(out, text);
+                Ok(())
+            })?,
+            Value::Ns(texts) => write_array(out, texts, |out, text| write_json_number(text, out))?,
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Map<'a> {
+    /// A borrowed view of an owned item.
+    pub fn of(item: &'a Item) -> Map<'a> {
+        // A BTreeMap iterates in key order, so the entries are already sorted.
+        Map(item.iter().map(|(name, value)| (Cow::Borrowed(name.as_str()), Value::of(value))).collect())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value<'a>> {
+        // Items are small: comparing lengths first rules out almost every entry without touching
+        // its text, which beats a binary search's string comparisons.
+        if self.0.len() <= LINEAR_SEARCH_MAX {
+            return self
+                .0
+                .iter()
+                .find(|(key, _)| key.len() == name.len() && key == name)
+                .map(|(_, value)| value);
+        }
+        let index = self.0.binary_search_by(|(key, _)| key.as_ref().cmp(name)).ok()?;
+        Some(&self.0[index].1)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The owned item (for error messages and keys).
+    pub fn to_item(&self) -> Item {
+        self.0.iter().map(|(name, value)| (name.to_string(), value.to_owned_value())).collect()
+    }
+
+    /// Appends the plain JSON object, keys in sorted order.
+    pub fn write_plain_json(&self, out: &mut Vec<u8>) -> Result<(), NumberError> {
+        out.push(b'{');
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(out, name);
+            out.push(b':');
+            value.write_plain_json(out)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// Sorts by name; of repeated names the last one stays, as when parsing into a `BTreeMap`.
+    fn from_entries(mut entries: Vec<(Cow<'a, str>, Value<'a>)>) -> Map<'a> {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, earlier| {
+            let repeated = later.0 == earlier.0;
+            if repeated {
+                std::mem::swap(later, earlier);
+            }
+            repeated
+        });
+        Map(entries)
+    }
+}
+
+fn write_array<T>(
+    out: &mut Vec<u8>,
+    elements: &[T],
+    mut write_element: impl FnMut(&mut Vec<u8>, &T) -> Result<(), NumberError>,
+) -> Result<(), NumberError> {
+    out.push(b'[');
+    for (i, element) in elements.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_element(out, element)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+#[derive(Deserialize)]
+struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Map<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Map<'a>, D::Error> {
+        struct MapVisitor<'a>(std::marker::PhantomData<Map<'a>>);
+
+        impl<'de: 'a, 'a> Visitor<'de> for MapVisitor<'a> {
+            type Value = Map<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of attribute names to DynamoDB values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Map<'a>, A::Error> {
+                let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(8));
+                while let Some((Name(name), value)) = access.next_entry::<Name<'de>, Value<'de>>()? {
+                    entries.push((name, value));
+                }
+                Ok(Map::from_entries(entries))
+            }
+        }
+
+        deserializer.deserialize_map(MapVisitor(std::marker::PhantomData))
+    }
+}
+
+impl Serialize for Map<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ddb::json::item_to_json;
+
+    const ITEM: &str = r#"{"z":{"S":"last"},"s":{"S":"plain"},"e":{"S":"tab\tescaped"},"n":{"N":"1.50"},
+        "b":{"B":"AAE="},"t":{"BOOL":true},"u":{"NULL":true},"m":{"M":{"k":{"N":"-0"}}},
+        "l":{"L":[{"S":"a"},{"N":"1E2"}]},"ss":{"SS":["x","y"]},"ns":{"NS":["1","2.0"]},"bs":{"BS":["AA=="]}}"#;
+
+    #[test]
+    fn strings_without_escapes_are_borrowed() {
+        let map: Map<'_> = serde_json::from_str(ITEM).unwrap();
+        assert!(matches!(map.get("s"), Some(Value::S(Cow::Borrowed("plain")))));
+        assert!(matches!(map.get("n"), Some(Value::N(Cow::Borrowed("1.50")))));
+        assert!(matches!(map.get("e"), Some(Value::S(Cow::Owned(text))) if text == "tab\tescaped"));
+        assert!(map.0.iter().all(|(name, _)| matches!(name, Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn maps_are_sorted_and_looked_up_by_name() {
+        let map: Map<'_> = serde_json::from_str(ITEM).unwrap();
+        let names: Vec<&str> = map.0.iter().map(|(name, _)| name.as_ref()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert!(map.contains_key("z") && map.contains_key("b") && !map.contains_key("missing"));
+        let text = format!(
+            "{{{}}}",
+            (0..100).map(|i| format!(r#""a{i}":{{"N":"{i}"}}"#)).collect::<Vec<_>>().join(",")
+        );
+        let large: Map<'_> = serde_json::from_str(&text).unwrap();
+        assert_eq!(large.get("a57"), Some(&Value::N("57".into())));
+        assert_eq!(large.get("a100"), None);
+    }
+
+    #[test]
+    fn repeated_names_keep_the_last_value_like_a_btree_map() {
+        let text = r#"{"a":{"S":"1"},"b":{"S":"x"},"a":{"S":"2"}}"#;
+        let map: Map<'_> = serde_json::from_str(text).unwrap();
+        let item: Item = serde_json::from_str(text).unwrap();
+        assert_eq!(map.to_item(), item);
+        assert_eq!(map.get("a"), Some(&Value::S(Cow::Borrowed("2"))));
+    }
+
+    #[test]
+    fn agrees_with_the_owned_types() {
+        let item: Item = serde_json::from_str(ITEM).unwrap();
+        let map: Map<'_> = serde_json::from_str(ITEM).unwrap();
+        assert_eq!(map.to_item(), item);
+        assert_eq!(Map::of(&item), map);
+        let mut plain = Vec::new();
+        map.write_plain_json(&mut plain).unwrap();
+        assert_eq!(String::from_utf8(plain).unwrap(), item_to_json(&item).unwrap());
+        let dynamodb_json = serde_json::to_string(&map).unwrap();
+        assert_eq!(serde_json::from_str::<Item>(&dynamodb_json).unwrap(), item);
+    }
+
+    #[test]
+    fn rejects_values_that_are_not_dynamodb_json() {
+        for text in [r#"{"a":{"X":"1"}}"#, r#"{"a":"plain"}"#, r#"{"a":{"S":1}}"#, "[]"] {
+            assert!(serde_json::from_str::<Map<'_>>(text).is_err(), "{text}");
+        }
+    }
+}

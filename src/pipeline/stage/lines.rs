@@ -1,0 +1,97 @@
+//! The two export data line shapes, as the stage step parses them (borrowing, see [`super::image`]).
+//!
+//! Full exports write `{"Item":{…}}`; incremental exports write
+//! `{"Metadata":{"WriteTimestampMicros":{"N":"…"}},"Keys":{…},"NewImage":{…},"OldImage":{…}}`,
+//! where a missing `NewImage` is a delete. `OldImage` is not a field here: serde skips unknown
+//! fields without building them, and the apply rule needs the new image alone.
+
+use serde::Deserialize;
+
+use crate::ddb::ItemKey;
+
+use super::image::{Map, Value};
+
+/// A line of a full export.
+#[derive(Debug, Deserialize)]
+pub struct FullItemLine<'a> {
+    #[serde(rename = "Item", borrow)]
+    pub item: Map<'a>,
+}
+
+/// A line of an incremental export.
+#[derive(Debug, Deserialize)]
+pub struct ChangeLine<'a> {
+    #[serde(rename = "Metadata", borrow)]
+    pub metadata: Metadata<'a>,
+    #[serde(rename = "Keys", borrow)]
+    pub keys: Map<'a>,
+    #[serde(rename = "NewImage", borrow, default)]
+    pub new_image: Option<Map<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Metadata<'a> {
+    #[serde(rename = "WriteTimestampMicros", borrow)]
+    pub write_timestamp_micros: Value<'a>,
+}
+
+impl ChangeLine<'_> {
+    /// `WriteTimestampMicros` as an integer, when it is an integral N.
+    pub fn write_micros(&self) -> Option<i64> {
+        match &self.metadata.write_timestamp_micros {
+            Value::N(text) => text.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The same [`ItemKey`] that `ItemKey::of` builds for the owned item (each key attribute's
+/// DynamoDB JSON, joined by U+001F), built without converting the image; `None` when a key
+/// attribute is missing.
+pub fn item_key(image: &Map<'_>, key_attributes: &[String]) -> Option<ItemKey> {
+    let mut text = Vec::with_capacity(64);
+    for (i, name) in key_attributes.iter().enumerate() {
+        if i > 0 {
+            text.extend_from_slice("\u{1f}".as_bytes());
+        }
+        serde_json::to_writer(&mut text, image.get(name)?).ok()?;
+    }
+    String::from_utf8(text).ok().map(ItemKey)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ddb::Item;
+
+    #[test]
+    fn item_keys_match_the_owned_form() {
+        let text = r#"{"pk":{"S":"a\"b\u0001"},"sk":{"N":"2"},"x":{"BOOL":true}}"#;
+        let item: Item = serde_json::from_str(text).unwrap();
+        let map: Map<'_> = serde_json::from_str(text).unwrap();
+        let attributes = ["pk".to_owned(), "sk".to_owned()];
+        assert_eq!(item_key(&map, &attributes), ItemKey::of(&item, &attributes));
+        assert_eq!(item_key(&map, &["nope".to_owned()]), None);
+    }
+
+    #[test]
+    fn change_lines_skip_the_old_image_and_read_the_timestamp() {
+        let line = r#"{"Metadata":{"WriteTimestampMicros":{"N":"1768386096366933"}},"Keys":{"pk":{"S":"2"}},
+            "OldImage":{"pk":{"S":"2"},"bad":{"WHATEVER":1}},"NewImage":{"pk":{"S":"2"},"t":{"S":"x"}}}"#;
+        let change: ChangeLine<'_> = serde_json::from_str(line).unwrap();
+        assert_eq!(change.write_micros(), Some(1_768_386_096_366_933));
+        assert!(change.new_image.unwrap().contains_key("t"));
+        let delete: ChangeLine<'_> = serde_json::from_str(
+            r#"{"Metadata":{"WriteTimestampMicros":{"N":"1.5"}},"Keys":{"pk":{"S":"2"}}}"#,
+        )
+        .unwrap();
+        assert!(delete.new_image.is_none());
+        assert_eq!(delete.write_micros(), None);
+    }
+
+    #[test]
+    fn full_lines_need_an_item() {
+        assert!(serde_json::from_str::<FullItemLine<'_>>(r#"{"Item":{"pk":{"S":"1"}}}"#).is_ok());
+        assert!(serde_json::from_str::<FullItemLine<'_>>(r#"{"Items":{}}"#).is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! Reading an export's manifests: `manifest-summary.json` → `manifest-files.json` → the list of
+//! data files to stage, with the counts and checksums to verify them against.
+//!
+//! Data files are taken only from the manifest, never by listing a folder: incremental exports
+//! share one `AWSDynamoDB/data/` folder across exports.
+
+use crate::ddb::{ManifestFileEntry, ManifestSummary};
+use crate::source::{ExportDescription, ExportSpec, ExportStatus};
+use crate::store::{ObjectStore, StoreError};
+
+use super::checksum::{checksum_matches, md5_base64};
+use super::error::StageError;
+
+/// The only export format dynashift reads.
+const DYNAMODB_JSON: &str = "DYNAMODB_JSON";
+
+/// Whether an export holds a snapshot or changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    Full,
+    Incremental,
+}
+
+/// One data file, as its export's manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// Store key.
+    pub key: String,
+    pub item_count: u64,
+    /// Base64 MD5 of the gzip object, when the manifest gives one.
+    pub md5: Option<String>,
+}
+
+/// What the stage step reads of one export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFiles {
+    pub export_arn: String,
+    pub kind: ExportKind,
+    pub files: Vec<DataFile>,
+}
+
+/// The store key of an object a manifest names by its bucket key (`manifestFilesS3Key`,
+/// `dataFileS3Key` include the export's S3 prefix); see [`ObjectStore::store_key`].
+fn to_store_key(
+    store: &dyn ObjectStore,
+    manifest_key: &str,
+    line: Option<u64>,
+    bucket_key: &str,
+) -> Result<String, StageError> {
+    store.store_key(bucket_key).ok_or_else(|| StageError::InvalidManifest {
+        key: manifest_key.into(),
+        line,
+        reason: format!("it names `{bucket_key}`, which lies outside the store {}", store.root_url()),
+    })
+}
+
+/// Reads and checks the manifests of a completed export.
+pub async fn read_export(
+    store: &dyn ObjectStore,
+    export: &ExportDescription,
+) -> Result<ExportFiles, StageError> {
+    let arn = &export.export_arn;
+    if export.status != ExportStatus::Completed {
+        return Err(StageError::InvalidExportSet {
+            reason: format!("export {arn} is {:?}, not completed", export.status),
+        });
+    }
+    let summary_key = export.manifest_summary_key.clone().ok_or_else(|| StageError::MissingManifest {
+        export_arn: arn.clone(),
+        key: "manifest-summary.json (DescribeExport named none)".into(),
+    })?;
+    let summary = parse_summary(&summary_key, &read_manifest(store, arn, &summary_key).await?)?;
+    check_format(arn, &summary)?;
+    let kind = export_kind(&summary_key, &export.spec, &summary)?;
+    let files_bucket_key =
+        summary.manifest_files_s3_key.as_deref().ok_or_else(|| StageError::InvalidManifest {
+            key: summary_key.clone(),
+            line: None,
+            reason: "it has no manifestFilesS3Key".into(),
+        })?;
+    let files_key = to_store_key(store, &summary_key, None, files_bucket_key)?;
+    let files = parse_file_entries(store, arn, &files_key, &read_manifest(store, arn, &files_key).await?)?;
+    check_summary_count(&summary_key, &summary, &files)?;
+    Ok(ExportFiles { export_arn: arn.clone(), kind, files })
+}
+
+/// Reads a manifest and, when a `.md5` or `.checksum` file sits beside it, verifies it.
+async fn read_manifest(store: &dyn ObjectStore, export_arn: &str, key: &str) -> Result<Vec<u8>, StageError> {
+    let bytes = store.get(key).await.map_err(|e| match e {
+        StoreError::NotFound { .. } => {
+            StageError::MissingManifest { export_arn: export_arn.into(), key: key.into() }
+        }
+        other => StageError::Store(other),
+    })?;
+    verify_checksum_file(store, key, &bytes).await?;
+    Ok(bytes)
+}
+
+/// Real exports write `<name>.md5`; the documentation says `<name>.checksum`. Either is checked
+/// when present; neither is required.
+async fn verify_checksum_file(store: &dyn ObjectStore, key: &str, bytes: &[u8]) -> Result<(), StageError> {
+    let stem = key.strip_suffix(".json").unwrap_or(key);
+    for sibling in [format!("{stem}.md5"), format!("{stem}.checksum")] {
+        let expected = match store.get(&sibling).await {
+            Ok(expected) => String::from_utf8_lossy(&expected).into_owned(),
+            Err(StoreError::NotFound { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        };
+        let actual = md5_base64(bytes);
+        if !checksum_matches(&expected, &actual) {
+            return Err(StageError::Md5Mismatch {
+                key: key.into(),
+                expected: expected.trim().into(),
+                actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn parse_summary(key: &str, bytes: &[u8]) -> Result<ManifestSummary, StageError> {
+    serde_json::from_slice(bytes).map_err(|e| StageError::InvalidManifest {
+        key: key.into(),
+        line: None,
+        reason: e.to_string(),
+    })
+}
+
+/// ION (or any format but DynamoDB JSON) is refused up front, before anything is read.
+fn check_format(export_arn: &str, summary: &ManifestSummary) -> Result<(), StageError> {
+    match summary.output_format.as_deref() {
+        None | Some(DYNAMODB_JSON) => Ok(()),
+        Some(other) => {
+            Err(StageError::UnsupportedFormat { export_arn: export_arn.into(), format: other.into() })
+        }
+    }
+}
+
+/// The kind the run asked for; an explicit `exportType` in the summary must agree with it.
+fn export_kind(key: &str, spec: &ExportSpec, summary: &ManifestSummary) -> Result<ExportKind, StageError> {
+    let kind = match spec {
+        ExportSpec::Full { .. } => ExportKind::Full,
+        ExportSpec::Incremental { .. } => ExportKind::Incremental,
+    };
+    let declared = match summary.export_type.as_deref() {
+        Some("INCREMENTAL_EXPORT") => Some(ExportKind::Incremental),
+        Some("FULL_EXPORT") => Some(ExportKind::Full),
+        _ => None,
+    };
+    match declared {
+        Some(declared) if declared != kind => Err(StageError::InvalidManifest {
+            key: key.into(),
+            line: None,
+            reason: format!("it describes a {declared:?} export, but the run expected a {kind:?} one"),
+        }),
+        _ => Ok(kind),
+    }
+}
+
+fn parse_file_entries(
+    store: &dyn ObjectStore,
+    export_arn: &str,
+    key: &str,
+    bytes: &[u8],
+) -> Result<Vec<DataFile>, StageError> {
+    let invalid = |line: usize, reason: String| StageError::InvalidManifest {
+        key: key.into(),
+        line: Some(line as u64 + 1),
+        reason,
+    };
+    let mut files = Vec::new();
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let entry: ManifestFileEntry =
+            serde_json::from_slice(line).map_err(|e| invalid(index, e.to_string()))?;
+        let data_key =
+            entry.data_file_s3_key.ok_or_else(|| invalid(index, "it has no dataFileS3Key".into()))?;
+        let item_count = entry.item_count.ok_or_else(|| invalid(index, "it has no itemCount".into()))?;
+        if data_key.ends_with(".ion.gz") {
+            return Err(StageError::UnsupportedFormat {
+                export_arn: export_arn.into(),
+                format: "ION".into(),
+            });
+        }
+        let data_key = to_store_key(store, key, Some(index as u64 + 1), &data_key)?;
+        files.push(DataFile { key: data_key, item_count, md5: entry.md5_checksum });
+    }
+    Ok(files)
+}
+
+fn check_summary_count(key: &str, summary: &ManifestSummary, files: &[DataFile]) -> Result<(), StageError> {
+    let listed: u64 = files.iter().map(|f| f.item_count).sum();
+    match summary.item_count {
+        Some(expected) if expected != listed => {
+            Err(StageError::CountMismatch { key: key.into(), expected, actual: listed })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::stage::testing::{ExportFixture, PrefixedStore, store_in};
+
+    #[tokio::test]
+    async fn reads_the_files_of_a_full_export() {
+        let (_dir, store) = store_in();
+        let fixture = ExportFixture::full("exp1").file(&[r#"{"Item":{"pk":{"S":"a"}}}"#]).empty_file();
+        let description = fixture.write(&store).await;
+        let export = read_export(&store, &description).await.unwrap();
+        assert_eq!(export.kind, ExportKind::Full);
+        assert_eq!(export.files.len(), 2);
+        assert_eq!(export.files[0].item_count, 1);
+        assert_eq!(export.files[1].item_count, 0);
+        assert!(export.files[0].key.starts_with("exports/AWSDynamoDB/exp1/data/"));
+        assert!(export.files[0].md5.is_some());
+    }
+
+    #[tokio::test]
+    async fn incremental_data_files_live_in_the_shared_folder() {
+        let (_dir, store) = store_in();
+        let description = ExportFixture::incremental("exp2").empty_file().write(&store).await;
+        let export = read_export(&store, &description).await.unwrap();
+        assert_eq!(export.kind, ExportKind::Incremental);
+        assert!(export.files[0].key.starts_with("exports/AWSDynamoDB/data/"));
+    }
+
+    #[tokio::test]
+    async fn ion_exports_are_refused() {
+        let (_dir, store) = store_in();
+        let description = ExportFixture::full("exp3").format("ION").empty_file().write(&store).await;
+        let error = read_export(&store, &description).await.unwrap_err();
+        assert!(matches!(&error, StageError::UnsupportedFormat { format, .. } if format == "ION"), "{error}");
+        assert!(error.to_string().contains("not supported"));
+        assert!(error.hint().contains("DYNAMODB_JSON"));
+    }
+
+    #[tokio::test]
+    async fn missing_manifests_are_named() {
+        let (_dir, store) = store_in();
+        let mut description = ExportFixture::full("exp4").empty_file().write(&store).await;
+        description.manifest_summary_key = Some("exports/AWSDynamoDB/nope/manifest-summary.json".into());
+        let error = read_export(&store, &description).await.unwrap_err();
+        assert!(matches!(&error, StageError::MissingManifest { key, .. } if key.contains("nope")), "{error}");
+        description.manifest_summary_key = None;
+        assert!(matches!(read_export(&store, &description).await, Err(StageError::MissingManifest { .. })));
+        let files_key = "exports/AWSDynamoDB/exp5/manifest-files.json";
+        let description = ExportFixture::full("exp5").empty_file().write(&store).await;
+        store.delete(files_key).await.unwrap();
+        store.delete("exports/AWSDynamoDB/exp5/manifest-files.md5").await.unwrap();
+        let error = read_export(&store, &description).await.unwrap_err();
+        assert!(matches!(&error, StageError::MissingManifest { key, .. } if key == files_key), "{error}");
+    }
+
+    #[tokio::test]
+    async fn manifest_checksum_files_are_verified_when_present() {
+        let (_dir, store) = store_in();
+        let description = ExportFixture::full("exp6").empty_file().write(&store).await;
+        read_export(&store, &description).await.unwrap();
+        let checksum_key = "exports/AWSDynamoDB/exp6/manifest-files.checksum";
+        store.put(checksum_key, b"y+zg5fVeudb3R3DOQ+RKgA==".to_vec()).await.unwrap();
+        let error = read_export(&store, &description).await.unwrap_err();
+        assert!(
+            matches!(&error, StageError::Md5Mismatch { key, .. } if key.ends_with("manifest-files.json")),
+            "{error}"
+        );
+        store.delete(checksum_key).await.unwrap();
+        store.delete("exports/AWSDynamoDB/exp6/manifest-files.md5").await.unwrap();
+        read_export(&store, &description).await.expect("checksum files are optional");
+    }
+
+    #[tokio::test]
+    async fn summary_count_must_match_the_listed_files() {
+        let (_dir, store) = store_in();
+        let description = ExportFixture::full("exp7")
+            .summary_item_count(5)
+            .file(&[r#"{"Item":{"pk":{"S":"a"}}}"#])
+            .write(&store)
+            .await;
+        let error = read_export(&store, &description).await.unwrap_err();
+        assert!(matches!(error, StageError::CountMismatch { expected: 5, actual: 1, .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn summary_type_must_agree_with_the_run() {
+        let (_dir, store) = store_in();
+        let mut description = ExportFixture::incremental("exp8").empty_file().write(&store).await;
+        description.spec = ExportSpec::Full { export_time: chrono::Utc::now() };
+        let error = read_export(&store, &description).await.unwrap_err();
+        assert!(matches!(error, StageError::InvalidManifest { .. }), "{error}");
+    }
+
+    #[test]
+    fn file_entries_need_a_key_and_a_count() {
+        let no_key = br#"{"itemCount":1}"#;
+        let error = parse_file_entries(&nowhere(), "arn", "m.json", no_key).unwrap_err();
+        assert!(
+            error.to_string().contains("line 1") && error.to_string().contains("dataFileS3Key"),
+            "{error}"
+        );
+        let no_count = b"\n{\"dataFileS3Key\":\"d.json.gz\"}\n";
+        assert!(
+            parse_file_entries(&nowhere(), "arn", "m.json", no_count)
+                .unwrap_err()
+                .to_string()
+                .contains("line 2")
+        );
+        let ion = br#"{"itemCount":1,"dataFileS3Key":"AWSDynamoDB/x/data/a.ion.gz"}"#;
+        assert!(matches!(
+            parse_file_entries(&nowhere(), "arn", "m.json", ion),
+            Err(StageError::UnsupportedFormat { .. })
+        ));
+        assert!(matches!(
+            parse_file_entries(&nowhere(), "arn", "m.json", b"{oops"),
+            Err(StageError::InvalidManifest { .. })
+        ));
+    }
+
+    /// A store for tests that never touch it.
+    fn nowhere() -> crate::store::LocalStore {
+        crate::store::LocalStore::new("/nonexistent")
+    }
+
+    #[tokio::test]
+    async fn bucket_keys_become_store_keys() {
+        let (_dir, local) = store_in();
+        // The export is written under `exports/`, and the store is rooted there: bucket keys lose
+        // that prefix.
+        let description =
+            ExportFixture::full("exp9").file(&[r#"{"Item":{"pk":{"S":"a"}}}"#]).write(&local).await;
+        let rooted = PrefixedStore::new(local.clone(), "exports/");
+        let mut below = description.clone();
+        below.manifest_summary_key = Some("AWSDynamoDB/exp9/manifest-summary.json".into());
+        let export = read_export(&rooted, &below).await.unwrap();
+        assert_eq!(export.files[0].key, "AWSDynamoDB/exp9/data/exp9-00.json.gz");
+        let elsewhere = PrefixedStore::new(local, "other/");
+        let error = parse_file_entries(
+            &elsewhere,
+            "arn",
+            "m.json",
+            br#"{"itemCount":1,"dataFileS3Key":"exports/AWSDynamoDB/x/data/a.json.gz"}"#,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("outside the store"), "{error}");
+    }
+}

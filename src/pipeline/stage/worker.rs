@@ -1,0 +1,263 @@
+//! The stage step's hot path: workers (one per core) take an export's data files from a shared
+//! queue, stream each one line by line through fold → map → their own staged parts, and verify
+//! it against its manifest entry.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::error::Category;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::TableConfig;
+use crate::store::ObjectStore;
+
+use super::checksum::checksum_matches;
+use super::error::StageError;
+use super::fold::{ExportKeys, KeyFold};
+use super::lines::{ChangeLine, FullItemLine, item_key};
+use super::manifest::{DataFile, ExportFiles, ExportKind};
+use super::map::RowMapper;
+use super::progress::{CountsDelta, Progress};
+use super::reader::DataFileReader;
+use super::writer::PartWriter;
+
+/// Lines between two checks for cancellation and two progress flushes.
+const LINES_PER_CHECK: u64 = 2048;
+
+/// Most keys a worker's key set is sized for up front.
+const MAX_PRESIZED_KEYS: usize = 1 << 22;
+
+/// What every worker shares.
+pub struct Workers<'a> {
+    pub table: &'a TableConfig,
+    pub mapper: &'a RowMapper,
+    pub store: Arc<dyn ObjectStore>,
+    pub handle: Handle,
+    pub cancel: &'a CancellationToken,
+    pub progress: &'a Progress,
+}
+
+/// One export being staged: its files, handed out in order, and the first error (which stops
+/// every worker).
+struct ExportRun<'a> {
+    export: &'a ExportFiles,
+    fold: &'a KeyFold,
+    next_file: AtomicUsize,
+    stop: AtomicBool,
+    failure: Mutex<Option<StageError>>,
+}
+
+impl Workers<'_> {
+    /// Stages every file of `export` with one thread per writer (at most one per file). Returns
+    /// the keys each worker staged (empty for a full export).
+    pub fn stage_export(
+        &self,
+        export: &ExportFiles,
+        fold: &KeyFold,
+        writers: &mut [PartWriter],
+    ) -> Result<Vec<ExportKeys>, StageError> {
+        let run = ExportRun {
+            export,
+            fold,
+            next_file: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            failure: Mutex::new(None),
+        };
+        let threads = writers.len().min(export.files.len());
+        let expected_keys = match export.kind {
+            ExportKind::Incremental => {
+                let items: u64 = export.files.iter().map(|f| f.item_count).sum();
+                // The manifest is not verified yet: never trust it with an unbounded allocation.
+                usize::try_from(items / threads.max(1) as u64).unwrap_or(usize::MAX).min(MAX_PRESIZED_KEYS)
+            }
+            ExportKind::Full => 0,
+        };
+        let keys = std::thread::scope(|scope| {
+            let handles: Vec<_> = writers
+                .iter_mut()
+                .take(threads)
+                .map(|writer| scope.spawn(|| self.work(&run, writer, expected_keys)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        match run.failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            Some(error) => Err(error),
+            None => Ok(keys),
+        }
+    }
+
+    /// One worker: files from the queue until it is empty, cancelled, or a worker failed.
+    fn work(&self, run: &ExportRun<'_>, writer: &mut PartWriter, expected_keys: usize) -> ExportKeys {
+        let mut keys = ExportKeys::with_capacity(expected_keys);
+        loop {
+            if run.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if self.cancel.is_cancelled() {
+                run.fail(StageError::Cancelled);
+                break;
+            }
+            let Some(file) = run.export.files.get(run.next_file.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            if let Err(error) = self.stage_file(run, file, writer, &mut keys) {
+                run.fail(error);
+                break;
+            }
+        }
+        keys
+    }
+
+    fn stage_file(
+        &self,
+        run: &ExportRun<'_>,
+        file: &DataFile,
+        writer: &mut PartWriter,
+        keys: &mut ExportKeys,
+    ) -> Result<(), StageError> {
+        let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, &file.key)?;
+        let mut file_stage = FileStage { workers: self, run, writer, keys, delta: CountsDelta::default() };
+        let mut line = Vec::with_capacity(16 * 1024);
+        let mut items = 0u64;
+        let mut bytes_reported = 0u64;
+        while reader.read_line(&mut line)? {
+            items += 1;
+            file_stage.delta.items_read += 1;
+            file_stage.apply_line(&reader, &line)?;
+            if items.is_multiple_of(LINES_PER_CHECK) {
+                if self.cancel.is_cancelled() || run.stop.load(Ordering::Relaxed) {
+                    return Err(StageError::Cancelled);
+                }
+                let bytes = reader.compressed_bytes();
+                file_stage.delta.bytes_in += bytes - bytes_reported;
+                bytes_reported = bytes;
+                self.progress.add(&mut file_stage.delta);
+                self.progress.tick();
+            }
+        }
+        let digest = reader.finish()?;
+        file_stage.delta.bytes_in += digest.bytes - bytes_reported;
+        self.progress.add(&mut file_stage.delta);
+        verify(file, items, &digest.md5_base64)?;
+        self.progress.file_verified(&file.key, items, file.md5.is_some());
+        Ok(())
+    }
+}
+
+impl ExportRun<'_> {
+    /// Records the first failure and stops the other workers. Later failures (often just
+    /// "stopped") are dropped.
+    fn fail(&self, error: StageError) {
+        let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if failure.is_none() {
+            *failure = Some(error);
+        }
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A data file against its manifest entry: line count always, MD5 when the manifest has one.
+fn verify(file: &DataFile, items: u64, md5_base64: &str) -> Result<(), StageError> {
+    if items != file.item_count {
+        return Err(StageError::CountMismatch {
+            key: file.key.clone(),
+            expected: file.item_count,
+            actual: items,
+        });
+    }
+    match &file.md5 {
+        Some(expected) if !checksum_matches(expected, md5_base64) => Err(StageError::Md5Mismatch {
+            key: file.key.clone(),
+            expected: expected.clone(),
+            actual: md5_base64.into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// One worker's state while it reads one file.
+struct FileStage<'w, 'a> {
+    workers: &'w Workers<'a>,
+    run: &'w ExportRun<'w>,
+    writer: &'w mut PartWriter,
+    keys: &'w mut ExportKeys,
+    delta: CountsDelta,
+}
+
+impl FileStage<'_, '_> {
+    fn apply_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
+        match self.run.export.kind {
+            ExportKind::Full => self.apply_full_line(reader, line),
+            ExportKind::Incremental => self.apply_incremental_line(reader, line),
+        }
+    }
+
+    fn apply_full_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
+        let FullItemLine { item } = parse_line(reader, line)?;
+        if let Some(missing) = self.workers.table.key.iter().find(|k| !item.contains_key(k)) {
+            return Err(not_an_item(reader, format!("the item has no key attribute `{missing}`")));
+        }
+        let mapper = self.workers.mapper;
+        let nulled =
+            mapper.write_upsert(self.writer.line_buffer(), &item, None).map_err(|e| type_error(reader, e))?;
+        self.delta.nulled_values += nulled;
+        self.delta.upserts += 1;
+        self.writer.line_written()
+    }
+
+    fn apply_incremental_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
+        let change: ChangeLine<'_> = parse_line(reader, line)?;
+        let write_micros = change.write_micros().ok_or_else(|| {
+            not_an_item(reader, "Metadata.WriteTimestampMicros is not an integer N value".into())
+        })?;
+        let key = item_key(&change.keys, &self.workers.table.key).ok_or_else(|| {
+            not_an_item(
+                reader,
+                format!("`Keys` lacks one of the key attributes {:?}", self.workers.table.key),
+            )
+        })?;
+        if self.run.fold.is_superseded(&key) {
+            self.delta.superseded += 1;
+            return Ok(());
+        }
+        self.keys.record(&self.run.export.export_arn, key, reader.key())?;
+        let mapper = self.workers.mapper;
+        let buffer = self.writer.line_buffer();
+        let nulled = match &change.new_image {
+            Some(image) => mapper.write_upsert(buffer, image, Some(write_micros)),
+            None => mapper.write_delete(buffer, &change.keys, write_micros),
+        }
+        .map_err(|e| type_error(reader, e))?;
+        self.delta.nulled_values += nulled;
+        match change.new_image {
+            Some(_) => self.delta.upserts += 1,
+            None => self.delta.deletes += 1,
+        }
+        self.writer.line_written()
+    }
+}
+
+/// Parses one line; a syntax error is invalid JSON, a shape error means "not an export line".
+fn parse_line<'de, T: serde::Deserialize<'de>>(
+    reader: &DataFileReader,
+    line: &'de [u8],
+) -> Result<T, StageError> {
+    serde_json::from_slice(line).map_err(|source| match source.classify() {
+        Category::Data => not_an_item(reader, source.to_string()),
+        Category::Syntax | Category::Eof | Category::Io => {
+            StageError::InvalidJson { key: reader.key().into(), line: reader.line_number(), source }
+        }
+    })
+}
+
+fn not_an_item(reader: &DataFileReader, reason: String) -> StageError {
+    StageError::NotAnItem { key: reader.key().into(), line: reader.line_number(), reason }
+}
+
+fn type_error(reader: &DataFileReader, error: Box<super::map::TypeError>) -> StageError {
+    StageError::Type { key: reader.key().into(), line: reader.line_number(), error }
+}

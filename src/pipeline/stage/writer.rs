@@ -1,0 +1,345 @@
+//! Writing the staged output: gzip JSON Lines parts, the COPY manifest and the jsonpaths file
+//! (the format is specified in `notes/staged-format.md`).
+//!
+//! Each worker owns a [`PartWriter`] and fills its own parts, so workers never wait for each
+//! other. A part is compressed as it fills (fast gzip level: staging is meant to keep up with
+//! `zcat`) into a temporary file ([`super::spool`]), and uploaded once it passes the table's
+//! `staged_file_bytes`, so memory does not grow with the part size.
+
+use std::io::{BufWriter, Write as _};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::json;
+use tokio::runtime::Handle;
+
+use crate::config::TableConfig;
+use crate::pipeline::staged::StagedFile;
+use crate::store::ObjectStore;
+
+use super::error::StageError;
+use super::progress::Progress;
+use super::spool::SpoolFile;
+
+/// gzip level of staged parts: level 1 compresses JSON Lines about 6× at several hundred MB/s.
+const GZIP_LEVEL: u32 = 1;
+/// Uncompressed bytes collected before they are handed to the compressor in one call.
+const COMPRESS_CHUNK: usize = 256 * 1024;
+/// Compressed bytes buffered before a write to the spool file.
+const SPOOL_BUFFER: usize = 256 * 1024;
+
+/// `<table>/staged/<run_id>/`: where one run's staged output lives.
+pub fn staged_prefix(table: &TableConfig, run_id: &str) -> String {
+    format!("{}staged/{run_id}/", table.state_prefix())
+}
+
+/// The key of part `index`.
+pub fn part_key(prefix: &str, index: u32) -> String {
+    format!("{prefix}part-{index:05}.json.gz")
+}
+
+/// Where the workers' parts go: the store, the part numbering and the list of written parts.
+pub struct PartSink {
+    store: Arc<dyn ObjectStore>,
+    handle: Handle,
+    prefix: String,
+    target_bytes: u64,
+    /// Folder for the temporary files parts are compressed into.
+    spool_dir: PathBuf,
+    next_index: AtomicU32,
+    written: Mutex<Vec<StagedFile>>,
+    progress: Arc<Progress>,
+}
+
+/// Where a part sink writes: the store and key prefix, and the temporary folder it spools in.
+pub struct PartTarget {
+    pub store: Arc<dyn ObjectStore>,
+    pub handle: Handle,
+    pub prefix: String,
+    pub spool_dir: PathBuf,
+}
+
+impl PartSink {
+    pub fn new(target: PartTarget, target_bytes: u64, progress: Arc<Progress>) -> PartSink {
+        PartSink {
+            store: target.store,
+            handle: target.handle,
+            prefix: target.prefix,
+            target_bytes: target_bytes.max(1),
+            spool_dir: target.spool_dir,
+            next_index: AtomicU32::new(0),
+            written: Mutex::new(Vec::new()),
+            progress,
+        }
+    }
+
+    /// Writes an empty part when no worker wrote any, so a staged set always has one file.
+    pub fn ensure_one_part(&self) -> Result<(), StageError> {
+        if self.written.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+            OpenPart::create(self)?.finish_into(self)?;
+        }
+        Ok(())
+    }
+
+    /// The parts written, by key.
+    pub fn files(&self) -> Vec<StagedFile> {
+        let mut files = self.written.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        files.sort_by(|a, b| a.key.cmp(&b.key));
+        files
+    }
+
+    fn upload(&self, index: u32, spool: SpoolFile, rows: u64) -> Result<(), StageError> {
+        let key = part_key(&self.prefix, index);
+        let size = spool.written_bytes().map_err(|source| spool_error(&spool, source))?;
+        self.handle.block_on(self.store.put_file(&key, spool.path()))?;
+        self.progress.add_bytes_out(size);
+        let file = StagedFile { key, rows, bytes: size };
+        self.written.lock().unwrap_or_else(PoisonError::into_inner).push(file);
+        Ok(())
+    }
+}
+
+/// One worker's output: lines not yet compressed, and the part being filled, if any.
+pub struct PartWriter {
+    sink: Arc<PartSink>,
+    pending: Vec<u8>,
+    pending_rows: u64,
+    open: Option<OpenPart>,
+}
+
+impl PartWriter {
+    pub fn new(sink: Arc<PartSink>) -> PartWriter {
+        PartWriter {
+            sink,
+            pending: Vec::with_capacity(COMPRESS_CHUNK + 64 * 1024),
+            pending_rows: 0,
+            open: None,
+        }
+    }
+
+    /// The buffer to append exactly one line to; call [`PartWriter::line_written`] after.
+    pub fn line_buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.pending
+    }
+
+    /// Counts the line just appended; compresses and rolls the part over when it is due.
+    pub fn line_written(&mut self) -> Result<(), StageError> {
+        self.pending_rows += 1;
+        let part_input = self.open.as_ref().map_or(0, |part| part.input_bytes);
+        if part_input + self.pending.len() as u64 >= self.sink.target_bytes {
+            self.compress_pending()?;
+            return self.close_part();
+        }
+        if self.pending.len() >= COMPRESS_CHUNK {
+            self.compress_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is left, if anything.
+    pub fn finish(mut self) -> Result<(), StageError> {
+        self.compress_pending()?;
+        self.close_part()
+    }
+
+    /// Hands the pending lines to the part's compressor, opening a part when none is open.
+    fn compress_pending(&mut self) -> Result<(), StageError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let part = match &mut self.open {
+            Some(part) => part,
+            None => self.open.insert(OpenPart::create(&self.sink)?),
+        };
+        part.compress(&self.pending, self.pending_rows)?;
+        self.pending.clear();
+        self.pending_rows = 0;
+        Ok(())
+    }
+
+    fn close_part(&mut self) -> Result<(), StageError> {
+        match self.open.take() {
+            Some(part) => part.finish_into(&self.sink),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A part being compressed into its spool file.
+struct OpenPart {
+    index: u32,
+    encoder: GzEncoder<BufWriter<SpoolFile>>,
+    /// Uncompressed bytes handed to the encoder.
+    input_bytes: u64,
+    rows: u64,
+}
+
+impl OpenPart {
+    fn create(sink: &PartSink) -> Result<OpenPart, StageError> {
+        let spool = SpoolFile::create(&sink.spool_dir)
+            .map_err(|source| StageError::Spool { path: sink.spool_dir.display().to_string(), source })?;
+        let buffered = BufWriter::with_capacity(SPOOL_BUFFER, spool);
+        let index = sink.next_index.fetch_add(1, Ordering::Relaxed);
+        Ok(OpenPart {
+            index,
+            encoder: GzEncoder::new(buffered, Compression::new(GZIP_LEVEL)),
+            input_bytes: 0,
+            rows: 0,
+        })
+    }
+
+    fn compress(&mut self, lines: &[u8], rows: u64) -> Result<(), StageError> {
+        self.encoder
+            .write_all(lines)
+            .map_err(|source| spool_error(self.encoder.get_ref().get_ref(), source))?;
+        self.input_bytes += lines.len() as u64;
+        self.rows += rows;
+        Ok(())
+    }
+
+    fn finish_into(self, sink: &PartSink) -> Result<(), StageError> {
+        let path = self.encoder.get_ref().get_ref().path().display().to_string();
+        let buffered =
+            self.encoder.finish().map_err(|source| StageError::Spool { path: path.clone(), source })?;
+        let spool = buffered.into_inner().map_err(|e| StageError::Spool { path, source: e.into_error() })?;
+        sink.upload(self.index, spool, self.rows)
+    }
+}
+
+fn spool_error(spool: &SpoolFile, source: std::io::Error) -> StageError {
+    StageError::Spool { path: spool.path().display().to_string(), source }
+}
+
+/// The Redshift COPY manifest listing `files` (every entry mandatory, with its compressed size).
+pub fn copy_manifest(store: &dyn ObjectStore, files: &[StagedFile]) -> Vec<u8> {
+    let entries: Vec<serde_json::Value> = files
+        .iter()
+        .map(|file| json!({"url": store.url_of(&file.key), "mandatory": true, "meta": {"content_length": file.bytes}}))
+        .collect();
+    json!({ "entries": entries }).to_string().into_bytes()
+}
+
+/// The jsonpaths file: one bracket-notation path per staged column, in column order.
+pub fn jsonpaths(columns: &[String]) -> Vec<u8> {
+    let paths: Vec<String> = columns.iter().map(|column| format!("$['{column}']")).collect();
+    json!({ "jsonpaths": paths }).to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::events::EventSink;
+    use crate::pipeline::stage::testing::{gunzip, orders_table, store_in};
+    use crate::store::LocalStore;
+
+    fn sink(store: &LocalStore, spool_dir: &std::path::Path, target_bytes: u64) -> Arc<PartSink> {
+        let progress = Arc::new(Progress::new(EventSink::discard(), 0, std::time::Instant::now()));
+        let target = PartTarget {
+            store: Arc::new(store.clone()),
+            handle: Handle::current(),
+            prefix: "t/staged/r/".into(),
+            spool_dir: spool_dir.to_owned(),
+        };
+        Arc::new(PartSink::new(target, target_bytes, progress))
+    }
+
+    fn spool_files(dir: &tempfile::TempDir) -> usize {
+        std::fs::read_dir(dir.path()).unwrap().count()
+    }
+
+    fn write_lines(writer: &mut PartWriter, lines: &[&str]) {
+        for line in lines {
+            writer.line_buffer().extend_from_slice(format!("{line}\n").as_bytes());
+            writer.line_written().unwrap();
+        }
+    }
+
+    #[test]
+    fn keys_follow_the_staged_layout() {
+        assert_eq!(staged_prefix(&orders_table(), "run-1"), "orders/staged/run-1/");
+        assert_eq!(part_key("orders/staged/run-1/", 7), "orders/staged/run-1/part-00007.json.gz");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parts_roll_over_past_the_target_size() {
+        let (_dir, store) = store_in();
+        let spool = tempfile::tempdir().unwrap();
+        let sink = sink(&store, spool.path(), 20);
+        let files = tokio::task::spawn_blocking({
+            let sink = sink.clone();
+            move || {
+                let mut writer = PartWriter::new(sink.clone());
+                write_lines(&mut writer, &["{\"a\":1}", "{\"a\":2}", "{\"a\":3}", "{\"a\":4}", "{\"a\":5}"]);
+                writer.finish().unwrap();
+                sink.files()
+            }
+        })
+        .await
+        .unwrap();
+        let rows: Vec<u64> = files.iter().map(|f| f.rows).collect();
+        assert_eq!(rows, [3, 2], "a part closes once it reaches 20 bytes (3 lines of 8)");
+        assert_eq!(files[0].key, "t/staged/r/part-00000.json.gz");
+        let first = gunzip(&store.get(&files[0].key).await.unwrap());
+        assert_eq!(first, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+        assert_eq!(files[1].bytes, store.get(&files[1].key).await.unwrap().len() as u64);
+        assert_eq!(spool_files(&spool), 0, "spool files are removed once uploaded");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_empty_stage_still_writes_one_part() {
+        let (_dir, store) = store_in();
+        let spool = tempfile::tempdir().unwrap();
+        let sink = sink(&store, spool.path(), 1000);
+        let files = tokio::task::spawn_blocking({
+            let sink = sink.clone();
+            move || {
+                PartWriter::new(sink.clone()).finish().unwrap();
+                sink.ensure_one_part().unwrap();
+                sink.ensure_one_part().unwrap();
+                sink.files()
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].rows, 0);
+        assert_eq!(gunzip(&store.get(&files[0].key).await.unwrap()), "");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unwritable_spool_folder_is_a_spool_error() {
+        let (_dir, store) = store_in();
+        let sink = sink(&store, std::path::Path::new("/nonexistent/spool"), 1000);
+        let error = tokio::task::spawn_blocking(move || {
+            let mut writer = PartWriter::new(sink);
+            write_lines(&mut writer, &["{}"]);
+            writer.finish().unwrap_err()
+        })
+        .await
+        .unwrap();
+        assert!(
+            matches!(&error, StageError::Spool { path, .. } if path.contains("/nonexistent/spool")),
+            "{error}"
+        );
+        assert!(error.hint().contains("TMPDIR"));
+    }
+
+    #[tokio::test]
+    async fn copy_manifest_and_jsonpaths_match_the_contract() {
+        let (_dir, store) = store_in();
+        let files = [StagedFile { key: "t/staged/r/part-00000.json.gz".into(), rows: 2, bytes: 31 }];
+        let manifest: serde_json::Value = serde_json::from_slice(&copy_manifest(&store, &files)).unwrap();
+        assert_eq!(
+            manifest,
+            json!({"entries":[{"url": store.url_of("t/staged/r/part-00000.json.gz"), "mandatory": true, "meta": {"content_length": 31}}]})
+        );
+        let paths = jsonpaths(&["dynashift_op".into(), "dynashift_ts".into(), "order_id".into()]);
+        assert_eq!(
+            String::from_utf8(paths).unwrap(),
+            r#"{"jsonpaths":["$['dynashift_op']","$['dynashift_ts']","$['order_id']"]}"#
+        );
+    }
+}
