@@ -254,7 +254,8 @@ async fn exports_outside_the_restorable_range_are_refused() {
     let now = source.now().await.unwrap();
     for spec in [
         ExportSpec::Full { export_time: now - Duration::minutes(4) },
-        ExportSpec::Full { export_time: now - Duration::minutes(61) },
+        // The demo's recovery window is the last 35 days (as if PITR had been on all along).
+        ExportSpec::Full { export_time: now - Duration::days(35) - Duration::minutes(1) },
     ] {
         let err = source.start_export(&spec, &target(), "t").await.unwrap_err();
         assert!(err.to_string().starts_with("InvalidExportTimeException"), "{spec}: {err}");
