@@ -9,6 +9,9 @@ use super::run_view::RunView;
 pub enum Question {
     /// A full sync replaces the target: ask first.
     FullSync { table: String },
+    /// An incremental sync was asked of a table never synced, which needs a full sync first:
+    /// offer it rather than start a run that can only refuse.
+    FirstSync { table: String },
     /// Quitting cancels the runs still going: ask first.
     Quit { active: usize },
 }
@@ -61,6 +64,7 @@ impl Popup {
         match &self.kind {
             PopupKind::Help => "Keys".into(),
             PopupKind::Confirm(Question::FullSync { .. }) => "Full sync?".into(),
+            PopupKind::Confirm(Question::FirstSync { .. }) => "Never synced: full sync first?".into(),
             PopupKind::Confirm(Question::Quit { .. }) => "Quit?".into(),
             PopupKind::Statement { table, .. } => format!("Statement · {table}"),
             PopupKind::DryRun => "Dry run · plan and SQL".into(),

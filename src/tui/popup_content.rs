@@ -80,6 +80,23 @@ fn confirm(doc: &mut Doc, app: &App, question: &Question) {
                 (Tone::Plain, " leave it".into()),
             ]);
         }
+        Question::FirstSync { table } => {
+            let target = app.table(table).map_or(table.as_str(), |t| t.target.as_str());
+            doc.text(
+                Tone::Plain,
+                &format!(
+                    "{table} has never been synced, so an incremental sync has no watermark to start from. \
+                     A full sync exports all of {table} and creates {target}; incremental syncs go on from there."
+                ),
+            );
+            doc.blank();
+            doc.spans(vec![
+                (Tone::Key, "y".into()),
+                (Tone::Plain, " run the full sync    ".into()),
+                (Tone::Key, "n".into()),
+                (Tone::Plain, " leave it".into()),
+            ]);
+        }
         Question::Quit { active } => {
             let (runs, them) = if *active == 1 {
                 ("1 run is".to_owned(), "it")

@@ -243,6 +243,12 @@ impl App {
     /// A run of the selected table, unless one is going already.
     fn start_selected(&mut self, mode: Mode, dry_run: bool) -> Option<Command> {
         let name = self.selected_name()?;
+        let never_synced = self.table(&name).is_some_and(|t| t.loaded_once && t.watermark.is_none());
+        if mode == Mode::Incremental && !dry_run && never_synced && self.table(&name)?.active_run().is_none()
+        {
+            self.popup = Some(Popup::new(PopupKind::Confirm(Question::FirstSync { table: name })));
+            return None;
+        }
         self.start(&[name], mode, dry_run)
     }
 
@@ -298,7 +304,9 @@ impl App {
     fn answer_yes(&mut self) -> Option<Command> {
         let popup = self.popup.take()?;
         match popup.kind {
-            PopupKind::Confirm(Question::FullSync { table }) => self.start(&[table], Mode::Full, false),
+            PopupKind::Confirm(Question::FullSync { table } | Question::FirstSync { table }) => {
+                self.start(&[table], Mode::Full, false)
+            }
             PopupKind::Confirm(Question::Quit { .. }) => self.quit_now(),
             _ => None,
         }
@@ -356,6 +364,7 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
+    use crate::pipeline::TableStatus;
     use crate::tui::action::Action;
     use crate::tui::app::test_support::app;
     use crate::tui::fixtures::{Script, committed_journal, t};
@@ -404,6 +413,22 @@ mod tests {
         app.on_key(&ch('j'));
         assert_eq!(app.on_key(&ch('i')), start_command(&["customers"], Mode::Incremental, false));
         assert!(app.notice().unwrap().text.contains("customers"));
+    }
+
+    #[test]
+    fn i_on_a_table_never_synced_offers_the_full_sync_it_needs() {
+        let mut app = app(120, 40);
+        app.update(Action::StatusLoaded {
+            table: "orders".into(),
+            result: Ok(Box::new(TableStatus { watermark: None, last_run: None })),
+        });
+        assert_eq!(app.on_key(&ch('i')), None);
+        assert_eq!(
+            app.popup().map(|p| &p.kind),
+            Some(&PopupKind::Confirm(Question::FirstSync { table: "orders".into() }))
+        );
+        assert_eq!(app.on_key(&ch('y')), start_command(&["orders"], Mode::Full, false));
+        assert!(app.popup().is_none());
     }
 
     #[test]
