@@ -71,22 +71,12 @@ fn selected_tables(cli: &Cli, config: &config::Config) -> Result<Vec<String>, St
 }
 
 async fn run(cli: Cli, config: Arc<config::Config>, tables: Vec<String>) -> color_eyre::Result<u8> {
-    if cli.headless {
-        let _guard = logging::init_stderr();
-        let adapters = match wiring::connect(&config).await {
-            Ok(adapters) => adapters,
-            Err(err) => {
-                eprintln!("{err}");
-                return Ok(err.exit_code());
-            }
-        };
-        let (engine, events) = Engine::new(config, adapters);
-        let request =
-            HeadlessRequest { tables, mode: cli.mode.map(Into::into), dry_run: cli.dry_run, json: cli.json };
-        let mut stdout = std::io::stdout();
-        return Ok(headless::run(engine, events, request, &mut stdout).await);
-    }
-    let _guard = logging::init_file(&config.log_file).wrap_err("setting up the log file")?;
+    // Logs go to stderr in headless mode (stdout carries progress), to a file under the console.
+    let _guard = if cli.headless {
+        logging::init_stderr()
+    } else {
+        logging::init_file(&config.log_file).wrap_err("setting up the log file")?
+    };
     let adapters = match wiring::connect(&config).await {
         Ok(adapters) => adapters,
         Err(err) => {
@@ -95,6 +85,12 @@ async fn run(cli: Cli, config: Arc<config::Config>, tables: Vec<String>) -> colo
         }
     };
     let (engine, events) = Engine::new(config, adapters);
+    if cli.headless {
+        let request =
+            HeadlessRequest { tables, mode: cli.mode.map(Into::into), dry_run: cli.dry_run, json: cli.json };
+        let mut stdout = std::io::stdout();
+        return Ok(headless::run(engine, events, request, &mut stdout).await);
+    }
     tui::run(engine, events).await.wrap_err("the console stopped")?;
     Ok(0)
 }

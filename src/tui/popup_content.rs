@@ -72,13 +72,7 @@ fn confirm(doc: &mut Doc, app: &App, question: &Question) {
                      transaction: readers keep the old rows until it commits, never an empty table."
                 ),
             );
-            doc.blank();
-            doc.spans(vec![
-                (Tone::Key, "y".into()),
-                (Tone::Plain, " run the full sync    ".into()),
-                (Tone::Key, "n".into()),
-                (Tone::Plain, " leave it".into()),
-            ]);
+            yes_no(doc, "run the full sync", "leave it");
         }
         Question::FirstSync { table } => {
             let target = app.table(table).map_or(table.as_str(), |t| t.target.as_str());
@@ -89,13 +83,7 @@ fn confirm(doc: &mut Doc, app: &App, question: &Question) {
                      A full sync exports all of {table} and creates {target}; incremental syncs go on from there."
                 ),
             );
-            doc.blank();
-            doc.spans(vec![
-                (Tone::Key, "y".into()),
-                (Tone::Plain, " run the full sync    ".into()),
-                (Tone::Key, "n".into()),
-                (Tone::Plain, " leave it".into()),
-            ]);
+            yes_no(doc, "run the full sync", "leave it");
         }
         Question::Quit { active } => {
             let (runs, them) = if *active == 1 {
@@ -110,13 +98,7 @@ fn confirm(doc: &mut Doc, app: &App, question: &Question) {
                      and the next sync covers the same changes."
                 ),
             );
-            doc.blank();
-            doc.spans(vec![
-                (Tone::Key, "y".into()),
-                (Tone::Plain, " cancel and quit    ".into()),
-                (Tone::Key, "n".into()),
-                (Tone::Plain, " keep running".into()),
-            ]);
+            yes_no(doc, "cancel and quit", "keep running");
         }
     }
 }
@@ -330,6 +312,17 @@ fn log(doc: &mut Doc, run: &RunView) {
             first = false;
         }
     }
+}
+
+/// The answer line of a yes/no question.
+fn yes_no(doc: &mut Doc, yes: &str, no: &str) {
+    doc.blank();
+    doc.spans(vec![
+        (Tone::Key, "y".into()),
+        (Tone::Plain, format!(" {yes}    ")),
+        (Tone::Key, "n".into()),
+        (Tone::Plain, format!(" {no}")),
+    ]);
 }
 
 #[cfg(test)]
