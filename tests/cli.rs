@@ -137,3 +137,31 @@ fn usage_errors_exit_2() {
     assert_eq!(ok.status.code(), Some(0));
     assert!(stdout(&ok).contains("2 tables, all valid"));
 }
+
+#[test]
+fn two_processes_never_sync_the_same_table_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let slow =
+        std::fs::read_to_string(&config).unwrap().replace("export_seconds = 0.2", "export_seconds = 2.0");
+    std::fs::write(&config, slow).unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_dynashift"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--headless", "--table", "customers", "--mode", "full"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start dynashift")
+    };
+    let first = spawn();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let second = spawn();
+    let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
+    assert_eq!(second.status.code(), Some(1), "{}", stdout(&second));
+    let refused = stdout(&second);
+    let last = refused.lines().last().unwrap();
+    assert!(last.contains("is locked by run") && last.contains("pid"), "{last}");
+    assert!(last.contains("wait for that run to finish"), "{last}");
+}
