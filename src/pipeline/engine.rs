@@ -14,7 +14,7 @@ use super::events::{EventSink, RunEvent, RunOutcome};
 use super::journal::RunJournal;
 use super::run;
 use crate::config::{Config, Mode};
-use crate::source::ExportSource;
+use crate::source::{ExportSource, SourceClock};
 use crate::store::ObjectStore;
 use crate::warehouse::Warehouse;
 
@@ -56,6 +56,8 @@ pub struct TableStatus {
     pub watermark: Option<DateTime<Utc>>,
     /// The newest run journal.
     pub last_run: Option<RunJournal>,
+    /// The source's clock when it is not the wall clock, to measure lag against.
+    pub source_clock: Option<SourceClock>,
 }
 
 struct EngineInner {
@@ -137,7 +139,8 @@ impl Engine {
             .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
         let watermark = self.inner.adapters.warehouse.last_commit(table).await?.map(|c| c.watermark);
         let last_run = RunJournal::list(table_config, adapters.store.as_ref()).await?.into_iter().next();
-        Ok(TableStatus { watermark, last_run })
+        let source_clock = adapters.source.clock().await?;
+        Ok(TableStatus { watermark, last_run, source_clock })
     }
 
     /// Past runs of a table, newest first, at most `limit`.

@@ -122,6 +122,25 @@ pub struct PlanRequest {
     pub watermark: Option<DateTime<Utc>>,
 }
 
+/// A source's clock as read at one wall-clock instant. Real DynamoDB runs on the wall clock; the
+/// demo's simulated clock runs `rate` times faster, and the console measures lag against it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceClock {
+    pub now: DateTime<Utc>,
+    /// The wall-clock time `now` was read.
+    pub read_at: DateTime<Utc>,
+    /// Source seconds per wall-clock second.
+    pub rate: f64,
+}
+
+impl SourceClock {
+    /// The source's time at wall-clock instant `wall`, extrapolated from the reading.
+    pub fn at(&self, wall: DateTime<Utc>) -> DateTime<Utc> {
+        let elapsed_ms = (wall - self.read_at).num_milliseconds() as f64;
+        self.now + chrono::Duration::milliseconds((elapsed_ms * self.rate) as i64)
+    }
+}
+
 /// Errors from a source, typed where the pipeline branches on them.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -183,4 +202,27 @@ pub trait ExportSource: Send + Sync {
 
     /// Status of a started export (DescribeExport).
     async fn describe_export(&self, export_arn: &str) -> Result<ExportDescription, SourceError>;
+
+    /// The source's clock when it is not the wall clock (the demo's simulated one).
+    async fn clock(&self) -> Result<Option<SourceClock>, SourceError> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_faster_clock_is_extrapolated_at_its_rate() {
+        let read_at = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let clock = SourceClock { now: read_at + chrono::Duration::hours(1), read_at, rate: 600.0 };
+        assert_eq!(clock.at(read_at), read_at + chrono::Duration::hours(1));
+        assert_eq!(
+            clock.at(read_at + chrono::Duration::seconds(6)),
+            read_at + chrono::Duration::minutes(120)
+        );
+    }
 }

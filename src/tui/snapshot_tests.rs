@@ -57,7 +57,10 @@ fn render(app: &App) -> String {
 }
 
 fn status(table: &str, watermark: Option<DateTime<Utc>>, last_run: Option<RunJournal>) -> Action {
-    Action::StatusLoaded { table: table.into(), result: Ok(Box::new(TableStatus { watermark, last_run })) }
+    Action::StatusLoaded {
+        table: table.into(),
+        result: Ok(Box::new(TableStatus { watermark, last_run, source_clock: None })),
+    }
 }
 
 /// Three tables with loaded state: orders fresh, customers behind with a failed last run,

@@ -10,6 +10,7 @@ use super::format;
 use super::run_view::{Phase, RunView};
 use crate::config::{Mode, TableConfig};
 use crate::pipeline::RunJournal;
+use crate::source::SourceClock;
 
 /// Background loads of one table's state: at most one going and one queued, so pressing `r`
 /// repeatedly (or runs ending back to back) never piles up loads.
@@ -64,6 +65,8 @@ pub struct TableEntry {
     pub load: LoadState,
     /// Whether any state load finished yet (before that, "never synced" would be a guess).
     pub loaded_once: bool,
+    /// The source's own clock when it is not the wall clock (the demo's runs faster).
+    pub source_clock: Option<SourceClock>,
 }
 
 impl TableEntry {
@@ -79,6 +82,7 @@ impl TableEntry {
             load_error: None,
             load: LoadState::Idle,
             loaded_once: false,
+            source_clock: None,
         }
     }
 
@@ -104,9 +108,10 @@ impl TableEntry {
         self.live.as_ref().filter(|run| run.is_active())
     }
 
-    /// How far the target trails the source at `now`.
+    /// How far the target trails the source at wall-clock `now`, on the source's clock.
     pub fn lag(&self, now: DateTime<Utc>) -> Option<Duration> {
-        self.watermark.map(|w| format::between(w, now))
+        let source_now = self.source_clock.map_or(now, |clock| clock.at(now));
+        self.watermark.map(|w| format::between(w, source_now))
     }
 
     /// Upserts and deletes of the shown run.
@@ -151,6 +156,15 @@ mod tests {
             Some(RunView::from_first_event(&Script::new("orders", "new").started(Mode::Full, false)));
         assert_eq!(entry.shown_run().unwrap().run_id, "new");
         assert!(entry.active_run().is_some());
+    }
+
+    #[test]
+    fn lag_follows_a_source_clock_that_runs_faster_than_the_wall() {
+        let mut entry = orders();
+        entry.watermark = Some(t(17, 0, 0));
+        entry.source_clock = Some(SourceClock { now: t(17, 30, 0), read_at: t(17, 0, 0), rate: 600.0 });
+        assert_eq!(entry.lag(t(17, 0, 0)), Some(Duration::from_secs(1800)));
+        assert_eq!(entry.lag(t(17, 0, 6)), Some(Duration::from_secs(1800 + 3600)));
     }
 
     #[test]

@@ -47,7 +47,8 @@ use self::seed::stable_hash;
 use self::simulation::SimulatedTable;
 use super::windows::{WindowPolicy, plan_windows};
 use super::{
-    ExportDescription, ExportPlan, ExportSource, ExportSpec, ExportTarget, PlanRequest, SourceError,
+    ExportDescription, ExportPlan, ExportSource, ExportSpec, ExportTarget, PlanRequest, SourceClock,
+    SourceError,
 };
 use crate::config::{DemoSettings, Mode, TableConfig};
 use crate::ddb::Item;
@@ -59,6 +60,8 @@ const ARN_PREFIX: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/";
 /// One simulated DynamoDB table as an export source.
 pub struct DemoSource {
     config: Arc<TableConfig>,
+    /// Simulated seconds per real second.
+    speed: f64,
     table: SimulatedTable,
     exporter: Exporter,
     state_description: String,
@@ -94,7 +97,7 @@ impl DemoSource {
         };
         let state_description =
             format!("demo table {} (state in {})", demo.name(), settings.state_dir.display());
-        Ok(DemoSource { config: table, table: simulated, exporter, state_description })
+        Ok(DemoSource { config: table, speed: settings.speed, table: simulated, exporter, state_description })
     }
 
     /// Test API: the current simulated time.
@@ -122,6 +125,11 @@ impl ExportSource for DemoSource {
 
     fn supports(&self, _mode: Mode) -> bool {
         true
+    }
+
+    async fn clock(&self) -> Result<Option<SourceClock>, SourceError> {
+        let now = self.table.now().await?;
+        Ok(Some(SourceClock { now, read_at: Utc::now(), rate: self.speed }))
     }
 
     async fn plan(&self, request: PlanRequest) -> Result<ExportPlan, SourceError> {

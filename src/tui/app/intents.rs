@@ -420,7 +420,7 @@ mod tests {
         let mut app = app(120, 40);
         app.update(Action::StatusLoaded {
             table: "orders".into(),
-            result: Ok(Box::new(TableStatus { watermark: None, last_run: None })),
+            result: Ok(Box::new(TableStatus { watermark: None, last_run: None, source_clock: None })),
         });
         assert_eq!(app.on_key(&ch('i')), None);
         assert_eq!(

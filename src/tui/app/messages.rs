@@ -104,6 +104,7 @@ impl App {
                 entry.last_journal = status.last_run.as_ref().map(|journal| entry.journal_view(journal));
                 entry.load_error = None;
                 entry.loaded_once = true;
+                entry.source_clock = status.source_clock;
             }
             Err(message) => {
                 entry.load_error = Some(message.clone());
@@ -147,7 +148,11 @@ mod tests {
     fn status(watermark_hour: u32, journal: Option<RunJournal>) -> Action {
         Action::StatusLoaded {
             table: "orders".into(),
-            result: Ok(Box::new(TableStatus { watermark: Some(t(watermark_hour, 0, 0)), last_run: journal })),
+            result: Ok(Box::new(TableStatus {
+                watermark: Some(t(watermark_hour, 0, 0)),
+                last_run: journal,
+                source_clock: None,
+            })),
         }
     }
 
