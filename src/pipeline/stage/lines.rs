@@ -59,10 +59,38 @@ pub fn item_key(image: &Map<'_>, key_attributes: &[String]) -> Option<ItemKey> {
     String::from_utf8(text).ok().map(ItemKey)
 }
 
+/// Why `image` cannot carry the primary key `key_attributes`, if it cannot: every key attribute
+/// must be present and of a key type (DynamoDB keys are only ever S, N or B), or the row could
+/// neither be matched nor merged.
+pub fn key_problem(image: &Map<'_>, key_attributes: &[String], what: &str) -> Option<String> {
+    key_attributes.iter().find_map(|name| match image.get(name) {
+        None => Some(format!("{what} has no key attribute `{name}`")),
+        Some(value) if !matches!(value.type_tag(), "S" | "N" | "B") => Some(format!(
+            "{what} has key attribute `{name}` of type {}; DynamoDB keys are S, N or B",
+            value.type_tag()
+        )),
+        Some(_) => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ddb::Item;
+
+    #[test]
+    fn key_attributes_must_be_present_and_scalar() {
+        let keys = ["id".to_owned()];
+        let problem = |text: &str, what: &str| {
+            key_problem(&serde_json::from_str::<Map<'_>>(text).unwrap(), &keys, what)
+        };
+        assert_eq!(problem(r#"{"id":{"S":"1"}}"#, "the item"), None);
+        assert_eq!(problem(r#"{"id":{"N":"1"}}"#, "the item"), None);
+        let missing = problem(r#"{"x":{"S":"1"}}"#, "NewImage").unwrap();
+        assert!(missing.contains("NewImage has no key attribute `id`"), "{missing}");
+        let map_key = problem(r#"{"id":{"M":{"a":{"S":"b"}}}}"#, "Keys").unwrap();
+        assert!(map_key.contains("of type M"), "{map_key}");
+    }
 
     #[test]
     fn item_keys_match_the_owned_form() {

@@ -78,8 +78,17 @@ pub async fn read_export(
             line: None,
             reason: "it has no manifestFilesS3Key".into(),
         })?;
+    let root = export_root(&summary_key)?;
     let files_key = to_store_key(store, &summary_key, None, files_bucket_key)?;
-    let files = parse_file_entries(store, arn, &files_key, &read_manifest(store, arn, &files_key).await?)?;
+    if !lies_under(&files_key, root) {
+        return Err(StageError::InvalidManifest {
+            key: summary_key.clone(),
+            line: None,
+            reason: format!("its manifestFilesS3Key `{files_key}` lies outside the export's folder `{root}`"),
+        });
+    }
+    let manifest = read_manifest(store, arn, &files_key).await?;
+    let files = parse_file_entries(store, arn, &files_key, root, &manifest)?;
     check_summary_count(&summary_key, &summary, &files)?;
     Ok(ExportFiles { export_arn: arn.clone(), kind, files })
 }
@@ -157,10 +166,28 @@ fn export_kind(key: &str, spec: &ExportSpec, summary: &ManifestSummary) -> Resul
     }
 }
 
+/// The `<prefix>/AWSDynamoDB/` folder an export's summary sits in: every file of the export
+/// (its own folder, or the shared incremental `data/`) lies below it.
+fn export_root(summary_key: &str) -> Result<&str, StageError> {
+    const MARKER: &str = "AWSDynamoDB/";
+    let end = summary_key.rfind(MARKER).ok_or_else(|| StageError::InvalidManifest {
+        key: summary_key.into(),
+        line: None,
+        reason: "it is not inside an AWSDynamoDB/ folder, where DynamoDB writes exports".into(),
+    })?;
+    Ok(&summary_key[..end + MARKER.len()])
+}
+
+/// Whether `key` is below `root` without climbing out of it.
+fn lies_under(key: &str, root: &str) -> bool {
+    key.starts_with(root) && key.split('/').all(|part| part != ".." && part != ".")
+}
+
 fn parse_file_entries(
     store: &dyn ObjectStore,
     export_arn: &str,
     key: &str,
+    root: &str,
     bytes: &[u8],
 ) -> Result<Vec<DataFile>, StageError> {
     let invalid = |line: usize, reason: String| StageError::InvalidManifest {
@@ -185,6 +212,14 @@ fn parse_file_entries(
             });
         }
         let data_key = to_store_key(store, key, Some(index as u64 + 1), &data_key)?;
+        if !lies_under(&data_key, root) {
+            return Err(invalid(
+                index,
+                format!(
+                    "its data file `{data_key}` lies outside the export's folder `{root}`; an export lists only its own files"
+                ),
+            ));
+        }
         files.push(DataFile { key: data_key, item_count, md5: entry.md5_checksum });
     }
     Ok(files)
@@ -296,25 +331,25 @@ mod tests {
     #[test]
     fn file_entries_need_a_key_and_a_count() {
         let no_key = br#"{"itemCount":1}"#;
-        let error = parse_file_entries(&nowhere(), "arn", "m.json", no_key).unwrap_err();
+        let error = parse_file_entries(&nowhere(), "arn", "m.json", "AWSDynamoDB/", no_key).unwrap_err();
         assert!(
             error.to_string().contains("line 1") && error.to_string().contains("dataFileS3Key"),
             "{error}"
         );
         let no_count = b"\n{\"dataFileS3Key\":\"d.json.gz\"}\n";
         assert!(
-            parse_file_entries(&nowhere(), "arn", "m.json", no_count)
+            parse_file_entries(&nowhere(), "arn", "m.json", "AWSDynamoDB/", no_count)
                 .unwrap_err()
                 .to_string()
                 .contains("line 2")
         );
         let ion = br#"{"itemCount":1,"dataFileS3Key":"AWSDynamoDB/x/data/a.ion.gz"}"#;
         assert!(matches!(
-            parse_file_entries(&nowhere(), "arn", "m.json", ion),
+            parse_file_entries(&nowhere(), "arn", "m.json", "AWSDynamoDB/", ion),
             Err(StageError::UnsupportedFormat { .. })
         ));
         assert!(matches!(
-            parse_file_entries(&nowhere(), "arn", "m.json", b"{oops"),
+            parse_file_entries(&nowhere(), "arn", "m.json", "AWSDynamoDB/", b"{oops"),
             Err(StageError::InvalidManifest { .. })
         ));
     }
@@ -341,9 +376,27 @@ mod tests {
             &elsewhere,
             "arn",
             "m.json",
+            "AWSDynamoDB/",
             br#"{"itemCount":1,"dataFileS3Key":"exports/AWSDynamoDB/x/data/a.json.gz"}"#,
         )
         .unwrap_err();
         assert!(error.to_string().contains("outside the store"), "{error}");
+    }
+
+    #[test]
+    fn data_files_must_lie_in_the_exports_folder() {
+        let root = "people/AWSDynamoDB/";
+        for key in ["elsewhere/AWSDynamoDB/data/a.json.gz", "people/AWSDynamoDB/../../secrets/a.json.gz"] {
+            let line = format!(r#"{{"itemCount":1,"dataFileS3Key":"{key}"}}"#);
+            let error = parse_file_entries(&nowhere(), "arn", "m.json", root, line.as_bytes()).unwrap_err();
+            assert!(error.to_string().contains("outside the export's folder"), "{key}: {error}");
+        }
+        let inside = br#"{"itemCount":1,"dataFileS3Key":"people/AWSDynamoDB/data/a.json.gz"}"#;
+        assert_eq!(parse_file_entries(&nowhere(), "arn", "m.json", root, inside).unwrap().len(), 1);
+        assert_eq!(
+            export_root("t/exports/AWSDynamoDB/01-a/manifest-summary.json").unwrap(),
+            "t/exports/AWSDynamoDB/"
+        );
+        assert!(export_root("t/manifest-summary.json").is_err());
     }
 }

@@ -15,7 +15,7 @@ use crate::store::ObjectStore;
 use super::checksum::checksum_matches;
 use super::error::StageError;
 use super::fold::{ExportKeys, KeyFold};
-use super::lines::{ChangeLine, FullItemLine, item_key};
+use super::lines::{ChangeLine, FullItemLine, item_key, key_problem};
 use super::manifest::{DataFile, ExportFiles, ExportKind};
 use super::map::RowMapper;
 use super::progress::{CountsDelta, Progress};
@@ -198,8 +198,8 @@ impl FileStage<'_, '_> {
 
     fn apply_full_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
         let FullItemLine { item } = parse_line(reader, line)?;
-        if let Some(missing) = self.workers.table.key.iter().find(|k| !item.contains_key(k)) {
-            return Err(not_an_item(reader, format!("the item has no key attribute `{missing}`")));
+        if let Some(problem) = key_problem(&item, &self.workers.table.key, "the item") {
+            return Err(not_an_item(reader, problem));
         }
         let mapper = self.workers.mapper;
         let nulled =
@@ -214,6 +214,12 @@ impl FileStage<'_, '_> {
         let write_micros = change.write_micros().ok_or_else(|| {
             not_an_item(reader, "Metadata.WriteTimestampMicros is not an integer N value".into())
         })?;
+        let key_attributes = &self.workers.table.key;
+        let image_problem =
+            change.new_image.as_ref().and_then(|image| key_problem(image, key_attributes, "NewImage"));
+        if let Some(problem) = key_problem(&change.keys, key_attributes, "Keys").or(image_problem) {
+            return Err(not_an_item(reader, problem));
+        }
         let key = item_key(&change.keys, &self.workers.table.key).ok_or_else(|| {
             not_an_item(
                 reader,
