@@ -1,0 +1,324 @@
+//! Harness of the hostile-input corpus: a table on the `exports` source whose full export is
+//! already committed into SQLite, so each case adds one broken incremental export, runs an
+//! incremental sync and checks that the run failed cleanly and that nothing moved.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use md5::{Digest, Md5};
+use rusqlite::types::Value;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use dynashift::config::{self, Mode, TableConfig};
+use dynashift::pipeline::events::{EventKind, RunEvent, RunOutcome, StageCounts};
+use dynashift::pipeline::{Adapters, Engine, RunFailure, RunRequest, TableAdapters};
+use dynashift::source::exports::ExistingExports;
+use dynashift::source::layout::gzip_lines;
+use dynashift::store::{LocalStore, ObjectStore};
+use dynashift::warehouse::Warehouse;
+use dynashift::warehouse::sqlite::SqliteWarehouse;
+
+pub const TABLE: &str = "people";
+pub const PREFIX: &str = "incoming/people";
+const TABLE_ARN: &str = "arn:aws:dynamodb:eu-north-1:123456789123:table/people";
+/// The committed full export's time: every case's starting watermark.
+pub const FULL_TIME: &str = "2026-01-14T10:00:00.000Z";
+/// The window of the broken incremental export each case adds: the next one after the watermark.
+pub const NEXT_FROM: &str = "2026-01-14T10:00:00.000Z";
+pub const NEXT_TO: &str = "2026-01-14T10:15:00.000Z";
+/// The id of that export (its folder under `AWSDynamoDB/`).
+pub const NEXT_ID: &str = "01768385700000-bbbbbbbb";
+
+/// The table: one column per kind of hostile value the corpus throws at it.
+fn config_text(on_type_error: &str) -> String {
+    format!(
+        r#"
+[defaults]
+bucket = "file://bucket"
+
+[warehouse]
+kind = "sqlite"
+path = "warehouse.sqlite"
+
+[[table]]
+name = "people"
+source = "exports"
+prefix = "incoming/people"
+mode = "incremental"
+on_type_error = "{on_type_error}"
+key = ["id"]
+columns = [
+  {{ name = "id", type = "varchar(16)" }},
+  {{ name = "name", type = "varchar(64)" }},
+  {{ name = "nickname", type = "varchar(8)" }},
+  {{ name = "age", type = "integer" }},
+  {{ name = "balance", type = "decimal(38,0)" }},
+  {{ name = "price", type = "decimal(10,2)" }},
+  {{ name = "label", path = "tag", type = "varchar(64)" }},
+  {{ name = "payload", type = "super" }},
+]
+"#
+    )
+}
+
+/// One data file as its `manifest-files.json` line describes it; cases edit the fields to make
+/// the manifest disagree with the file.
+#[derive(Debug, Clone)]
+pub struct DataEntry {
+    pub key: String,
+    pub items: u64,
+    pub md5: Option<String>,
+}
+
+impl DataEntry {
+    pub fn manifest_line(&self) -> String {
+        let md5 = self.md5.as_ref().map(|m| format!(r#""md5Checksum":"{m}","#)).unwrap_or_default();
+        format!(r#"{{"itemCount":{},{md5}"etag":"0-1","dataFileS3Key":"{}"}}"#, self.items, self.key)
+    }
+}
+
+/// An incremental change line: `new_image` is the item's DynamoDB JSON, `None` for a delete.
+pub fn change(id: &str, new_image: Option<&str>) -> String {
+    let image = new_image.map(|i| format!(r#","NewImage":{i}"#)).unwrap_or_default();
+    format!(
+        r#"{{"Metadata":{{"WriteTimestampMicros":{{"N":"1768385100000000"}}}},"Keys":{{"id":{{"S":"{id}"}}}}{image}}}"#
+    )
+}
+
+/// An upsert of `id` whose new image also holds `attributes` (DynamoDB JSON members, e.g.
+/// `"age":{"N":"3"}`).
+pub fn upsert(id: &str, attributes: &str) -> String {
+    let comma = if attributes.is_empty() { "" } else { "," };
+    change(id, Some(&format!(r#"{{"id":{{"S":"{id}"}}{comma}{attributes}}}"#)))
+}
+
+pub fn md5_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(bytes).as_slice())
+}
+
+/// What must not change when a run fails.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub rows: Vec<Vec<Value>>,
+    pub runs: Vec<Vec<Value>>,
+    pub watermark: Option<DateTime<Utc>>,
+    pub watermark_copy: Option<Vec<u8>>,
+}
+
+/// A committed full sync of `people` and the means to break its next incremental sync.
+pub struct Hostile {
+    pub dir: tempfile::TempDir,
+    pub table: TableConfig,
+    pub store: Arc<LocalStore>,
+    pub warehouse: Arc<SqliteWarehouse>,
+    engine: Engine,
+    events: UnboundedReceiver<RunEvent>,
+}
+
+impl Hostile {
+    /// The table with `on_type_error = "fail"`, its full export committed.
+    pub async fn committed() -> Hostile {
+        Hostile::committed_with("fail").await
+    }
+
+    pub async fn committed_with(on_type_error: &str) -> Hostile {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config::load_str(&config_text(on_type_error), &dir.path().join("tables.toml"))
+            .expect("valid config");
+        let table = config.tables[0].clone();
+        let store = Arc::new(LocalStore::new(dir.path().join("bucket")));
+        let warehouse = Arc::new(SqliteWarehouse::open(&dir.path().join("warehouse.sqlite")).unwrap());
+        let source = ExistingExports::new(&table, store.clone() as Arc<dyn ObjectStore>).unwrap();
+        let adapters = Adapters {
+            warehouse: warehouse.clone() as Arc<dyn Warehouse>,
+            tables: [(
+                TABLE.to_owned(),
+                TableAdapters { source: Arc::new(source), store: store.clone() as Arc<dyn ObjectStore> },
+            )]
+            .into(),
+        };
+        let (engine, events) = Engine::new(Arc::new(config), adapters);
+        let mut hostile = Hostile { dir, table, store, warehouse, engine, events };
+        hostile.write_full_export().await;
+        let (outcome, _) = hostile.sync(Mode::Full).await;
+        assert!(
+            matches!(outcome, Ok(RunOutcome::Committed { upserts: 2, target_rows: 2, .. })),
+            "the starting full sync commits: {outcome:?}"
+        );
+        hostile
+    }
+
+    async fn write_full_export(&self) {
+        let id = "01768384800000-aaaaaaaa";
+        let entry = self
+            .data_file(
+                &format!("{PREFIX}/AWSDynamoDB/{id}/data/full1aaaaaaaaaaaaaaaaaaaaa.json.gz"),
+                &[
+                    r#"{"Item":{"id":{"S":"1"},"name":{"S":"Ann"},"age":{"N":"30"},"price":{"N":"9.50"}}}"#,
+                    r#"{"Item":{"id":{"S":"2"},"name":{"S":"Bob"},"balance":{"N":"-12"}}}"#,
+                ],
+            )
+            .await;
+        let times = format!(r#""exportTime":"{FULL_TIME}""#);
+        self.manifests(id, &times, r#","exportType":"FULL_EXPORT""#, &[entry], |_| {}).await;
+    }
+
+    /// Writes a gzip data file of `lines` at `key`; returns its (true) manifest entry.
+    pub async fn data_file(&self, key: &str, lines: &[&str]) -> DataEntry {
+        let bytes = gzip_lines(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>());
+        self.raw_file(key, bytes, lines.len() as u64).await
+    }
+
+    /// A data file in the shared incremental `data/` folder.
+    pub async fn shared_data_file(&self, name: &str, lines: &[&str]) -> DataEntry {
+        self.data_file(&shared_data_key(name), lines).await
+    }
+
+    /// Writes `bytes` at `key` as they are; the entry claims `items` items and their true MD5.
+    pub async fn raw_file(&self, key: &str, bytes: Vec<u8>, items: u64) -> DataEntry {
+        let md5 = md5_base64(&bytes);
+        self.store.put(key, bytes).await.unwrap();
+        DataEntry { key: key.to_owned(), items, md5: Some(md5) }
+    }
+
+    /// The next incremental export (`NEXT_ID`, `NEXT_FROM`..`NEXT_TO`) listing `entries`.
+    pub async fn incremental(&self, entries: &[DataEntry]) {
+        self.incremental_with(entries, |_| {}).await;
+    }
+
+    /// The next incremental export, its summary edited by `edit` before it is written.
+    pub async fn incremental_with(&self, entries: &[DataEntry], edit: impl FnOnce(&mut serde_json::Value)) {
+        let times = format!(r#""exportFromTime":"{NEXT_FROM}","exportToTime":"{NEXT_TO}""#);
+        let extra = r#","outputView":"NEW_AND_OLD_IMAGES","exportType":"INCREMENTAL_EXPORT""#;
+        self.manifests(NEXT_ID, &times, extra, entries, edit).await;
+    }
+
+    /// Writes `_started`, `manifest-files.json` and `manifest-summary.json` of export `id`.
+    pub async fn manifests(
+        &self,
+        id: &str,
+        times: &str,
+        extra: &str,
+        entries: &[DataEntry],
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) {
+        let dir = export_dir(id);
+        self.store.put(&format!("{dir}/_started"), Vec::new()).await.unwrap();
+        let files: String = entries.iter().map(|e| e.manifest_line() + "\n").collect();
+        self.store.put(&format!("{dir}/manifest-files.json"), files.into_bytes()).await.unwrap();
+        let items: u64 = entries.iter().map(|e| e.items).sum();
+        let summary = format!(
+            r#"{{"version":"2023-08-01","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
+        );
+        let mut summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        edit(&mut summary);
+        self.store
+            .put(&format!("{dir}/manifest-summary.json"), summary.to_string().into_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// Overwrites one object of the store.
+    pub async fn put(&self, key: &str, bytes: impl Into<Vec<u8>>) {
+        self.store.put(key, bytes.into()).await.unwrap();
+    }
+
+    /// Runs one sync to its end; returns the outcome and every event of the run.
+    pub async fn sync(&mut self, mode: Mode) -> (Result<RunOutcome, RunFailure>, Vec<RunEvent>) {
+        let handle = self.engine.start(TABLE, RunRequest { mode, dry_run: false }).expect("start the run");
+        let mut events = Vec::new();
+        while let Some(event) = self.events.recv().await {
+            let done = event.run_id == handle.run_id && event.is_terminal();
+            if event.run_id == handle.run_id {
+                events.push(event);
+            }
+            if done {
+                break;
+            }
+        }
+        (handle.join.await.expect("the run task"), events)
+    }
+
+    /// Everything a failed run must leave as it was.
+    pub async fn snapshot(&self) -> Snapshot {
+        let rows = self.warehouse.query_rows(&self.table.target).unwrap().expect("the target exists").rows;
+        let conn = rusqlite::Connection::open(self.dir.path().join("warehouse.sqlite")).unwrap();
+        let mut statement = conn.prepare("SELECT * FROM dynashift_runs ORDER BY run_id").unwrap();
+        let width = statement.column_count();
+        let runs = statement
+            .query_map([], |row| (0..width).map(|i| row.get::<_, Value>(i)).collect())
+            .unwrap()
+            .collect::<Result<Vec<Vec<Value>>, _>>()
+            .unwrap();
+        let watermark = self.warehouse.last_commit(TABLE).await.unwrap().map(|c| c.watermark);
+        let watermark_copy = self.store.get(&format!("{TABLE}/_state/watermark.json")).await.ok();
+        Snapshot { rows, runs, watermark, watermark_copy }
+    }
+
+    /// Runs an incremental sync that must fail, checks that nothing moved, and returns the
+    /// failure after checking it has a cause and a hint.
+    pub async fn fails(&mut self) -> RunFailure {
+        let before = self.snapshot().await;
+        assert_eq!(before.watermark.map(|w| w.to_rfc3339()).as_deref(), Some("2026-01-14T10:00:00+00:00"));
+        let (outcome, events) = self.sync(Mode::Incremental).await;
+        let failure = match outcome {
+            Err(failure) => failure,
+            Ok(outcome) => panic!("the run should fail, it ended with {outcome:?}"),
+        };
+        assert!(
+            events.iter().any(|e| matches!(&e.kind, EventKind::RunFailed { .. })),
+            "a run_failed event is sent"
+        );
+        assert!(!failure.hint.trim().is_empty(), "every failure says what to do: {failure:?}");
+        eprintln!("{failure}\n  hint: {}", failure.hint);
+        let after = self.snapshot().await;
+        assert_eq!(after, before, "a failed run changes nothing ({failure})");
+        failure
+    }
+
+    /// The rows of the target, as SQLite holds them.
+    pub fn rows(&self) -> Vec<Vec<Value>> {
+        self.warehouse.query_rows(&self.table.target).unwrap().expect("the target exists").rows
+    }
+
+    /// The row of `id`.
+    pub fn row(&self, id: &str) -> Vec<Value> {
+        self.rows()
+            .into_iter()
+            .find(|row| row[0] == Value::Text(id.to_owned()))
+            .unwrap_or_else(|| panic!("no row with id {id}"))
+    }
+}
+
+pub fn export_dir(id: &str) -> String {
+    format!("{PREFIX}/AWSDynamoDB/{id}")
+}
+
+pub fn shared_data_key(name: &str) -> String {
+    format!("{PREFIX}/AWSDynamoDB/data/{name}.json.gz")
+}
+
+/// Asserts that `text` contains every one of `needles`.
+#[track_caller]
+pub fn assert_mentions(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "expected {needle:?} in: {text}");
+    }
+}
+
+/// The counts of the run's `staging_finished` event.
+pub fn staging_counts(events: &[RunEvent]) -> StageCounts {
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::StagingFinished { counts, .. } => Some(*counts),
+            _ => None,
+        })
+        .expect("a staging_finished event")
+}
+
+pub fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
