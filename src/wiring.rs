@@ -2,10 +2,11 @@
 //! every adapter; the pipeline and the front ends see traits.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::aws::{AwsConnections, AwsSetupError, settings_for};
-use crate::config::{Config, SourceConfig, StoreLocation, TableConfig, WarehouseConfig};
+use crate::config::{Config, PostgresTls, SourceConfig, StoreLocation, TableConfig, WarehouseConfig};
 use crate::headless::{EXIT_RUN_FAILED, EXIT_USAGE};
 use crate::pipeline::{Adapters, TableAdapters};
 use crate::source::ExportSource;
@@ -14,7 +15,11 @@ use crate::source::demo::DemoSource;
 use crate::source::exports::ExistingExports;
 use crate::store::{LocalStore, ObjectStore, S3Store};
 use crate::warehouse::Warehouse;
+use crate::warehouse::postgres::{ConnectSettings, PostgresWarehouse, TlsMode};
 use crate::warehouse::sqlite::SqliteWarehouse;
+
+/// libpq's password variable, used when `password_env` is not set.
+const PGPASSWORD: &str = "PGPASSWORD";
 
 /// Why the adapters could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -25,13 +30,19 @@ pub enum ConnectError {
     /// An adapter could not be opened (I/O, a corrupt state file…).
     #[error("{what}: {message}")]
     Failed { what: String, message: String },
+    /// `password_env` in `[warehouse]` names a variable this process does not have.
+    #[error(
+        "the warehouse password variable {variable} (password_env in [warehouse]) is not set or empty: \
+         export {variable} with the database password before starting dynashift"
+    )]
+    PasswordVariableUnset { variable: String },
 }
 
 impl ConnectError {
     /// Unsupported settings are configuration errors (2); failures to open are run failures (1).
     pub fn exit_code(&self) -> u8 {
         match self {
-            ConnectError::Unsupported { .. } => EXIT_USAGE,
+            ConnectError::Unsupported { .. } | ConnectError::PasswordVariableUnset { .. } => EXIT_USAGE,
             ConnectError::Failed { .. } => EXIT_RUN_FAILED,
         }
     }
@@ -39,7 +50,7 @@ impl ConnectError {
 
 /// Builds every adapter of `config`.
 pub async fn connect(config: &Config) -> Result<Adapters, ConnectError> {
-    let warehouse = open_warehouse(&config.warehouse)?;
+    let warehouse = open_warehouse(&config.warehouse).await?;
     let mut aws = AwsConnections::default();
     let mut stores: HashMap<StoreLocation, Arc<dyn ObjectStore>> = HashMap::new();
     let mut tables = HashMap::new();
@@ -58,7 +69,7 @@ pub async fn connect(config: &Config) -> Result<Adapters, ConnectError> {
     Ok(Adapters { warehouse, tables })
 }
 
-fn open_warehouse(config: &WarehouseConfig) -> Result<Arc<dyn Warehouse>, ConnectError> {
+async fn open_warehouse(config: &WarehouseConfig) -> Result<Arc<dyn Warehouse>, ConnectError> {
     match config {
         WarehouseConfig::Sqlite { path } => SqliteWarehouse::open(path)
             .map(|w| Arc::new(w) as Arc<dyn Warehouse>)
@@ -66,6 +77,57 @@ fn open_warehouse(config: &WarehouseConfig) -> Result<Arc<dyn Warehouse>, Connec
                 what: format!("sqlite warehouse {}", path.display()),
                 message: e.to_string(),
             }),
+        WarehouseConfig::Postgres { url, password_env, tls, ca_file } => {
+            let tls = tls_mode(*tls, ca_file.as_deref());
+            let settings =
+                postgres_settings(url, password_env.as_deref(), tls, |name| std::env::var(name).ok())?;
+            let what = settings.describe();
+            PostgresWarehouse::connect_with(settings)
+                .await
+                .map(|w| Arc::new(w) as Arc<dyn Warehouse>)
+                .map_err(|e| ConnectError::Failed { what, message: e.to_string() })
+        }
+    }
+}
+
+/// The connection settings of a PostgreSQL warehouse, its password read from the environment
+/// (through `env`) now rather than at config loading: loading does no I/O, and `--check` must
+/// work without the secret.
+fn postgres_settings(
+    url: &str,
+    password_env: Option<&str>,
+    tls: TlsMode,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<ConnectSettings, ConnectError> {
+    let failed = |message: String| ConnectError::Failed { what: "postgres warehouse".into(), message };
+    // Validated when the config was loaded; the parse error is never quoted with the URL.
+    let mut pg_config: tokio_postgres::Config =
+        url.parse().map_err(|e| failed(format!("`url` in [warehouse] does not parse ({e})")))?;
+    if let Some(password) = postgres_password(password_env, env)? {
+        pg_config.password(password);
+    }
+    ConnectSettings::from_config(pg_config, tls).map_err(|e| failed(e.to_string()))
+}
+
+fn tls_mode(tls: PostgresTls, ca_file: Option<&Path>) -> TlsMode {
+    match tls {
+        PostgresTls::Disable => TlsMode::Disable,
+        PostgresTls::Require => TlsMode::Require { ca_file: ca_file.map(Path::to_path_buf) },
+    }
+}
+
+/// The named variable's value (it must be set), else `PGPASSWORD`'s, else no password (trust,
+/// certificate or IAM-proxy authentication).
+fn postgres_password(
+    password_env: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConnectError> {
+    let non_empty = |name: &str| env(name).filter(|value| !value.is_empty());
+    match password_env {
+        Some(variable) => non_empty(variable)
+            .map(Some)
+            .ok_or_else(|| ConnectError::PasswordVariableUnset { variable: variable.to_owned() }),
+        None => Ok(non_empty(PGPASSWORD)),
     }
 }
 
@@ -111,4 +173,58 @@ async fn open_source(
             Arc::new(AwsSource::connect(&connection, table_config).await.map_err(failed)?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "s3cr3t-pa55";
+    const URL: &str = "postgres://loader@db.example.com:5432/analytics";
+
+    fn env_with(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        |name| pairs.iter().find(|(n, _)| *n == name).map(|(_, value)| value.to_string())
+    }
+
+    #[test]
+    fn the_password_comes_from_the_named_variable_then_pgpassword() {
+        let env = env_with(&[("LOADER_PW", "from-named"), (PGPASSWORD, "from-pg")]);
+        assert_eq!(postgres_password(Some("LOADER_PW"), &env).unwrap().as_deref(), Some("from-named"));
+        assert_eq!(postgres_password(None, &env).unwrap().as_deref(), Some("from-pg"));
+        assert_eq!(postgres_password(None, env_with(&[(PGPASSWORD, "")])).unwrap(), None);
+        assert_eq!(postgres_password(None, env_with(&[])).unwrap(), None);
+    }
+
+    #[test]
+    fn a_missing_named_variable_is_a_usage_error_naming_it() {
+        let err = postgres_password(Some("LOADER_PW"), env_with(&[(PGPASSWORD, "ignored")])).unwrap_err();
+        assert!(matches!(&err, ConnectError::PasswordVariableUnset { variable } if variable == "LOADER_PW"));
+        assert_eq!(err.exit_code(), EXIT_USAGE);
+        assert!(err.to_string().contains("export LOADER_PW"), "{err}");
+        let empty = postgres_password(Some("LOADER_PW"), env_with(&[("LOADER_PW", "")])).unwrap_err();
+        assert!(matches!(empty, ConnectError::PasswordVariableUnset { .. }));
+    }
+
+    #[test]
+    fn settings_carry_the_password_but_never_show_it() {
+        let tls = tls_mode(PostgresTls::Require, None);
+        let settings =
+            postgres_settings(URL, Some("LOADER_PW"), tls, env_with(&[("LOADER_PW", SECRET)])).unwrap();
+        assert_eq!(settings.describe(), "postgres loader@db.example.com:5432/analytics (TLS)");
+        assert!(!format!("{settings:?}").contains(SECRET));
+        let unset = postgres_settings(URL, Some("LOADER_PW"), TlsMode::Disable, env_with(&[])).unwrap_err();
+        assert!(matches!(unset, ConnectError::PasswordVariableUnset { .. }));
+    }
+
+    #[test]
+    fn tls_and_the_ca_file_reach_the_settings() {
+        assert_eq!(tls_mode(PostgresTls::Disable, None), TlsMode::Disable);
+        let ca_file = Path::new("/etc/dynashift/rds.pem");
+        assert_eq!(
+            tls_mode(PostgresTls::Require, Some(ca_file)),
+            TlsMode::Require { ca_file: Some(ca_file.to_path_buf()) }
+        );
+        let settings = postgres_settings(URL, None, TlsMode::Disable, env_with(&[])).unwrap();
+        assert!(settings.describe().ends_with("(no TLS)"), "{}", settings.describe());
+    }
 }

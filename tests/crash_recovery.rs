@@ -54,7 +54,7 @@ fn text(output: &Output) -> String {
 async fn assert_in_sync(config_path: &Path, scenario: &str) -> chrono::DateTime<chrono::Utc> {
     let config = config::load(config_path).unwrap();
     let table = config.table(TABLE).unwrap().clone();
-    let config::WarehouseConfig::Sqlite { path } = &config.warehouse;
+    let config::WarehouseConfig::Sqlite { path } = &config.warehouse else { unreachable!("a SQLite demo") };
     let warehouse = SqliteWarehouse::open(path).unwrap();
     let watermark = warehouse.last_commit(TABLE).await.unwrap().expect("a commit").watermark;
     let config::StoreLocation::Local { root } = &table.store else { unreachable!() };
@@ -73,7 +73,7 @@ async fn assert_in_sync(config_path: &Path, scenario: &str) -> chrono::DateTime<
 
 async fn committed_watermark(config_path: &Path) -> Option<chrono::DateTime<chrono::Utc>> {
     let config = config::load(config_path).unwrap();
-    let config::WarehouseConfig::Sqlite { path } = &config.warehouse;
+    let config::WarehouseConfig::Sqlite { path } = &config.warehouse else { unreachable!("a SQLite demo") };
     SqliteWarehouse::open(path).unwrap().last_commit(TABLE).await.unwrap().map(|c| c.watermark)
 }
 

@@ -17,6 +17,7 @@ mod location;
 mod model;
 mod names;
 mod path;
+mod postgres_url;
 mod raw;
 mod reader;
 mod reserved;
@@ -25,6 +26,7 @@ mod syntax;
 mod table;
 mod types;
 mod validate;
+mod warehouse;
 
 pub use error::{ConfigError, Excerpt, Problem};
 pub use ident::{MAX_IDENTIFIER_BYTES, check_identifier, is_valid_identifier, quote_identifier};

@@ -85,14 +85,37 @@ pub struct DemoSettings {
 pub enum WarehouseConfig {
     /// Embedded SQLite database file (absolute).
     Sqlite { path: PathBuf },
+    /// A PostgreSQL 15+ database (self-hosted, Amazon RDS or Aurora).
+    Postgres {
+        /// `postgres://user@host:port/database[?options]`. Never holds a password: config files
+        /// get committed and shown, so the password comes from the environment at connect time.
+        url: String,
+        /// The environment variable holding the password; `None` falls back to `PGPASSWORD`
+        /// (and to no password when that is unset too, e.g. trust or certificate auth).
+        password_env: Option<String>,
+        tls: PostgresTls,
+        /// Extra CA certificates (PEM) trusted beside the system's, e.g. the RDS CA bundle
+        /// (absolute). Only with `tls = "require"`.
+        ca_file: Option<PathBuf>,
+    },
 }
 
 impl WarehouseConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             WarehouseConfig::Sqlite { .. } => "sqlite",
+            WarehouseConfig::Postgres { .. } => "postgres",
         }
     }
+}
+
+/// Whether the PostgreSQL connection is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostgresTls {
+    /// Plain TCP: loopback, a private network, or a TLS-terminating proxy.
+    Disable,
+    /// TLS with the server certificate and host name verified (the default).
+    Require,
 }
 
 /// Lag above `warn` is shown in yellow, above `critical` in red.

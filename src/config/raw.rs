@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::issues::Issues;
-use super::model::{Mode, TypeErrorPolicy, ViewType};
+use super::model::{Mode, PostgresTls, TypeErrorPolicy, ViewType};
 use super::path::AttrPath;
 use super::reader::{Key, Section};
 use super::types::ColumnType;
@@ -75,8 +75,14 @@ const DEMO_KEYS: &[Key] = &[
     Key::new("export_seconds", "export_seconds = 3.0"),
 ];
 
-const WAREHOUSE_KEYS: &[Key] =
-    &[Key::new("kind", "kind = \"sqlite\""), Key::new("path", "path = \".dynashift/warehouse.sqlite\"")];
+const WAREHOUSE_KEYS: &[Key] = &[
+    Key::new("kind", "kind = \"sqlite\""),
+    Key::new("path", "path = \".dynashift/warehouse.sqlite\""),
+    Key::new("url", "url = \"postgres://loader@db.example.com:5432/analytics\""),
+    Key::new("password_env", "password_env = \"DYNASHIFT_PG_PASSWORD\""),
+    Key::new("tls", "tls = \"require\""),
+    Key::new("ca_file", "ca_file = \"rds-global-bundle.pem\""),
+];
 
 const CONSOLE_KEYS: &[Key] = &[
     Key::new("lag_warn", "lag_warn = \"2h\""),
@@ -174,10 +180,25 @@ pub(super) struct RawDemo {
     pub export_seconds: Option<Spanned<f64>>,
 }
 
+/// `kind = "sqlite" | "postgres"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WarehouseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// `[warehouse]`; which keys suit which `kind` is the validator's job.
 #[derive(Debug, Default)]
 pub(super) struct RawWarehouse {
-    /// `kind` is checked while reading: "sqlite" is the only warehouse so far.
+    pub kind: Option<Spanned<WarehouseKind>>,
+    /// `kind` was written but names no warehouse (already reported): the other keys cannot be
+    /// checked against it.
+    pub kind_unknown: bool,
     pub path: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub tls: Option<Spanned<PostgresTls>>,
+    pub ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -279,23 +300,38 @@ fn read_demo(section: &Section<'_, '_>) -> RawDemo {
 }
 
 fn read_warehouse(section: &Section<'_, '_>) -> RawWarehouse {
-    check_warehouse_kind(section);
-    RawWarehouse { path: section.string("path") }
+    let kind = read_warehouse_kind(section);
+    RawWarehouse {
+        kind_unknown: kind.is_none() && section.value("kind").is_some(),
+        kind,
+        path: section.string("path"),
+        url: section.string("url"),
+        password_env: section.string("password_env"),
+        tls: section.choice("tls", &[("disable", PostgresTls::Disable), ("require", PostgresTls::Require)]),
+        ca_file: section.string("ca_file"),
+    }
 }
 
-/// Only the embedded SQLite warehouse exists so far; the others get a hint instead of a bare "no".
-fn check_warehouse_kind(section: &Section<'_, '_>) {
-    let Some(kind) = section.string("kind") else { return };
+/// The warehouses dynashift loads into; near misses and the ones still to come get a hint
+/// instead of a bare "no".
+fn read_warehouse_kind(section: &Section<'_, '_>) -> Option<Spanned<WarehouseKind>> {
+    let kind = section.string("kind")?;
     let hint = match kind.get_ref().as_str() {
-        "sqlite" => return,
-        "redshift" | "postgres" | "postgresql" => {
-            format!("the {} warehouse is not available yet; use kind = \"sqlite\" for now", kind.get_ref())
+        "sqlite" => return Some(Spanned::new(kind.span(), WarehouseKind::Sqlite)),
+        "postgres" => return Some(Spanned::new(kind.span(), WarehouseKind::Postgres)),
+        "postgresql" | "aurora" | "rds" => {
+            "write kind = \"postgres\" for PostgreSQL, RDS and Aurora".to_owned()
         }
-        _ => "write kind = \"sqlite\" (the only warehouse so far)".to_owned(),
+        "redshift" => {
+            "the redshift warehouse is not available yet; use kind = \"sqlite\" or kind = \"postgres\" for now"
+                .to_owned()
+        }
+        _ => "write kind = \"sqlite\" (the embedded default) or kind = \"postgres\"".to_owned(),
     };
     let message =
         format!("`kind` in [warehouse] is \"{}\", which dynashift cannot load into", kind.get_ref());
     section.issues().report(kind.span(), message, hint);
+    None
 }
 
 fn read_console(section: &Section<'_, '_>) -> RawConsole {

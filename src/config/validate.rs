@@ -14,15 +14,16 @@ use super::duration::format_duration;
 use super::inherit::Inherited;
 use super::issues::Issues;
 use super::location::resolve_path;
-use super::model::{Config, DemoSettings, LagThresholds, TableConfig, TargetTable, WarehouseConfig};
-use super::raw::{RawConfig, RawConsole, RawDemo, RawTable, RawWarehouse, written};
+use super::model::{Config, DemoSettings, LagThresholds, TableConfig, TargetTable};
+use super::raw::{RawConfig, RawConsole, RawDemo, RawTable, written};
 use super::table::validate_table;
+use super::warehouse::validate_warehouse;
 
 /// Validates everything; `None` when any problem was reported into `issues`.
 pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &Issues) -> Option<Config> {
     let aws = resolve_aws_defaults(&raw.defaults.overrides.aws, issues);
     let demo = demo_settings(&raw.demo, base_dir, issues);
-    let warehouse = warehouse(&raw.warehouse, base_dir, issues);
+    let warehouse = validate_warehouse(&raw.warehouse, base_dir, issues);
     let lag = lag_thresholds(&raw.console, issues);
     let log_file = path_or_default(
         &raw.console.log_file,
@@ -63,12 +64,6 @@ fn demo_settings(raw: &RawDemo, base_dir: &Path, issues: &Issues) -> Option<Demo
             written(&raw.export_seconds).unwrap_or(defaults::EXPORT_SECONDS),
         ),
     })
-}
-
-fn warehouse(raw: &RawWarehouse, base_dir: &Path, issues: &Issues) -> Option<WarehouseConfig> {
-    let path =
-        path_or_default(&raw.path, defaults::WAREHOUSE_PATH, "`path` in [warehouse]", base_dir, issues)?;
-    Some(WarehouseConfig::Sqlite { path })
 }
 
 fn lag_thresholds(raw: &RawConsole, issues: &Issues) -> LagThresholds {

@@ -73,7 +73,9 @@ pub struct Harness {
 impl Harness {
     pub async fn new(config: Config) -> Harness {
         let config = Arc::new(config);
-        let WarehouseConfig::Sqlite { path } = &config.warehouse;
+        let WarehouseConfig::Sqlite { path } = &config.warehouse else {
+            panic!("the harness reads the loaded tables from SQLite")
+        };
         let warehouse = Arc::new(SqliteWarehouse::open(path).expect("open the sqlite warehouse"));
         let StoreLocation::Local { root } = &config.tables[0].store else {
             panic!("tests use a local store")
