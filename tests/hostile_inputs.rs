@@ -313,7 +313,10 @@ async fn a_data_file_key_with_dot_dot_is_refused() {
     entry.key = format!("{PREFIX}/AWSDynamoDB/data/../../../people/_state/watermark.json");
     hostile.incremental(std::slice::from_ref(&entry)).await;
     let failure = hostile.fails().await;
-    assert_mentions(&failure.cause, &["people/_state/watermark.json", "manifest-files.json, line 1", "outside the export's folder"]);
+    assert_mentions(
+        &failure.cause,
+        &["people/_state/watermark.json", "manifest-files.json, line 1", "outside the export's folder"],
+    );
 }
 
 // ---- values against columns ---------------------------------------------------------------------
