@@ -148,14 +148,15 @@ async fn sync(
     handle.join.await.unwrap().expect("the run succeeds")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hand_made_export_set_is_applied_in_order_and_only_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config::load_str(CONFIG, &dir.path().join("tables.toml")).expect("a valid config");
+type Events = tokio::sync::mpsc::UnboundedReceiver<dynashift::pipeline::RunEvent>;
+
+/// The hand-made export set in a fresh folder, behind an engine with the exports source.
+async fn engine_over_the_export_set(dir: &Path) -> (Engine, Events, Arc<SqliteWarehouse>, TableConfig) {
+    let config = config::load_str(CONFIG, &dir.join("tables.toml")).expect("a valid config");
     let table: TableConfig = config.tables[0].clone();
-    let store = Arc::new(LocalStore::new(dir.path().join("bucket")));
+    let store = Arc::new(LocalStore::new(dir.join("bucket")));
     write_export_set(&store).await;
-    let warehouse = Arc::new(SqliteWarehouse::open(&dir.path().join("warehouse.sqlite")).unwrap());
+    let warehouse = Arc::new(SqliteWarehouse::open(&dir.join("warehouse.sqlite")).unwrap());
     let source = ExistingExports::new(&table, store.clone() as Arc<dyn ObjectStore>).unwrap();
     let adapters = Adapters {
         warehouse: warehouse.clone() as Arc<dyn Warehouse>,
@@ -165,7 +166,35 @@ async fn a_hand_made_export_set_is_applied_in_order_and_only_once() {
         )]
         .into(),
     };
-    let (engine, mut events) = Engine::new(Arc::new(config), adapters);
+    let (engine, events) = Engine::new(Arc::new(config), adapters);
+    (engine, events, warehouse, table)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_lists_the_data_files_of_existing_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, mut events, _, _) = engine_over_the_export_set(dir.path()).await;
+    let handle = engine.start("people", RunRequest { mode: Mode::Full, dry_run: true }).unwrap();
+    let mut notes = Vec::new();
+    while let Some(event) = events.recv().await {
+        if let dynashift::pipeline::EventKind::Planned { notes: planned, .. } = &event.kind {
+            notes.extend(planned.clone());
+        }
+        if event.is_terminal() {
+            break;
+        }
+    }
+    assert_eq!(handle.join.await.unwrap(), Ok(RunOutcome::DryRun));
+    let files = notes.iter().find(|n| n.contains("data files")).expect("a note listing the files");
+    assert!(files.contains("3 data files, 3 items"), "{files}");
+    assert!(files.contains("full1aaaaaaaaaaaaaaaaaaaaa.json.gz (2 items)"), "{files}");
+    assert!(notes.iter().any(|n| n.contains("people/staged/")), "{notes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_made_export_set_is_applied_in_order_and_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, mut events, warehouse, table) = engine_over_the_export_set(dir.path()).await;
     let rows = || warehouse.query_rows(&table.target).unwrap().unwrap().rows;
 
     let full = sync(&engine, &mut events, Mode::Full).await;

@@ -85,11 +85,16 @@ impl Run<'_> {
         result
     }
 
-    /// Plan, then report what would run, changing nothing.
+    /// Plan, then report what would run — windows, files and SQL — changing nothing.
     async fn dry_run(&mut self) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
         let previous = self.reconciled_watermark(false).await?;
-        let plan = self.plan(previous).await?;
+        let mut plan = self.plan_quietly(previous).await?;
+        if !plan.exports.is_empty() {
+            let files = self.planned_files(&plan).await?;
+            plan.notes.extend(files);
+        }
+        self.report_plan(&plan);
         if plan.exports.is_empty() {
             return Ok(RunOutcome::DryRun);
         }
@@ -105,6 +110,35 @@ impl Run<'_> {
             });
         }
         Ok(RunOutcome::DryRun)
+    }
+
+    /// What a dry run can say of the files: the data files of exports that already exist (read
+    /// from their manifests, verified later by the real run), and where staged files would go.
+    async fn planned_files(&self, plan: &ExportPlan) -> Result<Vec<String>, PipelineError> {
+        let ctx = self.ctx;
+        let mut notes = Vec::new();
+        for planned in &plan.exports {
+            let Some(existing) = &planned.existing else {
+                notes.push(format!(
+                    "{}: its data files are known once DynamoDB has written the export",
+                    planned.spec
+                ));
+                continue;
+            };
+            let export = stage::manifest::read_export(ctx.store.as_ref(), existing).await?;
+            let items: u64 = export.files.iter().map(|f| f.item_count).sum();
+            let mut note = format!("{}: {} data files, {items} items:", planned.spec, export.files.len());
+            for file in &export.files {
+                note.push_str(&format!("\n  {} ({} items)", ctx.store.url_of(&file.key), file.item_count));
+            }
+            notes.push(note);
+        }
+        let staged_dir = format!("{}staged/<run id>/", ctx.table.state_prefix());
+        notes.push(format!(
+            "staged files, COPY manifest and jsonpaths would go to {}",
+            ctx.store.url_of(&staged_dir)
+        ));
+        Ok(notes)
     }
 
     async fn sync(&mut self) -> Result<RunOutcome, PipelineError> {
@@ -266,6 +300,13 @@ impl Run<'_> {
     }
 
     async fn plan(&mut self, watermark: Option<DateTime<Utc>>) -> Result<ExportPlan, PipelineError> {
+        let plan = self.plan_quietly(watermark).await?;
+        self.report_plan(&plan);
+        Ok(plan)
+    }
+
+    /// Asks the source for the exports this run needs, without reporting them yet.
+    async fn plan_quietly(&mut self, watermark: Option<DateTime<Utc>>) -> Result<ExportPlan, PipelineError> {
         let ctx = self.ctx;
         let mode = ctx.request.mode;
         if !ctx.source.supports(mode) {
@@ -275,7 +316,11 @@ impl Run<'_> {
                 reason: format!("{} cannot", ctx.source.describe()),
             });
         }
-        let plan = ctx.source.plan(PlanRequest { mode, watermark }).await?;
+        Ok(ctx.source.plan(PlanRequest { mode, watermark }).await?)
+    }
+
+    fn report_plan(&self, plan: &ExportPlan) {
+        let ctx = self.ctx;
         ctx.events.emit(EventKind::Planned {
             exports: plan.exports.iter().map(|p| p.spec.clone()).collect(),
             notes: plan.notes.clone(),
@@ -283,7 +328,6 @@ impl Run<'_> {
         for note in &plan.notes {
             tracing::info!(table = %ctx.table.name, note = %note, "plan note");
         }
-        Ok(plan)
     }
 
     async fn export(&mut self, plan: &ExportPlan) -> Result<Vec<ExportDescription>, PipelineError> {
