@@ -22,6 +22,11 @@ pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `"a", "b", "c"`: a quoted column list.
+pub fn quote_identifier_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names.into_iter().map(quote_identifier).collect::<Vec<_>>().join(", ")
+}
+
 /// Why `name` is not a valid identifier (see the module docs for the rules).
 pub fn check_identifier(name: &str) -> Result<(), String> {
     match identifier_problem(name) {

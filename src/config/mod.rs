@@ -29,7 +29,9 @@ mod validate;
 mod warehouse;
 
 pub use error::{ConfigError, Excerpt, Problem};
-pub use ident::{MAX_IDENTIFIER_BYTES, check_identifier, is_valid_identifier, quote_identifier};
+pub use ident::{
+    MAX_IDENTIFIER_BYTES, check_identifier, is_valid_identifier, quote_identifier, quote_identifier_list,
+};
 pub use load::{load, load_str};
 pub use model::*;
 pub use path::{AttrPath, PathSegment};

@@ -9,6 +9,7 @@ pub mod staged_lines;
 pub mod staged_value;
 #[cfg(test)]
 mod testkit;
+pub mod watermark;
 
 use std::sync::Arc;
 

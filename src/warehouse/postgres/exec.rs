@@ -14,14 +14,14 @@ use tokio_util::sync::CancellationToken;
 use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::CopyCounts;
-use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
+use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};
 
 use super::copy::{CopySource, copy_staged_files};
 use super::failure::StepError;
 use super::plan::{Action, Step};
-use super::runs::watermark_text;
 use super::session::{Canceller, Session};
 use super::sql;
+use crate::warehouse::watermark::stale_watermark;
 
 /// How long a cancelled statement may take to stop before the load stops waiting for it (the
 /// session is dropped then, and the server rolls its transaction back).
@@ -221,16 +221,10 @@ fn check_watermark(
     expected: Option<DateTime<Utc>>,
 ) -> Result<(), StepError> {
     let expected = expected.map(|w| w.trunc_subsecs(6));
-    if committed == expected {
-        return Ok(());
+    match stale_watermark(table, committed, expected) {
+        Some(message) => Err(StepError::Failed(message)),
+        None => Ok(()),
     }
-    let show = |w: Option<DateTime<Utc>>| w.map_or("nothing".to_owned(), watermark_text);
-    Err(StepError::Failed(format!(
-        "{RUNS_TABLE} says {table} is committed up to {} but this load continues from {}; another run \
-         committed in between: start a new run, which continues from the committed watermark",
-        show(committed),
-        show(expected)
-    )))
 }
 
 /// Ends the load's transaction. A failure is logged: the original error is what the caller

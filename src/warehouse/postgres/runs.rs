@@ -7,11 +7,11 @@
 //! search_path (normally `public`, or the user's own schema) — the same place every load and
 //! every read of it resolves to.
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use crate::config::{Mode, quote_identifier};
+pub use crate::warehouse::watermark::watermark_text;
 use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE, WarehouseError};
 
 use super::session::Session;
@@ -65,11 +65,6 @@ pub fn latest_watermark(table_name: &str) -> String {
         quote_identifier(RUNS_TABLE),
         quote_literal(table_name)
     )
-}
-
-/// RFC 3339 with microseconds (PostgreSQL's precision) and `Z`.
-pub fn watermark_text(watermark: DateTime<Utc>) -> String {
-    watermark.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// The newest commit of a table; `None` when it never committed or the runs table is missing.

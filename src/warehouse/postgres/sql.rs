@@ -2,6 +2,7 @@
 //! every literal through [`quote_literal`], so no configured name or value can change a
 //! statement's meaning.
 
+pub use crate::config::quote_identifier_list as column_list;
 use crate::config::{ColumnType, quote_identifier};
 use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
 use crate::warehouse::shape::{TableShape, TargetColumn};
@@ -34,11 +35,6 @@ pub fn postgres_type(ty: ColumnType) -> String {
 pub fn quote_literal(text: &str) -> String {
     let quoted = text.replace('\'', "''");
     if text.contains('\\') { format!("E'{}'", quoted.replace('\\', "\\\\")) } else { format!("'{quoted}'") }
-}
-
-/// `"a", "b", "c"`.
-pub fn column_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    names.into_iter().map(quote_identifier).collect::<Vec<_>>().join(", ")
 }
 
 fn column_definition(column: &TargetColumn) -> String {

@@ -15,12 +15,13 @@ use tokio_util::sync::CancellationToken;
 use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::CopyCounts;
-use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
+use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};
 
 use super::copy::{CopySource, copy_staged_files};
 use super::failure::StepError;
 use super::plan::{Action, Step};
-use super::runs::{parse_timestamp, watermark_text};
+use super::runs::parse_timestamp;
+use crate::warehouse::watermark::stale_watermark;
 
 /// Everything a load needs on its blocking thread.
 pub struct LoadJob {
@@ -153,16 +154,10 @@ fn check_watermark(
     expected: Option<DateTime<Utc>>,
 ) -> Result<(), StepError> {
     let committed = committed.map(parse_timestamp).transpose().map_err(StepError::Failed)?;
-    if committed == expected {
-        return Ok(());
+    match stale_watermark(table, committed, expected) {
+        Some(message) => Err(StepError::Failed(message)),
+        None => Ok(()),
     }
-    let show = |w: Option<DateTime<Utc>>| w.map_or("nothing".to_owned(), watermark_text);
-    Err(StepError::Failed(format!(
-        "{RUNS_TABLE} says {table} is committed up to {} but this load continues from {}; another run \
-         committed in between: start a new run, which continues from the committed watermark",
-        show(committed),
-        show(expected)
-    )))
 }
 
 /// A previous load that panicked mid-transaction left it open on this connection.

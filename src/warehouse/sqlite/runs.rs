@@ -3,10 +3,11 @@
 //! can never commit twice: a resumed run whose first attempt did commit fails its INSERT and
 //! rolls back instead of applying its changes again.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::config::{Mode, quote_identifier};
+pub use crate::warehouse::watermark::watermark_text;
 use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE, WarehouseError};
 
 use super::sql::quote_literal;
@@ -57,11 +58,6 @@ pub fn latest_watermark(table_name: &str) -> String {
         quote_identifier(RUNS_TABLE),
         quote_literal(table_name)
     )
-}
-
-/// Watermarks are stored as fixed-width RFC 3339 (microseconds, `Z`), so text order is time order.
-pub fn watermark_text(watermark: DateTime<Utc>) -> String {
-    watermark.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {

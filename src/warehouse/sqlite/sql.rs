@@ -2,7 +2,7 @@
 //! [`quote_identifier`] and every literal through
 //! [`quote_literal`], so no configured name or value can change a statement's meaning.
 
-use crate::config::{ColumnType, quote_identifier};
+use crate::config::{ColumnType, quote_identifier, quote_identifier_list as column_list};
 use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
 use crate::warehouse::shape::{TableShape, TargetColumn};
 
@@ -30,11 +30,6 @@ pub fn sqlite_type(ty: ColumnType) -> &'static str {
 /// A SQL string literal: `'text'` with every `'` doubled.
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
-}
-
-/// `"a", "b", "c"`.
-fn column_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    names.into_iter().map(quote_identifier).collect::<Vec<_>>().join(", ")
 }
 
 fn column_definition(column: &TargetColumn) -> String {

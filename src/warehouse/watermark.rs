@@ -1,0 +1,53 @@
+//! The watermark as every warehouse writes it into `dynashift_runs`, and the guard that refuses
+//! an incremental load whose starting point is no longer the committed watermark.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::RUNS_TABLE;
+
+/// Fixed-width RFC 3339 with microseconds and `Z` (every warehouse's precision), so that text
+/// order is time order.
+pub fn watermark_text(watermark: DateTime<Utc>) -> String {
+    watermark.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Why a load continuing from `expected` must not commit when `dynashift_runs` holds
+/// `committed`: another run committed in between. `None` when they agree.
+pub fn stale_watermark(
+    table: &str,
+    committed: Option<DateTime<Utc>>,
+    expected: Option<DateTime<Utc>>,
+) -> Option<String> {
+    if committed == expected {
+        return None;
+    }
+    let show = |w: Option<DateTime<Utc>>| w.map_or("nothing".to_owned(), watermark_text);
+    Some(format!(
+        "{RUNS_TABLE} says {table} is committed up to {} but this load continues from {}; another run \
+         committed in between: start a new run, which continues from the committed watermark",
+        show(committed),
+        show(expected)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn watermarks_are_fixed_width_microseconds() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        assert_eq!(watermark_text(t), "2026-11-24T10:00:00.000000Z");
+    }
+
+    #[test]
+    fn a_moved_watermark_is_named_both_ways() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        assert_eq!(stale_watermark("orders", Some(t), Some(t)), None);
+        let message = stale_watermark("orders", Some(t), None).unwrap();
+        assert!(message.contains("committed up to 2026-11-24T10:00:00.000000Z"), "{message}");
+        assert!(message.contains("continues from nothing"), "{message}");
+    }
+}
