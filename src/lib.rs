@@ -12,6 +12,7 @@ pub mod ddb;
 pub mod headless;
 pub mod logging;
 pub mod pipeline;
+pub mod retry;
 pub mod source;
 pub mod store;
 pub mod tui;

@@ -1,129 +1,294 @@
 //! The model test of "nothing lost, nothing doubled": random workloads × a crash (process abort,
-//! like kill -9 or a power cut) at every stage boundary and inside the load × several seeds.
-//! After each crash the next run must recover — resuming the interrupted run where it can — and
-//! the warehouse must equal the demo table at the committed watermark; a crash before the load's
-//! commit must leave the watermark where it was.
+//! like kill -9 or a power cut) at every stage boundary and inside the load × several seeds, on
+//! every warehouse. After each crash the next run must recover — resuming the interrupted run
+//! where it can — and the warehouse must equal the demo table at the committed watermark; a
+//! crash before the load's commit must leave the watermark where it was.
+//!
+//! The scenario runner takes the warehouse as a parameter ([`ModelWarehouse`]): SQLite (three
+//! seeds) and PostgreSQL (two seeds, each on a fresh database of the server `scripts/test.sh`
+//! starts, `DYNASHIFT_PG_URL`). The crash points inside the load are read from the warehouse's
+//! own plan (`--dry-run`): after the COPY into the stage, after the commit record, and after the
+//! COMMIT.
 
 mod common;
+mod postgres_support;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use dynashift::config;
+use chrono::{DateTime, Utc};
+
+use dynashift::config::{self, Config, TableConfig};
+use dynashift::ddb::Item;
+use dynashift::pipeline::stage::map_item;
 use dynashift::source::demo::DemoSource;
 use dynashift::store::{LocalStore, ObjectStore};
 use dynashift::warehouse::Warehouse;
+use dynashift::warehouse::postgres::{PostgresWarehouse, TlsMode};
 use dynashift::warehouse::sqlite::SqliteWarehouse;
 
-use common::{expected_rows, fast_demo_config};
-
-/// Where a run is made to crash. Statement numbers are those of the SQLite incremental plan:
-/// 6 = the COPY into the stage table, 9 = the commit record, 12 = COMMIT (data and watermark
-/// are in; only the journal does not know yet).
-const CRASH_POINTS: &[&str] = &[
-    "crash-after:exporting",
-    "crash-after:exported",
-    "crash-after:staging",
-    "crash-after:staged",
-    "crash-after:loading",
-    "crash-in-load:6",
-    "crash-in-load:9",
-    "crash-in-load:12",
-    "crash-after:loaded",
-    "fail-after:staged",
-];
+use common::{fast_demo_config, with_warehouse_section};
 
 const TABLE: &str = "customers";
 
-fn run(config: &Path, mode: &str, fault: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
-    command.arg("--config").arg(config).args(["--headless", "--table", TABLE, "--mode", mode]);
-    match fault {
-        Some(fault) => command.env("DYNASHIFT_FAULT", fault),
-        None => command.env_remove("DYNASHIFT_FAULT"),
-    };
-    command.output().expect("run dynashift")
-}
+/// Seeds of the workload per warehouse. PostgreSQL runs fewer: each of its scenarios starts
+/// three processes that connect over TCP, and two seeds already cross every crash point twice.
+const SQLITE_SEEDS: &[u64] = &[1, 2, 3];
+const POSTGRES_SEEDS: &[u64] = &[1, 2];
 
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-/// Checks warehouse == source at the committed watermark; returns the watermark.
-async fn assert_in_sync(config_path: &Path, scenario: &str) -> chrono::DateTime<chrono::Utc> {
-    let config = config::load(config_path).unwrap();
-    let table = config.table(TABLE).unwrap().clone();
-    let config::WarehouseConfig::Sqlite { path } = &config.warehouse else { unreachable!("a SQLite demo") };
-    let warehouse = SqliteWarehouse::open(path).unwrap();
-    let watermark = warehouse.last_commit(TABLE).await.unwrap().expect("a commit").watermark;
-    let config::StoreLocation::Local { root } = &table.store else { unreachable!() };
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root));
-    let demo = DemoSource::open(&config.demo, Arc::new(table.clone()), store).unwrap();
-    let items = demo.items_at(watermark).await.unwrap();
-    let mut expected = expected_rows(&table, &items);
-    let mut actual = warehouse.query_rows(&table.target).unwrap().unwrap().rows;
-    let key = |row: &Vec<rusqlite::types::Value>| format!("{:?}", row[0]);
-    expected.sort_by_key(key);
-    actual.sort_by_key(key);
-    assert_eq!(actual.len(), expected.len(), "{scenario}: row count at watermark {watermark}");
-    assert!(actual == expected, "{scenario}: rows differ from the source at watermark {watermark}");
-    watermark
-}
-
-async fn committed_watermark(config_path: &Path) -> Option<chrono::DateTime<chrono::Utc>> {
-    let config = config::load(config_path).unwrap();
-    let config::WarehouseConfig::Sqlite { path } = &config.warehouse else { unreachable!("a SQLite demo") };
-    SqliteWarehouse::open(path).unwrap().last_commit(TABLE).await.unwrap().map(|c| c.watermark)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_at_any_point_loses_and_doubles_nothing_on_sqlite() {
+    let scenarios = run_model(ModelWarehouse::Sqlite, SQLITE_SEEDS).await;
+    assert!(scenarios >= 20, "too few scenarios ran ({scenarios}); the demo clock may be too slow");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_at_any_point_loses_and_doubles_nothing() {
+async fn a_crash_at_any_point_loses_and_doubles_nothing_on_postgres() {
+    let scenarios = run_model(ModelWarehouse::Postgres, POSTGRES_SEEDS).await;
+    assert!(scenarios >= 14, "too few scenarios ran ({scenarios}); the demo clock may be too slow");
+}
+
+/// Runs every crash point for every seed on `kind`; returns how many scenarios ran.
+async fn run_model(kind: ModelWarehouse, seeds: &[u64]) -> usize {
     let mut scenarios = 0;
-    for seed in [1_u64, 2, 3] {
+    for &seed in seeds {
         let dir = tempfile::tempdir().unwrap();
         let config_path = fast_demo_config(dir.path());
         let text_with_seed =
             std::fs::read_to_string(&config_path).unwrap().replace("seed = 42", &format!("seed = {seed}"));
         std::fs::write(&config_path, text_with_seed).unwrap();
+        let model = Model { warehouse: kind.prepare(&config_path, seed).await, config_path };
 
-        let full = run(&config_path, "full", None);
-        assert_eq!(full.status.code(), Some(0), "seed {seed}: {}", text(&full));
-        assert_in_sync(&config_path, &format!("seed {seed} full")).await;
+        let full = model.run("full", None);
+        assert_eq!(full.status.code(), Some(0), "{kind:?} seed {seed}: {}", text(&full));
+        model.assert_in_sync(&format!("{kind:?} seed {seed} full")).await;
 
-        for point in CRASH_POINTS {
-            let scenario = format!("seed {seed}, {point}");
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            let before = committed_watermark(&config_path).await;
-            let crashed = run(&config_path, "incremental", Some(point));
-            let output = text(&crashed);
-            if output.contains("up to date") {
-                continue; // no window yet: nothing ran, nothing to crash
+        for point in model.crash_points() {
+            let scenario = format!("{kind:?} seed {seed}, {}", point.fault);
+            if model.crash_and_recover(&scenario, &point).await {
+                scenarios += 1;
             }
-            assert!(crashed.status.code() != Some(0), "{scenario}: the fault must stop the run: {output}");
-            let after_crash = committed_watermark(&config_path).await;
-            let committed_before_crash = *point == "crash-in-load:12" || *point == "crash-after:loaded";
-            if committed_before_crash {
-                assert!(after_crash > before, "{scenario}: the commit went through before the crash");
-            } else {
-                assert_eq!(after_crash, before, "{scenario}: no watermark move without a commit");
-            }
-            assert_in_sync(&config_path, &format!("{scenario} (after the crash)")).await;
-
-            let recovered = run(&config_path, "incremental", None);
-            let output = text(&recovered);
-            assert_eq!(recovered.status.code(), Some(0), "{scenario}: recovery run: {output}");
-            if !committed_before_crash && !point.starts_with("fail") {
-                assert!(
-                    output.contains("resuming run"),
-                    "{scenario}: the interrupted run is resumed: {output}"
-                );
-            }
-            let watermark = assert_in_sync(&config_path, &format!("{scenario} (recovered)")).await;
-            assert!(Some(watermark) >= after_crash, "{scenario}: the watermark never goes back");
-            scenarios += 1;
         }
     }
-    eprintln!("crash-recovery scenarios run: {scenarios}");
-    assert!(scenarios >= 20, "too few scenarios ran ({scenarios}); the demo clock may be too slow");
+    eprintln!("crash-recovery scenarios run on {kind:?}: {scenarios}");
+    scenarios
+}
+
+/// A warehouse kind the model runs on.
+#[derive(Debug, Clone, Copy)]
+enum ModelWarehouse {
+    Sqlite,
+    Postgres,
+}
+
+impl ModelWarehouse {
+    /// Points the configuration at a fresh warehouse of this kind for `seed`; returns it opened
+    /// for checking.
+    async fn prepare(self, config_path: &Path, seed: u64) -> Checked {
+        match self {
+            ModelWarehouse::Sqlite => {
+                let config = config::load(config_path).unwrap();
+                let config::WarehouseConfig::Sqlite { path } = &config.warehouse else {
+                    unreachable!("the shipped demo loads into SQLite")
+                };
+                Checked::Sqlite(SqliteWarehouse::open(path).unwrap())
+            }
+            ModelWarehouse::Postgres => {
+                let url = postgres_support::fresh_database(&format!("crash_model_seed_{seed}")).await;
+                with_warehouse_section(
+                    config_path,
+                    &format!("kind = \"postgres\"\nurl = \"{url}\"\ntls = \"disable\""),
+                );
+                Checked::Postgres(Box::new(PostgresWarehouse::connect(&url, TlsMode::Disable).await.unwrap()))
+            }
+        }
+    }
+}
+
+/// A warehouse as the model test reads it back.
+enum Checked {
+    Sqlite(SqliteWarehouse),
+    Postgres(Box<PostgresWarehouse>),
+}
+
+impl Checked {
+    fn warehouse(&self) -> &dyn Warehouse {
+        match self {
+            Checked::Sqlite(warehouse) => warehouse,
+            Checked::Postgres(warehouse) => warehouse.as_ref(),
+        }
+    }
+
+    /// The target's rows, each written out so that rows of any warehouse compare as text.
+    async fn rows(&self, table: &TableConfig) -> Vec<String> {
+        let mut rows: Vec<String> = match self {
+            Checked::Sqlite(warehouse) => {
+                let rows = warehouse.query_rows(&table.target).unwrap().expect("the target exists").rows;
+                rows.iter().map(|row| format!("{row:?}")).collect()
+            }
+            Checked::Postgres(warehouse) => {
+                let rows =
+                    warehouse.query_rows(&table.target).await.unwrap().expect("the target exists").rows;
+                rows.iter().map(|row| format!("{row:?}")).collect()
+            }
+        };
+        rows.sort();
+        rows
+    }
+
+    /// The rows a correct sync of `items` leaves in this warehouse, written as [`Checked::rows`].
+    fn expected(&self, table: &TableConfig, items: &[Item]) -> Vec<String> {
+        let mut rows: Vec<String> = match self {
+            Checked::Sqlite(_) => {
+                common::expected_rows(table, items).iter().map(|row| format!("{row:?}")).collect()
+            }
+            Checked::Postgres(_) => {
+                let staged: Vec<_> =
+                    items.iter().map(|item| map_item(table, item).expect("demo items fit")).collect();
+                postgres_support::expected_rows(table, &staged).iter().map(|row| format!("{row:?}")).collect()
+            }
+        };
+        rows.sort();
+        rows
+    }
+}
+
+/// Where a run is made to stop (a `DYNASHIFT_FAULT` value), and whether its load has committed
+/// by then.
+struct CrashPoint {
+    fault: String,
+    after_commit: bool,
+}
+
+impl CrashPoint {
+    fn new(fault: impl Into<String>, after_commit: bool) -> CrashPoint {
+        CrashPoint { fault: fault.into(), after_commit }
+    }
+}
+
+/// One seed's demo configuration and the warehouse it loads into.
+struct Model {
+    config_path: std::path::PathBuf,
+    warehouse: Checked,
+}
+
+impl Model {
+    fn run(&self, mode: &str, fault: Option<&str>) -> Output {
+        self.dynashift(&["--headless", "--table", TABLE, "--mode", mode], fault)
+    }
+
+    fn dynashift(&self, args: &[&str], fault: Option<&str>) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
+        command.arg("--config").arg(&self.config_path).args(args);
+        match fault {
+            Some(fault) => command.env("DYNASHIFT_FAULT", fault),
+            None => command.env_remove("DYNASHIFT_FAULT"),
+        };
+        command.output().expect("run dynashift")
+    }
+
+    /// Every stage boundary, and inside the load: after the COPY, after the commit record and
+    /// after the COMMIT, as numbered by this warehouse's incremental plan.
+    fn crash_points(&self) -> Vec<CrashPoint> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let dry_run =
+            self.dynashift(&["--headless", "--table", TABLE, "--mode", "incremental", "--dry-run"], None);
+        let plan = text(&dry_run);
+        let statements = planned_statements(&plan);
+        let index_of = |prefix: &str| {
+            let found = statements.iter().find(|(_, label)| label.starts_with(prefix));
+            found
+                .map(|(index, _)| *index)
+                .unwrap_or_else(|| panic!("no `{prefix}…` statement in the plan:\n{plan}"))
+        };
+        let commit = statements.last().filter(|(_, label)| label == "commit").map(|(index, _)| *index);
+        let commit = commit.unwrap_or_else(|| panic!("the plan does not end with its commit:\n{plan}"));
+        let in_load = |index: usize| format!("crash-in-load:{index}");
+        let mut points: Vec<CrashPoint> = ["exporting", "exported", "staging", "staged", "loading"]
+            .iter()
+            .map(|stage| CrashPoint::new(format!("crash-after:{stage}"), false))
+            .collect();
+        points.extend([
+            CrashPoint::new(in_load(index_of("COPY ")), false),
+            CrashPoint::new(in_load(index_of("record run")), false),
+            CrashPoint::new(in_load(commit), true),
+            CrashPoint::new("crash-after:loaded", true),
+            CrashPoint::new("fail-after:staged", false),
+        ]);
+        points
+    }
+
+    /// Crashes a run at `point`, checks the warehouse, recovers, checks again; false when there
+    /// was nothing to sync (no scenario ran).
+    async fn crash_and_recover(&self, scenario: &str, point: &CrashPoint) -> bool {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let before = self.committed_watermark().await;
+        let crashed = self.run("incremental", Some(&point.fault));
+        let output = text(&crashed);
+        if output.contains("up to date") {
+            return false; // no window yet: nothing ran, nothing to crash
+        }
+        assert!(crashed.status.code() != Some(0), "{scenario}: the fault must stop the run: {output}");
+        let after_crash = self.committed_watermark().await;
+        if point.after_commit {
+            assert!(after_crash > before, "{scenario}: the commit went through before the crash");
+        } else {
+            assert_eq!(after_crash, before, "{scenario}: no watermark move without a commit");
+        }
+        self.assert_in_sync(&format!("{scenario} (after the crash)")).await;
+
+        let recovered = self.run("incremental", None);
+        let output = text(&recovered);
+        assert_eq!(recovered.status.code(), Some(0), "{scenario}: recovery run: {output}");
+        if !point.after_commit && !point.fault.starts_with("fail") {
+            assert!(output.contains("resuming run"), "{scenario}: the interrupted run is resumed: {output}");
+        }
+        let watermark = self.assert_in_sync(&format!("{scenario} (recovered)")).await;
+        assert!(Some(watermark) >= after_crash, "{scenario}: the watermark never goes back");
+        true
+    }
+
+    async fn committed_watermark(&self) -> Option<DateTime<Utc>> {
+        self.warehouse.warehouse().last_commit(TABLE).await.unwrap().map(|c| c.watermark)
+    }
+
+    /// Checks warehouse == source at the committed watermark; returns the watermark.
+    async fn assert_in_sync(&self, scenario: &str) -> DateTime<Utc> {
+        let config = config::load(&self.config_path).unwrap();
+        let table = config.table(TABLE).unwrap().clone();
+        let watermark = self.committed_watermark().await.expect("a commit");
+        let expected = self.warehouse.expected(&table, &source_items(&config, &table, watermark).await);
+        let actual = self.warehouse.rows(&table).await;
+        assert_eq!(actual.len(), expected.len(), "{scenario}: row count at watermark {watermark}");
+        assert!(actual == expected, "{scenario}: rows differ from the source at watermark {watermark}");
+        watermark
+    }
+}
+
+/// The demo table's items at `watermark`.
+async fn source_items(config: &Config, table: &TableConfig, watermark: DateTime<Utc>) -> Vec<Item> {
+    let config::StoreLocation::Local { root } = &table.store else {
+        unreachable!("the demo uses a local store")
+    };
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root));
+    let demo = DemoSource::open(&config.demo, Arc::new(table.clone()), store).unwrap();
+    demo.items_at(watermark).await.unwrap()
+}
+
+/// `(index, label)` of every statement a dry run lists (`[3/12] check the committed watermark`).
+fn planned_statements(output: &str) -> Vec<(usize, String)> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let rest = &line[line.find(" [")? + 2..];
+            let (numbers, label) = rest.split_once("] ")?;
+            let (index, _total) = numbers.split_once('/')?;
+            Some((index.parse().ok()?, label.to_owned()))
+        })
+        .collect()
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }

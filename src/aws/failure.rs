@@ -2,6 +2,9 @@
 //! code and message, the HTTP status, and a kind the callers branch on (retry when throttled,
 //! `NotFound` for a missing key, a permissions hint for access denied…). Keeping the SDK's error
 //! types out of every other module is what lets errors read as sentences instead of type dumps.
+//!
+//! Transient kinds ([`FailureKind::is_transient`]: throttled, unreachable, a server-side error, a
+//! conditional-write race) are retried by [`super::retry_transient`]; the others are permanent.
 
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -22,6 +25,9 @@ pub enum FailureKind {
     Conflict,
     /// No answer: connection refused, DNS, TLS, timeout.
     Unreachable,
+    /// The service failed on its side (HTTP 500/502/504, `InternalServerError`…); the same
+    /// request usually succeeds a moment later.
+    ServerError,
     /// Anything else the service or the SDK reported.
     Other,
 }
@@ -35,6 +41,20 @@ pub struct AwsFailure {
     /// The service's message, or the SDK's account of a failure that got no answer.
     pub message: String,
     pub status: Option<u16>,
+}
+
+impl FailureKind {
+    /// Whether another attempt of the same call may succeed. A request refused for what it is
+    /// (denied, not found, invalid) fails the same way every time.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            FailureKind::Throttled
+                | FailureKind::Unreachable
+                | FailureKind::ServerError
+                | FailureKind::Conflict
+        )
+    }
 }
 
 impl AwsFailure {
@@ -85,6 +105,9 @@ impl AwsFailure {
                 Some("check the network, the region and any endpoint_url in tables.toml, then run again")
             }
             FailureKind::Throttled => Some("AWS is throttling these calls; wait a few minutes and run again"),
+            FailureKind::ServerError => {
+                Some("AWS failed on its side; check the AWS Health Dashboard and run again")
+            }
             _ => None,
         }
     }
@@ -135,6 +158,15 @@ const CREDENTIALS_CODES: &[&str] = &[
 const ACCESS_DENIED_CODES: &[&str] =
     &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AllAccessDisabled"];
 
+/// Error codes of failures on the service's side.
+const SERVER_ERROR_CODES: &[&str] = &[
+    "InternalServerError",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+];
+
 const NOT_FOUND_CODES: &[&str] = &[
     "NoSuchKey",
     "NoSuchBucket",
@@ -155,6 +187,8 @@ fn classify(code: Option<&str>, status: Option<u16>) -> FailureKind {
         FailureKind::AccessDenied
     } else if is(NOT_FOUND_CODES) {
         FailureKind::NotFound
+    } else if is(SERVER_ERROR_CODES) {
+        FailureKind::ServerError
     } else if code == Some("PreconditionFailed") {
         FailureKind::PreconditionFailed
     } else if code == Some("ConditionalRequestConflict") {
@@ -166,6 +200,7 @@ fn classify(code: Option<&str>, status: Option<u16>) -> FailureKind {
             Some(404) => FailureKind::NotFound,
             Some(412) => FailureKind::PreconditionFailed,
             Some(409) if code.is_none() => FailureKind::Conflict,
+            Some(500..=599) => FailureKind::ServerError,
             _ => FailureKind::Other,
         }
     }
@@ -186,6 +221,9 @@ mod tests {
         assert_eq!(classify(Some("PreconditionFailed"), Some(412)), FailureKind::PreconditionFailed);
         assert_eq!(classify(Some("ConditionalRequestConflict"), Some(409)), FailureKind::Conflict);
         assert_eq!(classify(Some("ValidationException"), Some(400)), FailureKind::Other);
+        assert_eq!(classify(Some("InternalServerError"), Some(500)), FailureKind::ServerError);
+        assert_eq!(classify(Some("ServiceUnavailable"), Some(503)), FailureKind::ServerError);
+        assert_eq!(classify(Some("InternalError"), Some(500)), FailureKind::ServerError);
     }
 
     #[test]
@@ -196,8 +234,29 @@ mod tests {
         assert_eq!(classify(None, Some(404)), FailureKind::NotFound);
         assert_eq!(classify(None, Some(412)), FailureKind::PreconditionFailed);
         assert_eq!(classify(None, Some(409)), FailureKind::Conflict);
+        assert_eq!(classify(None, Some(500)), FailureKind::ServerError);
+        assert_eq!(classify(None, Some(504)), FailureKind::ServerError);
         assert_eq!(classify(Some("BucketAlreadyOwnedByYou"), Some(409)), FailureKind::Other);
         assert_eq!(classify(None, None), FailureKind::Other);
+    }
+
+    #[test]
+    fn only_failures_another_attempt_may_fix_are_transient() {
+        let transient = [
+            FailureKind::Throttled,
+            FailureKind::Unreachable,
+            FailureKind::ServerError,
+            FailureKind::Conflict,
+        ];
+        let permanent = [
+            FailureKind::AccessDenied,
+            FailureKind::CredentialsRejected,
+            FailureKind::NotFound,
+            FailureKind::PreconditionFailed,
+            FailureKind::Other,
+        ];
+        assert!(transient.iter().all(|kind| kind.is_transient()));
+        assert!(permanent.iter().all(|kind| !kind.is_transient()));
     }
 
     #[test]

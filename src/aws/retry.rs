@@ -1,133 +1,134 @@
-//! Patience with throttling. The SDK already retries a throttled call a few times within
-//! seconds; some limits last longer (`LimitExceededException` while 300 exports are in flight,
-//! DescribeExport polled by many tables at once), so the calls dynashift cannot do without are
-//! retried here with exponential backoff over minutes before the run gives up.
+//! Patience with AWS. The SDK already retries a failed call a few times within seconds; some
+//! conditions last longer (`LimitExceededException` while 300 exports are in flight, DescribeExport
+//! throttled while many tables poll at once, S3 asking to slow down while it scales a prefix, a
+//! network outage), so every call dynashift cannot do without goes through [`retry_transient`]:
+//! throttled, unreachable, server-side (5xx) and conditional-write-race failures are retried with
+//! backoff and jitter until the policy's deadline (see [`crate::retry`]); the rest fail at once.
+//!
+//! Only calls that are safe to repeat may be wrapped: reads (GET, LIST, HEAD, Describe*),
+//! unconditional writes of the same bytes, and requests made idempotent by a token
+//! (ExportTableToPointInTime carries a ClientToken). A conditional create whose answer was lost
+//! is ambiguous — it may have been applied — so its caller must settle that itself (the S3
+//! store's `create_new` reads the object back).
 
 use std::future::Future;
-use std::time::Duration;
-
-use rand::Rng;
 
 use super::failure::{AwsFailure, FailureKind};
+use crate::retry::{RetryAccount, RetryPolicy, Retryable, retry};
 
-/// How often and how patiently a throttled call is retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// Calls in all, the first included.
-    pub attempts: u32,
-    pub first_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Backoff {
-    /// For the export API: 8 attempts, 2 s doubling to 60 s (about 4 minutes in all).
-    pub const EXPORT_API: Backoff =
-        Backoff { attempts: 8, first_delay: Duration::from_secs(2), max_delay: Duration::from_secs(60) };
-
-    /// The delay before retry number `retry` (1-based), before jitter.
-    fn delay(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.first_delay.saturating_mul(factor).min(self.max_delay)
-    }
-}
-
-/// Calls `call` until it succeeds, fails with anything but throttling, or `backoff.attempts`
-/// calls were throttled; the last failure then says how many attempts were made.
-pub async fn retry_throttled<T, F, Fut>(
-    backoff: Backoff,
+/// Calls `call` until it succeeds, fails permanently, or `policy`'s deadline leaves no room for
+/// another retry; the error then ends with what was retried and for how long, e.g.
+/// `… (retried 6 times over 2m 10s: throttled, then unreachable; giving up at the 5m deadline)`.
+/// `operation` names the call in the log (`"DescribeExport"`).
+///
+/// ```ignore
+/// let output = retry_transient(RetryPolicy::CONTROL_PLANE, "DescribeStatement", || async {
+///     client.describe_statement().id(id).send().await.map_err(|e| AwsFailure::from_sdk(&e))
+/// })
+/// .await?;
+/// ```
+pub async fn retry_transient<T, F, Fut>(
+    policy: RetryPolicy,
     operation: &str,
-    mut call: F,
+    call: F,
 ) -> Result<T, AwsFailure>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsFailure>>,
 {
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(failure) if failure.kind == FailureKind::Throttled && attempt < backoff.attempts => {
-                let delay = jittered(backoff.delay(attempt));
-                tracing::warn!(operation, attempt, ?delay, %failure, "throttled; retrying");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(mut failure) if failure.kind == FailureKind::Throttled => {
-                failure.message = format!("{} (still throttled after {attempt} attempts)", failure.message);
-                return Err(failure);
-            }
-            other => return other,
-        }
+    retry(policy, operation, call).await
+}
+
+impl Retryable for AwsFailure {
+    fn transient_cause(&self) -> Option<String> {
+        self.kind.is_transient().then(|| self.cause())
+    }
+
+    fn with_retry_account(mut self, account: &RetryAccount) -> AwsFailure {
+        self.message = format!("{} ({account})", self.message);
+        self
     }
 }
 
-/// 75–125 % of `delay`, so tables throttled together do not retry in lockstep.
-fn jittered(delay: Duration) -> Duration {
-    delay.mul_f64(rand::rng().random_range(0.75..=1.25))
+impl AwsFailure {
+    /// The failure in a few words, for the list of causes a retry account gives.
+    fn cause(&self) -> String {
+        match (self.kind, self.status) {
+            (FailureKind::Throttled, _) => "throttled".into(),
+            (FailureKind::Unreachable, _) => "unreachable".into(),
+            (FailureKind::ServerError, Some(status)) => format!("server error (HTTP {status})"),
+            (FailureKind::Conflict, _) => "a concurrent conditional write (HTTP 409)".into(),
+            _ => self.code.clone().unwrap_or_else(|| "server error".into()),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
 
-    const FAST: Backoff =
-        Backoff { attempts: 4, first_delay: Duration::from_millis(1), max_delay: Duration::from_millis(3) };
+    const FAST: RetryPolicy = RetryPolicy {
+        first_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(3),
+        jitter: 0.25,
+        deadline: Duration::from_millis(40),
+    };
 
-    fn failure(kind: FailureKind) -> AwsFailure {
-        AwsFailure {
-            kind,
-            code: Some("LimitExceededException".into()),
-            message: "too many".into(),
-            status: Some(400),
-        }
+    fn failure(kind: FailureKind, code: &str, status: u16) -> AwsFailure {
+        AwsFailure { kind, code: Some(code.into()), message: "it failed".into(), status: Some(status) }
+    }
+
+    /// Fails with `failures` in turn, then answers 7.
+    async fn answer_after(failures: &[AwsFailure], calls: &AtomicU32) -> Result<u32, AwsFailure> {
+        retry_transient(FAST, "test", || async {
+            let n = calls.fetch_add(1, Ordering::SeqCst) as usize;
+            failures.get(n).cloned().map_or(Ok(7), Err)
+        })
+        .await
     }
 
     #[tokio::test]
-    async fn throttled_calls_are_retried_until_they_succeed() {
+    async fn throttling_network_and_server_failures_are_retried() {
         let calls = AtomicU32::new(0);
-        let result = retry_throttled(FAST, "test", || async {
-            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
-                Err(failure(FailureKind::Throttled))
-            } else {
-                Ok(7)
-            }
-        })
-        .await;
-        assert_eq!(result, Ok(7));
-        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        let failures = [
+            failure(FailureKind::Throttled, "LimitExceededException", 400),
+            AwsFailure {
+                kind: FailureKind::Unreachable,
+                code: None,
+                message: "refused".into(),
+                status: None,
+            },
+            failure(FailureKind::ServerError, "InternalServerError", 500),
+            failure(FailureKind::Conflict, "ConditionalRequestConflict", 409),
+        ];
+        assert_eq!(answer_after(&failures, &calls).await, Ok(7));
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
     }
 
     #[tokio::test]
-    async fn throttling_gives_up_after_the_last_attempt_and_says_so() {
+    async fn permanent_failures_are_not_retried() {
         let calls = AtomicU32::new(0);
-        let result: Result<(), _> = retry_throttled(FAST, "test", || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err(failure(FailureKind::Throttled))
-        })
-        .await;
-        assert_eq!(calls.load(Ordering::SeqCst), 4);
-        assert_eq!(result.unwrap_err().message, "too many (still throttled after 4 attempts)");
-    }
-
-    #[tokio::test]
-    async fn other_failures_are_not_retried() {
-        let calls = AtomicU32::new(0);
-        let result: Result<(), _> = retry_throttled(FAST, "test", || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err(failure(FailureKind::AccessDenied))
-        })
-        .await;
+        let denied = failure(FailureKind::AccessDenied, "AccessDeniedException", 400);
+        assert_eq!(answer_after(std::slice::from_ref(&denied), &calls).await, Err(denied));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert_eq!(result.unwrap_err().kind, FailureKind::AccessDenied);
     }
 
-    #[test]
-    fn delays_double_up_to_the_cap() {
-        let backoff = Backoff::EXPORT_API;
-        let delays: Vec<u64> = (1..=7).map(|retry| backoff.delay(retry).as_secs()).collect();
-        assert_eq!(delays, [2, 4, 8, 16, 32, 60, 60]);
-        let jittered = jittered(Duration::from_secs(100));
-        assert!((75..=125).contains(&jittered.as_secs()), "{jittered:?}");
+    #[tokio::test]
+    async fn the_final_failure_says_what_was_retried_and_for_how_long() {
+        let calls = AtomicU32::new(0);
+        let mut failures = vec![failure(FailureKind::Throttled, "ThrottlingException", 400); 3];
+        failures.extend(vec![failure(FailureKind::ServerError, "InternalServerError", 500); 1000]);
+        let error = answer_after(&failures, &calls).await.unwrap_err();
+        let message = &error.message;
+        assert!(message.starts_with("it failed (retried "), "{message}");
+        assert!(
+            message.ends_with(": throttled, then server error (HTTP 500); giving up at the 40ms deadline)"),
+            "{message}"
+        );
+        assert_eq!(error.kind, FailureKind::ServerError, "the last failure is returned");
     }
 }

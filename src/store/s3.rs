@@ -4,24 +4,31 @@
 //! above [`MultipartPolicy::threshold`]), listings follow continuation tokens past 1000 keys,
 //! and `create_new` is a PutObject with `If-None-Match: *`, which S3 applies atomically — the
 //! table lease relies on that. Every error names the `s3://` URL of the object it concerns.
+//!
+//! Every call is retried through [`retry_transient`] when it fails transiently (throttled,
+//! unreachable, a 5xx): reads, listings, deletes and unconditional writes of the same bytes are
+//! safe to repeat. The conditional create is not, blindly: an attempt that got no answer may
+//! have created the object, and the SDK retries such attempts itself before dynashift sees any
+//! failure. So an "already exists" answer is checked by reading the object back: it counts as
+//! our success when the object holds exactly our bytes (a lease names its run and the instant it
+//! was taken, so no other writer's bytes are equal).
 
+#[cfg(test)]
+mod fake;
 mod multipart;
 
+use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 
 use super::{ObjectMeta, ObjectReader, ObjectStore, StoreError};
-use crate::aws::{AwsConnection, AwsFailure, FailureKind};
+use crate::aws::{AwsConnection, AwsFailure, FailureKind, RetryPolicy, retry_transient};
 
 pub use multipart::MultipartPolicy;
-
-/// How often `create_new` retries when S3 reports a concurrent conditional write (409).
-const CONFLICT_RETRIES: u32 = 3;
 
 /// A bucket, or the part of it below `prefix`, as an object store.
 #[derive(Debug, Clone)]
@@ -31,6 +38,7 @@ pub struct S3Store {
     /// Empty, or ends with `/`.
     prefix: String,
     multipart: MultipartPolicy,
+    retry_policy: RetryPolicy,
 }
 
 impl S3Store {
@@ -45,7 +53,19 @@ impl S3Store {
             "" => String::new(),
             trimmed => format!("{trimmed}/"),
         };
-        S3Store { client, bucket: bucket.to_owned(), prefix, multipart: MultipartPolicy::default() }
+        S3Store {
+            client,
+            bucket: bucket.to_owned(),
+            prefix,
+            multipart: MultipartPolicy::default(),
+            retry_policy: RetryPolicy::OBJECT_STORE,
+        }
+    }
+
+    /// How transient failures are retried ([`RetryPolicy::OBJECT_STORE`] unless set).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> S3Store {
+        self.retry_policy = policy;
+        self
     }
 
     /// When `put_file` switches to a multipart upload, and the size of its parts.
@@ -71,14 +91,16 @@ impl S3Store {
         Ok(format!("{}{key}", self.prefix))
     }
 
-    /// A failed call on `key`, as a store error naming its URL.
-    fn failure<E>(&self, key: &str, err: &SdkError<E>) -> StoreError
+    /// Runs `call`, retrying transient failures under the store's policy.
+    async fn retrying<T, F, Fut>(&self, operation: &str, call: F) -> Result<T, AwsFailure>
     where
-        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsFailure>>,
     {
-        self.classified(key, AwsFailure::from_sdk(err))
+        retry_transient(self.retry_policy, operation, call).await
     }
 
+    /// A failed call on `key`, as a store error naming its URL.
     fn classified(&self, key: &str, failure: AwsFailure) -> StoreError {
         let location = self.url_of(key);
         if failure.code.as_deref() == Some("NoSuchBucket") {
@@ -99,22 +121,56 @@ impl S3Store {
         StoreError::Io { location: self.url_of(key), source }
     }
 
-    async fn put_body(&self, key: &str, body: ByteStream) -> Result<(), StoreError> {
+    /// An unconditional PutObject; `body` makes each attempt's body (a body is consumed).
+    async fn put_body<F, Fut>(&self, key: &str, mut body: F) -> Result<(), StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<ByteStream, AwsFailure>>,
+    {
         let object_key = self.object_key(key)?;
-        let request = self.client.put_object().bucket(&self.bucket).key(&object_key).body(body);
-        request.send().await.map_err(|e| self.failure(key, &e))?;
-        Ok(())
+        let put = || {
+            let body = body();
+            async {
+                let request =
+                    self.client.put_object().bucket(&self.bucket).key(&object_key).body(body.await?);
+                request.send().await.map(drop).map_err(|e| AwsFailure::from_sdk(&e))
+            }
+        };
+        self.retrying("PutObject", put).await.map_err(|failure| self.classified(key, failure))
     }
 
-    async fn put_if_absent(&self, object_key: &str, bytes: &[u8]) -> Result<(), AwsFailure> {
+    async fn put_if_absent(&self, object_key: &str, bytes: Bytes) -> Result<(), AwsFailure> {
         let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(object_key)
             .if_none_match("*")
-            .body(ByteStream::from(bytes.to_vec()));
+            .body(ByteStream::from(bytes));
         request.send().await.map(|_| ()).map_err(|e| AwsFailure::from_sdk(&e))
+    }
+
+    /// GetObject with its whole body; a body cut off midway is a failure to retry like any
+    /// other network failure.
+    async fn get_bytes(&self, object_key: &str) -> Result<Bytes, AwsFailure> {
+        let output = self.client.get_object().bucket(&self.bucket).key(object_key).send().await;
+        let output = output.map_err(|e| AwsFailure::from_sdk(&e))?;
+        let body = output.body.collect().await.map_err(|e| AwsFailure {
+            kind: FailureKind::Unreachable,
+            code: None,
+            message: format!("the object's body was cut off: {e}"),
+            status: None,
+        })?;
+        Ok(body.into_bytes())
+    }
+
+    /// Whether the object at `object_key` holds exactly `bytes`.
+    async fn holds(&self, key: &str, object_key: &str, bytes: &Bytes) -> Result<bool, StoreError> {
+        match self.retrying("GetObject", || self.get_bytes(object_key)).await {
+            Ok(stored) => Ok(stored == *bytes),
+            Err(failure) if failure.kind == FailureKind::NotFound => Ok(false),
+            Err(failure) => Err(self.classified(key, failure)),
+        }
     }
 
     /// A listed object as a store object (keys outside the prefix cannot be listed; skipped).
@@ -136,21 +192,27 @@ impl ObjectStore for S3Store {
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         let object_key = self.object_key(key)?;
-        let output = self.client.get_object().bucket(&self.bucket).key(&object_key).send().await;
-        let output = output.map_err(|e| self.failure(key, &e))?;
-        let bytes = output.body.collect().await.map_err(|e| self.io(key, std::io::Error::other(e)))?;
-        Ok(bytes.into_bytes().to_vec())
+        let bytes = self.retrying("GetObject", || self.get_bytes(&object_key)).await;
+        Ok(bytes.map_err(|failure| self.classified(key, failure))?.to_vec())
     }
 
+    /// Retries until the body starts; a stream cut off later is the reader's error (the
+    /// pipeline re-reads the whole file on its next run).
     async fn open(&self, key: &str) -> Result<ObjectReader, StoreError> {
         let object_key = self.object_key(key)?;
-        let output = self.client.get_object().bucket(&self.bucket).key(&object_key).send().await;
-        let output = output.map_err(|e| self.failure(key, &e))?;
+        let output = self
+            .retrying("GetObject", || async {
+                let request = self.client.get_object().bucket(&self.bucket).key(&object_key);
+                request.send().await.map_err(|e| AwsFailure::from_sdk(&e))
+            })
+            .await
+            .map_err(|failure| self.classified(key, failure))?;
         Ok(Box::pin(output.body.into_async_read()))
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.put_body(key, ByteStream::from(bytes)).await
+        let bytes = Bytes::from(bytes);
+        self.put_body(key, || std::future::ready(Ok(ByteStream::from(bytes.clone())))).await
     }
 
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), StoreError> {
@@ -158,27 +220,30 @@ impl ObjectStore for S3Store {
         if size > self.multipart.threshold {
             return multipart::upload_file(self, key, file, size).await;
         }
-        let body = ByteStream::from_path(file).await.map_err(|e| self.io(key, std::io::Error::other(e)))?;
-        self.put_body(key, body).await
+        let unreadable = |e: aws_sdk_s3::primitives::ByteStreamError| AwsFailure {
+            kind: FailureKind::Other,
+            code: None,
+            message: format!("cannot read {}: {e}", file.display()),
+            status: None,
+        };
+        self.put_body(key, || async { ByteStream::from_path(file).await.map_err(unreadable) }).await
     }
 
     async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         let object_key = self.object_key(key)?;
-        let mut conflicts = 0;
-        loop {
-            match self.put_if_absent(&object_key, &bytes).await {
-                Ok(()) => return Ok(()),
-                Err(failure) if failure.kind == FailureKind::PreconditionFailed => {
-                    return Err(StoreError::AlreadyExists { location: self.url_of(key) });
+        let bytes = Bytes::from(bytes);
+        let attempt = || self.put_if_absent(&object_key, bytes.clone());
+        match self.retrying("PutObject If-None-Match", attempt).await {
+            Ok(()) => Ok(()),
+            // Perhaps created by an earlier attempt of ours whose answer was lost.
+            Err(failure) if failure.kind == FailureKind::PreconditionFailed => {
+                if self.holds(key, &object_key, &bytes).await? {
+                    Ok(())
+                } else {
+                    Err(StoreError::AlreadyExists { location: self.url_of(key) })
                 }
-                // Another conditional write to the key is in flight; once it settles, the next
-                // attempt gets a definite answer (412 or success).
-                Err(failure) if failure.kind == FailureKind::Conflict && conflicts < CONFLICT_RETRIES => {
-                    conflicts += 1;
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(conflicts))).await;
-                }
-                Err(failure) => return Err(self.classified(key, failure)),
             }
+            Err(failure) => Err(self.classified(key, failure)),
         }
     }
 
@@ -187,13 +252,19 @@ impl ObjectStore for S3Store {
         let mut objects = Vec::new();
         let mut continuation: Option<String> = None;
         loop {
-            let request = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&list_prefix)
-                .set_continuation_token(continuation.take());
-            let page = request.send().await.map_err(|e| self.failure(prefix, &e))?;
+            let token = continuation.take();
+            let page = self
+                .retrying("ListObjectsV2", || async {
+                    let request = self
+                        .client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(&list_prefix)
+                        .set_continuation_token(token.clone());
+                    request.send().await.map_err(|e| AwsFailure::from_sdk(&e))
+                })
+                .await
+                .map_err(|failure| self.classified(prefix, failure))?;
             objects.extend(page.contents().iter().filter_map(|object| self.listed(object)));
             match (page.is_truncated(), page.next_continuation_token()) {
                 (Some(true), Some(token)) => continuation = Some(token.to_owned()),
@@ -206,47 +277,85 @@ impl ObjectStore for S3Store {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let object_key = self.object_key(key)?;
-        match self.client.delete_object().bucket(&self.bucket).key(&object_key).send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match self.failure(key, &err) {
-                StoreError::NotFound { .. } => Ok(()),
-                other => Err(other),
-            },
+        let deleted = self
+            .retrying("DeleteObject", || async {
+                let request = self.client.delete_object().bucket(&self.bucket).key(&object_key);
+                request.send().await.map(drop).map_err(|e| AwsFailure::from_sdk(&e))
+            })
+            .await;
+        match deleted.map_err(|failure| self.classified(key, failure)) {
+            Err(StoreError::NotFound { .. }) => Ok(()),
+            other => other,
         }
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         let object_key = self.object_key(key)?;
-        match self.client.head_object().bucket(&self.bucket).key(&object_key).send().await {
+        let output = self
+            .retrying("HeadObject", || async {
+                let request = self.client.head_object().bucket(&self.bucket).key(&object_key);
+                request.send().await.map_err(|e| AwsFailure::from_sdk(&e))
+            })
+            .await;
+        match output.map_err(|failure| self.classified(key, failure)) {
             Ok(output) => {
                 let size = output.content_length().unwrap_or(0).max(0) as u64;
                 Ok(Some(ObjectMeta { key: key.to_owned(), size }))
             }
-            Err(err) => match self.failure(key, &err) {
-                StoreError::NotFound { .. } => Ok(None),
-                other => Err(other),
-            },
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
         }
     }
 
     fn store_key(&self, bucket_key: &str) -> Option<String> {
         bucket_key.strip_prefix(&self.prefix).filter(|key| !key.is_empty()).map(str::to_owned)
     }
+
+    fn bucket_key(&self, store_key: &str) -> String {
+        format!("{}{store_key}", self.prefix)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_s3::config::retry::RetryConfig;
+
+    use super::fake::{FakeS3, Fault};
     use super::*;
     use crate::config::AwsSettings;
 
-    async fn store_at(prefix: &str) -> S3Store {
+    /// Retries in milliseconds, so failing tests fail fast.
+    const TINY: RetryPolicy = RetryPolicy {
+        first_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        jitter: 0.25,
+        deadline: Duration::from_millis(200),
+    };
+
+    async fn connection(endpoint: &str) -> AwsConnection {
         let settings = AwsSettings {
             region: Some("us-east-1".into()),
             profile: None,
-            endpoint_url: Some("http://127.0.0.1:9".into()),
+            endpoint_url: Some(endpoint.into()),
         };
-        let connection = AwsConnection::with_static_credentials(&settings, "test", "test").await.unwrap();
-        S3Store::new(&connection, "acme-exports", prefix)
+        AwsConnection::with_static_credentials(&settings, "test", "test").await.unwrap()
+    }
+
+    async fn store_at(prefix: &str) -> S3Store {
+        // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+        S3Store::new(&connection("http://127.0.0.1:9").await, "acme-exports", prefix).with_retry_policy(TINY)
+    }
+
+    /// A store on a scripted S3 whose client does not retry by itself, so every fault reaches
+    /// the store's own retry loop.
+    async fn scripted_store() -> (FakeS3, S3Store) {
+        let (fake, endpoint) = FakeS3::start().await;
+        let client = connection(&endpoint).await.s3();
+        let config = client.config().to_builder().retry_config(RetryConfig::disabled()).build();
+        let store = S3Store::from_client(Client::from_conf(config), "acme", "p").with_retry_policy(TINY);
+        (fake, store)
     }
 
     #[tokio::test]
@@ -298,10 +407,61 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unreachable_endpoint_is_an_error_naming_the_object() {
-        // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    async fn an_unreachable_endpoint_is_retried_then_an_error_naming_the_object_and_the_retries() {
         let error = store_at("p").await.get("k").await.unwrap_err().to_string();
         assert!(error.starts_with("s3://acme-exports/p/k: "), "{error}");
+        assert!(error.contains(": unreachable; giving up at the 200ms deadline)"), "{error}");
         assert!(error.contains("check the network"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_the_call_succeeds() {
+        let (fake, store) = scripted_store().await;
+        fake.insert("/acme/p/k", b"payload");
+        let slow_down = Fault::Refuse { status: 503, code: "SlowDown" };
+        fake.fail_next(&[slow_down, Fault::Refuse { status: 500, code: "InternalError" }, slow_down]);
+        assert_eq!(store.get("k").await.unwrap(), b"payload");
+        assert_eq!(fake.requests(), 4);
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_are_not_retried() {
+        let (fake, store) = scripted_store().await;
+        fake.fail_next(&[Fault::Refuse { status: 403, code: "AccessDenied" }]);
+        let error = store.put("k", b"x".to_vec()).await.unwrap_err().to_string();
+        assert!(error.contains("AccessDenied (HTTP 403)") && !error.contains("retried"), "{error}");
+        assert_eq!(fake.requests(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_answer_was_lost_is_recognised_as_ours_on_the_retry() {
+        let (fake, store) = scripted_store().await;
+        // The first attempt creates the object but its answer is lost; the retry is told the
+        // object exists, reads it back and finds its own bytes.
+        fake.fail_next(&[Fault::ApplyThenFail { status: 500, code: "InternalError" }]);
+        store.create_new("_state/lock", b"run 1, 12:00:00.123".to_vec()).await.unwrap();
+        assert_eq!(fake.object("/acme/p/_state/lock").unwrap(), &b"run 1, 12:00:00.123"[..]);
+        assert_eq!(fake.requests(), 3, "the create, its retry, and the read-back");
+    }
+
+    #[tokio::test]
+    async fn a_create_where_another_writer_holds_the_object_is_refused() {
+        let (fake, store) = scripted_store().await;
+        fake.insert("/acme/p/_state/lock", b"run 2, 12:00:01.456");
+        let error = store.create_new("_state/lock", b"run 1, 12:00:00.123".to_vec()).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::AlreadyExists { ref location } if location == "s3://acme/p/_state/lock")
+        );
+        assert_eq!(fake.object("/acme/p/_state/lock").unwrap(), &b"run 2, 12:00:01.456"[..]);
+    }
+
+    #[tokio::test]
+    async fn the_sdks_own_retry_of_a_lost_create_is_recognised_too() {
+        let (fake, endpoint) = FakeS3::start().await;
+        // The SDK's default retries: it repeats the create itself and reports only the 412.
+        let store = S3Store::new(&connection(&endpoint).await, "acme", "").with_retry_policy(TINY);
+        fake.fail_next(&[Fault::ApplyThenFail { status: 500, code: "InternalError" }]);
+        store.create_new("lock", b"mine".to_vec()).await.unwrap();
+        assert_eq!(fake.object("/acme/lock").unwrap(), &b"mine"[..]);
     }
 }

@@ -59,6 +59,16 @@ pub fn fast_demo_config(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// `config_path` (a copy of the shipped tables.toml) with its `[warehouse]` section's keys
+/// replaced by `keys`, e.g. `kind = "postgres"` and a `url`.
+pub fn with_warehouse_section(config_path: &Path, keys: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(config_path).unwrap();
+    let sqlite = "kind = \"sqlite\"\npath = \".dynashift/warehouse.sqlite\"";
+    assert!(text.contains(sqlite), "the shipped tables.toml has the SQLite warehouse section");
+    std::fs::write(config_path, text.replacen(sqlite, keys, 1)).unwrap();
+    config_path.to_path_buf()
+}
+
 /// A demo configuration wired to real adapters, keeping the concrete demo sources and warehouse
 /// so tests can move the simulated clock and read the loaded tables.
 pub struct Harness {

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{ContinuousBackupsDescription, PointInTimeRecoveryS
 
 use super::errors::{Call, TableContext, call_failed, pitr_disabled};
 use super::time::to_chrono;
-use crate::aws::{AwsFailure, Backoff, retry_throttled};
+use crate::aws::{AwsFailure, RetryPolicy, retry_transient};
 use crate::source::SourceError;
 use crate::source::windows::RestorableRange;
 
@@ -17,9 +17,9 @@ pub async fn restorable_range(
     client: &aws_sdk_dynamodb::Client,
     table_reference: &str,
     context: &TableContext,
-    backoff: Backoff,
+    policy: RetryPolicy,
 ) -> Result<RestorableRange, SourceError> {
-    let output = retry_throttled(backoff, "DescribeContinuousBackups", || async {
+    let output = retry_transient(policy, "DescribeContinuousBackups", || async {
         let request = client.describe_continuous_backups().table_name(table_reference);
         request.send().await.map_err(|e| AwsFailure::from_sdk(&e))
     })

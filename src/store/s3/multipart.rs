@@ -2,6 +2,11 @@
 //! retried alone instead of the whole file. Parts are read from disk as they are sent, so memory
 //! stays flat in the file's size; the object appears only when the upload is completed, so
 //! readers never see a part of it. A failed upload is aborted, so S3 keeps no orphaned parts.
+//!
+//! Each call is retried when it fails transiently (see the store's module doc): a part sent
+//! again replaces itself. A CompleteMultipartUpload whose answer was lost is retried too (by the
+//! SDK or by us); when S3 then no longer knows the upload (`NoSuchUpload`), an earlier attempt
+//! completed it, which a HeadObject of the full size confirms.
 
 use std::path::Path;
 
@@ -9,6 +14,7 @@ use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use super::S3Store;
+use crate::aws::{AwsFailure, FailureKind};
 use crate::store::{ObjectStore, StoreError};
 
 /// S3 allows at most this many parts per upload.
@@ -47,8 +53,15 @@ pub(super) async fn upload_file(
     size: u64,
 ) -> Result<(), StoreError> {
     let object_key = store.object_key(key)?;
-    let created = store.client.create_multipart_upload().bucket(&store.bucket).key(&object_key).send().await;
-    let created = created.map_err(|e| store.failure(key, &e))?;
+    // A create whose answer was lost leaves an upload nobody completes; the bucket's lifecycle
+    // rule for incomplete uploads (see the README) removes it.
+    let created = store
+        .retrying("CreateMultipartUpload", || async {
+            let request = store.client.create_multipart_upload().bucket(&store.bucket).key(&object_key);
+            request.send().await.map_err(|e| AwsFailure::from_sdk(&e))
+        })
+        .await
+        .map_err(|failure| store.classified(key, failure))?;
     let upload_id = created.upload_id().unwrap_or_default().to_owned();
     let result = upload_parts(store, key, &object_key, &upload_id, file, size).await;
     if result.is_err() {
@@ -68,48 +81,107 @@ async fn upload_parts(
     let part_size = store.multipart.part_size_for(size);
     let mut completed = Vec::new();
     for (index, offset) in (0..size).step_by(part_size as usize).enumerate() {
-        let part_number = index as i32 + 1;
-        let length = part_size.min(size - offset);
-        let body = ByteStream::read_from()
-            .path(file)
-            .offset(offset)
-            .length(Length::Exact(length))
-            .build()
+        let part = Part { number: index as i32 + 1, offset, length: part_size.min(size - offset) };
+        let e_tag = store
+            .retrying("UploadPart", || upload_part(store, object_key, upload_id, file, part))
             .await
-            .map_err(|e| store.io(key, std::io::Error::other(e)))?;
-        let uploaded = store
-            .client
-            .upload_part()
-            .bucket(&store.bucket)
-            .key(object_key)
-            .upload_id(upload_id)
-            .part_number(part_number)
-            .content_length(length as i64)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| store.failure(key, &e))?;
-        let e_tag = uploaded.e_tag().map(str::to_owned);
-        completed.push(CompletedPart::builder().set_e_tag(e_tag).part_number(part_number).build());
+            .map_err(|failure| store.classified(key, failure))?;
+        completed.push(CompletedPart::builder().set_e_tag(e_tag).part_number(part.number).build());
     }
     let parts = CompletedMultipartUpload::builder().set_parts(Some(completed)).build();
-    let request = store
+    complete(store, key, object_key, upload_id, parts, size).await
+}
+
+/// One part of the file.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    number: i32,
+    offset: u64,
+    length: u64,
+}
+
+/// Sends one part, read from disk as it goes; returns its ETag.
+async fn upload_part(
+    store: &S3Store,
+    object_key: &str,
+    upload_id: &str,
+    file: &Path,
+    part: Part,
+) -> Result<Option<String>, AwsFailure> {
+    let body = ByteStream::read_from()
+        .path(file)
+        .offset(part.offset)
+        .length(Length::Exact(part.length))
+        .build()
+        .await
+        .map_err(|e| AwsFailure {
+            kind: FailureKind::Other,
+            code: None,
+            message: format!("cannot read {}: {e}", file.display()),
+            status: None,
+        })?;
+    let uploaded = store
         .client
-        .complete_multipart_upload()
+        .upload_part()
         .bucket(&store.bucket)
         .key(object_key)
         .upload_id(upload_id)
-        .multipart_upload(parts);
-    request.send().await.map_err(|e| store.failure(key, &e))?;
-    Ok(())
+        .part_number(part.number)
+        .content_length(part.length as i64)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| AwsFailure::from_sdk(&e))?;
+    Ok(uploaded.e_tag().map(str::to_owned))
+}
+
+/// Completes the upload; see the module doc for a completion whose answer was lost.
+async fn complete(
+    store: &S3Store,
+    key: &str,
+    object_key: &str,
+    upload_id: &str,
+    parts: CompletedMultipartUpload,
+    size: u64,
+) -> Result<(), StoreError> {
+    let completion = store
+        .retrying("CompleteMultipartUpload", || async {
+            let request = store
+                .client
+                .complete_multipart_upload()
+                .bucket(&store.bucket)
+                .key(object_key)
+                .upload_id(upload_id)
+                .multipart_upload(parts.clone());
+            request.send().await.map(drop).map_err(|e| AwsFailure::from_sdk(&e))
+        })
+        .await;
+    match completion {
+        Ok(()) => Ok(()),
+        Err(failure) if failure.code.as_deref() == Some("NoSuchUpload") => match store.head(key).await? {
+            Some(object) if object.size == size => Ok(()),
+            _ => Err(store.classified(key, failure)),
+        },
+        Err(failure) => Err(store.classified(key, failure)),
+    }
 }
 
 /// Best effort: a failed abort only leaves parts that a bucket lifecycle rule can clean up.
 async fn abort(store: &S3Store, key: &str, object_key: &str, upload_id: &str) {
-    let request =
-        store.client.abort_multipart_upload().bucket(&store.bucket).key(object_key).upload_id(upload_id);
-    if let Err(err) = request.send().await {
-        tracing::warn!(url = %store.url_of(key), error = %store.failure(key, &err), "could not abort a failed multipart upload");
+    let aborted = store
+        .retrying("AbortMultipartUpload", || async {
+            let request = store
+                .client
+                .abort_multipart_upload()
+                .bucket(&store.bucket)
+                .key(object_key)
+                .upload_id(upload_id);
+            request.send().await.map(drop).map_err(|e| AwsFailure::from_sdk(&e))
+        })
+        .await;
+    if let Err(failure) = aborted {
+        let error = store.classified(key, failure);
+        tracing::warn!(url = %store.url_of(key), %error, "could not abort a failed multipart upload");
     }
 }
 

@@ -4,6 +4,8 @@
 //! The steps open and commit their own transaction; whatever stops them (a failed statement, a
 //! cancel, a COPY problem) ends in ROLLBACK, so the target and `dynashift_runs` are left exactly
 //! as they were. A cancel interrupts the running statement through PostgreSQL's cancel request.
+//! A stop at the COMMIT itself is the one whose outcome may be unknown (its answer lost); the
+//! [`LoadStop`] says so, and the `load` module settles it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -45,24 +47,38 @@ struct Tally {
     target_rows: u64,
 }
 
+/// The statement that stopped a load, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadStop {
+    /// 1-based, as in the statement events.
+    pub index: usize,
+    pub label: String,
+    pub error: StepError,
+    /// The stop came from the COMMIT: the server may have committed before the answer was lost.
+    pub at_commit: bool,
+}
+
+impl From<LoadStop> for WarehouseError {
+    fn from(stop: LoadStop) -> WarehouseError {
+        match stop.error {
+            StepError::Cancelled => WarehouseError::Cancelled,
+            StepError::Failed(message) | StepError::Transient { message, .. } => {
+                WarehouseError::Statement { index: stop.index, label: stop.label, message }
+            }
+        }
+    }
+}
+
 /// Runs `steps` in order; on any stop, rolls back and says which statement stopped and why.
-pub async fn run_steps(
-    session: &Session,
-    steps: &[Step],
-    job: &LoadJob<'_>,
-) -> Result<LoadReport, WarehouseError> {
+pub async fn run_steps(session: &Session, steps: &[Step], job: &LoadJob<'_>) -> Result<LoadReport, LoadStop> {
     let shape = TableShape::of(&job.request.table);
     let mut tally = Tally::default();
     for (position, step) in steps.iter().enumerate() {
         let index = position + 1;
-        if let Err(stop) = run_step(session, step, index, steps.len(), job, &shape, &mut tally).await {
+        if let Err(error) = run_step(session, step, index, steps.len(), job, &shape, &mut tally).await {
             roll_back(session).await;
-            return Err(match stop {
-                StepError::Cancelled => WarehouseError::Cancelled,
-                StepError::Failed(message) => {
-                    WarehouseError::Statement { index, label: step.label.clone(), message }
-                }
-            });
+            let at_commit = step.action == Action::Commit;
+            return Err(LoadStop { index, label: step.label.clone(), error, at_commit });
         }
         if step.action == Action::Reconcile {
             job.events.emit(EventKind::Reconciled {
@@ -110,7 +126,9 @@ async fn run_step(
     let (status, rows, error) = match &result {
         Ok(rows) => (StatementStatus::Finished, *rows, None),
         Err(StepError::Cancelled) => (StatementStatus::Aborted, None, Some("cancelled".to_owned())),
-        Err(StepError::Failed(message)) => (StatementStatus::Failed, None, Some(message.clone())),
+        Err(StepError::Failed(message) | StepError::Transient { message, .. }) => {
+            (StatementStatus::Failed, None, Some(message.clone()))
+        }
     };
     let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id: None });

@@ -1,15 +1,23 @@
 //! Why a load statement did not finish: cancelled (reported Aborted) or failed (reported
-//! Failed with PostgreSQL's own message, detail, hint and position).
+//! Failed with PostgreSQL's own message, detail, hint and position) — transiently when another
+//! attempt of the load may not meet the failure (see the `transient` module).
 
 use std::error::Error as _;
 
 use tokio_postgres::error::{DbError, ErrorPosition, SqlState};
 use tokio_util::sync::CancellationToken;
 
+use super::transient::transient_cause;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepError {
     Cancelled,
     Failed(String),
+    /// A failure that passes by itself (a dropped connection, a deadlock); `cause` says which.
+    Transient {
+        message: String,
+        cause: String,
+    },
 }
 
 impl StepError {
@@ -19,14 +27,29 @@ impl StepError {
         if error.code() == Some(&SqlState::QUERY_CANCELED) && cancel.is_cancelled() {
             return StepError::Cancelled;
         }
-        StepError::Failed(describe_in(error, sql))
+        let message = describe_in(error, sql);
+        match transient_cause(error) {
+            Some(cause) => StepError::Transient { message, cause },
+            None => StepError::Failed(message),
+        }
     }
 
     /// Prefixes a failure's message with where it happened (a file and line).
     pub fn at(self, location: &str) -> StepError {
         match self {
             StepError::Failed(message) => StepError::Failed(format!("{location}: {message}")),
-            cancelled => cancelled,
+            StepError::Transient { message, cause } => {
+                StepError::Transient { message: format!("{location}: {message}"), cause }
+            }
+            StepError::Cancelled => StepError::Cancelled,
+        }
+    }
+
+    /// The failure's message; `None` when cancelled.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            StepError::Failed(message) | StepError::Transient { message, .. } => Some(message),
+            StepError::Cancelled => None,
         }
     }
 }
@@ -97,6 +120,11 @@ mod tests {
     fn locations_prefix_failures_only() {
         assert_eq!(StepError::Failed("bad".into()).at("f line 2"), StepError::Failed("f line 2: bad".into()));
         assert_eq!(StepError::Cancelled.at("f"), StepError::Cancelled);
+        let reset = StepError::Transient { message: "reset".into(), cause: "connection reset".into() };
+        let located = StepError::Transient { message: "f: reset".into(), cause: "connection reset".into() };
+        assert_eq!(reset.at("f"), located);
+        assert_eq!(located.message(), Some("f: reset"));
+        assert_eq!(StepError::Cancelled.message(), None);
     }
 
     #[test]

@@ -12,10 +12,11 @@ use tokio_postgres::error::SqlState;
 
 use crate::config::{Mode, quote_identifier};
 pub use crate::warehouse::watermark::watermark_text;
-use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE, WarehouseError};
+use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE};
 
 use super::session::Session;
 use super::sql::quote_literal;
+use super::transient::PgFailure;
 
 const COLUMNS: &str = "\"table_name\", \"run_id\", \"mode\", \"watermark\", \"committed_at\", \"upserts\", \"deletes\", \"target_rows\"";
 
@@ -68,10 +69,7 @@ pub fn latest_watermark(table_name: &str) -> String {
 }
 
 /// The newest commit of a table; `None` when it never committed or the runs table is missing.
-pub async fn last_commit(
-    session: &Session,
-    table_name: &str,
-) -> Result<Option<CommitRecord>, WarehouseError> {
+pub async fn last_commit(session: &Session, table_name: &str) -> Result<Option<CommitRecord>, PgFailure> {
     let sql = format!(
         "SELECT {COLUMNS} FROM {} WHERE \"table_name\" = $1 {NEWEST_FIRST} LIMIT 1",
         quote_identifier(RUNS_TABLE)
@@ -80,28 +78,29 @@ pub async fn last_commit(
 }
 
 /// The commit of one run; `None` when it never committed or the runs table is missing.
-pub async fn find_run(session: &Session, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+pub async fn find_run(session: &Session, run_id: &str) -> Result<Option<CommitRecord>, PgFailure> {
     let sql = format!("SELECT {COLUMNS} FROM {} WHERE \"run_id\" = $1", quote_identifier(RUNS_TABLE));
     select_one(session, &sql, run_id).await
 }
 
-async fn select_one(
-    session: &Session,
-    sql: &str,
-    param: &str,
-) -> Result<Option<CommitRecord>, WarehouseError> {
+/// Reads at most one record; a failure says whether it is transient (a dropped connection).
+async fn select_one(session: &Session, sql: &str, param: &str) -> Result<Option<CommitRecord>, PgFailure> {
     match session.client.query_opt(sql, &[&param]).await {
         Ok(row) => row.map(|row| record_of(&row)).transpose(),
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
-        Err(e) => Err(read_error(&super::failure::describe(&e))),
+        Err(e) => Err(PgFailure::statement(&e, reading(&super::failure::describe(&e)))),
     }
 }
 
-fn read_error(message: &str) -> WarehouseError {
-    WarehouseError::Other(format!("reading {RUNS_TABLE}: {message}"))
+fn reading(message: &str) -> String {
+    format!("reading {RUNS_TABLE}: {message}")
 }
 
-fn record_of(row: &Row) -> Result<CommitRecord, WarehouseError> {
+fn read_error(message: &str) -> PgFailure {
+    PgFailure::permanent(reading(message))
+}
+
+fn record_of(row: &Row) -> Result<CommitRecord, PgFailure> {
     let column_error = |e: tokio_postgres::Error| read_error(&e.to_string());
     let run_id: String = row.try_get(1).map_err(column_error)?;
     let bad = |what: String| read_error(&format!("run {run_id}: {what}; was the table edited by hand?"));
@@ -111,7 +110,7 @@ fn record_of(row: &Row) -> Result<CommitRecord, WarehouseError> {
         "incremental" => Mode::Incremental,
         other => return Err(bad(format!("unknown mode `{other}`"))),
     };
-    let count = |index: usize| -> Result<u64, WarehouseError> {
+    let count = |index: usize| -> Result<u64, PgFailure> {
         let n: i64 = row.try_get(index).map_err(column_error)?;
         u64::try_from(n).map_err(|_| bad(format!("negative count {n}")))
     };

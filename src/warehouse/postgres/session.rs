@@ -5,6 +5,9 @@
 //! with it, and a load that ends badly (a cancel the server did not acknowledge, a lost
 //! connection) leaves nothing behind for the next one — the server rolls back a transaction
 //! whose session went away.
+//!
+//! [`Connector::open`] makes one attempt and says whether a failure is transient; the callers
+//! retry it (alone when connecting the warehouse, as part of the whole load when loading).
 
 use std::sync::Arc;
 
@@ -12,11 +15,14 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{CancelToken, Client, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::retry::RetryPolicy;
 use crate::warehouse::WarehouseError;
 
+use super::backend::{self, Backend};
 use super::failure::describe;
 use super::settings::ConnectSettings;
 use super::tls::{self, TlsMode};
+use super::transient::{PgFailure, transient_cause};
 
 /// Opens sessions to one server.
 #[derive(Clone)]
@@ -36,6 +42,8 @@ enum Tls {
 pub struct Session {
     pub client: Client,
     canceller: Canceller,
+    /// The server process serving it.
+    pub backend: Backend,
 }
 
 /// Sends the server a request to cancel whatever the session is running.
@@ -58,28 +66,42 @@ impl Connector {
         self.settings.describe()
     }
 
-    pub async fn open(&self) -> Result<Session, WarehouseError> {
+    /// How connecting and reading commit records are retried.
+    pub fn session_retry(&self) -> RetryPolicy {
+        self.settings.session_retry
+    }
+
+    /// How a load that failed transiently is retried.
+    pub fn load_retry(&self) -> RetryPolicy {
+        self.settings.load_retry
+    }
+
+    /// One attempt to open a session.
+    pub async fn open(&self) -> Result<Session, PgFailure> {
         let client = match &self.tls {
             Tls::Plain => self.connect(NoTls).await?,
             Tls::Rustls(tls) => self.connect(tls.clone()).await?,
         };
         let canceller = Canceller { token: client.cancel_token(), tls: self.tls.clone() };
-        Ok(Session { client, canceller })
+        let backend = backend::identify(&client).await?;
+        Ok(Session { client, canceller, backend })
     }
 
     /// Connects and drives the connection on its own task until the client is dropped.
-    async fn connect<T>(&self, tls: T) -> Result<Client, WarehouseError>
+    async fn connect<T>(&self, tls: T) -> Result<Client, PgFailure>
     where
         T: MakeTlsConnect<Socket>,
         T::Stream: Send + 'static,
     {
-        let (client, connection) = self.settings.config.connect(tls).await.map_err(|e| {
-            WarehouseError::Connection(format!(
+        let (client, connection) = self.settings.config.connect(tls).await.map_err(|e| PgFailure {
+            message: format!(
                 "cannot connect to {}: {}; check the warehouse URL, that the server is up and accepts \
                  this user",
                 self.describe(),
                 describe(&e)
-            ))
+            ),
+            cause: transient_cause(&e),
+            connecting: true,
         })?;
         let target = self.describe();
         tokio::spawn(async move {

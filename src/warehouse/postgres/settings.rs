@@ -1,5 +1,5 @@
 //! Where the warehouse is and how to reach it: a libpq-style URL or key=value string (parsed by
-//! tokio-postgres) plus the TLS mode.
+//! tokio-postgres), the TLS mode, and how patiently transient failures are retried.
 //!
 //! The URL may carry a password. It is kept inside the tokio-postgres config (whose Debug
 //! output redacts it) and never shown: [`ConnectSettings::describe`] names host, port,
@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio_postgres::Config;
 use tokio_postgres::config::{Host, SslMode};
 
+use crate::retry::RetryPolicy;
 use crate::warehouse::WarehouseError;
 
 use super::tls::TlsMode;
@@ -25,6 +26,10 @@ const APPLICATION_NAME: &str = "dynashift";
 pub struct ConnectSettings {
     pub(super) config: Config,
     pub(super) tls: TlsMode,
+    /// Connecting and reading commit records.
+    pub(super) session_retry: RetryPolicy,
+    /// Re-running a load that failed transiently before its COMMIT.
+    pub(super) load_retry: RetryPolicy,
 }
 
 impl ConnectSettings {
@@ -58,7 +63,21 @@ impl ConnectSettings {
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
         }
-        Ok(ConnectSettings { config, tls })
+        Ok(ConnectSettings {
+            config,
+            tls,
+            session_retry: RetryPolicy::WAREHOUSE_SESSION,
+            load_retry: RetryPolicy::WAREHOUSE_LOAD,
+        })
+    }
+
+    /// How transient failures are retried: `session` for connecting and reading commit
+    /// records ([`RetryPolicy::WAREHOUSE_SESSION`] unless set), `load` for re-running a load
+    /// ([`RetryPolicy::WAREHOUSE_LOAD`] unless set).
+    pub fn with_retry_policies(mut self, session: RetryPolicy, load: RetryPolicy) -> ConnectSettings {
+        self.session_retry = session;
+        self.load_retry = load;
+        self
     }
 
     /// `postgres user@host:port/database (TLS)`: everything but the password.
@@ -131,6 +150,13 @@ mod tests {
         assert_eq!(settings.config.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
         assert_eq!(settings.config.get_application_name(), Some(APPLICATION_NAME));
         assert_eq!(settings.config.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(settings.session_retry, RetryPolicy::WAREHOUSE_SESSION);
+        assert_eq!(settings.load_retry, RetryPolicy::WAREHOUSE_LOAD);
+        let patient = settings.with_retry_policies(RetryPolicy::CONTROL_PLANE, RetryPolicy::EXPORT_API);
+        assert_eq!(
+            (patient.session_retry, patient.load_retry),
+            (RetryPolicy::CONTROL_PLANE, RetryPolicy::EXPORT_API)
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! The steps open and commit their own transaction; whatever stops them (a failed statement, a
 //! cancel, a COPY problem) ends in ROLLBACK, so the target and `dynashift_runs` are left exactly
-//! as they were.
+//! as they were — which is what makes a load stopped by a busy database safe to run again.
 
+use std::fmt;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
+use crate::retry::{RetryAccount, Retryable};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::CopyCounts;
 use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};
@@ -24,6 +26,7 @@ use super::runs::parse_timestamp;
 use crate::warehouse::watermark::stale_watermark;
 
 /// Everything a load needs on its blocking thread.
+#[derive(Clone)]
 pub struct LoadJob {
     pub request: LoadRequest,
     pub events: EventSink,
@@ -39,21 +42,67 @@ struct Tally {
     target_rows: u64,
 }
 
+/// The statement that stopped a load (rolled back), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadStop {
+    /// 1-based, as in the statement events.
+    pub index: usize,
+    pub label: String,
+    pub error: StepError,
+}
+
+impl fmt::Display for LoadStop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            StepError::Failed(message) | StepError::Transient { message, .. } => {
+                write!(f, "statement {} ({}) failed: {message}", self.index, self.label)
+            }
+            StepError::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+impl Retryable for LoadStop {
+    fn transient_cause(&self) -> Option<String> {
+        match &self.error {
+            StepError::Transient { cause, .. } => Some(cause.clone()),
+            StepError::Failed(_) | StepError::Cancelled => None,
+        }
+    }
+
+    fn with_retry_account(mut self, account: &RetryAccount) -> LoadStop {
+        self.error = match self.error {
+            StepError::Failed(message) => StepError::Failed(format!("{message} ({account})")),
+            StepError::Transient { message, cause } => {
+                StepError::Transient { message: format!("{message} ({account})"), cause }
+            }
+            StepError::Cancelled => StepError::Cancelled,
+        };
+        self
+    }
+}
+
+impl From<LoadStop> for WarehouseError {
+    fn from(stop: LoadStop) -> WarehouseError {
+        match stop.error {
+            StepError::Cancelled => WarehouseError::Cancelled,
+            StepError::Failed(message) | StepError::Transient { message, .. } => {
+                WarehouseError::Statement { index: stop.index, label: stop.label, message }
+            }
+        }
+    }
+}
+
 /// Runs `steps` in order; on any stop, rolls back and says which statement stopped and why.
-pub fn run_steps(conn: &Connection, steps: &[Step], job: &LoadJob) -> Result<LoadReport, WarehouseError> {
+pub fn run_steps(conn: &Connection, steps: &[Step], job: &LoadJob) -> Result<LoadReport, LoadStop> {
     end_abandoned_transaction(conn);
     let shape = TableShape::of(&job.request.table);
     let mut tally = Tally::default();
     for (position, step) in steps.iter().enumerate() {
         let index = position + 1;
-        if let Err(stop) = run_step(conn, step, index, steps.len(), job, &shape, &mut tally) {
+        if let Err(error) = run_step(conn, step, index, steps.len(), job, &shape, &mut tally) {
             roll_back(conn);
-            return Err(match stop {
-                StepError::Cancelled => WarehouseError::Cancelled,
-                StepError::Failed(message) => {
-                    WarehouseError::Statement { index, label: step.label.clone(), message }
-                }
-            });
+            return Err(LoadStop { index, label: step.label.clone(), error });
         }
         if step.action == Action::Reconcile {
             job.events.emit(EventKind::Reconciled {
@@ -96,7 +145,9 @@ fn run_step(
     let (status, rows, error) = match &result {
         Ok(rows) => (StatementStatus::Finished, *rows, None),
         Err(StepError::Cancelled) => (StatementStatus::Aborted, None, Some("cancelled".to_owned())),
-        Err(StepError::Failed(message)) => (StatementStatus::Failed, None, Some(message.clone())),
+        Err(StepError::Failed(message) | StepError::Transient { message, .. }) => {
+            (StatementStatus::Failed, None, Some(message.clone()))
+        }
     };
     let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id: None });

@@ -1,22 +1,31 @@
 //! Why a load statement did not finish: cancelled (reported Aborted) or failed (reported
-//! Failed with SQLite's or the COPY's own message).
+//! Failed with SQLite's or the COPY's own message) — transiently when another writer held the
+//! database (SQLITE_BUSY, SQLITE_LOCKED) past the busy timeout, which passes once it is done.
 
+use rusqlite::ErrorCode;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepError {
     Cancelled,
     Failed(String),
+    /// Another connection held the lock the statement needed; `cause` says which lock.
+    Transient {
+        message: String,
+        cause: String,
+    },
 }
 
 impl StepError {
     /// A SQLite error; a statement interrupted because the load was cancelled is a cancellation.
     pub fn sqlite(error: &rusqlite::Error, cancel: &CancellationToken) -> StepError {
-        let interrupted = error.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted);
-        if interrupted && cancel.is_cancelled() {
-            StepError::Cancelled
-        } else {
-            StepError::Failed(error.to_string())
+        let code = error.sqlite_error_code();
+        if code == Some(ErrorCode::OperationInterrupted) && cancel.is_cancelled() {
+            return StepError::Cancelled;
+        }
+        match code.and_then(transient_cause) {
+            Some(cause) => StepError::Transient { message: error.to_string(), cause: cause.into() },
+            None => StepError::Failed(error.to_string()),
         }
     }
 
@@ -24,8 +33,21 @@ impl StepError {
     pub fn at(self, location: &str) -> StepError {
         match self {
             StepError::Failed(message) => StepError::Failed(format!("{location}: {message}")),
-            cancelled => cancelled,
+            StepError::Transient { message, cause } => {
+                StepError::Transient { message: format!("{location}: {message}"), cause }
+            }
+            StepError::Cancelled => StepError::Cancelled,
         }
+    }
+}
+
+/// The busy and locked codes: another connection (another dynashift loading another table into
+/// the same file, a `sqlite3` session) holds the lock for longer than the busy timeout.
+fn transient_cause(code: ErrorCode) -> Option<&'static str> {
+    match code {
+        ErrorCode::DatabaseBusy => Some("database busy (SQLITE_BUSY)"),
+        ErrorCode::DatabaseLocked => Some("table locked (SQLITE_LOCKED)"),
+        _ => None,
     }
 }
 
@@ -49,8 +71,26 @@ mod tests {
     }
 
     #[test]
+    fn busy_and_locked_are_transient_and_other_failures_are_not() {
+        let cancel = CancellationToken::new();
+        let transient = |code| match StepError::sqlite(&sqlite_error(code), &cancel) {
+            StepError::Transient { cause, .. } => Some(cause),
+            _ => None,
+        };
+        assert_eq!(transient(rusqlite::ffi::SQLITE_BUSY).as_deref(), Some("database busy (SQLITE_BUSY)"));
+        assert_eq!(transient(rusqlite::ffi::SQLITE_LOCKED).as_deref(), Some("table locked (SQLITE_LOCKED)"));
+        for permanent in
+            [rusqlite::ffi::SQLITE_CONSTRAINT, rusqlite::ffi::SQLITE_FULL, rusqlite::ffi::SQLITE_READONLY]
+        {
+            assert_eq!(transient(permanent), None);
+        }
+    }
+
+    #[test]
     fn locations_prefix_failures_only() {
         assert_eq!(StepError::Failed("bad".into()).at("f line 2"), StepError::Failed("f line 2: bad".into()));
         assert_eq!(StepError::Cancelled.at("f"), StepError::Cancelled);
+        let busy = StepError::Transient { message: "busy".into(), cause: "c".into() };
+        assert_eq!(busy.at("f"), StepError::Transient { message: "f: busy".into(), cause: "c".into() });
     }
 }

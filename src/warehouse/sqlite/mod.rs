@@ -8,7 +8,8 @@
 //!
 //! rusqlite is blocking, so every database call runs on tokio's blocking pool. Loads share one
 //! writer connection (SQLite has one writer at a time anyway); reads of commit records use a
-//! second connection so the console never waits for a running load.
+//! second connection so the console never waits for a running load. A load that found the
+//! database busy past the busy timeout is run again (see the `load` module).
 
 mod connection;
 mod copy;
@@ -17,6 +18,7 @@ mod failure;
 mod inspect;
 mod interrupt;
 mod line;
+mod load;
 pub mod names;
 mod plan;
 mod runs;
@@ -37,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::TargetTable;
 use crate::pipeline::events::EventSink;
+use crate::retry::RetryPolicy;
 use crate::warehouse::{CommitRecord, LoadReport, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
 
 pub use crate::warehouse::staged_value::ValueError;
@@ -44,7 +47,6 @@ pub use inspect::TableRows;
 pub use values::sqlite_value;
 
 use exec::LoadJob;
-use interrupt::InterruptOnCancel;
 
 /// A SQLite database file as a warehouse.
 #[derive(Debug, Clone)]
@@ -54,6 +56,8 @@ pub struct SqliteWarehouse {
     writer: Arc<Mutex<Connection>>,
     /// The connection commit records and inspections are read on.
     reader: Arc<Mutex<Connection>>,
+    /// How a load that found the database busy is run again.
+    load_retry: RetryPolicy,
 }
 
 impl SqliteWarehouse {
@@ -65,7 +69,15 @@ impl SqliteWarehouse {
             path: path.to_owned(),
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
+            load_retry: RetryPolicy::WAREHOUSE_LOAD,
         })
+    }
+
+    /// How a load that found the database busy is run again ([`RetryPolicy::WAREHOUSE_LOAD`]
+    /// unless set).
+    pub fn with_load_retry(mut self, policy: RetryPolicy) -> SqliteWarehouse {
+        self.load_retry = policy;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -124,20 +136,13 @@ impl Warehouse for SqliteWarehouse {
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<LoadReport, WarehouseError> {
-        let steps = plan::steps(request);
+        request.staged.require_folded("SQLite").map_err(WarehouseError::Other)?;
         let job = LoadJob {
             request: request.clone(),
             events: events.clone(),
             cancel: cancel.clone(),
             runtime: Handle::current(),
         };
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = lock(&writer);
-            let _interrupt = InterruptOnCancel::arm(&conn, &job.cancel, &job.runtime);
-            exec::run_steps(&conn, &steps, &job)
-        })
-        .await
-        .map_err(task_failed)?
+        load::run(self, plan::steps(request), job).await
     }
 }

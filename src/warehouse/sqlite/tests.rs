@@ -504,3 +504,96 @@ async fn a_schema_qualified_target_is_one_table_named_schema_dot_table() {
     let price: String = reader.query_row("SELECT price FROM \"sales.line_items\"", [], |r| r.get(0)).unwrap();
     assert_eq!(price, "9.99");
 }
+
+/// Retries some tens of milliseconds apart, and a writer that waits only 20 ms for the lock.
+fn impatient(fixture: &mut Fixture, deadline: std::time::Duration) {
+    let policy = crate::retry::RetryPolicy {
+        first_delay: std::time::Duration::from_millis(20),
+        max_delay: std::time::Duration::from_millis(50),
+        jitter: 0.25,
+        deadline,
+    };
+    fixture.warehouse = fixture.warehouse.clone().with_load_retry(policy);
+    super::lock(&fixture.warehouse.writer).busy_timeout(std::time::Duration::from_millis(20)).unwrap();
+}
+
+/// Another connection holding the database's write lock until dropped.
+fn hold_write_lock(fixture: &Fixture) -> rusqlite::Connection {
+    let holder = rusqlite::Connection::open(fixture.warehouse.path()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    holder
+}
+
+fn warnings(events: &[EventKind]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::Warning { message } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_that_finds_the_database_busy_runs_again_once_it_is_free() {
+    let mut fixture = Fixture::new();
+    impatient(&mut fixture, std::time::Duration::from_secs(10));
+    let holder = hold_write_lock(&fixture);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        holder.execute_batch("COMMIT").unwrap();
+    });
+    let parts = vec![vec![customer("C1", "Ada", 1)]];
+    let outcome = fixture.sync(&testkit::customers_table(), Mode::Full, "r1", &parts).await;
+    release.join().unwrap();
+    assert_eq!(outcome.result.unwrap().target_rows, 1);
+    let notices = warnings(&outcome.events);
+    assert!(!notices.is_empty(), "the busy load was retried");
+    assert!(
+        notices[0].starts_with(
+            "retrying the load after database busy (SQLITE_BUSY): statement 1 (begin transaction) failed: "
+        ),
+        "{}",
+        notices[0]
+    );
+    assert_eq!(customer_rows(&fixture), [row("C1", "Ada", 1)]);
+    assert!(fixture.warehouse.find_run("r1").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_database_busy_past_the_deadline_fails_saying_what_was_retried() {
+    let mut fixture = Fixture::new();
+    impatient(&mut fixture, std::time::Duration::from_millis(150));
+    let _holder = hold_write_lock(&fixture);
+    let parts = vec![vec![customer("C1", "Ada", 1)]];
+    let outcome = fixture.sync(&testkit::customers_table(), Mode::Full, "r1", &parts).await;
+    let Err(WarehouseError::Statement { index: 1, message, .. }) = outcome.result else {
+        panic!("the BEGIN fails: {:?}", outcome.result);
+    };
+    assert!(message.contains("(retried "), "{message}");
+    assert!(
+        message.ends_with(": database busy (SQLITE_BUSY); giving up at the 150ms deadline)"),
+        "{message}"
+    );
+    assert_eq!(fixture.warehouse.last_commit("customers").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_not_run_again() {
+    let mut fixture = Fixture::new();
+    impatient(&mut fixture, std::time::Duration::from_secs(10));
+    seed_customers(&fixture).await;
+    let parts = vec![vec![customer("C9", "Zed", 9)]];
+    let staged = fixture.stage(&testkit::customers_table(), "r2", &parts).await;
+    let mut request = fixture.request(&testkit::customers_table(), Mode::Incremental, "r2", staged);
+    request.previous_watermark = Some(testkit::at("2020-01-01T00:00:00Z"));
+    let outcome = fixture.load(&request).await;
+    assert!(outcome.result.unwrap_err().to_string().contains("check the committed watermark"));
+    assert!(warnings(&outcome.events).is_empty());
+    let begins = outcome
+        .events
+        .iter()
+        .filter(|e| matches!(e, EventKind::StatementSubmitted { label, .. } if label == "begin transaction"))
+        .count();
+    assert_eq!(begins, 1);
+}
