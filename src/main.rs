@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let config = match config::load(&cli.config) {
-        Ok(config) => Arc::new(config),
+        Ok(config) => config,
         Err(err) => {
             eprintln!("{err}");
             return ExitCode::from(EXIT_USAGE);
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     };
     if cli.check {
         println!("{}: {} tables, all valid", cli.config.display(), config.tables.len());
+        print_keys_from_dynamodb(&config);
         return ExitCode::SUCCESS;
     }
     let tables = match selected_tables(&cli, &config) {
@@ -70,21 +71,33 @@ fn selected_tables(cli: &Cli, config: &config::Config) -> Result<Vec<String>, St
     Ok(cli.table.clone())
 }
 
-async fn run(cli: Cli, config: Arc<config::Config>, tables: Vec<String>) -> color_eyre::Result<u8> {
+/// `--check` does no I/O, so a key left to DescribeTable is still unknown: say so, per table.
+fn print_keys_from_dynamodb(config: &config::Config) {
+    for table in config.tables.iter().filter(|table| table.key_from_table().is_some()) {
+        println!(
+            "table `{}`: no `key`, so it is read from DynamoDB (DescribeTable) when dynashift connects; \
+             write it to have its columns checked here",
+            table.name
+        );
+    }
+}
+
+async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color_eyre::Result<u8> {
     // Logs go to stderr in headless mode (stdout carries progress), to a file under the console.
     let _guard = if cli.headless {
         logging::init_stderr()
     } else {
         logging::init_file(&config.log_file).wrap_err("setting up the log file")?
     };
-    let adapters = match wiring::connect(&config).await {
+    // Connecting completes the config (keys read from DynamoDB): the engine gets that one.
+    let adapters = match wiring::connect(&mut config).await {
         Ok(adapters) => adapters,
         Err(err) => {
             eprintln!("{err}");
             return Ok(err.exit_code());
         }
     };
-    let (engine, events) = Engine::new(config, adapters);
+    let (engine, events) = Engine::new(Arc::new(config), adapters);
     if cli.headless {
         let request =
             HeadlessRequest { tables, mode: cli.mode.map(Into::into), dry_run: cli.dry_run, json: cli.json };

@@ -20,7 +20,8 @@
 mod moto_support;
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,78 +30,67 @@ use aws_sdk_dynamodb::types::{
     PointInTimeRecoverySpecification, ScalarAttributeType,
 };
 use chrono::{DateTime, Utc};
-use dynashift::aws::{AwsConnection, Backoff, settings_for};
-use dynashift::config::{Mode, TableConfig, ViewType, load_str};
+use dynashift::aws::{AwsConnection, AwsConnections, RetryPolicy, settings_for};
+use dynashift::config::{
+    ColumnType, Config, KeyError, Mode, TableConfig, UnmappedPolicy, ViewType, load_str,
+};
 use dynashift::pipeline::events::{EventKind, EventSink, RunEvent};
-use dynashift::pipeline::export;
 use dynashift::pipeline::stage::{StageInput, stage};
-use dynashift::source::aws::AwsSource;
+use dynashift::pipeline::{Engine, export};
+use dynashift::source::aws::{AwsConnectError, AwsSource};
 use dynashift::source::layout::{LayoutExport, new_export_id, write_export};
 use dynashift::source::{
     ExportDescription, ExportSource, ExportSpec, ExportStatus, ExportTarget, PlanRequest, PlannedExport,
     SourceError,
 };
 use dynashift::store::{ObjectStore, S3Store};
+use dynashift::wiring;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const FAST: Backoff =
-    Backoff { attempts: 3, first_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) };
+const FAST: RetryPolicy = RetryPolicy {
+    first_delay: Duration::from_millis(10),
+    max_delay: Duration::from_millis(50),
+    jitter: 0.25,
+    deadline: Duration::from_millis(80),
+};
 
-/// tables.toml for one aws table exported into `bucket` below `dynashift/`.
-fn table_config(table: &str, bucket: &str, key: &str) -> (dynashift::config::Config, Arc<TableConfig>) {
-    let text = format!(
+/// The columns of the `orders` tables below: both key attributes and a total.
+const COLUMNS: &str = "columns = [{ name = \"pk\", path = \"pk\", type = \"varchar(64)\" }, \
+                       { name = \"sk\", path = \"sk\", type = \"varchar(64)\" }, \
+                       { name = \"total\", path = \"total\", type = \"decimal(12,2)\" }]\n";
+
+/// tables.toml for one aws table exported into `bucket` below `dynashift/`; `entry` holds the
+/// table's own lines (key, columns…).
+fn aws_config_text(table: &str, bucket: &str, entry: &str) -> String {
+    format!(
         "[defaults]\nsource = \"aws\"\nregion = \"{region}\"\nendpoint_url = \"{endpoint}\"\n\
          bucket = \"s3://{bucket}/dynashift/\"\nsafety_lag = \"0s\"\n\
-         [[table]]\nname = \"{table}\"\ntarget = \"orders\"\nkey = {key}\n\
-         columns = [{{ name = \"pk\", path = \"pk\", type = \"varchar(64)\" }}, \
-                    {{ name = \"sk\", path = \"sk\", type = \"varchar(64)\" }}, \
-                    {{ name = \"total\", path = \"total\", type = \"decimal(12,2)\" }}]\n",
+         [[table]]\nname = \"{table}\"\ntarget = \"orders\"\n{entry}",
         region = moto_support::REGION,
         endpoint = moto_support::endpoint(),
-    );
+    )
+}
+
+fn aws_config(table: &str, bucket: &str, entry: &str) -> (Config, Arc<TableConfig>) {
+    let text = aws_config_text(table, bucket, entry);
     let config = load_str(&text, Path::new("/tmp/tables.toml")).unwrap_or_else(|e| panic!("{e}"));
     let table = Arc::new(config.tables[0].clone());
     (config, table)
 }
 
+/// An aws table with `key` and [`COLUMNS`].
+fn table_config(table: &str, bucket: &str, key: &str) -> (Config, Arc<TableConfig>) {
+    aws_config(table, bucket, &format!("key = {key}\n{COLUMNS}"))
+}
+
 /// A moto table keyed by `pk` (partition) and `sk` (sort), optionally with PITR on and items.
 async fn dynamodb_table(connection: &AwsConnection, pitr: bool, items: usize) -> String {
-    let client = connection.dynamodb();
-    let name = moto_support::unique("orders");
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key =
-        |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
-    client
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    if pitr {
-        let spec =
-            PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(true).build().unwrap();
-        client
-            .update_continuous_backups()
-            .table_name(&name)
-            .point_in_time_recovery_specification(spec)
-            .send()
-            .await
-            .unwrap();
-    }
+    let key = [("pk", ScalarAttributeType::S), ("sk", ScalarAttributeType::S)];
+    let name = keyed_table(connection, &key, pitr).await;
     for i in 0..items {
-        client
+        connection
+            .dynamodb()
             .put_item()
             .table_name(&name)
             .item("pk", AttributeValue::S(format!("CUST#{i:05}")))
@@ -113,10 +103,36 @@ async fn dynamodb_table(connection: &AwsConnection, pitr: bool, items: usize) ->
     name
 }
 
-async fn source_for(
-    table: &Arc<TableConfig>,
-    config: &dynashift::config::Config,
-) -> Result<AwsSource, SourceError> {
+/// A fresh moto table keyed by `key` (partition key, then sort key), optionally with PITR on.
+async fn keyed_table(connection: &AwsConnection, key: &[(&str, ScalarAttributeType)], pitr: bool) -> String {
+    let client = connection.dynamodb();
+    let name = moto_support::unique("orders");
+    let mut create = client.create_table().table_name(&name).billing_mode(BillingMode::PayPerRequest);
+    for ((attribute, ty), kind) in key.iter().zip([KeyType::Hash, KeyType::Range]) {
+        let definition = AttributeDefinition::builder()
+            .attribute_name(*attribute)
+            .attribute_type(ty.clone())
+            .build()
+            .unwrap();
+        let element = KeySchemaElement::builder().attribute_name(*attribute).key_type(kind).build().unwrap();
+        create = create.attribute_definitions(definition).key_schema(element);
+    }
+    create.send().await.unwrap();
+    if pitr {
+        let spec =
+            PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(true).build().unwrap();
+        client
+            .update_continuous_backups()
+            .table_name(&name)
+            .point_in_time_recovery_specification(spec)
+            .send()
+            .await
+            .unwrap();
+    }
+    name
+}
+
+async fn source_for(table: &Arc<TableConfig>, config: &Config) -> Result<AwsSource, AwsConnectError> {
     let connection =
         AwsConnection::with_static_credentials(settings_for(config, table), "testing", "testing")
             .await
@@ -144,15 +160,221 @@ async fn connecting_resolves_the_table_and_checks_its_key() {
     let (config, table) = table_config(&name, "unused-bucket", "[\"pk\", \"sk\"]");
     let source = source_for(&table, &config).await.unwrap();
     assert!(source.resolved().arn.ends_with(&format!(":table/{name}")), "{}", source.resolved().arn);
-    assert_eq!(source.resolved().key, ["pk", "sk"]);
+    assert_eq!(source.resolved().key_names(), ["pk", "sk"]);
+    assert_eq!(source.table(), &table, "a written key that matches leaves the table as configured");
     assert_eq!(source.describe(), format!("DynamoDB table {name} in us-east-1"));
 
     let (config, table) = table_config(&name, "unused-bucket", "[\"pk\"]");
-    let error = source_for(&table, &config).await.unwrap_err().to_string();
+    let error = source_for(&table, &config).await.unwrap_err();
+    assert!(matches!(&error, AwsConnectError::Key(KeyError::Mismatch { .. })), "{error:?}");
     assert!(
-        error.contains("but DynamoDB's key schema is [\"pk\", \"sk\"]; write key = [\"pk\", \"sk\"]"),
+        error.to_string().contains(
+            "but DynamoDB's key schema (DescribeTable) is [\"pk\", \"sk\"]; write key = [\"pk\", \"sk\"]"
+        ),
         "{error}"
     );
+}
+
+/// (name, is_key, type) of each column.
+fn column_summary(table: &TableConfig) -> Vec<(String, bool, ColumnType)> {
+    table.columns.iter().map(|column| (column.name.clone(), column.is_key, column.ty)).collect()
+}
+
+#[tokio::test]
+async fn a_table_without_key_or_columns_gets_dynamodbs_key_as_its_columns() {
+    let connection = moto_support::connection().await;
+    let name = dynamodb_table(&connection, false, 0).await;
+    let (config, table) = aws_config(&name, "unused-bucket", "");
+    assert!(table.key_from_table().is_some() && table.key.is_empty());
+
+    let source = source_for(&table, &config).await.unwrap();
+    let connected = source.table();
+    assert_eq!(connected.key, ["pk", "sk"]);
+    assert_eq!(
+        column_summary(connected),
+        [("pk".into(), true, ColumnType::Varchar(4096)), ("sk".into(), true, ColumnType::Varchar(4096))]
+    );
+    assert_eq!(connected.unmapped, UnmappedPolicy::KeepItem { column: "item".into() });
+    assert_eq!(connected.key_from_table(), None, "the table is complete");
+}
+
+#[tokio::test]
+async fn dynamodbs_key_finds_its_columns_by_path_and_types_the_untyped_ones() {
+    let connection = moto_support::connection().await;
+    let name = dynamodb_table(&connection, false, 0).await;
+    let entry = "columns = [{ name = \"customer\", path = \"pk\" }, \
+                 { name = \"sk\", type = \"varchar(64)\" }, { name = \"total\" }]\n";
+    let (config, table) = aws_config(&name, "unused-bucket", entry);
+
+    let connected = source_for(&table, &config).await.unwrap().table().clone();
+    assert_eq!(connected.key, ["pk", "sk"]);
+    assert_eq!(
+        column_summary(&connected),
+        [
+            ("customer".into(), true, ColumnType::Varchar(4096)),
+            ("sk".into(), true, ColumnType::Varchar(64)),
+            ("total".into(), false, ColumnType::Super),
+        ]
+    );
+    let key_columns: Vec<&str> = connected.key_columns().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(key_columns, ["customer", "sk"]);
+}
+
+#[tokio::test]
+async fn a_key_from_dynamodb_that_no_column_maps_is_refused_naming_the_key() {
+    let connection = moto_support::connection().await;
+    let name = dynamodb_table(&connection, false, 0).await;
+    let entry = "columns = [{ name = \"pk\", type = \"varchar(64)\" }, { name = \"total\" }]\n";
+    let (config, table) = aws_config(&name, "unused-bucket", entry);
+
+    let error = source_for(&table, &config).await.unwrap_err();
+    let AwsConnectError::Key(KeyError::DoesNotFit { described, key_written, problems, .. }) = &error else {
+        panic!("expected a key that does not fit, got {error:?}");
+    };
+    assert_eq!(
+        (described.as_slice(), *key_written, problems.len()),
+        (&["pk".into(), "sk".into()][..], false, 1)
+    );
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "table `{name}` leaves `key` out, so it was read from DynamoDB (DescribeTable): [\"pk\", \"sk\"]"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("key attribute \"sk\" of table \"{name}\" is not mapped to any column")),
+        "{text}"
+    );
+    assert!(text.contains("write key = [\"pk\", \"sk\"] in the table's entry"), "{text}");
+}
+
+#[tokio::test]
+async fn a_written_key_column_that_cannot_hold_the_declared_type_is_refused() {
+    let connection = moto_support::connection().await;
+    let key = [("id", ScalarAttributeType::B), ("day", ScalarAttributeType::N)];
+    let name = keyed_table(&connection, &key, false).await;
+    let entry = "key = [\"id\", \"day\"]\n\
+                 columns = [{ name = \"id\", type = \"bigint\" }, { name = \"day\", type = \"date\" }]\n";
+    let (config, table) = aws_config(&name, "unused-bucket", entry);
+
+    let error = source_for(&table, &config).await.unwrap_err();
+    assert!(
+        matches!(&error, AwsConnectError::Key(KeyError::DoesNotFit { key_written: true, .. })),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(
+            "key column \"id\" is typed bigint, but DynamoDB declares key attribute \"id\" a binary (B)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "key column \"day\" is typed date, but DynamoDB declares key attribute \"day\" a number (N)"
+        ),
+        "{text}"
+    );
+}
+
+/// The flow the binary takes: `wiring::connect` completes the config, and the engine, which the
+/// console and the headless runner read their tables from, gets the completed one.
+#[tokio::test]
+async fn connecting_completes_the_config_the_engine_hands_the_front_ends() {
+    let connection = moto_support::connection().await;
+    let name = dynamodb_table(&connection, false, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, _) = config_in(dir.path(), &name, "");
+
+    let adapters =
+        wiring::connect_with(&mut config, connections(connection)).await.unwrap_or_else(|e| panic!("{e}"));
+    let (engine, _events) = Engine::new(Arc::new(config), adapters);
+    let table = engine.config().table(&name).expect("the table");
+    assert_eq!(table.key, ["pk", "sk"]);
+    let key_columns: Vec<&str> = table.key_columns().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(key_columns, ["pk", "sk"]);
+}
+
+#[tokio::test]
+async fn a_key_that_does_not_fit_is_a_configuration_error_naming_the_file() {
+    let connection = moto_support::connection().await;
+    let name = dynamodb_table(&connection, false, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, path) = config_in(dir.path(), &name, "key = [\"sk\", \"pk\"]\n");
+
+    let Err(error) = wiring::connect_with(&mut config, connections(connection)).await else {
+        panic!("a key DynamoDB does not have was accepted");
+    };
+    assert_eq!(error.exit_code(), 2);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: `key` of table `{name}` is [\"sk\", \"pk\"], but DynamoDB's key schema (DescribeTable) is \
+             [\"pk\", \"sk\"]; write key = [\"pk\", \"sk\"]",
+            path.display()
+        )
+    );
+}
+
+/// `tables.toml` in `dir` for one aws table (with `entry`) and a SQLite warehouse beside it.
+fn config_in(dir: &Path, table: &str, entry: &str) -> (Config, PathBuf) {
+    let text = format!(
+        "{}[warehouse]\npath = \"warehouse.sqlite\"\n",
+        aws_config_text(table, "unused-bucket", entry)
+    );
+    let path = dir.join("tables.toml");
+    std::fs::write(&path, &text).unwrap();
+    (load_str(&text, &path).unwrap_or_else(|e| panic!("{e}")), path)
+}
+
+/// The connections `wiring` reuses instead of the default credential chain: moto's.
+fn connections(connection: AwsConnection) -> AwsConnections {
+    let mut connections = AwsConnections::default();
+    connections.insert(connection);
+    connections
+}
+
+/// The binary, with moto's fixed credentials in its environment and no shared AWS files.
+fn dynashift(dir: &Path, args: &[&str]) -> Output {
+    let empty = dir.join("empty-aws-file");
+    std::fs::write(&empty, "").unwrap();
+    Command::new(env!("CARGO_BIN_EXE_dynashift"))
+        .arg("--config")
+        .arg(dir.join("tables.toml"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("DYNASHIFT_LOG")
+        .output()
+        .expect("run dynashift")
+}
+
+#[tokio::test]
+async fn the_binary_checks_offline_then_refuses_a_key_that_fits_no_column_before_any_run() {
+    let connection = moto_support::connection().await;
+    let name = dynamodb_table(&connection, false, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = config_in(dir.path(), &name, "columns = [{ name = \"pk\" }, { name = \"total\" }]\n");
+
+    let check = dynashift(dir.path(), &["--check"]);
+    assert_eq!(check.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains(&format!("table `{name}`: no `key`, so it is read from DynamoDB (DescribeTable)")),
+        "{text}"
+    );
+
+    let run = dynashift(dir.path(), &["--headless", "--all", "--dry-run"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(run.stdout.is_empty(), "no run started: {}", String::from_utf8_lossy(&run.stdout));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.starts_with(&format!("{}: table `{name}` leaves `key` out", path.display())), "{stderr}");
+    assert!(stderr.contains("key attribute \"sk\""), "{stderr}");
 }
 
 #[tokio::test]
@@ -160,7 +382,7 @@ async fn an_unknown_table_is_refused_when_connecting() {
     let name = moto_support::unique("no-such-table");
     let (config, table) = table_config(&name, "unused-bucket", "[\"pk\", \"sk\"]");
     let error = source_for(&table, &config).await.unwrap_err();
-    assert!(matches!(error, SourceError::Invalid(_)), "{error:?}");
+    assert!(matches!(error, AwsConnectError::Source(SourceError::Invalid(_))), "{error:?}");
     let text = error.to_string();
     assert!(text.starts_with(&format!("DynamoDB table `{name}` does not exist in us-east-1")), "{text}");
 }

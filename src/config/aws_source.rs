@@ -61,6 +61,7 @@ pub(super) fn aws_source(
         client,
         bucket_owner,
         sse,
+        key_from_table: None,
     }))
 }
 

@@ -1,6 +1,11 @@
 //! A table's key and target columns, validated together: every key attribute must land in a
 //! column (the warehouse matches rows by it), column names must be unique as the warehouse sees
 //! them (case-folded), and the whole-item column must not collide with a mapped one.
+//!
+//! The rules that need the key live in [`apply_key`] and serve two callers: loading, with the
+//! key tables.toml writes (problems point at their line), and connecting, with the key
+//! DescribeTable gives a `source = "aws"` table that leaves `key` out (see `described_key`;
+//! there is no line to point at then). Everything else is checked while loading either way.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -8,86 +13,216 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::defaults::{COLUMN_TYPE, KEY_COLUMN_TYPE};
+use super::described_key::KeyScalar;
 use super::ident::is_valid_identifier;
 use super::inherit::Inherited;
 use super::issues::Issues;
-use super::model::{ColumnSpec, UnmappedPolicy};
+use super::model::{ColumnSpec, KeyFromTable, UnmappedPolicy};
 use super::names::{check_warehouse_name, warehouse_name_problem};
 use super::path::AttrPath;
-use super::raw::{RawTable, Unmapped};
+use super::raw::{RawColumn, RawTable, Unmapped};
 use super::types::ColumnType;
 
 /// What a table's rows look like in the warehouse.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct ColumnLayout {
+    /// Empty while `key_from_table` is `Some`.
     pub key: Vec<String>,
     pub columns: Vec<ColumnSpec>,
     pub unmapped: UnmappedPolicy,
+    pub key_from_table: Option<KeyFromTable>,
 }
 
-/// A column on its way to a [`ColumnSpec`], with the places to point at.
-struct Draft {
-    name: Spanned<String>,
-    path: Option<AttrPath>,
-    ty: Option<Spanned<ColumnType>>,
-    is_key: bool,
+/// A value and where tables.toml writes it; no place when there is none to point at (a key read
+/// from DescribeTable, a column rebuilt from a validated table).
+#[derive(Debug, Clone)]
+pub(super) struct Placed<T> {
+    pub value: T,
+    pub span: Option<Range<usize>>,
 }
 
-/// Validates `key`, `columns`, `unmapped` and `item_column` of one table.
+impl<T: Clone> Placed<T> {
+    fn written(spanned: &Spanned<T>) -> Placed<T> {
+        Placed { value: spanned.get_ref().clone(), span: Some(spanned.span()) }
+    }
+
+    pub fn unplaced(value: T) -> Placed<T> {
+        Placed { value, span: None }
+    }
+}
+
+/// A column on its way to a [`ColumnSpec`].
+#[derive(Debug, Clone)]
+pub(super) struct Draft {
+    pub name: Placed<String>,
+    pub path: Option<AttrPath>,
+    /// `None` when the type is left out: it then defaults by key-ness.
+    pub ty: Option<Placed<ColumnType>>,
+    pub is_key: bool,
+}
+
+/// A key as the key rules see it: partition key, then sort key.
+#[derive(Debug, Clone)]
+pub(super) struct KeyDraft {
+    pub attributes: Vec<KeyAttributeDraft>,
+    /// Where the whole `key = [...]` is written.
+    pub span: Option<Range<usize>>,
+}
+
+/// One key attribute, and its type when DynamoDB declared it (a written key has none).
+#[derive(Debug, Clone)]
+pub(super) struct KeyAttributeDraft {
+    pub name: Placed<String>,
+    pub scalar: Option<KeyScalar>,
+}
+
+/// A table's columns before its key is applied: read from tables.toml, or rebuilt from a loaded
+/// table when DescribeTable names the key.
+#[derive(Debug, Clone)]
+pub(super) struct KeylessLayout {
+    /// `table "orders"`, for messages.
+    pub label: String,
+    /// `None` when the table lists no `columns`: then each key attribute becomes a column.
+    pub columns: Option<Vec<Draft>>,
+    /// Every column was read without a problem. When one was not, it may have been meant to map
+    /// a key attribute, so "key not mapped" is not reported on top.
+    pub all_readable: bool,
+    /// `None` when the unmapped setting was reported as wrong.
+    pub unmapped: Option<UnmappedPolicy>,
+}
+
+/// Whether and how a table writes its `key`.
+enum WrittenKey {
+    Written(KeyDraft),
+    /// Left out by a table whose source can name it (DescribeTable).
+    FromTable,
+    /// Left out where it is required (reported).
+    Missing,
+}
+
+/// Validates `key`, `columns`, `unmapped` and `item_column` of one table. `key_from_table`:
+/// whether the table's source can name the key itself, so that `key` may be left out.
 pub(super) fn validate_layout(
     table: &RawTable,
     inherited: &Inherited,
+    key_from_table: bool,
     issues: &Issues,
 ) -> Option<ColumnLayout> {
-    let key = validate_key(table, issues);
-    let mut drafts = match (&table.columns, &key) {
-        (Some(columns), _) => Some(explicit_columns(table, columns.get_ref(), issues)),
-        (None, Some(key)) => key_columns_only(key.get_ref(), issues),
-        (None, None) => None,
+    let key = written_key(table, key_from_table, issues);
+    let layout = KeylessLayout {
+        label: table.label.clone(),
+        columns: table.columns.as_ref().map(|columns| explicit_columns(table, columns.get_ref(), issues)),
+        all_readable: table.columns.as_ref().is_none_or(|c| c.get_ref().iter().all(|c| c.readable)),
+        unmapped: unmapped_choice(table, inherited, issues),
     };
-    let all_readable = table.columns.as_ref().is_none_or(|c| c.get_ref().iter().all(|c| c.readable));
-    if let (Some(key), Some(drafts)) = (&key, &mut drafts) {
-        mark_key_columns(key, drafts, all_readable, &table.label, issues);
-    }
-    let drafts = drafts?;
-    let unmapped = unmapped_policy(table, inherited, &drafts, issues)?;
-    let key = key?.into_inner().into_iter().map(Spanned::into_inner).collect();
-    Some(ColumnLayout { key, columns: finish(drafts), unmapped })
-}
-
-/// `key`: one (partition) or two (partition, sort) distinct attribute names.
-fn validate_key(table: &RawTable, issues: &Issues) -> Option<Spanned<Vec<Spanned<String>>>> {
-    let Some(key) = &table.key else {
-        let message = format!("{} has no `key`", table.label);
-        let hint = "add key = [\"pk\"] (partition key) or key = [\"pk\", \"sk\"] (partition and sort key)";
-        issues.report(table.span.clone(), message, hint);
-        return None;
-    };
-    let names = key.get_ref();
-    let problems_before = issues.count();
-    if names.is_empty() || names.len() > 2 {
-        let message = format!("`key` of {} lists {} attributes", table.label, names.len());
-        let hint = "a DynamoDB key has 1 attribute (partition key) or 2 (partition key, then sort key)";
-        issues.report(key.span(), message, hint);
-    }
-    for (i, name) in names.iter().enumerate() {
-        if name.get_ref().is_empty() {
-            issues.report(name.span(), "a key attribute name is empty", "write the attribute's name");
-        } else if let Some(first) = names[..i].iter().find(|n| n.get_ref() == name.get_ref()) {
-            let message = format!("`key` of {} lists \"{}\" twice", table.label, name.get_ref());
-            issues.report_duplicate(
-                name.span(),
-                first.span(),
-                message,
-                "list the partition key, then the sort key",
-            );
+    match key {
+        WrittenKey::Written(key) => apply_key(layout, &key, issues),
+        WrittenKey::FromTable => awaiting_key(layout, issues),
+        WrittenKey::Missing => {
+            if let (Some(unmapped), Some(columns)) = (&layout.unmapped, &layout.columns) {
+                item_column_is_free(unmapped, columns, &layout.label, issues);
+            }
+            None
         }
     }
-    (issues.count() == problems_before).then(|| key.clone())
+}
+
+/// Applies `key` to `layout`: the key's shape, the key columns (made from the key without
+/// `columns`, found by path with them) and their types, and the item column against the final
+/// columns. `None` when something was reported.
+pub(super) fn apply_key(layout: KeylessLayout, key: &KeyDraft, issues: &Issues) -> Option<ColumnLayout> {
+    let key_ok = check_key_shape(key, &layout.label, issues);
+    let mut drafts = match layout.columns {
+        Some(columns) => Some(columns),
+        None if key_ok => key_columns_only(&key.attributes, issues),
+        None => None,
+    };
+    if let (true, Some(drafts)) = (key_ok, &mut drafts) {
+        mark_key_columns(key, drafts, layout.all_readable, &layout.label, issues);
+    }
+    let drafts = drafts?;
+    let unmapped =
+        layout.unmapped.filter(|unmapped| item_column_is_free(unmapped, &drafts, &layout.label, issues))?;
+    let key = key.attributes.iter().map(|attribute| attribute.name.value.clone()).collect();
+    key_ok.then(|| ColumnLayout { key, columns: finish(drafts), unmapped, key_from_table: None })
+}
+
+/// The layout of a table whose key DescribeTable will name: everything but the key rules is
+/// checked now, and what they will need is kept.
+fn awaiting_key(layout: KeylessLayout, issues: &Issues) -> Option<ColumnLayout> {
+    let columns_written = layout.columns.is_some();
+    let drafts = layout.columns.unwrap_or_default();
+    let unmapped =
+        layout.unmapped.filter(|unmapped| item_column_is_free(unmapped, &drafts, &layout.label, issues))?;
+    let untyped_columns =
+        drafts.iter().filter(|draft| draft.ty.is_none()).map(|draft| draft.name.value.clone()).collect();
+    Some(ColumnLayout {
+        key: Vec::new(),
+        columns: finish(drafts),
+        unmapped,
+        key_from_table: Some(KeyFromTable { columns_written, untyped_columns }),
+    })
+}
+
+/// Records a problem at `span`, or with no place when there is none.
+fn report(issues: &Issues, span: &Option<Range<usize>>, message: String, hint: impl Into<String>) {
+    match span {
+        Some(span) => issues.report(span.clone(), message, hint),
+        None => issues.report_unplaced(message, hint),
+    }
+}
+
+/// `key` as written; its absence is a problem unless the source names the key.
+fn written_key(table: &RawTable, key_from_table: bool, issues: &Issues) -> WrittenKey {
+    match &table.key {
+        Some(key) => WrittenKey::Written(KeyDraft {
+            attributes: key
+                .get_ref()
+                .iter()
+                .map(|name| KeyAttributeDraft { name: Placed::written(name), scalar: None })
+                .collect(),
+            span: Some(key.span()),
+        }),
+        None if key_from_table => WrittenKey::FromTable,
+        None => {
+            let message = format!("{} has no `key`", table.label);
+            let hint =
+                "add key = [\"pk\"] (partition key) or key = [\"pk\", \"sk\"] (partition and sort key)";
+            issues.report(table.span.clone(), message, hint);
+            WrittenKey::Missing
+        }
+    }
+}
+
+/// One (partition) or two (partition, sort) distinct, non-empty attribute names.
+fn check_key_shape(key: &KeyDraft, table_label: &str, issues: &Issues) -> bool {
+    let names = &key.attributes;
+    let problems_before = issues.count();
+    if names.is_empty() || names.len() > 2 {
+        let message = format!("`key` of {table_label} lists {} attributes", names.len());
+        let hint = "a DynamoDB key has 1 attribute (partition key) or 2 (partition key, then sort key)";
+        report(issues, &key.span, message, hint);
+    }
+    for (i, attribute) in names.iter().enumerate() {
+        let name = &attribute.name;
+        if name.value.is_empty() {
+            report(issues, &name.span, "a key attribute name is empty".into(), "write the attribute's name");
+        } else if let Some(first) = names[..i].iter().find(|n| n.name.value == name.value) {
+            let message = format!("`key` of {table_label} lists \"{}\" twice", name.value);
+            let hint = "list the partition key, then the sort key";
+            match (&name.span, &first.name.span) {
+                (Some(span), Some(first)) => {
+                    issues.report_duplicate(span.clone(), first.clone(), message, hint)
+                }
+                (span, _) => report(issues, span, message, hint),
+            }
+        }
+    }
+    issues.count() == problems_before
 }
 
 /// The columns as written, with names checked and duplicates (case-insensitive) reported.
-fn explicit_columns(table: &RawTable, columns: &[super::raw::RawColumn], issues: &Issues) -> Vec<Draft> {
+fn explicit_columns(table: &RawTable, columns: &[RawColumn], issues: &Issues) -> Vec<Draft> {
     let mut seen: HashMap<String, Range<usize>> = HashMap::new();
     let mut drafts = Vec::with_capacity(columns.len());
     for (index, column) in columns.iter().enumerate() {
@@ -117,30 +252,31 @@ fn explicit_columns(table: &RawTable, columns: &[super::raw::RawColumn], issues:
             None if column.readable => AttrPath::from_names([name.get_ref().clone()]).ok(),
             None => None,
         };
-        drafts.push(Draft { name: name.clone(), path, ty: column.ty.clone(), is_key: false });
+        let ty = column.ty.as_ref().map(Placed::written);
+        drafts.push(Draft { name: Placed::written(name), path, ty, is_key: false });
     }
     drafts
 }
 
 /// Without `columns`: one column per key attribute, named like the attribute.
-fn key_columns_only(key: &[Spanned<String>], issues: &Issues) -> Option<Vec<Draft>> {
+fn key_columns_only(key: &[KeyAttributeDraft], issues: &Issues) -> Option<Vec<Draft>> {
     let problems_before = issues.count();
     let mut drafts = Vec::with_capacity(key.len());
-    for attribute in key {
-        if let Some((reason, _)) = warehouse_name_problem(attribute.get_ref()) {
+    for KeyAttributeDraft { name: attribute, .. } in key {
+        if let Some((reason, _)) = warehouse_name_problem(&attribute.value) {
             let message = format!(
                 "without `columns`, key attribute \"{}\" becomes a column name, but it {reason}",
-                attribute.get_ref().escape_debug()
+                attribute.value.escape_debug()
             );
             let hint = format!(
                 "list the columns explicitly, e.g. columns = [{{ name = \"{}\", path = \"{}\" }}]",
-                column_name_for(attribute.get_ref()),
-                attribute.get_ref().escape_debug()
+                column_name_for(&attribute.value),
+                attribute.value.escape_debug()
             );
-            issues.report(attribute.span(), message, hint);
+            report(issues, &attribute.span, message, hint);
             continue;
         }
-        let path = AttrPath::from_names([attribute.get_ref().clone()]).ok();
+        let path = AttrPath::from_names([attribute.value.clone()]).ok();
         drafts.push(Draft { name: attribute.clone(), path, ty: None, is_key: false });
     }
     (issues.count() == problems_before).then_some(drafts)
@@ -163,20 +299,20 @@ fn column_name_for(attribute: &str) -> String {
 /// Marks the first column whose path is exactly each key attribute as a key column and checks its
 /// type. (A second column with the same path is an ordinary copy.)
 fn mark_key_columns(
-    key: &Spanned<Vec<Spanned<String>>>,
+    key: &KeyDraft,
     drafts: &mut [Draft],
     all_readable: bool,
     table_label: &str,
     issues: &Issues,
 ) {
-    for attribute in key.get_ref() {
-        let attribute_name = attribute.get_ref().as_str();
+    for attribute in &key.attributes {
+        let attribute_name = attribute.name.value.as_str();
         let found =
             drafts.iter_mut().find(|d| d.path.as_ref().and_then(AttrPath::as_single) == Some(attribute_name));
         match found {
             Some(draft) => {
                 draft.is_key = true;
-                check_key_type(draft, issues);
+                check_key_type(draft, attribute, issues);
             }
             None if all_readable => {
                 let message = format!(
@@ -187,7 +323,7 @@ fn mark_key_columns(
                     column_name_for(attribute_name),
                     attribute_name.escape_debug()
                 );
-                issues.report(attribute.span(), message, hint);
+                report(issues, &attribute.name.span, message, hint);
             }
             None => {}
         }
@@ -195,28 +331,32 @@ fn mark_key_columns(
 }
 
 /// Key columns are compared row by row when merging; SUPER cannot be compared and a double may
-/// round two different numbers to one key.
-fn check_key_type(draft: &Draft, issues: &Issues) {
+/// round two different numbers to one key. When DynamoDB declares the attribute's type, the
+/// column must also be able to hold at least some of its values (see [`KeyScalar::fits`]).
+fn check_key_type(draft: &Draft, attribute: &KeyAttributeDraft, issues: &Issues) {
     let Some(ty) = &draft.ty else { return };
-    if matches!(ty.get_ref(), ColumnType::Super | ColumnType::Double) {
-        let message = format!(
-            "key column \"{}\" is typed {}, which cannot hold a key",
-            draft.name.get_ref(),
-            ty.get_ref()
-        );
+    if matches!(ty.value, ColumnType::Super | ColumnType::Double) {
+        let message =
+            format!("key column \"{}\" is typed {}, which cannot hold a key", draft.name.value, ty.value);
         let hint = "use varchar(n) for string or binary keys, bigint or decimal(38,0) for number keys";
-        issues.report(ty.span(), message, hint);
+        report(issues, &ty.span, message, hint);
+    } else if let Some(scalar) = attribute.scalar.filter(|scalar| !scalar.fits(ty.value)) {
+        let message = format!(
+            "key column \"{}\" is typed {}, but DynamoDB declares key attribute \"{}\" {}, which no {} column holds",
+            draft.name.value,
+            ty.value,
+            attribute.name.value,
+            scalar.describe(),
+            ty.value
+        );
+        report(issues, &ty.span, message, scalar.column_hint());
     }
 }
 
 /// `unmapped` (table, then `[defaults]`, then "keep" without columns / "drop" with) and the item
-/// column that holds the whole item when it is "keep".
-fn unmapped_policy(
-    table: &RawTable,
-    inherited: &Inherited,
-    drafts: &[Draft],
-    issues: &Issues,
-) -> Option<UnmappedPolicy> {
+/// column that holds the whole item when it is "keep". That column must not also be a mapped
+/// one: see [`item_column_is_free`].
+fn unmapped_choice(table: &RawTable, inherited: &Inherited, issues: &Issues) -> Option<UnmappedPolicy> {
     let fallback = if table.columns.is_some() { Unmapped::Drop } else { Unmapped::Keep };
     let unmapped =
         table.overrides.unmapped.as_ref().map(|u| *u.get_ref()).or(inherited.unmapped).unwrap_or(fallback);
@@ -234,17 +374,25 @@ fn unmapped_policy(
         return None;
     }
     let column = item_column.map_or_else(|| inherited.item_column.clone(), |name| name.get_ref().clone());
-    if let Some(clash) = drafts.iter().find(|d| d.name.get_ref().eq_ignore_ascii_case(&column)) {
-        let message = format!(
-            "column \"{}\" of {} has the name of the item column, which keeps the whole item (unmapped = \"keep\")",
-            clash.name.get_ref(),
-            table.label
-        );
-        let hint = "rename the column, or pick another item column with item_column = \"raw_item\"";
-        issues.report(clash.name.span(), message, hint);
-        return None;
-    }
     Some(UnmappedPolicy::KeepItem { column })
+}
+
+/// The item column, which keeps the whole item, must not share its name with another column.
+fn item_column_is_free(
+    unmapped: &UnmappedPolicy,
+    drafts: &[Draft],
+    table_label: &str,
+    issues: &Issues,
+) -> bool {
+    let UnmappedPolicy::KeepItem { column } = unmapped else { return true };
+    let Some(clash) = drafts.iter().find(|d| d.name.value.eq_ignore_ascii_case(column)) else { return true };
+    let message = format!(
+        "column \"{}\" of {table_label} has the name of the item column, which keeps the whole item (unmapped = \"keep\")",
+        clash.name.value
+    );
+    let hint = "rename the column, or pick another item column with item_column = \"raw_item\"";
+    report(issues, &clash.name.span, message, hint);
+    false
 }
 
 /// The finished columns; omitted types default by key-ness.
@@ -254,9 +402,9 @@ fn finish(drafts: Vec<Draft>) -> Vec<ColumnSpec> {
         .filter_map(|draft| {
             let default_type = if draft.is_key { KEY_COLUMN_TYPE } else { COLUMN_TYPE };
             Some(ColumnSpec {
-                ty: draft.ty.map_or(default_type, Spanned::into_inner),
+                ty: draft.ty.map_or(default_type, |ty| ty.value),
                 path: draft.path?,
-                name: draft.name.into_inner(),
+                name: draft.name.value,
                 is_key: draft.is_key,
             })
         })
@@ -332,5 +480,49 @@ mod tests {
     fn a_missing_key_is_reported_at_the_table() {
         let messages = messages(&format!("{EXPORTS}columns = [{{ name = \"id\" }}]\n"));
         assert_eq!(messages, ["table \"events\" has no `key`"]);
+    }
+
+    const AWS: &str = "[[table]]\nname = \"orders\"\nsource = \"aws\"\nbucket = \"s3://acme/dyn/\"\n";
+
+    #[test]
+    fn demo_tables_still_need_a_key_as_only_dynamodb_can_name_one() {
+        let demo = "[[table]]\nname = \"orders\"\nsource = \"demo\"\n";
+        assert_eq!(messages(demo), ["table \"orders\" has no `key`"]);
+        let error = load_str(demo, Path::new("/c/tables.toml")).unwrap_err();
+        assert_eq!((error.problems[0].line, error.problems[0].column), (Some(1), Some(1)));
+    }
+
+    #[test]
+    fn an_aws_table_may_leave_its_key_to_dynamodb() {
+        let keyless = table(AWS);
+        assert!(keyless.key.is_empty() && keyless.columns.is_empty());
+        assert_eq!(keyless.unmapped, UnmappedPolicy::KeepItem { column: "item".into() });
+        let pending = keyless.key_from_table().expect("the key comes from DescribeTable");
+        assert!(!pending.columns_written && pending.untyped_columns.is_empty());
+
+        let listed =
+            table(&format!("{AWS}columns = [{{ name = \"id\" }}, {{ name = \"n\", type = \"bigint\" }}]\n"));
+        assert!(listed.columns.iter().all(|column| !column.is_key));
+        assert_eq!(listed.columns[0].ty, ColumnType::Super, "until the key shows whether it is a key column");
+        let pending = listed.key_from_table().expect("the key comes from DescribeTable");
+        assert!(pending.columns_written);
+        assert_eq!(pending.untyped_columns, ["id"]);
+    }
+
+    #[test]
+    fn a_table_that_leaves_its_key_out_still_has_everything_else_checked_at_its_line() {
+        let text = format!(
+            "{AWS}unmapped = \"keep\"\ncolumns = [{{ name = \"item\" }}, {{ name = \"Bad Name\" }}, {{ name = \"n\", type = \"nope\" }}]\n"
+        );
+        let error = load_str(&text, Path::new("/c/tables.toml")).expect_err("refused");
+        assert_eq!(error.problems.len(), 3, "{error}");
+        assert!(error.problems.iter().all(|problem| problem.line == Some(6)), "{error}");
+        assert!(error.problems[0].message.contains("has the name of the item column"), "{error}");
+    }
+
+    #[test]
+    fn a_written_key_is_checked_while_loading_even_for_aws_tables() {
+        let messages = messages(&format!("{AWS}key = [\"id\"]\ncolumns = [{{ name = \"other\" }}]\n"));
+        assert_eq!(messages, ["key attribute \"id\" of table \"orders\" is not mapped to any column"]);
     }
 }

@@ -22,6 +22,7 @@ pub fn aws_table() -> TableConfig {
             client: AwsSettings { region: Some("us-east-1".into()), profile: None, endpoint_url: None },
             bucket_owner: None,
             sse: None,
+            key_from_table: None,
         }),
         store: StoreLocation::S3 { bucket: "acme-exports".into(), prefix: "dynashift/".into() },
         target: TargetTable { schema: None, table: "orders".into() },
@@ -34,5 +35,6 @@ pub fn aws_table() -> TableConfig {
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 * 1024 * 1024,
+        full_load: crate::config::FullLoad::Staged,
     }
 }

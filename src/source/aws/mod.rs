@@ -1,10 +1,10 @@
 //! `source = "aws"`: DynamoDB point-in-time exports, requested into the table's S3 store.
 //!
-//! Connecting resolves the table (DescribeTable: its ARN, and its key checked against
-//! tables.toml) so a wrong name or key stops dynashift before any run. Each plan reads the
-//! point-in-time recovery window (DescribeContinuousBackups) and lets the window planner cut
-//! exports inside it. Exports are requested with the pipeline's ClientToken and polled with
-//! DescribeExport; throttling and DynamoDB's export limit are waited out with backoff.
+//! Connecting resolves the table (DescribeTable: its ARN, and its key, which completes a table
+//! that leaves `key` out of tables.toml and must match one that writes it) so a wrong name or key
+//! stops dynashift before any run. Each plan reads the point-in-time recovery window
+//! (DescribeContinuousBackups) and lets the window planner cut exports inside it. Exports are requested with the pipeline's ClientToken and polled with
+//! DescribeExport; throttling, DynamoDB's export limit and the network are waited out with backoff.
 
 mod describe;
 mod destination;
@@ -26,8 +26,8 @@ use super::windows::{WindowPolicy, plan_windows};
 use super::{
     ExportDescription, ExportPlan, ExportSource, ExportSpec, ExportTarget, PlanRequest, SourceError,
 };
-use crate::aws::{AwsConnection, AwsFailure, Backoff, retry_throttled};
-use crate::config::{Mode, TableConfig};
+use crate::aws::{AwsConnection, AwsFailure, RetryPolicy, retry_transient};
+use crate::config::{KeyError, Mode, TableConfig};
 
 pub use destination::Destination;
 pub use errors::TableContext;
@@ -36,27 +36,38 @@ pub use table::ResolvedTable;
 use errors::{Call, call_failed};
 use request::ExportRequest;
 
+/// Why an aws source could not be connected. A key that does not fit is a problem of tables.toml,
+/// to be reported as such; the rest are DynamoDB's answers.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsConnectError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
 /// One DynamoDB table's exports.
 #[derive(Debug)]
 pub struct AwsSource {
     client: aws_sdk_dynamodb::Client,
+    /// The table as configured, with the key DynamoDB names applied.
     table: Arc<TableConfig>,
     resolved: ResolvedTable,
     destination: Destination,
     context: TableContext,
-    backoff: Backoff,
+    retry_policy: RetryPolicy,
     /// What this process asked each export for, by ARN: DescribeExport answers from stand-ins
     /// (moto) leave the export time and window out.
     requested: Mutex<HashMap<String, ExportSpec>>,
 }
 
 impl AwsSource {
-    /// Resolves `table` through `connection` (credentials already checked) and checks that its
-    /// store can receive exports.
+    /// Resolves `table` through `connection` (credentials already checked), applies DynamoDB's
+    /// key to it (see [`AwsSource::table`]) and checks that its store can receive exports.
     pub async fn connect(
         connection: &AwsConnection,
         table: Arc<TableConfig>,
-    ) -> Result<AwsSource, SourceError> {
+    ) -> Result<AwsSource, AwsConnectError> {
         let destination = Destination::of(&table)?;
         let context = TableContext {
             table: table.name.clone(),
@@ -64,22 +75,29 @@ impl AwsSource {
             profile: connection.settings().profile.clone(),
         };
         let client = connection.dynamodb();
-        let resolved = table::resolve(&client, &table, &context, Backoff::EXPORT_API).await?;
+        let resolved = table::resolve(&client, &table, &context, RetryPolicy::EXPORT_API).await?;
+        let table = Arc::new(table.with_described_key(&resolved.key)?);
         Ok(AwsSource {
             client,
             table,
             resolved,
             destination,
             context,
-            backoff: Backoff::EXPORT_API,
+            retry_policy: RetryPolicy::EXPORT_API,
             requested: Mutex::new(HashMap::new()),
         })
     }
 
-    /// How throttled calls are retried (tests shorten it).
-    pub fn with_backoff(mut self, backoff: Backoff) -> AwsSource {
-        self.backoff = backoff;
+    /// How transient failures are retried (tests shorten it).
+    pub fn with_backoff(mut self, backoff: impl Into<RetryPolicy>) -> AwsSource {
+        self.retry_policy = backoff.into();
         self
+    }
+
+    /// The table with its key from DynamoDB: the configuration every consumer must use once
+    /// connected, since tables.toml may leave the key out.
+    pub fn table(&self) -> &Arc<TableConfig> {
+        &self.table
     }
 
     pub fn resolved(&self) -> &ResolvedTable {
@@ -113,7 +131,7 @@ impl ExportSource for AwsSource {
 
     async fn plan(&self, request: PlanRequest) -> Result<ExportPlan, SourceError> {
         let reference = table::table_reference(&self.table);
-        let range = pitr::restorable_range(&self.client, reference, &self.context, self.backoff).await?;
+        let range = pitr::restorable_range(&self.client, reference, &self.context, self.retry_policy).await?;
         plan_windows(&self.table.name, request, range, Utc::now(), &WindowPolicy::of(&self.table))
     }
 
@@ -130,7 +148,7 @@ impl ExportSource for AwsSource {
             spec,
             client_token,
         };
-        let output = retry_throttled(self.backoff, "ExportTableToPointInTime", || async {
+        let output = retry_transient(self.retry_policy, "ExportTableToPointInTime", || async {
             request::build(&self.client, request).send().await.map_err(|e| AwsFailure::from_sdk(&e))
         })
         .await
@@ -146,7 +164,7 @@ impl ExportSource for AwsSource {
     }
 
     async fn describe_export(&self, export_arn: &str) -> Result<ExportDescription, SourceError> {
-        let output = retry_throttled(self.backoff, "DescribeExport", || async {
+        let output = retry_transient(self.retry_policy, "DescribeExport", || async {
             self.client
                 .describe_export()
                 .export_arn(export_arn)

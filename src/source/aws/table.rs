@@ -1,12 +1,14 @@
 //! Which DynamoDB table a `[[table]]` is: DescribeTable gives its ARN (exports are requested by
-//! ARN) and its key schema, which must be the `key` tables.toml names — the warehouse matches
-//! rows by it, so a mismatch would merge the wrong rows.
+//! ARN) and its key schema, with the attribute types. The key either completes a table that
+//! leaves `key` out of tables.toml or must be the one it writes (see
+//! [`TableConfig::with_described_key`]): the warehouse matches rows by it, so a wrong key would
+//! merge the wrong rows.
 
-use aws_sdk_dynamodb::types::{KeyType, TableDescription};
+use aws_sdk_dynamodb::types::{KeyType, ScalarAttributeType, TableDescription};
 
 use super::errors::{Call, TableContext, call_failed};
-use crate::aws::{AwsFailure, Backoff, retry_throttled};
-use crate::config::TableConfig;
+use crate::aws::{AwsFailure, RetryPolicy, retry_transient};
+use crate::config::{KeyAttribute, KeyScalar, TableConfig};
 use crate::source::SourceError;
 
 /// A table as DynamoDB knows it.
@@ -14,7 +16,14 @@ use crate::source::SourceError;
 pub struct ResolvedTable {
     pub arn: String,
     /// Partition key, then sort key.
-    pub key: Vec<String>,
+    pub key: Vec<KeyAttribute>,
+}
+
+impl ResolvedTable {
+    /// The key attribute names, partition key first.
+    pub fn key_names(&self) -> Vec<&str> {
+        self.key.iter().map(|attribute| attribute.name.as_str()).collect()
+    }
 }
 
 /// What DescribeTable and DescribeContinuousBackups are asked about: the ARN when tables.toml
@@ -23,14 +32,14 @@ pub fn table_reference(table: &TableConfig) -> &str {
     table.arn.as_deref().unwrap_or(&table.name)
 }
 
-/// Describes the table and checks its key against the configured one.
+/// Describes the table.
 pub async fn resolve(
     client: &aws_sdk_dynamodb::Client,
     table: &TableConfig,
     context: &TableContext,
-    backoff: Backoff,
+    policy: RetryPolicy,
 ) -> Result<ResolvedTable, SourceError> {
-    let output = retry_throttled(backoff, "DescribeTable", || async {
+    let output = retry_transient(policy, "DescribeTable", || async {
         client
             .describe_table()
             .table_name(table_reference(table))
@@ -46,9 +55,7 @@ pub async fn resolve(
             context.table
         ))
     })?;
-    let resolved = resolved_table(&description, context)?;
-    check_key(table, &resolved.key)?;
-    Ok(resolved)
+    resolved_table(&description, context)
 }
 
 fn resolved_table(
@@ -61,8 +68,9 @@ fn resolved_table(
     Ok(ResolvedTable { arn: arn.to_owned(), key: key_schema(description) })
 }
 
-/// The key attributes, partition key first, whatever order DynamoDB lists them in.
-fn key_schema(description: &TableDescription) -> Vec<String> {
+/// The key attributes, partition key first whatever order DynamoDB lists them in, each with the
+/// type AttributeDefinitions declares.
+fn key_schema(description: &TableDescription) -> Vec<KeyAttribute> {
     let named = |kind: KeyType| {
         description
             .key_schema()
@@ -70,42 +78,51 @@ fn key_schema(description: &TableDescription) -> Vec<String> {
             .filter(move |element| *element.key_type() == kind)
             .map(|element| element.attribute_name().to_owned())
     };
-    named(KeyType::Hash).chain(named(KeyType::Range)).collect()
+    named(KeyType::Hash)
+        .chain(named(KeyType::Range))
+        .map(|name| KeyAttribute { scalar: declared_scalar(description, &name), name })
+        .collect()
 }
 
-fn check_key(table: &TableConfig, actual: &[String]) -> Result<(), SourceError> {
-    if table.key == actual {
-        return Ok(());
+fn declared_scalar(description: &TableDescription, attribute: &str) -> Option<KeyScalar> {
+    let definition = description
+        .attribute_definitions()
+        .iter()
+        .find(|definition| definition.attribute_name() == attribute)?;
+    match definition.attribute_type() {
+        ScalarAttributeType::S => Some(KeyScalar::String),
+        ScalarAttributeType::N => Some(KeyScalar::Number),
+        ScalarAttributeType::B => Some(KeyScalar::Binary),
+        _ => None,
     }
-    Err(SourceError::Invalid(format!(
-        "`key` of table `{}` in tables.toml is {}, but DynamoDB's key schema is {}; write key = {}",
-        table.name,
-        quoted(&table.key),
-        quoted(actual),
-        quoted(actual)
-    )))
-}
-
-fn quoted(names: &[String]) -> String {
-    let names: Vec<String> = names.iter().map(|name| format!("\"{name}\"")).collect();
-    format!("[{}]", names.join(", "))
 }
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_dynamodb::types::KeySchemaElement;
+    use aws_sdk_dynamodb::types::{AttributeDefinition, KeySchemaElement};
 
     use super::*;
     use crate::source::aws::fixtures::aws_table as testing_table;
+
+    const ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/orders";
 
     fn element(name: &str, kind: KeyType) -> KeySchemaElement {
         KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap()
     }
 
-    fn description(arn: Option<&str>, elements: Vec<KeySchemaElement>) -> TableDescription {
+    fn definition(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+    }
+
+    fn description(
+        arn: Option<&str>,
+        elements: Vec<KeySchemaElement>,
+        definitions: Vec<AttributeDefinition>,
+    ) -> TableDescription {
         TableDescription::builder()
             .set_table_arn(arn.map(str::to_owned))
             .set_key_schema(Some(elements))
+            .set_attribute_definitions(Some(definitions))
             .build()
     }
 
@@ -116,30 +133,38 @@ mod tests {
     #[test]
     fn the_partition_key_comes_first_whatever_the_order() {
         let described = description(
-            Some("arn:aws:dynamodb:us-east-1:123456789012:table/orders"),
+            Some(ARN),
             vec![element("sk", KeyType::Range), element("pk", KeyType::Hash)],
+            vec![definition("sk", ScalarAttributeType::N), definition("pk", ScalarAttributeType::S)],
         );
         let resolved = resolved_table(&described, &context()).unwrap();
-        assert_eq!(resolved.arn, "arn:aws:dynamodb:us-east-1:123456789012:table/orders");
-        assert_eq!(resolved.key, ["pk", "sk"]);
+        assert_eq!(resolved.arn, ARN);
+        assert_eq!(resolved.key_names(), ["pk", "sk"]);
+        assert_eq!(
+            resolved.key,
+            [
+                KeyAttribute { name: "pk".into(), scalar: Some(KeyScalar::String) },
+                KeyAttribute { name: "sk".into(), scalar: Some(KeyScalar::Number) },
+            ]
+        );
+    }
+
+    #[test]
+    fn binary_keys_and_undeclared_attributes_are_told_apart() {
+        let described = description(
+            Some(ARN),
+            vec![element("id", KeyType::Hash), element("at", KeyType::Range)],
+            vec![definition("id", ScalarAttributeType::B)],
+        );
+        let key = resolved_table(&described, &context()).unwrap().key;
+        assert_eq!(key[0].scalar, Some(KeyScalar::Binary));
+        assert_eq!(key[1], KeyAttribute { name: "at".into(), scalar: None });
     }
 
     #[test]
     fn a_description_without_an_arn_is_an_error() {
-        let error = resolved_table(&description(None, vec![]), &context()).unwrap_err();
+        let error = resolved_table(&description(None, vec![], vec![]), &context()).unwrap_err();
         assert!(error.to_string().contains("without the table's ARN"), "{error}");
-    }
-
-    #[test]
-    fn a_key_that_differs_from_dynamodb_is_refused_with_the_right_one() {
-        let table = testing_table();
-        check_key(&table, &["pk".to_owned(), "sk".to_owned()]).unwrap();
-        let error = check_key(&table, &["id".to_owned()]).unwrap_err().to_string();
-        assert_eq!(
-            error,
-            "`key` of table `orders` in tables.toml is [\"pk\", \"sk\"], but DynamoDB's key schema is [\"id\"]; \
-             write key = [\"id\"]"
-        );
     }
 
     #[test]
