@@ -6,16 +6,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::aws::{AwsConnections, AwsSetupError, settings_for};
-use crate::config::{Config, PostgresTls, SourceConfig, StoreLocation, TableConfig, WarehouseConfig};
+use crate::config::{
+    AwsSettings, Config, KeyError, PostgresTls, SourceConfig, StoreLocation, TableConfig, WarehouseConfig,
+};
 use crate::headless::{EXIT_RUN_FAILED, EXIT_USAGE};
 use crate::pipeline::{Adapters, TableAdapters};
 use crate::source::ExportSource;
-use crate::source::aws::AwsSource;
+use crate::source::aws::{AwsConnectError, AwsSource};
 use crate::source::demo::DemoSource;
 use crate::source::exports::ExistingExports;
 use crate::store::{LocalStore, ObjectStore, S3Store};
 use crate::warehouse::Warehouse;
 use crate::warehouse::postgres::{ConnectSettings, PostgresWarehouse, TlsMode};
+use crate::warehouse::redshift::RedshiftWarehouse;
 use crate::warehouse::sqlite::SqliteWarehouse;
 
 /// libpq's password variable, used when `password_env` is not set.
@@ -30,6 +33,9 @@ pub enum ConnectError {
     /// An adapter could not be opened (I/O, a corrupt state file…).
     #[error("{what}: {message}")]
     Failed { what: String, message: String },
+    /// DynamoDB's key and a table's entry in tables.toml do not fit together.
+    #[error("{config}: {error}")]
+    Key { config: String, error: KeyError },
     /// `password_env` in `[warehouse]` names a variable this process does not have.
     #[error(
         "the warehouse password variable {variable} (password_env in [warehouse]) is not set or empty: \
@@ -39,21 +45,32 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
-    /// Unsupported settings are configuration errors (2); failures to open are run failures (1).
+    /// Unsupported settings and keys are configuration errors (2); failures to open are run
+    /// failures (1).
     pub fn exit_code(&self) -> u8 {
         match self {
-            ConnectError::Unsupported { .. } | ConnectError::PasswordVariableUnset { .. } => EXIT_USAGE,
+            ConnectError::Unsupported { .. }
+            | ConnectError::Key { .. }
+            | ConnectError::PasswordVariableUnset { .. } => EXIT_USAGE,
             ConnectError::Failed { .. } => EXIT_RUN_FAILED,
         }
     }
 }
 
-/// Builds every adapter of `config`.
-pub async fn connect(config: &Config) -> Result<Adapters, ConnectError> {
-    let warehouse = open_warehouse(&config.warehouse).await?;
-    let mut aws = AwsConnections::default();
+/// Builds every adapter of `config`, and completes its tables with what connecting learns (the
+/// key DynamoDB names for an aws table that leaves `key` out): from then on `config` is the one
+/// the engine and the front ends must use.
+pub async fn connect(config: &mut Config) -> Result<Adapters, ConnectError> {
+    connect_with(config, AwsConnections::default()).await
+}
+
+/// [`connect`], reusing the AWS connections already in `aws` (made with fixed credentials for a
+/// stand-in, say) and making the others through the default credential chain.
+pub async fn connect_with(config: &mut Config, mut aws: AwsConnections) -> Result<Adapters, ConnectError> {
+    let warehouse = open_warehouse(config, &mut aws).await?;
     let mut stores: HashMap<StoreLocation, Arc<dyn ObjectStore>> = HashMap::new();
     let mut tables = HashMap::new();
+    let mut connected_tables = Vec::with_capacity(config.tables.len());
     for table in &config.tables {
         let store = match stores.get(&table.store) {
             Some(store) => store.clone(),
@@ -63,14 +80,19 @@ pub async fn connect(config: &Config) -> Result<Adapters, ConnectError> {
                 store
             }
         };
-        let source = open_source(config, table, store.clone(), &mut aws).await?;
+        let OpenedSource { source, table } = open_source(config, table, store.clone(), &mut aws).await?;
         tables.insert(table.name.clone(), TableAdapters { source, store });
+        connected_tables.push(table);
     }
+    config.tables = connected_tables;
     Ok(Adapters { warehouse, tables })
 }
 
-async fn open_warehouse(config: &WarehouseConfig) -> Result<Arc<dyn Warehouse>, ConnectError> {
-    match config {
+async fn open_warehouse(
+    config: &Config,
+    aws: &mut AwsConnections,
+) -> Result<Arc<dyn Warehouse>, ConnectError> {
+    match &config.warehouse {
         WarehouseConfig::Sqlite { path } => SqliteWarehouse::open(path)
             .map(|w| Arc::new(w) as Arc<dyn Warehouse>)
             .map_err(|e| ConnectError::Failed {
@@ -87,6 +109,41 @@ async fn open_warehouse(config: &WarehouseConfig) -> Result<Arc<dyn Warehouse>, 
                 .map(|w| Arc::new(w) as Arc<dyn Warehouse>)
                 .map_err(|e| ConnectError::Failed { what, message: e.to_string() })
         }
+        WarehouseConfig::Redshift(redshift) => {
+            check_stores_reachable_by_copy(config)?;
+            let settings = redshift_client_settings(&config.aws, &redshift.client);
+            let connection = aws.connect(&settings).await.map_err(|e| ConnectError::Failed {
+                what: "redshift warehouse (Data API)".into(),
+                message: format!("{e} ({})", e.hint()),
+            })?;
+            Ok(Arc::new(RedshiftWarehouse::new(&connection, redshift)))
+        }
+    }
+}
+
+/// Redshift's COPY reads the staged files from S3 itself, so every table's store must be S3.
+fn check_stores_reachable_by_copy(config: &Config) -> Result<(), ConnectError> {
+    match config.tables.iter().find(|t| !matches!(t.store, StoreLocation::S3 { .. })) {
+        None => Ok(()),
+        Some(table) => Err(ConnectError::Unsupported {
+            config: config.path.display().to_string(),
+            table: table.name.clone(),
+            message: format!(
+                "its store is {}, but Redshift's COPY reads staged files from S3: set bucket = \"s3://…\" \
+                 (in [defaults] or on the table)",
+                table.store
+            ),
+        }),
+    }
+}
+
+/// The Data API client's settings: `[warehouse]`'s own, then `[defaults]`' region and profile.
+/// The endpoint never falls back: a stand-in for S3 and DynamoDB is not one for Redshift.
+fn redshift_client_settings(defaults: &AwsSettings, warehouse: &AwsSettings) -> AwsSettings {
+    AwsSettings {
+        region: warehouse.region.clone().or_else(|| defaults.region.clone()),
+        profile: warehouse.profile.clone().or_else(|| defaults.profile.clone()),
+        endpoint_url: warehouse.endpoint_url.clone(),
     }
 }
 
@@ -153,26 +210,40 @@ fn aws_failed(table: &TableConfig, error: AwsSetupError) -> ConnectError {
     }
 }
 
+/// A table's source, and the table as the source completed it.
+struct OpenedSource {
+    source: Arc<dyn ExportSource>,
+    table: TableConfig,
+}
+
 async fn open_source(
     config: &Config,
     table: &TableConfig,
     store: Arc<dyn ObjectStore>,
     aws: &mut AwsConnections,
-) -> Result<Arc<dyn ExportSource>, ConnectError> {
+) -> Result<OpenedSource, ConnectError> {
     let table_config = Arc::new(table.clone());
     let failed = |e: crate::source::SourceError| ConnectError::Failed {
         what: format!("source of table `{}`", table.name),
         message: format!("{e} ({})", e.hint()),
     };
-    Ok(match &table.source {
+    let source: Arc<dyn ExportSource> = match &table.source {
         SourceConfig::Demo => Arc::new(DemoSource::open(&config.demo, table_config, store).map_err(failed)?),
         SourceConfig::Exports { .. } => Arc::new(ExistingExports::new(table, store).map_err(failed)?),
         SourceConfig::Aws(_) => {
             let connection =
                 aws.connect(settings_for(config, table)).await.map_err(|e| aws_failed(table, e))?;
-            Arc::new(AwsSource::connect(&connection, table_config).await.map_err(failed)?)
+            let source = AwsSource::connect(&connection, table_config).await.map_err(|e| match e {
+                AwsConnectError::Source(e) => failed(e),
+                AwsConnectError::Key(error) => {
+                    ConnectError::Key { config: config.path.display().to_string(), error }
+                }
+            })?;
+            let table = TableConfig::clone(source.table());
+            return Ok(OpenedSource { source: Arc::new(source), table });
         }
-    })
+    };
+    Ok(OpenedSource { source, table: table.clone() })
 }
 
 #[cfg(test)]
@@ -214,6 +285,21 @@ mod tests {
         assert!(!format!("{settings:?}").contains(SECRET));
         let unset = postgres_settings(URL, Some("LOADER_PW"), TlsMode::Disable, env_with(&[])).unwrap_err();
         assert!(matches!(unset, ConnectError::PasswordVariableUnset { .. }));
+    }
+
+    #[test]
+    fn a_key_that_does_not_fit_is_a_usage_error_naming_the_config_file() {
+        let error = KeyError::Mismatch {
+            table: "orders".into(),
+            written: vec!["id".into()],
+            described: vec!["pk".into(), "sk".into()],
+        };
+        let error = ConnectError::Key { config: "/etc/dynashift/tables.toml".into(), error };
+        assert_eq!(error.exit_code(), EXIT_USAGE);
+        assert!(
+            error.to_string().starts_with("/etc/dynashift/tables.toml: `key` of table `orders` is [\"id\"]"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -348,9 +348,23 @@ fn lag_critical_not_above_lag_warn() {
 }
 
 #[test]
-fn redshift_warehouse_is_not_available_yet() {
-    let text = format!("[warehouse]\nkind = \"redshift\"\n{ORDERS}");
-    assert_problem(&text, "\"redshift\"", "cannot load into", "use kind = \"sqlite\"");
+fn redshift_warehouse_without_a_connection() {
+    let text =
+        format!("[warehouse]\nkind = \"redshift\"\ndatabase = \"dev\"\niam_role = \"default\"\n{ORDERS}");
+    assert_problem(
+        &text,
+        "\"redshift\"",
+        "needs `workgroup` (Serverless) or `cluster_id`",
+        "workgroup = \"analytics\"",
+    );
+}
+
+#[test]
+fn redshift_role_that_is_not_an_arn() {
+    let text = format!(
+        "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\niam_role = \"redshift-copy\"\n{ORDERS}"
+    );
+    assert_problem(&text, "\"redshift-copy\"", "not an IAM role ARN", "iam_role = \"default\"");
 }
 
 #[test]

@@ -8,27 +8,19 @@
 
 mod common;
 mod postgres_support;
+mod sync_harness;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use rand::{Rng, SeedableRng};
-use tokio::sync::mpsc;
-
-use common::{committed, demo_config, events_named, fast_demo_config};
-use dynashift::config::{self, Config, Mode, PostgresTls, StoreLocation, WarehouseConfig};
-use dynashift::pipeline::events::{EventKind, RunEvent, RunOutcome};
-use dynashift::pipeline::stage::map_item;
-use dynashift::pipeline::{Adapters, Engine, RunFailure, RunRequest, TableAdapters};
-use dynashift::source::ExportSource;
-use dynashift::source::demo::DemoSource;
+use common::{demo_config, fast_demo_config, with_warehouse_section};
+use dynashift::config::{self, Config, PostgresTls, StoreLocation, WarehouseConfig};
 use dynashift::store::{LocalStore, ObjectStore};
 use dynashift::warehouse::Warehouse;
-use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
-use postgres_support::{expected_rows, fresh_database, server_ca_file};
+use dynashift::warehouse::postgres::{PostgresWarehouse, TlsMode};
+use postgres_support::{fresh_database, server_ca_file};
+use sync_harness::SyncHarness;
 
 const TABLES: [&str; 2] = ["orders", "customers"];
 
@@ -36,40 +28,8 @@ const TABLES: [&str; 2] = ["orders", "customers"];
 async fn full_then_incremental_rounds_keep_postgres_equal_to_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database("e2e_pg_rounds").await;
-    let mut harness = PgHarness::new(postgres_demo_config(dir.path(), &url)).await;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-
-    for table in TABLES {
-        let (outcome, events) = harness.sync(table, Mode::Full).await;
-        let (_, upserts, deletes, target_rows) = committed(&outcome);
-        assert_eq!((deletes, upserts), (0, target_rows), "{table}: a full load stages every item once");
-        assert!(target_rows > 200, "{table}: the demo starts with its initial items");
-        assert_eq!(events_named(&events, "watermark_advanced").len(), 1);
-        harness.assert_in_sync(table).await;
-    }
-
-    let mut changes = 0;
-    for round in 0..4 {
-        // From 20 minutes (one window) to 30 hours (a catch-up of two windows).
-        let minutes = if round == 2 { 30 * 60 } else { rng.random_range(20..=300) };
-        for demo in harness.demos.values() {
-            demo.advance(Duration::minutes(minutes)).await.expect("advance the demo clock");
-        }
-        for table in TABLES {
-            let before = harness.watermark(table).await.expect("a watermark after the full sync");
-            let (outcome, events) = harness.sync(table, Mode::Incremental).await;
-            let (watermark, upserts, deletes, _) = committed(&outcome);
-            assert!(watermark > before, "round {round}: the watermark of {table} moves forward");
-            changes += upserts + deletes;
-            let EventKind::Planned { exports, .. } = events_named(&events, "planned")[0] else {
-                unreachable!()
-            };
-            if minutes > 24 * 60 {
-                assert!(exports.len() >= 2, "a gap over 24 h is cut into several windows");
-            }
-            harness.assert_in_sync(table).await;
-        }
-    }
+    let mut harness = pg_harness(postgres_demo_config(dir.path(), &url)).await;
+    let (changes, _) = harness.full_then_incremental_rounds(&TABLES, 4, 11).await;
     assert!(changes > 50, "the workload produced changes ({changes})");
 }
 
@@ -128,95 +88,16 @@ fn postgres_demo_config(dir: &Path, url: &str) -> Config {
     config
 }
 
-/// A demo configuration wired to real adapters and PostgreSQL, keeping the concrete demo
-/// sources and warehouse so the test can move the simulated clock and read the loaded tables.
-struct PgHarness {
-    config: Arc<Config>,
-    demos: HashMap<String, Arc<DemoSource>>,
-    warehouse: Arc<PostgresWarehouse>,
-    engine: Engine,
-    events: mpsc::UnboundedReceiver<RunEvent>,
-}
-
-impl PgHarness {
-    async fn new(config: Config) -> PgHarness {
-        let config = Arc::new(config);
-        let WarehouseConfig::Postgres { url, tls: PostgresTls::Disable, .. } = &config.warehouse else {
-            panic!("the harness loads into PostgreSQL over loopback without TLS")
-        };
-        let warehouse = Arc::new(PostgresWarehouse::connect(url, TlsMode::Disable).await.expect("connect"));
-        let StoreLocation::Local { root } = &config.tables[0].store else {
-            panic!("tests use a local store")
-        };
-        let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root));
-        let mut demos = HashMap::new();
-        let mut tables = HashMap::new();
-        for table in &config.tables {
-            let demo = DemoSource::open(&config.demo, Arc::new(table.clone()), store.clone());
-            let demo = Arc::new(demo.expect("open the demo table"));
-            demos.insert(table.name.clone(), demo.clone());
-            let adapters = TableAdapters { source: demo as Arc<dyn ExportSource>, store: store.clone() };
-            tables.insert(table.name.clone(), adapters);
-        }
-        let adapters = Adapters { warehouse: warehouse.clone() as Arc<dyn Warehouse>, tables };
-        let (engine, events) = Engine::new(config.clone(), adapters);
-        PgHarness { config, demos, warehouse, engine, events }
-    }
-
-    /// Runs one sync to its end; returns the outcome and every event of the run.
-    async fn sync(&mut self, table: &str, mode: Mode) -> (Result<RunOutcome, RunFailure>, Vec<RunEvent>) {
-        let handle = self.engine.start(table, RunRequest { mode, dry_run: false }).expect("start the run");
-        let mut events = Vec::new();
-        while let Some(event) = self.events.recv().await {
-            if event.run_id != handle.run_id {
-                continue;
-            }
-            let done = event.is_terminal();
-            events.push(event);
-            if done {
-                break;
-            }
-        }
-        (handle.join.await.expect("the run task"), events)
-    }
-
-    async fn watermark(&self, table: &str) -> Option<DateTime<Utc>> {
-        self.warehouse.last_commit(table).await.expect("read dynashift_runs").map(|c| c.watermark)
-    }
-
-    /// Asserts that the PostgreSQL table equals the demo table's state at the committed
-    /// watermark: each item mapped to its staged values, each value to what a correct load
-    /// stores for it (`expected_value`), compared with the rows read back.
-    async fn assert_in_sync(&self, table: &str) {
-        let config = self.config.table(table).expect("a configured table");
-        let watermark = self.watermark(table).await.expect("a committed watermark");
-        let items = self.demos[table].items_at(watermark).await.expect("the demo state at the watermark");
-        let staged: Vec<_> =
-            items.iter().map(|item| map_item(config, item).expect("demo items fit their columns")).collect();
-        let mut expected = expected_rows(config, &staged);
-        let loaded = self.warehouse.query_rows(&config.target).await.expect("read the target");
-        let mut actual = loaded.expect("the target exists").rows;
-        sort_rows(&mut expected);
-        sort_rows(&mut actual);
-        assert_eq!(actual.len(), expected.len(), "{table}: row count differs at watermark {watermark}");
-        for (got, want) in actual.iter().zip(&expected) {
-            assert_eq!(got, want, "{table}: row differs at watermark {watermark}");
-        }
-    }
-}
-
-/// Rows in one order whatever the key's type (the warehouse orders by key, the demo by item).
-fn sort_rows(rows: &mut [Vec<PgValue>]) {
-    rows.sort_by_cached_key(|row| format!("{row:?}"));
-}
-
-/// `config_path` with its `[warehouse]` section's keys replaced by `keys`.
-fn with_warehouse_section(config_path: &Path, keys: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(config_path).unwrap();
-    let sqlite = "kind = \"sqlite\"\npath = \".dynashift/warehouse.sqlite\"";
-    assert!(text.contains(sqlite), "the shipped tables.toml has the SQLite warehouse section");
-    std::fs::write(config_path, text.replacen(sqlite, keys, 1)).unwrap();
-    config_path.to_path_buf()
+/// The harness over PostgreSQL: the demo tables in a local store, loaded into `config`'s
+/// PostgreSQL warehouse (loopback, no TLS), read back from the same database.
+async fn pg_harness(config: Config) -> SyncHarness {
+    let WarehouseConfig::Postgres { url, tls: PostgresTls::Disable, .. } = &config.warehouse else {
+        panic!("the harness loads into PostgreSQL over loopback without TLS")
+    };
+    let warehouse = Arc::new(PostgresWarehouse::connect(url, TlsMode::Disable).await.expect("connect"));
+    let StoreLocation::Local { root } = &config.tables[0].store else { panic!("tests use a local store") };
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root));
+    SyncHarness::new(config, warehouse.clone(), warehouse, store)
 }
 
 /// Runs the binary; `password` is exported as `E2E_PG_PASSWORD` when given, removed otherwise.

@@ -79,6 +79,11 @@ impl AwsConnection {
 
     /// An S3 client; path-style addressing when an endpoint is configured, since stand-ins on
     /// `127.0.0.1` cannot serve `bucket.127.0.0.1` virtual hosts.
+    /// A Redshift Data API client (the Redshift warehouse).
+    pub fn redshift_data(&self) -> aws_sdk_redshiftdata::Client {
+        aws_sdk_redshiftdata::Client::new(&self.sdk)
+    }
+
     pub fn s3(&self) -> aws_sdk_s3::Client {
         let path_style = self.endpoint_url().is_some() || std::env::var_os(S3_ENDPOINT_ENV).is_some();
         let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build();

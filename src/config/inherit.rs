@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::defaults;
 use super::issues::Issues;
 use super::location::parse_bucket;
-use super::model::{StoreLocation, TypeErrorPolicy, ViewType};
+use super::model::{FullLoad, StoreLocation, TypeErrorPolicy, ViewType};
 use super::names::check_warehouse_name;
 use super::raw::{RawOverrides, SourceKind, Unmapped, written};
 
@@ -28,6 +28,7 @@ pub(super) struct Inherited {
     pub unmapped: Option<Unmapped>,
     pub item_column: String,
     pub staged_file_bytes: u64,
+    pub full_load: FullLoad,
 }
 
 impl Inherited {
@@ -53,6 +54,7 @@ impl Inherited {
             unmapped: written(&defaults.unmapped),
             item_column,
             staged_file_bytes: written(&defaults.staged_file_mb).unwrap_or(defaults::STAGED_FILE_MB) * MIB,
+            full_load: written(&defaults.full_load).unwrap_or_default(),
         }
     }
 }
@@ -83,6 +85,7 @@ mod tests {
         assert_eq!(inherited.unmapped, None);
         assert_eq!(inherited.item_column, "item");
         assert_eq!(inherited.staged_file_bytes, 64 * MIB);
+        assert_eq!(inherited.full_load, FullLoad::Staged);
     }
 
     #[test]
@@ -93,6 +96,7 @@ mod tests {
             unmapped: Some(Spanned::new(0..1, Unmapped::Keep)),
             item_column: Some(Spanned::new(0..1, "raw_item".into())),
             staged_file_mb: Some(Spanned::new(0..1, 8)),
+            full_load: Some(Spanned::new(0..1, FullLoad::Pushdown)),
             ..RawOverrides::default()
         };
         let issues = Issues::default();
@@ -103,6 +107,7 @@ mod tests {
         assert_eq!(inherited.unmapped, Some(Unmapped::Keep));
         assert_eq!(inherited.item_column, "raw_item");
         assert_eq!(inherited.staged_file_bytes, 8 * MIB);
+        assert_eq!(inherited.full_load, FullLoad::Pushdown);
     }
 
     #[test]

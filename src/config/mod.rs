@@ -7,6 +7,7 @@ mod aws_source;
 mod catalog;
 mod columns;
 mod defaults;
+mod described_key;
 mod duration;
 mod error;
 mod ident;
@@ -20,6 +21,7 @@ mod path;
 mod postgres_url;
 mod raw;
 mod reader;
+mod redshift;
 mod reserved;
 mod source_map;
 mod syntax;
@@ -28,6 +30,7 @@ mod types;
 mod validate;
 mod warehouse;
 
+pub use described_key::{KeyAttribute, KeyError, KeyScalar};
 pub use error::{ConfigError, Excerpt, Problem};
 pub use ident::{
     MAX_IDENTIFIER_BYTES, check_identifier, is_valid_identifier, quote_identifier, quote_identifier_list,

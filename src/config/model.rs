@@ -98,6 +98,8 @@ pub enum WarehouseConfig {
         /// (absolute). Only with `tls = "require"`.
         ca_file: Option<PathBuf>,
     },
+    /// Amazon Redshift (Serverless or provisioned), through the Redshift Data API.
+    Redshift(RedshiftConfig),
 }
 
 impl WarehouseConfig {
@@ -105,6 +107,53 @@ impl WarehouseConfig {
         match self {
             WarehouseConfig::Sqlite { .. } => "sqlite",
             WarehouseConfig::Postgres { .. } => "postgres",
+            WarehouseConfig::Redshift(_) => "redshift",
+        }
+    }
+}
+
+/// How dynashift reaches a Redshift database through the Data API, and how COPY reads S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedshiftConfig {
+    pub connection: RedshiftConnection,
+    pub database: String,
+    /// The role COPY assumes to read the staged files: an IAM role ARN, or `default` (the
+    /// cluster's or namespace's default role). Never access keys: no credential enters SQL.
+    pub iam_role: String,
+    /// COPY's `REGION`, when the bucket is in another Region than the warehouse.
+    pub copy_region: Option<String>,
+    /// The Data API client's settings (region, profile, endpoint), falling back to `[defaults]`
+    /// for region and profile. The endpoint never falls back: a stand-in for S3 is not one for
+    /// the Data API.
+    pub client: AwsSettings,
+}
+
+/// Who the Data API connects as (the three ways the Data API authenticates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedshiftConnection {
+    /// Redshift Serverless: the caller's IAM identity (`redshift-serverless:GetCredentials`).
+    Workgroup { name: String },
+    /// A provisioned cluster with temporary credentials, as `db_user`
+    /// (`redshift:GetClusterCredentials`), or as the IAM identity when `db_user` is `None`
+    /// (`redshift:GetClusterCredentialsWithIAM`).
+    Cluster { id: String, db_user: Option<String> },
+    /// A Secrets Manager secret holding the database user and password, for a cluster or a
+    /// workgroup. Only the ARN is configured; the secret's value never passes through dynashift.
+    Secret { arn: String, cluster_id: Option<String>, workgroup: Option<String> },
+}
+
+impl RedshiftConnection {
+    /// For humans: "workgroup analytics", "cluster main as loader", "cluster main via secret".
+    pub fn describe(&self) -> String {
+        match self {
+            RedshiftConnection::Workgroup { name } => format!("workgroup {name}"),
+            RedshiftConnection::Cluster { id, db_user: Some(user) } => format!("cluster {id} as {user}"),
+            RedshiftConnection::Cluster { id, db_user: None } => format!("cluster {id} as the IAM identity"),
+            RedshiftConnection::Secret { cluster_id: Some(id), .. } => format!("cluster {id} via a secret"),
+            RedshiftConnection::Secret { workgroup: Some(name), .. } => {
+                format!("workgroup {name} via a secret")
+            }
+            RedshiftConnection::Secret { .. } => "via a secret".to_owned(),
         }
     }
 }
@@ -145,6 +194,29 @@ impl Mode {
 impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How a full sync loads its export.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FullLoad {
+    /// dynashift reads the export, maps and coerces every item, and writes staged files the
+    /// warehouse loads (every warehouse; values converted by dynashift's own rules).
+    #[default]
+    Staged,
+    /// Redshift's COPY reads the export's data files itself, through jsonpaths over `$.Item`, so
+    /// no data passes through dynashift: for very large tables. Redshift only; incremental syncs
+    /// of such a table stay staged (their fold by key needs dynashift).
+    Pushdown,
+}
+
+impl FullLoad {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FullLoad::Staged => "staged",
+            FullLoad::Pushdown => "pushdown",
+        }
     }
 }
 
@@ -196,6 +268,22 @@ pub struct AwsExportSettings {
     pub bucket_owner: Option<String>,
     /// Server-side encryption DynamoDB applies to the export's objects (bucket default when `None`).
     pub sse: Option<ExportEncryption>,
+    /// `Some` while the table's key is still to come from DescribeTable (tables.toml leaves `key`
+    /// out); connecting completes the table with [`TableConfig::with_described_key`] and clears it.
+    pub key_from_table: Option<KeyFromTable>,
+}
+
+/// What tables.toml says about a table whose `key` it leaves out, beyond what the
+/// [`TableConfig`] holds: the key rules need it once DescribeTable names the key. Until then the
+/// table's `key` is empty and none of its columns is a key column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFromTable {
+    /// Whether the table lists `columns`. Without them each key attribute becomes a column named
+    /// like it; with them each key attribute must be mapped by one.
+    pub columns_written: bool,
+    /// Columns whose `type` is left out. They are `super` for now; one that turns out to read a
+    /// key attribute gets the key column type instead, as when the key is written.
+    pub untyped_columns: Vec<String>,
 }
 
 /// `S3SseAlgorithm` (+ `S3SseKmsKeyId`) of an export.
@@ -275,6 +363,8 @@ pub struct TableConfig {
     pub max_window: Duration,
     /// Target uncompressed size of one staged file.
     pub staged_file_bytes: u64,
+    /// How a full sync loads (incremental syncs are always staged).
+    pub full_load: FullLoad,
 }
 
 impl TableConfig {

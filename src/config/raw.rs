@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::issues::Issues;
-use super::model::{Mode, PostgresTls, TypeErrorPolicy, ViewType};
+use super::model::{FullLoad, Mode, PostgresTls, TypeErrorPolicy, ViewType};
 use super::path::AttrPath;
 use super::reader::{Key, Section};
 use super::types::ColumnType;
@@ -27,7 +27,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 15] = [
+const OVERRIDABLE_KEYS: [Key; 16] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -37,6 +37,7 @@ const OVERRIDABLE_KEYS: [Key; 15] = [
     Key::new("unmapped", "unmapped = \"drop\""),
     Key::new("item_column", "item_column = \"item\""),
     Key::new("staged_file_mb", "staged_file_mb = 64"),
+    Key::new("full_load", "full_load = \"staged\""),
     Key::new("region", "region = \"us-east-1\""),
     Key::new("profile", "profile = \"analytics\""),
     Key::new("endpoint_url", "endpoint_url = \"http://127.0.0.1:5000\""),
@@ -47,7 +48,7 @@ const OVERRIDABLE_KEYS: [Key; 15] = [
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<22>(
+const TABLE_KEYS: &[Key] = &concat_keys::<23>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -82,6 +83,19 @@ const WAREHOUSE_KEYS: &[Key] = &[
     Key::new("password_env", "password_env = \"DYNASHIFT_PG_PASSWORD\""),
     Key::new("tls", "tls = \"require\""),
     Key::new("ca_file", "ca_file = \"rds-global-bundle.pem\""),
+    Key::new("workgroup", "workgroup = \"analytics\""),
+    Key::new("cluster_id", "cluster_id = \"analytics-cluster\""),
+    Key::new("db_user", "db_user = \"loader\""),
+    Key::new(
+        "secret_arn",
+        "secret_arn = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:loader-AbCdEf\"",
+    ),
+    Key::new("database", "database = \"dev\""),
+    Key::new("iam_role", "iam_role = \"arn:aws:iam::123456789012:role/redshift-copy\""),
+    Key::new("copy_region", "copy_region = \"eu-west-1\""),
+    Key::new("region", "region = \"us-east-1\""),
+    Key::new("profile", "profile = \"analytics\""),
+    Key::new("endpoint_url", "endpoint_url = \"http://127.0.0.1:9000\""),
 ];
 
 const CONSOLE_KEYS: &[Key] = &[
@@ -156,6 +170,7 @@ pub(super) struct RawOverrides {
     pub unmapped: Option<Spanned<Unmapped>>,
     pub item_column: Option<Spanned<String>>,
     pub staged_file_mb: Option<Spanned<u64>>,
+    pub full_load: Option<Spanned<FullLoad>>,
     pub aws: RawAws,
 }
 
@@ -180,11 +195,22 @@ pub(super) struct RawDemo {
     pub export_seconds: Option<Spanned<f64>>,
 }
 
-/// `kind = "sqlite" | "postgres"`.
+/// `kind = "sqlite" | "postgres" | "redshift"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum WarehouseKind {
     Sqlite,
     Postgres,
+    Redshift,
+}
+
+impl WarehouseKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WarehouseKind::Sqlite => "sqlite",
+            WarehouseKind::Postgres => "postgres",
+            WarehouseKind::Redshift => "redshift",
+        }
+    }
 }
 
 /// `[warehouse]`; which keys suit which `kind` is the validator's job.
@@ -199,6 +225,48 @@ pub(super) struct RawWarehouse {
     pub password_env: Option<Spanned<String>>,
     pub tls: Option<Spanned<PostgresTls>>,
     pub ca_file: Option<Spanned<String>>,
+    pub redshift: RawRedshift,
+}
+
+/// The `[warehouse]` keys of `kind = "redshift"`.
+#[derive(Debug, Default)]
+pub(super) struct RawRedshift {
+    pub workgroup: Option<Spanned<String>>,
+    pub cluster_id: Option<Spanned<String>>,
+    pub db_user: Option<Spanned<String>>,
+    pub secret_arn: Option<Spanned<String>>,
+    pub database: Option<Spanned<String>>,
+    pub iam_role: Option<Spanned<String>>,
+    pub copy_region: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub profile: Option<Spanned<String>>,
+    pub endpoint_url: Option<Spanned<String>>,
+}
+
+impl RawWarehouse {
+    /// Every written key but `kind`, with the warehouse kind it belongs to and its span.
+    pub fn written_keys(&self) -> Vec<(&'static str, WarehouseKind, std::ops::Range<usize>)> {
+        use WarehouseKind::{Postgres, Redshift, Sqlite};
+        let r = &self.redshift;
+        let keys: [(&'static str, WarehouseKind, Option<std::ops::Range<usize>>); 15] = [
+            ("path", Sqlite, self.path.as_ref().map(Spanned::span)),
+            ("url", Postgres, self.url.as_ref().map(Spanned::span)),
+            ("password_env", Postgres, self.password_env.as_ref().map(Spanned::span)),
+            ("tls", Postgres, self.tls.as_ref().map(Spanned::span)),
+            ("ca_file", Postgres, self.ca_file.as_ref().map(Spanned::span)),
+            ("workgroup", Redshift, r.workgroup.as_ref().map(Spanned::span)),
+            ("cluster_id", Redshift, r.cluster_id.as_ref().map(Spanned::span)),
+            ("db_user", Redshift, r.db_user.as_ref().map(Spanned::span)),
+            ("secret_arn", Redshift, r.secret_arn.as_ref().map(Spanned::span)),
+            ("database", Redshift, r.database.as_ref().map(Spanned::span)),
+            ("iam_role", Redshift, r.iam_role.as_ref().map(Spanned::span)),
+            ("copy_region", Redshift, r.copy_region.as_ref().map(Spanned::span)),
+            ("region", Redshift, r.region.as_ref().map(Spanned::span)),
+            ("profile", Redshift, r.profile.as_ref().map(Spanned::span)),
+            ("endpoint_url", Redshift, r.endpoint_url.as_ref().map(Spanned::span)),
+        ];
+        keys.into_iter().filter_map(|(name, kind, span)| Some((name, kind, span?))).collect()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -273,6 +341,8 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         unmapped: section.choice("unmapped", &[("drop", Unmapped::Drop), ("keep", Unmapped::Keep)]),
         item_column: section.string("item_column"),
         staged_file_mb: unsigned(section.integer("staged_file_mb", 1..=1024)),
+        full_load: section
+            .choice("full_load", &[("staged", FullLoad::Staged), ("pushdown", FullLoad::Pushdown)]),
         aws: read_aws(section),
     }
 }
@@ -309,6 +379,18 @@ fn read_warehouse(section: &Section<'_, '_>) -> RawWarehouse {
         password_env: section.string("password_env"),
         tls: section.choice("tls", &[("disable", PostgresTls::Disable), ("require", PostgresTls::Require)]),
         ca_file: section.string("ca_file"),
+        redshift: RawRedshift {
+            workgroup: section.string("workgroup"),
+            cluster_id: section.string("cluster_id"),
+            db_user: section.string("db_user"),
+            secret_arn: section.string("secret_arn"),
+            database: section.string("database"),
+            iam_role: section.string("iam_role"),
+            copy_region: section.string("copy_region"),
+            region: section.string("region"),
+            profile: section.string("profile"),
+            endpoint_url: section.string("endpoint_url"),
+        },
     }
 }
 
@@ -319,14 +401,14 @@ fn read_warehouse_kind(section: &Section<'_, '_>) -> Option<Spanned<WarehouseKin
     let hint = match kind.get_ref().as_str() {
         "sqlite" => return Some(Spanned::new(kind.span(), WarehouseKind::Sqlite)),
         "postgres" => return Some(Spanned::new(kind.span(), WarehouseKind::Postgres)),
+        "redshift" => return Some(Spanned::new(kind.span(), WarehouseKind::Redshift)),
         "postgresql" | "aurora" | "rds" => {
             "write kind = \"postgres\" for PostgreSQL, RDS and Aurora".to_owned()
         }
-        "redshift" => {
-            "the redshift warehouse is not available yet; use kind = \"sqlite\" or kind = \"postgres\" for now"
-                .to_owned()
+        "redshift-serverless" | "serverless" => {
+            "write kind = \"redshift\" with workgroup = \"…\" for Redshift Serverless".to_owned()
         }
-        _ => "write kind = \"sqlite\" (the embedded default) or kind = \"postgres\"".to_owned(),
+        _ => "write kind = \"sqlite\" (the embedded default), \"postgres\" or \"redshift\"".to_owned(),
     };
     let message =
         format!("`kind` in [warehouse] is \"{}\", which dynashift cannot load into", kind.get_ref());
@@ -448,8 +530,8 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 15);
-        assert_eq!(TABLE_KEYS.len(), 22);
+        assert_eq!(DEFAULTS_KEYS.len(), 16);
+        assert_eq!(TABLE_KEYS.len(), 23);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "endpoint_url"));
@@ -475,7 +557,7 @@ mod tests {
     #[test]
     fn reports_every_value_problem_in_one_pass() {
         let (_, problems) = read(
-            "[demo]\nseed = -1\nspeed = \"fast\"\n[warehouse]\nkind = \"redshift\"\n[console]\n\
+            "[demo]\nseed = -1\nspeed = \"fast\"\n[warehouse]\nkind = \"redshift-serverless\"\n[console]\n\
              max_concurrent_runs = 64\n[[table]]\nname = 5\nmode = \"sometimes\"\n\
              columns = [{ name = \"a\", path = \"a..b\", type = \"decimal(39,2)\" }]\n",
         );

@@ -11,9 +11,10 @@ use super::columns::validate_layout;
 use super::inherit::{Inherited, MIB};
 use super::issues::Issues;
 use super::location::parse_bucket;
-use super::model::{Mode, SourceConfig, StoreLocation, TableConfig, TargetTable};
+use super::model::{ColumnSpec, FullLoad, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable};
 use super::names::{check_table_name, check_warehouse_name, table_name_in_arn, warehouse_name_problem};
 use super::raw::{RawTable, SourceKind, written};
+use crate::ddb::item_paths::path_problem;
 
 /// Validates one table against the inherited defaults; `None` when something was reported.
 pub(super) fn validate_table(
@@ -29,19 +30,29 @@ pub(super) fn validate_table(
         Some(bucket) => parse_bucket(base_dir, bucket, &format!("`bucket` of {}", raw.label), issues),
         None => Some(inherited.store.clone()),
     };
-    let sources = Sources { inherited, aws, store: store.as_ref() };
-    let source = name.as_ref().and_then(|name| source(raw, &sources, name, issues));
+    let kind = written(&raw.overrides.source).unwrap_or(inherited.source);
+    let sources = Sources { aws, store: store.as_ref() };
+    let source = name.as_ref().and_then(|name| source(raw, kind, &sources, name, issues));
     let target = name.as_ref().and_then(|name| target(raw, name, issues));
-    let layout = validate_layout(raw, inherited, issues);
+    // Only DynamoDB itself can name a table's key; demo and exports tables must write it.
+    let layout = validate_layout(raw, inherited, kind == SourceKind::Aws, issues);
+    let full_load = written(&raw.overrides.full_load).unwrap_or(inherited.full_load);
+    if let Some(layout) = layout.as_ref().filter(|_| full_load == FullLoad::Pushdown) {
+        report_unreadable_by_pushdown(raw, &layout.columns, issues);
+    }
     if issues.count() != problems_before {
         return None;
     }
     let layout = layout?;
+    let mut source = source?;
+    if let SourceConfig::Aws(settings) = &mut source {
+        settings.key_from_table = layout.key_from_table;
+    }
     let overrides = &raw.overrides;
     Some(TableConfig {
         name: name?.into_inner(),
         arn: raw.arn.as_ref().map(|arn| arn.get_ref().clone()),
-        source: source?,
+        source,
         store: store?,
         target: target?,
         mode: written(&raw.mode).unwrap_or(Mode::Incremental),
@@ -54,7 +65,31 @@ pub(super) fn validate_table(
         max_window: written(&overrides.max_window).unwrap_or(inherited.max_window),
         staged_file_bytes: written(&overrides.staged_file_mb)
             .map_or(inherited.staged_file_bytes, |mb| mb * MIB),
+        full_load,
     })
+}
+
+/// A pushdown COPY reads attributes through jsonpaths, which cannot express every path: each
+/// such column is reported at its `path` (or, for a column tables.toml does not list, at the
+/// table's `key`), so the table can switch to the staged strategy or map another path.
+fn report_unreadable_by_pushdown(raw: &RawTable, columns: &[ColumnSpec], issues: &Issues) {
+    for column in columns {
+        let Some(reason) = path_problem(&column.path) else { continue };
+        let written = raw.columns.as_ref().and_then(|list| {
+            list.get_ref().iter().find(|c| c.name.as_ref().is_some_and(|n| n.get_ref() == &column.name))
+        });
+        let span = written
+            .and_then(|c| c.path.as_ref().map(Spanned::span).or(Some(c.span.clone())))
+            .or_else(|| raw.key.as_ref().map(Spanned::span))
+            .unwrap_or_else(|| raw.span.clone());
+        let message = format!(
+            "column \"{}\" of {} reads `{}`, which full_load = \"pushdown\" cannot read: {reason}",
+            column.name, raw.label, column.path
+        );
+        let hint = "set full_load = \"staged\" for this table (dynashift then reads the attribute itself), \
+                    or map an attribute without a list index, ' or backslash";
+        issues.report(span, message, hint);
+    }
 }
 
 /// `name`, or the name inside `arn`; when both are given they must agree.
@@ -99,9 +134,8 @@ fn table_name(raw: &RawTable, issues: &Issues) -> Option<Spanned<String>> {
     check_table_name(&name, issues).then_some(name)
 }
 
-/// What a table's source is checked against: the defaults and the table's own bucket.
+/// What a table's source is checked against: the AWS defaults and the table's own bucket.
 struct Sources<'a> {
-    inherited: &'a Inherited,
     aws: &'a AwsDefaults,
     store: Option<&'a StoreLocation>,
 }
@@ -111,11 +145,11 @@ struct Sources<'a> {
 /// AWS settings of their own.
 fn source(
     raw: &RawTable,
+    kind: SourceKind,
     sources: &Sources<'_>,
     name: &Spanned<String>,
     issues: &Issues,
 ) -> Option<SourceConfig> {
-    let kind = written(&raw.overrides.source).unwrap_or(sources.inherited.source);
     let aws =
         (kind == SourceKind::Aws).then(|| aws_source(raw, sources.aws, sources.store, issues)).flatten();
     let aws_settings_ok = match kind {
@@ -295,6 +329,30 @@ mod tests {
         assert_eq!(table.staged_file_bytes, 8 * 1024 * 1024);
         assert_eq!(table.store, StoreLocation::S3 { bucket: "acme".into(), prefix: "dyn/".into() });
         assert_eq!(table.mode, crate::config::Mode::Full);
+    }
+
+    const REDSHIFT: &str = "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
+                            iam_role = \"arn:aws:iam::123456789012:role/r\"\n";
+
+    #[test]
+    fn pushdown_refuses_paths_jsonpaths_cannot_read_at_the_path() {
+        let text = format!(
+            "{REDSHIFT}{EXPORTS}name = \"events\"\nfull_load = \"pushdown\"\ncolumns = [\n\
+             {{ name = \"id\", type = \"varchar(64)\" }},\n\
+             {{ name = \"first\", path = \"lines[0].sku\", type = \"varchar(8)\" }},\n\
+             {{ name = \"quoted\", path = [\"it's\"], type = \"varchar(8)\" }},\n\
+             {{ name = \"fine\", path = [\"a.b\", \"c d\"], type = \"super\" }},\n]\n"
+        );
+        let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
+        let problems: Vec<_> = error.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert_eq!(problems[0].0, Some(14));
+        assert!(problems[0].1.starts_with("column \"first\" of table \"events\" reads `lines[0].sku`, which full_load = \"pushdown\" cannot read: it indexes a list"), "{problems:#?}");
+        assert_eq!(problems[1].0, Some(15));
+        assert!(problems[1].1.contains("holds a ' (quote)"), "{problems:#?}");
+        assert!(error.problems[0].hint.starts_with("set full_load = \"staged\""));
+        let staged = text.replace("full_load = \"pushdown\"", "full_load = \"staged\"");
+        assert_eq!(table(&staged).full_load, crate::config::FullLoad::Staged);
     }
 
     #[test]

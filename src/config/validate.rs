@@ -14,8 +14,9 @@ use super::duration::format_duration;
 use super::inherit::Inherited;
 use super::issues::Issues;
 use super::location::resolve_path;
+use super::model::FullLoad;
 use super::model::{Config, DemoSettings, LagThresholds, TableConfig, TargetTable};
-use super::raw::{RawConfig, RawConsole, RawDemo, RawTable, written};
+use super::raw::{RawConfig, RawConsole, RawDemo, RawOverrides, RawTable, WarehouseKind, written};
 use super::table::validate_table;
 use super::warehouse::validate_warehouse;
 
@@ -34,6 +35,7 @@ pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &I
     );
     let inherited = Inherited::resolve(&raw.defaults.overrides, base_dir, issues);
     let tables = tables(raw.tables.as_deref(), &inherited, &aws, base_dir, issues);
+    report_pushdown_without_redshift(raw, issues);
     if !issues.is_empty() {
         return None;
     }
@@ -124,6 +126,38 @@ fn tables(
     validated.into_iter().map(|(_, config)| config).collect()
 }
 
+/// `full_load = "pushdown"` lets Redshift's COPY read the export files itself. SQLite and
+/// PostgreSQL load only files dynashift stages and reads for them, so there is nothing to push
+/// down: each place that asks for it under another warehouse is reported.
+fn report_pushdown_without_redshift(raw: &RawConfig, issues: &Issues) {
+    if raw.warehouse.kind_unknown {
+        return;
+    }
+    let kind = written(&raw.warehouse.kind).unwrap_or(WarehouseKind::Sqlite);
+    if kind == WarehouseKind::Redshift {
+        return;
+    }
+    let places = std::iter::once(("[defaults]".to_owned(), &raw.defaults.overrides))
+        .chain(raw.tables.iter().flatten().map(|t| (t.label.clone(), &t.overrides)));
+    for (place, overrides) in places {
+        let Some(span) = pushdown_span(overrides) else { continue };
+        let message = format!(
+            "`full_load = \"pushdown\"` in {place} needs the Redshift warehouse, but [warehouse] kind is \"{}\"",
+            kind.name()
+        );
+        let hint = format!(
+            "pushdown lets Redshift's COPY read the export files directly; {} loads files dynashift \
+             stages, so there is nothing to push down: remove full_load or write full_load = \"staged\"",
+            kind.name()
+        );
+        issues.report(span, message, hint);
+    }
+}
+
+fn pushdown_span(overrides: &RawOverrides) -> Option<Range<usize>> {
+    overrides.full_load.as_ref().filter(|f| *f.get_ref() == FullLoad::Pushdown).map(Spanned::span)
+}
+
 /// Table names select tables on the command line and name their state in the store: unique.
 fn report_duplicate_names(raw: &[RawTable], issues: &Issues) {
     let mut first_seen: HashMap<&str, Range<usize>> = HashMap::new();
@@ -212,6 +246,38 @@ mod tests {
             load_str(&format!("[console]\nlag_warn = \"30h\"\n{TABLE}"), Path::new("/c/t.toml")).unwrap_err();
         assert_eq!(error.problems[0].message, "`lag_critical` (1d) must be longer than `lag_warn` (1d6h)");
         assert_eq!(error.problems[0].line, Some(2));
+    }
+
+    #[test]
+    fn pushdown_needs_redshift_wherever_it_is_asked_for() {
+        let text = format!("[defaults]\nfull_load = \"pushdown\"\n{TABLE}full_load = \"pushdown\"\n");
+        let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
+        let problems: Vec<_> = error.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    Some(2),
+                    "`full_load = \"pushdown\"` in [defaults] needs the Redshift warehouse, but [warehouse] kind is \"sqlite\""
+                ),
+                (
+                    Some(6),
+                    "`full_load = \"pushdown\"` in table \"customers\" needs the Redshift warehouse, but [warehouse] kind is \"sqlite\""
+                ),
+            ]
+        );
+        assert!(error.problems[0].hint.contains("nothing to push down"), "{}", error.problems[0].hint);
+        let staged = config(&format!("{TABLE}full_load = \"staged\"\n"));
+        assert_eq!(staged.tables[0].full_load, crate::config::FullLoad::Staged);
+    }
+
+    #[test]
+    fn pushdown_is_accepted_with_redshift() {
+        let text = format!(
+            "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
+             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\nfull_load = \"pushdown\"\n{TABLE}"
+        );
+        assert_eq!(config(&text).tables[0].full_load, crate::config::FullLoad::Pushdown);
     }
 
     #[test]

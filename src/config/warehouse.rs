@@ -16,6 +16,7 @@ use super::location::resolve_path;
 use super::model::{PostgresTls, WarehouseConfig};
 use super::postgres_url::check_postgres_url;
 use super::raw::{RawWarehouse, WarehouseKind, written};
+use super::redshift::redshift;
 
 const URL_EXAMPLE: &str = "url = \"postgres://loader@db.example.com:5432/analytics\"";
 
@@ -28,33 +29,25 @@ pub(super) fn validate_warehouse(
     if raw.kind_unknown {
         return None;
     }
-    match written(&raw.kind).unwrap_or(WarehouseKind::Sqlite) {
+    let kind = written(&raw.kind).unwrap_or(WarehouseKind::Sqlite);
+    let foreign_keys = report_keys_of_other_kinds(raw, kind, issues);
+    let config = match kind {
         WarehouseKind::Sqlite => sqlite(raw, base_dir, issues),
         WarehouseKind::Postgres => postgres(raw, base_dir, issues),
-    }
+        WarehouseKind::Redshift => redshift(raw, issues),
+    };
+    if foreign_keys { None } else { config }
 }
 
 fn sqlite(raw: &RawWarehouse, base_dir: &Path, issues: &Issues) -> Option<WarehouseConfig> {
-    let postgres_keys = [
-        ("url", span_of(&raw.url)),
-        ("password_env", span_of(&raw.password_env)),
-        ("tls", span_of(&raw.tls)),
-        ("ca_file", span_of(&raw.ca_file)),
-    ];
-    let foreign_keys = report_keys_of_other_kind(&postgres_keys, "sqlite", "postgres", issues);
     let path = match &raw.path {
         Some(path) => resolve_path(base_dir, path, "`path` in [warehouse]", issues),
         None => Some(base_dir.join(defaults::WAREHOUSE_PATH)),
     };
-    if foreign_keys {
-        return None;
-    }
     Some(WarehouseConfig::Sqlite { path: path? })
 }
 
 fn postgres(raw: &RawWarehouse, base_dir: &Path, issues: &Issues) -> Option<WarehouseConfig> {
-    let foreign_keys =
-        report_keys_of_other_kind(&[("path", span_of(&raw.path))], "postgres", "sqlite", issues);
     let tls = written(&raw.tls).unwrap_or(PostgresTls::Require);
     let url = match &raw.url {
         Some(url) => {
@@ -67,9 +60,6 @@ fn postgres(raw: &RawWarehouse, base_dir: &Path, issues: &Issues) -> Option<Ware
     };
     let password_env = raw.password_env.as_ref().map(|name| check_variable_name(name, issues));
     let ca_file = raw.ca_file.as_ref().map(|path| ca_file(path, tls, base_dir, issues));
-    if foreign_keys {
-        return None;
-    }
     Some(WarehouseConfig::Postgres {
         url: url?,
         password_env: password_env.map_or(Some(None), |name| name.map(Some))?,
@@ -82,20 +72,18 @@ fn span_of<T>(value: &Option<Spanned<T>>) -> Option<Range<usize>> {
     value.as_ref().map(Spanned::span)
 }
 
-/// Reports each written key of `keys`, which belong to `other_kind`; true when any was written.
-fn report_keys_of_other_kind(
-    keys: &[(&str, Option<Range<usize>>)],
-    kind: &str,
-    other_kind: &str,
-    issues: &Issues,
-) -> bool {
+/// Reports each written key that belongs to another kind than `kind`; true when any was written.
+fn report_keys_of_other_kinds(raw: &RawWarehouse, kind: WarehouseKind, issues: &Issues) -> bool {
     let mut any = false;
-    for (name, span) in keys {
-        let Some(span) = span else { continue };
+    for (name, owner, span) in raw.written_keys() {
+        if owner == kind {
+            continue;
+        }
         any = true;
-        let message = format!("`{name}` in [warehouse] is a {other_kind} setting, but kind is \"{kind}\"");
-        let hint = format!("remove `{name}`, or set kind = \"{other_kind}\" to load into {other_kind}");
-        issues.report(span.clone(), message, hint);
+        let (kind, owner) = (kind.name(), owner.name());
+        let message = format!("`{name}` in [warehouse] is a {owner} setting, but kind is \"{kind}\"");
+        let hint = format!("remove `{name}`, or set kind = \"{owner}\" to load into {owner}");
+        issues.report(span, message, hint);
     }
     any
 }

@@ -1,6 +1,7 @@
 //! The DynamoDB side of the formats: attribute values, export data lines and export manifests,
 //! exactly as DynamoDB writes them to S3.
 
+pub mod item_paths;
 pub mod json;
 pub mod key;
 pub mod line;

@@ -16,9 +16,9 @@ use super::fault::{self, Fault};
 use super::journal::{JournalExport, JournalFailure, JournalStatement, RunJournal};
 use super::lock::{Lease, RENEW_EVERY};
 use super::stage::{self, StageInput};
-use super::staged::{StagedSet, staged_columns};
+use super::staged::{StagedFormat, StagedSet, staged_columns, target_columns};
 use super::state;
-use crate::config::TableConfig;
+use crate::config::{Mode, TableConfig};
 use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanRequest, PlannedExport};
 use crate::store::ObjectStore;
 use crate::warehouse::{LoadRequest, Warehouse};
@@ -98,7 +98,8 @@ impl Run<'_> {
         if plan.exports.is_empty() {
             return Ok(RunOutcome::DryRun);
         }
-        let request = self.load_request(dry_run_staged_set(&ctx.table, &ctx.run_id), &plan, previous);
+        let staged = dry_run_staged_set(&ctx.table, ctx.request.mode, &ctx.run_id);
+        let request = self.load_request(staged, &plan, previous);
         let statements = ctx.warehouse.plan(&request);
         let total = statements.len();
         for (i, statement) in statements.into_iter().enumerate() {
@@ -133,11 +134,16 @@ impl Run<'_> {
             }
             notes.push(note);
         }
-        let staged_dir = format!("{}staged/<run id>/", ctx.table.state_prefix());
-        notes.push(format!(
-            "staged files, COPY manifest and jsonpaths would go to {}",
-            ctx.store.url_of(&staged_dir)
-        ));
+        let staged_dir = ctx.store.url_of(&format!("{}staged/<run id>/", ctx.table.state_prefix()));
+        notes.push(match StagedFormat::for_run(&ctx.table, ctx.request.mode) {
+            StagedFormat::Folded => {
+                format!("staged files, COPY manifest and jsonpaths would go to {staged_dir}")
+            }
+            StagedFormat::ExportItems => format!(
+                "pushdown: Redshift would read the export's data files directly; \
+                 the COPY manifest and jsonpaths would go to {staged_dir}"
+            ),
+        });
         Ok(notes)
     }
 
@@ -208,8 +214,15 @@ impl Run<'_> {
         journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
         self.journal = Some(journal);
         self.save_journal().await?;
+        // Staged files are reused only in the format this run would stage (the table's
+        // full_load may have changed since), and only when they are all still there.
+        let format = StagedFormat::for_run(&ctx.table, ctx.request.mode);
         let reusable_staged = match &old.staged {
-            Some(staged) if old.stage >= Stage::Staged && self.staged_files_exist(staged).await? => {
+            Some(staged)
+                if old.stage >= Stage::Staged
+                    && staged.format == format
+                    && self.staged_files_exist(staged).await? =>
+            {
                 Some(staged.clone())
             }
             _ => None,
@@ -383,18 +396,23 @@ impl Run<'_> {
         Ok(descriptions)
     }
 
+    /// Stages the exports, or for a pushdown full load only lists the export's files for the
+    /// warehouse to read itself.
     async fn stage(&mut self, exports: Vec<ExportDescription>) -> Result<StagedSet, PipelineError> {
         let ctx = self.ctx;
         self.enter(Stage::Staging).await?;
-        let (staged, counts) = stage::stage(StageInput {
+        let input = StageInput {
             run_id: ctx.run_id.clone(),
             table: ctx.table.clone(),
             exports,
             store: ctx.store.clone(),
             events: ctx.events.clone(),
             cancel: ctx.cancel.clone(),
-        })
-        .await?;
+        };
+        let (staged, counts) = match StagedFormat::for_run(&ctx.table, ctx.request.mode) {
+            StagedFormat::Folded => stage::stage(input).await?,
+            StagedFormat::ExportItems => stage::stage_export_items(input).await?,
+        };
         if let Some(journal) = self.journal.as_mut() {
             journal.stage_counts = Some(counts);
             journal.staged = Some(staged.clone());
@@ -456,12 +474,7 @@ impl Run<'_> {
             }
             Err(err) => tracing::warn!(%err, "could not read back the commit record"),
         }
-        let staged_keys = staged
-            .files
-            .iter()
-            .map(|f| f.key.as_str())
-            .chain([staged.manifest_key.as_str(), staged.jsonpaths_key.as_str()]);
-        for key in staged_keys {
+        for key in staged.written_keys() {
             if let Err(err) = ctx.store.delete(key).await {
                 tracing::warn!(%err, key, "could not remove a staged file");
             }
@@ -530,16 +543,23 @@ impl Run<'_> {
     }
 }
 
-/// The staged set a dry run shows SQL for: the keys a real run would write, no files yet.
-fn dry_run_staged_set(table: &TableConfig, run_id: &str) -> StagedSet {
+/// The staged set a dry run shows SQL for: the keys and format a real run would write, no
+/// files yet (so a pushdown table's dry run shows the pushdown COPY).
+fn dry_run_staged_set(table: &TableConfig, mode: Mode, run_id: &str) -> StagedSet {
     let dir = format!("{}staged/{run_id}", table.state_prefix());
+    let format = StagedFormat::for_run(table, mode);
+    let columns = match format {
+        StagedFormat::Folded => staged_columns(table),
+        StagedFormat::ExportItems => target_columns(table),
+    };
     StagedSet {
         manifest_key: format!("{dir}/copy.manifest"),
         jsonpaths_key: format!("{dir}/jsonpaths.json"),
-        columns: staged_columns(table),
+        columns,
         files: Vec::new(),
         upserts: 0,
         deletes: 0,
+        format,
     }
 }
 
@@ -636,5 +656,24 @@ impl Renewal {
             }
             Err(err) => tracing::warn!(%err, "lease renewal task ended abnormally; the lease will expire"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FullLoad;
+    use crate::pipeline::stage::testing::table_with;
+
+    #[test]
+    fn a_dry_run_of_a_pushdown_table_plans_the_pushdown_load_of_full_syncs_only() {
+        let table = table_with(|t| t.full_load = FullLoad::Pushdown);
+        let full = dry_run_staged_set(&table, Mode::Full, "r");
+        assert_eq!(full.format, StagedFormat::ExportItems);
+        assert_eq!(full.columns, target_columns(&table));
+        assert_eq!(full.jsonpaths_key, "orders/staged/r/jsonpaths.json");
+        let incremental = dry_run_staged_set(&table, Mode::Incremental, "r");
+        assert_eq!(incremental.format, StagedFormat::Folded);
+        assert_eq!(incremental.columns, staged_columns(&table));
     }
 }

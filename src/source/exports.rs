@@ -332,6 +332,7 @@ mod tests {
             safety_lag: StdDuration::from_secs(300),
             max_window: StdDuration::from_secs(86_400),
             staged_file_bytes: 64 << 20,
+            full_load: crate::config::FullLoad::Staged,
         }
     }
 

@@ -101,7 +101,7 @@ pub async fn write_export(
             item_count: Some(lines.len() as u64),
             md5_checksum: Some(base64::engine::general_purpose::STANDARD.encode(digest.as_slice())),
             etag: Some(hex(digest.as_slice())),
-            data_file_s3_key: Some(key.clone()),
+            data_file_s3_key: Some(store.bucket_key(&key)),
         });
         store.put(&key, bytes).await?;
         data_file_keys.push(key);
@@ -117,7 +117,8 @@ pub async fn write_export(
 
     let item_count = export.files.iter().map(|f| f.len() as u64).sum();
     let arn = export_arn(export.table_arn, export.export_id);
-    let summary = summary_for(export, &arn, &files_key, item_count);
+    let mut summary = summary_for(export, &arn, &store.bucket_key(&files_key), item_count);
+    summary.s3_prefix = (!export.prefix.is_empty()).then(|| store.bucket_key(export.prefix));
     let summary_key = format!("{export_dir}/manifest-summary.json");
     let summary_bytes = serde_json::to_vec(&summary).expect("manifest summaries always serialize");
     put_with_md5(store, &summary_key, summary_bytes).await?;

@@ -83,4 +83,10 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     fn store_key(&self, bucket_key: &str) -> Option<String> {
         Some(bucket_key.to_owned())
     }
+
+    /// The bucket key of a store key: the inverse of [`ObjectStore::store_key`], for writers of
+    /// export manifests (the demo source writes them as AWS does, bucket-relative).
+    fn bucket_key(&self, store_key: &str) -> String {
+        store_key.to_owned()
+    }
 }

@@ -41,6 +41,7 @@ fn table(name: &str, schema: &str, mode: Mode, source: SourceConfig) -> TableCon
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 << 20,
+        full_load: crate::config::FullLoad::Staged,
     }
 }
 

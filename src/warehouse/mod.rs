@@ -2,6 +2,7 @@
 //! the run and its watermark in `dynashift_runs`, so data and watermark commit together.
 
 pub mod postgres;
+pub mod redshift;
 pub mod shape;
 pub mod sqlite;
 pub mod staged_files;

@@ -37,6 +37,7 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 << 20,
+        full_load: crate::config::FullLoad::Staged,
     }
 }
 
@@ -111,6 +112,7 @@ pub fn request_for(table: TableConfig, mode: Mode, run_id: &str) -> LoadRequest 
         files: Vec::new(),
         upserts: 0,
         deletes: 0,
+        format: crate::pipeline::staged::StagedFormat::Folded,
     };
     LoadRequest {
         run_id: run_id.into(),

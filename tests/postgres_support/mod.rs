@@ -129,6 +129,7 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 << 20,
+        full_load: dynashift::config::FullLoad::Staged,
     }
 }
 
@@ -210,6 +211,54 @@ pub fn gzip(text: &str) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// Writes `parts` (each a list of lines) into `store` as staged files, with the COPY manifest
+/// and jsonpaths file the stage step writes beside them, and describes them; the counts are
+/// taken from the lines' ops, as the stage step counts them.
+pub async fn stage_files(
+    store: &dyn ObjectStore,
+    table: &TableConfig,
+    run_id: &str,
+    parts: &[Vec<String>],
+) -> StagedSet {
+    let mut staged = StagedSet {
+        manifest_key: format!("{}/staged/{run_id}/copy.manifest", table.name),
+        jsonpaths_key: format!("{}/staged/{run_id}/jsonpaths.json", table.name),
+        columns: staged_columns(table),
+        files: Vec::new(),
+        upserts: 0,
+        deletes: 0,
+        format: dynashift::pipeline::staged::StagedFormat::Folded,
+    };
+    for (index, lines) in parts.iter().enumerate() {
+        let key = format!("{}/staged/{run_id}/part-{index:05}.json.gz", table.name);
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let bytes = gzip(&text);
+        staged.files.push(StagedFile {
+            key: key.clone(),
+            rows: lines.len() as u64,
+            bytes: bytes.len() as u64,
+        });
+        store.put(&key, bytes).await.unwrap();
+        staged.upserts += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"U\"")).count() as u64;
+        staged.deletes += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"D\"")).count() as u64;
+    }
+    let entries: Vec<serde_json::Value> = staged
+        .files
+        .iter()
+        .map(|f| serde_json::json!({"url": store.url_of(&f.key), "mandatory": true, "meta": {"content_length": f.bytes}}))
+        .collect();
+    store
+        .put(&staged.manifest_key, serde_json::json!({ "entries": entries }).to_string().into_bytes())
+        .await
+        .unwrap();
+    let paths: Vec<String> = staged.columns.iter().map(|c| format!("$['{c}']")).collect();
+    store
+        .put(&staged.jsonpaths_key, serde_json::json!({ "jsonpaths": paths }).to_string().into_bytes())
+        .await
+        .unwrap();
+    staged
+}
+
 /// A warehouse on a fresh database and a store in a temporary folder.
 pub struct Fixture {
     /// Owns the folder: dropping the fixture deletes it.
@@ -240,31 +289,10 @@ impl Fixture {
         Fixture { _dir: dir, url, store, warehouse }
     }
 
-    /// Writes `parts` (each a list of lines) as staged files and describes them; the counts
-    /// are taken from the lines' ops, as the stage step counts them.
+    /// Writes `parts` (each a list of lines) as staged files and describes them (see
+    /// [`stage_files`]).
     pub async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
-        let mut staged = StagedSet {
-            manifest_key: format!("{}/staged/{run_id}/copy.manifest", table.name),
-            jsonpaths_key: format!("{}/staged/{run_id}/jsonpaths.json", table.name),
-            columns: staged_columns(table),
-            files: Vec::new(),
-            upserts: 0,
-            deletes: 0,
-        };
-        for (index, lines) in parts.iter().enumerate() {
-            let key = format!("{}/staged/{run_id}/part-{index:05}.json.gz", table.name);
-            let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-            let bytes = gzip(&text);
-            staged.files.push(StagedFile {
-                key: key.clone(),
-                rows: lines.len() as u64,
-                bytes: bytes.len() as u64,
-            });
-            self.store.put(&key, bytes).await.unwrap();
-            staged.upserts += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"U\"")).count() as u64;
-            staged.deletes += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"D\"")).count() as u64;
-        }
-        staged
+        stage_files(self.store.as_ref(), table, run_id, parts).await
     }
 
     pub fn request(&self, table: &TableConfig, mode: Mode, run_id: &str, staged: StagedSet) -> LoadRequest {

@@ -5,6 +5,7 @@
 use crate::store::StoreError;
 
 use super::map::TypeError;
+use crate::ddb::item_paths::ItemPathError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
@@ -83,6 +84,10 @@ pub enum StageError {
         source: std::io::Error,
     },
 
+    /// A column's attribute path cannot be read by a pushdown COPY.
+    #[error(transparent)]
+    PushdownPath(#[from] ItemPathError),
+
     #[error("staging was cancelled")]
     Cancelled,
 
@@ -124,6 +129,9 @@ impl StageError {
             StageError::Spool { .. } => {
                 "check the free space of the temporary folder (set TMPDIR to use another one)".into()
             }
+            StageError::PushdownPath(_) => {
+                "set full_load = \"staged\" for this table: dynashift then reads the attribute itself".into()
+            }
             StageError::Cancelled => "nothing was loaded; run the sync again when ready".into(),
         }
     }
@@ -152,6 +160,11 @@ mod tests {
             StageError::InvalidExportSet { reason: "none".into() },
             StageError::UnsupportedFormat { export_arn: "a".into(), format: "ION".into() },
             StageError::CountMismatch { key: "k".into(), expected: 1, actual: 2 },
+            StageError::PushdownPath(ItemPathError {
+                column: "c".into(),
+                path: "a[0]".into(),
+                reason: "it indexes a list".into(),
+            }),
         ];
         for error in errors {
             assert!(!error.hint().is_empty(), "{error}");

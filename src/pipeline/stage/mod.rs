@@ -24,10 +24,11 @@ mod lookup;
 pub mod manifest;
 pub mod map;
 mod progress;
+mod pushdown;
 mod reader;
 mod spool;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 mod worker;
@@ -40,13 +41,14 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{EventKind, EventSink, StageCounts};
-use super::staged::{StagedFile, StagedSet, staged_columns};
+use super::staged::{StagedFile, StagedFormat, StagedSet, staged_columns};
 use crate::config::TableConfig;
 use crate::source::{ExportDescription, ExportSpec};
 use crate::store::ObjectStore;
 
 pub use error::StageError;
 pub use map::{TypeError, map_item};
+pub use pushdown::stage_export_items;
 
 use fold::KeyFold;
 use manifest::{ExportFiles, ExportKind};
@@ -113,6 +115,7 @@ pub async fn stage(input: StageInput) -> Result<(StagedSet, StageCounts), StageE
         files,
         upserts: counts.upserts,
         deletes: counts.deletes,
+        format: StagedFormat::Folded,
     };
     Ok((staged, counts))
 }

@@ -68,6 +68,7 @@ fn table(name: &str) -> TableConfig {
         safety_lag: StdDuration::from_secs(300),
         max_window: StdDuration::from_secs(86_400),
         staged_file_bytes: 64 << 20,
+        full_load: crate::config::FullLoad::Staged,
     }
 }
 

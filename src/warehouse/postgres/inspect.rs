@@ -28,9 +28,11 @@ struct Column {
 }
 
 /// The columns in table order, then the primary-key columns in key order; no columns when the
-/// table does not exist.
-const DESCRIBE_COLUMNS: &str = "SELECT a.attname::text, t.typname::text FROM pg_attribute a \
+/// table does not exist. A domain column reports its base type (the Redshift stand-in's `super`
+/// is a domain over jsonb).
+const DESCRIBE_COLUMNS: &str = "SELECT a.attname::text, COALESCE(base.typname, t.typname)::text FROM pg_attribute a \
     JOIN pg_type t ON t.oid = a.atttypid \
+    LEFT JOIN pg_type base ON base.oid = t.typbasetype \
     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 const DESCRIBE_KEY: &str = "SELECT a.attname::text FROM pg_index i \
     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) \

@@ -10,13 +10,19 @@
 //!
 //! Every load runs on a session of its own (its stage table and transaction die with it);
 //! commit records and inspections are read on one shared session, reopened when it dropped.
+//!
+//! Transient failures (see the `transient` module) are retried: connecting and reading commit
+//! records under the session policy, and a whole load that failed before its COMMIT under the
+//! load policy (see the `load` module, which also settles a COMMIT whose answer was lost).
 
+mod backend;
 mod canonical_json;
 mod copy;
 mod copy_text;
 mod exec;
 mod failure;
 mod inspect;
+mod load;
 mod names;
 mod plan;
 mod runs;
@@ -24,6 +30,7 @@ mod session;
 pub mod settings;
 pub mod sql;
 pub mod tls;
+mod transient;
 pub mod values;
 
 use async_trait::async_trait;
@@ -32,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::TargetTable;
 use crate::pipeline::events::EventSink;
+use crate::retry::retry;
 use crate::warehouse::{CommitRecord, LoadReport, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
 
 pub use canonical_json::CanonicalJson;
@@ -42,6 +50,7 @@ pub use values::{PgValue, expected_value};
 
 use exec::LoadJob;
 use session::{Connector, Session};
+use transient::PgFailure;
 
 /// A PostgreSQL database as a warehouse.
 pub struct PostgresWarehouse {
@@ -57,10 +66,12 @@ impl PostgresWarehouse {
         PostgresWarehouse::connect_with(ConnectSettings::from_url(url, tls)?).await
     }
 
-    /// Like [`PostgresWarehouse::connect`], from prepared settings.
+    /// Like [`PostgresWarehouse::connect`], from prepared settings (which also say how
+    /// patiently transient failures are retried).
     pub async fn connect_with(settings: ConnectSettings) -> Result<PostgresWarehouse, WarehouseError> {
         let connector = Connector::new(settings)?;
-        let reader = connector.open().await?;
+        let reader =
+            retry(connector.session_retry(), "connecting to the warehouse", || connector.open()).await?;
         Ok(PostgresWarehouse { connector, reader: Mutex::new(reader) })
     }
 
@@ -71,12 +82,28 @@ impl PostgresWarehouse {
     }
 
     /// The reader session, reopened when its connection has closed (a restart, a timeout).
-    async fn reader(&self) -> Result<MutexGuard<'_, Session>, WarehouseError> {
+    async fn reader(&self) -> Result<MutexGuard<'_, Session>, PgFailure> {
         let mut reader = self.reader.lock().await;
         if reader.client.is_closed() {
             *reader = self.connector.open().await?;
         }
         Ok(reader)
+    }
+
+    /// The commit record of a run, retrying transient failures (each attempt on a live reader).
+    async fn read_run(&self, run_id: &str) -> Result<Option<CommitRecord>, PgFailure> {
+        retry(self.connector.session_retry(), "reading dynashift_runs", || async {
+            runs::find_run(&*self.reader().await?, run_id).await
+        })
+        .await
+    }
+
+    /// Ends a server process a load left behind and waits for it (see the `backend` module).
+    async fn end_backend(&self, backend: backend::Backend) -> Result<(), PgFailure> {
+        retry(self.connector.session_retry(), "ending an abandoned server process", || async {
+            backend::end(&*self.reader().await?, backend).await
+        })
+        .await
     }
 }
 
@@ -97,11 +124,14 @@ impl Warehouse for PostgresWarehouse {
     }
 
     async fn last_commit(&self, table_name: &str) -> Result<Option<CommitRecord>, WarehouseError> {
-        runs::last_commit(&*self.reader().await?, table_name).await
+        let read = retry(self.connector.session_retry(), "reading dynashift_runs", || async {
+            runs::last_commit(&*self.reader().await?, table_name).await
+        });
+        Ok(read.await?)
     }
 
     async fn find_run(&self, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
-        runs::find_run(&*self.reader().await?, run_id).await
+        Ok(self.read_run(run_id).await?)
     }
 
     async fn load(
@@ -110,8 +140,8 @@ impl Warehouse for PostgresWarehouse {
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<LoadReport, WarehouseError> {
+        request.staged.require_folded("PostgreSQL").map_err(WarehouseError::Other)?;
         let steps = plan::steps(request);
-        let session = self.connector.open().await?;
-        exec::run_steps(&session, &steps, &LoadJob { request, events, cancel }).await
+        load::run(self, &steps, &LoadJob { request, events, cancel }).await
     }
 }

@@ -1,0 +1,214 @@
+//! The jsonpaths of a pushdown full load: Redshift's COPY reads the export's own data files, one
+//! `{"Item": {…}}` line per item in DynamoDB JSON, so each column's path walks that typed JSON
+//! instead of the plain JSON the stage step writes.
+//!
+//! The one place these paths are built (a format concern, so it sits with the DynamoDB formats):
+//! the pipeline writes them as `jsonpaths.json`, config
+//! validation and the Redshift plan ask [`path_problem`] which paths cannot be expressed.
+//!
+//! A column reads the value under the DynamoDB type its column type implies:
+//!
+//! | column type                                       | path ends in                   |
+//! |---------------------------------------------------|--------------------------------|
+//! | varchar                                           | `['S']`                        |
+//! | smallint, integer, bigint, decimal, double        | `['N']` (a string: exact)      |
+//! | boolean                                           | `['BOOL']`                     |
+//! | timestamp, timestamptz, date                      | `['S']` (ISO text)             |
+//! | super                                             | the attribute itself: typed DynamoDB JSON like `{"M": {…}}` |
+//! | the whole-item column (`unmapped = "keep"`)       | `$['Item']`, typed too         |
+//!
+//! Nested names go through maps (`amount.total` → `$['Item']['amount']['M']['total']['N']`). A
+//! value of another DynamoDB type than the one implied (an `N` in a varchar column, a binary)
+//! resolves to nothing and loads NULL — the staged strategy would convert it instead.
+//!
+//! Bracket notation always: attribute names may hold dots, dashes and spaces. It has no escape
+//! for `'` (aws-facts §4.2), and backslashes are read differently by JSONPath parsers, so names
+//! holding either are refused; so are list indexes, because COPY fails the whole load on an item
+//! whose list is shorter than the index ("index out of range") where the staged strategy loads
+//! NULL.
+
+use serde_json::json;
+
+use crate::config::{AttrPath, ColumnType, PathSegment, TableConfig, UnmappedPolicy};
+
+/// Why a column's attribute path cannot be read by a pushdown COPY.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column `{column}` reads `{path}`, which a pushdown COPY cannot read: {reason}")]
+pub struct ItemPathError {
+    pub column: String,
+    pub path: String,
+    pub reason: String,
+}
+
+/// The `jsonpaths.json` of a pushdown load of `table`: one path per target column, in
+/// [`crate::pipeline::staged::target_columns`] order.
+pub fn item_jsonpaths(table: &TableConfig) -> Result<Vec<u8>, ItemPathError> {
+    let mut paths = Vec::with_capacity(table.columns.len() + 1);
+    for column in &table.columns {
+        let path = column_path(&column.path, column.ty).map_err(|reason| ItemPathError {
+            column: column.name.clone(),
+            path: column.path.to_string(),
+            reason,
+        })?;
+        paths.push(path);
+    }
+    if let UnmappedPolicy::KeepItem { .. } = &table.unmapped {
+        paths.push(ITEM_ROOT.to_owned());
+    }
+    Ok(json!({ "jsonpaths": paths }).to_string().into_bytes())
+}
+
+/// The first column of `table` whose path a pushdown COPY cannot read, if any.
+pub fn first_unreadable(table: &TableConfig) -> Option<ItemPathError> {
+    item_jsonpaths(table).err()
+}
+
+/// Why `path` cannot be written as a pushdown jsonpath; `None` when it can.
+pub fn path_problem(path: &AttrPath) -> Option<String> {
+    path.segments().iter().find_map(|segment| match segment {
+        PathSegment::Index(index) => Some(format!(
+            "it indexes a list ([{index}]), and Redshift's COPY fails the whole load on any item \
+             whose list is shorter"
+        )),
+        PathSegment::Name(name) if name.contains('\'') => {
+            Some(format!("the name `{name}` holds a ' (quote), which jsonpaths cannot escape"))
+        }
+        PathSegment::Name(name) if name.contains('\\') => {
+            Some(format!("the name `{name}` holds a backslash, which jsonpaths parsers read differently"))
+        }
+        PathSegment::Name(_) => None,
+    })
+}
+
+/// Every item of a full export sits under this key.
+const ITEM_ROOT: &str = "$['Item']";
+
+/// `$['Item']['a']['M']['b']['N']` for path `a.b` into a numeric column.
+fn column_path(path: &AttrPath, ty: ColumnType) -> Result<String, String> {
+    if let Some(problem) = path_problem(path) {
+        return Err(problem);
+    }
+    let names: Vec<&str> = path
+        .segments()
+        .iter()
+        .filter_map(|segment| match segment {
+            PathSegment::Name(name) => Some(name.as_str()),
+            PathSegment::Index(_) => None,
+        })
+        .collect();
+    let mut text = ITEM_ROOT.to_owned();
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            text.push_str("['M']");
+        }
+        text.push_str(&format!("['{name}']"));
+    }
+    if let Some(letter) = type_letter(ty) {
+        text.push_str(&format!("['{letter}']"));
+    }
+    Ok(text)
+}
+
+/// The DynamoDB type a column of `ty` reads; `None` for super, which takes the typed value whole.
+fn type_letter(ty: ColumnType) -> Option<&'static str> {
+    match ty {
+        ColumnType::Varchar(_) | ColumnType::Timestamp | ColumnType::TimestampTz | ColumnType::Date => {
+            Some("S")
+        }
+        ColumnType::SmallInt
+        | ColumnType::Integer
+        | ColumnType::BigInt
+        | ColumnType::Decimal { .. }
+        | ColumnType::Double => Some("N"),
+        ColumnType::Boolean => Some("BOOL"),
+        ColumnType::Super => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::stage::testing::{orders_table, table_with};
+
+    fn path(text: &str) -> AttrPath {
+        AttrPath::parse(text).unwrap()
+    }
+
+    fn names(names: &[&str]) -> AttrPath {
+        AttrPath::from_names(names.iter().map(|n| n.to_string())).unwrap()
+    }
+
+    #[test]
+    fn each_column_type_reads_its_dynamodb_type() {
+        let cases = [
+            ("varchar(10)", "$['Item']['a']['S']"),
+            ("smallint", "$['Item']['a']['N']"),
+            ("integer", "$['Item']['a']['N']"),
+            ("bigint", "$['Item']['a']['N']"),
+            ("decimal(12,2)", "$['Item']['a']['N']"),
+            ("double precision", "$['Item']['a']['N']"),
+            ("boolean", "$['Item']['a']['BOOL']"),
+            ("timestamp", "$['Item']['a']['S']"),
+            ("timestamptz", "$['Item']['a']['S']"),
+            ("date", "$['Item']['a']['S']"),
+            ("super", "$['Item']['a']"),
+        ];
+        for (ty, expected) in cases {
+            assert_eq!(column_path(&path("a"), ty.parse().unwrap()).unwrap(), expected, "{ty}");
+        }
+    }
+
+    #[test]
+    fn nested_names_go_through_maps() {
+        let ty = "decimal(12,2)".parse().unwrap();
+        assert_eq!(column_path(&path("amount.total"), ty).unwrap(), "$['Item']['amount']['M']['total']['N']");
+        let deep = column_path(&path("a.b.c"), ColumnType::Super).unwrap();
+        assert_eq!(deep, "$['Item']['a']['M']['b']['M']['c']");
+    }
+
+    #[test]
+    fn dotted_spaced_and_odd_names_stay_one_bracketed_name() {
+        let ty = ColumnType::Varchar(64);
+        let dotted = column_path(&names(&["shipping.address", "city"]), ty).unwrap();
+        assert_eq!(dotted, "$['Item']['shipping.address']['M']['city']['S']");
+        assert_eq!(column_path(&path("gift-note"), ty).unwrap(), "$['Item']['gift-note']['S']");
+        assert_eq!(column_path(&path("customer notes"), ty).unwrap(), "$['Item']['customer notes']['S']");
+        let odd = column_path(&names(&["a]b[c", "$x\"y"]), ty).unwrap();
+        assert_eq!(odd, "$['Item']['a]b[c']['M']['$x\"y']['S']");
+    }
+
+    #[test]
+    fn quotes_backslashes_and_list_indexes_are_refused() {
+        let quote = path_problem(&names(&["it's"])).unwrap();
+        assert!(quote.contains("`it's` holds a ' (quote)"), "{quote}");
+        let backslash = path_problem(&names(&["a\\b"])).unwrap();
+        assert!(backslash.contains("backslash"), "{backslash}");
+        let index = path_problem(&path("detail.items[0].sku")).unwrap();
+        assert!(index.contains("indexes a list ([0])"), "{index}");
+        assert_eq!(path_problem(&path("detail.total")), None);
+    }
+
+    #[test]
+    fn the_file_lists_every_column_then_the_whole_item() {
+        let table = table_with(|t| t.columns.retain(|c| !c.path.to_string().contains('[')));
+        let file: serde_json::Value = serde_json::from_slice(&item_jsonpaths(&table).unwrap()).unwrap();
+        let expected = json!({"jsonpaths": [
+            "$['Item']['pk']['S']",
+            "$['Item']['sk']['N']",
+            "$['Item']['detail']['M']['total']['N']",
+            "$['Item']['created']['S']",
+            "$['Item']['gift note']['S']",
+            "$['Item']['nope']['S']",
+            "$['Item']",
+        ]});
+        assert_eq!(file, expected);
+        assert_eq!(crate::pipeline::staged::target_columns(&table).len(), 7);
+    }
+
+    #[test]
+    fn the_first_unreadable_column_is_named() {
+        let error = first_unreadable(&orders_table()).expect("orders reads detail.items[0].sku");
+        assert_eq!(error.column, "first_sku");
+        assert!(error.to_string().starts_with("column `first_sku` reads `detail.items[0].sku`"), "{error}");
+    }
+}

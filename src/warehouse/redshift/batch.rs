@@ -1,0 +1,342 @@
+//! Runs a load's steps as one BatchExecuteStatement and follows it with DescribeStatement until
+//! it ends, reporting every sub-statement as the statement events every warehouse emits
+//! (submitted → started → finished / failed / aborted, with Redshift's query id).
+//!
+//! The batch is one transaction that the Data API commits when its last statement finishes, so
+//! the load's outcome is the batch's final status: FINISHED committed everything, anything
+//! else committed nothing. A cancel sends CancelStatement and keeps following the batch until
+//! it ends — a batch that finished first did commit, and is reported so.
+
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
+use crate::warehouse::watermark::stale_watermark;
+use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
+
+use super::data_api::{BatchState, DataApi, Phase, StatementState, first_poll, next_poll};
+use super::load_errors;
+use super::plan::{Role, Step};
+
+/// How long a cancelled batch may take to stop before the load stops following it.
+const CANCEL_GRACE: Duration = Duration::from_secs(60);
+
+/// Everything a load needs besides the Data API.
+pub struct LoadJob<'a> {
+    pub request: &'a LoadRequest,
+    pub events: &'a EventSink,
+    pub cancel: &'a CancellationToken,
+}
+
+/// What has been reported of each sub-statement.
+#[derive(Debug, Default, Clone, Copy)]
+struct Reported {
+    started: bool,
+    finished: bool,
+}
+
+/// Follows one batch, turning status changes into events.
+struct Follower<'a> {
+    api: &'a DataApi,
+    steps: &'a [Step],
+    job: &'a LoadJob<'a>,
+    reported: Vec<Reported>,
+    /// The error of the failed sub-statement, explained (load errors, stale watermark…).
+    failure: Option<(usize, String)>,
+}
+
+/// Submits and follows the batch; `Ok` only when it committed.
+pub async fn run_batch(
+    api: &DataApi,
+    steps: &[Step],
+    job: &LoadJob<'_>,
+) -> Result<LoadReport, WarehouseError> {
+    for (position, step) in steps.iter().enumerate() {
+        job.events.emit(EventKind::StatementSubmitted {
+            index: position + 1,
+            total: steps.len(),
+            label: step.label.clone(),
+            sql: step.sql.clone(),
+        });
+    }
+    let mut follower =
+        Follower { api, steps, job, reported: vec![Reported::default(); steps.len()], failure: None };
+    if job.cancel.is_cancelled() {
+        follower.close_unfinished(StatementStatus::Aborted, "cancelled before the batch was sent");
+        return Err(WarehouseError::Cancelled);
+    }
+    let sqls: Vec<String> = steps.iter().map(|s| s.sql.clone()).collect();
+    let name = format!("dynashift {} {}", job.request.table.name, job.request.run_id);
+    // Fresh per load attempt: a resumed run must submit anew, not get its failed batch back.
+    let client_token = format!("dynashift-{}", uuid_like());
+    let id = match api.batch(&sqls, &name, &client_token).await {
+        Ok(id) => id,
+        Err(failure) => {
+            let message =
+                format!("submitting the batch to the Redshift Data API failed: {}", failure.message);
+            follower.close_unfinished(StatementStatus::Aborted, &message);
+            return Err(WarehouseError::Connection(message));
+        }
+    };
+    tracing::info!(batch = %id, statements = steps.len(), "batch submitted");
+    let state = follower.follow(&id).await?;
+    follower.conclude(&id, state).await
+}
+
+/// Why a failed statement may succeed when the batch runs again (its transaction rolled back):
+/// a conflict with a concurrent transaction. `None` for every other failure.
+pub fn transient_cause(message: &str) -> Option<String> {
+    let lower = message.to_lowercase();
+    let causes = [
+        ("serializable isolation violation", "a serializable-isolation conflict (Redshift 1023)"),
+        ("could not serialize access", "a serialization conflict"),
+        ("deadlock detected", "a deadlock"),
+        ("pg_type_typname_nsp_index", "another load creating the same table at once"),
+        ("pg_namespace_nspname_index", "another load creating the same schema at once"),
+        ("concurrent transaction", "a concurrent transaction"),
+    ];
+    causes.iter().find(|(needle, _)| lower.contains(needle)).map(|(_, cause)| (*cause).to_owned())
+}
+
+/// 32 random hex digits (the Data API's client tokens are 1..64 characters).
+fn uuid_like() -> String {
+    use rand::Rng;
+    let bits: u128 = rand::rng().random();
+    format!("{bits:032x}")
+}
+
+impl Follower<'_> {
+    /// Polls until the batch ends; a cancel asks Redshift to stop it, then keeps polling.
+    async fn follow(&mut self, id: &str) -> Result<(BatchState, bool), WarehouseError> {
+        let mut delay = first_poll();
+        let mut cancel_sent: Option<Instant> = None;
+        loop {
+            let cancelled = tokio::select! {
+                () = tokio::time::sleep(delay) => false,
+                () = self.job.cancel.cancelled(), if cancel_sent.is_none() => true,
+            };
+            if cancelled {
+                self.send_cancel(id).await;
+                cancel_sent = Some(Instant::now());
+                continue;
+            }
+            let state = self.api.describe_statement(id).await.map_err(|failure| {
+                WarehouseError::Connection(format!(
+                    "lost track of batch {id} ({}); whether it committed shows in {RUNS_TABLE}, which the next run \
+                     of this table checks before loading again",
+                    failure.message
+                ))
+            })?;
+            self.report_progress(&state).await;
+            if state.overall.phase.is_terminal() {
+                return Ok((state, cancel_sent.is_some()));
+            }
+            if cancel_sent.is_some_and(|at| at.elapsed() > CANCEL_GRACE) {
+                return Err(WarehouseError::Other(format!(
+                    "batch {id} did not stop within {}s of CancelStatement; whether it committed shows in {RUNS_TABLE}, \
+                     which the next run checks",
+                    CANCEL_GRACE.as_secs()
+                )));
+            }
+            delay = next_poll(delay);
+        }
+    }
+
+    async fn send_cancel(&self, id: &str) {
+        match self.api.cancel(id).await {
+            Ok(true) => tracing::info!(batch = %id, "CancelStatement accepted"),
+            Ok(false) => tracing::info!(batch = %id, "CancelStatement: the batch had already ended"),
+            Err(failure) => tracing::warn!(batch = %id, error = %failure.message, "CancelStatement failed"),
+        }
+    }
+
+    /// Reports every sub-statement that started or ended since the last poll.
+    async fn report_progress(&mut self, state: &BatchState) {
+        for (position, sub) in state.subs.iter().enumerate().take(self.steps.len()) {
+            let index = position + 1;
+            if sub.phase != Phase::Waiting && !self.reported[position].started {
+                self.reported[position].started = true;
+                self.job.events.emit(EventKind::StatementStarted {
+                    index,
+                    query_id: sub.query_id.map(|q| q.to_string()),
+                });
+            }
+            if sub.phase.is_terminal() && !self.reported[position].finished {
+                let error = match sub.phase {
+                    Phase::Failed => Some(self.explain_failure(position, sub).await),
+                    _ => sub.error.clone(),
+                };
+                self.finish(position, sub, error);
+            }
+        }
+    }
+
+    fn finish(&mut self, position: usize, sub: &StatementState, error: Option<String>) {
+        self.reported[position].finished = true;
+        let status = match sub.phase {
+            Phase::Finished => StatementStatus::Finished,
+            Phase::Failed => StatementStatus::Failed,
+            _ => StatementStatus::Aborted,
+        };
+        self.job.events.emit(EventKind::StatementFinished {
+            index: position + 1,
+            status,
+            duration_ms: u64::try_from(sub.duration.as_millis()).unwrap_or(u64::MAX),
+            rows: sub.rows,
+            error,
+            query_id: sub.query_id.map(|q| q.to_string()),
+        });
+    }
+
+    /// Redshift's error, made actionable for the statements whose failure has a known meaning.
+    async fn explain_failure(&mut self, position: usize, sub: &StatementState) -> String {
+        let error = sub.error.clone().unwrap_or_else(|| "failed without an error text".to_owned());
+        let request = self.job.request;
+        let explained = match self.steps[position].role {
+            Role::Copy => load_errors::explain(self.api, &error, sub.query_id).await,
+            Role::GuardRun => format!(
+                "run {} is already recorded in {RUNS_TABLE}: it committed before, so nothing was applied twice",
+                request.run_id
+            ),
+            Role::GuardWatermark => self.stale_watermark_message(&error).await,
+            Role::Plain | Role::Count => error,
+        };
+        self.failure = Some((position, explained.clone()));
+        explained
+    }
+
+    async fn stale_watermark_message(&self, error: &str) -> String {
+        let request = self.job.request;
+        match super::read_last_commit(self.api, &request.table.name).await {
+            Ok(committed) => stale_watermark(
+                &request.table.name,
+                committed.map(|c| c.watermark),
+                request.previous_watermark,
+            )
+            .unwrap_or_else(|| {
+                format!("the watermark check failed ({error}) although the watermark matches now")
+            }),
+            Err(e) => format!(
+                "the committed watermark is not the one this load continues from ({error}; reading it: {e})"
+            ),
+        }
+    }
+
+    /// Reports the sub-statements the batch ended without running.
+    fn close_unfinished(&mut self, status: StatementStatus, why: &str) {
+        for (position, reported) in self.reported.iter_mut().enumerate() {
+            if !reported.finished {
+                reported.finished = true;
+                self.job.events.emit(EventKind::StatementFinished {
+                    index: position + 1,
+                    status,
+                    duration_ms: 0,
+                    rows: None,
+                    error: Some(why.to_owned()),
+                    query_id: None,
+                });
+            }
+        }
+    }
+
+    /// The load's outcome from the batch's final state.
+    async fn conclude(
+        mut self,
+        id: &str,
+        (state, cancel_sent): (BatchState, bool),
+    ) -> Result<LoadReport, WarehouseError> {
+        match state.overall.phase {
+            Phase::Finished => {
+                self.close_unfinished(StatementStatus::Finished, "reported finished with its batch");
+                Ok(self.reconcile(id).await)
+            }
+            Phase::Aborted if cancel_sent => {
+                self.close_unfinished(StatementStatus::Aborted, "cancelled");
+                Err(WarehouseError::Cancelled)
+            }
+            _ => {
+                let (position, message) = match self.failure.take() {
+                    Some(failure) => failure,
+                    None => {
+                        let position = self.reported.iter().position(|r| !r.finished).unwrap_or(0);
+                        let why =
+                            state.overall.error.clone().unwrap_or_else(|| "the batch was aborted".into());
+                        (position, why)
+                    }
+                };
+                self.close_unfinished(
+                    StatementStatus::Aborted,
+                    "not run: the batch stopped at an earlier statement",
+                );
+                Err(WarehouseError::Statement {
+                    index: position + 1,
+                    label: self.steps[position].label.clone(),
+                    message,
+                })
+            }
+        }
+    }
+
+    /// The counts of a committed load: the target's rows from the count statement, and the
+    /// staged upserts and deletes; a COPY that loaded another number of rows is a warning.
+    async fn reconcile(&self, id: &str) -> LoadReport {
+        let request = self.job.request;
+        let staged = request.staged.upserts + request.staged.deletes;
+        if let Some(copy) = self.steps.iter().position(|s| s.role == Role::Copy) {
+            self.warn_on_copy_mismatch(id, copy, staged).await;
+        }
+        let target_rows = match self.count_target(id).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "the batch committed but its row count could not be read; using the commit record");
+                let record = super::read_run(self.api, &request.run_id).await.ok().flatten();
+                record.map_or(0, |r| r.target_rows)
+            }
+        };
+        self.job.events.emit(EventKind::Reconciled {
+            target_rows,
+            upserts: request.staged.upserts,
+            deletes: request.staged.deletes,
+        });
+        LoadReport { target_rows, upserts: request.staged.upserts, deletes: request.staged.deletes }
+    }
+
+    async fn warn_on_copy_mismatch(&self, id: &str, copy: usize, staged: u64) {
+        let Ok(state) = self.api.describe_statement(id).await else { return };
+        let Some(copied) = state.subs.get(copy).and_then(|s| s.rows) else { return };
+        if u64::try_from(copied).ok() != Some(staged) {
+            self.job.events.emit(EventKind::Warning {
+                message: format!(
+                    "COPY loaded {copied} rows but {staged} were staged; check the staged files"
+                ),
+            });
+        }
+    }
+
+    async fn count_target(&self, id: &str) -> Result<u64, String> {
+        let position = self.steps.iter().position(|s| s.role == Role::Count).ok_or("no count statement")?;
+        let rows = self.api.result(&format!("{id}:{}", position + 1)).await.map_err(|f| f.message)?;
+        let text =
+            rows.first().and_then(|r| r.first()).cloned().flatten().ok_or("the count returned no row")?;
+        text.parse().map_err(|_| format!("the count returned `{text}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_are_transient_and_everything_else_permanent() {
+        let conflict = "ERROR: 1023 DETAIL: Serializable isolation violation on table - 123456, transactions forming the cycle are: 1, 2";
+        assert_eq!(
+            transient_cause(conflict).as_deref(),
+            Some("a serializable-isolation conflict (Redshift 1023)")
+        );
+        let race = "ERROR: duplicate key value violates unique constraint \"pg_type_typname_nsp_index\"";
+        assert!(transient_cause(race).is_some());
+        assert_eq!(transient_cause("ERROR: permission denied for relation orders"), None);
+        assert_eq!(transient_cause("run r1 is already recorded in dynashift_runs"), None);
+    }
+}

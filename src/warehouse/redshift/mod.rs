@@ -1,0 +1,155 @@
+//! Amazon Redshift as a warehouse, through the Redshift Data API (aws-sdk-redshiftdata), so
+//! dynashift needs no network path to the cluster and no database password: the Data API
+//! authenticates with IAM (a Serverless workgroup, a cluster with temporary credentials, or a
+//! Secrets Manager secret the service reads itself).
+//!
+//! - Statements: see the `plan` module; one load is one BatchExecuteStatement, one transaction
+//!   that also records the run and its watermark in `dynashift_runs`.
+//! - Data: Redshift reads the staged files itself (COPY with the stage step's manifest and
+//!   jsonpaths, as the configured IAM role), so no row passes through dynashift on the way in.
+//! - Following a batch: see the `batch` module (statuses, cancel, load errors, reconcile).
+
+mod batch;
+mod data_api;
+mod load_errors;
+mod plan;
+mod runs;
+pub mod sql;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::AwsConnection;
+use crate::config::RedshiftConfig;
+use crate::pipeline::events::{EventKind, EventSink};
+use crate::retry::{RetryAccount, RetryLoop, RetryPolicy, Retryable};
+use crate::warehouse::{
+    CommitRecord, LoadReport, LoadRequest, PlannedStatement, RUNS_TABLE, Warehouse, WarehouseError,
+};
+
+pub use data_api::{DataApi, QueryError, Rows};
+pub use plan::{CopySettings, MAX_BATCH};
+
+use batch::LoadJob;
+
+/// A Redshift database as a warehouse.
+#[derive(Debug)]
+pub struct RedshiftWarehouse {
+    api: DataApi,
+    copy: CopySettings,
+}
+
+impl RedshiftWarehouse {
+    /// A warehouse reached through `connection`'s Data API client. Nothing is called yet: the
+    /// first read of `dynashift_runs` (before every run) shows a wrong setting.
+    pub fn new(connection: &AwsConnection, config: &RedshiftConfig) -> RedshiftWarehouse {
+        let api =
+            DataApi::new(connection.redshift_data(), config.connection.clone(), config.database.clone());
+        let copy = CopySettings { iam_role: config.iam_role.clone(), region: config.copy_region.clone() };
+        RedshiftWarehouse { api, copy }
+    }
+
+    /// Runs one read-only statement and returns its rows (tests and diagnostics).
+    pub async fn query(&self, sql: &str) -> Result<Rows, QueryError> {
+        self.api.query(sql, "dynashift query").await
+    }
+}
+
+#[async_trait]
+impl Warehouse for RedshiftWarehouse {
+    fn describe(&self) -> String {
+        self.api.describe()
+    }
+
+    fn plan(&self, request: &LoadRequest) -> Vec<PlannedStatement> {
+        plan::steps(request, &self.copy).iter().map(plan::Step::planned).collect()
+    }
+
+    async fn last_commit(&self, table_name: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+        read_last_commit(&self.api, table_name).await
+    }
+
+    async fn find_run(&self, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+        read_run(&self.api, run_id).await
+    }
+
+    async fn load(
+        &self,
+        request: &LoadRequest,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<LoadReport, WarehouseError> {
+        let steps = plan::steps(request, &self.copy);
+        if let Some(problem) = plan::unloadable(request, &steps) {
+            return Err(WarehouseError::Other(problem));
+        }
+        let job = LoadJob { request, events, cancel };
+        RetryLoop::new(RetryPolicy::WAREHOUSE_LOAD, "Redshift load")
+            .cancelled_by(cancel)
+            .on_retry(|retrying| {
+                events.emit(EventKind::Warning { message: format!("retrying the load: {retrying}") });
+            })
+            .run(|| async { batch::run_batch(&self.api, &steps, &job).await.map_err(Attempt) })
+            .await
+            .map_err(|attempt| attempt.0)
+    }
+}
+
+/// One batch's failure, judged for a retry: only a statement that failed for a reason that
+/// passes (Redshift's serializable-isolation conflicts, a concurrent CREATE of the same
+/// object) is retried — the batch rolled back, so running it again is safe. A batch whose
+/// outcome is unknown (lost track, cancel not confirmed) is never re-run.
+struct Attempt(WarehouseError);
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Retryable for Attempt {
+    fn transient_cause(&self) -> Option<String> {
+        match &self.0 {
+            WarehouseError::Statement { message, .. } => batch::transient_cause(message),
+            _ => None,
+        }
+    }
+
+    fn with_retry_account(self, account: &RetryAccount) -> Self {
+        match self.0 {
+            WarehouseError::Statement { index, label, message } => {
+                Attempt(WarehouseError::Statement { index, label, message: format!("{message} ({account})") })
+            }
+            other => Attempt(other),
+        }
+    }
+}
+
+/// The newest commit of a table; `None` when it never committed or the runs table is missing.
+async fn read_last_commit(api: &DataApi, table_name: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+    read_record(api, &runs::select_last_commit(table_name)).await
+}
+
+/// The commit of one run; `None` when it never committed or the runs table is missing.
+async fn read_run(api: &DataApi, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+    read_record(api, &runs::select_run(run_id)).await
+}
+
+async fn read_record(api: &DataApi, sql: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+    if let Some(problem) = sql::unsafe_literal(sql) {
+        return Err(WarehouseError::Other(format!("reading {RUNS_TABLE}: a name {problem}")));
+    }
+    match api.query(sql, "dynashift read runs").await {
+        Ok(rows) => rows.first().map(|row| runs::record_of(row)).transpose(),
+        Err(QueryError::Failed(message)) if runs::is_missing_runs_table(&message) => Ok(None),
+        Err(QueryError::Failed(message)) => {
+            Err(WarehouseError::Other(format!("reading {RUNS_TABLE}: {message}")))
+        }
+        Err(QueryError::Call(failure)) => Err(WarehouseError::Connection(format!(
+            "reaching Redshift through the Data API ({}): {}{}",
+            api.describe(),
+            failure.message,
+            failure.general_hint().map(|h| format!("; {h}")).unwrap_or_default()
+        ))),
+    }
+}

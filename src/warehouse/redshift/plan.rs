@@ -1,0 +1,536 @@
+//! The statements of one Redshift load, sent as ONE BatchExecuteStatement (one transaction,
+//! at most [`MAX_BATCH`] statements). [`steps`] is the single source of both `Warehouse::plan`
+//! (what a dry run prints) and `Warehouse::load` (what runs).
+//!
+//! Both modes: create `dynashift_runs` if missing → lock it → refuse a run that already
+//! committed → (incremental: refuse a stale watermark) → create the schema and the target if
+//! missing → create the stage → COPY the staged files.
+//! Incremental: delete the keys staged as deletes → drop them from the stage → MERGE the rest.
+//! Full: delete every target row → insert the staged rows (an atomic replace: readers see the
+//! old rows until the batch commits; grants, views and ownership of the target stay).
+//! Pushdown full (a [`StagedFormat::ExportItems`] set): the same, but the stage holds the
+//! target's columns only and COPY reads the export's own data files through jsonpaths over
+//! `$.Item` (written by the pipeline, see [`crate::ddb::item_paths`]), so every
+//! stage row is inserted.
+//! Then record the run and count the target's rows. The Data API commits the batch.
+
+use crate::config::Mode;
+use crate::ddb::item_paths;
+use crate::pipeline::staged::StagedFormat;
+use crate::warehouse::shape::TableShape;
+use crate::warehouse::{LoadRequest, PlannedStatement, RUNS_TABLE};
+
+use super::runs;
+use super::sql::{self, CopySource, quoted_target};
+
+/// The Data API's limit of statements per batch.
+pub const MAX_BATCH: usize = 40;
+
+/// What a statement's outcome means to the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// DDL, locks, changes: its status and row count are reported as they are.
+    Plain,
+    /// COPY: when it fails, the load errors are read from SYS_LOAD_ERROR_DETAIL.
+    Copy,
+    /// Fails when the run already committed.
+    GuardRun,
+    /// Fails when the committed watermark is not the one the load continues from.
+    GuardWatermark,
+    /// Counts the target's rows; its result is the reconciliation.
+    Count,
+}
+
+/// One statement of a load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub label: String,
+    pub sql: String,
+    pub role: Role,
+}
+
+impl Step {
+    fn new(label: impl Into<String>, sql: impl Into<String>, role: Role) -> Step {
+        Step { label: label.into(), sql: sql.into(), role }
+    }
+
+    pub fn planned(&self) -> PlannedStatement {
+        PlannedStatement { label: self.label.clone(), sql: self.sql.clone() }
+    }
+}
+
+/// Where the statements read from besides the request: the COPY role and Region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySettings {
+    pub iam_role: String,
+    pub region: Option<String>,
+}
+
+/// Every statement of the load `request` asks for, in execution order.
+pub fn steps(request: &LoadRequest, copy: &CopySettings) -> Vec<Step> {
+    let shape = TableShape::of(&request.table);
+    let target = quoted_target(&request.table.target);
+    let mut steps = vec![
+        Step::new(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), Role::Plain),
+        Step::new(format!("wait for other loads (lock {RUNS_TABLE})"), runs::lock_runs_table(), Role::Plain),
+        Step::new(
+            format!("check run {} is not committed yet", request.run_id),
+            runs::guard_run_not_committed(&request.run_id),
+            Role::GuardRun,
+        ),
+    ];
+    if request.mode == Mode::Incremental {
+        steps.push(Step::new(
+            "check the committed watermark",
+            runs::guard_watermark(&request.table.name, request.previous_watermark),
+            Role::GuardWatermark,
+        ));
+    }
+    if let Some(schema) = &request.table.target.schema {
+        let label = format!("create schema {} if missing", crate::config::quote_identifier(schema));
+        steps.push(Step::new(label, sql::create_schema(schema), Role::Plain));
+    }
+    steps.push(Step::new(
+        format!("create {target} if missing"),
+        sql::create_target(&target, &shape),
+        Role::Plain,
+    ));
+    let create_stage = match request.staged.format {
+        StagedFormat::Folded => sql::create_stage(&shape),
+        StagedFormat::ExportItems => sql::create_export_item_stage(&shape),
+    };
+    steps.push(Step::new("create stage table", create_stage, Role::Plain));
+    steps.push(copy_step(request, &shape, copy));
+    match request.mode {
+        Mode::Incremental => steps.extend([
+            Step::new(
+                "delete keys staged as deletes",
+                sql::delete_staged_deletes(&target, &shape),
+                Role::Plain,
+            ),
+            Step::new("drop deletes from the stage", sql::drop_deletes_from_stage(), Role::Plain),
+            Step::new("merge staged upserts", sql::merge_staged_upserts(&target, &shape), Role::Plain),
+        ]),
+        Mode::Full => steps.extend([
+            Step::new(format!("delete every row of {target}"), sql::delete_all(&target), Role::Plain),
+            match request.staged.format {
+                StagedFormat::Folded => Step::new(
+                    format!("insert staged rows into {target}"),
+                    sql::insert_staged_rows(&target, &shape),
+                    Role::Plain,
+                ),
+                StagedFormat::ExportItems => Step::new(
+                    format!("insert the export's items into {target}"),
+                    sql::insert_all_stage_rows(&target, &shape),
+                    Role::Plain,
+                ),
+            },
+        ]),
+    }
+    steps.push(Step::new(
+        format!("record run in {RUNS_TABLE}"),
+        runs::record_run(request, &target),
+        Role::Plain,
+    ));
+    steps.push(Step::new(format!("count rows of {target}"), sql::count_rows(&target), Role::Count));
+    steps
+}
+
+/// The COPY of the staged files, or of the export's data files in a pushdown load. The stage
+/// step always writes at least one (maybe empty) part and an export has at least one data file,
+/// so the manifest is never empty; a dry run, which stages nothing, shows the COPY it would run.
+fn copy_step(request: &LoadRequest, shape: &TableShape, copy: &CopySettings) -> Step {
+    let (columns, what) = match request.staged.format {
+        StagedFormat::Folded => (shape.staged_column_names(), "staged"),
+        StagedFormat::ExportItems => (shape.column_names().map(str::to_owned).collect(), "export"),
+    };
+    let files = request.staged.files.len();
+    let manifest_url = request.store.url_of(&request.staged.manifest_key);
+    let jsonpaths_url = request.store.url_of(&request.staged.jsonpaths_key);
+    let source = CopySource {
+        manifest_url: &manifest_url,
+        jsonpaths_url: &jsonpaths_url,
+        iam_role: &copy.iam_role,
+        region: copy.region.as_deref(),
+    };
+    let label = match files {
+        0 => format!("COPY the {what} files into stage"),
+        1 => format!("COPY 1 {what} file into stage"),
+        n => format!("COPY {n} {what} files into stage"),
+    };
+    let label = match request.staged.format {
+        StagedFormat::Folded => label,
+        StagedFormat::ExportItems => format!("{label} (pushdown: $.Item jsonpaths)"),
+    };
+    Step::new(label, sql::copy_into_stage(&columns, &source), Role::Copy)
+}
+
+/// Why a pushdown set cannot be loaded as `request` asks; `None` when it can (or is folded).
+/// The pipeline stages export items only for full syncs of tables whose paths jsonpaths can
+/// express; this re-checks both, so a hand-edited journal cannot misload.
+fn pushdown_problem(request: &LoadRequest) -> Option<String> {
+    if request.staged.format != StagedFormat::ExportItems {
+        return None;
+    }
+    if request.mode != Mode::Full {
+        return Some(format!(
+            "the staged set of run {} holds an export's own items, which only a full load can apply",
+            request.run_id
+        ));
+    }
+    item_paths::first_unreadable(&request.table).map(|problem| problem.to_string())
+}
+
+/// Why the request cannot be loaded into Redshift at all; `None` when it can. Checked before
+/// anything is sent.
+pub fn unloadable(request: &LoadRequest, steps: &[Step]) -> Option<String> {
+    let root = request.store.root_url();
+    if !root.starts_with("s3://") {
+        return Some(format!(
+            "Redshift COPY reads from S3, but table {}'s store is {root}: set `bucket = \"s3://…\"` for it in tables.toml",
+            request.table.name
+        ));
+    }
+    if let Some(problem) = pushdown_problem(request) {
+        return Some(problem);
+    }
+    if steps.len() > MAX_BATCH {
+        return Some(format!(
+            "the load needs {} statements, more than the Data API's {MAX_BATCH} per batch",
+            steps.len()
+        ));
+    }
+    let values = [
+        ("table name", request.table.name.as_str()),
+        ("run id", request.run_id.as_str()),
+        ("staged manifest key", request.staged.manifest_key.as_str()),
+        ("staged jsonpaths key", request.staged.jsonpaths_key.as_str()),
+        ("store", root.as_str()),
+    ];
+    values.iter().find_map(|(what, value)| {
+        sql::unsafe_literal(value).map(|problem| {
+            format!(
+                "the {what} `{}` {problem}, which cannot be written into Redshift SQL safely",
+                value.escape_debug()
+            )
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::pipeline::staged::StagedFile;
+    use crate::store::LocalStore;
+    use crate::warehouse::testkit;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
+
+    fn copy_settings() -> CopySettings {
+        CopySettings { iam_role: ROLE.into(), region: Some("eu-west-1".into()) }
+    }
+
+    fn render(steps: &[Step]) -> String {
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("-- {}. {}\n{};\n", i + 1, s.label, s.sql))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A store whose URLs are S3 URLs, as the Redshift adapter requires.
+    #[derive(Debug)]
+    struct S3Urls(LocalStore);
+
+    #[async_trait::async_trait]
+    impl crate::store::ObjectStore for S3Urls {
+        fn root_url(&self) -> String {
+            "s3://acme-exports/dynashift/".into()
+        }
+        fn url_of(&self, key: &str) -> String {
+            format!("s3://acme-exports/dynashift/{key}")
+        }
+        async fn get(&self, key: &str) -> Result<Vec<u8>, crate::store::StoreError> {
+            self.0.get(key).await
+        }
+        async fn open(&self, key: &str) -> Result<crate::store::ObjectReader, crate::store::StoreError> {
+            self.0.open(key).await
+        }
+        async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), crate::store::StoreError> {
+            self.0.put(key, bytes).await
+        }
+        async fn put_file(&self, key: &str, file: &std::path::Path) -> Result<(), crate::store::StoreError> {
+            self.0.put_file(key, file).await
+        }
+        async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), crate::store::StoreError> {
+            self.0.create_new(key, bytes).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+        ) -> Result<Vec<crate::store::ObjectMeta>, crate::store::StoreError> {
+            self.0.list(prefix).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), crate::store::StoreError> {
+            self.0.delete(key).await
+        }
+        async fn head(
+            &self,
+            key: &str,
+        ) -> Result<Option<crate::store::ObjectMeta>, crate::store::StoreError> {
+            self.0.head(key).await
+        }
+    }
+
+    fn staged_request(table: crate::config::TableConfig, mode: Mode, run_id: &str) -> LoadRequest {
+        let mut request = testkit::request_for(table, mode, run_id);
+        request.store = Arc::new(S3Urls(LocalStore::new(std::env::temp_dir())));
+        request.previous_watermark = Some(request.watermark - chrono::Duration::hours(2));
+        request.staged.manifest_key = format!("{}/staged/{run_id}/copy.manifest", request.table.name);
+        request.staged.jsonpaths_key = format!("{}/staged/{run_id}/jsonpaths.json", request.table.name);
+        for part in 0..2 {
+            let key = format!("{}/staged/{run_id}/part-{part:05}.json.gz", request.table.name);
+            request.staged.files.push(StagedFile { key, rows: 60, bytes: 2048 });
+        }
+        (request.staged.upserts, request.staged.deletes) = (100, 20);
+        request
+    }
+
+    /// A pushdown full load: the stage lists an export's own data files.
+    fn pushdown_request(table: crate::config::TableConfig, run_id: &str) -> LoadRequest {
+        let mut table = table;
+        table.full_load = crate::config::FullLoad::Pushdown;
+        let mut request = staged_request(table, Mode::Full, run_id);
+        request.staged.format = StagedFormat::ExportItems;
+        request.staged.columns = crate::pipeline::staged::target_columns(&request.table);
+        request.staged.files = (0..3)
+            .map(|i| StagedFile {
+                key: format!("{}/exports/AWSDynamoDB/01-e/data/f{i}.json.gz", request.table.name),
+                rows: 40,
+                bytes: 0,
+            })
+            .collect();
+        (request.staged.upserts, request.staged.deletes) = (120, 0);
+        request
+    }
+
+    fn all_plans() -> Vec<(&'static str, Vec<Step>)> {
+        vec![
+            (
+                "incremental",
+                steps(
+                    &staged_request(testkit::line_items_table(), Mode::Incremental, "run-7"),
+                    &copy_settings(),
+                ),
+            ),
+            (
+                "full",
+                steps(&staged_request(testkit::customers_table(), Mode::Full, "run-8"), &copy_settings()),
+            ),
+            (
+                "super",
+                steps(&staged_request(testkit::orders_table(), Mode::Incremental, "run-9"), &copy_settings()),
+            ),
+            ("pushdown", steps(&pushdown_request(testkit::customers_table(), "run-10"), &copy_settings())),
+            ("pushdown super", steps(&pushdown_request(testkit::orders_table(), "run-11"), &copy_settings())),
+            (
+                "pushdown in a schema",
+                steps(&pushdown_request(testkit::line_items_table(), "run-12"), &copy_settings()),
+            ),
+        ]
+    }
+
+    #[test]
+    fn incremental_with_a_composite_key_in_a_schema() {
+        let request = staged_request(testkit::line_items_table(), Mode::Incremental, "run-7");
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings())));
+    }
+
+    #[test]
+    fn full_replace() {
+        let request = staged_request(testkit::customers_table(), Mode::Full, "run-8");
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings())));
+    }
+
+    #[test]
+    fn super_columns_and_the_whole_item_column() {
+        let request = staged_request(testkit::orders_table(), Mode::Incremental, "run-9");
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings())));
+    }
+
+    #[test]
+    fn pushdown_full_replace() {
+        let request = pushdown_request(testkit::customers_table(), "run-10");
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings())));
+    }
+
+    #[test]
+    fn a_pushdown_load_copies_the_target_columns_and_inserts_every_stage_row() {
+        let request = pushdown_request(testkit::orders_table(), "run-11");
+        let steps = steps(&request, &copy_settings());
+        let copy = steps.iter().find(|s| s.role == Role::Copy).unwrap();
+        assert_eq!(copy.label, "COPY 3 export files into stage (pushdown: $.Item jsonpaths)");
+        assert!(
+            copy.sql.starts_with("COPY \"dynashift_stage\" (\"customer_id\", \"order_id\","),
+            "{}",
+            copy.sql
+        );
+        assert!(copy.sql.contains("\"lines\", \"item\")\n"), "{}", copy.sql);
+        assert!(!steps.iter().any(|s| s.sql.contains("dynashift_op")), "export items carry no op");
+        let delete = steps.iter().position(|s| s.sql.starts_with("DELETE FROM \"orders\"")).unwrap();
+        assert!(steps[delete + 1].sql.starts_with("INSERT INTO \"orders\""));
+        assert!(
+            steps.iter().any(|s| s.sql.contains("'full', '2024-05-01T12:00:00.000000Z', GETDATE(), 120, 0"))
+        );
+        assert_eq!(unloadable(&request, &steps), None);
+    }
+
+    #[test]
+    fn a_pushdown_set_is_refused_for_an_incremental_load_or_an_unreadable_path() {
+        let mut incremental = pushdown_request(testkit::customers_table(), "r");
+        incremental.mode = Mode::Incremental;
+        let problem = unloadable(&incremental, &steps(&incremental, &copy_settings())).unwrap();
+        assert!(problem.contains("only a full load can apply"), "{problem}");
+        let mut table = testkit::customers_table();
+        table.columns[1].path = crate::config::AttrPath::parse("names[0]").unwrap();
+        let indexed = pushdown_request(table, "r");
+        let problem = unloadable(&indexed, &steps(&indexed, &copy_settings())).unwrap();
+        assert!(problem.starts_with("column `name` reads `names[0]`"), "{problem}");
+    }
+
+    /// The SQL's words, upper-cased, outside quoted identifiers and literals.
+    fn keywords(sql: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut quote: Option<char> = None;
+        let mut word = String::new();
+        for c in sql.chars() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == '"' || c == '\'' => quote = Some(c),
+                None if c.is_alphanumeric() || c == '_' => word.push(c.to_ascii_uppercase()),
+                None => words.push(std::mem::take(&mut word)),
+            }
+        }
+        words.push(word);
+        words.retain(|w| !w.is_empty());
+        words
+    }
+
+    #[test]
+    fn no_plan_truncates_or_exceeds_a_batch() {
+        for (name, steps) in all_plans() {
+            assert!(steps.len() <= MAX_BATCH, "{name}: {} statements", steps.len());
+            for step in &steps {
+                let words = keywords(&step.sql);
+                assert!(!words.iter().any(|w| w == "TRUNCATE"), "{name}: TRUNCATE commits: {}", step.sql);
+                let first = words.first().map(String::as_str);
+                assert!(
+                    !matches!(first, Some("BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK")),
+                    "{name}: the Data API frames the batch's transaction: {}",
+                    step.sql
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_merge_has_a_conditional_when_clause_and_each_clause_appears_once() {
+        for (name, steps) in all_plans() {
+            for step in steps.iter().filter(|s| s.sql.starts_with("MERGE")) {
+                let when: Vec<&str> =
+                    step.sql.lines().filter(|l| l.trim_start().starts_with("WHEN")).collect();
+                assert_eq!(when.len(), 2, "{name}: {}", step.sql);
+                assert!(when.iter().all(|l| !l.contains(" AND ")), "{name}: {}", step.sql);
+                assert!(
+                    step.sql.contains("WHEN MATCHED THEN UPDATE")
+                        && step.sql.contains("WHEN NOT MATCHED THEN INSERT")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_configured_identifier_is_quoted_and_no_credential_appears() {
+        let names = [
+            "LINE_ITEMS",
+            "SALES",
+            "CUSTOMERS",
+            "ORDERS",
+            "CUSTOMER_ID",
+            "ORDER_ID",
+            "ITEM",
+            "DYNASHIFT_STAGE",
+            "DYNASHIFT_RUNS",
+            "LINE_NO",
+            "SKU",
+            "NAME",
+            "VISITS",
+        ];
+        for (name, steps) in all_plans() {
+            for step in &steps {
+                let words = keywords(&step.sql);
+                for identifier in names {
+                    assert!(
+                        !words.iter().any(|w| w == identifier),
+                        "{name}: {identifier} unquoted in {}",
+                        step.sql
+                    );
+                }
+                let upper = step.sql.to_uppercase();
+                for credential in
+                    ["CREDENTIALS", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "AKIA", "PASSWORD"]
+                {
+                    assert!(!upper.contains(credential), "{name}: {credential} in {}", step.sql);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_keyword_scan_sees_unquoted_names_only() {
+        assert_eq!(keywords("DELETE FROM \"orders\" WHERE x = 'commit'"), ["DELETE", "FROM", "WHERE", "X"]);
+        assert_eq!(keywords("SELECT committed_at"), ["SELECT", "COMMITTED_AT"]);
+    }
+
+    #[test]
+    fn the_watermark_guard_exists_only_for_incremental_loads_and_comes_before_any_change() {
+        let incremental =
+            steps(&staged_request(testkit::orders_table(), Mode::Incremental, "r"), &copy_settings());
+        let guard = incremental.iter().position(|s| s.role == Role::GuardWatermark).unwrap();
+        let first_change = incremental
+            .iter()
+            .position(|s| s.sql.starts_with("DELETE") || s.sql.starts_with("COPY"))
+            .unwrap();
+        assert!(guard < first_change);
+        let full = steps(&staged_request(testkit::orders_table(), Mode::Full, "r"), &copy_settings());
+        assert!(!full.iter().any(|s| s.role == Role::GuardWatermark));
+        assert!(full.iter().any(|s| s.role == Role::GuardRun));
+        assert_eq!(full.last().map(|s| s.role), Some(Role::Count));
+    }
+
+    #[test]
+    fn a_dry_run_which_stages_nothing_still_shows_the_copy() {
+        let mut request = staged_request(testkit::orders_table(), Mode::Incremental, "r");
+        request.staged.files.clear();
+        let steps = steps(&request, &copy_settings());
+        let copy = steps.iter().find(|s| s.role == Role::Copy).expect("a COPY step");
+        assert_eq!(copy.label, "COPY the staged files into stage");
+    }
+
+    #[test]
+    fn a_local_store_or_an_unsafe_value_is_refused_before_anything_runs() {
+        let local = testkit::request_for(testkit::orders_table(), Mode::Full, "r");
+        let problem = unloadable(&local, &steps(&local, &copy_settings())).unwrap();
+        assert!(problem.contains("Redshift COPY reads from S3"), "{problem}");
+        let mut odd = staged_request(testkit::orders_table(), Mode::Full, r"run\1");
+        odd.run_id = r"run\1".into();
+        let problem = unloadable(&odd, &steps(&odd, &copy_settings())).unwrap();
+        assert!(problem.contains("holds a backslash"), "{problem}");
+        let fine = staged_request(testkit::orders_table(), Mode::Full, "r");
+        assert_eq!(unloadable(&fine, &steps(&fine, &copy_settings())), None);
+    }
+}

@@ -1,0 +1,219 @@
+//! The pushdown strategy end to end, through the real aws-sdk-redshiftdata client against the
+//! Data API stand-in: a full sync of the demo `customers` table with `full_load = "pushdown"`
+//! (Redshift's COPY reads the export's own data files through jsonpaths over `$.Item`; dynashift
+//! reads only the manifests), then incremental syncs, which stay staged. After each, the target
+//! must equal the demo table's state at the committed watermark. The whole-item column of a
+//! pushdown load holds DynamoDB JSON (typed), by design.
+//!
+//! Needs the stand-ins `scripts/test.sh` starts (PostgreSQL and moto); fails without them.
+
+mod common;
+mod dataapi_support;
+mod moto_support;
+mod postgres_support;
+mod sync_harness;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use common::{committed, demo_config, events_named};
+use dataapi_support::{DataApiStandIn, S3Access};
+use dynashift::aws::AwsConnection;
+use dynashift::config::{
+    AwsSettings, Config, FullLoad, Mode, RedshiftConfig, RedshiftConnection, StoreLocation, UnmappedPolicy,
+    WarehouseConfig,
+};
+use dynashift::pipeline::events::{EventKind, RunEvent};
+use dynashift::pipeline::stage::map_item;
+use dynashift::store::{ObjectStore, S3Store};
+use dynashift::warehouse::Warehouse;
+use dynashift::warehouse::postgres::{CanonicalJson, PgValue, PostgresWarehouse, TlsMode};
+use dynashift::warehouse::redshift::RedshiftWarehouse;
+use postgres_support::{expected_rows, fresh_database};
+use sync_harness::SyncHarness;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
+const PREFIX: &str = "dynashift/";
+const TABLE: &str = "customers";
+
+/// The demo's `customers` table alone, as a pushdown table, its store in a fresh moto bucket and
+/// its warehouse the stand-in over a fresh database.
+struct Stack {
+    _standin: DataApiStandIn,
+    _dir: tempfile::TempDir,
+    store: Arc<dyn ObjectStore>,
+    harness: SyncHarness,
+}
+
+impl Stack {
+    async fn start(database: &str, unmapped: UnmappedPolicy) -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let url = fresh_database(database).await;
+        let moto = moto_support::connection().await;
+        let bucket = moto_support::new_bucket(&moto, "pushdown").await;
+        let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
+        let standin = DataApiStandIn::start(&url, s3).await;
+        let redshift = RedshiftConfig {
+            connection: RedshiftConnection::Workgroup { name: "analytics".into() },
+            database: "dev".into(),
+            iam_role: ROLE.into(),
+            copy_region: None,
+            client: AwsSettings {
+                region: Some(moto_support::REGION.into()),
+                profile: None,
+                endpoint_url: Some(standin.endpoint()),
+            },
+        };
+        let config = pushdown_config(demo_config(dir.path(), 250, 400), &bucket, &redshift, unmapped);
+        let data_api =
+            AwsConnection::with_static_credentials(&redshift.client, "testing", "testing").await.unwrap();
+        let warehouse: Arc<dyn Warehouse> = Arc::new(RedshiftWarehouse::new(&data_api, &redshift));
+        let reader = Arc::new(PostgresWarehouse::connect(&url, TlsMode::Disable).await.unwrap());
+        let store: Arc<dyn ObjectStore> = Arc::new(S3Store::new(&moto, &bucket, PREFIX));
+        let harness = SyncHarness::new(config, warehouse, reader, store.clone());
+        Stack { _standin: standin, _dir: dir, store, harness }
+    }
+}
+
+fn pushdown_config(
+    mut config: Config,
+    bucket: &str,
+    redshift: &RedshiftConfig,
+    unmapped: UnmappedPolicy,
+) -> Config {
+    config.tables.retain(|t| t.name == TABLE);
+    let table = &mut config.tables[0];
+    table.store = StoreLocation::S3 { bucket: bucket.into(), prefix: PREFIX.into() };
+    table.full_load = FullLoad::Pushdown;
+    table.unmapped = unmapped;
+    config.warehouse = WarehouseConfig::Redshift(redshift.clone());
+    config
+}
+
+fn pushdown_notes(events: &[RunEvent]) -> usize {
+    events_named(events, "warning")
+        .into_iter()
+        .filter(|e| matches!(e, EventKind::Warning { message } if message.starts_with("pushdown: Redshift reads")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushdown_full_load_then_staged_increments_keep_the_table_equal_to_the_source() {
+    let mut stack = Stack::start("pushdown_rounds", UnmappedPolicy::Drop).await;
+    let harness = &mut stack.harness;
+
+    let (outcome, events) = harness.sync(TABLE, Mode::Full).await;
+    let (_, upserts, deletes, target_rows) = committed(&outcome);
+    assert_eq!((upserts, deletes), (target_rows, 0), "every exported item is an upsert");
+    assert_eq!(pushdown_notes(&events), 1, "the run says no data passed through dynashift");
+    let copy = events_named(&events, "statement_submitted")
+        .into_iter()
+        .find_map(|e| match e {
+            EventKind::StatementSubmitted { label, sql, .. } if sql.starts_with("COPY") => Some((label, sql)),
+            _ => None,
+        })
+        .expect("a COPY statement");
+    assert!(copy.0.contains("export file") && copy.0.contains("pushdown"), "{}", copy.0);
+    assert!(!copy.1.contains("dynashift_op"), "export items carry no op column: {}", copy.1);
+    harness.assert_in_sync(TABLE).await;
+
+    let objects = stack.store.list(&format!("{TABLE}/")).await.unwrap();
+    assert!(
+        objects.iter().any(|o| o.key.contains("/AWSDynamoDB/") && o.key.ends_with(".json.gz")),
+        "the export's data files, which COPY read, are kept"
+    );
+    assert!(
+        !objects.iter().any(|o| o.key.contains("/staged/")),
+        "the run's manifest and jsonpaths are removed once committed"
+    );
+
+    for minutes in [90, 30 * 60] {
+        for demo in harness.demos.values() {
+            demo.advance(Duration::minutes(minutes)).await.expect("advance the demo clock");
+        }
+        let (outcome, events) = harness.sync(TABLE, Mode::Incremental).await;
+        let (_, upserts, deletes, _) = committed(&outcome);
+        assert!(upserts + deletes > 0, "the workload changed customers");
+        assert_eq!(pushdown_notes(&events), 0, "incremental syncs stay staged");
+        harness.assert_in_sync(TABLE).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_item_column_of_a_pushdown_load_holds_dynamodb_json() {
+    let stack = Stack::start("pushdown_item", UnmappedPolicy::KeepItem { column: "item".into() }).await;
+    let mut harness = stack.harness;
+    let (outcome, _) = harness.sync(TABLE, Mode::Full).await;
+    committed(&outcome);
+
+    let config = harness.config.table(TABLE).unwrap().clone();
+    let watermark = harness.watermark(TABLE).await.unwrap();
+    let items = harness.demos[TABLE].items_at(watermark).await.unwrap();
+    let staged: Vec<_> = items.iter().map(|item| map_item(&config, item).unwrap()).collect();
+    let mut expected: Vec<(Vec<PgValue>, PgValue)> = expected_rows(&config, &staged)
+        .into_iter()
+        .zip(&items)
+        .map(|(mut row, item)| {
+            row.pop(); // the staged strategy's plain JSON of the item
+            let typed = CanonicalJson::parse(&serde_json::to_string(item).unwrap()).unwrap();
+            (row, PgValue::Json(typed))
+        })
+        .collect();
+    let loaded = harness.reader.query_rows(&config.target).await.unwrap().expect("the target exists");
+    assert_eq!(loaded.columns.last().map(String::as_str), Some("item"));
+    let mut actual: Vec<(Vec<PgValue>, PgValue)> = loaded
+        .rows
+        .into_iter()
+        .map(|mut row| {
+            let item = row.pop().unwrap();
+            (row, item)
+        })
+        .collect();
+    expected.sort_by_cached_key(|row| format!("{row:?}"));
+    actual.sort_by_cached_key(|row| format!("{row:?}"));
+    assert_eq!(actual.len(), expected.len());
+    for (got, want) in actual.iter().zip(&expected) {
+        assert_eq!(got, want, "columns equal the source, the item column is its DynamoDB JSON");
+    }
+}
+
+/// Config validation allows pushdown only with Redshift; the warehouses that read staged files
+/// through dynashift still refuse an export-items set rather than misread it.
+#[tokio::test]
+async fn warehouses_reading_staged_files_refuse_a_pushdown_set() {
+    use dynashift::pipeline::staged::{StagedFile, StagedFormat, StagedSet, target_columns};
+    use dynashift::warehouse::LoadRequest;
+    use dynashift::warehouse::sqlite::SqliteWarehouse;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), 10, 0);
+    let table = Arc::new(config.table(TABLE).unwrap().clone());
+    let staged = StagedSet {
+        manifest_key: "customers/staged/r/copy.manifest".into(),
+        jsonpaths_key: "customers/staged/r/jsonpaths.json".into(),
+        columns: target_columns(&table),
+        files: vec![StagedFile {
+            key: "customers/exports/AWSDynamoDB/e/data/a.json.gz".into(),
+            rows: 1,
+            bytes: 0,
+        }],
+        upserts: 1,
+        deletes: 0,
+        format: StagedFormat::ExportItems,
+    };
+    let request = LoadRequest {
+        run_id: "r".into(),
+        table,
+        mode: Mode::Full,
+        staged,
+        watermark: chrono::Utc::now(),
+        previous_watermark: None,
+        store: Arc::new(dynashift::store::LocalStore::new(dir.path())),
+    };
+    let sqlite = SqliteWarehouse::open(&dir.path().join("w.sqlite")).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let events = dynashift::pipeline::EventSink::discard();
+    let error = sqlite.load(&request, &events, &cancel).await.unwrap_err();
+    assert!(error.to_string().starts_with("SQLite cannot load a pushdown staged set"), "{error}");
+}

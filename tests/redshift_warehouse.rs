@@ -1,0 +1,396 @@
+//! The Redshift warehouse through the real aws-sdk-redshiftdata client, against the Data API
+//! stand-in (tests/dataapi_support): its statements run on a fresh PostgreSQL database and its
+//! COPY reads the staged files from moto's S3. Loads, guards, a failed statement, a failed COPY
+//! with its load errors, throttling, cancel, and the three ways of connecting.
+//!
+//! Needs the stand-ins `scripts/test.sh` starts (PostgreSQL and moto); fails without them.
+
+mod dataapi_support;
+mod moto_support;
+mod postgres_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use dataapi_support::{DataApiStandIn, Fault, S3Access};
+use dynashift::aws::AwsConnection;
+use dynashift::config::{AwsSettings, Mode, RedshiftConfig, RedshiftConnection, TableConfig};
+use dynashift::pipeline::events::{EventKind, EventSink, StatementStatus};
+use dynashift::store::{ObjectStore, S3Store};
+use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
+use dynashift::warehouse::redshift::RedshiftWarehouse;
+use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+use postgres_support::{
+    at, customers_table, expected_rows, fresh_database, line, line_values, orders_table, stage_files,
+};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
+
+/// A Redshift warehouse over the stand-in, a moto bucket for the staged files, and a direct
+/// PostgreSQL reader of the database the stand-in runs on.
+struct RedshiftFixture {
+    standin: DataApiStandIn,
+    store: Arc<dyn ObjectStore>,
+    warehouse: RedshiftWarehouse,
+    reader: PostgresWarehouse,
+}
+
+struct Outcome {
+    result: Result<LoadReport, WarehouseError>,
+    events: Vec<EventKind>,
+}
+
+impl RedshiftFixture {
+    async fn new(database: &str) -> RedshiftFixture {
+        RedshiftFixture::connecting_as(database, RedshiftConnection::Workgroup { name: "analytics".into() })
+            .await
+    }
+
+    async fn connecting_as(database: &str, connection: RedshiftConnection) -> RedshiftFixture {
+        let url = fresh_database(database).await;
+        let moto = moto_support::connection().await;
+        let bucket = moto_support::new_bucket(&moto, "redshift-load").await;
+        let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
+        let standin = DataApiStandIn::start(&url, s3).await;
+        let settings = AwsSettings {
+            region: Some(moto_support::REGION.into()),
+            profile: None,
+            endpoint_url: Some(standin.endpoint()),
+        };
+        let data_api = AwsConnection::with_static_credentials(&settings, "testing", "testing").await.unwrap();
+        let config = RedshiftConfig {
+            connection,
+            database: "dev".into(),
+            iam_role: ROLE.into(),
+            copy_region: None,
+            client: settings,
+        };
+        RedshiftFixture {
+            standin,
+            store: Arc::new(S3Store::new(&moto, &bucket, "dynashift/")),
+            warehouse: RedshiftWarehouse::new(&data_api, &config),
+            reader: PostgresWarehouse::connect(&url, TlsMode::Disable).await.unwrap(),
+        }
+    }
+
+    /// Stages `parts` in S3 and builds the request continuing from the committed watermark.
+    async fn next_request(
+        &self,
+        table: &TableConfig,
+        mode: Mode,
+        run_id: &str,
+        parts: &[Vec<String>],
+    ) -> LoadRequest {
+        let staged = stage_files(self.store.as_ref(), table, run_id, parts).await;
+        let previous = self.warehouse.last_commit(&table.name).await.unwrap().map(|c| c.watermark);
+        LoadRequest {
+            run_id: run_id.into(),
+            table: Arc::new(table.clone()),
+            mode,
+            staged,
+            watermark: previous.map_or(at("2024-05-01T00:00:00Z"), |w| w + chrono::Duration::hours(1)),
+            previous_watermark: previous,
+            store: self.store.clone(),
+        }
+    }
+
+    async fn load(&self, request: &LoadRequest, cancel: &CancellationToken) -> Outcome {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = EventSink::new(&request.run_id, &request.table.name, tx);
+        let result = self.warehouse.load(request, &sink, cancel).await;
+        drop(sink);
+        let mut events = Vec::new();
+        while let Some(event) = rx.recv().await {
+            events.push(event.kind);
+        }
+        Outcome { result, events }
+    }
+
+    async fn sync(&self, table: &TableConfig, mode: Mode, run_id: &str, parts: &[Vec<String>]) -> Outcome {
+        let request = self.next_request(table, mode, run_id, parts).await;
+        self.load(&request, &CancellationToken::new()).await
+    }
+
+    async fn rows(&self, table: &TableConfig) -> Vec<Vec<PgValue>> {
+        self.reader.query_rows(&table.target).await.unwrap().map(|t| t.rows).unwrap_or_default()
+    }
+
+    /// The target's rows and the table's newest committed run, to prove a failed load changed neither.
+    async fn snapshot(&self, table: &TableConfig) -> (Vec<Vec<PgValue>>, Option<String>) {
+        let last = self.warehouse.last_commit(&table.name).await.unwrap().map(|c| c.run_id);
+        (self.rows(table).await, last)
+    }
+
+    fn batches(&self) -> Vec<Vec<String>> {
+        self.standin
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "BatchExecuteStatement")
+            .map(|c| c.sqls)
+            .collect()
+    }
+}
+
+fn customer(id: &str, name: &str, visits: i64) -> String {
+    let name = serde_json::to_string(name).unwrap();
+    line(
+        &customers_table(),
+        "U",
+        &[("customer_id", &format!("\"{id}\"")), ("name", &name), ("visits", &visits.to_string())],
+    )
+}
+
+fn delete_customer(id: &str) -> String {
+    line(&customers_table(), "D", &[("customer_id", &format!("\"{id}\""))])
+}
+
+async fn seed_customers(fixture: &RedshiftFixture) {
+    let parts = vec![vec![customer("C1", "Ada", 1), customer("C2", "Bo", 2), customer("C3", "Cy", 3)]];
+    fixture.sync(&customers_table(), Mode::Full, "seed", &parts).await.result.unwrap();
+}
+
+/// `(index, status, error)` of every finished statement, in order.
+fn finished(events: &[EventKind]) -> Vec<(usize, StatementStatus, Option<String>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::StatementFinished { index, status, error, .. } => {
+                Some((*index, *status, error.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn statement_error(outcome: &Outcome) -> (usize, String, String) {
+    match &outcome.result {
+        Err(WarehouseError::Statement { index, label, message }) => (*index, label.clone(), message.clone()),
+        other => panic!("the load must fail with a statement error: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_then_incremental_loads_apply_upserts_and_deletes_in_one_batch_each() {
+    let fixture = RedshiftFixture::new("rs_rounds").await;
+    let table = customers_table();
+    seed_customers(&fixture).await;
+    let parts = vec![vec![delete_customer("C1"), customer("C2", "Bea", 20)], vec![customer("C4", "Di", 4)]];
+    let outcome = fixture.sync(&table, Mode::Incremental, "r1", &parts).await;
+    let report = outcome.result.unwrap();
+    assert_eq!((report.upserts, report.deletes, report.target_rows), (2, 1, 3));
+    let names: Vec<PgValue> = fixture.rows(&table).await.into_iter().map(|r| r[1].clone()).collect();
+    assert_eq!(names, [PgValue::Text("Bea".into()), PgValue::Text("Cy".into()), PgValue::Text("Di".into())]);
+    assert!(
+        outcome
+            .events
+            .iter()
+            .any(|e| matches!(e, EventKind::Reconciled { target_rows: 3, upserts: 2, deletes: 1 }))
+    );
+    let all_finished = finished(&outcome.events);
+    assert!(
+        all_finished.iter().all(|(_, status, _)| *status == StatementStatus::Finished),
+        "{all_finished:?}"
+    );
+    assert!(
+        outcome.events.iter().any(|e| matches!(e, EventKind::StatementStarted { query_id: Some(_), .. }))
+    );
+
+    let batches = fixture.batches();
+    assert_eq!(batches.len(), 2, "one batch per load");
+    assert!(batches.iter().all(|b| b.len() <= 40));
+    let calls = fixture.standin.calls();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.operation != "BatchExecuteStatement"
+                || c.workgroup_name.as_deref() == Some("analytics"))
+    );
+
+    let full = fixture.sync(&table, Mode::Full, "r2", &[vec![customer("C9", "Zed", 9)]]).await;
+    assert_eq!(full.result.unwrap().target_rows, 1, "a full load replaces the target");
+    let commit = fixture.warehouse.last_commit("customers").await.unwrap().unwrap();
+    assert_eq!((commit.run_id.as_str(), commit.target_rows), ("r2", 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_super_value_and_the_whole_item_arrive_exactly() {
+    let fixture = RedshiftFixture::new("rs_types").await;
+    let table = orders_table();
+    let order = line(
+        &table,
+        "U",
+        &[
+            ("customer_id", "\"c-1\""),
+            ("order_id", "\"o-1\""),
+            ("total", "\"123456789012345678901234567890123456.78\""),
+            ("placed_at", "\"2024-05-01 10:15:00.123456\""),
+            ("ratio", "0.25"),
+            ("is_priority", "true"),
+            ("qty", "7"),
+            ("line_count", "2"),
+            (
+                "lines",
+                "[{\"sku\":\"A\",\"n\":1E-130},{\"sku\":\"B\",\"n\":12345678901234567890123456789012345678}]",
+            ),
+            ("item", "{\"pk\":\"c-1\",\"sk\":\"o-1\",\"odd name\":{\"x\":[1,2]}}"),
+        ],
+    );
+    let outcome = fixture.sync(&table, Mode::Full, "t1", &[vec![order.clone()]]).await;
+    outcome.result.unwrap();
+    assert_eq!(fixture.rows(&table).await, expected_rows(&table, &[line_values(&table, &order)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_statement_shows_redshifts_error_and_changes_nothing() {
+    let fixture = RedshiftFixture::new("rs_failed_merge").await;
+    let table = customers_table();
+    seed_customers(&fixture).await;
+    let before = fixture.snapshot(&table).await;
+    let error = "ERROR: permission denied for relation customers";
+    fixture.standin.inject(Fault::FailStatement { sql_contains: "MERGE INTO".into(), error: error.into() });
+    let outcome = fixture
+        .sync(&table, Mode::Incremental, "r1", &[vec![delete_customer("C1"), customer("C5", "E", 5)]])
+        .await;
+    let (index, label, message) = statement_error(&outcome);
+    assert_eq!(label, "merge staged upserts");
+    assert!(message.contains("permission denied for relation customers"), "{message}");
+    let statuses = finished(&outcome.events);
+    assert_eq!(
+        statuses.iter().find(|(i, ..)| *i == index).map(|(_, s, _)| *s),
+        Some(StatementStatus::Failed)
+    );
+    assert!(
+        statuses.iter().filter(|(i, ..)| *i > index).all(|(_, s, _)| *s == StatementStatus::Aborted),
+        "{statuses:?}"
+    );
+    assert_eq!(fixture.snapshot(&table).await, before, "the batch rolled back: rows and watermark unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_copy_names_the_file_line_and_column_that_broke_it() {
+    let fixture = RedshiftFixture::new("rs_failed_copy").await;
+    let table = customers_table();
+    seed_customers(&fixture).await;
+    let before = fixture.snapshot(&table).await;
+    let bad = line(&table, "U", &[("customer_id", "\"C7\""), ("visits", "\"many\"")]);
+    let parts = vec![vec![customer("C5", "E", 5)], vec![customer("C6", "F", 6), bad]];
+    let outcome = fixture.sync(&table, Mode::Incremental, "r1", &parts).await;
+    let (_, label, message) = statement_error(&outcome);
+    assert_eq!(label, "COPY 2 staged files into stage");
+    assert!(message.contains("sys_load_error_detail"), "Redshift's own error comes first: {message}");
+    assert!(message.contains("part-00001.json.gz line 2, column visits"), "{message}");
+    assert_eq!(fixture.snapshot(&table).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_watermark_or_an_already_committed_run_is_refused_by_the_batch_itself() {
+    let fixture = RedshiftFixture::new("rs_guards").await;
+    let table = customers_table();
+    seed_customers(&fixture).await;
+    let mut stale =
+        fixture.next_request(&table, Mode::Incremental, "r1", &[vec![customer("C5", "E", 5)]]).await;
+    stale.previous_watermark = Some(at("2020-01-01T00:00:00Z"));
+    let outcome = fixture.load(&stale, &CancellationToken::new()).await;
+    let (_, label, message) = statement_error(&outcome);
+    assert_eq!(label, "check the committed watermark");
+    assert!(message.contains("customers is committed up to 2024-05-01T00:00:00.000000Z"), "{message}");
+
+    let again = fixture.next_request(&table, Mode::Full, "seed", &[vec![customer("C5", "E", 5)]]).await;
+    let outcome = fixture.load(&again, &CancellationToken::new()).await;
+    let (_, _, message) = statement_error(&outcome);
+    assert!(message.contains("run seed is already recorded in dynashift_runs"), "{message}");
+    assert_eq!(fixture.rows(&table).await.len(), 3, "nothing was applied twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_polls_are_retried_and_the_load_commits_once() {
+    let fixture = RedshiftFixture::new("rs_throttle").await;
+    let table = customers_table();
+    seed_customers(&fixture).await;
+    fixture.standin.inject(Fault::Throttle { operation: "DescribeStatement".into(), times: 4 });
+    fixture.standin.inject(Fault::Throttle { operation: "BatchExecuteStatement".into(), times: 2 });
+    let outcome = fixture.sync(&table, Mode::Incremental, "r1", &[vec![customer("C5", "E", 5)]]).await;
+    assert_eq!(outcome.result.unwrap().target_rows, 4);
+    let submits: Vec<_> =
+        fixture.standin.calls().into_iter().filter(|c| c.operation == "BatchExecuteStatement").collect();
+    assert_eq!(submits.len(), 4, "two throttled submits, retried");
+    let tokens: std::collections::BTreeSet<_> =
+        submits.iter().map(|c| c.client_token.clone().unwrap()).collect();
+    assert_eq!(tokens.len(), 2, "retries of one submit carry its client token: {tokens:?}");
+    let runs_table = dynashift::config::TargetTable { schema: None, table: "dynashift_runs".into() };
+    let runs = fixture.reader.query_rows(&runs_table).await.unwrap().unwrap();
+    assert_eq!(runs.rows.len(), 2, "the load committed once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_the_running_statement_and_commits_nothing() {
+    let fixture = RedshiftFixture::new("rs_cancel").await;
+    let table = customers_table();
+    seed_customers(&fixture).await;
+    let before = fixture.snapshot(&table).await;
+    fixture
+        .standin
+        .inject(Fault::SlowStatement { sql_contains: "MERGE INTO".into(), delay: Duration::from_secs(30) });
+    let request =
+        fixture.next_request(&table, Mode::Incremental, "r1", &[vec![customer("C5", "E", 5)]]).await;
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        trigger.cancel();
+    });
+    let started = std::time::Instant::now();
+    let outcome = fixture.load(&request, &cancel).await;
+    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
+    assert!(started.elapsed() < Duration::from_secs(20), "the statement was stopped, not waited out");
+    assert!(fixture.standin.calls().iter().any(|c| c.operation == "CancelStatement"));
+    assert!(finished(&outcome.events).iter().any(|(_, status, _)| *status == StatementStatus::Aborted));
+    assert_eq!(fixture.snapshot(&table).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_way_of_connecting_reaches_the_data_api_with_its_own_fields() {
+    let cluster = RedshiftConnection::Cluster { id: "main".into(), db_user: Some("loader".into()) };
+    let fixture = RedshiftFixture::connecting_as("rs_cluster", cluster).await;
+    seed_customers(&fixture).await;
+    let call = fixture.standin.calls().into_iter().find(|c| c.operation == "BatchExecuteStatement").unwrap();
+    assert_eq!((call.cluster_identifier.as_deref(), call.db_user.as_deref()), (Some("main"), Some("loader")));
+    assert_eq!((call.workgroup_name, call.secret_arn, call.database.as_deref()), (None, None, Some("dev")));
+
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:loader-AbCdEf";
+    let secret =
+        RedshiftConnection::Secret { arn: arn.into(), cluster_id: None, workgroup: Some("analytics".into()) };
+    let fixture = RedshiftFixture::connecting_as("rs_secret", secret).await;
+    seed_customers(&fixture).await;
+    let calls = fixture.standin.calls();
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.operation == "ExecuteStatement" || c.operation == "BatchExecuteStatement")
+            .all(|c| c.secret_arn.as_deref() == Some(arn)
+                && c.workgroup_name.as_deref() == Some("analytics")
+                && c.db_user.is_none())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_statement_sent_carries_a_credential_or_a_truncate() {
+    let fixture = RedshiftFixture::new("rs_no_secrets").await;
+    seed_customers(&fixture).await;
+    fixture
+        .sync(&customers_table(), Mode::Incremental, "r1", &[vec![customer("C5", "E", 5)]])
+        .await
+        .result
+        .unwrap();
+    for call in fixture.standin.calls() {
+        for sql in &call.sqls {
+            let upper = sql.to_uppercase();
+            for forbidden in ["TRUNCATE", "CREDENTIALS", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "TESTING"] {
+                assert!(!upper.contains(forbidden), "{forbidden} in {sql}");
+            }
+        }
+    }
+}
