@@ -5,12 +5,17 @@
 //! crash before the load's commit must leave the watermark where it was.
 //!
 //! The scenario runner takes the warehouse as a parameter ([`ModelWarehouse`]): SQLite (three
-//! seeds) and PostgreSQL (two seeds, each on a fresh database of the server `scripts/test.sh`
-//! starts, `DYNASHIFT_PG_URL`). The crash points inside the load are read from the warehouse's
-//! own plan (`--dry-run`): after the COPY into the stage, after the commit record, and after the
-//! COMMIT.
+//! seeds), PostgreSQL (two seeds, each on a fresh database of the server `scripts/test.sh`
+//! starts, `DYNASHIFT_PG_URL`) and Redshift through the Data API stand-in (one seed; exports,
+//! staged files and state in moto's S3). The crash points inside the load are read from the
+//! warehouse's own plan (`--dry-run`): after the COPY into the stage, after the commit record, and
+//! after the COMMIT. Redshift's batch is one call that commits on the server whatever happens to
+//! the client, so there a crash inside the load is one after which the load still commits — and
+//! the next run must notice it committed instead of applying it again.
 
 mod common;
+mod dataapi_support;
+mod moto_support;
 mod postgres_support;
 
 use std::path::Path;
@@ -23,10 +28,13 @@ use dynashift::config::{self, Config, TableConfig};
 use dynashift::ddb::Item;
 use dynashift::pipeline::stage::map_item;
 use dynashift::source::demo::DemoSource;
-use dynashift::store::{LocalStore, ObjectStore};
+use dynashift::store::{LocalStore, ObjectStore, S3Store};
 use dynashift::warehouse::Warehouse;
 use dynashift::warehouse::postgres::{PostgresWarehouse, TlsMode};
+use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::sqlite::SqliteWarehouse;
+
+use dataapi_support::{DataApiStandIn, S3Access};
 
 use common::{fast_demo_config, with_warehouse_section};
 
@@ -36,6 +44,7 @@ const TABLE: &str = "customers";
 /// three processes that connect over TCP, and two seeds already cross every crash point twice.
 const SQLITE_SEEDS: &[u64] = &[1, 2, 3];
 const POSTGRES_SEEDS: &[u64] = &[1, 2];
+const REDSHIFT_SEEDS: &[u64] = &[3];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_any_point_loses_and_doubles_nothing_on_sqlite() {
@@ -47,6 +56,12 @@ async fn a_crash_at_any_point_loses_and_doubles_nothing_on_sqlite() {
 async fn a_crash_at_any_point_loses_and_doubles_nothing_on_postgres() {
     let scenarios = run_model(ModelWarehouse::Postgres, POSTGRES_SEEDS).await;
     assert!(scenarios >= 14, "too few scenarios ran ({scenarios}); the demo clock may be too slow");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_at_any_point_loses_and_doubles_nothing_on_redshift() {
+    let scenarios = run_model(ModelWarehouse::Redshift, REDSHIFT_SEEDS).await;
+    assert!(scenarios >= 7, "too few scenarios ran ({scenarios}); the demo clock may be too slow");
 }
 
 /// Runs every crash point for every seed on `kind`; returns how many scenarios ran.
@@ -80,6 +95,7 @@ async fn run_model(kind: ModelWarehouse, seeds: &[u64]) -> usize {
 enum ModelWarehouse {
     Sqlite,
     Postgres,
+    Redshift,
 }
 
 impl ModelWarehouse {
@@ -102,6 +118,59 @@ impl ModelWarehouse {
                 );
                 Checked::Postgres(Box::new(PostgresWarehouse::connect(&url, TlsMode::Disable).await.unwrap()))
             }
+            ModelWarehouse::Redshift => {
+                Checked::Redshift(Box::new(RedshiftModel::prepare(config_path, seed).await))
+            }
+        }
+    }
+}
+
+/// Redshift as the model runs it: the stand-in over a fresh database, the store in a fresh moto
+/// bucket, and the warehouse read back both through the Data API and directly from PostgreSQL.
+struct RedshiftModel {
+    /// Runs the binary's statements; stops with the model.
+    _standin: DataApiStandIn,
+    warehouse: RedshiftWarehouse,
+    reader: PostgresWarehouse,
+}
+
+impl RedshiftModel {
+    const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
+
+    async fn prepare(config_path: &Path, seed: u64) -> RedshiftModel {
+        let url = postgres_support::fresh_database(&format!("crash_model_redshift_{seed}")).await;
+        let moto = moto_support::connection().await;
+        let bucket = moto_support::new_bucket(&moto, "crash-model").await;
+        let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
+        let standin = DataApiStandIn::start(&url, s3).await;
+        let text = std::fs::read_to_string(config_path).unwrap();
+        let store = format!(
+            "bucket = \"s3://{bucket}/dynashift/\"\nregion = \"{}\"\nendpoint_url = \"{}\"",
+            moto_support::REGION,
+            moto_support::endpoint()
+        );
+        std::fs::write(config_path, text.replacen("bucket = \"file://.dynashift/bucket\"", &store, 1))
+            .unwrap();
+        let section = format!(
+            "kind = \"redshift\"\nworkgroup = \"model\"\ndatabase = \"dev\"\niam_role = \"{}\"\n\
+             region = \"{}\"\nendpoint_url = \"{}\"",
+            Self::ROLE,
+            moto_support::REGION,
+            standin.endpoint()
+        );
+        with_warehouse_section(config_path, &section);
+        let config = config::load(config_path).unwrap();
+        let config::WarehouseConfig::Redshift(redshift) = &config.warehouse else {
+            unreachable!("written above")
+        };
+        let data_api =
+            dynashift::aws::AwsConnection::with_static_credentials(&redshift.client, "testing", "testing")
+                .await
+                .unwrap();
+        RedshiftModel {
+            warehouse: RedshiftWarehouse::new(&data_api, redshift),
+            reader: PostgresWarehouse::connect(&url, TlsMode::Disable).await.unwrap(),
+            _standin: standin,
         }
     }
 }
@@ -110,6 +179,7 @@ impl ModelWarehouse {
 enum Checked {
     Sqlite(SqliteWarehouse),
     Postgres(Box<PostgresWarehouse>),
+    Redshift(Box<RedshiftModel>),
 }
 
 impl Checked {
@@ -117,6 +187,21 @@ impl Checked {
         match self {
             Checked::Sqlite(warehouse) => warehouse,
             Checked::Postgres(warehouse) => warehouse.as_ref(),
+            Checked::Redshift(model) => &model.warehouse,
+        }
+    }
+
+    /// Whether a crash inside the load leaves a load that still commits (the batch runs on).
+    fn commits_without_the_client(&self) -> bool {
+        matches!(self, Checked::Redshift(_))
+    }
+
+    /// The reader of a warehouse that is PostgreSQL underneath.
+    fn postgres(&self) -> Option<&PostgresWarehouse> {
+        match self {
+            Checked::Sqlite(_) => None,
+            Checked::Postgres(warehouse) => Some(warehouse),
+            Checked::Redshift(model) => Some(&model.reader),
         }
     }
 
@@ -127,9 +212,9 @@ impl Checked {
                 let rows = warehouse.query_rows(&table.target).unwrap().expect("the target exists").rows;
                 rows.iter().map(|row| format!("{row:?}")).collect()
             }
-            Checked::Postgres(warehouse) => {
-                let rows =
-                    warehouse.query_rows(&table.target).await.unwrap().expect("the target exists").rows;
+            Checked::Postgres(_) | Checked::Redshift(_) => {
+                let reader = self.postgres().expect("PostgreSQL underneath");
+                let rows = reader.query_rows(&table.target).await.unwrap().expect("the target exists").rows;
                 rows.iter().map(|row| format!("{row:?}")).collect()
             }
         };
@@ -143,7 +228,7 @@ impl Checked {
             Checked::Sqlite(_) => {
                 common::expected_rows(table, items).iter().map(|row| format!("{row:?}")).collect()
             }
-            Checked::Postgres(_) => {
+            Checked::Postgres(_) | Checked::Redshift(_) => {
                 let staged: Vec<_> =
                     items.iter().map(|item| map_item(table, item).expect("demo items fit")).collect();
                 postgres_support::expected_rows(table, &staged).iter().map(|row| format!("{row:?}")).collect()
@@ -181,6 +266,9 @@ impl Model {
     fn dynashift(&self, args: &[&str], fault: Option<&str>) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
         command.arg("--config").arg(&self.config_path).args(args);
+        // The fixed credentials moto and the Data API stand-in accept (unused by the others).
+        command.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing");
+        command.env("AWS_EC2_METADATA_DISABLED", "true").env_remove("AWS_PROFILE");
         match fault {
             Some(fault) => command.env("DYNASHIFT_FAULT", fault),
             None => command.env_remove("DYNASHIFT_FAULT"),
@@ -202,17 +290,22 @@ impl Model {
                 .map(|(index, _)| *index)
                 .unwrap_or_else(|| panic!("no `{prefix}…` statement in the plan:\n{plan}"))
         };
-        let commit = statements.last().filter(|(_, label)| label == "commit").map(|(index, _)| *index);
-        let commit = commit.unwrap_or_else(|| panic!("the plan does not end with its commit:\n{plan}"));
         let in_load = |index: usize| format!("crash-in-load:{index}");
         let mut points: Vec<CrashPoint> = ["exporting", "exported", "staging", "staged", "loading"]
             .iter()
             .map(|stage| CrashPoint::new(format!("crash-after:{stage}"), false))
             .collect();
+        let batch_commits = self.warehouse.commits_without_the_client();
         points.extend([
-            CrashPoint::new(in_load(index_of("COPY ")), false),
-            CrashPoint::new(in_load(index_of("record run")), false),
-            CrashPoint::new(in_load(commit), true),
+            CrashPoint::new(in_load(index_of("COPY ")), batch_commits),
+            CrashPoint::new(in_load(index_of("record run")), batch_commits),
+        ]);
+        if !batch_commits {
+            let commit = statements.last().filter(|(_, label)| label == "commit").map(|(index, _)| *index);
+            let commit = commit.unwrap_or_else(|| panic!("the plan does not end with its commit:\n{plan}"));
+            points.push(CrashPoint::new(in_load(commit), true));
+        }
+        points.extend([
             CrashPoint::new("crash-after:loaded", true),
             CrashPoint::new("fail-after:staged", false),
         ]);
@@ -230,7 +323,11 @@ impl Model {
             return false; // no window yet: nothing ran, nothing to crash
         }
         assert!(crashed.status.code() != Some(0), "{scenario}: the fault must stop the run: {output}");
-        let after_crash = self.committed_watermark().await;
+        let after_crash = if point.after_commit {
+            self.commit_after(before).await
+        } else {
+            self.committed_watermark().await
+        };
         if point.after_commit {
             assert!(after_crash > before, "{scenario}: the commit went through before the crash");
         } else {
@@ -247,6 +344,20 @@ impl Model {
         let watermark = self.assert_in_sync(&format!("{scenario} (recovered)")).await;
         assert!(Some(watermark) >= after_crash, "{scenario}: the watermark never goes back");
         true
+    }
+
+    /// The committed watermark once it moved past `before`: a batch the crashed client left
+    /// running commits a moment later (bounded; the assertion after it reports a load that never
+    /// committed).
+    async fn commit_after(&self, before: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        for _ in 0..100 {
+            let now = self.committed_watermark().await;
+            if now > before {
+                return now;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.committed_watermark().await
     }
 
     async fn committed_watermark(&self) -> Option<DateTime<Utc>> {
@@ -268,10 +379,12 @@ impl Model {
 
 /// The demo table's items at `watermark`.
 async fn source_items(config: &Config, table: &TableConfig, watermark: DateTime<Utc>) -> Vec<Item> {
-    let config::StoreLocation::Local { root } = &table.store else {
-        unreachable!("the demo uses a local store")
+    let store: Arc<dyn ObjectStore> = match &table.store {
+        config::StoreLocation::Local { root } => Arc::new(LocalStore::new(root)),
+        config::StoreLocation::S3 { bucket, prefix } => {
+            Arc::new(S3Store::new(&moto_support::connection().await, bucket, prefix))
+        }
     };
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root));
     let demo = DemoSource::open(&config.demo, Arc::new(table.clone()), store).unwrap();
     demo.items_at(watermark).await.unwrap()
 }
