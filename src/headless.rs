@@ -183,7 +183,11 @@ pub fn describe(kind: &EventKind) -> Option<String> {
     Some(match kind {
         EventKind::RunStarted { mode, dry_run, source, warehouse, target, .. } => format!(
             "{}{mode} sync: {source} → {warehouse}, table {target}",
-            if *dry_run { "dry run (nothing will change) of an " } else { "" }
+            match (dry_run, mode) {
+                (false, _) => "",
+                (true, Mode::Full) => "dry run (nothing will change) of a ",
+                (true, Mode::Incremental) => "dry run (nothing will change) of an ",
+            }
         ),
         EventKind::Resuming { resumed_run_id, stage } => {
             format!("resuming run {resumed_run_id} at stage {stage}")
@@ -284,4 +288,34 @@ pub fn describe(kind: &EventKind) -> Option<String> {
 
 fn indent(sql: &str) -> String {
     sql.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(mode: Mode, dry_run: bool) -> String {
+        let kind = EventKind::RunStarted {
+            mode,
+            dry_run,
+            source: "demo table orders".into(),
+            store: "file:///b".into(),
+            warehouse: "sqlite w.sqlite".into(),
+            target: "orders".into(),
+        };
+        describe(&kind).expect("a line")
+    }
+
+    #[test]
+    fn a_run_start_reads_as_a_sentence_in_either_mode() {
+        assert_eq!(
+            started(Mode::Full, false),
+            "full sync: demo table orders → sqlite w.sqlite, table orders"
+        );
+        assert!(started(Mode::Full, true).starts_with("dry run (nothing will change) of a full sync"));
+        assert!(
+            started(Mode::Incremental, true)
+                .starts_with("dry run (nothing will change) of an incremental sync")
+        );
+    }
 }

@@ -8,6 +8,7 @@ pub mod sqlite;
 pub mod staged_files;
 pub mod staged_lines;
 pub mod staged_value;
+pub mod step;
 #[cfg(test)]
 mod testkit;
 pub mod watermark;

@@ -193,7 +193,7 @@ impl Follower<'_> {
     async fn explain_failure(&mut self, position: usize, sub: &StatementState) -> String {
         let error = sub.error.clone().unwrap_or_else(|| "failed without an error text".to_owned());
         let request = self.job.request;
-        let explained = match self.steps[position].role {
+        let explained = match self.steps[position].action {
             Role::Copy => load_errors::explain(self.api, &error, sub.query_id).await,
             Role::GuardRun => format!(
                 "run {} is already recorded in {RUNS_TABLE}: it committed before, so nothing was applied twice",
@@ -283,7 +283,7 @@ impl Follower<'_> {
     async fn reconcile(&self, id: &str) -> LoadReport {
         let request = self.job.request;
         let staged = request.staged.upserts + request.staged.deletes;
-        if let Some(copy) = self.steps.iter().position(|s| s.role == Role::Copy) {
+        if let Some(copy) = self.steps.iter().position(|s| s.action == Role::Copy) {
             self.warn_on_copy_mismatch(id, copy, staged).await;
         }
         let target_rows = match self.count_target(id).await {
@@ -315,7 +315,7 @@ impl Follower<'_> {
     }
 
     async fn count_target(&self, id: &str) -> Result<u64, String> {
-        let position = self.steps.iter().position(|s| s.role == Role::Count).ok_or("no count statement")?;
+        let position = self.steps.iter().position(|s| s.action == Role::Count).ok_or("no count statement")?;
         let rows = self.api.result(&format!("{id}:{}", position + 1)).await.map_err(|f| f.message)?;
         let text =
             rows.first().and_then(|r| r.first()).cloned().flatten().ok_or("the count returned no row")?;

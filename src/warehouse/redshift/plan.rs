@@ -18,7 +18,7 @@ use crate::config::Mode;
 use crate::ddb::item_paths;
 use crate::pipeline::staged::StagedFormat;
 use crate::warehouse::shape::TableShape;
-use crate::warehouse::{LoadRequest, PlannedStatement, RUNS_TABLE};
+use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
 use super::runs;
 use super::sql::{self, CopySource, quoted_target};
@@ -42,22 +42,7 @@ pub enum Role {
 }
 
 /// One statement of a load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub label: String,
-    pub sql: String,
-    pub role: Role,
-}
-
-impl Step {
-    fn new(label: impl Into<String>, sql: impl Into<String>, role: Role) -> Step {
-        Step { label: label.into(), sql: sql.into(), role }
-    }
-
-    pub fn planned(&self) -> PlannedStatement {
-        PlannedStatement { label: self.label.clone(), sql: self.sql.clone() }
-    }
-}
+pub type Step = crate::warehouse::step::Step<Role>;
 
 /// Where the statements read from besides the request: the COPY role and Region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,7 +356,7 @@ mod tests {
     fn a_pushdown_load_copies_the_target_columns_and_inserts_every_stage_row() {
         let request = pushdown_request(testkit::orders_table(), "run-11");
         let steps = steps(&request, &copy_settings());
-        let copy = steps.iter().find(|s| s.role == Role::Copy).unwrap();
+        let copy = steps.iter().find(|s| s.action == Role::Copy).unwrap();
         assert_eq!(copy.label, "COPY 3 export files into stage (pushdown: $.Item jsonpaths)");
         assert!(
             copy.sql.starts_with("COPY \"dynashift_stage\" (\"customer_id\", \"order_id\","),
@@ -500,16 +485,16 @@ mod tests {
     fn the_watermark_guard_exists_only_for_incremental_loads_and_comes_before_any_change() {
         let incremental =
             steps(&staged_request(testkit::orders_table(), Mode::Incremental, "r"), &copy_settings());
-        let guard = incremental.iter().position(|s| s.role == Role::GuardWatermark).unwrap();
+        let guard = incremental.iter().position(|s| s.action == Role::GuardWatermark).unwrap();
         let first_change = incremental
             .iter()
             .position(|s| s.sql.starts_with("DELETE") || s.sql.starts_with("COPY"))
             .unwrap();
         assert!(guard < first_change);
         let full = steps(&staged_request(testkit::orders_table(), Mode::Full, "r"), &copy_settings());
-        assert!(!full.iter().any(|s| s.role == Role::GuardWatermark));
-        assert!(full.iter().any(|s| s.role == Role::GuardRun));
-        assert_eq!(full.last().map(|s| s.role), Some(Role::Count));
+        assert!(!full.iter().any(|s| s.action == Role::GuardWatermark));
+        assert!(full.iter().any(|s| s.action == Role::GuardRun));
+        assert_eq!(full.last().map(|s| s.action), Some(Role::Count));
     }
 
     #[test]
@@ -517,7 +502,7 @@ mod tests {
         let mut request = staged_request(testkit::orders_table(), Mode::Incremental, "r");
         request.staged.files.clear();
         let steps = steps(&request, &copy_settings());
-        let copy = steps.iter().find(|s| s.role == Role::Copy).expect("a COPY step");
+        let copy = steps.iter().find(|s| s.action == Role::Copy).expect("a COPY step");
         assert_eq!(copy.label, "COPY the staged files into stage");
     }
 

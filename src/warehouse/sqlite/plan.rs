@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Mode;
 use crate::warehouse::shape::TableShape;
-use crate::warehouse::{LoadRequest, PlannedStatement, RUNS_TABLE};
+use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
 use super::names::{quoted_replacement, quoted_target};
 use super::runs;
@@ -39,22 +39,7 @@ pub enum Action {
 }
 
 /// One statement of a load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub label: String,
-    pub sql: String,
-    pub action: Action,
-}
-
-impl Step {
-    fn new(label: impl Into<String>, sql: impl Into<String>, action: Action) -> Step {
-        Step { label: label.into(), sql: sql.into(), action }
-    }
-
-    pub fn planned(&self) -> PlannedStatement {
-        PlannedStatement { label: self.label.clone(), sql: self.sql.clone() }
-    }
-}
+pub type Step = crate::warehouse::step::Step<Action>;
 
 /// Every statement of the load `request` asks for, in execution order.
 pub fn steps(request: &LoadRequest) -> Vec<Step> {
