@@ -21,24 +21,12 @@ use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::{Warehouse, WarehouseError};
 
 use postgres_support::{
-    Fixture, admin_client, at, customers_table, expected_rows, line, line_values, orders_table, with_database,
+    Fixture, admin_client, at, customer, customers_table, delete_customer, expected_rows, line, line_values,
+    orders_table, with_database,
 };
 
 fn text(s: &str) -> PgValue {
     PgValue::Text(s.to_owned())
-}
-
-fn customer(id: &str, name: &str, visits: i64) -> String {
-    let name = serde_json::to_string(name).unwrap();
-    line(
-        &customers_table(),
-        "U",
-        &[("customer_id", &format!("\"{id}\"")), ("name", &name), ("visits", &visits.to_string())],
-    )
-}
-
-fn delete_customer(id: &str) -> String {
-    line(&customers_table(), "D", &[("customer_id", &format!("\"{id}\""))])
 }
 
 /// `(customer_id, name, visits)` of every row, in key order.

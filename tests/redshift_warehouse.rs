@@ -24,7 +24,8 @@ use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
 use postgres_support::{
-    at, customers_table, expected_rows, fresh_database, line, line_values, orders_table, stage_files,
+    at, customer, customers_table, delete_customer, expected_rows, fresh_database, line, line_values,
+    orders_table, stage_files,
 };
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
@@ -132,19 +133,6 @@ impl RedshiftFixture {
             .map(|c| c.sqls)
             .collect()
     }
-}
-
-fn customer(id: &str, name: &str, visits: i64) -> String {
-    let name = serde_json::to_string(name).unwrap();
-    line(
-        &customers_table(),
-        "U",
-        &[("customer_id", &format!("\"{id}\"")), ("name", &name), ("visits", &visits.to_string())],
-    )
-}
-
-fn delete_customer(id: &str) -> String {
-    line(&customers_table(), "D", &[("customer_id", &format!("\"{id}\""))])
 }
 
 async fn seed_customers(fixture: &RedshiftFixture) {

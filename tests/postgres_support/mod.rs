@@ -195,6 +195,21 @@ pub fn line(table: &TableConfig, op: &str, fields: &[(&str, &str)]) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
+/// A staged upsert of a customer (the other columns null).
+pub fn customer(id: &str, name: &str, visits: i64) -> String {
+    let name = serde_json::to_string(name).unwrap();
+    line(
+        &customers_table(),
+        "U",
+        &[("customer_id", &format!("\"{id}\"")), ("name", &name), ("visits", &visits.to_string())],
+    )
+}
+
+/// A staged delete of a customer.
+pub fn delete_customer(id: &str) -> String {
+    line(&customers_table(), "D", &[("customer_id", &format!("\"{id}\""))])
+}
+
 /// The target-column values of a staged line (what [`expected_rows`] takes).
 pub fn line_values(table: &TableConfig, line: &str) -> Vec<Box<RawValue>> {
     let mut fields: std::collections::HashMap<String, Box<RawValue>> = serde_json::from_str(line).unwrap();
