@@ -249,7 +249,7 @@ impl Follower<'_> {
         match state.overall.phase {
             Phase::Finished => {
                 self.close_unfinished(StatementStatus::Finished, "reported finished with its batch");
-                Ok(self.reconcile(id).await)
+                Ok(self.reconcile(id, &state).await)
             }
             Phase::Aborted if cancel_sent => {
                 self.close_unfinished(StatementStatus::Aborted, "cancelled");
@@ -280,11 +280,11 @@ impl Follower<'_> {
 
     /// The counts of a committed load: the target's rows from the count statement, and the
     /// staged upserts and deletes; a COPY that loaded another number of rows is a warning.
-    async fn reconcile(&self, id: &str) -> LoadReport {
+    async fn reconcile(&self, id: &str, state: &BatchState) -> LoadReport {
         let request = self.job.request;
         let staged = request.staged.upserts + request.staged.deletes;
         if let Some(copy) = self.steps.iter().position(|s| s.action == Role::Copy) {
-            self.warn_on_copy_mismatch(id, copy, staged).await;
+            self.warn_on_copy_mismatch(state, copy, staged);
         }
         let target_rows = match self.count_target(id).await {
             Ok(rows) => rows,
@@ -302,8 +302,7 @@ impl Follower<'_> {
         LoadReport { target_rows, upserts: request.staged.upserts, deletes: request.staged.deletes }
     }
 
-    async fn warn_on_copy_mismatch(&self, id: &str, copy: usize, staged: u64) {
-        let Ok(state) = self.api.describe_statement(id).await else { return };
+    fn warn_on_copy_mismatch(&self, state: &BatchState, copy: usize, staged: u64) {
         let Some(copied) = state.subs.get(copy).and_then(|s| s.rows) else { return };
         if u64::try_from(copied).ok() != Some(staged) {
             self.job.events.emit(EventKind::Warning {
