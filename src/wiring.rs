@@ -110,7 +110,6 @@ async fn open_warehouse(
                 .map_err(|e| ConnectError::Failed { what, message: e.to_string() })
         }
         WarehouseConfig::Redshift(redshift) => {
-            check_stores_reachable_by_copy(config)?;
             let settings = redshift_client_settings(&config.aws, &redshift.client);
             let connection = aws.connect(&settings).await.map_err(|e| ConnectError::Failed {
                 what: "redshift warehouse (Data API)".into(),
@@ -118,22 +117,6 @@ async fn open_warehouse(
             })?;
             Ok(Arc::new(RedshiftWarehouse::new(&connection, redshift)))
         }
-    }
-}
-
-/// Redshift's COPY reads the staged files from S3 itself, so every table's store must be S3.
-fn check_stores_reachable_by_copy(config: &Config) -> Result<(), ConnectError> {
-    match config.tables.iter().find(|t| !matches!(t.store, StoreLocation::S3 { .. })) {
-        None => Ok(()),
-        Some(table) => Err(ConnectError::Unsupported {
-            config: config.path.display().to_string(),
-            table: table.name.clone(),
-            message: format!(
-                "its store is {}, but Redshift's COPY reads staged files from S3: set bucket = \"s3://…\" \
-                 (in [defaults] or on the table)",
-                table.store
-            ),
-        }),
     }
 }
 

@@ -220,11 +220,12 @@ mod tests {
     use crate::config::{RedshiftConfig, RedshiftConnection, WarehouseConfig, load_str};
 
     const TABLE: &str = "[[table]]\nname = \"customers\"\nkey = [\"customer_id\"]\n";
+    const S3: &str = "[defaults]\nbucket = \"s3://acme-exports/dynashift/\"\n";
     const ROLE: &str = "iam_role = \"arn:aws:iam::123456789012:role/redshift-copy\"";
 
     fn warehouse(section: &str) -> Result<RedshiftConfig, Vec<(String, Option<usize>)>> {
         load_str(
-            &format!("[warehouse]\nkind = \"redshift\"\n{section}\n{TABLE}"),
+            &format!("{S3}[warehouse]\nkind = \"redshift\"\n{section}\n{TABLE}"),
             Path::new("/c/tables.toml"),
         )
         .map(|config| match config.warehouse {
@@ -293,7 +294,7 @@ mod tests {
     fn database_and_role_are_required_and_a_key_in_the_role_is_never_shown() {
         let missing = warehouse("workgroup = \"w\"").expect_err("refused");
         assert_eq!(missing.len(), 2, "{missing:?}");
-        assert!(missing.iter().all(|(_, line)| *line == Some(2)), "reported at the kind: {missing:?}");
+        assert!(missing.iter().all(|(_, line)| *line == Some(4)), "reported at the kind: {missing:?}");
         let key = messages("workgroup = \"w\"\ndatabase = \"d\"\niam_role = \"AKIAIOSFODNN7EXAMPLE\"");
         assert_eq!(key.len(), 1);
         assert!(key[0].contains("looks like an access key") && !key[0].contains("AKIAIOSFODNN7"), "{key:?}");
@@ -307,6 +308,25 @@ mod tests {
             messages(&format!("workgroup = \"w\"\nsecret_arn = \"hunter2\"\ndatabase = \"d\"\n{ROLE}"));
         assert_eq!(problems.len(), 1);
         assert!(!problems[0].contains("hunter2"), "{problems:?}");
+    }
+
+    #[test]
+    fn every_store_must_be_a_bucket_copy_can_read() {
+        let local_table =
+            format!("[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"d\"\n{ROLE}\n{TABLE}");
+        let problems = load_str(&local_table, Path::new("/c/tables.toml")).unwrap_err().problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("uses the built-in local store"), "{problems:?}");
+        assert_eq!(problems[0].line, Some(2), "reported at the kind");
+        let written = format!("{S3}{}bucket = \"file://elsewhere\"\n", local_table);
+        let problems = load_str(&written, Path::new("/c/tables.toml")).unwrap_err().problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .message
+                .starts_with("`bucket` in table \"customers\" is \"file://elsewhere\", a local folder"),
+            "{problems:?}"
+        );
     }
 
     #[test]

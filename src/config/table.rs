@@ -331,7 +331,7 @@ mod tests {
         assert_eq!(table.mode, crate::config::Mode::Full);
     }
 
-    const REDSHIFT: &str = "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
+    const REDSHIFT: &str = "[defaults]\nbucket = \"s3://acme/dyn/\"\n[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
                             iam_role = \"arn:aws:iam::123456789012:role/r\"\n";
 
     #[test]
@@ -346,9 +346,9 @@ mod tests {
         let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
         let problems: Vec<_> = error.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
         assert_eq!(problems.len(), 2, "{problems:#?}");
-        assert_eq!(problems[0].0, Some(14));
+        assert_eq!(problems[0].0, Some(16));
         assert!(problems[0].1.starts_with("column \"first\" of table \"events\" reads `lines[0].sku`, which full_load = \"pushdown\" cannot read: it indexes a list"), "{problems:#?}");
-        assert_eq!(problems[1].0, Some(15));
+        assert_eq!(problems[1].0, Some(17));
         assert!(problems[1].1.contains("holds a ' (quote)"), "{problems:#?}");
         assert!(error.problems[0].hint.starts_with("set full_load = \"staged\""));
         let staged = text.replace("full_load = \"pushdown\"", "full_load = \"staged\"");

@@ -36,6 +36,7 @@ pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &I
     let inherited = Inherited::resolve(&raw.defaults.overrides, base_dir, issues);
     let tables = tables(raw.tables.as_deref(), &inherited, &aws, base_dir, issues);
     report_pushdown_without_redshift(raw, issues);
+    report_local_stores_with_redshift(raw, issues);
     if !issues.is_empty() {
         return None;
     }
@@ -151,6 +152,36 @@ fn report_pushdown_without_redshift(raw: &RawConfig, issues: &Issues) {
             kind.name()
         );
         issues.report(span, message, hint);
+    }
+}
+
+/// Redshift's COPY reads the staged files from S3 itself, so with `kind = "redshift"` every
+/// table's store must be a bucket: a `file://` bucket is reported where it is written, and the
+/// built-in local default at `kind` when no `bucket` names S3 for some table.
+fn report_local_stores_with_redshift(raw: &RawConfig, issues: &Issues) {
+    if raw.warehouse.kind_unknown || written(&raw.warehouse.kind) != Some(WarehouseKind::Redshift) {
+        return;
+    }
+    let hint = "Redshift's COPY reads staged files from S3: write bucket = \"s3://BUCKET/PREFIX/\"";
+    let defaults = raw.defaults.overrides.bucket.as_ref();
+    let places = std::iter::once(("[defaults]".to_owned(), defaults))
+        .chain(raw.tables.iter().flatten().map(|t| (t.label.clone(), t.overrides.bucket.as_ref())));
+    for (place, bucket) in places {
+        let Some(bucket) = bucket.filter(|b| !b.get_ref().starts_with("s3://")) else { continue };
+        let message = format!(
+            "`bucket` in {place} is \"{}\", a local folder, but [warehouse] kind is \"redshift\"",
+            bucket.get_ref()
+        );
+        issues.report(bucket.span(), message, hint);
+    }
+    let table_on_default = raw.tables.iter().flatten().find(|t| t.overrides.bucket.is_none());
+    if let (None, Some(table), Some(kind)) = (defaults, table_on_default, raw.warehouse.kind.as_ref()) {
+        let message = format!(
+            "{} uses the built-in local store (no `bucket` in [defaults] or the table), but [warehouse] \
+             kind is \"redshift\"",
+            table.label
+        );
+        issues.report(kind.span(), message, hint);
     }
 }
 
@@ -275,7 +306,8 @@ mod tests {
     fn pushdown_is_accepted_with_redshift() {
         let text = format!(
             "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
-             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\nfull_load = \"pushdown\"\n{TABLE}"
+             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\nfull_load = \"pushdown\"\n\
+             bucket = \"s3://acme/dyn/\"\n{TABLE}"
         );
         assert_eq!(config(&text).tables[0].full_load, crate::config::FullLoad::Pushdown);
     }
