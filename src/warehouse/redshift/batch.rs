@@ -196,7 +196,7 @@ impl Follower<'_> {
         let explained = match self.steps[position].action {
             Role::Copy => load_errors::explain(self.api, &error, sub.query_id).await,
             Role::GuardRun => format!(
-                "run {} is already recorded in {RUNS_TABLE}: it committed before, so nothing was applied twice",
+                "run {} is already recorded in {RUNS_TABLE}: it committed before; nothing is applied twice",
                 request.run_id
             ),
             Role::GuardWatermark => self.stale_watermark_message(&error).await,
@@ -269,6 +269,9 @@ impl Follower<'_> {
                     StatementStatus::Aborted,
                     "not run: the batch stopped at an earlier statement",
                 );
+                if self.steps[position].action == Role::GuardRun {
+                    return self.already_committed().await;
+                }
                 Err(WarehouseError::Statement {
                     index: position + 1,
                     label: self.steps[position].label.clone(),
@@ -276,6 +279,33 @@ impl Follower<'_> {
                 })
             }
         }
+    }
+
+    /// The run committed before — a batch that a crashed process left running finished after
+    /// the crash — so this batch applied nothing, and the load is reported as the commit record
+    /// says it went.
+    async fn already_committed(&self) -> Result<LoadReport, WarehouseError> {
+        let request = self.job.request;
+        let record = super::read_run(self.api, &request.run_id).await?.ok_or_else(|| {
+            WarehouseError::Other(format!(
+                "the batch found run {} in {RUNS_TABLE}, but reading its record back found none",
+                request.run_id
+            ))
+        })?;
+        self.job.events.emit(EventKind::Warning {
+            message: format!(
+                "run {} had already committed (at {}, by an earlier batch of this run); nothing was applied twice",
+                request.run_id, record.committed_at
+            ),
+        });
+        let report =
+            LoadReport { target_rows: record.target_rows, upserts: record.upserts, deletes: record.deletes };
+        self.job.events.emit(EventKind::Reconciled {
+            target_rows: report.target_rows,
+            upserts: report.upserts,
+            deletes: report.deletes,
+        });
+        Ok(report)
     }
 
     /// The counts of a committed load: the target's rows from the count statement, and the
