@@ -3,7 +3,8 @@
 //! (a row count to report, a COPY to feed, a guard to explain); the label and SQL are what the
 //! dry run prints and the events carry, the same for every warehouse.
 
-use super::PlannedStatement;
+use super::{PlannedStatement, WarehouseError};
+use crate::retry::RetryAccount;
 
 /// A statement: what it does (for humans), its SQL, and how the executor treats it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,5 +21,91 @@ impl<A> Step<A> {
 
     pub fn planned(&self) -> PlannedStatement {
         PlannedStatement { label: self.label.clone(), sql: self.sql.clone() }
+    }
+}
+
+/// Why a statement did not finish: cancelled (reported Aborted), or failed (reported Failed with
+/// the warehouse's own message) — transiently when another attempt of the load may not meet the
+/// failure. Each warehouse builds it from its own errors (`StepError::sqlite`, `::postgres`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepError {
+    Cancelled,
+    Failed(String),
+    /// A failure that passes by itself (a lock held elsewhere, a dropped connection, a
+    /// deadlock); `cause` says which.
+    Transient {
+        message: String,
+        cause: String,
+    },
+}
+
+impl StepError {
+    /// Why another attempt may succeed; `None` for a permanent failure or a cancel.
+    pub fn transient_cause(&self) -> Option<&str> {
+        match self {
+            StepError::Transient { cause, .. } => Some(cause),
+            StepError::Failed(_) | StepError::Cancelled => None,
+        }
+    }
+
+    /// This error with `account` (what was retried, for how long) added to its message.
+    #[must_use]
+    pub fn with_retry_account(self, account: &RetryAccount) -> StepError {
+        self.map_message(|message| format!("{message} ({account})"))
+    }
+
+    /// Prefixes a failure's message with where it happened (a file and line).
+    #[must_use]
+    pub fn at(self, location: &str) -> StepError {
+        self.map_message(|message| format!("{location}: {message}"))
+    }
+
+    fn map_message(self, change: impl FnOnce(String) -> String) -> StepError {
+        match self {
+            StepError::Failed(message) => StepError::Failed(change(message)),
+            StepError::Transient { message, cause } => {
+                StepError::Transient { message: change(message), cause }
+            }
+            StepError::Cancelled => StepError::Cancelled,
+        }
+    }
+
+    /// The load's error when this stopped statement `index` (1-based) labelled `label`.
+    pub fn at_statement(self, index: usize, label: String) -> WarehouseError {
+        match self {
+            StepError::Cancelled => WarehouseError::Cancelled,
+            StepError::Failed(message) | StepError::Transient { message, .. } => {
+                WarehouseError::Statement { index, label, message }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transient(message: &str) -> StepError {
+        StepError::Transient { message: message.into(), cause: "deadlock".into() }
+    }
+
+    #[test]
+    fn locations_prefix_the_message_and_keep_the_kind() {
+        assert_eq!(
+            transient("boom").at("part-00001.json.gz line 3"),
+            transient("part-00001.json.gz line 3: boom")
+        );
+        assert_eq!(StepError::Cancelled.at("x"), StepError::Cancelled);
+        assert_eq!(transient("boom").transient_cause(), Some("deadlock"));
+        assert_eq!(StepError::Failed("boom".into()).transient_cause(), None);
+    }
+
+    #[test]
+    fn a_stop_becomes_the_statement_error_or_a_cancel() {
+        let error = StepError::Failed("no such table".into()).at_statement(4, "merge".into());
+        assert!(
+            matches!(error, WarehouseError::Statement { index: 4, ref label, ref message } if label == "merge" && message == "no such table")
+        );
+        assert!(matches!(StepError::Cancelled.at_statement(1, "x".into()), WarehouseError::Cancelled));
     }
 }

@@ -60,12 +60,7 @@ pub struct LoadStop {
 
 impl From<LoadStop> for WarehouseError {
     fn from(stop: LoadStop) -> WarehouseError {
-        match stop.error {
-            StepError::Cancelled => WarehouseError::Cancelled,
-            StepError::Failed(message) | StepError::Transient { message, .. } => {
-                WarehouseError::Statement { index: stop.index, label: stop.label, message }
-            }
-        }
+        stop.error.at_statement(stop.index, stop.label)
     }
 }
 

@@ -9,16 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::transient::transient_cause;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepError {
-    Cancelled,
-    Failed(String),
-    /// A failure that passes by itself (a dropped connection, a deadlock); `cause` says which.
-    Transient {
-        message: String,
-        cause: String,
-    },
-}
+pub use crate::warehouse::step::StepError;
 
 impl StepError {
     /// A PostgreSQL error of `sql`; a statement cancelled because the load was cancelled is a
@@ -31,17 +22,6 @@ impl StepError {
         match transient_cause(error) {
             Some(cause) => StepError::Transient { message, cause },
             None => StepError::Failed(message),
-        }
-    }
-
-    /// Prefixes a failure's message with where it happened (a file and line).
-    pub fn at(self, location: &str) -> StepError {
-        match self {
-            StepError::Failed(message) => StepError::Failed(format!("{location}: {message}")),
-            StepError::Transient { message, cause } => {
-                StepError::Transient { message: format!("{location}: {message}"), cause }
-            }
-            StepError::Cancelled => StepError::Cancelled,
         }
     }
 

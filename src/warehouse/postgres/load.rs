@@ -28,7 +28,6 @@ use crate::warehouse::{CommitRecord, LoadReport, WarehouseError};
 use super::PostgresWarehouse;
 use super::backend::Backend;
 use super::exec::{self, LoadJob, LoadStop};
-use super::failure::StepError;
 use super::plan::Step;
 use super::transient::PgFailure;
 
@@ -88,10 +87,8 @@ impl Retryable for AttemptError {
     fn transient_cause(&self) -> Option<String> {
         match self {
             AttemptError::Connect(failure) => failure.cause.clone(),
-            AttemptError::Stopped(LoadStop { error: StepError::Transient { cause, .. }, .. }) => {
-                Some(cause.clone())
-            }
-            AttemptError::Stopped(_) | AttemptError::Unsettled(_) => None,
+            AttemptError::Stopped(stop) => stop.error.transient_cause().map(str::to_owned),
+            AttemptError::Unsettled(_) => None,
         }
     }
 
@@ -100,13 +97,7 @@ impl Retryable for AttemptError {
         match self {
             AttemptError::Connect(failure) => AttemptError::Connect(failure.with_retry_account(account)),
             AttemptError::Stopped(mut stop) => {
-                stop.error = match stop.error {
-                    StepError::Failed(message) => StepError::Failed(noted(message)),
-                    StepError::Transient { message, cause } => {
-                        StepError::Transient { message: noted(message), cause }
-                    }
-                    StepError::Cancelled => StepError::Cancelled,
-                };
+                stop.error = stop.error.with_retry_account(account);
                 AttemptError::Stopped(stop)
             }
             AttemptError::Unsettled(message) => AttemptError::Unsettled(noted(message)),
@@ -184,6 +175,7 @@ mod tests {
 
     use super::*;
     use crate::retry::Ending;
+    use crate::warehouse::step::StepError;
 
     fn stop(error: StepError, at_commit: bool) -> AttemptError {
         AttemptError::Stopped(LoadStop { index: 7, label: "merge staged upserts".into(), error, at_commit })

@@ -64,32 +64,18 @@ impl fmt::Display for LoadStop {
 
 impl Retryable for LoadStop {
     fn transient_cause(&self) -> Option<String> {
-        match &self.error {
-            StepError::Transient { cause, .. } => Some(cause.clone()),
-            StepError::Failed(_) | StepError::Cancelled => None,
-        }
+        self.error.transient_cause().map(str::to_owned)
     }
 
     fn with_retry_account(mut self, account: &RetryAccount) -> LoadStop {
-        self.error = match self.error {
-            StepError::Failed(message) => StepError::Failed(format!("{message} ({account})")),
-            StepError::Transient { message, cause } => {
-                StepError::Transient { message: format!("{message} ({account})"), cause }
-            }
-            StepError::Cancelled => StepError::Cancelled,
-        };
+        self.error = self.error.with_retry_account(account);
         self
     }
 }
 
 impl From<LoadStop> for WarehouseError {
     fn from(stop: LoadStop) -> WarehouseError {
-        match stop.error {
-            StepError::Cancelled => WarehouseError::Cancelled,
-            StepError::Failed(message) | StepError::Transient { message, .. } => {
-                WarehouseError::Statement { index: stop.index, label: stop.label, message }
-            }
-        }
+        stop.error.at_statement(stop.index, stop.label)
     }
 }
 

@@ -5,16 +5,7 @@
 use rusqlite::ErrorCode;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepError {
-    Cancelled,
-    Failed(String),
-    /// Another connection held the lock the statement needed; `cause` says which lock.
-    Transient {
-        message: String,
-        cause: String,
-    },
-}
+pub use crate::warehouse::step::StepError;
 
 impl StepError {
     /// A SQLite error; a statement interrupted because the load was cancelled is a cancellation.
@@ -26,17 +17,6 @@ impl StepError {
         match code.and_then(transient_cause) {
             Some(cause) => StepError::Transient { message: error.to_string(), cause: cause.into() },
             None => StepError::Failed(error.to_string()),
-        }
-    }
-
-    /// Prefixes a failure's message with where it happened (a file and line).
-    pub fn at(self, location: &str) -> StepError {
-        match self {
-            StepError::Failed(message) => StepError::Failed(format!("{location}: {message}")),
-            StepError::Transient { message, cause } => {
-                StepError::Transient { message: format!("{location}: {message}"), cause }
-            }
-            StepError::Cancelled => StepError::Cancelled,
         }
     }
 }
