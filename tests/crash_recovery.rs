@@ -36,7 +36,7 @@ use dynashift::warehouse::sqlite::SqliteWarehouse;
 
 use dataapi_support::{DataApiStandIn, S3Access};
 
-use common::{fast_demo_config, with_warehouse_section};
+use common::{RedshiftStack, fast_demo_config, with_redshift_stack, with_warehouse_section};
 
 const TABLE: &str = "customers";
 
@@ -135,30 +135,21 @@ struct RedshiftModel {
 }
 
 impl RedshiftModel {
-    const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
-
     async fn prepare(config_path: &Path, seed: u64) -> RedshiftModel {
         let url = postgres_support::fresh_database(&format!("crash_model_redshift_{seed}")).await;
         let moto = moto_support::connection().await;
         let bucket = moto_support::new_bucket(&moto, "crash-model").await;
         let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
         let standin = DataApiStandIn::start(&url, s3).await;
-        let text = std::fs::read_to_string(config_path).unwrap();
-        let store = format!(
-            "bucket = \"s3://{bucket}/dynashift/\"\nregion = \"{}\"\nendpoint_url = \"{}\"",
-            moto_support::REGION,
-            moto_support::endpoint()
-        );
-        std::fs::write(config_path, text.replacen("bucket = \"file://.dynashift/bucket\"", &store, 1))
-            .unwrap();
-        let section = format!(
-            "kind = \"redshift\"\nworkgroup = \"model\"\ndatabase = \"dev\"\niam_role = \"{}\"\n\
-             region = \"{}\"\nendpoint_url = \"{}\"",
-            Self::ROLE,
-            moto_support::REGION,
-            standin.endpoint()
-        );
-        with_warehouse_section(config_path, &section);
+        let (bucket_url, s3_endpoint, data_api_endpoint) =
+            (format!("s3://{bucket}/dynashift/"), moto_support::endpoint(), standin.endpoint());
+        let stack = RedshiftStack {
+            bucket_url: &bucket_url,
+            region: moto_support::REGION,
+            s3_endpoint: &s3_endpoint,
+            data_api_endpoint: &data_api_endpoint,
+        };
+        with_redshift_stack(config_path, &stack);
         let config = config::load(config_path).unwrap();
         let config::WarehouseConfig::Redshift(redshift) = &config.warehouse else {
             unreachable!("written above")

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use common::{demo_config, fast_demo_config, with_warehouse_section};
+use common::{REDSHIFT_COPY_ROLE as ROLE, RedshiftStack, demo_config, fast_demo_config, with_redshift_stack};
 use dataapi_support::{DataApiStandIn, S3Access};
 use dynashift::aws::AwsConnection;
 use dynashift::config::{
@@ -32,7 +32,6 @@ use postgres_support::fresh_database;
 use sync_harness::SyncHarness;
 
 const TABLES: [&str; 2] = ["orders", "customers"];
-const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
 const PREFIX: &str = "dynashift/";
 
 /// The stand-in over a fresh database, and a fresh moto bucket.
@@ -123,24 +122,17 @@ async fn the_binary_loads_into_redshift_from_tables_toml() {
 
 /// The shipped demo tables.toml, its store in moto's S3 and its warehouse the stand-in.
 fn redshift_tables_toml(dir: &Path, stack: &Stack) -> std::path::PathBuf {
-    let path = fast_demo_config(dir);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let local_bucket = "bucket = \"file://.dynashift/bucket\"";
-    assert!(text.contains(local_bucket), "the shipped tables.toml keeps its store in [defaults]");
-    let bucket = format!(
-        "bucket = \"s3://{}/{PREFIX}\"\nregion = \"{}\"\nendpoint_url = \"{}\"",
-        stack.bucket,
-        moto_support::REGION,
-        moto_support::endpoint()
-    );
-    let warehouse = format!(
-        "kind = \"redshift\"\nworkgroup = \"analytics\"\ndatabase = \"dev\"\niam_role = \"{ROLE}\"\n\
-         region = \"{}\"\nendpoint_url = \"{}\"",
-        moto_support::REGION,
-        stack.standin.endpoint()
-    );
-    std::fs::write(&path, text.replacen(local_bucket, &bucket, 1)).unwrap();
-    with_warehouse_section(&path, &warehouse)
+    let bucket_url = format!("s3://{}/{PREFIX}", stack.bucket);
+    let endpoints = (moto_support::endpoint(), stack.standin.endpoint());
+    with_redshift_stack(
+        &fast_demo_config(dir),
+        &RedshiftStack {
+            bucket_url: &bucket_url,
+            region: moto_support::REGION,
+            s3_endpoint: &endpoints.0,
+            data_api_endpoint: &endpoints.1,
+        },
+    )
 }
 
 /// Runs the binary with moto's fixed credentials (the SDK's default chain reads them).

@@ -3,13 +3,20 @@
 //! environment, at debug log level, and none of those values may appear in anything the runs
 //! wrote — stdout (text and JSON Lines), stderr, the log, every file of the store (journals,
 //! state, exports, staged files) and the SQLite database. State files must be private (0600).
+//! The same runs into Redshift (moto's S3 and the Data API stand-in) also scan every statement and
+//! connection field the Data API received, and every object written to the bucket.
 
 mod common;
+mod dataapi_support;
+mod moto_support;
+mod postgres_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::fast_demo_config;
+use common::{RedshiftStack, fast_demo_config, with_redshift_stack};
+use dataapi_support::{DataApiStandIn, S3Access};
+use dynashift::store::{ObjectStore, S3Store};
 
 const TABLE: &str = "customers";
 
@@ -115,6 +122,61 @@ fn no_secret_reaches_any_output_and_state_files_are_private() {
         assert_clean(&file.display().to_string(), &std::fs::read(file).unwrap(), &markers);
     }
     assert_state_files_are_private(&state.join("bucket"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_redshift_sql_the_bucket_or_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let markers = Markers::new();
+    let url = postgres_support::fresh_database("secrets_scan_redshift").await;
+    let moto = moto_support::connection().await;
+    let bucket = moto_support::new_bucket(&moto, "secrets-scan").await;
+    let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
+    let standin = DataApiStandIn::start(&url, s3).await;
+    let (bucket_url, s3_endpoint, data_api_endpoint) =
+        (format!("s3://{bucket}/dynashift/"), moto_support::endpoint(), standin.endpoint());
+    let stack = RedshiftStack {
+        bucket_url: &bucket_url,
+        region: moto_support::REGION,
+        s3_endpoint: &s3_endpoint,
+        data_api_endpoint: &data_api_endpoint,
+    };
+    let config = with_redshift_stack(&fast_demo_config(dir.path()), &stack);
+
+    let runs = [
+        run(&config, &markers, &["--mode", "full"]),
+        run(&config, &markers, &["--mode", "incremental", "--json"]),
+    ];
+    for (index, output) in runs.iter().enumerate() {
+        assert_clean(&format!("stdout of run {index}"), &output.stdout, &markers);
+        assert_clean(&format!("stderr of run {index}"), &output.stderr, &markers);
+    }
+    let calls = standin.calls();
+    assert!(
+        calls.iter().any(|c| c.operation == "BatchExecuteStatement"),
+        "the loads went through the Data API"
+    );
+    for call in &calls {
+        let fields = format!("{call:?}");
+        assert_clean(&format!("{} sent to the Data API", call.operation), fields.as_bytes(), &markers);
+        assert!(!fields.contains("AKIAIOSFODNN7EXAMPLE"), "the access key id reached the Data API: {fields}");
+    }
+    let store = S3Store::new(&moto, &bucket, "dynashift/");
+    let objects = store.list("").await.unwrap();
+    assert!(
+        objects.iter().any(|o| o.key.ends_with("_state/watermark.json")),
+        "state was written to the bucket"
+    );
+    for object in objects {
+        assert_clean(
+            &format!("s3://{bucket}/dynashift/{}", object.key),
+            &store.get(&object.key).await.unwrap(),
+            &markers,
+        );
+    }
+    for file in files_under(dir.path()) {
+        assert_clean(&file.display().to_string(), &std::fs::read(&file).unwrap(), &markers);
+    }
 }
 
 #[cfg(unix)]

@@ -69,6 +69,37 @@ pub fn with_warehouse_section(config_path: &Path, keys: &str) -> std::path::Path
     config_path.to_path_buf()
 }
 
+/// The role the Redshift tests name for COPY (the stand-in accepts any role ARN).
+pub const REDSHIFT_COPY_ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
+
+/// Where a Redshift test runs: a bucket on an S3 stand-in, and a Data API stand-in.
+pub struct RedshiftStack<'a> {
+    /// `s3://bucket/prefix/`
+    pub bucket_url: &'a str,
+    pub region: &'a str,
+    pub s3_endpoint: &'a str,
+    pub data_api_endpoint: &'a str,
+}
+
+/// `config_path` (a copy of the shipped tables.toml) with its store in `stack`'s bucket and its
+/// warehouse Redshift (Serverless workgroup `analytics`, database `dev`) through `stack`'s Data API.
+pub fn with_redshift_stack(config_path: &Path, stack: &RedshiftStack<'_>) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(config_path).unwrap();
+    let local_bucket = "bucket = \"file://.dynashift/bucket\"";
+    assert!(text.contains(local_bucket), "the shipped tables.toml keeps its store in [defaults]");
+    let bucket = format!(
+        "bucket = \"{}\"\nregion = \"{}\"\nendpoint_url = \"{}\"",
+        stack.bucket_url, stack.region, stack.s3_endpoint
+    );
+    std::fs::write(config_path, text.replacen(local_bucket, &bucket, 1)).unwrap();
+    let warehouse = format!(
+        "kind = \"redshift\"\nworkgroup = \"analytics\"\ndatabase = \"dev\"\niam_role = \"{REDSHIFT_COPY_ROLE}\"\n\
+         region = \"{}\"\nendpoint_url = \"{}\"",
+        stack.region, stack.data_api_endpoint
+    );
+    with_warehouse_section(config_path, &warehouse)
+}
+
 /// A demo configuration wired to real adapters, keeping the concrete demo sources and warehouse
 /// so tests can move the simulated clock and read the loaded tables.
 pub struct Harness {
