@@ -30,6 +30,15 @@ pub async fn stage_export_items(input: StageInput) -> Result<(StagedSet, StageCo
     // Checked first: a column Redshift cannot read fails the run before the store is touched.
     let jsonpaths = item_jsonpaths(&input.table)?;
     let listed = manifest::read_export(input.store.as_ref(), export).await?;
+    if listed.files.is_empty() {
+        // COPY fails on a manifest without entries; an empty export is staged the usual way
+        // instead (one empty part), which loads the same empty table.
+        input.events.emit(EventKind::Warning {
+            message: "pushdown: the export has no data files (an empty table); staged normally instead"
+                .into(),
+        });
+        return super::stage(input).await;
+    }
     input.events.emit(EventKind::StagingStarted { files_total: listed.files.len() as u64, exports: 1 });
     let files = with_sizes(input.store.as_ref(), &listed.files).await?;
 
@@ -175,6 +184,21 @@ mod tests {
         assert_eq!(jsonpaths, item_jsonpaths(&pushdown_table()).unwrap());
         assert!(events.iter().any(|e| matches!(e, EventKind::Warning { message } if message.starts_with("pushdown: Redshift reads 2 export files directly"))), "{events:?}");
         assert!(events.iter().any(|e| matches!(e, EventKind::StagingFinished { staged_files: 2, .. })));
+    }
+
+    #[tokio::test]
+    async fn an_export_without_data_files_is_staged_the_usual_way() {
+        let (_dir, store) = store_in();
+        let export = ExportFixture::full("exp-empty").write(&store).await;
+        let (result, events) = run(&store, pushdown_table(), vec![export]).await;
+        let (staged, counts) = result.unwrap();
+        assert_eq!(staged.format, StagedFormat::Folded, "COPY cannot read a manifest without entries");
+        assert_eq!((staged.files.len(), staged.upserts, counts.upserts), (1, 0, 0), "one empty part");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, EventKind::Warning { message } if message.contains("no data files")))
+        );
     }
 
     #[tokio::test]
