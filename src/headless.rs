@@ -11,10 +11,12 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Mode;
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, StatementStatus};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
+use crate::signals::Signals;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_RUN_FAILED: u8 = 1;
@@ -81,6 +83,7 @@ pub async fn run(
             }),
         }
     }
+    let stop_watch = cancel_on_stop_signal(handles.iter().map(|h| h.cancel.clone()).collect());
     let mut printer = Printer::new(request.json);
     let mut pending = handles.len();
     while pending > 0 {
@@ -99,9 +102,38 @@ pub async fn run(
         };
         results.push(TableResult { table: handle.table, run_id: handle.run_id, result: outcome });
     }
+    stop_watch.abort();
     print_summary(&results, request.json, out);
     let _ = out.flush();
     if results.iter().all(|r| r.result.is_ok()) { EXIT_OK } else { EXIT_RUN_FAILED }
+}
+
+/// Exit code of a process ended by a second stop signal (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// On the first stop signal (Ctrl-C, SIGTERM from cron or systemd, SIGHUP), cancels every run:
+/// each stops its remote export poll or Redshift statement and rolls its load back, so the runs
+/// end failed-and-resumable instead of abandoned. A second signal ends the process at once; an
+/// interrupted run is resumed by the next one.
+fn cancel_on_stop_signal(cancels: Vec<CancellationToken>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut signals = match Signals::new() {
+            Ok(signals) => signals,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for stop signals; Ctrl-C will end the process at once");
+                return;
+            }
+        };
+        signals.recv().await;
+        eprintln!(
+            "dynashift: stop requested: cancelling the runs (a second Ctrl-C ends the process at once)"
+        );
+        tracing::info!("stop signal: cancelling {} run(s)", cancels.len());
+        cancels.iter().for_each(CancellationToken::cancel);
+        signals.recv().await;
+        eprintln!("dynashift: second stop signal: exiting; the next run resumes the interrupted ones");
+        std::process::exit(EXIT_INTERRUPTED);
+    })
 }
 
 /// The closing lines: one per table, failures last so the very last line names one.

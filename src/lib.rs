@@ -13,6 +13,7 @@ pub mod headless;
 pub mod logging;
 pub mod pipeline;
 pub mod retry;
+pub mod signals;
 pub mod source;
 pub mod store;
 pub mod tui;

@@ -165,3 +165,43 @@ fn two_processes_never_sync_the_same_table_at_once() {
     assert!(last.contains("is locked by run") && last.contains("pid"), "{last}");
     assert!(last.contains("wait for that run to finish"), "{last}");
 }
+
+#[test]
+fn a_stop_signal_cancels_the_runs_and_exits_with_a_failed_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    // Exports that stay IN_PROGRESS long enough to be interrupted.
+    let text =
+        std::fs::read_to_string(&config).unwrap().replace("export_seconds = 0.2", "export_seconds = 30.0");
+    std::fs::write(&config, text).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dynashift"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--headless", "--table", "customers", "--mode", "full"])
+        .env_remove("DYNASHIFT_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start dynashift");
+    // The run journal exists once the run is under way (the signal handler is in place by then).
+    let runs = dir.path().join(".dynashift/bucket/customers/_state/runs");
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&runs).map_or(true, |mut entries| entries.next().is_none()) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("run kill");
+    assert!(kill.success());
+    let output = child.wait_with_output().expect("wait for dynashift");
+    let (out, err) = (stdout(&output), String::from_utf8_lossy(&output.stderr).into_owned());
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a cancelled run is a failed run, not a killed process:\n{out}\n{err}"
+    );
+    assert!(err.contains("stop requested: cancelling the runs"), "{err}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.starts_with("FAILED  customers:"), "the last line names the cancelled table: {out}");
+    assert!(output.status.code() != Some(130));
+}

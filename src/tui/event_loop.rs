@@ -18,6 +18,7 @@ use super::terminal::{ConsoleTask, TerminalGuard};
 use super::theme::Theme;
 use super::ui;
 use crate::pipeline::{Engine, RunEvent};
+use crate::signals::Signals;
 
 /// Redraws at least this often, so lag and elapsed times move.
 const TICK: Duration = Duration::from_secs(1);
@@ -115,36 +116,5 @@ fn translate(app: &App, event: Event) -> Option<Action> {
         },
         Event::Resize(width, height) => Some(Action::Resize { width, height }),
         _ => None,
-    }
-}
-
-/// SIGTERM, SIGHUP and SIGINT: leave cleanly (restoring the terminal) instead of dying in raw mode.
-struct Signals {
-    #[cfg(unix)]
-    streams: Vec<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    #[cfg(unix)]
-    fn new() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let kinds = [SignalKind::terminate(), SignalKind::hangup(), SignalKind::interrupt()];
-        Ok(Signals { streams: kinds.into_iter().map(signal).collect::<Result<_, _>>()? })
-    }
-
-    #[cfg(not(unix))]
-    fn new() -> std::io::Result<Signals> {
-        Ok(Signals {})
-    }
-
-    #[cfg(unix)]
-    async fn recv(&mut self) {
-        let waits = self.streams.iter_mut().map(|s| Box::pin(s.recv()));
-        futures::future::select_all(waits).await;
-    }
-
-    #[cfg(not(unix))]
-    async fn recv(&mut self) {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
