@@ -17,6 +17,7 @@ mod common;
 mod dataapi_support;
 mod moto_support;
 mod postgres_support;
+mod redshift_stack;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -34,9 +35,8 @@ use dynashift::warehouse::postgres::{PostgresWarehouse, TlsMode};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::sqlite::SqliteWarehouse;
 
-use dataapi_support::{DataApiStandIn, S3Access};
-
-use common::{RedshiftStack, fast_demo_config, with_redshift_stack, with_warehouse_section};
+use common::{fast_demo_config, with_warehouse_section};
+use redshift_stack::RedshiftStack;
 
 const TABLE: &str = "customers";
 
@@ -129,39 +129,19 @@ impl ModelWarehouse {
 /// bucket, and the warehouse read back both through the Data API and directly from PostgreSQL.
 struct RedshiftModel {
     /// Runs the binary's statements; stops with the model.
-    _standin: DataApiStandIn,
+    _stack: RedshiftStack,
     warehouse: RedshiftWarehouse,
     reader: PostgresWarehouse,
 }
 
 impl RedshiftModel {
     async fn prepare(config_path: &Path, seed: u64) -> RedshiftModel {
-        let url = postgres_support::fresh_database(&format!("crash_model_redshift_{seed}")).await;
-        let moto = moto_support::connection().await;
-        let bucket = moto_support::new_bucket(&moto, "crash-model").await;
-        let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
-        let standin = DataApiStandIn::start(&url, s3).await;
-        let (bucket_url, s3_endpoint, data_api_endpoint) =
-            (format!("s3://{bucket}/dynashift/"), moto_support::endpoint(), standin.endpoint());
-        let stack = RedshiftStack {
-            bucket_url: &bucket_url,
-            region: moto_support::REGION,
-            s3_endpoint: &s3_endpoint,
-            data_api_endpoint: &data_api_endpoint,
-        };
-        with_redshift_stack(config_path, &stack);
-        let config = config::load(config_path).unwrap();
-        let config::WarehouseConfig::Redshift(redshift) = &config.warehouse else {
-            unreachable!("written above")
-        };
-        let data_api =
-            dynashift::aws::AwsConnection::with_static_credentials(&redshift.client, "testing", "testing")
-                .await
-                .unwrap();
+        let stack = RedshiftStack::start(&format!("crash_model_redshift_{seed}"), "crash-model").await;
+        stack.write_tables_toml(config_path);
         RedshiftModel {
-            warehouse: RedshiftWarehouse::new(&data_api, redshift),
-            reader: PostgresWarehouse::connect(&url, TlsMode::Disable).await.unwrap(),
-            _standin: standin,
+            warehouse: stack.warehouse(&stack.config()).await,
+            reader: stack.reader().await,
+            _stack: stack,
         }
     }
 }

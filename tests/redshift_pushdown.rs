@@ -11,6 +11,7 @@ mod common;
 mod dataapi_support;
 mod moto_support;
 mod postgres_support;
+mod redshift_stack;
 mod sync_harness;
 
 use std::sync::Arc;
@@ -18,29 +19,24 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use common::{committed, demo_config, events_named};
-use dataapi_support::{DataApiStandIn, S3Access};
-use dynashift::aws::AwsConnection;
 use dynashift::config::{
-    AwsSettings, Config, FullLoad, Mode, RedshiftConfig, RedshiftConnection, StoreLocation, UnmappedPolicy,
-    WarehouseConfig,
+    Config, FullLoad, Mode, RedshiftConfig, StoreLocation, UnmappedPolicy, WarehouseConfig,
 };
 use dynashift::pipeline::events::{EventKind, RunEvent};
 use dynashift::pipeline::stage::map_item;
-use dynashift::store::{ObjectStore, S3Store};
+use dynashift::store::ObjectStore;
 use dynashift::warehouse::Warehouse;
-use dynashift::warehouse::postgres::{CanonicalJson, PgValue, PostgresWarehouse, TlsMode};
-use dynashift::warehouse::redshift::RedshiftWarehouse;
-use postgres_support::{expected_rows, fresh_database};
+use dynashift::warehouse::postgres::{CanonicalJson, PgValue};
+use postgres_support::expected_rows;
+use redshift_stack::{PREFIX, RedshiftStack};
 use sync_harness::SyncHarness;
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
-const PREFIX: &str = "dynashift/";
 const TABLE: &str = "customers";
 
 /// The demo's `customers` table alone, as a pushdown table, its store in a fresh moto bucket and
 /// its warehouse the stand-in over a fresh database.
 struct Stack {
-    _standin: DataApiStandIn,
+    _stack: RedshiftStack,
     _dir: tempfile::TempDir,
     store: Arc<dyn ObjectStore>,
     harness: SyncHarness,
@@ -49,30 +45,14 @@ struct Stack {
 impl Stack {
     async fn start(database: &str, unmapped: UnmappedPolicy) -> Stack {
         let dir = tempfile::tempdir().unwrap();
-        let url = fresh_database(database).await;
-        let moto = moto_support::connection().await;
-        let bucket = moto_support::new_bucket(&moto, "pushdown").await;
-        let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
-        let standin = DataApiStandIn::start(&url, s3).await;
-        let redshift = RedshiftConfig {
-            connection: RedshiftConnection::Workgroup { name: "analytics".into() },
-            database: "dev".into(),
-            iam_role: ROLE.into(),
-            copy_region: None,
-            client: AwsSettings {
-                region: Some(moto_support::REGION.into()),
-                profile: None,
-                endpoint_url: Some(standin.endpoint()),
-            },
-        };
-        let config = pushdown_config(demo_config(dir.path(), 250, 400), &bucket, &redshift, unmapped);
-        let data_api =
-            AwsConnection::with_static_credentials(&redshift.client, "testing", "testing").await.unwrap();
-        let warehouse: Arc<dyn Warehouse> = Arc::new(RedshiftWarehouse::new(&data_api, &redshift));
-        let reader = Arc::new(PostgresWarehouse::connect(&url, TlsMode::Disable).await.unwrap());
-        let store: Arc<dyn ObjectStore> = Arc::new(S3Store::new(&moto, &bucket, PREFIX));
+        let stack = RedshiftStack::start(database, "pushdown").await;
+        let redshift = stack.config();
+        let config = pushdown_config(demo_config(dir.path(), 250, 400), &stack.bucket, &redshift, unmapped);
+        let warehouse: Arc<dyn Warehouse> = Arc::new(stack.warehouse(&redshift).await);
+        let reader = Arc::new(stack.reader().await);
+        let store: Arc<dyn ObjectStore> = Arc::new(stack.store());
         let harness = SyncHarness::new(config, warehouse, reader, store.clone());
-        Stack { _standin: standin, _dir: dir, store, harness }
+        Stack { _stack: stack, _dir: dir, store, harness }
     }
 }
 

@@ -5,9 +5,11 @@
 //!
 //! Needs the stand-ins `scripts/test.sh` starts (PostgreSQL and moto); fails without them.
 
+mod common;
 mod dataapi_support;
 mod moto_support;
 mod postgres_support;
+mod redshift_stack;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,20 +17,18 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use dataapi_support::{DataApiStandIn, Fault, S3Access};
-use dynashift::aws::AwsConnection;
-use dynashift::config::{AwsSettings, Mode, RedshiftConfig, RedshiftConnection, TableConfig};
+use dataapi_support::{DataApiStandIn, Fault};
+use dynashift::config::{Mode, RedshiftConnection, TableConfig};
 use dynashift::pipeline::events::{EventKind, EventSink, StatementStatus};
-use dynashift::store::{ObjectStore, S3Store};
-use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
+use dynashift::store::ObjectStore;
+use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
 use postgres_support::{
-    at, customer, customers_table, delete_customer, expected_rows, fresh_database, line, line_values,
-    orders_table, stage_files,
+    at, customer, customers_table, delete_customer, expected_rows, line, line_values, orders_table,
+    stage_files,
 };
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
+use redshift_stack::RedshiftStack;
 
 /// A Redshift warehouse over the stand-in, a moto bucket for the staged files, and a direct
 /// PostgreSQL reader of the database the stand-in runs on.
@@ -51,29 +51,13 @@ impl RedshiftFixture {
     }
 
     async fn connecting_as(database: &str, connection: RedshiftConnection) -> RedshiftFixture {
-        let url = fresh_database(database).await;
-        let moto = moto_support::connection().await;
-        let bucket = moto_support::new_bucket(&moto, "redshift-load").await;
-        let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
-        let standin = DataApiStandIn::start(&url, s3).await;
-        let settings = AwsSettings {
-            region: Some(moto_support::REGION.into()),
-            profile: None,
-            endpoint_url: Some(standin.endpoint()),
-        };
-        let data_api = AwsConnection::with_static_credentials(&settings, "testing", "testing").await.unwrap();
-        let config = RedshiftConfig {
-            connection,
-            database: "dev".into(),
-            iam_role: ROLE.into(),
-            copy_region: None,
-            client: settings,
-        };
+        let stack = RedshiftStack::start(database, "redshift-load").await;
+        let config = stack.config_connecting_as(connection);
         RedshiftFixture {
-            standin,
-            store: Arc::new(S3Store::new(&moto, &bucket, "dynashift/")),
-            warehouse: RedshiftWarehouse::new(&data_api, &config),
-            reader: PostgresWarehouse::connect(&url, TlsMode::Disable).await.unwrap(),
+            store: Arc::new(stack.store()),
+            warehouse: stack.warehouse(&config).await,
+            reader: stack.reader().await,
+            standin: stack.standin,
         }
     }
 

@@ -10,13 +10,14 @@ mod common;
 mod dataapi_support;
 mod moto_support;
 mod postgres_support;
+mod redshift_stack;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{RedshiftStack, fast_demo_config, with_redshift_stack};
-use dataapi_support::{DataApiStandIn, S3Access};
-use dynashift::store::{ObjectStore, S3Store};
+use common::fast_demo_config;
+use dynashift::store::ObjectStore;
+use redshift_stack::RedshiftStack;
 
 const TABLE: &str = "customers";
 
@@ -128,20 +129,8 @@ fn no_secret_reaches_any_output_and_state_files_are_private() {
 async fn no_secret_reaches_redshift_sql_the_bucket_or_any_output() {
     let dir = tempfile::tempdir().unwrap();
     let markers = Markers::new();
-    let url = postgres_support::fresh_database("secrets_scan_redshift").await;
-    let moto = moto_support::connection().await;
-    let bucket = moto_support::new_bucket(&moto, "secrets-scan").await;
-    let s3 = S3Access { endpoint: moto_support::endpoint(), region: moto_support::REGION.into() };
-    let standin = DataApiStandIn::start(&url, s3).await;
-    let (bucket_url, s3_endpoint, data_api_endpoint) =
-        (format!("s3://{bucket}/dynashift/"), moto_support::endpoint(), standin.endpoint());
-    let stack = RedshiftStack {
-        bucket_url: &bucket_url,
-        region: moto_support::REGION,
-        s3_endpoint: &s3_endpoint,
-        data_api_endpoint: &data_api_endpoint,
-    };
-    let config = with_redshift_stack(&fast_demo_config(dir.path()), &stack);
+    let stack = RedshiftStack::start("secrets_scan_redshift", "secrets-scan").await;
+    let config = stack.write_tables_toml(&fast_demo_config(dir.path()));
 
     let runs = [
         run(&config, &markers, &["--mode", "full"]),
@@ -151,7 +140,7 @@ async fn no_secret_reaches_redshift_sql_the_bucket_or_any_output() {
         assert_clean(&format!("stdout of run {index}"), &output.stdout, &markers);
         assert_clean(&format!("stderr of run {index}"), &output.stderr, &markers);
     }
-    let calls = standin.calls();
+    let calls = stack.standin.calls();
     assert!(
         calls.iter().any(|c| c.operation == "BatchExecuteStatement"),
         "the loads went through the Data API"
@@ -161,7 +150,7 @@ async fn no_secret_reaches_redshift_sql_the_bucket_or_any_output() {
         assert_clean(&format!("{} sent to the Data API", call.operation), fields.as_bytes(), &markers);
         assert!(!fields.contains("AKIAIOSFODNN7EXAMPLE"), "the access key id reached the Data API: {fields}");
     }
-    let store = S3Store::new(&moto, &bucket, "dynashift/");
+    let store = stack.store();
     let objects = store.list("").await.unwrap();
     assert!(
         objects.iter().any(|o| o.key.ends_with("_state/watermark.json")),
@@ -169,7 +158,7 @@ async fn no_secret_reaches_redshift_sql_the_bucket_or_any_output() {
     );
     for object in objects {
         assert_clean(
-            &format!("s3://{bucket}/dynashift/{}", object.key),
+            &format!("{}{}", stack.bucket_url(), object.key),
             &store.get(&object.key).await.unwrap(),
             &markers,
         );

@@ -69,35 +69,27 @@ pub fn with_warehouse_section(config_path: &Path, keys: &str) -> std::path::Path
     config_path.to_path_buf()
 }
 
-/// The role the Redshift tests name for COPY (the stand-in accepts any role ARN).
-pub const REDSHIFT_COPY_ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
-
-/// Where a Redshift test runs: a bucket on an S3 stand-in, and a Data API stand-in.
-pub struct RedshiftStack<'a> {
-    /// `s3://bucket/prefix/`
-    pub bucket_url: &'a str,
-    pub region: &'a str,
-    pub s3_endpoint: &'a str,
-    pub data_api_endpoint: &'a str,
-}
-
-/// `config_path` (a copy of the shipped tables.toml) with its store in `stack`'s bucket and its
-/// warehouse Redshift (Serverless workgroup `analytics`, database `dev`) through `stack`'s Data API.
-pub fn with_redshift_stack(config_path: &Path, stack: &RedshiftStack<'_>) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(config_path).unwrap();
-    let local_bucket = "bucket = \"file://.dynashift/bucket\"";
-    assert!(text.contains(local_bucket), "the shipped tables.toml keeps its store in [defaults]");
-    let bucket = format!(
-        "bucket = \"{}\"\nregion = \"{}\"\nendpoint_url = \"{}\"",
-        stack.bucket_url, stack.region, stack.s3_endpoint
-    );
-    std::fs::write(config_path, text.replacen(local_bucket, &bucket, 1)).unwrap();
-    let warehouse = format!(
-        "kind = \"redshift\"\nworkgroup = \"analytics\"\ndatabase = \"dev\"\niam_role = \"{REDSHIFT_COPY_ROLE}\"\n\
-         region = \"{}\"\nendpoint_url = \"{}\"",
-        stack.region, stack.data_api_endpoint
-    );
-    with_warehouse_section(config_path, &warehouse)
+/// Starts one run of `table` on `engine` and follows it to its end; returns the outcome and
+/// every event of that run (events of other runs on the same channel are skipped).
+pub async fn run_to_end(
+    engine: &Engine,
+    events: &mut mpsc::UnboundedReceiver<RunEvent>,
+    table: &str,
+    request: RunRequest,
+) -> (Result<RunOutcome, RunFailure>, Vec<RunEvent>) {
+    let handle = engine.start(table, request).expect("start the run");
+    let mut run_events = Vec::new();
+    while let Some(event) = events.recv().await {
+        if event.run_id != handle.run_id {
+            continue;
+        }
+        let done = event.is_terminal();
+        run_events.push(event);
+        if done {
+            break;
+        }
+    }
+    (handle.join.await.expect("the run task"), run_events)
 }
 
 /// A demo configuration wired to real adapters, keeping the concrete demo sources and warehouse
@@ -161,18 +153,7 @@ impl Harness {
         table: &str,
         request: RunRequest,
     ) -> (Result<RunOutcome, RunFailure>, Vec<RunEvent>) {
-        let handle = self.engine.start(table, request).expect("start the run");
-        let mut events = Vec::new();
-        while let Some(event) = self.events.recv().await {
-            let done = event.run_id == handle.run_id && event.is_terminal();
-            if event.run_id == handle.run_id {
-                events.push(event);
-            }
-            if done {
-                break;
-            }
-        }
-        (handle.join.await.expect("the run task"), events)
+        run_to_end(&self.engine, &mut self.events, table, request).await
     }
 
     /// The committed watermark of a table, from the warehouse.

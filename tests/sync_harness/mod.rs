@@ -24,7 +24,7 @@ use dynashift::store::ObjectStore;
 use dynashift::warehouse::Warehouse;
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse};
 
-use crate::common::{committed, events_named};
+use crate::common::{committed, events_named, run_to_end};
 use crate::postgres_support::expected_rows;
 
 /// A demo configuration wired to a real store and warehouse, keeping the concrete demo sources
@@ -63,19 +63,7 @@ impl SyncHarness {
 
     /// Runs one sync to its end; returns the outcome and every event of the run.
     pub async fn sync(&mut self, table: &str, mode: Mode) -> (Result<RunOutcome, RunFailure>, Vec<RunEvent>) {
-        let handle = self.engine.start(table, RunRequest { mode, dry_run: false }).expect("start the run");
-        let mut events = Vec::new();
-        while let Some(event) = self.events.recv().await {
-            if event.run_id != handle.run_id {
-                continue;
-            }
-            let done = event.is_terminal();
-            events.push(event);
-            if done {
-                break;
-            }
-        }
-        (handle.join.await.expect("the run task"), events)
+        run_to_end(&self.engine, &mut self.events, table, RunRequest { mode, dry_run: false }).await
     }
 
     pub async fn watermark(&self, table: &str) -> Option<DateTime<Utc>> {
