@@ -15,7 +15,7 @@ use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
 use crate::warehouse::watermark::stale_watermark;
 use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
 
-use super::data_api::{BatchState, DataApi, Phase, StatementState, first_poll, next_poll};
+use super::data_api::{BatchState, DataApi, FIRST_POLL, Phase, StatementState, next_poll};
 use super::load_errors;
 use super::plan::{Role, Step};
 
@@ -109,7 +109,7 @@ fn uuid_like() -> String {
 impl Follower<'_> {
     /// Polls until the batch ends; a cancel asks Redshift to stop it, then keeps polling.
     async fn follow(&mut self, id: &str) -> Result<(BatchState, bool), WarehouseError> {
-        let mut delay = first_poll();
+        let mut delay = FIRST_POLL;
         let mut cancel_sent: Option<Instant> = None;
         loop {
             let cancelled = tokio::select! {

@@ -17,7 +17,7 @@ use crate::config::RedshiftConnection;
 const PATIENCE: RetryPolicy = RetryPolicy::EXPORT_API;
 
 /// Polling: quick at first (most statements take well under a second), then every 2 s.
-const FIRST_POLL: Duration = Duration::from_millis(150);
+pub const FIRST_POLL: Duration = Duration::from_millis(150);
 const MAX_POLL: Duration = Duration::from_secs(2);
 
 /// Where a statement is in its life.
@@ -225,10 +225,6 @@ pub fn next_poll(delay: Duration) -> Duration {
     delay.mul_f64(1.5).min(MAX_POLL)
 }
 
-pub const fn first_poll() -> Duration {
-    FIRST_POLL
-}
-
 fn missing(operation: &str, field: &str) -> AwsFailure {
     AwsFailure {
         kind: crate::aws::FailureKind::Other,
@@ -292,11 +288,11 @@ mod tests {
 
     #[test]
     fn polling_slows_down_to_a_ceiling() {
-        let mut delay = first_poll();
+        let mut delay = FIRST_POLL;
         for _ in 0..20 {
             delay = next_poll(delay);
         }
         assert_eq!(delay, MAX_POLL);
-        assert!(next_poll(first_poll()) > first_poll());
+        assert!(next_poll(FIRST_POLL) > FIRST_POLL);
     }
 }

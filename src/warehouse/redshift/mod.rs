@@ -27,8 +27,8 @@ use crate::warehouse::{
     CommitRecord, LoadReport, LoadRequest, PlannedStatement, RUNS_TABLE, Warehouse, WarehouseError,
 };
 
-pub use data_api::{DataApi, QueryError, Rows};
-pub use plan::{CopySettings, MAX_BATCH};
+use data_api::{DataApi, QueryError};
+use plan::CopySettings;
 
 use batch::LoadJob;
 
@@ -47,11 +47,6 @@ impl RedshiftWarehouse {
             DataApi::new(connection.redshift_data(), config.connection.clone(), config.database.clone());
         let copy = CopySettings { iam_role: config.iam_role.clone(), region: config.copy_region.clone() };
         RedshiftWarehouse { api, copy }
-    }
-
-    /// Runs one read-only statement and returns its rows (tests and diagnostics).
-    pub async fn query(&self, sql: &str) -> Result<Rows, QueryError> {
-        self.api.query(sql, "dynashift query").await
     }
 }
 
