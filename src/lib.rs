@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod ddb;
 pub mod headless;
 pub mod logging;

@@ -190,6 +190,7 @@ async fn warehouses_reading_staged_files_refuse_a_pushdown_set() {
         watermark: chrono::Utc::now(),
         previous_watermark: None,
         store: Arc::new(dynashift::store::LocalStore::new(dir.path())),
+        accepted_gaps: Vec::new(),
     };
     let sqlite = SqliteWarehouse::open(&dir.path().join("w.sqlite")).unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();

@@ -79,6 +79,7 @@ impl RedshiftFixture {
             watermark: previous.map_or(at("2024-05-01T00:00:00Z"), |w| w + chrono::Duration::hours(1)),
             previous_watermark: previous,
             store: self.store.clone(),
+            accepted_gaps: Vec::new(),
         }
     }
 

@@ -203,6 +203,7 @@ impl Run<'_> {
                 .map(|e| PlannedExport { spec: e.spec.clone(), existing: e.description.clone() })
                 .collect(),
             notes: vec![format!("resuming run {} at stage {}", old.run_id, old.stage)],
+            accepted_gaps: Vec::new(),
         };
         ctx.events.emit(EventKind::Planned {
             exports: plan.exports.iter().map(|p| p.spec.clone()).collect(),
@@ -498,6 +499,7 @@ impl Run<'_> {
             watermark,
             previous_watermark: previous,
             store: ctx.store.clone(),
+            accepted_gaps: plan.accepted_gaps.clone(),
         }
     }
 

@@ -132,7 +132,7 @@ impl ExistingExports {
         };
         let note =
             format!("the newest full export under {}: {}", self.location(), newest.description.export_arn);
-        Ok(ExportPlan { exports: vec![newest.planned()], notes: vec![note] })
+        Ok(ExportPlan { exports: vec![newest.planned()], notes: vec![note], accepted_gaps: Vec::new() })
     }
 
     fn plan_incremental(
@@ -159,7 +159,11 @@ impl ExistingExports {
                 watermark.format("%Y-%m-%d %H:%M:%SZ")
             ));
         }
-        Ok(ExportPlan { exports: chain.exports.into_iter().map(FoundExport::planned).collect(), notes })
+        Ok(ExportPlan {
+            exports: chain.exports.into_iter().map(FoundExport::planned).collect(),
+            notes,
+            accepted_gaps: Vec::new(),
+        })
     }
 }
 

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Mode, ViewType};
+pub use crate::contract::AcceptedGap;
 
 /// What one export covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,11 +101,14 @@ pub struct PlannedExport {
 }
 
 /// The exports a run needs, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportPlan {
     pub exports: Vec<PlannedExport>,
     /// Why the plan is empty, or anything the user should know (e.g. the PITR edge is near).
     pub notes: Vec<String>,
+    /// Gaps between the exports that the user accepted (`--accept-gap`); recorded with the commit.
+    #[serde(default)]
+    pub accepted_gaps: Vec<AcceptedGap>,
 }
 
 /// Where a source writes an export: the store prefix (relative to the store root) under which

@@ -98,6 +98,7 @@ fn plan_full(
     Ok(ExportPlan {
         exports: vec![PlannedExport { spec: ExportSpec::Full { export_time }, existing: None }],
         notes: vec![format!("a full export of `{table}` as of {}", stamp(export_time))],
+        accepted_gaps: Vec::new(),
     })
 }
 
@@ -119,7 +120,7 @@ fn plan_incremental(
     }
     if end - watermark < MIN_WINDOW {
         notes.push(up_to_date_note(table, watermark, end, now));
-        return Ok(ExportPlan { exports: Vec::new(), notes });
+        return Ok(ExportPlan { exports: Vec::new(), notes, accepted_gaps: Vec::new() });
     }
     let (exports, covered_to) = cut_windows(watermark, end, max_window, policy.view_type);
     if exports.len() > 1 {
@@ -139,7 +140,7 @@ fn plan_incremental(
             human(MIN_WINDOW)
         ));
     }
-    Ok(ExportPlan { exports, notes })
+    Ok(ExportPlan { exports, notes, accepted_gaps: Vec::new() })
 }
 
 /// Contiguous windows from `from`, each at most `max_window` and at least [`MIN_WINDOW`] long;

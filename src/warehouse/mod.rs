@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Mode, TableConfig};
+use crate::contract::AcceptedGap;
 use crate::pipeline::events::EventSink;
 use crate::pipeline::staged::StagedSet;
 use crate::store::ObjectStore;
@@ -41,6 +42,8 @@ pub struct LoadRequest {
     pub previous_watermark: Option<DateTime<Utc>>,
     /// The store the staged files are in (warehouses that read them through dynashift).
     pub store: Arc<dyn ObjectStore>,
+    /// Gaps between exports that this load applies knowingly (`--accept-gap`).
+    pub accepted_gaps: Vec<AcceptedGap>,
 }
 
 /// One statement as planned: what it does and its SQL.

@@ -122,6 +122,7 @@ pub fn request_for(table: TableConfig, mode: Mode, run_id: &str) -> LoadRequest 
         watermark: at("2024-05-01T12:00:00Z"),
         previous_watermark: None,
         store: Arc::new(LocalStore::new("/nonexistent-store")),
+        accepted_gaps: Vec::new(),
     }
 }
 

@@ -319,6 +319,7 @@ impl Fixture {
             watermark: at("2024-05-01T00:00:00Z"),
             previous_watermark: None,
             store: self.store.clone(),
+            accepted_gaps: Vec::new(),
         }
     }
 

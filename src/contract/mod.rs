@@ -1,0 +1,7 @@
+//! What crosses the seams between the pipeline, its adapters and its front ends. This module is a
+//! leaf: it imports nothing else of the crate (chrono and serde aside), so adapters and front
+//! ends can depend on it without depending on the pipeline.
+
+mod gap;
+
+pub use gap::AcceptedGap;
