@@ -9,7 +9,7 @@ use crate::config::Mode;
 /// Keep Redshift (here: the embedded SQLite) tables in sync with DynamoDB tables through
 /// point-in-time exports. Without --headless, opens the interactive console.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "dynashift", version, about, long_about = None)]
+#[command(name = "dynashift", version, about, long_about = None, after_long_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("which").args(["table", "all"]).multiple(false)))]
 pub struct Cli {
     /// The tables file.
@@ -44,6 +44,28 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["headless"])]
     pub check: bool,
 }
+
+/// Examples, exit codes and environment, shown after `--help`'s options.
+const AFTER_HELP: &str = "\
+Examples:
+  dynashift                                        open the console on ./tables.toml
+  dynashift --check                                validate tables.toml and exit
+  dynashift --headless --all                       sync every table in its configured mode
+  dynashift --headless --table orders --mode full --json
+  dynashift --headless --table orders --dry-run    show windows, files and SQL; change nothing
+
+Exit codes:
+  0  every run committed, was up to date, or was a dry run
+  1  a run failed (the last line names the table, the stage, the cause and what to do)
+  2  usage or configuration error; nothing ran
+  3  nothing failed, but a table was skipped because another run holds its lease
+     (the normal outcome of overlapping cron runs)
+
+Environment:
+  DYNASHIFT_CONFIG  the tables file (as --config)
+  DYNASHIFT_LOG     log filter, e.g. debug or dynashift=trace (default: info to the log file
+                    under the console, warn to stderr when headless)
+  NO_COLOR          no escape codes, even on a terminal";
 
 /// `--mode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,8 @@
 //!
 //! Exit codes: [`EXIT_OK`] when every run committed (or was up to date, or was a dry run),
 //! [`EXIT_RUN_FAILED`] when any run failed — the last lines then name table, stage, cause and
-//! what to do — and [`EXIT_USAGE`] for usage and configuration errors (decided by `main`).
+//! what to do — [`EXIT_USAGE`] for usage and configuration errors (decided by `main`), and
+//! [`EXIT_LOCKED`] when nothing failed but a table was skipped because another run holds it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,9 +19,7 @@ use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, StatementStatus};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
 use crate::signals::Signals;
 
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_RUN_FAILED: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
+pub use crate::contract::exit::{EXIT_LOCKED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE};
 
 /// What `--headless` was asked to do.
 #[derive(Debug, Clone)]
@@ -47,11 +46,25 @@ pub struct FailureSummary {
     pub stage: String,
     pub cause: String,
     pub hint: String,
+    /// The table was skipped because another run holds its lease: nothing was attempted.
+    pub skipped: bool,
 }
 
 impl From<RunFailure> for FailureSummary {
     fn from(f: RunFailure) -> FailureSummary {
-        FailureSummary { stage: f.stage.to_string(), cause: f.cause, hint: f.hint }
+        FailureSummary { stage: f.stage.to_string(), cause: f.cause, hint: f.hint, skipped: f.lease_held }
+    }
+}
+
+/// [`EXIT_OK`] when every run succeeded, [`EXIT_RUN_FAILED`] when any failed, and
+/// [`EXIT_LOCKED`] when none failed but some were skipped because another run holds them.
+pub fn exit_code(results: &[TableResult]) -> u8 {
+    let failures = results.iter().filter_map(|r| r.result.as_ref().err());
+    let (skipped, failed): (Vec<_>, Vec<_>) = failures.partition(|f| f.skipped);
+    match (failed.is_empty(), skipped.is_empty()) {
+        (false, _) => EXIT_RUN_FAILED,
+        (true, false) => EXIT_LOCKED,
+        (true, true) => EXIT_OK,
     }
 }
 
@@ -79,6 +92,7 @@ pub async fn run(
                     stage: "start".into(),
                     cause: err.to_string(),
                     hint: err.hint(),
+                    skipped: false,
                 }),
             }),
         }
@@ -98,6 +112,7 @@ pub async fn run(
                 stage: "unknown".into(),
                 cause: format!("the run crashed: {join_error}"),
                 hint: "this is a bug: please report it with the log file".into(),
+                skipped: false,
             }),
         };
         results.push(TableResult { table: handle.table, run_id: handle.run_id, result: outcome });
@@ -105,7 +120,7 @@ pub async fn run(
     stop_watch.abort();
     print_summary(&results, request.json, out);
     let _ = out.flush();
-    if results.iter().all(|r| r.result.is_ok()) { EXIT_OK } else { EXIT_RUN_FAILED }
+    exit_code(&results)
 }
 
 /// Exit code of a process ended by a second stop signal (128 + SIGINT, as shells report it).
@@ -161,6 +176,7 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
                 format!("OK      {}: up to date ({reason})", result.table)
             }
             Ok(RunOutcome::DryRun) => format!("OK      {}: dry run, nothing changed", result.table),
+            Err(f) if f.skipped => format!("SKIPPED {}: {} — {}", result.table, f.cause, f.hint),
             Err(f) => format!(
                 "FAILED  {}: at stage {}: {} — what to do: {}",
                 result.table, f.stage, f.cause, f.hint

@@ -14,7 +14,7 @@ use dynashift::{config, logging, tui, wiring};
 
 fn main() -> ExitCode {
     // Installed first, so the console's own hook (which restores the terminal) wraps it.
-    if let Err(err) = color_eyre::install() {
+    if let Err(err) = logging::error_report_hook().install() {
         eprintln!("could not install the error report handler: {err}");
     }
     let cli = Cli::parse();
@@ -29,6 +29,13 @@ fn main() -> ExitCode {
         println!("{}: {} tables, all valid", cli.config.display(), config.tables.len());
         print_keys_from_dynamodb(&config);
         return ExitCode::SUCCESS;
+    }
+    if !cli.headless && !logging::console_possible() {
+        eprintln!(
+            "no terminal: the console needs one; use --headless (with --table NAME or --all) from cron, \
+             scripts and pipes"
+        );
+        return ExitCode::from(EXIT_USAGE);
     }
     let tables = match selected_tables(&cli, &config) {
         Ok(tables) => tables,

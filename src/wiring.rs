@@ -9,7 +9,7 @@ use crate::aws::{AwsConnections, AwsSetupError, settings_for};
 use crate::config::{
     AwsSettings, Config, KeyError, PostgresTls, SourceConfig, StoreLocation, TableConfig, WarehouseConfig,
 };
-use crate::headless::{EXIT_RUN_FAILED, EXIT_USAGE};
+use crate::contract::exit::{EXIT_RUN_FAILED, EXIT_USAGE};
 use crate::pipeline::{Adapters, TableAdapters};
 use crate::source::ExportSource;
 use crate::source::aws::{AwsConnectError, AwsSource};

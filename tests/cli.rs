@@ -159,11 +159,50 @@ fn two_processes_never_sync_the_same_table_at_once() {
     let second = spawn();
     let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
     assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
-    assert_eq!(second.status.code(), Some(1), "{}", stdout(&second));
+    // Overlapping cron runs are normal: the one that finds the table busy exits 3, not 1.
+    assert_eq!(second.status.code(), Some(3), "{}", stdout(&second));
     let refused = stdout(&second);
     let last = refused.lines().last().unwrap();
+    assert!(last.starts_with("SKIPPED customers:"), "{last}");
     assert!(last.contains("is locked by run") && last.contains("pid"), "{last}");
     assert!(last.contains("wait for that run to finish"), "{last}");
+}
+
+#[test]
+fn the_console_without_a_terminal_says_to_use_headless() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let output = Command::new(env!("CARGO_BIN_EXE_dynashift"))
+        .arg("--config")
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run dynashift");
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("no terminal:") && err.contains("use --headless"), "{err}");
+    assert!(!err.contains("os error") && !err.contains("Location"), "no developer report: {err}");
+}
+
+#[test]
+fn redirected_output_holds_no_escape_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let output = Command::new(env!("CARGO_BIN_EXE_dynashift"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--headless", "--all", "--mode", "full"])
+        .env("DYNASHIFT_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run dynashift");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(err.contains("DEBUG"), "debug logs reach stderr: {err}");
+    assert!(
+        !err.contains('\x1b') && !stdout(&output).contains('\x1b'),
+        "escape codes in redirected output: {err}"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! leaf: it imports nothing else of the crate (chrono and serde aside), so adapters and front
 //! ends can depend on it without depending on the pipeline.
 
+pub mod exit;
 mod gap;
 
 pub use gap::AcceptedGap;

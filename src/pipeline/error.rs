@@ -63,11 +63,15 @@ pub struct RunFailure {
     pub stage: Stage,
     pub cause: String,
     pub hint: String,
+    /// The run never started because another run holds the table's lease (a normal event for
+    /// overlapping cron runs, not a failure of the sync).
+    pub lease_held: bool,
 }
 
 impl RunFailure {
     pub fn new(stage: Stage, error: &PipelineError) -> RunFailure {
-        RunFailure { stage, cause: error_chain(error), hint: error.hint() }
+        let lease_held = stage == Stage::Planned && matches!(error, PipelineError::Locked { .. });
+        RunFailure { stage, cause: error_chain(error), hint: error.hint(), lease_held }
     }
 }
 
