@@ -4,7 +4,8 @@
 //!
 //! Points: `crash-after:<stage>` aborts right after the journal recorded `<stage>`;
 //! `fail-after:<stage>` fails the run there instead; `crash-in-load:<n>` aborts once the load's
-//! statement `n` finished, before the load commits.
+//! statement `n` finished, before the load commits. `DYNASHIFT_CLOCK_OFFSET` and
+//! `DYNASHIFT_LEASE_TTL_MS` skew the clock and shorten the lease for the lease tests.
 
 use super::events::Stage;
 
@@ -49,4 +50,31 @@ pub fn in_load(index: usize) -> bool {
 pub fn crash(point: &str) -> ! {
     eprintln!("dynashift: injected crash at {point} ({FAULT_ENV})");
     std::process::abort()
+}
+
+/// Shifts this process's wall clock (signed seconds, e.g. `-3600`), as on a host whose clock is
+/// wrong: the lease tests show a live lease is never taken over whatever the clocks say.
+pub const CLOCK_OFFSET_ENV: &str = "DYNASHIFT_CLOCK_OFFSET";
+
+/// Shortens the lease period (milliseconds), so the lease tests see expiry in seconds.
+pub const LEASE_TTL_ENV: &str = "DYNASHIFT_LEASE_TTL_MS";
+
+#[cfg(debug_assertions)]
+fn knob(name: &str) -> Option<i64> {
+    std::env::var(name).ok().and_then(|value| value.trim().parse().ok())
+}
+
+#[cfg(not(debug_assertions))]
+fn knob(_name: &str) -> Option<i64> {
+    None
+}
+
+/// The configured wall-clock offset (zero in release builds).
+pub fn clock_offset() -> chrono::Duration {
+    knob(CLOCK_OFFSET_ENV).map_or(chrono::Duration::zero(), chrono::Duration::seconds)
+}
+
+/// The configured lease period, if a test shortened it (never in release builds).
+pub fn lease_ttl() -> Option<std::time::Duration> {
+    knob(LEASE_TTL_ENV).filter(|ms| *ms > 0).map(|ms| std::time::Duration::from_millis(ms as u64))
 }

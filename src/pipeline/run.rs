@@ -14,7 +14,7 @@ use super::events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
 use super::export;
 use super::fault::{self, Fault};
 use super::journal::{JournalExport, JournalFailure, JournalStatement, RunJournal};
-use super::lock::{Lease, RENEW_EVERY};
+use super::lock::Lease;
 use super::stage::{self, StageInput};
 use super::staged::{StagedFormat, StagedSet, staged_columns, target_columns};
 use super::state;
@@ -635,7 +635,7 @@ fn spawn_renewal(mut lease: Lease, store: Arc<dyn ObjectStore>, run_cancel: Canc
         loop {
             tokio::select! {
                 _ = stop_signal.cancelled() => return lease,
-                _ = tokio::time::sleep(RENEW_EVERY) => {}
+                _ = tokio::time::sleep(lease.renew_every()) => {}
             }
             if let Err(err) = lease.renew(store.as_ref()).await {
                 tracing::error!(%err, "lost the table lease; cancelling the run");
