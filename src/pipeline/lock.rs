@@ -155,7 +155,14 @@ impl Lease {
         table: &TableConfig,
         run_id: &str,
     ) -> Result<Lease, PipelineError> {
-        Lease::acquire_with(store, table, run_id, LeaseTiming::configured()).await
+        let timing = LeaseTiming::configured();
+        let lease = Lease::acquire_with(store, table, run_id, timing).await?;
+        // Holding the lease, no other run of this table writes: temporaries of a killed
+        // writer can go (the store removes only those provably abandoned).
+        if let Err(err) = store.remove_abandoned_temporaries(&table.state_prefix(), timing.ttl).await {
+            tracing::warn!(table = %table.name, %err, "could not remove temporary files killed runs left");
+        }
+        Ok(lease)
     }
 
     pub async fn acquire_with(

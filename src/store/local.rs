@@ -263,4 +263,154 @@ mod tests {
             std::fs::metadata(dir.path().join("t/_state/watermark.json")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+
+    /// A tiny tmpfs mounted on a temporary folder, to fill up (Linux, root only); unmounted on
+    /// drop.
+    #[cfg(target_os = "linux")]
+    pub(crate) struct SmallDisk {
+        pub dir: tempfile::TempDir,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl SmallDisk {
+        /// `None` (with the reason printed) when this process may not mount.
+        pub fn mount() -> Option<SmallDisk> {
+            let dir = tempfile::tempdir().unwrap();
+            let mounted = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+                .arg(dir.path())
+                .output();
+            match mounted {
+                Ok(out) if out.status.success() => Some(SmallDisk { dir }),
+                Ok(out) => {
+                    eprintln!(
+                        "skipped: cannot mount a small tmpfs (not root?): {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    None
+                }
+                Err(err) => {
+                    eprintln!("skipped: cannot run mount: {err}");
+                    None
+                }
+            }
+        }
+
+        /// Fills the disk to the last byte.
+        pub fn fill(&self) {
+            use std::io::Write;
+            let mut filler = std::fs::File::create(self.dir.path().join("filler")).unwrap();
+            while filler.write_all(&[7; 4096]).is_ok() {}
+            while filler.write_all(&[7]).is_ok() {}
+        }
+
+        pub fn free(&self) {
+            std::fs::remove_file(self.dir.path().join("filler")).unwrap();
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.dir.path()).status();
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_full_disk_fails_every_write_clearly_and_leaves_no_empty_or_partial_file() {
+        let Some(disk) = SmallDisk::mount() else { return };
+        let store = LocalStore::new(disk.dir.path().join("bucket"));
+        store.put("t/_state/watermark.json", b"{\"old\": true}".to_vec()).await.unwrap();
+        let (_, version) = store.get_versioned("t/_state/watermark.json").await.unwrap();
+        let source = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(source.path(), vec![1; 8192]).unwrap();
+        disk.fill();
+
+        let big = vec![b'x'; 4096];
+        let failures = [
+            store.create_new("t/_state/lock", big.clone()).await.unwrap_err(),
+            store.put("t/_state/runs/r1.json", big.clone()).await.unwrap_err(),
+            store.put("t/_state/watermark.json", big.clone()).await.unwrap_err(),
+            store.replace_if("t/_state/watermark.json", big.clone(), &version).await.unwrap_err(),
+            store.put_file("t/staged/r1/part-00000.json.gz", source.path()).await.unwrap_err(),
+        ];
+        for failure in failures {
+            let message = failure.to_string();
+            assert!(message.contains("No space left on device") && message.contains("file://"), "{message}");
+        }
+        let keys: Vec<_> = store.list("t/").await.unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(keys, ["t/_state/watermark.json"]);
+        assert_eq!(store.get("t/_state/watermark.json").await.unwrap(), b"{\"old\": true}");
+        assert!(store.walk("t/", true).await.unwrap().is_empty(), "no temporaries left");
+
+        disk.free();
+        store.create_new("t/_state/lock", big.clone()).await.unwrap();
+        store.replace_if("t/_state/watermark.json", big.clone(), &version).await.unwrap();
+        store.put_file("t/staged/r1/part-00000.json.gz", source.path()).await.unwrap();
+        assert_eq!(store.get("t/_state/lock").await.unwrap(), big);
+    }
+
+    #[tokio::test]
+    async fn a_swap_from_a_stale_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        assert!(matches!(
+            store.replace_if("t/lock", b"a".to_vec(), &durable::version_of(b"")).await,
+            Err(StoreError::Changed { .. })
+        ));
+        store.put("t/lock", b"one".to_vec()).await.unwrap();
+        let (_, one) = store.get_versioned("t/lock").await.unwrap();
+        let two = store.replace_if("t/lock", b"two".to_vec(), &one).await.unwrap();
+        assert!(matches!(
+            store.replace_if("t/lock", b"x".to_vec(), &one).await,
+            Err(StoreError::Changed { .. })
+        ));
+        store.replace_if("t/lock", b"three".to_vec(), &two).await.unwrap();
+        assert_eq!(store.get("t/lock").await.unwrap(), b"three");
+    }
+
+    #[tokio::test]
+    async fn racing_swaps_from_one_version_let_exactly_one_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        store.put("t/lock", b"start".to_vec()).await.unwrap();
+        for round in 0..20u8 {
+            let (_, version) = store.get_versioned("t/lock").await.unwrap();
+            let attempts = (0..6u8).map(|i| {
+                let (store, version) = (store.clone(), version.clone());
+                tokio::spawn(
+                    async move { store.replace_if("t/lock", vec![round, i], &version).await.is_ok() },
+                )
+            });
+            let results = futures::future::join_all(attempts).await;
+            assert_eq!(results.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1, "round {round}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_provably_abandoned_temporaries_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        store.put("t/_state/lock", b"x".to_vec()).await.unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let host = durable::host_tag();
+        let folder = dir.path().join("t/_state");
+        let dead_writer = folder.join(format!("lock{TMP_MARKER}{host}-{dead}-0"));
+        let live_writer = folder.join(format!("lock{TMP_MARKER}{host}-{}-9", std::process::id()));
+        let other_host = folder.join(format!("lock{TMP_MARKER}elsewhere-{dead}-0"));
+        for path in [&dead_writer, &live_writer, &other_host] {
+            std::fs::write(path, b"").unwrap();
+        }
+        let removed = store.remove_abandoned_temporaries("t/", Duration::from_secs(3600)).await.unwrap();
+        assert_eq!(removed, 1);
+        assert!(!dead_writer.exists() && live_writer.exists() && other_host.exists());
+        // Untouched for the whole period: abandoned whoever wrote them.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let removed = store.remove_abandoned_temporaries("t/", Duration::from_millis(10)).await.unwrap();
+        assert_eq!(removed, 2);
+        assert_eq!(store.get("t/_state/lock").await.unwrap(), b"x");
+    }
 }

@@ -151,8 +151,8 @@ impl S3Store {
     }
 
     /// A PutObject with `If-Match: <etag>`: S3 writes only while the object's ETag is still
-    /// `etag`, and answers 412 Precondition Failed when it changed or is gone (409 when another
-    /// conditional write raced this one; retried). Returns the new object's ETag.
+    /// `etag`, and answers 412 Precondition Failed when it changed, 404 when it is gone (409
+    /// when another conditional write raced this one; retried). Returns the new object's ETag.
     /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html>,
     /// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html> (`If-Match`).
     async fn put_if_match(
@@ -314,7 +314,12 @@ impl ObjectStore for S3Store {
                     Err(err) => Err(err),
                 }
             }
-            Err(failure) => Err(self.classified(key, failure)),
+            Err(failure) => match self.classified(key, failure) {
+                // S3 answers a swap of an object that is gone 404, not 412 ("Conditional write
+                // behavior" in the conditional-writes guide).
+                StoreError::NotFound { location } => Err(StoreError::Changed { location }),
+                other => Err(other),
+            },
         }
     }
 
@@ -534,5 +539,34 @@ mod tests {
         fake.fail_next(&[Fault::ApplyThenFail { status: 500, code: "InternalError" }]);
         store.create_new("lock", b"mine".to_vec()).await.unwrap();
         assert_eq!(fake.object("/acme/lock").unwrap(), &b"mine"[..]);
+    }
+
+    #[tokio::test]
+    async fn a_swap_sends_if_match_with_the_etag_read_and_is_refused_once_the_object_changed() {
+        let (fake, store) = scripted_store().await;
+        fake.insert("/acme/p/_state/lock", b"gen 1");
+        let (bytes, version) = store.get_versioned("_state/lock").await.unwrap();
+        assert_eq!((bytes.as_slice(), version.0.as_str()), (&b"gen 1"[..], fake::etag_of(b"gen 1").as_str()));
+        let renewed = store.replace_if("_state/lock", b"gen 2".to_vec(), &version).await.unwrap();
+        assert_eq!(renewed.0, fake::etag_of(b"gen 2"));
+        let stale = store.replace_if("_state/lock", b"gen 2 again".to_vec(), &version).await.unwrap_err();
+        assert!(
+            matches!(stale, StoreError::Changed { ref location } if location == "s3://acme/p/_state/lock"),
+            "{stale}"
+        );
+        assert_eq!(fake.object("/acme/p/_state/lock").unwrap(), &b"gen 2"[..]);
+        let gone = store.replace_if("_state/missing", b"x".to_vec(), &version).await.unwrap_err();
+        assert!(matches!(gone, StoreError::Changed { .. }), "{gone}");
+    }
+
+    #[tokio::test]
+    async fn a_swap_whose_answer_was_lost_is_recognised_as_ours_on_the_retry() {
+        let (fake, store) = scripted_store().await;
+        fake.insert("/acme/p/_state/lock", b"gen 1");
+        let (_, version) = store.get_versioned("_state/lock").await.unwrap();
+        fake.fail_next(&[Fault::ApplyThenFail { status: 500, code: "InternalError" }]);
+        let renewed = store.replace_if("_state/lock", b"gen 2".to_vec(), &version).await.unwrap();
+        assert_eq!(renewed.0, fake::etag_of(b"gen 2"));
+        assert_eq!(fake.requests(), 4, "the read, the swap, its refused retry, and the read-back");
     }
 }

@@ -22,7 +22,7 @@ pub(super) const TMP_MARKER: &str = ".dynashift-tmp-";
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// This host's name as it appears in temporary file names (file-name-safe).
-fn host_tag() -> String {
+pub(super) fn host_tag() -> String {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect()
 }

@@ -128,6 +128,7 @@ fn perform(
     let current = state.objects.get(path).map(|bytes| etag_of(bytes));
     match (method, condition) {
         (&Method::PUT, Condition::Absent) if current.is_some() => error(412, "PreconditionFailed"),
+        (&Method::PUT, Condition::Matches(_)) if current.is_none() => error(404, "NoSuchKey"),
         (&Method::PUT, Condition::Matches(etag)) if current.as_ref() != Some(etag) => {
             error(412, "PreconditionFailed")
         }
