@@ -4,7 +4,8 @@
 //!
 //! Points: `crash-after:<stage>` aborts right after the journal recorded `<stage>`;
 //! `fail-after:<stage>` fails the run there instead; `crash-in-load:<n>` aborts once the load's
-//! statement `n` finished, before the load commits. `DYNASHIFT_CLOCK_OFFSET` and
+//! statement `n` finished, before the load commits; `fill-disk-after:<stage>:<dir>` fills the
+//! disk holding `<dir>` there. `DYNASHIFT_CLOCK_OFFSET` and
 //! `DYNASHIFT_LEASE_TTL_MS` skew the clock and shorten the lease for the lease tests.
 
 use super::events::Stage;
@@ -29,9 +30,15 @@ fn configured() -> Option<String> {
     None
 }
 
-/// The fault configured right after `stage` was journaled, if any.
+/// The fault configured right after `stage` was journaled, if any. `fill-disk-after:<stage>:<dir>`
+/// fills the disk holding `<dir>` there (a file `<dir>/dynashift-filler` written until ENOSPC) and
+/// lets the run go on into its next writes; the test frees the space by deleting the file.
 pub fn after_stage(stage: Stage) -> Option<Fault> {
     let fault = configured()?;
+    if let Some(dir) = fault.strip_prefix(&format!("fill-disk-after:{stage}:")) {
+        fill_disk(std::path::Path::new(dir));
+        return None;
+    }
     if fault == format!("crash-after:{stage}") {
         Some(Fault::Crash)
     } else if fault == format!("fail-after:{stage}") {
@@ -39,6 +46,19 @@ pub fn after_stage(stage: Stage) -> Option<Fault> {
     } else {
         None
     }
+}
+
+/// Writes `dir/dynashift-filler` until the disk is full, to the last byte.
+fn fill_disk(dir: &std::path::Path) {
+    use std::io::Write;
+    eprintln!("dynashift: injected full disk under {} ({FAULT_ENV})", dir.display());
+    let Ok(mut filler) =
+        std::fs::OpenOptions::new().append(true).create(true).open(dir.join("dynashift-filler"))
+    else {
+        return;
+    };
+    while filler.write_all(&[0; 4096]).is_ok() {}
+    while filler.write_all(&[0]).is_ok() {}
 }
 
 /// Whether to crash once load statement `index` (1-based) finished.
