@@ -505,3 +505,30 @@ async fn an_unreadable_lease_and_journal_left_by_an_old_crash_are_recovered() {
     assert!(!state.join("lock").exists(), "the lease was taken over, then released");
     model.assert_in_sync("unreadable lease and journal").await;
 }
+
+/// A run waiting a lease period to take over a stale lease stops at once when told to (Ctrl-C,
+/// SIGTERM), instead of after the two minutes.
+#[test]
+fn a_run_waiting_out_a_stale_lease_can_be_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let state = dir.path().join(".dynashift/bucket").join(TABLE).join("_state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("lock"), b"").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dynashift"))
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--headless", "--table", TABLE, "--mode", "full"])
+        .env_remove("DYNASHIFT_LEASE_TTL_MS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let stopped_at = std::time::Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert!(stopped_at.elapsed() < std::time::Duration::from_secs(10), "took {:?}", stopped_at.elapsed());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(std::fs::read(state.join("lock")).unwrap(), b"", "the stale lease was left as it was");
+}

@@ -78,7 +78,11 @@ impl Run<'_> {
     /// Holds the table's lease for the whole run, renewing it in the background.
     async fn locked(&mut self) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
-        let lease = Lease::acquire(ctx.store.as_ref(), &ctx.table, &ctx.run_id).await?;
+        // Taking over a stale lease waits a lease period; a cancel must not wait for that.
+        let lease = tokio::select! {
+            lease = Lease::acquire(ctx.store.as_ref(), &ctx.table, &ctx.run_id) => lease?,
+            _ = ctx.cancel.cancelled() => return Err(PipelineError::Cancelled),
+        };
         let renewal = spawn_renewal(lease, ctx.store.clone(), ctx.cancel.clone());
         let result = self.sync().await;
         renewal.stop_and_release(ctx.store.as_ref()).await;
