@@ -376,3 +376,159 @@ fn planned_statements(output: &str) -> Vec<(usize, String)> {
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
+
+/// A tiny tmpfs for the bucket, to fill up (Linux, root only; CI runs as root); unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// `None`, with the reason printed, when this process may not mount.
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(SmallDisk { dir }),
+            other => {
+                eprintln!("skipped: cannot mount a small tmpfs (needs root): {other:?}");
+                None
+            }
+        }
+    }
+
+    fn filler(&self) -> std::path::PathBuf {
+        self.dir.path().join("dynashift-filler")
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// Every state file below `bucket` is whole JSON, and no temporary is left.
+fn assert_state_files_whole(bucket: &Path, scenario: &str) {
+    let mut stack = vec![bucket.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.to_string_lossy().into_owned();
+            assert!(!name.contains(".dynashift-tmp-"), "{scenario}: temporary left: {name}");
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.contains("/_state/") {
+                let bytes = std::fs::read(&path).unwrap();
+                let parsed = serde_json::from_slice::<serde_json::Value>(&bytes);
+                assert!(parsed.is_ok(), "{scenario}: {name} is not whole JSON ({} bytes)", bytes.len());
+            }
+        }
+    }
+}
+
+/// The bucket on a disk that fills up before the lease is written, and right after the run
+/// exported (the staged files and their manifest come next), staged (the journal) and loaded
+/// (the watermark copy): each run fails saying so, leaves no empty or truncated state file, and
+/// the next run after the space is freed syncs without hand repair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_at_any_state_write_fails_clearly_and_the_next_run_recovers() {
+    let Some(disk) = SmallDisk::mount("16m") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let bucket = disk.dir.path().join("bucket");
+    let text_on_disk = std::fs::read_to_string(&config_path).unwrap().replace(
+        "bucket = \"file://.dynashift/bucket\"",
+        &format!("bucket = \"file://{}\"", bucket.display()),
+    );
+    std::fs::write(&config_path, text_on_disk).unwrap();
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 1).await, config_path };
+    let full = model.run("full", None);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+
+    let mut failed = 0;
+    for point in ["before the lease", "exported", "staged", "loaded"] {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let fault = format!("fill-disk-after:{point}:{}", disk.dir.path().display());
+        let run = if point == "before the lease" {
+            std::fs::write(disk.filler(), b"").unwrap();
+            let fill = format!("cat /dev/zero >> {}", disk.filler().display());
+            let _ = Command::new("sh").arg("-c").arg(fill).output();
+            model.run("incremental", None)
+        } else {
+            model.run("incremental", Some(&fault))
+        };
+        let output = text(&run);
+        if !disk.filler().exists() {
+            assert!(output.contains("up to date"), "{point}: {output}");
+            continue; // no window yet: the run never reached the point
+        }
+        assert_ne!(run.status.code(), Some(0), "{point}: a full disk must fail the run: {output}");
+        assert!(output.contains("No space left on device"), "{point}: {output}");
+        assert_state_files_whole(&bucket, point);
+        std::fs::remove_file(disk.filler()).unwrap();
+        failed += 1;
+
+        let next = model.run("incremental", None);
+        assert_eq!(next.status.code(), Some(0), "{point}, after freeing space: {}", text(&next));
+        assert_state_files_whole(&bucket, point);
+        model.assert_in_sync(&format!("full disk {point}")).await;
+    }
+    assert!(failed >= 3, "too few full-disk scenarios ran ({failed})");
+}
+
+/// A lease and a journal an older version left empty or truncated when it crashed are recovered
+/// by the next run (once the lease stayed unchanged for a lease period), with no hand repair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_lease_and_journal_left_by_an_old_crash_are_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 2).await, config_path };
+    let full = model.run("full", None);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+    let state = dir.path().join(".dynashift/bucket").join(TABLE).join("_state");
+    std::fs::write(state.join("lock"), b"").unwrap();
+    std::fs::write(state.join("runs/20261204T000000Z-crashed.json"), b"{\"run_id\": \"2026").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
+    command.arg("--config").arg(&model.config_path).args([
+        "--headless",
+        "--table",
+        TABLE,
+        "--mode",
+        "incremental",
+    ]);
+    let run = command.env("DYNASHIFT_LEASE_TTL_MS", "500").env_remove("DYNASHIFT_FAULT").output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(!state.join("lock").exists(), "the lease was taken over, then released");
+    model.assert_in_sync("unreadable lease and journal").await;
+}
+
+/// A run waiting a lease period to take over a stale lease stops at once when told to (Ctrl-C,
+/// SIGTERM), instead of after the two minutes.
+#[test]
+fn a_run_waiting_out_a_stale_lease_can_be_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let state = dir.path().join(".dynashift/bucket").join(TABLE).join("_state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("lock"), b"").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dynashift"))
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--headless", "--table", TABLE, "--mode", "full"])
+        .env_remove("DYNASHIFT_LEASE_TTL_MS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let stopped_at = std::time::Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert!(stopped_at.elapsed() < std::time::Duration::from_secs(10), "took {:?}", stopped_at.elapsed());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(std::fs::read(state.join("lock")).unwrap(), b"", "the stale lease was left as it was");
+}

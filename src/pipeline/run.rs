@@ -14,7 +14,7 @@ use super::events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
 use super::export;
 use super::fault::{self, Fault};
 use super::journal::{JournalExport, JournalFailure, JournalStatement, RunJournal};
-use super::lock::{Lease, RENEW_EVERY};
+use super::lock::Lease;
 use super::stage::{self, StageInput};
 use super::staged::{StagedFormat, StagedSet, staged_columns, target_columns};
 use super::state;
@@ -78,7 +78,11 @@ impl Run<'_> {
     /// Holds the table's lease for the whole run, renewing it in the background.
     async fn locked(&mut self) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
-        let lease = Lease::acquire(ctx.store.as_ref(), &ctx.table, &ctx.run_id).await?;
+        // Taking over a stale lease waits a lease period; a cancel must not wait for that.
+        let lease = tokio::select! {
+            lease = Lease::acquire(ctx.store.as_ref(), &ctx.table, &ctx.run_id) => lease?,
+            _ = ctx.cancel.cancelled() => return Err(PipelineError::Cancelled),
+        };
         let renewal = spawn_renewal(lease, ctx.store.clone(), ctx.cancel.clone());
         let result = self.sync().await;
         renewal.stop_and_release(ctx.store.as_ref()).await;
@@ -635,7 +639,7 @@ fn spawn_renewal(mut lease: Lease, store: Arc<dyn ObjectStore>, run_cancel: Canc
         loop {
             tokio::select! {
                 _ = stop_signal.cancelled() => return lease,
-                _ = tokio::time::sleep(RENEW_EVERY) => {}
+                _ = tokio::time::sleep(lease.renew_every()) => {}
             }
             if let Err(err) = lease.renew(store.as_ref()).await {
                 tracing::error!(%err, "lost the table lease; cancelling the run");

@@ -1,18 +1,15 @@
 //! A local folder as an object store (`file://…`): each key is a file below the root.
 
+mod durable;
+
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::AsyncWriteExt;
 
-use super::{ObjectMeta, ObjectReader, ObjectStore, StoreError};
-
-/// Temporary files are written beside their target with this marker, then renamed into place.
-const TMP_MARKER: &str = ".dynashift-tmp-";
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+use super::{ObjectMeta, ObjectReader, ObjectStore, ObjectVersion, StoreError};
+use durable::{SwapRefused, TMP_MARKER};
 
 /// A folder standing in for a bucket.
 #[derive(Debug, Clone)]
@@ -51,28 +48,54 @@ impl LocalStore {
         }
     }
 
-    fn temp_path_for(path: &Path) -> PathBuf {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        path.with_file_name(format!("{name}{TMP_MARKER}{}-{n}", std::process::id()))
+    /// The key of a file below the root.
+    fn key_of(&self, path: &Path) -> Option<String> {
+        let relative = path.strip_prefix(&self.root).ok()?;
+        Some(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
     }
 
-    async fn ensure_parent(&self, key: &str, path: &Path) -> Result<(), StoreError> {
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| self.io(key, e))?;
+    /// The files whose keys start with `prefix`: the objects, or (`temporaries`) only the
+    /// temporary files of writes in progress or abandoned. Walks from the deepest folder the
+    /// prefix names, then filters by the full prefix.
+    async fn walk(&self, prefix: &str, temporaries: bool) -> Result<Vec<PathBuf>, StoreError> {
+        let dir_part = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+        let start = if dir_part.is_empty() { self.root.clone() } else { self.root.join(dir_part) };
+        let mut out = Vec::new();
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(self.io(prefix, e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(|e| self.io(prefix, e))? {
+                let file_type = entry.file_type().await.map_err(|e| self.io(prefix, e))?;
+                let path = entry.path();
+                if file_type.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Some(key) = self.key_of(&path) else { continue };
+                if key.starts_with(prefix) && key.contains(TMP_MARKER) == temporaries {
+                    out.push(path);
+                }
+            }
         }
-        Ok(())
+        Ok(out)
+    }
+
+    /// Runs a blocking file operation on `key`'s path off the async threads.
+    async fn blocking<T, F>(&self, key: &str, operation: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Path) -> std::io::Result<T> + Send + 'static,
+    {
+        let path = self.path_of(key)?;
+        let joined = tokio::task::spawn_blocking(move || operation(&path)).await;
+        let result = joined.unwrap_or_else(|err| Err(std::io::Error::other(err)));
+        result.map_err(|e| self.io(key, e))
     }
 }
-
-/// State files are private to the user running dynashift.
-#[cfg(unix)]
-fn private_options(options: &mut tokio::fs::OpenOptions) {
-    options.mode(0o600);
-}
-
-#[cfg(not(unix))]
-fn private_options(_options: &mut tokio::fs::OpenOptions) {}
 
 #[async_trait]
 impl ObjectStore for LocalStore {
@@ -96,100 +119,67 @@ impl ObjectStore for LocalStore {
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let path = self.path_of(key)?;
-        self.ensure_parent(key, &path).await?;
-        let tmp = Self::temp_path_for(&path);
-        let result = async {
-            let mut options = tokio::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            private_options(&mut options);
-            let mut file = options.open(&tmp).await?;
-            file.write_all(&bytes).await?;
-            file.sync_all().await?;
-            tokio::fs::rename(&tmp, &path).await
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result.map_err(|e| self.io(key, e))
+        self.blocking(key, move |path| durable::replace(path, &bytes)).await
     }
 
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), StoreError> {
-        let path = self.path_of(key)?;
-        self.ensure_parent(key, &path).await?;
-        let tmp = Self::temp_path_for(&path);
-        let result = async {
-            tokio::fs::copy(file, &tmp).await?;
-            tokio::fs::rename(&tmp, &path).await
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result.map_err(|e| self.io(key, e))
+        let source = file.to_owned();
+        self.blocking(key, move |path| durable::replace_with_copy(path, &source)).await
     }
 
     async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let path = self.path_of(key)?;
-        self.ensure_parent(key, &path).await?;
-        // Write the content aside, then hard-link it into place: `link` fails if the target
-        // exists, so exactly one of several racing writers wins, and readers never see a
-        // half-written object.
-        let tmp = Self::temp_path_for(&path);
-        let result = async {
-            let mut options = tokio::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            private_options(&mut options);
-            let mut file = options.open(&tmp).await?;
-            file.write_all(&bytes).await?;
-            file.sync_all().await?;
-            tokio::fs::hard_link(&tmp, &path).await
-        }
-        .await;
-        let _ = tokio::fs::remove_file(&tmp).await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+        match self.blocking(key, move |path| durable::create_new(path, &bytes)).await {
+            Err(StoreError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => {
                 Err(StoreError::AlreadyExists { location: self.url_of(key) })
             }
-            Err(e) => Err(self.io(key, e)),
+            other => other,
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        // Walk from the deepest folder the prefix names, then filter by the full prefix.
-        let dir_part = match prefix.rfind('/') {
-            Some(i) => &prefix[..i],
-            None => "",
-        };
-        let start = if dir_part.is_empty() { self.root.clone() } else { self.root.join(dir_part) };
-        let mut out = Vec::new();
-        let mut stack = vec![start];
-        while let Some(dir) = stack.pop() {
-            let mut entries = match tokio::fs::read_dir(&dir).await {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(self.io(prefix, e)),
-            };
-            while let Some(entry) = entries.next_entry().await.map_err(|e| self.io(prefix, e))? {
-                let file_type = entry.file_type().await.map_err(|e| self.io(prefix, e))?;
-                let path = entry.path();
-                if file_type.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                let Ok(relative) = path.strip_prefix(&self.root) else { continue };
-                let key = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                if key.starts_with(prefix) && !key.contains(TMP_MARKER) {
-                    let size = entry.metadata().await.map_err(|e| self.io(&key, e))?.len();
-                    out.push(ObjectMeta { key, size });
-                }
+    async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, ObjectVersion), StoreError> {
+        let bytes = self.get(key).await?;
+        let version = durable::version_of(&bytes);
+        Ok((bytes, version))
+    }
+
+    async fn replace_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: &ObjectVersion,
+    ) -> Result<ObjectVersion, StoreError> {
+        let expected = expected.clone();
+        let swapped = self
+            .blocking(key, move |path| match durable::replace_if(path, &bytes, &expected) {
+                Ok(version) => Ok(Some(version)),
+                Err(SwapRefused::Changed) => Ok(None),
+                Err(SwapRefused::Io(err)) => Err(err),
+            })
+            .await?;
+        swapped.ok_or_else(|| StoreError::Changed { location: self.url_of(key) })
+    }
+
+    async fn remove_abandoned_temporaries(
+        &self,
+        prefix: &str,
+        older_than: Duration,
+    ) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for path in self.walk(prefix, true).await? {
+            if durable::is_abandoned(&path, older_than) && tokio::fs::remove_file(&path).await.is_ok() {
+                tracing::warn!(path = %path.display(), "removed a temporary file a killed writer left");
+                removed += 1;
             }
+        }
+        Ok(removed)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut out = Vec::new();
+        for path in self.walk(prefix, false).await? {
+            let Some(key) = self.key_of(&path) else { continue };
+            let size = tokio::fs::metadata(&path).await.map_err(|e| self.io(&key, e))?.len();
+            out.push(ObjectMeta { key, size });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
@@ -272,5 +262,155 @@ mod tests {
         let mode =
             std::fs::metadata(dir.path().join("t/_state/watermark.json")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    /// A tiny tmpfs mounted on a temporary folder, to fill up (Linux, root only); unmounted on
+    /// drop.
+    #[cfg(target_os = "linux")]
+    pub(crate) struct SmallDisk {
+        pub dir: tempfile::TempDir,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl SmallDisk {
+        /// `None` (with the reason printed) when this process may not mount.
+        pub fn mount() -> Option<SmallDisk> {
+            let dir = tempfile::tempdir().unwrap();
+            let mounted = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+                .arg(dir.path())
+                .output();
+            match mounted {
+                Ok(out) if out.status.success() => Some(SmallDisk { dir }),
+                Ok(out) => {
+                    eprintln!(
+                        "skipped: cannot mount a small tmpfs (not root?): {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    None
+                }
+                Err(err) => {
+                    eprintln!("skipped: cannot run mount: {err}");
+                    None
+                }
+            }
+        }
+
+        /// Fills the disk to the last byte.
+        pub fn fill(&self) {
+            use std::io::Write;
+            let mut filler = std::fs::File::create(self.dir.path().join("filler")).unwrap();
+            while filler.write_all(&[7; 4096]).is_ok() {}
+            while filler.write_all(&[7]).is_ok() {}
+        }
+
+        pub fn free(&self) {
+            std::fs::remove_file(self.dir.path().join("filler")).unwrap();
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.dir.path()).status();
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_full_disk_fails_every_write_clearly_and_leaves_no_empty_or_partial_file() {
+        let Some(disk) = SmallDisk::mount() else { return };
+        let store = LocalStore::new(disk.dir.path().join("bucket"));
+        store.put("t/_state/watermark.json", b"{\"old\": true}".to_vec()).await.unwrap();
+        let (_, version) = store.get_versioned("t/_state/watermark.json").await.unwrap();
+        let source = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(source.path(), vec![1; 8192]).unwrap();
+        disk.fill();
+
+        let big = vec![b'x'; 4096];
+        let failures = [
+            store.create_new("t/_state/lock", big.clone()).await.unwrap_err(),
+            store.put("t/_state/runs/r1.json", big.clone()).await.unwrap_err(),
+            store.put("t/_state/watermark.json", big.clone()).await.unwrap_err(),
+            store.replace_if("t/_state/watermark.json", big.clone(), &version).await.unwrap_err(),
+            store.put_file("t/staged/r1/part-00000.json.gz", source.path()).await.unwrap_err(),
+        ];
+        for failure in failures {
+            let message = failure.to_string();
+            assert!(message.contains("No space left on device") && message.contains("file://"), "{message}");
+        }
+        let keys: Vec<_> = store.list("t/").await.unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(keys, ["t/_state/watermark.json"]);
+        assert_eq!(store.get("t/_state/watermark.json").await.unwrap(), b"{\"old\": true}");
+        assert!(store.walk("t/", true).await.unwrap().is_empty(), "no temporaries left");
+
+        disk.free();
+        store.create_new("t/_state/lock", big.clone()).await.unwrap();
+        store.replace_if("t/_state/watermark.json", big.clone(), &version).await.unwrap();
+        store.put_file("t/staged/r1/part-00000.json.gz", source.path()).await.unwrap();
+        assert_eq!(store.get("t/_state/lock").await.unwrap(), big);
+    }
+
+    #[tokio::test]
+    async fn a_swap_from_a_stale_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        assert!(matches!(
+            store.replace_if("t/lock", b"a".to_vec(), &durable::version_of(b"")).await,
+            Err(StoreError::Changed { .. })
+        ));
+        store.put("t/lock", b"one".to_vec()).await.unwrap();
+        let (_, one) = store.get_versioned("t/lock").await.unwrap();
+        let two = store.replace_if("t/lock", b"two".to_vec(), &one).await.unwrap();
+        assert!(matches!(
+            store.replace_if("t/lock", b"x".to_vec(), &one).await,
+            Err(StoreError::Changed { .. })
+        ));
+        store.replace_if("t/lock", b"three".to_vec(), &two).await.unwrap();
+        assert_eq!(store.get("t/lock").await.unwrap(), b"three");
+    }
+
+    #[tokio::test]
+    async fn racing_swaps_from_one_version_let_exactly_one_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        store.put("t/lock", b"start".to_vec()).await.unwrap();
+        for round in 0..20u8 {
+            let (_, version) = store.get_versioned("t/lock").await.unwrap();
+            let attempts = (0..6u8).map(|i| {
+                let (store, version) = (store.clone(), version.clone());
+                tokio::spawn(
+                    async move { store.replace_if("t/lock", vec![round, i], &version).await.is_ok() },
+                )
+            });
+            let results = futures::future::join_all(attempts).await;
+            assert_eq!(results.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1, "round {round}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_provably_abandoned_temporaries_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        store.put("t/_state/lock", b"x".to_vec()).await.unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let host = durable::host_tag();
+        let folder = dir.path().join("t/_state");
+        let dead_writer = folder.join(format!("lock{TMP_MARKER}{host}-{dead}-0"));
+        let live_writer = folder.join(format!("lock{TMP_MARKER}{host}-{}-9", std::process::id()));
+        let other_host = folder.join(format!("lock{TMP_MARKER}elsewhere-{dead}-0"));
+        for path in [&dead_writer, &live_writer, &other_host] {
+            std::fs::write(path, b"").unwrap();
+        }
+        let removed = store.remove_abandoned_temporaries("t/", Duration::from_secs(3600)).await.unwrap();
+        assert_eq!(removed, 1);
+        assert!(!dead_writer.exists() && live_writer.exists() && other_host.exists());
+        // Untouched for the whole period: abandoned whoever wrote them.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let removed = store.remove_abandoned_temporaries("t/", Duration::from_millis(10)).await.unwrap();
+        assert_eq!(removed, 2);
+        assert_eq!(store.get("t/_state/lock").await.unwrap(), b"x");
     }
 }

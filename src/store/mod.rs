@@ -16,6 +16,11 @@ pub use s3::{MultipartPolicy, S3Store};
 /// A streaming object body.
 pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
 
+/// An object's version as its store tags it (S3: the ETag; a local folder: a hash of the
+/// content), the token of a compare-and-swap write. Only compared for equality.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion(pub String);
+
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -30,6 +35,9 @@ pub enum StoreError {
     NotFound { location: String },
     #[error("{location}: already exists")]
     AlreadyExists { location: String },
+    /// A conditional write found the object changed (or gone) since the version it expected.
+    #[error("{location}: changed by another writer")]
+    Changed { location: String },
     #[error("{location}: {source}")]
     Io {
         location: String,
@@ -66,6 +74,43 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// lease relies on this being atomic.
     async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
 
+    /// Reads a whole (small) object with its version, for a later [`ObjectStore::replace_if`].
+    async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, ObjectVersion), StoreError> {
+        Err(StoreError::Other {
+            location: self.url_of(key),
+            message: "this store cannot read object versions (no compare-and-swap)".into(),
+        })
+    }
+
+    /// Replaces an object only while it is still at `expected` (`Changed` otherwise, also when
+    /// it is gone), atomically against every other conditional writer; returns the new version.
+    /// The lock lease's renewals and takeovers rely on this.
+    async fn replace_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: &ObjectVersion,
+    ) -> Result<ObjectVersion, StoreError> {
+        let _ = (bytes, expected);
+        Err(StoreError::Other {
+            location: self.url_of(key),
+            message: "this store has no compare-and-swap write".into(),
+        })
+    }
+
+    /// Removes what writers killed midway left below `prefix` (temporary files), when they are
+    /// provably abandoned: their writer is gone, or nothing touched them for `older_than`.
+    /// Returns how many it removed. Stores whose writes leave nothing behind (S3, where a PUT is
+    /// atomic) have nothing to do.
+    async fn remove_abandoned_temporaries(
+        &self,
+        prefix: &str,
+        older_than: std::time::Duration,
+    ) -> Result<usize, StoreError> {
+        let _ = (prefix, older_than);
+        Ok(0)
+    }
+
     /// Lists every object whose key starts with `prefix`, sorted by key.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
 
@@ -89,4 +134,11 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     fn bucket_key(&self, store_key: &str) -> String {
         store_key.to_owned()
     }
+}
+
+/// Whether `pid` names no running process of this host (it crashed or was killed). Only
+/// decidable on Linux (`/proc`); elsewhere every process counts as alive, which only makes
+/// recovery wait for the lease period instead of acting at once.
+pub fn is_dead_process_of_this_host(pid: u32) -> bool {
+    cfg!(target_os = "linux") && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
 }

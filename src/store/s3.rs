@@ -25,7 +25,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
-use super::{ObjectMeta, ObjectReader, ObjectStore, StoreError};
+use super::{ObjectMeta, ObjectReader, ObjectStore, ObjectVersion, StoreError};
 use crate::aws::{AwsConnection, AwsFailure, FailureKind, RetryPolicy, retry_transient};
 
 pub use multipart::MultipartPolicy;
@@ -150,18 +150,46 @@ impl S3Store {
         request.send().await.map(|_| ()).map_err(|e| AwsFailure::from_sdk(&e))
     }
 
+    /// A PutObject with `If-Match: <etag>`: S3 writes only while the object's ETag is still
+    /// `etag`, and answers 412 Precondition Failed when it changed, 404 when it is gone (409
+    /// when another conditional write raced this one; retried). Returns the new object's ETag.
+    /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html>,
+    /// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html> (`If-Match`).
+    async fn put_if_match(
+        &self,
+        object_key: &str,
+        bytes: Bytes,
+        etag: &str,
+    ) -> Result<Option<String>, AwsFailure> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .if_match(etag)
+            .body(ByteStream::from(bytes));
+        let output = request.send().await.map_err(|e| AwsFailure::from_sdk(&e))?;
+        Ok(output.e_tag().map(str::to_owned))
+    }
+
     /// GetObject with its whole body; a body cut off midway is a failure to retry like any
     /// other network failure.
     async fn get_bytes(&self, object_key: &str) -> Result<Bytes, AwsFailure> {
+        self.get_tagged(object_key).await.map(|(bytes, _)| bytes)
+    }
+
+    /// GetObject with its whole body and its ETag (the version a conditional write names).
+    async fn get_tagged(&self, object_key: &str) -> Result<(Bytes, Option<String>), AwsFailure> {
         let output = self.client.get_object().bucket(&self.bucket).key(object_key).send().await;
         let output = output.map_err(|e| AwsFailure::from_sdk(&e))?;
+        let etag = output.e_tag().map(str::to_owned);
         let body = output.body.collect().await.map_err(|e| AwsFailure {
             kind: FailureKind::Unreachable,
             code: None,
             message: format!("the object's body was cut off: {e}"),
             status: None,
         })?;
-        Ok(body.into_bytes())
+        Ok((body.into_bytes(), etag))
     }
 
     /// Whether the object at `object_key` holds exactly `bytes`.
@@ -244,6 +272,54 @@ impl ObjectStore for S3Store {
                 }
             }
             Err(failure) => Err(self.classified(key, failure)),
+        }
+    }
+
+    async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, ObjectVersion), StoreError> {
+        let object_key = self.object_key(key)?;
+        let tagged = self.retrying("GetObject", || self.get_tagged(&object_key)).await;
+        match tagged.map_err(|failure| self.classified(key, failure))? {
+            (bytes, Some(etag)) => Ok((bytes.to_vec(), ObjectVersion(etag))),
+            (_, None) => Err(StoreError::Other {
+                location: self.url_of(key),
+                message: "GetObject answered without an ETag; this S3 endpoint cannot hold a lease".into(),
+            }),
+        }
+    }
+
+    /// Retried like `create_new`: a swap whose answer was lost may have written, and its retry
+    /// is then refused (412); reading our own bytes back tells that case from a real loss.
+    async fn replace_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: &ObjectVersion,
+    ) -> Result<ObjectVersion, StoreError> {
+        let object_key = self.object_key(key)?;
+        let bytes = Bytes::from(bytes);
+        let attempt = || self.put_if_match(&object_key, bytes.clone(), &expected.0);
+        let missing_etag = || StoreError::Other {
+            location: self.url_of(key),
+            message: "PutObject answered without an ETag; this S3 endpoint cannot hold a lease".into(),
+        };
+        match self.retrying("PutObject If-Match", attempt).await {
+            Ok(Some(etag)) => Ok(ObjectVersion(etag)),
+            Ok(None) => Err(missing_etag()),
+            Err(failure) if failure.kind == FailureKind::PreconditionFailed => {
+                match self.get_versioned(key).await {
+                    Ok((stored, version)) if stored == bytes => Ok(version),
+                    Ok(_) | Err(StoreError::NotFound { .. }) => {
+                        Err(StoreError::Changed { location: self.url_of(key) })
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+            Err(failure) => match self.classified(key, failure) {
+                // S3 answers a swap of an object that is gone 404, not 412 ("Conditional write
+                // behavior" in the conditional-writes guide).
+                StoreError::NotFound { location } => Err(StoreError::Changed { location }),
+                other => Err(other),
+            },
         }
     }
 
@@ -463,5 +539,34 @@ mod tests {
         fake.fail_next(&[Fault::ApplyThenFail { status: 500, code: "InternalError" }]);
         store.create_new("lock", b"mine".to_vec()).await.unwrap();
         assert_eq!(fake.object("/acme/lock").unwrap(), &b"mine"[..]);
+    }
+
+    #[tokio::test]
+    async fn a_swap_sends_if_match_with_the_etag_read_and_is_refused_once_the_object_changed() {
+        let (fake, store) = scripted_store().await;
+        fake.insert("/acme/p/_state/lock", b"gen 1");
+        let (bytes, version) = store.get_versioned("_state/lock").await.unwrap();
+        assert_eq!((bytes.as_slice(), version.0.as_str()), (&b"gen 1"[..], fake::etag_of(b"gen 1").as_str()));
+        let renewed = store.replace_if("_state/lock", b"gen 2".to_vec(), &version).await.unwrap();
+        assert_eq!(renewed.0, fake::etag_of(b"gen 2"));
+        let stale = store.replace_if("_state/lock", b"gen 2 again".to_vec(), &version).await.unwrap_err();
+        assert!(
+            matches!(stale, StoreError::Changed { ref location } if location == "s3://acme/p/_state/lock"),
+            "{stale}"
+        );
+        assert_eq!(fake.object("/acme/p/_state/lock").unwrap(), &b"gen 2"[..]);
+        let gone = store.replace_if("_state/missing", b"x".to_vec(), &version).await.unwrap_err();
+        assert!(matches!(gone, StoreError::Changed { .. }), "{gone}");
+    }
+
+    #[tokio::test]
+    async fn a_swap_whose_answer_was_lost_is_recognised_as_ours_on_the_retry() {
+        let (fake, store) = scripted_store().await;
+        fake.insert("/acme/p/_state/lock", b"gen 1");
+        let (_, version) = store.get_versioned("_state/lock").await.unwrap();
+        fake.fail_next(&[Fault::ApplyThenFail { status: 500, code: "InternalError" }]);
+        let renewed = store.replace_if("_state/lock", b"gen 2".to_vec(), &version).await.unwrap();
+        assert_eq!(renewed.0, fake::etag_of(b"gen 2"));
+        assert_eq!(fake.requests(), 4, "the read, the swap, its refused retry, and the read-back");
     }
 }

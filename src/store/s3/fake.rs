@@ -1,5 +1,5 @@
 //! A scripted S3 on loopback for the store's retry tests: it keeps objects in memory and answers
-//! PutObject (honouring `If-None-Match: *`) and GetObject, except that the requests a test lines
+//! PutObject (honouring `If-None-Match: *` and `If-Match: <etag>`) and GetObject (with the ETag), except that the requests a test lines
 //! up faults for fail — before or after taking effect. moto cannot lose an answer on purpose;
 //! this can, which is what the conditional create's read-back must be tested against.
 
@@ -79,7 +79,11 @@ impl FakeS3 {
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let conditional = request.headers().get("if-none-match").is_some_and(|v| v == "*");
+        let condition = match (request.headers().get("if-none-match"), request.headers().get("if-match")) {
+            (Some(v), _) if v == "*" => Condition::Absent,
+            (_, Some(etag)) => Condition::Matches(etag.to_str().unwrap_or_default().to_owned()),
+            _ => Condition::None,
+        };
         let chunked = request.headers().get("content-encoding").is_some_and(|v| v == "aws-chunked");
         let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let body = if chunked { decode_aws_chunked(&body) } else { body };
@@ -88,29 +92,57 @@ impl FakeS3 {
         match state.faults.pop_front() {
             Some(Fault::Refuse { status, code }) => error(status, code),
             Some(Fault::ApplyThenFail { status, code }) => {
-                perform(&mut state, &method, &path, conditional, body);
+                perform(&mut state, &method, &path, &condition, body);
                 error(status, code)
             }
-            None => perform(&mut state, &method, &path, conditional, body),
+            None => perform(&mut state, &method, &path, &condition, body),
         }
     }
+}
+
+/// The precondition of a PutObject.
+#[derive(Debug)]
+enum Condition {
+    None,
+    /// `If-None-Match: *`
+    Absent,
+    /// `If-Match: <etag>`
+    Matches(String),
+}
+
+/// The ETag the fake gives an object: quoted, derived from the content like S3's MD5.
+pub fn etag_of(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("\"{hash:016x}\"")
 }
 
 fn perform(
     state: &mut State,
     method: &Method,
     path: &str,
-    conditional: bool,
+    condition: &Condition,
     body: Bytes,
 ) -> Response<Full<Bytes>> {
-    match *method {
-        Method::PUT if conditional && state.objects.contains_key(path) => error(412, "PreconditionFailed"),
-        Method::PUT => {
-            state.objects.insert(path.to_owned(), body);
-            Response::builder().status(200).header("etag", "\"fake\"").body(Full::new(Bytes::new())).unwrap()
+    let current = state.objects.get(path).map(|bytes| etag_of(bytes));
+    match (method, condition) {
+        (&Method::PUT, Condition::Absent) if current.is_some() => error(412, "PreconditionFailed"),
+        (&Method::PUT, Condition::Matches(_)) if current.is_none() => error(404, "NoSuchKey"),
+        (&Method::PUT, Condition::Matches(etag)) if current.as_ref() != Some(etag) => {
+            error(412, "PreconditionFailed")
         }
-        Method::GET => match state.objects.get(path) {
-            Some(bytes) => Response::builder().status(200).body(Full::new(bytes.clone())).unwrap(),
+        (&Method::PUT, _) => {
+            let etag = etag_of(&body);
+            state.objects.insert(path.to_owned(), body);
+            Response::builder().status(200).header("etag", etag).body(Full::new(Bytes::new())).unwrap()
+        }
+        (&Method::GET, _) => match state.objects.get(path) {
+            Some(bytes) => Response::builder()
+                .status(200)
+                .header("etag", etag_of(bytes))
+                .body(Full::new(bytes.clone()))
+                .unwrap(),
             None => error(404, "NoSuchKey"),
         },
         _ => error(405, "MethodNotAllowed"),
