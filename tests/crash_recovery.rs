@@ -348,6 +348,50 @@ impl Model {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_right_after_requesting_an_export_resumes_that_export_instead_of_requesting_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 1).await, config_path };
+    let full = model.run("full", None);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+    for fault in ["crash-after-request:0", "crash-after:exporting"] {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let crashed = model.run("incremental", Some(fault));
+        assert_ne!(
+            crashed.status.code(),
+            Some(0),
+            "{fault}: the fault must stop the run: {}",
+            text(&crashed)
+        );
+        let recovered = model.run("incremental", None);
+        let output = text(&recovered);
+        assert_eq!(recovered.status.code(), Some(0), "{fault}: {output}");
+        assert!(output.contains("resuming run"), "{fault}: the killed run is resumed: {output}");
+        let specs = requested_exports(&dir.path().join(".dynashift/demo").join(TABLE).join("exports"));
+        let mut unique = specs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(specs.len(), unique.len(), "{fault}: an export window was requested twice: {specs:#?}");
+        model.assert_in_sync(fault).await;
+    }
+}
+
+/// The window of every export the demo was asked for (its records, one file per request).
+fn requested_exports(folder: &Path) -> Vec<String> {
+    let mut specs: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            record["spec"].to_string()
+        })
+        .collect();
+    specs.sort();
+    specs
+}
+
 /// The demo table's items at `watermark`.
 async fn source_items(config: &Config, table: &TableConfig, watermark: DateTime<Utc>) -> Vec<Item> {
     let store: Arc<dyn ObjectStore> = match &table.store {

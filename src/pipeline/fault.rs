@@ -4,7 +4,8 @@
 //!
 //! Points: `crash-after:<stage>` aborts right after the journal recorded `<stage>`;
 //! `fail-after:<stage>` fails the run there instead; `crash-in-load:<n>` aborts once the load's
-//! statement `n` finished, before the load commits.
+//! statement `n` finished, before the load commits; `crash-after-request:<n>` aborts once export
+//! `n` (0-based) was requested, before its ARN is journaled.
 
 use super::events::Stage;
 
@@ -43,6 +44,11 @@ pub fn after_stage(stage: Stage) -> Option<Fault> {
 /// Whether to crash once load statement `index` (1-based) finished.
 pub fn in_load(index: usize) -> bool {
     configured().is_some_and(|fault| fault == format!("crash-in-load:{index}"))
+}
+
+/// Whether to crash once export `index` (0-based) was requested, before its ARN is journaled.
+pub fn after_export_request(index: usize) -> bool {
+    configured().is_some_and(|fault| fault == format!("crash-after-request:{index}"))
 }
 
 /// Ends the process at once, the way a kill -9 or a power cut would: no destructors, no flush.

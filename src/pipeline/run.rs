@@ -56,7 +56,10 @@ pub async fn execute(ctx: RunContext) -> Result<RunOutcome, RunFailure> {
             let failure = RunFailure::new(run.stage, &err);
             // Reported to the user as an event; the log keeps a copy for later reading.
             tracing::info!(run_id = %ctx.run_id, table = %ctx.table.name, stage = %failure.stage, cause = %failure.cause, "run failed");
-            run.record_failure(&failure).await;
+            // A cancelled run leaves its exports running in DynamoDB (they cannot be cancelled):
+            // the next run picks them up rather than paying for new ones.
+            let resumable = matches!(err, PipelineError::Cancelled);
+            run.record_failure(&failure, resumable).await;
             ctx.events.emit(EventKind::RunFailed {
                 stage: failure.stage,
                 cause: failure.cause.clone(),
@@ -166,7 +169,13 @@ impl Run<'_> {
         journal.exports = plan
             .exports
             .iter()
-            .map(|p| JournalExport { spec: p.spec.clone(), export_arn: None, description: None })
+            .enumerate()
+            .map(|(index, p)| JournalExport {
+                spec: p.spec.clone(),
+                client_token: Some(export::client_token(&ctx.run_id, index, &p.spec)),
+                export_arn: None,
+                description: None,
+            })
             .collect();
         journal.target_watermark = plan.exports.last().map(|p| p.spec.watermark());
         if plan.exports.is_empty() {
@@ -211,6 +220,10 @@ impl Run<'_> {
         });
         let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
         journal.exports = old.exports.clone();
+        // The exports keep the tokens they were (or are about to be) requested with.
+        for (index, export) in journal.exports.iter_mut().enumerate() {
+            export.client_token.get_or_insert_with(|| export::legacy_client_token(&old.run_id, index));
+        }
         journal.target_watermark = old.target_watermark;
         journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
         self.journal = Some(journal);
@@ -265,7 +278,7 @@ impl Run<'_> {
         let mut newest_interrupted = None;
         // Newest first, so the first uncommitted one is the one to resume.
         for mut journal in RunJournal::list(&ctx.table, ctx.store.as_ref()).await? {
-            if journal.is_finished() {
+            if !journal.awaits_resume() {
                 continue;
             }
             if let Some(record) = ctx.warehouse.find_run(&journal.run_id).await? {
@@ -273,6 +286,8 @@ impl Run<'_> {
                 journal.target_rows = Some(record.target_rows);
                 journal.note = Some("committed; the run was interrupted before it could record that".into());
                 journal.finished_at = Some(Utc::now());
+                journal.failure = None;
+                journal.resumable = false;
                 journal.save(&ctx.table, ctx.store.as_ref()).await?;
             } else if newest_interrupted.is_none() {
                 newest_interrupted = Some(journal);
@@ -298,6 +313,7 @@ impl Run<'_> {
             hint: "nothing of it was committed; a later run covers the same changes".into(),
         });
         journal.finished_at = Some(Utc::now());
+        journal.resumable = false;
         journal.save(&ctx.table, ctx.store.as_ref()).await?;
         Ok(())
     }
@@ -367,9 +383,15 @@ impl Run<'_> {
                     arn.clone()
                 }
                 None => {
+                    let token = self.client_token(index, planned);
                     let position = (index, total);
                     let source = ctx.source.as_ref();
-                    export::request(source, &ctx.table, &ctx.run_id, position, planned, &ctx.events).await?
+                    let arn =
+                        export::request(source, &ctx.table, &token, position, planned, &ctx.events).await?;
+                    if fault::after_export_request(index) {
+                        fault::crash(&format!("after requesting export {index}"));
+                    }
+                    arn
                 }
             };
             // Journal the ARN at once: a crashed run's export is found again by it.
@@ -395,6 +417,13 @@ impl Run<'_> {
         }
         self.enter(Stage::Exported).await?;
         Ok(descriptions)
+    }
+
+    /// The journaled ClientToken of export `index` (a journal always has one: see `sync` and
+    /// `resume`); a fresh one should the journal be missing.
+    fn client_token(&self, index: usize, planned: &PlannedExport) -> String {
+        let journaled = self.journal.as_ref().and_then(|j| j.exports.get(index)?.client_token.clone());
+        journaled.unwrap_or_else(|| export::client_token(&self.ctx.run_id, index, &planned.spec))
     }
 
     /// Stages the exports, or for a pushdown full load only lists the export's files for the
@@ -531,8 +560,9 @@ impl Run<'_> {
     }
 
     /// Best effort: the failure is reported as an event whatever happens here.
-    async fn record_failure(&mut self, failure: &RunFailure) {
+    async fn record_failure(&mut self, failure: &RunFailure, resumable: bool) {
         let Some(journal) = self.journal.as_mut() else { return };
+        journal.resumable = resumable && !journal.exports.is_empty() && journal.stage < Stage::Loaded;
         journal.failure = Some(JournalFailure {
             stage: failure.stage,
             cause: failure.cause.clone(),
