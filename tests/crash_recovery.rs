@@ -377,6 +377,46 @@ async fn a_run_killed_right_after_requesting_an_export_resumes_that_export_inste
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_leaves_its_export_to_the_next_run_instead_of_requesting_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    // An export that stays IN_PROGRESS long enough to be cancelled while it runs.
+    let slow = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("export_seconds = 0.2", "export_seconds = 3.0");
+    std::fs::write(&config_path, slow).unwrap();
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 2).await, config_path };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
+    command.arg("--config").arg(&model.config_path).args(["--headless", "--table", TABLE, "--mode", "full"]);
+    let child =
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let exports = dir.path().join(".dynashift/demo").join(TABLE).join("exports");
+    let started = std::time::Instant::now();
+    while requested_exports_or_none(&exports).is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the export was never requested");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let cancelled = child.wait_with_output().unwrap();
+    assert_eq!(cancelled.status.code(), Some(1), "the run is cancelled: {}", text(&cancelled));
+
+    let next = model.run("full", None);
+    let output = text(&next);
+    assert_eq!(next.status.code(), Some(0), "{output}");
+    assert!(output.contains("resuming run"), "the cancelled run is resumed: {output}");
+    assert_eq!(requested_exports(&exports).len(), 1, "one export, requested once: {output}");
+    model.assert_in_sync("cancelled full sync, resumed").await;
+}
+
+/// [`requested_exports`], or `None` while the demo has recorded none.
+fn requested_exports_or_none(folder: &Path) -> Option<Vec<String>> {
+    let specs = std::fs::read_dir(folder).ok().map(|_| requested_exports(folder))?;
+    (!specs.is_empty()).then_some(specs)
+}
+
 /// The window of every export the demo was asked for (its records, one file per request).
 fn requested_exports(folder: &Path) -> Vec<String> {
     let mut specs: Vec<String> = std::fs::read_dir(folder)
