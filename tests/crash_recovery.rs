@@ -417,6 +417,44 @@ fn requested_exports_or_none(folder: &Path) -> Option<Vec<String>> {
     (!specs.is_empty()).then_some(specs)
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_after_the_mapping_changed_stages_again_and_loads_with_the_new_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 3).await, config_path };
+    let full = model.run("full", None);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+    assert_eq!(emails_that_are_names(&model).await, 0);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let crashed = model.run("incremental", Some("crash-after:staged"));
+    assert_ne!(crashed.status.code(), Some(0), "the fault must stop the run: {}", text(&crashed));
+
+    // Between the crash and the resume, the email column is pointed at another attribute.
+    let toml = std::fs::read_to_string(&model.config_path).unwrap();
+    let old_column = "{ name = \"email\", type = \"varchar(256)\" }";
+    assert!(toml.contains(old_column), "the shipped customers table maps email");
+    let new_column = "{ name = \"email\", path = \"name\", type = \"varchar(256)\" }";
+    std::fs::write(&model.config_path, toml.replacen(old_column, new_column, 1)).unwrap();
+
+    let resumed = model.run("incremental", None);
+    let output = text(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{output}");
+    assert!(output.contains("resuming run"), "{output}");
+    assert!(emails_that_are_names(&model).await > 0, "the resumed load used the new mapping: {output}");
+    assert!(output.contains("configuration changed since"), "the user is told why it stages again: {output}");
+}
+
+/// Rows whose `email` holds the `name` (only the changed mapping writes that).
+async fn emails_that_are_names(model: &Model) -> usize {
+    let config = config::load(&model.config_path).unwrap();
+    let table = config.table(TABLE).unwrap();
+    let Checked::Sqlite(warehouse) = &model.warehouse else { unreachable!("a SQLite model") };
+    let rows = warehouse.query_rows(&table.target).unwrap().expect("the target exists");
+    let column = |name: &str| rows.columns.iter().position(|c| c == name).unwrap();
+    let (email, name) = (column("email"), column("name"));
+    rows.rows.iter().filter(|row| row[email] == row[name]).count()
+}
+
 /// The window of every export the demo was asked for (its records, one file per request).
 fn requested_exports(folder: &Path) -> Vec<String> {
     let mut specs: Vec<String> = std::fs::read_dir(folder)

@@ -70,6 +70,10 @@ pub struct RunJournal {
     /// run picks up, as it does an interrupted run's. Cleared once it is resumed or closed.
     #[serde(default)]
     pub resumable: bool,
+    /// [`super::staged::config_fingerprint`] of the table's config when the run started: its
+    /// staged files are reused by a resume only under the same one. `None` in older journals.
+    #[serde(default)]
+    pub config_fingerprint: Option<String>,
 }
 
 impl RunJournal {
@@ -98,6 +102,7 @@ impl RunJournal {
             failure: None,
             note: None,
             resumable: false,
+            config_fingerprint: None,
         }
     }
 

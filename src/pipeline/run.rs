@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::cleanup;
 use super::engine::RunRequest;
 use super::error::{PipelineError, RunFailure};
 use super::events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
@@ -16,7 +17,7 @@ use super::fault::{self, Fault};
 use super::journal::{JournalExport, JournalFailure, JournalStatement, RunJournal};
 use super::lock::{Lease, RENEW_EVERY};
 use super::stage::{self, StageInput};
-use super::staged::{StagedFormat, StagedSet, staged_columns, target_columns};
+use super::staged::{StagedFormat, StagedSet, config_fingerprint, staged_columns, target_columns};
 use super::state;
 use crate::config::{Mode, TableConfig};
 use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanRequest, PlannedExport};
@@ -153,6 +154,14 @@ impl Run<'_> {
     async fn sync(&mut self) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
         let interrupted = self.settle_interrupted_runs().await?;
+        let keep = [ctx.run_id.as_str(), interrupted.as_ref().map_or("", |old| old.run_id.as_str())];
+        match cleanup::sweep_staged_folders(ctx.store.as_ref(), &ctx.table, &keep).await {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(table = %ctx.table.name, runs = ?removed, "removed staged folders of earlier runs");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "could not remove staged folders of earlier runs"),
+        }
         let previous = self.reconciled_watermark(true).await?;
         if let Some(old) = interrupted {
             if old.mode == ctx.request.mode && old.previous_watermark == previous && !old.exports.is_empty() {
@@ -166,6 +175,7 @@ impl Run<'_> {
         }
         let plan = self.plan(previous).await?;
         let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
+        journal.config_fingerprint = Some(config_fingerprint(&ctx.table, ctx.request.mode));
         journal.exports = plan
             .exports
             .iter()
@@ -219,6 +229,8 @@ impl Run<'_> {
             notes: plan.notes.clone(),
         });
         let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
+        let fingerprint = config_fingerprint(&ctx.table, ctx.request.mode);
+        journal.config_fingerprint = Some(fingerprint.clone());
         journal.exports = old.exports.clone();
         // The exports keep the tokens they were (or are about to be) requested with.
         for (index, export) in journal.exports.iter_mut().enumerate() {
@@ -228,19 +240,22 @@ impl Run<'_> {
         journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
         self.journal = Some(journal);
         self.save_journal().await?;
-        // Staged files are reused only in the format this run would stage (the table's
-        // full_load may have changed since), and only when they are all still there.
+        // Staged files are reused only under the config they were staged with (columns, types,
+        // paths… may have changed since; the format follows full_load), and only when they are
+        // all still there.
         let format = StagedFormat::for_run(&ctx.table, ctx.request.mode);
         let reusable_staged = match &old.staged {
-            Some(staged)
-                if old.stage >= Stage::Staged
-                    && staged.format == format
-                    && self.staged_files_exist(staged).await? =>
-            {
-                Some(staged.clone())
+            Some(staged) if old.stage >= Stage::Staged && staged.format == format => {
+                match self.staged_under(&old, &fingerprint) {
+                    true if self.staged_files_exist(staged).await? => Some(staged.clone()),
+                    _ => None,
+                }
             }
             _ => None,
         };
+        if reusable_staged.is_none() && old.staged.is_some() {
+            cleanup::remove_staged_folder(ctx.store.as_ref(), &ctx.table, &old.run_id).await?;
+        }
         let known_arns: Vec<Option<String>> = old.exports.iter().map(|e| e.export_arn.clone()).collect();
         self.close_interrupted(old, &format!("resumed by run {}", ctx.run_id)).await?;
 
@@ -258,6 +273,22 @@ impl Run<'_> {
             }
         };
         self.load(staged, &plan, previous).await
+    }
+
+    /// Whether `old` staged its files under the config this run has (`fingerprint`); says so
+    /// to the user when not, since its files are then staged again from the exports.
+    fn staged_under(&self, old: &RunJournal, fingerprint: &str) -> bool {
+        let why = match old.config_fingerprint.as_deref() {
+            Some(staged_with) if staged_with == fingerprint => return true,
+            Some(_) => "the table's configuration changed since (columns, types, paths or policies)",
+            None => "an older dynashift staged them without recording the configuration it used",
+        };
+        let message = format!(
+            "run {} staged its files, but {why}: staging again from its exports, so the load uses              the current mapping",
+            old.run_id
+        );
+        self.ctx.events.emit(EventKind::Warning { message });
+        false
     }
 
     async fn staged_files_exist(&self, staged: &StagedSet) -> Result<bool, PipelineError> {
