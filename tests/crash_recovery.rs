@@ -348,6 +348,128 @@ impl Model {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_right_after_requesting_an_export_resumes_that_export_instead_of_requesting_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 1).await, config_path };
+    let full = model.run("full", None);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+    for fault in ["crash-after-request:0", "crash-after:exporting"] {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let crashed = model.run("incremental", Some(fault));
+        assert_ne!(
+            crashed.status.code(),
+            Some(0),
+            "{fault}: the fault must stop the run: {}",
+            text(&crashed)
+        );
+        let recovered = model.run("incremental", None);
+        let output = text(&recovered);
+        assert_eq!(recovered.status.code(), Some(0), "{fault}: {output}");
+        assert!(output.contains("resuming run"), "{fault}: the killed run is resumed: {output}");
+        let specs = requested_exports(&dir.path().join(".dynashift/demo").join(TABLE).join("exports"));
+        let mut unique = specs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(specs.len(), unique.len(), "{fault}: an export window was requested twice: {specs:#?}");
+        model.assert_in_sync(fault).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_leaves_its_export_to_the_next_run_instead_of_requesting_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    // An export that stays IN_PROGRESS long enough to be cancelled while it runs.
+    let slow = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("export_seconds = 0.2", "export_seconds = 3.0");
+    std::fs::write(&config_path, slow).unwrap();
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 2).await, config_path };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
+    command.arg("--config").arg(&model.config_path).args(["--headless", "--table", TABLE, "--mode", "full"]);
+    let child =
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let exports = dir.path().join(".dynashift/demo").join(TABLE).join("exports");
+    let started = std::time::Instant::now();
+    while requested_exports_or_none(&exports).is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the export was never requested");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let cancelled = child.wait_with_output().unwrap();
+    assert_eq!(cancelled.status.code(), Some(1), "the run is cancelled: {}", text(&cancelled));
+
+    let next = model.run("full", None);
+    let output = text(&next);
+    assert_eq!(next.status.code(), Some(0), "{output}");
+    assert!(output.contains("resuming run"), "the cancelled run is resumed: {output}");
+    assert_eq!(requested_exports(&exports).len(), 1, "one export, requested once: {output}");
+    model.assert_in_sync("cancelled full sync, resumed").await;
+}
+
+/// [`requested_exports`], or `None` while the demo has recorded none.
+fn requested_exports_or_none(folder: &Path) -> Option<Vec<String>> {
+    let specs = std::fs::read_dir(folder).ok().map(|_| requested_exports(folder))?;
+    (!specs.is_empty()).then_some(specs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_after_the_mapping_changed_stages_again_and_loads_with_the_new_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 3).await, config_path };
+    let full = model.run("full", None);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+    assert_eq!(emails_that_are_names(&model).await, 0);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let crashed = model.run("incremental", Some("crash-after:staged"));
+    assert_ne!(crashed.status.code(), Some(0), "the fault must stop the run: {}", text(&crashed));
+
+    // Between the crash and the resume, the email column is pointed at another attribute.
+    let toml = std::fs::read_to_string(&model.config_path).unwrap();
+    let old_column = "{ name = \"email\", type = \"varchar(256)\" }";
+    assert!(toml.contains(old_column), "the shipped customers table maps email");
+    let new_column = "{ name = \"email\", path = \"name\", type = \"varchar(256)\" }";
+    std::fs::write(&model.config_path, toml.replacen(old_column, new_column, 1)).unwrap();
+
+    let resumed = model.run("incremental", None);
+    let output = text(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{output}");
+    assert!(output.contains("resuming run"), "{output}");
+    assert!(emails_that_are_names(&model).await > 0, "the resumed load used the new mapping: {output}");
+    assert!(output.contains("configuration changed since"), "the user is told why it stages again: {output}");
+}
+
+/// Rows whose `email` holds the `name` (only the changed mapping writes that).
+async fn emails_that_are_names(model: &Model) -> usize {
+    let config = config::load(&model.config_path).unwrap();
+    let table = config.table(TABLE).unwrap();
+    let Checked::Sqlite(warehouse) = &model.warehouse else { unreachable!("a SQLite model") };
+    let rows = warehouse.query_rows(&table.target).unwrap().expect("the target exists");
+    let column = |name: &str| rows.columns.iter().position(|c| c == name).unwrap();
+    let (email, name) = (column("email"), column("name"));
+    rows.rows.iter().filter(|row| row[email] == row[name]).count()
+}
+
+/// The window of every export the demo was asked for (its records, one file per request).
+fn requested_exports(folder: &Path) -> Vec<String> {
+    let mut specs: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            record["spec"].to_string()
+        })
+        .collect();
+    specs.sort();
+    specs
+}
+
 /// The demo table's items at `watermark`.
 async fn source_items(config: &Config, table: &TableConfig, watermark: DateTime<Utc>) -> Vec<Item> {
     let store: Arc<dyn ObjectStore> = match &table.store {

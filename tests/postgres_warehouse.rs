@@ -716,3 +716,42 @@ async fn measure_a_200k_row_full_load() {
     fixture.load(&request).await.result.unwrap();
     println!("200k-row full load: {full:?}; 20k-row incremental merge into 200k rows: {:?}", clock.elapsed());
 }
+
+/// `dynashift_runs` exactly as the version before `from_watermark` and `accepted_gaps` wrote it.
+const LEGACY_RUNS: &str = "CREATE TABLE dynashift_runs (
+      seq bigint GENERATED ALWAYS AS IDENTITY, table_name text NOT NULL, run_id text NOT NULL PRIMARY KEY,
+      mode text NOT NULL CHECK (mode IN ('full', 'incremental')), watermark timestamptz NOT NULL,
+      committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), upserts bigint NOT NULL,
+      deletes bigint NOT NULL, target_rows bigint NOT NULL, UNIQUE (table_name, seq));
+    INSERT INTO dynashift_runs (table_name, run_id, mode, watermark, committed_at, upserts, deletes, target_rows)
+    VALUES ('customers', 'old-1', 'full', '2024-05-01T00:00:00Z', '2030-01-01T00:00:00Z', 0, 0, 0),
+           ('customers', 'old-2', 'incremental', '2024-05-01T01:00:00Z', '2020-01-01T00:00:00Z', 0, 0, 0);";
+
+/// Every incremental commit continues from the watermark of the table's commit before it (by
+/// `seq`), so no window is applied twice: the run ids that break that.
+const BROKEN_CHAIN: &str = "SELECT r.run_id FROM dynashift_runs r
+      WHERE r.mode = 'incremental' AND r.from_watermark IS DISTINCT FROM (SELECT p.watermark
+        FROM dynashift_runs p WHERE p.table_name = r.table_name AND p.seq < r.seq ORDER BY p.seq DESC LIMIT 1)
+      ORDER BY r.run_id";
+
+#[tokio::test]
+async fn a_runs_table_from_an_older_version_is_upgraded_in_place_and_keeps_its_watermark() {
+    let fixture = Fixture::new("pgw_runs_upgrade").await;
+    let admin = admin_client(&fixture.url).await;
+    admin.batch_execute(LEGACY_RUNS).await.unwrap();
+    let before = fixture.warehouse.last_commit("customers").await.unwrap().unwrap();
+    assert_eq!((before.run_id.as_str(), before.from_watermark), ("old-2", None));
+
+    let table = customers_table();
+    fixture.sync(&table, Mode::Incremental, "new-3", &[vec![customer("C1", "Ada", 1)]]).await.result.unwrap();
+    let newest = fixture.warehouse.last_commit("customers").await.unwrap().unwrap();
+    assert_eq!(newest.run_id, "new-3");
+    assert_eq!(newest.from_watermark, Some(at("2024-05-01T01:00:00Z")));
+    assert_eq!(newest.watermark, at("2024-05-01T02:00:00Z"));
+    let old = fixture.warehouse.find_run("old-2").await.unwrap().unwrap();
+    assert_eq!(old.from_watermark, Some(at("2024-05-01T00:00:00Z")), "backfilled from the commit before");
+    fixture.sync(&table, Mode::Incremental, "new-4", &[vec![customer("C2", "Bo", 2)]]).await.result.unwrap();
+    let broken: Vec<String> =
+        admin.query(BROKEN_CHAIN, &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(broken, Vec::<String>::new());
+}

@@ -10,7 +10,7 @@ use super::events::{EventKind, EventSink};
 use crate::config::TableConfig;
 use crate::ddb::ManifestSummary;
 use crate::source::{
-    ExportDescription, ExportSource, ExportStatus, ExportTarget, PlannedExport, SourceError,
+    ExportDescription, ExportSource, ExportSpec, ExportStatus, ExportTarget, PlannedExport, SourceError,
 };
 use crate::store::ObjectStore;
 
@@ -23,16 +23,34 @@ pub fn export_target(table: &TableConfig) -> ExportTarget {
     ExportTarget { prefix: format!("{}exports", table.state_prefix()) }
 }
 
-/// The ClientToken of one export of a run: a retried request returns the same export.
-pub fn client_token(run_id: &str, index: usize) -> String {
+/// The ClientToken of export `index` of the run that planned it, for the window `spec` covers.
+///
+/// It is journaled before the request and reused by every run that resumes this one (never the
+/// resuming process's own run id), so a run killed right after its request — or cancelled while
+/// the export runs — finds the same export again instead of starting (and paying for) a second
+/// one. DynamoDB treats a repeated token as the same request for 8 hours after the first one
+/// completes, and answers a repeated token with other parameters with ExportConflictException,
+/// hence the window in the token (ExportTableToPointInTime, `ClientToken`:
+/// <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExportTableToPointInTime.html>).
+pub fn client_token(run_id: &str, index: usize, spec: &ExportSpec) -> String {
+    let micros = |t: chrono::DateTime<chrono::Utc>| t.timestamp_micros();
+    let window = match spec {
+        ExportSpec::Full { export_time } => format!("full{}", micros(*export_time)),
+        ExportSpec::Incremental { from, to, .. } => format!("{}-{}", micros(*from), micros(*to)),
+    };
+    format!("dynashift-{run_id}-{index}-{window}")
+}
+
+/// The token a journal written before tokens were journaled used: its run's id and the index.
+pub fn legacy_client_token(run_id: &str, index: usize) -> String {
     format!("dynashift-{run_id}-{index}")
 }
 
-/// Requests one planned export, or reports the existing one; returns its ARN.
+/// Requests one planned export with `client_token`, or reports the existing one; returns its ARN.
 pub async fn request(
     source: &dyn ExportSource,
     table: &TableConfig,
-    run_id: &str,
+    client_token: &str,
     (index, total): (usize, usize),
     planned: &PlannedExport,
     events: &EventSink,
@@ -46,7 +64,7 @@ pub async fn request(
         });
         return Ok(existing.export_arn.clone());
     }
-    let arn = source.start_export(&planned.spec, &export_target(table), &client_token(run_id, index)).await?;
+    let arn = source.start_export(&planned.spec, &export_target(table), client_token).await?;
     events.emit(EventKind::ExportRequested {
         index,
         total,
@@ -136,4 +154,28 @@ async fn count_data_files(store: &dyn ObjectStore, description: &ExportDescripti
     let summary: ManifestSummary = serde_json::from_slice(&store.get(summary_key).await.ok()?).ok()?;
     let files = store.get(summary.manifest_files_s3_key.as_deref()?).await.ok()?;
     Some(files.split(|b| *b == b'\n').filter(|line| !line.is_empty()).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ViewType;
+
+    #[test]
+    fn the_token_names_the_planning_run_the_export_and_its_window() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let from = at("2026-11-24T10:00:00Z");
+        let to = at("2026-11-24T10:15:00Z");
+        let spec = ExportSpec::Incremental { from, to, view_type: ViewType::NewAndOldImages };
+        let token = client_token("r1", 2, &spec);
+        assert_eq!(token, format!("dynashift-r1-2-{}-{}", from.timestamp_micros(), to.timestamp_micros()));
+        let other = ExportSpec::Incremental {
+            from,
+            to: at("2026-11-24T10:20:00Z"),
+            view_type: ViewType::NewAndOldImages,
+        };
+        assert_ne!(client_token("r1", 2, &other), token, "another window is another request");
+        assert_ne!(client_token("r1", 2, &ExportSpec::Full { export_time: to }), token);
+        assert!(!token.contains('$'), "ClientToken pattern ^[^$]+$");
+    }
 }

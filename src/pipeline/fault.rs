@@ -4,9 +4,10 @@
 //!
 //! Points: `crash-after:<stage>` aborts right after the journal recorded `<stage>`;
 //! `fail-after:<stage>` fails the run there instead; `crash-in-load:<n>` aborts once the load's
-//! statement `n` finished, before the load commits; `fill-disk-after:<stage>:<dir>` fills the
-//! disk holding `<dir>` there. `DYNASHIFT_CLOCK_OFFSET` and
-//! `DYNASHIFT_LEASE_TTL_MS` skew the clock and shorten the lease for the lease tests.
+//! statement `n` finished, before the load commits; `crash-after-request:<n>` aborts once export
+//! `n` (0-based) was requested, before its ARN is journaled; `fill-disk-after:<stage>:<dir>`
+//! fills the disk holding `<dir>` there. `DYNASHIFT_CLOCK_OFFSET` and `DYNASHIFT_LEASE_TTL_MS`
+//! skew the clock and shorten the lease for the lease tests.
 
 use super::events::Stage;
 
@@ -64,6 +65,11 @@ fn fill_disk(dir: &std::path::Path) {
 /// Whether to crash once load statement `index` (1-based) finished.
 pub fn in_load(index: usize) -> bool {
     configured().is_some_and(|fault| fault == format!("crash-in-load:{index}"))
+}
+
+/// Whether to crash once export `index` (0-based) was requested, before its ARN is journaled.
+pub fn after_export_request(index: usize) -> bool {
+    configured().is_some_and(|fault| fault == format!("crash-after-request:{index}"))
 }
 
 /// Ends the process at once, the way a kill -9 or a power cut would: no destructors, no flush.

@@ -15,6 +15,10 @@ use crate::store::{ObjectStore, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalExport {
     pub spec: ExportSpec,
+    /// The ClientToken the export is (or was) requested with, journaled before the request so a
+    /// run that resumes this one asks for the same export. Journals from before it: `None`.
+    #[serde(default)]
+    pub client_token: Option<String>,
     pub export_arn: Option<String>,
     pub description: Option<ExportDescription>,
 }
@@ -62,6 +66,14 @@ pub struct RunJournal {
     pub failure: Option<JournalFailure>,
     /// A note for runs that ended without loading (e.g. "up to date").
     pub note: Option<String>,
+    /// A cancelled run whose exports (which DynamoDB cannot cancel) and staged files the next
+    /// run picks up, as it does an interrupted run's. Cleared once it is resumed or closed.
+    #[serde(default)]
+    pub resumable: bool,
+    /// [`super::staged::config_fingerprint`] of the table's config when the run started: its
+    /// staged files are reused by a resume only under the same one. `None` in older journals.
+    #[serde(default)]
+    pub config_fingerprint: Option<String>,
 }
 
 impl RunJournal {
@@ -89,12 +101,19 @@ impl RunJournal {
             target_rows: None,
             failure: None,
             note: None,
+            resumable: false,
+            config_fingerprint: None,
         }
     }
 
     /// Whether the run ended (in any way).
     pub fn is_finished(&self) -> bool {
         self.finished_at.is_some()
+    }
+
+    /// Whether a later run continues this one: it was interrupted (never finished) or cancelled.
+    pub fn awaits_resume(&self) -> bool {
+        !self.is_finished() || self.resumable
     }
 
     /// Store key of a run's journal.

@@ -2,6 +2,7 @@
 //! run journal. It knows the three adapter traits and nothing of terminals; front ends drive it
 //! through [`Engine`] and render its [`events`].
 
+mod cleanup;
 pub mod engine;
 pub mod error;
 pub mod events;

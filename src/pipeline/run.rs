@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::cleanup;
 use super::engine::RunRequest;
 use super::error::{PipelineError, RunFailure};
 use super::events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
@@ -16,7 +17,7 @@ use super::fault::{self, Fault};
 use super::journal::{JournalExport, JournalFailure, JournalStatement, RunJournal};
 use super::lock::Lease;
 use super::stage::{self, StageInput};
-use super::staged::{StagedFormat, StagedSet, staged_columns, target_columns};
+use super::staged::{StagedFormat, StagedSet, config_fingerprint, staged_columns, target_columns};
 use super::state;
 use crate::config::{Mode, TableConfig};
 use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanRequest, PlannedExport};
@@ -56,7 +57,10 @@ pub async fn execute(ctx: RunContext) -> Result<RunOutcome, RunFailure> {
             let failure = RunFailure::new(run.stage, &err);
             // Reported to the user as an event; the log keeps a copy for later reading.
             tracing::info!(run_id = %ctx.run_id, table = %ctx.table.name, stage = %failure.stage, cause = %failure.cause, "run failed");
-            run.record_failure(&failure).await;
+            // A cancelled run leaves its exports running in DynamoDB (they cannot be cancelled):
+            // the next run picks them up rather than paying for new ones.
+            let resumable = matches!(err, PipelineError::Cancelled);
+            run.record_failure(&failure, resumable).await;
             ctx.events.emit(EventKind::RunFailed {
                 stage: failure.stage,
                 cause: failure.cause.clone(),
@@ -154,6 +158,14 @@ impl Run<'_> {
     async fn sync(&mut self) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
         let interrupted = self.settle_interrupted_runs().await?;
+        let keep = [ctx.run_id.as_str(), interrupted.as_ref().map_or("", |old| old.run_id.as_str())];
+        match cleanup::sweep_staged_folders(ctx.store.as_ref(), &ctx.table, &keep).await {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(table = %ctx.table.name, runs = ?removed, "removed staged folders of earlier runs");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "could not remove staged folders of earlier runs"),
+        }
         let previous = self.reconciled_watermark(true).await?;
         if let Some(old) = interrupted {
             if old.mode == ctx.request.mode && old.previous_watermark == previous && !old.exports.is_empty() {
@@ -167,10 +179,17 @@ impl Run<'_> {
         }
         let plan = self.plan(previous).await?;
         let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
+        journal.config_fingerprint = Some(config_fingerprint(&ctx.table, ctx.request.mode));
         journal.exports = plan
             .exports
             .iter()
-            .map(|p| JournalExport { spec: p.spec.clone(), export_arn: None, description: None })
+            .enumerate()
+            .map(|(index, p)| JournalExport {
+                spec: p.spec.clone(),
+                client_token: Some(export::client_token(&ctx.run_id, index, &p.spec)),
+                export_arn: None,
+                description: None,
+            })
             .collect();
         journal.target_watermark = plan.exports.last().map(|p| p.spec.watermark());
         if plan.exports.is_empty() {
@@ -214,24 +233,33 @@ impl Run<'_> {
             notes: plan.notes.clone(),
         });
         let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
+        let fingerprint = config_fingerprint(&ctx.table, ctx.request.mode);
+        journal.config_fingerprint = Some(fingerprint.clone());
         journal.exports = old.exports.clone();
+        // The exports keep the tokens they were (or are about to be) requested with.
+        for (index, export) in journal.exports.iter_mut().enumerate() {
+            export.client_token.get_or_insert_with(|| export::legacy_client_token(&old.run_id, index));
+        }
         journal.target_watermark = old.target_watermark;
         journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
         self.journal = Some(journal);
         self.save_journal().await?;
-        // Staged files are reused only in the format this run would stage (the table's
-        // full_load may have changed since), and only when they are all still there.
+        // Staged files are reused only under the config they were staged with (columns, types,
+        // paths… may have changed since; the format follows full_load), and only when they are
+        // all still there.
         let format = StagedFormat::for_run(&ctx.table, ctx.request.mode);
         let reusable_staged = match &old.staged {
-            Some(staged)
-                if old.stage >= Stage::Staged
-                    && staged.format == format
-                    && self.staged_files_exist(staged).await? =>
-            {
-                Some(staged.clone())
+            Some(staged) if old.stage >= Stage::Staged && staged.format == format => {
+                match self.staged_under(&old, &fingerprint) {
+                    true if self.staged_files_exist(staged).await? => Some(staged.clone()),
+                    _ => None,
+                }
             }
             _ => None,
         };
+        if reusable_staged.is_none() && old.staged.is_some() {
+            cleanup::remove_staged_folder(ctx.store.as_ref(), &ctx.table, &old.run_id).await?;
+        }
         let known_arns: Vec<Option<String>> = old.exports.iter().map(|e| e.export_arn.clone()).collect();
         self.close_interrupted(old, &format!("resumed by run {}", ctx.run_id)).await?;
 
@@ -249,6 +277,22 @@ impl Run<'_> {
             }
         };
         self.load(staged, &plan, previous).await
+    }
+
+    /// Whether `old` staged its files under the config this run has (`fingerprint`); says so
+    /// to the user when not, since its files are then staged again from the exports.
+    fn staged_under(&self, old: &RunJournal, fingerprint: &str) -> bool {
+        let why = match old.config_fingerprint.as_deref() {
+            Some(staged_with) if staged_with == fingerprint => return true,
+            Some(_) => "the table's configuration changed since (columns, types, paths or policies)",
+            None => "an older dynashift staged them without recording the configuration it used",
+        };
+        let message = format!(
+            "run {} staged its files, but {why}: staging again from its exports, so the load uses              the current mapping",
+            old.run_id
+        );
+        self.ctx.events.emit(EventKind::Warning { message });
+        false
     }
 
     async fn staged_files_exist(&self, staged: &StagedSet) -> Result<bool, PipelineError> {
@@ -269,7 +313,7 @@ impl Run<'_> {
         let mut newest_interrupted = None;
         // Newest first, so the first uncommitted one is the one to resume.
         for mut journal in RunJournal::list(&ctx.table, ctx.store.as_ref()).await? {
-            if journal.is_finished() {
+            if !journal.awaits_resume() {
                 continue;
             }
             if let Some(record) = ctx.warehouse.find_run(&journal.run_id).await? {
@@ -277,6 +321,8 @@ impl Run<'_> {
                 journal.target_rows = Some(record.target_rows);
                 journal.note = Some("committed; the run was interrupted before it could record that".into());
                 journal.finished_at = Some(Utc::now());
+                journal.failure = None;
+                journal.resumable = false;
                 journal.save(&ctx.table, ctx.store.as_ref()).await?;
             } else if newest_interrupted.is_none() {
                 newest_interrupted = Some(journal);
@@ -302,6 +348,7 @@ impl Run<'_> {
             hint: "nothing of it was committed; a later run covers the same changes".into(),
         });
         journal.finished_at = Some(Utc::now());
+        journal.resumable = false;
         journal.save(&ctx.table, ctx.store.as_ref()).await?;
         Ok(())
     }
@@ -371,9 +418,15 @@ impl Run<'_> {
                     arn.clone()
                 }
                 None => {
+                    let token = self.client_token(index, planned);
                     let position = (index, total);
                     let source = ctx.source.as_ref();
-                    export::request(source, &ctx.table, &ctx.run_id, position, planned, &ctx.events).await?
+                    let arn =
+                        export::request(source, &ctx.table, &token, position, planned, &ctx.events).await?;
+                    if fault::after_export_request(index) {
+                        fault::crash(&format!("after requesting export {index}"));
+                    }
+                    arn
                 }
             };
             // Journal the ARN at once: a crashed run's export is found again by it.
@@ -399,6 +452,13 @@ impl Run<'_> {
         }
         self.enter(Stage::Exported).await?;
         Ok(descriptions)
+    }
+
+    /// The journaled ClientToken of export `index` (a journal always has one: see `sync` and
+    /// `resume`); a fresh one should the journal be missing.
+    fn client_token(&self, index: usize, planned: &PlannedExport) -> String {
+        let journaled = self.journal.as_ref().and_then(|j| j.exports.get(index)?.client_token.clone());
+        journaled.unwrap_or_else(|| export::client_token(&self.ctx.run_id, index, &planned.spec))
     }
 
     /// Stages the exports, or for a pushdown full load only lists the export's files for the
@@ -535,8 +595,9 @@ impl Run<'_> {
     }
 
     /// Best effort: the failure is reported as an event whatever happens here.
-    async fn record_failure(&mut self, failure: &RunFailure) {
+    async fn record_failure(&mut self, failure: &RunFailure, resumable: bool) {
         let Some(journal) = self.journal.as_mut() else { return };
+        journal.resumable = resumable && !journal.exports.is_empty() && journal.stage < Stage::Loaded;
         journal.failure = Some(JournalFailure {
             stage: failure.stage,
             cause: failure.cause.clone(),

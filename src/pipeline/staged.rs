@@ -87,6 +87,26 @@ impl StagedSet {
     }
 }
 
+/// A fingerprint of everything in a table's config that shapes its staged files: key, columns
+/// (names, paths, types), unmapped attributes, type-error policy, view type and the staged
+/// format the mode implies. A resumed run reuses staged files only when it matches, so a
+/// `tables.toml` edited between a crash and the resume never loads files staged under the old
+/// mapping. It hashes the settings' debug form: a dynashift that adds a setting computes another
+/// fingerprint, which restages once (the safe side).
+pub fn config_fingerprint(table: &TableConfig, mode: Mode) -> String {
+    use md5::{Digest as _, Md5};
+    let shaping = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        table.key,
+        table.columns,
+        table.unmapped,
+        table.on_type_error,
+        table.view_type,
+        StagedFormat::for_run(table, mode)
+    );
+    Md5::digest(shaping.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The staged column names for a table, in jsonpaths / COPY column order: the op and timestamp
 /// columns, each configured column, then the whole-item column when unmapped attributes are kept.
 pub fn staged_columns(table: &TableConfig) -> Vec<String> {
@@ -156,6 +176,21 @@ mod tests {
         json.as_object_mut().unwrap().remove("format");
         let old: StagedSet = serde_json::from_value(json).unwrap();
         assert_eq!(old.format, StagedFormat::Folded);
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_what_shapes_the_staged_files_only() {
+        let table = orders_table();
+        let fingerprint = config_fingerprint(&table, Mode::Incremental);
+        assert_eq!(fingerprint, config_fingerprint(&table.clone(), Mode::Incremental));
+        let renamed = table_with(|t| t.columns[1].name = "renamed".into());
+        assert_ne!(config_fingerprint(&renamed, Mode::Incremental), fingerprint);
+        let retyped = table_with(|t| t.columns[1].ty = crate::config::ColumnType::Varchar(7));
+        assert_ne!(config_fingerprint(&retyped, Mode::Incremental), fingerprint);
+        let resized = table_with(|t| t.staged_file_bytes += 1);
+        assert_eq!(config_fingerprint(&resized, Mode::Incremental), fingerprint, "part size: same rows");
+        let pushdown = table_with(|t| t.full_load = FullLoad::Pushdown);
+        assert_ne!(config_fingerprint(&pushdown, Mode::Full), config_fingerprint(&table, Mode::Full));
     }
 
     #[test]

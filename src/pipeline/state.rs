@@ -94,6 +94,9 @@ mod tests {
             upserts: 1,
             deletes: 0,
             target_rows: 1,
+            seq: u64::from(minute) + 1,
+            from_watermark: None,
+            accepted_gaps: Vec::new(),
         }
     }
 

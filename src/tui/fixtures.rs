@@ -358,6 +358,7 @@ pub fn committed_journal(run_id: &str, started: DateTime<Utc>) -> RunJournal {
     journal.stage = Stage::Committed;
     journal.target_watermark = Some(spec.watermark());
     journal.exports = vec![JournalExport {
+        client_token: None,
         export_arn: Some(arn("orders", 7)),
         description: Some(ExportDescription {
             export_arn: arn("orders", 7),

@@ -64,6 +64,17 @@ pub struct CommitRecord {
     pub upserts: u64,
     pub deletes: u64,
     pub target_rows: u64,
+    /// The table's commit order, assigned inside the load's transaction: the newest commit is
+    /// the one with the highest `seq`, whatever the clocks said (`committed_at` is for humans).
+    #[serde(default)]
+    pub seq: u64,
+    /// The watermark this commit continued from (`None`: a first full sync, or a row written
+    /// before dynashift recorded it and with no commit before it).
+    #[serde(default)]
+    pub from_watermark: Option<DateTime<Utc>>,
+    /// Gaps between exports this commit applied knowingly (`--accept-gap`), kept forever.
+    #[serde(default)]
+    pub accepted_gaps: Vec<AcceptedGap>,
 }
 
 /// What a committed load reports.

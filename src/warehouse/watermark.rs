@@ -4,6 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::RUNS_TABLE;
+use crate::contract::AcceptedGap;
 
 /// Fixed-width RFC 3339 with microseconds and `Z` (every warehouse's precision), so that text
 /// order is time order.
@@ -30,6 +31,21 @@ pub fn stale_watermark(
     ))
 }
 
+/// `accepted_gaps` as every warehouse stores it: a JSON array of `{"from", "to"}`, or `None`
+/// (SQL NULL) when the commit applied an unbroken chain.
+pub fn accepted_gaps_text(gaps: &[AcceptedGap]) -> Option<String> {
+    (!gaps.is_empty()).then(|| serde_json::to_string(gaps).expect("gaps always serialize"))
+}
+
+/// Reads `accepted_gaps` back; NULL (an unbroken chain, or a row from before the column) is none.
+pub fn parse_accepted_gaps(text: Option<&str>) -> Result<Vec<AcceptedGap>, String> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| format!("accepted_gaps `{text}` is not a JSON list of gaps ({e})")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -49,5 +65,16 @@ mod tests {
         let message = stale_watermark("orders", Some(t), None).unwrap();
         assert!(message.contains("committed up to 2026-11-24T10:00:00.000000Z"), "{message}");
         assert!(message.contains("continues from nothing"), "{message}");
+    }
+
+    #[test]
+    fn accepted_gaps_round_trip_and_an_unbroken_chain_is_null() {
+        assert_eq!(accepted_gaps_text(&[]), None);
+        let from = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let gaps = vec![AcceptedGap { from, to: from + chrono::Duration::minutes(5) }];
+        let text = accepted_gaps_text(&gaps).unwrap();
+        assert_eq!(parse_accepted_gaps(Some(&text)).unwrap(), gaps);
+        assert_eq!(parse_accepted_gaps(None).unwrap(), Vec::new());
+        assert!(parse_accepted_gaps(Some("nope")).unwrap_err().contains("accepted_gaps `nope`"));
     }
 }

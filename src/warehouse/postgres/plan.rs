@@ -64,6 +64,11 @@ pub fn steps(request: &LoadRequest) -> Vec<Step> {
             Action::Execute,
         ),
         create_if_missing(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), RUNS_TABLE),
+        Step::new(
+            format!("add commit order columns to {RUNS_TABLE} if missing"),
+            runs::upgrade_runs_table(),
+            Action::CreateIfMissing { exists: runs::upgraded() },
+        ),
     ];
     if let Some(schema) = &request.table.target.schema {
         steps.push(Step::new(

@@ -6,23 +6,31 @@
 //! The table is created unqualified, so it lives in the first schema of the session's
 //! search_path (normally `public`, or the user's own schema) — the same place every load and
 //! every read of it resolves to.
+//!
+//! `from_watermark` and `accepted_gaps` came later: the first load after an upgrade adds them
+//! ([`upgrade_runs_table`]), and reads go through `to_jsonb(row)`, so they work on a table that
+//! lacks them (the value is then NULL).
 
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use crate::config::{Mode, quote_identifier};
 pub use crate::warehouse::watermark::watermark_text;
+use crate::warehouse::watermark::{accepted_gaps_text, parse_accepted_gaps};
 use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE};
 
 use super::session::Session;
 use super::sql::quote_literal;
 use super::transient::PgFailure;
 
-const COLUMNS: &str = "\"table_name\", \"run_id\", \"mode\", \"watermark\", \"committed_at\", \"upserts\", \"deletes\", \"target_rows\"";
+const COLUMNS: &str = "r.\"table_name\", r.\"run_id\", r.\"mode\", r.\"watermark\", r.\"committed_at\", r.\"upserts\", r.\"deletes\", r.\"target_rows\", r.\"seq\", to_jsonb(r) ->> 'from_watermark', to_jsonb(r) ->> 'accepted_gaps'";
 
 /// Newest first. `seq` grows with every insert, and loads of one table insert one after the
 /// other (they hold the table's load lock until they commit), so it is the commit order.
 const NEWEST_FIRST: &str = "ORDER BY \"seq\" DESC";
+
+/// The same order for reads, which name the table `r`.
+const NEWEST_FIRST_OF_R: &str = "ORDER BY r.\"seq\" DESC";
 
 /// The runs table. `UNIQUE (table_name, seq)` is the index the newest-commit lookups use.
 pub fn create_runs_table() -> String {
@@ -37,18 +45,46 @@ pub fn create_runs_table() -> String {
            \"upserts\" bigint NOT NULL,\n  \
            \"deletes\" bigint NOT NULL,\n  \
            \"target_rows\" bigint NOT NULL,\n  \
+           \"from_watermark\" timestamptz,\n  \
+           \"accepted_gaps\" text,\n  \
            UNIQUE (\"table_name\", \"seq\")\n\
          )",
         quote_identifier(RUNS_TABLE)
     )
 }
 
+/// One boolean: whether the runs table has the columns [`upgrade_runs_table`] adds (both are
+/// added by one statement, so the last one stands for both).
+pub fn upgraded() -> String {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass({}) \
+         AND attname = 'accepted_gaps' AND NOT attisdropped)",
+        quote_literal(&quote_identifier(RUNS_TABLE))
+    )
+}
+
+/// Adds `from_watermark` and `accepted_gaps` to a table written before them; each existing
+/// commit's `from_watermark` is the watermark of the commit before it. Runs in the load's
+/// transaction (PostgreSQL's DDL is transactional) under the shared-DDL lock, and only when
+/// [`upgraded`] says no, so two loads never upgrade at once and the runs table is locked
+/// exclusively only by the one load that upgrades it.
+pub fn upgrade_runs_table() -> String {
+    let runs = quote_identifier(RUNS_TABLE);
+    format!(
+        "ALTER TABLE {runs} ADD COLUMN IF NOT EXISTS \"from_watermark\" timestamptz, \
+         ADD COLUMN IF NOT EXISTS \"accepted_gaps\" text;\n\
+         UPDATE {runs} AS r SET \"from_watermark\" = (SELECT p.\"watermark\" FROM {runs} AS p \
+           WHERE p.\"table_name\" = r.\"table_name\" AND p.\"seq\" < r.\"seq\" ORDER BY p.\"seq\" DESC LIMIT 1)"
+    )
+}
+
 /// Records the load; `target_rows` is counted in the same statement, after the changes, and
 /// `committed_at` is the time the statement runs (inside the load's transaction).
 pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
+    let optional = |text: Option<String>| text.map_or("NULL".to_owned(), |t| quote_literal(&t));
     format!(
-        "INSERT INTO {} (\"table_name\", \"run_id\", \"mode\", \"watermark\", \"upserts\", \"deletes\", \"target_rows\")\n\
-         SELECT {}, {}, {}, {}::timestamptz, {}, {}, count(*) FROM {quoted_target}",
+        "INSERT INTO {} (\"table_name\", \"run_id\", \"mode\", \"watermark\", \"upserts\", \"deletes\", \"target_rows\", \"from_watermark\", \"accepted_gaps\")\n\
+         SELECT {}, {}, {}, {}::timestamptz, {}, {}, count(*), {}::timestamptz, {} FROM {quoted_target}",
         quote_identifier(RUNS_TABLE),
         quote_literal(&request.table.name),
         quote_literal(&request.run_id),
@@ -56,6 +92,8 @@ pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
         quote_literal(&watermark_text(request.watermark)),
         request.staged.upserts,
         request.staged.deletes,
+        optional(request.previous_watermark.map(watermark_text)),
+        optional(accepted_gaps_text(&request.accepted_gaps)),
     )
 }
 
@@ -71,7 +109,7 @@ pub fn latest_watermark(table_name: &str) -> String {
 /// The newest commit of a table; `None` when it never committed or the runs table is missing.
 pub async fn last_commit(session: &Session, table_name: &str) -> Result<Option<CommitRecord>, PgFailure> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM {} WHERE \"table_name\" = $1 {NEWEST_FIRST} LIMIT 1",
+        "SELECT {COLUMNS} FROM {} AS r WHERE r.\"table_name\" = $1 {NEWEST_FIRST_OF_R} LIMIT 1",
         quote_identifier(RUNS_TABLE)
     );
     select_one(session, &sql, table_name).await
@@ -79,7 +117,7 @@ pub async fn last_commit(session: &Session, table_name: &str) -> Result<Option<C
 
 /// The commit of one run; `None` when it never committed or the runs table is missing.
 pub async fn find_run(session: &Session, run_id: &str) -> Result<Option<CommitRecord>, PgFailure> {
-    let sql = format!("SELECT {COLUMNS} FROM {} WHERE \"run_id\" = $1", quote_identifier(RUNS_TABLE));
+    let sql = format!("SELECT {COLUMNS} FROM {} AS r WHERE r.\"run_id\" = $1", quote_identifier(RUNS_TABLE));
     select_one(session, &sql, run_id).await
 }
 
@@ -114,7 +152,22 @@ fn record_of(row: &Row) -> Result<CommitRecord, PgFailure> {
         let n: i64 = row.try_get(index).map_err(column_error)?;
         u64::try_from(n).map_err(|_| bad(format!("negative count {n}")))
     };
+    let seq: i64 = row.try_get(8).map_err(column_error)?;
+    let from_watermark: Option<String> = row.try_get(9).map_err(column_error)?;
+    let from_watermark = from_watermark
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(&text)
+                .or_else(|_| chrono::DateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f%#z"))
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| bad(format!("from_watermark `{text}`: {e}")))
+        })
+        .transpose()?;
+    let gaps: Option<String> = row.try_get(10).map_err(column_error)?;
+    let accepted_gaps = parse_accepted_gaps(gaps.as_deref()).map_err(&bad)?;
     Ok(CommitRecord {
+        seq: u64::try_from(seq).map_err(|_| bad(format!("negative seq {seq}")))?,
+        from_watermark,
+        accepted_gaps,
         table_name: row.try_get(0).map_err(column_error)?,
         mode,
         watermark: row.try_get(3).map_err(column_error)?,
@@ -138,7 +191,10 @@ mod tests {
         let sql = record_run(&request, "\"orders\"");
         assert!(sql.contains("'o''run'"), "{sql}");
         assert!(sql.contains("'2024-03-01T10:15:00.123456Z'::timestamptz"), "{sql}");
-        assert!(sql.ends_with("count(*) FROM \"orders\""), "{sql}");
+        assert!(sql.ends_with("count(*), NULL::timestamptz, NULL FROM \"orders\""), "{sql}");
+        request.previous_watermark = Some(testkit::at("2024-03-01T09:00:00Z"));
+        let sql = record_run(&request, "\"orders\"");
+        assert!(sql.contains("'2024-03-01T09:00:00.000000Z'::timestamptz, NULL FROM"), "{sql}");
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub fn record_of(row: &[Option<String>]) -> Result<CommitRecord, WarehouseError>
         upserts: count(5)?,
         deletes: count(6)?,
         target_rows: count(7)?,
+        seq: 0,
+        from_watermark: None,
+        accepted_gaps: Vec::new(),
     })
 }
 

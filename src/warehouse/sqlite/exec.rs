@@ -171,6 +171,12 @@ fn perform(
             check_watermark(&job.request.table.name, committed.as_deref(), *expected)?;
             Ok(None)
         }
+        Action::Upgrade { needed } => {
+            if conn.query_row(needed, [], |r| r.get::<_, bool>(0)).map_err(sqlite)? {
+                conn.execute_batch(&step.sql).map_err(sqlite)?;
+            }
+            Ok(None)
+        }
         Action::Reconcile => {
             let count: i64 = conn.query_row(&step.sql, [], |r| r.get(0)).map_err(sqlite)?;
             tally.target_rows = u64::try_from(count).unwrap_or_default();

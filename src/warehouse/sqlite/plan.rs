@@ -2,7 +2,7 @@
 //! `Warehouse::plan` (what a dry run prints) and `Warehouse::load` (what runs), so the two can
 //! never disagree.
 //!
-//! Incremental: BEGIN IMMEDIATE → create `dynashift_runs` if missing → check the committed
+//! Incremental: BEGIN IMMEDIATE → create `dynashift_runs` if missing (or upgrade it) → check the committed
 //! watermark → create the target if missing → create the stage → COPY → delete staged deletes →
 //! upsert staged rows → record the run → count target rows → drop the stage → COMMIT.
 //!
@@ -36,6 +36,9 @@ pub enum Action {
     ExpectWatermark(Option<DateTime<Utc>>),
     /// Counts the target's rows (the reconciliation the load reports).
     Reconcile,
+    /// Runs the statement's SQL (several statements) only when `needed`, a query of one
+    /// boolean, says so: the in-place upgrade of a `dynashift_runs` written by an older version.
+    Upgrade { needed: String },
 }
 
 /// One statement of a load.
@@ -48,6 +51,12 @@ pub fn steps(request: &LoadRequest) -> Vec<Step> {
     let mut steps = vec![
         Step::new("begin transaction", "BEGIN IMMEDIATE", Action::Execute),
         Step::new(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), Action::Execute),
+        Step::new(
+            format!("add commit order columns to {RUNS_TABLE} if missing"),
+            runs::upgrade_runs_table(),
+            Action::Upgrade { needed: runs::needs_upgrade() },
+        ),
+        Step::new(format!("index {RUNS_TABLE} by commit order"), runs::create_seq_index(), Action::Execute),
     ];
     match request.mode {
         Mode::Incremental => {

@@ -33,9 +33,17 @@ pub struct Outcome {
 
 impl Fixture {
     pub fn new() -> Fixture {
+        Fixture::prepared(|_| {})
+    }
+
+    /// A fixture whose warehouse file `setup` wrote first (e.g. a table an older version left).
+    pub fn prepared(setup: impl FnOnce(&rusqlite::Connection)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(LocalStore::new(dir.path().join("bucket")));
-        let warehouse = SqliteWarehouse::open(&dir.path().join("wh/warehouse.sqlite")).unwrap();
+        let path = dir.path().join("wh/warehouse.sqlite");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        setup(&rusqlite::Connection::open(&path).unwrap());
+        let warehouse = SqliteWarehouse::open(&path).unwrap();
         Fixture { _dir: dir, store, warehouse }
     }
 
