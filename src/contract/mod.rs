@@ -3,5 +3,7 @@
 //! ends can depend on it without depending on the pipeline.
 
 mod gap;
+mod stage_rules;
 
 pub use gap::AcceptedGap;
+pub use stage_rules::StageRules;
