@@ -19,6 +19,8 @@ mod datetime;
 mod diagnose;
 mod error;
 mod fold;
+#[doc(hidden)]
+pub mod fuzzing;
 mod image;
 mod key_checks;
 mod lines;
