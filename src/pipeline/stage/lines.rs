@@ -14,6 +14,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::ddb::ItemKey;
 
+use super::error::capped;
 use super::image::{Map, Value};
 
 /// A line of a full export.
@@ -125,7 +126,8 @@ pub fn keys_disagree(
     key_attributes.iter().find_map(|name| {
         let (in_keys, in_image) = (keys.get(name)?, new_image.get(name)?);
         (in_keys != in_image).then(|| {
-            let json = |value: &Value<'_>| serde_json::to_string(value).unwrap_or_default();
+            let json =
+                |value: &Value<'_>| capped(&serde_json::to_string(value).unwrap_or_default()).into_owned();
             (name.clone(), format!("`Keys` has {} but `NewImage` has {}", json(in_keys), json(in_image)))
         })
     })
@@ -201,6 +203,9 @@ mod tests {
         assert_eq!(name, "pk");
         assert_eq!(reason, r#"`Keys` has {"S":"1"} but `NewImage` has {"S":"2"}"#);
         assert!(keys_disagree(&same, &map(r#"{"pk":{"N":"1"}}"#), &keys).is_some());
+        let long = format!(r#"{{"pk":{{"S":"{}"}}}}"#, "k".repeat(1_000_000));
+        let (_, reason) = keys_disagree(&same, &map(&long), &keys).unwrap();
+        assert!(reason.len() < 600 && reason.ends_with("… (1000008 bytes)"), "{reason}");
     }
 
     #[test]

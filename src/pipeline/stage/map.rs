@@ -13,6 +13,7 @@ use crate::ddb::{Item, json};
 use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
 
 use super::coerce::{write_coerced, write_i64};
+use super::error::capped;
 use super::image::{Map, Value};
 use super::lines::item_key;
 use super::lookup::lookup;
@@ -267,7 +268,7 @@ impl RowMapper {
 
     fn item_key(&self, image: &Map<'_>) -> String {
         item_key(image, &self.key_attributes)
-            .map_or_else(|| "(without its key)".into(), |key| key.to_string())
+            .map_or_else(|| "(without its key)".into(), |key| capped(&key.to_string()).into_owned())
     }
 }
 
