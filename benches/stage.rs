@@ -154,6 +154,7 @@ async fn run_stage(store: &LocalStore, export: &ExportDescription, keep_item: bo
         store: Arc::new(store.clone()),
         events: EventSink::discard(),
         cancel: CancellationToken::new(),
+        rules: dynashift::contract::StageRules::EXACT,
     };
     let (_staged, counts) = stage(input).await.expect("the bench export stages");
     counts

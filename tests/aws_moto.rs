@@ -615,6 +615,7 @@ async fn stage_from(
         store: store.clone(),
         events,
         cancel: CancellationToken::new(),
+        rules: dynashift::contract::StageRules::EXACT,
     };
     let (staged, counts) = stage(input).await.unwrap_or_else(|e| panic!("{e}"));
     (staged, counts.upserts, counts.deletes)

@@ -18,7 +18,7 @@ use dynashift::source::layout::gzip_lines;
 use dynashift::store::ObjectStore;
 
 use hostile_support::{
-    Hostile, NEXT_ID, PREFIX, assert_mentions, change, export_dir, md5_base64, shared_data_key,
+    Hostile, NEXT_ID, NEXT_TO, PREFIX, assert_mentions, change, export_dir, md5_base64, shared_data_key,
     staging_counts, text, upsert,
 };
 
@@ -482,4 +482,206 @@ async fn a_map_as_a_key_attribute_is_refused() {
     let key = export_of(&hostile, &[line]).await;
     let failure = hostile.fails().await;
     assert_mentions(&failure.cause, &[&key, "line 1", "`id`", "of type M"]);
+}
+
+// ---- hostile lines (issue #11 point 4) ----------------------------------------------------------
+
+/// A change line of key `id` with raw `Keys` and extra top-level members.
+fn raw_change(keys: &str, rest: &str) -> String {
+    format!(r#"{{"Metadata":{{"WriteTimestampMicros":{{"N":"1768385100000000"}}}},"Keys":{keys}{rest}}}"#)
+}
+
+#[tokio::test]
+async fn a_value_with_two_type_tags_is_named_not_called_invalid_json() {
+    let mut hostile = Hostile::committed().await;
+    let key = export_of(&hostile, &[&upsert("3", ""), &upsert("k7", r#""age":{"N":"3","S":"3"}"#)]).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "line 2", r#"{"S":"k7"}"#, "`NewImage.age"]);
+    assert_mentions(&failure.cause, &["exactly one type tag", "`N` and `S`"]);
+    assert!(!failure.cause.contains("invalid JSON"), "{failure}");
+}
+
+#[tokio::test]
+async fn an_empty_attribute_value_is_named() {
+    let mut hostile = Hostile::committed().await;
+    let key = export_of(&hostile, &[&upsert("k7", r#""age":{}"#)]).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "line 1", r#"{"S":"k7"}"#, "`NewImage.age", "this one is empty"]);
+}
+
+#[tokio::test]
+async fn a_null_new_image_does_not_delete_the_row() {
+    let mut hostile = Hostile::committed().await;
+    let key = export_of(&hostile, &[&raw_change(r#"{"id":{"S":"1"}}"#, r#","NewImage":null"#)]).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "line 1", r#"{"S":"1"}"#, "`NewImage`", "null"]);
+    assert_eq!(hostile.rows().len(), 2, "row 1 is still there");
+}
+
+#[tokio::test]
+async fn images_that_are_not_maps_are_named() {
+    for (rest, path) in [(r#","NewImage":[1]"#, "`NewImage`"), (r#","OldImage":"gone""#, "`OldImage`")] {
+        let mut hostile = Hostile::committed().await;
+        let key = export_of(&hostile, &[&raw_change(r#"{"id":{"S":"1"}}"#, rest)]).await;
+        let failure = hostile.fails().await;
+        assert_mentions(&failure.cause, &[&key, "line 1", r#"{"S":"1"}"#, path]);
+    }
+}
+
+#[tokio::test]
+async fn keys_naming_another_item_than_the_new_image_are_refused() {
+    let mut hostile = Hostile::committed().await;
+    let line = raw_change(r#"{"id":{"S":"1"}}"#, r#","NewImage":{"id":{"S":"2"},"name":{"S":"Mallory"}}"#);
+    let key = export_of(&hostile, &[&line]).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "line 1", r#"item {"S":"1"}"#, "`NewImage.id`"]);
+    assert_mentions(&failure.cause, &[r#"`Keys` has {"S":"1"} but `NewImage` has {"S":"2"}"#]);
+}
+
+#[tokio::test]
+async fn a_key_of_another_type_than_the_other_lines_is_refused() {
+    let mut hostile = Hostile::committed().await;
+    let number_key = raw_change(r#"{"id":{"N":"1"}}"#, r#","NewImage":{"id":{"N":"1"},"name":{"S":"Eve"}}"#);
+    let key = export_of(&hostile, &[&upsert("3", ""), &number_key]).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "line 2", r#"item {"N":"1"}"#, "`Keys.id`"]);
+    assert_mentions(&failure.cause, &["of type N here but of type S", "line 1"]);
+}
+
+#[tokio::test]
+async fn a_line_over_2_mib_is_refused_while_reading() {
+    let mut hostile = Hostile::committed().await;
+    let huge = upsert("k7", &format!(r#""name":{{"S":"{}"}}"#, "x".repeat(3 * 1024 * 1024)));
+    let key = export_of(&hostile, &[&upsert("3", ""), &huge]).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "line 2", "longer than 2 MiB", "400 KB"]);
+}
+
+#[tokio::test]
+async fn a_ten_megabyte_name_yields_a_short_message() {
+    let mut hostile = Hostile::committed().await;
+    let name = "n".repeat(10 * 1024 * 1024);
+    let hostile_line =
+        raw_change(r#"{"id":{"S":"k7"}}"#, &format!(r#","NewImage":{{"id":{{"{name}":"1"}}}}"#));
+    let entry = hostile.raw_file(&hostile_support::shared_data_key(DATA), gzip_raw(&hostile_line), 1).await;
+    hostile.incremental(std::slice::from_ref(&entry)).await;
+    let failure = hostile.fails().await;
+    assert!(failure.cause.len() < 2_000, "{} bytes of cause", failure.cause.len());
+    assert_mentions(&failure.cause, &[&entry.key, "line 1"]);
+}
+
+/// Gzip of one line, bypassing the 2 MiB line limit's test helper-independent path.
+fn gzip_raw(line: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(line.as_bytes()).unwrap();
+    encoder.write_all(b"\n").unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_data_file_symlinked_out_of_the_bucket_is_not_read() {
+    let mut hostile = Hostile::committed().await;
+    let outside = hostile.dir.path().join("outside.json.gz");
+    std::fs::write(&outside, gzip_lines(&[upsert("3", r#""name":{"S":"from outside"}"#)])).unwrap();
+    let key = hostile_support::shared_data_key(DATA);
+    let path = hostile.store.root().join(&key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&outside, &path).unwrap();
+    let entry = hostile_support::DataEntry { key: key.clone(), items: 1, md5: None };
+    hostile.incremental(std::slice::from_ref(&entry)).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "outside the store's folder"]);
+}
+
+#[tokio::test]
+async fn a_fifo_in_the_bucket_does_not_hang_staging() {
+    let mut hostile = Hostile::committed().await;
+    let key = hostile_support::shared_data_key(DATA);
+    let path = hostile.store.root().join(&key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let fifo = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let entry = hostile_support::DataEntry { key: key.clone(), items: 1, md5: None };
+    hostile.incremental(std::slice::from_ref(&entry)).await;
+    let failure =
+        tokio::time::timeout(std::time::Duration::from_secs(60), hostile.fails()).await.expect("no hang");
+    assert_mentions(&failure.cause, &[&key, "not a regular file (a FIFO)"]);
+}
+
+#[tokio::test]
+async fn a_key_twice_in_a_full_export_names_both_lines() {
+    let mut hostile = Hostile::committed().await;
+    let id = "01768386000000-cccccccc";
+    let data = format!("{PREFIX}/AWSDynamoDB/{id}/data/full2aaaaaaaaaaaaaaaaaaaaa.json.gz");
+    let lines = [
+        r#"{"Item":{"id":{"S":"1"},"name":{"S":"Ann"}}}"#,
+        r#"{"Item":{"id":{"S":"5"},"name":{"S":"Eve"}}}"#,
+        r#"{"Item":{"id":{"S":"1"},"name":{"S":"Mallory"}}}"#,
+    ];
+    let entry = hostile.data_file(&data, &lines).await;
+    let times = r#""exportTime":"2026-01-14T10:20:00.000Z""#;
+    hostile.manifests(id, times, r#","exportType":"FULL_EXPORT""#, &[entry], |_| {}).await;
+    let failure = hostile.fails_in(Mode::Full).await;
+    assert_eq!(failure.stage, Stage::Staging);
+    assert_mentions(
+        &failure.cause,
+        &[r#"key {"S":"1"} twice"#, &format!("`{data}`, line 1"), &format!("`{data}`, line 3")],
+    );
+}
+
+// ---- Redshift's rules, checked while staging (issue #10 part 2) ---------------------------------
+
+#[tokio::test]
+async fn keys_differing_only_by_trailing_blanks_are_refused_for_redshift() {
+    let mut hostile = Hostile::committed_for_redshift("null").await;
+    let key = export_of(&hostile, &[&upsert("7", ""), &upsert("a", ""), &upsert("a  ", "")]).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "line 3", r#"key {"S":"a  "}"#, r#"key {"S":"a"}"#, "line 2"]);
+    assert_mentions(&failure.cause, &["trailing blanks"]);
+    assert_mentions(&failure.hint, &["Redshift"]);
+}
+
+#[tokio::test]
+async fn trailing_blank_twins_across_windows_are_refused_for_redshift() {
+    let mut hostile = Hostile::committed_for_redshift("fail").await;
+    let first = hostile.shared_data_file(DATA, &[&upsert("b", "")]).await;
+    hostile.incremental(std::slice::from_ref(&first)).await;
+    let later = hostile.shared_data_file("inc2aaaaaaaaaaaaaaaaaaaaaa", &[&upsert("b ", "")]).await;
+    let times = format!(r#""exportFromTime":"{NEXT_TO}","exportToTime":"2026-01-14T10:30:00.000Z""#);
+    let extra = r#","outputView":"NEW_AND_OLD_IMAGES","exportType":"INCREMENTAL_EXPORT""#;
+    hostile.manifests("01768386600000-cccccccc", &times, extra, &[later], |_| {}).await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[r#"{"S":"b "}"#, r#"{"S":"b"}"#, "trailing blanks"]);
+}
+
+#[tokio::test]
+async fn trailing_blanks_are_two_keys_outside_redshift() {
+    let mut hostile = Hostile::committed().await;
+    export_of(&hostile, &[&upsert("a", ""), &upsert("a ", "")]).await;
+    let (outcome, _) = hostile.sync(Mode::Incremental).await;
+    assert!(matches!(outcome, Ok(RunOutcome::Committed { upserts: 2, target_rows: 4, .. })), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_super_string_over_65535_bytes_is_refused_for_redshift() {
+    let mut hostile = Hostile::committed_for_redshift("fail").await;
+    let long = "s".repeat(65_536);
+    let key =
+        export_of(&hostile, &[&upsert("k7", &format!(r#""payload":{{"M":{{"t":{{"S":"{long}"}}}}}}"#))])
+            .await;
+    let failure = hostile.fails().await;
+    assert_mentions(&failure.cause, &[&key, "line 1", r#"{"S":"k7"}"#, "`payload`", "65536 bytes", "65535"]);
+}
+
+#[tokio::test]
+async fn a_super_string_over_65535_bytes_loads_null_under_the_null_policy() {
+    let mut hostile = Hostile::committed_for_redshift("null").await;
+    let long = "s".repeat(65_536);
+    export_of(&hostile, &[&upsert("k7", &format!(r#""payload":{{"L":[{{"S":"{long}"}}]}}"#))]).await;
+    let (outcome, events) = hostile.sync(Mode::Incremental).await;
+    assert!(matches!(outcome, Ok(RunOutcome::Committed { upserts: 1, .. })), "{outcome:?}");
+    assert_eq!(staging_counts(&events).nulled_values, 1);
+    assert_eq!(hostile.row("k7")[7], Value::Null);
 }

@@ -4,5 +4,7 @@
 
 pub mod exit;
 mod gap;
+mod stage_rules;
 
 pub use gap::AcceptedGap;
+pub use stage_rules::StageRules;

@@ -473,6 +473,7 @@ impl Run<'_> {
             store: ctx.store.clone(),
             events: ctx.events.clone(),
             cancel: ctx.cancel.clone(),
+            rules: ctx.warehouse.stage_rules(),
         };
         let (staged, counts) = match StagedFormat::for_run(&ctx.table, ctx.request.mode) {
             StagedFormat::Folded => stage::stage(input).await?,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::io::AsyncReadExt;
 
 use super::{ObjectMeta, ObjectReader, ObjectStore, ObjectVersion, StoreError};
 use durable::{SwapRefused, TMP_MARKER};
@@ -97,6 +98,58 @@ impl LocalStore {
     }
 }
 
+impl LocalStore {
+    /// Opens an object for reading, refusing what a bucket cannot hold: a symlink leading out of
+    /// the store's folder, and anything but a regular file (a FIFO would block the read, and the
+    /// run with its lease, forever; a device has no end). The last path component is opened with
+    /// `O_NOFOLLOW` and `O_NONBLOCK`, so neither a symlink swapped in after the check nor a FIFO
+    /// can block or redirect the open; the type is then checked on the open file itself.
+    async fn open_object(&self, key: &str) -> Result<tokio::fs::File, StoreError> {
+        let path = self.path_of(key)?;
+        let refuse = |message: String| StoreError::Other { location: self.url_of(key), message };
+        let resolved = tokio::fs::canonicalize(&path).await.map_err(|e| self.io(key, e))?;
+        let root = tokio::fs::canonicalize(&self.root).await.map_err(|e| self.io(key, e))?;
+        if !resolved.starts_with(&root) {
+            return Err(refuse(format!(
+                "the object is a symlink to {}, outside the store's folder {}; refusing to read it",
+                resolved.display(),
+                root.display()
+            )));
+        }
+        let mut options = tokio::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        let file = options.open(&resolved).await.map_err(|e| self.io(key, e))?;
+        let metadata = file.metadata().await.map_err(|e| self.io(key, e))?;
+        if !metadata.is_file() {
+            return Err(refuse(format!(
+                "the object is not a regular file ({}); refusing to read it",
+                file_kind(&metadata.file_type())
+            )));
+        }
+        Ok(file)
+    }
+}
+
+/// "a FIFO", "a directory"…, for messages.
+fn file_kind(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() { "a directory" } else { "not a file" }
+}
+
 #[async_trait]
 impl ObjectStore for LocalStore {
     fn root_url(&self) -> String {
@@ -108,14 +161,14 @@ impl ObjectStore for LocalStore {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        let path = self.path_of(key)?;
-        tokio::fs::read(&path).await.map_err(|e| self.io(key, e))
+        let mut file = self.open_object(key).await?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).await.map_err(|e| self.io(key, e))?;
+        Ok(bytes)
     }
 
     async fn open(&self, key: &str) -> Result<ObjectReader, StoreError> {
-        let path = self.path_of(key)?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| self.io(key, e))?;
-        Ok(Box::pin(file))
+        Ok(Box::pin(self.open_object(key).await?))
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
@@ -412,5 +465,35 @@ mod tests {
         let removed = store.remove_abandoned_temporaries("t/", Duration::from_millis(10)).await.unwrap();
         assert_eq!(removed, 2);
         assert_eq!(store.get("t/_state/lock").await.unwrap(), b"x");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn reads_refuse_symlinks_out_of_the_folder_fifos_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"secret").unwrap();
+        let store = LocalStore::new(dir.path().join("bucket"));
+        store.put("t/inside.json", b"inside".to_vec()).await.unwrap();
+        let data = dir.path().join("bucket/t");
+        std::os::unix::fs::symlink(outside.path().join("secret"), data.join("out.json")).unwrap();
+        std::os::unix::fs::symlink(data.join("inside.json"), data.join("alias.json")).unwrap();
+        let fifo = std::ffi::CString::new(data.join("fifo.json").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::fs::create_dir(data.join("dir.json")).unwrap();
+
+        let out = store.get("t/out.json").await.unwrap_err().to_string();
+        assert!(out.contains("outside the store's folder"), "{out}");
+        assert!(store.open("t/out.json").await.is_err());
+        assert_eq!(store.get("t/alias.json").await.unwrap(), b"inside", "links within the folder are read");
+        let started = std::time::Instant::now();
+        let fifo = store.open("t/fifo.json").await.err().expect("a FIFO is refused").to_string();
+        assert!(fifo.contains("not a regular file (a FIFO)"), "{fifo}");
+        assert!(store.get("t/fifo.json").await.is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "a FIFO never blocks");
+        let directory = store.get("t/dir.json").await.unwrap_err().to_string();
+        assert!(directory.contains("a directory"), "{directory}");
+        assert!(matches!(store.get("t/none.json").await, Err(StoreError::NotFound { .. })));
     }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Mode, TableConfig};
-use crate::contract::AcceptedGap;
+use crate::contract::{AcceptedGap, StageRules};
 use crate::pipeline::events::EventSink;
 use crate::pipeline::staged::StagedSet;
 use crate::store::ObjectStore;
@@ -107,6 +107,12 @@ pub enum WarehouseError {
 pub trait Warehouse: Send + Sync {
     /// One line for humans: "sqlite /path/warehouse.sqlite".
     fn describe(&self) -> String;
+
+    /// What staging must check for this warehouse beyond column types (trailing blanks in keys,
+    /// string limits); exact comparison and no limits unless a warehouse says otherwise.
+    fn stage_rules(&self) -> StageRules {
+        StageRules::EXACT
+    }
 
     /// The statements [`Warehouse::load`] runs for this request, in order.
     fn plan(&self, request: &LoadRequest) -> Vec<PlannedStatement>;

@@ -11,14 +11,21 @@ use md5::{Digest, Md5};
 use rusqlite::types::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
 use dynashift::config::{self, Mode, TableConfig};
+use dynashift::contract::StageRules;
+use dynashift::pipeline::EventSink;
 use dynashift::pipeline::events::{EventKind, RunEvent, RunOutcome, StageCounts};
 use dynashift::pipeline::{Adapters, Engine, RunFailure, RunRequest, TableAdapters};
 use dynashift::source::exports::ExistingExports;
 use dynashift::source::layout::gzip_lines;
 use dynashift::store::{LocalStore, ObjectStore};
-use dynashift::warehouse::Warehouse;
 use dynashift::warehouse::sqlite::SqliteWarehouse;
+use dynashift::warehouse::{
+    CommitRecord, LoadReport, LoadRequest, PlannedStatement, Warehouse, WarehouseError,
+};
 
 pub const TABLE: &str = "people";
 pub const PREFIX: &str = "incoming/people";
@@ -124,6 +131,16 @@ impl Hostile {
     }
 
     pub async fn committed_with(on_type_error: &str) -> Hostile {
+        Hostile::committed_under(on_type_error, StageRules::EXACT).await
+    }
+
+    /// The table loaded into SQLite, but staged under Redshift's rules (trailing blanks, SUPER
+    /// string limit): what staging refuses for Redshift without needing a cluster.
+    pub async fn committed_for_redshift(on_type_error: &str) -> Hostile {
+        Hostile::committed_under(on_type_error, StageRules::REDSHIFT).await
+    }
+
+    async fn committed_under(on_type_error: &str, rules: StageRules) -> Hostile {
         let dir = tempfile::tempdir().unwrap();
         let config = config::load_str(&config_text(on_type_error), &dir.path().join("tables.toml"))
             .expect("valid config");
@@ -132,7 +149,7 @@ impl Hostile {
         let warehouse = Arc::new(SqliteWarehouse::open(&dir.path().join("warehouse.sqlite")).unwrap());
         let source = ExistingExports::new(&table, store.clone() as Arc<dyn ObjectStore>).unwrap();
         let adapters = Adapters {
-            warehouse: warehouse.clone() as Arc<dyn Warehouse>,
+            warehouse: Arc::new(WithRules { inner: warehouse.clone(), rules }) as Arc<dyn Warehouse>,
             tables: [(
                 TABLE.to_owned(),
                 TableAdapters { source: Arc::new(source), store: store.clone() as Arc<dyn ObjectStore> },
@@ -260,9 +277,14 @@ impl Hostile {
     /// Runs an incremental sync that must fail, checks that nothing moved, and returns the
     /// failure after checking it has a cause and a hint.
     pub async fn fails(&mut self) -> RunFailure {
+        self.fails_in(Mode::Incremental).await
+    }
+
+    /// As [`Hostile::fails`], for a sync of `mode`.
+    pub async fn fails_in(&mut self, mode: Mode) -> RunFailure {
         let before = self.snapshot().await;
         assert_eq!(before.watermark.map(|w| w.to_rfc3339()).as_deref(), Some("2026-01-14T10:00:00+00:00"));
-        let (outcome, events) = self.sync(Mode::Incremental).await;
+        let (outcome, events) = self.sync(mode).await;
         let failure = match outcome {
             Err(failure) => failure,
             Ok(outcome) => panic!("the run should fail, it ended with {outcome:?}"),
@@ -289,6 +311,44 @@ impl Hostile {
             .into_iter()
             .find(|row| row[0] == Value::Text(id.to_owned()))
             .unwrap_or_else(|| panic!("no row with id {id}"))
+    }
+}
+
+/// A warehouse that stages under other rules than its own (SQLite under Redshift's).
+struct WithRules {
+    inner: Arc<SqliteWarehouse>,
+    rules: StageRules,
+}
+
+#[async_trait]
+impl Warehouse for WithRules {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn stage_rules(&self) -> StageRules {
+        self.rules
+    }
+
+    fn plan(&self, request: &LoadRequest) -> Vec<PlannedStatement> {
+        self.inner.plan(request)
+    }
+
+    async fn last_commit(&self, table_name: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+        self.inner.last_commit(table_name).await
+    }
+
+    async fn find_run(&self, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+        self.inner.find_run(run_id).await
+    }
+
+    async fn load(
+        &self,
+        request: &LoadRequest,
+        events: &EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<LoadReport, WarehouseError> {
+        self.inner.load(request, events, cancel).await
     }
 }
 

@@ -2,6 +2,8 @@
 //! [`StageError::hint`] says what to do. A stage failure always happens before anything loads:
 //! the staged output of a failed stage step is never used.
 
+use std::borrow::Cow;
+
 use crate::store::StoreError;
 
 use super::map::TypeError;
@@ -64,6 +66,14 @@ pub enum StageError {
         source: serde_json::Error,
     },
 
+    /// A data line is longer than any export line of a DynamoDB item can be.
+    #[error(
+        "`{key}`, line {line}: the line is longer than {} MiB; a DynamoDB item is at most 400 KB, so \
+         this is not an export line",
+        limit / (1024 * 1024)
+    )]
+    LineTooLong { key: String, line: u64, limit: usize },
+
     /// A data line is JSON but not a DynamoDB export line of this table.
     #[error("`{key}`, line {line}: not a DynamoDB export line: {reason}")]
     NotAnItem { key: String, line: u64, reason: String },
@@ -75,6 +85,34 @@ pub enum StageError {
     /// An incremental export holds two lines for one key, which DynamoDB never writes.
     #[error("export {export_arn} has more than one line for key {key} (seen again in `{file}`)")]
     DuplicateKey { export_arn: String, key: String, file: String },
+
+    /// A key is on two lines of the exports being staged (a full export holds each item once).
+    #[error(
+        "export {export_arn} holds key {key} twice: `{first_file}`, line {first_line} and `{file}`, line {line}"
+    )]
+    RepeatedKey {
+        export_arn: String,
+        key: String,
+        first_file: String,
+        first_line: u64,
+        file: String,
+        line: u64,
+    },
+
+    /// Two keys differ only by trailing blanks, which the warehouse (Redshift) ignores.
+    #[error(
+        "`{file}`, line {line}: key {key} differs only by trailing blanks from key {first_key} \
+         (`{first_file}`, line {first_line}); they are two DynamoDB items, but Redshift compares text \
+         ignoring trailing blanks, so both would load as one row"
+    )]
+    BlankTwinKeys {
+        key: String,
+        file: String,
+        line: u64,
+        first_key: String,
+        first_file: String,
+        first_line: u64,
+    },
 
     /// A staged part could not be written to its temporary file.
     #[error("writing a staged part to the temporary folder failed ({path}): {source}")]
@@ -93,6 +131,19 @@ pub enum StageError {
 
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Most characters of a user's value (a key, a name, a type tag) quoted in a stage error.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// `text` as it is when short; otherwise its first [`MAX_QUOTED_CHARS`] characters followed by
+/// `… (N bytes)`. Every user value quoted in a stage error goes through here, so a hostile
+/// 10 MB attribute name yields a short message rather than a 30 MB one.
+pub fn capped(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len())),
+    }
 }
 
 impl StageError {
@@ -120,8 +171,16 @@ impl StageError {
             | StageError::Md5Mismatch { .. }
             | StageError::CorruptGzip { .. }
             | StageError::InvalidJson { .. }
+            | StageError::LineTooLong { .. }
             | StageError::NotAnItem { .. }
-            | StageError::DuplicateKey { .. } => DAMAGED.into(),
+            | StageError::DuplicateKey { .. }
+            | StageError::RepeatedKey { .. } => DAMAGED.into(),
+            StageError::BlankTwinKeys { .. } => {
+                "nothing was loaded; Redshift cannot hold both items as distinct rows: change one of the \
+                 keys in DynamoDB (e.g. drop the trailing blanks), or sync the table into SQLite or \
+                 PostgreSQL, which compare text exactly"
+                    .into()
+            }
             StageError::Type { error, .. } => error.hint(),
             StageError::Read { .. } | StageError::Store(_) => {
                 "check that the store is reachable, then run the sync again".into()
@@ -151,6 +210,16 @@ mod tests {
         assert_eq!(manifest.to_string(), "m.json, line 3: not a valid export manifest: bad");
         let summary = StageError::InvalidManifest { key: "s.json".into(), line: None, reason: "bad".into() };
         assert_eq!(summary.to_string(), "s.json: not a valid export manifest: bad");
+    }
+
+    #[test]
+    fn quoted_values_are_capped_with_their_size() {
+        assert_eq!(capped("short"), "short");
+        let exact = "é".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(capped(&exact), exact);
+        let long = format!("{}{}", "é".repeat(MAX_QUOTED_CHARS), "x".repeat(10_000_000));
+        let quoted = capped(&long);
+        assert_eq!(quoted, format!("{}… ({} bytes)", "é".repeat(MAX_QUOTED_CHARS), long.len()));
     }
 
     #[test]

@@ -98,7 +98,8 @@ impl Hasher for KeyHasher {
 }
 
 fn duplicate(export_arn: &str, key: &ItemKey, file: &str) -> StageError {
-    StageError::DuplicateKey { export_arn: export_arn.into(), key: key.to_string(), file: file.into() }
+    let key = super::error::capped(&key.to_string()).into_owned();
+    StageError::DuplicateKey { export_arn: export_arn.into(), key, file: file.into() }
 }
 
 #[cfg(test)]

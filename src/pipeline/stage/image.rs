@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
@@ -17,21 +17,27 @@ use crate::ddb::json::write_string;
 use crate::ddb::number::{NumberError, write_json_number};
 use crate::ddb::{AttributeValue, Item};
 
+use super::error::capped;
+
 /// Maps up to this size are searched linearly.
 const LINEAR_SEARCH_MAX: usize = 32;
 
 /// One DynamoDB value (all ten types), borrowing its text. Serializes back to DynamoDB JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Parsed by hand (see [`ValueVisitor`]) rather than as a derived externally tagged enum: the
+/// derived form calls `{"N":"3","S":"3"}` a JSON syntax error ("trailing comma"), where the line
+/// is valid JSON holding a value with two type tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Value<'a> {
-    S(#[serde(borrow)] Cow<'a, str>),
-    N(#[serde(borrow)] Cow<'a, str>),
-    B(#[serde(borrow)] Cow<'a, str>),
+    S(Cow<'a, str>),
+    N(Cow<'a, str>),
+    B(Cow<'a, str>),
     #[serde(rename = "BOOL")]
     Bool(bool),
     #[serde(rename = "NULL")]
     Null(bool),
-    M(#[serde(borrow)] Map<'a>),
-    L(#[serde(borrow)] Vec<Value<'a>>),
+    M(Map<'a>),
+    L(Vec<Value<'a>>),
     /// Set elements are owned: serde borrows a `Cow` only when it is the field itself. Sets are
     /// rare next to scalars, so this costs little.
     #[serde(rename = "SS")]
@@ -40,6 +46,60 @@ pub enum Value<'a> {
     Ns(Vec<String>),
     #[serde(rename = "BS")]
     Bs(Vec<String>),
+}
+
+/// The type tags DynamoDB JSON uses, for error messages.
+const TYPE_TAGS: &str = "S, N, B, BOOL, NULL, M, L, SS, NS or BS";
+
+impl<'de: 'a, 'a> Deserialize<'de> for Value<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value<'a>, D::Error> {
+        deserializer.deserialize_map(ValueVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Reads `{"<tag>": <value>}` and insists on exactly one tag.
+struct ValueVisitor<'a>(std::marker::PhantomData<Value<'a>>);
+
+impl<'de: 'a, 'a> Visitor<'de> for ValueVisitor<'a> {
+    type Value = Value<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a DynamoDB attribute value such as {\"S\": \"text\"}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value<'a>, A::Error> {
+        let Some(Name(tag)) = access.next_key::<Name<'de>>()? else {
+            return Err(A::Error::custom(format!(
+                "an attribute value needs exactly one type tag ({TYPE_TAGS}); this one is empty"
+            )));
+        };
+        let value = match tag.as_ref() {
+            "S" => Value::S(access.next_value::<Name<'de>>()?.0),
+            "N" => Value::N(access.next_value::<Name<'de>>()?.0),
+            "B" => Value::B(access.next_value::<Name<'de>>()?.0),
+            "BOOL" => Value::Bool(access.next_value()?),
+            "NULL" => Value::Null(access.next_value()?),
+            "M" => Value::M(access.next_value()?),
+            "L" => Value::L(access.next_value()?),
+            "SS" => Value::Ss(access.next_value()?),
+            "NS" => Value::Ns(access.next_value()?),
+            "BS" => Value::Bs(access.next_value()?),
+            other => {
+                return Err(A::Error::custom(format!(
+                    "unknown type tag {}; DynamoDB JSON uses {TYPE_TAGS}",
+                    capped(&format!("`{other}`"))
+                )));
+            }
+        };
+        if let Some(Name(second)) = access.next_key::<Name<'de>>()? {
+            return Err(A::Error::custom(format!(
+                "an attribute value has exactly one type tag; this one has `{}` and {}",
+                value.type_tag(),
+                capped(&format!("`{second}`"))
+            )));
+        }
+        Ok(value)
+    }
 }
 
 /// A map (or item) of name → value, sorted by name (as `Item`'s `BTreeMap` is), so lookups are
@@ -61,6 +121,20 @@ impl<'a> Value<'a> {
             Value::Ss(_) => "SS",
             Value::Ns(_) => "NS",
             Value::Bs(_) => "BS",
+        }
+    }
+
+    /// Bytes of the longest string in the value (S, B, set elements, map names, at any depth):
+    /// what a warehouse's string limit inside JSON applies to.
+    pub fn longest_string(&self) -> usize {
+        let longest = |texts: &[String]| texts.iter().map(String::len).max().unwrap_or(0);
+        match self {
+            Value::S(text) | Value::B(text) => text.len(),
+            Value::N(_) | Value::Bool(_) | Value::Null(_) => 0,
+            Value::M(map) => map.longest_string(),
+            Value::L(list) => list.iter().map(Value::longest_string).max().unwrap_or(0),
+            Value::Ss(texts) | Value::Bs(texts) => longest(texts),
+            Value::Ns(_) => 0,
         }
     }
 
@@ -137,6 +211,11 @@ impl<'a> Map<'a> {
         Some(&self.0[index].1)
     }
 
+    /// Bytes of the longest name or string in the map, at any depth.
+    pub fn longest_string(&self) -> usize {
+        self.0.iter().map(|(name, value)| name.len().max(value.longest_string())).max().unwrap_or(0)
+    }
+
     pub fn contains_key(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -191,9 +270,37 @@ fn write_array<T>(
     Ok(())
 }
 
-/// A map key, borrowed from the input when it has no escapes.
-#[derive(Deserialize)]
-struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
+/// A map key or a string, borrowed from the input when it has no escapes. Read as a plain
+/// string (not a newtype), so error paths built by `serde_path_to_error` name map keys.
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Name<'a>, D::Error> {
+        struct NameVisitor<'a>(std::marker::PhantomData<Name<'a>>);
+
+        impl<'de: 'a, 'a> Visitor<'de> for NameVisitor<'a> {
+            type Value = Name<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Name<'a>, E> {
+                Ok(Name(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Name<'a>, E> {
+                Ok(Name(Cow::Owned(text.to_owned())))
+            }
+
+            fn visit_string<E>(self, text: String) -> Result<Name<'a>, E> {
+                Ok(Name(Cow::Owned(text)))
+            }
+        }
+
+        deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for Map<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Map<'a>, D::Error> {
@@ -291,5 +398,34 @@ mod tests {
         for text in [r#"{"a":{"X":"1"}}"#, r#"{"a":"plain"}"#, r#"{"a":{"S":1}}"#, "[]"] {
             assert!(serde_json::from_str::<Map<'_>>(text).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_value_has_exactly_one_type_tag() {
+        let error = |text: &str| serde_json::from_str::<Value<'_>>(text).unwrap_err();
+        let two = error(r#"{"N":"3","S":"3"}"#);
+        assert_eq!(two.classify(), serde_json::error::Category::Data, "{two}");
+        assert!(two.to_string().contains("exactly one type tag; this one has `N` and `S`"), "{two}");
+        let empty = error("{}");
+        assert!(empty.to_string().contains("this one is empty"), "{empty}");
+        let unknown = error(&format!(r#"{{"{}":"1"}}"#, "X".repeat(10_000)));
+        assert!(unknown.to_string().len() < 400, "{unknown}");
+        assert!(unknown.to_string().contains("(10002 bytes)"), "{unknown}");
+    }
+
+    #[test]
+    fn the_longest_string_is_found_at_any_depth() {
+        let map: Map<'_> = serde_json::from_str(ITEM).unwrap();
+        assert_eq!(map.longest_string(), "tab\tescaped".len());
+        let nested: Value<'_> =
+            serde_json::from_str(r#"{"L":[{"M":{"k":{"SS":["a","abcdef"]}}},{"N":"123456789"}]}"#).unwrap();
+        assert_eq!(nested.longest_string(), 6);
+    }
+
+    #[test]
+    fn every_tag_parses_to_its_variant() {
+        let map: Map<'_> = serde_json::from_str(ITEM).unwrap();
+        let tags: Vec<&str> = map.0.iter().map(|(_, value)| value.type_tag()).collect();
+        assert_eq!(tags, ["B", "BS", "S", "L", "M", "N", "NS", "S", "SS", "BOOL", "NULL", "S"]);
     }
 }

@@ -2,13 +2,19 @@
 //!
 //! Full exports write `{"Item":{…}}`; incremental exports write
 //! `{"Metadata":{"WriteTimestampMicros":{"N":"…"}},"Keys":{…},"NewImage":{…},"OldImage":{…}}`,
-//! where a missing `NewImage` is a delete. `OldImage` is not a field here: serde skips unknown
-//! fields without building them, and the apply rule needs the new image alone.
+//! where a missing `NewImage` is a delete. `NewImage` present but `null` is refused, not read as
+//! a delete: DynamoDB leaves the field out, and a damaged line must not delete a row. `OldImage`
+//! is checked to be a map and skipped without building it: the apply rule needs the new image
+//! alone.
+
+use std::fmt;
 
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::ddb::ItemKey;
 
+use super::error::capped;
 use super::image::{Map, Value};
 
 /// A line of a full export.
@@ -25,8 +31,44 @@ pub struct ChangeLine<'a> {
     pub metadata: Metadata<'a>,
     #[serde(rename = "Keys", borrow)]
     pub keys: Map<'a>,
-    #[serde(rename = "NewImage", borrow, default)]
+    #[serde(rename = "NewImage", borrow, default, deserialize_with = "present_map")]
     pub new_image: Option<Map<'a>>,
+    #[serde(rename = "OldImage", default, deserialize_with = "present_skipped")]
+    pub _old_image: Option<SkippedMap>,
+}
+
+/// A field that, when present, must be a map (`null` included is refused).
+fn present_map<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Map<'a>>, D::Error> {
+    Map::deserialize(deserializer).map(Some)
+}
+
+fn present_skipped<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SkippedMap>, D::Error> {
+    SkippedMap::deserialize(deserializer).map(Some)
+}
+
+/// A map whose entries are skipped unbuilt (`OldImage`): only its shape is checked.
+#[derive(Debug)]
+pub struct SkippedMap;
+
+impl<'de> Deserialize<'de> for SkippedMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SkippedMap, D::Error> {
+        struct SkippedVisitor;
+
+        impl<'de> Visitor<'de> for SkippedVisitor {
+            type Value = SkippedMap;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of attribute names to DynamoDB values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<SkippedMap, A::Error> {
+                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(SkippedMap)
+            }
+        }
+
+        deserializer.deserialize_map(SkippedVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +115,24 @@ pub fn key_problem(image: &Map<'_>, key_attributes: &[String], what: &str) -> Op
     })
 }
 
+/// Why `new_image` does not describe the item `keys` names, if it does not: a line whose
+/// `Keys` say one item and whose `NewImage` holds another would load the second under the
+/// first's change. Both have been checked by [`key_problem`].
+pub fn keys_disagree(
+    keys: &Map<'_>,
+    new_image: &Map<'_>,
+    key_attributes: &[String],
+) -> Option<(String, String)> {
+    key_attributes.iter().find_map(|name| {
+        let (in_keys, in_image) = (keys.get(name)?, new_image.get(name)?);
+        (in_keys != in_image).then(|| {
+            let json =
+                |value: &Value<'_>| capped(&serde_json::to_string(value).unwrap_or_default()).into_owned();
+            (name.clone(), format!("`Keys` has {} but `NewImage` has {}", json(in_keys), json(in_image)))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +175,37 @@ mod tests {
         .unwrap();
         assert!(delete.new_image.is_none());
         assert_eq!(delete.write_micros(), None);
+    }
+
+    #[test]
+    fn a_null_or_scalar_image_is_refused() {
+        let line = |image: &str| {
+            format!(
+                r#"{{"Metadata":{{"WriteTimestampMicros":{{"N":"1"}}}},"Keys":{{"pk":{{"S":"2"}}}},{image}}}"#
+            )
+        };
+        for image in [r#""NewImage":null"#, r#""NewImage":[]"#, r#""OldImage":null"#, r#""OldImage":"x""#] {
+            let error = serde_json::from_str::<ChangeLine<'_>>(&line(image)).unwrap_err();
+            assert_eq!(error.classify(), serde_json::error::Category::Data, "{image}: {error}");
+        }
+        assert!(serde_json::from_str::<ChangeLine<'_>>(&line(r#""OldImage":{"a":{"X":1}}"#)).is_ok());
+    }
+
+    #[test]
+    fn keys_must_name_the_new_images_item() {
+        let keys = ["pk".to_owned()];
+        fn map(text: &str) -> Map<'_> {
+            serde_json::from_str(text).unwrap()
+        }
+        let (same, other) = (map(r#"{"pk":{"S":"1"}}"#), map(r#"{"pk":{"S":"2"},"x":{"N":"1"}}"#));
+        assert_eq!(keys_disagree(&same, &map(r#"{"pk":{"S":"1"},"x":{"N":"1"}}"#), &keys), None);
+        let (name, reason) = keys_disagree(&same, &other, &keys).unwrap();
+        assert_eq!(name, "pk");
+        assert_eq!(reason, r#"`Keys` has {"S":"1"} but `NewImage` has {"S":"2"}"#);
+        assert!(keys_disagree(&same, &map(r#"{"pk":{"N":"1"}}"#), &keys).is_some());
+        let long = format!(r#"{{"pk":{{"S":"{}"}}}}"#, "k".repeat(1_000_000));
+        let (_, reason) = keys_disagree(&same, &map(&long), &keys).unwrap();
+        assert!(reason.len() < 600 && reason.ends_with("… (1000008 bytes)"), "{reason}");
     }
 
     #[test]

@@ -7,12 +7,14 @@
 
 use serde_json::value::RawValue;
 
-use crate::config::{ColumnSpec, TableConfig, TypeErrorPolicy, UnmappedPolicy};
+use crate::config::{ColumnSpec, ColumnType, TableConfig, TypeErrorPolicy, UnmappedPolicy};
+use crate::contract::StageRules;
 use crate::ddb::{Item, json};
 use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
 
 use super::coerce::{write_coerced, write_i64};
-use super::image::Map;
+use super::error::capped;
+use super::image::{Map, Value};
 use super::lines::item_key;
 use super::lookup::lookup;
 
@@ -68,6 +70,8 @@ pub struct RowMapper {
     item_column: Option<(String, Vec<u8>)>,
     upsert_head: Vec<u8>,
     delete_head: Vec<u8>,
+    /// Longest string a `super` value may hold in the warehouse, if it is limited.
+    super_string_limit: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -78,7 +82,14 @@ struct MappedColumn {
 }
 
 impl RowMapper {
+    /// A mapper for a warehouse without limits beyond column types (see [`RowMapper::with_rules`]).
     pub fn new(table: &TableConfig) -> RowMapper {
+        RowMapper::with_rules(table, StageRules::EXACT)
+    }
+
+    /// A mapper that also applies the warehouse's `rules` (the SUPER string limit) under the
+    /// table's `on_type_error`.
+    pub fn with_rules(table: &TableConfig, rules: StageRules) -> RowMapper {
         let head = |op: &str| {
             let mut head = Vec::new();
             head.push(b'{');
@@ -107,6 +118,7 @@ impl RowMapper {
             item_column,
             upsert_head: head("U"),
             delete_head: head("D"),
+            super_string_limit: rules.super_string_limit,
         }
     }
 
@@ -179,7 +191,8 @@ impl RowMapper {
             return Ok(0);
         };
         let start = out.len();
-        match write_coerced(out, value, column.spec.ty) {
+        match self.super_limit(value, column.spec.ty).and_then(|()| write_coerced(out, value, column.spec.ty))
+        {
             Ok(()) => Ok(0),
             Err(reason) => {
                 let error = || TypeError {
@@ -204,9 +217,10 @@ impl RowMapper {
         image: &Map<'_>,
     ) -> Result<u64, Box<TypeError>> {
         let start = out.len();
-        match image.write_plain_json(out) {
+        let limit = self.super_limit_of_map(image);
+        match limit.and_then(|()| image.write_plain_json(out).map_err(|e| e.to_string())) {
             Ok(()) => Ok(0),
-            Err(number_error) => {
+            Err(reason) => {
                 let error = || TypeError {
                     table: self.table.clone(),
                     item_key: self.item_key(image),
@@ -214,12 +228,25 @@ impl RowMapper {
                     column: column.to_owned(),
                     column_type: "super".into(),
                     value: quoted_json(image),
-                    reason: number_error.to_string(),
+                    reason,
                     is_key: false,
                 };
                 self.apply_policy(out, start, false, error)
             }
         }
+    }
+
+    /// A `super` value holding a longer string than the warehouse takes (Redshift's COPY fails
+    /// the whole load on one) does not fit.
+    fn super_limit(&self, value: &Value<'_>, ty: ColumnType) -> Result<(), String> {
+        match (ty, self.super_string_limit) {
+            (ColumnType::Super, Some(limit)) => check_longest(value.longest_string(), limit),
+            _ => Ok(()),
+        }
+    }
+
+    fn super_limit_of_map(&self, image: &Map<'_>) -> Result<(), String> {
+        self.super_string_limit.map_or(Ok(()), |limit| check_longest(image.longest_string(), limit))
     }
 
     /// Under "null" (and not for key columns): drop what was written of the value, write null and
@@ -241,7 +268,7 @@ impl RowMapper {
 
     fn item_key(&self, image: &Map<'_>) -> String {
         item_key(image, &self.key_attributes)
-            .map_or_else(|| "(without its key)".into(), |key| key.to_string())
+            .map_or_else(|| "(without its key)".into(), |key| capped(&key.to_string()).into_owned())
     }
 }
 
@@ -264,6 +291,16 @@ pub fn map_item(table: &TableConfig, item: &Item) -> Result<Vec<Box<RawValue>>, 
         values.push(raw_value(out));
     }
     Ok(values)
+}
+
+fn check_longest(longest: usize, limit: usize) -> Result<(), String> {
+    if longest <= limit {
+        return Ok(());
+    }
+    Err(format!(
+        "it holds a string of {longest} bytes, and a string inside a Redshift SUPER value holds at most \
+         {limit} bytes (COPY would fail the load)"
+    ))
 }
 
 fn raw_value(bytes: Vec<u8>) -> Box<RawValue> {
@@ -431,6 +468,31 @@ mod tests {
         assert_eq!(texts.len(), staged_columns(&table).len() - 2);
         assert_eq!(&texts[..4], [r#""o#1""#, "2", r#""12.5""#, r#""a""#]);
         assert!(texts.last().unwrap().starts_with(r#"{"created":"2024-05-01T12:00:00Z","detail":{"#));
+    }
+
+    #[test]
+    fn redshift_super_strings_over_65535_bytes_follow_the_type_error_policy() {
+        let long = "x".repeat(65_536);
+        let text = format!(r#"{{"pk":{{"S":"o#1"}},"sk":{{"N":"2"}},"note":{{"L":[{{"S":"{long}"}}]}}}}"#);
+        let bad = item(&text);
+        let table = orders_table();
+        let exact = RowMapper::new(&table).write_upsert(&mut Vec::new(), &bad, None);
+        assert_eq!(exact, Ok(0), "SQLite and PostgreSQL take long strings");
+        let redshift = RowMapper::with_rules(&table, StageRules::REDSHIFT);
+        let error = redshift.write_upsert(&mut Vec::new(), &bad, None).unwrap_err();
+        assert_eq!(error.path, "(whole item)");
+        assert!(error.reason.contains("a string of 65536 bytes"), "{error}");
+        assert!(error.reason.contains("at most 65535 bytes"), "{error}");
+        let shorter = text.replace(&long, &long[1..]);
+        let fits = item(&shorter);
+        assert_eq!(redshift.write_upsert(&mut Vec::new(), &fits, None), Ok(0));
+        let lenient = table_with(|t| t.on_type_error = TypeErrorPolicy::Null);
+        let mut out = Vec::new();
+        assert_eq!(
+            RowMapper::with_rules(&lenient, StageRules::REDSHIFT).write_upsert(&mut out, &bad, None),
+            Ok(1)
+        );
+        assert_eq!(line(&out)["item"], serde_json::Value::Null);
     }
 
     #[test]

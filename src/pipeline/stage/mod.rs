@@ -16,9 +16,13 @@
 mod checksum;
 mod coerce;
 mod datetime;
+mod diagnose;
 mod error;
 mod fold;
+#[doc(hidden)]
+pub mod fuzzing;
 mod image;
+mod key_checks;
 mod lines;
 mod lookup;
 pub mod manifest;
@@ -43,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 use super::events::{EventKind, EventSink, StageCounts};
 use super::staged::{StagedFile, StagedFormat, StagedSet, staged_columns};
 use crate::config::TableConfig;
+use crate::contract::StageRules;
 use crate::source::{ExportDescription, ExportSpec};
 use crate::store::ObjectStore;
 
@@ -51,6 +56,7 @@ pub use map::{TypeError, map_item};
 pub use pushdown::stage_export_items;
 
 use fold::KeyFold;
+use key_checks::{KeyDigests, KeyTypes};
 use manifest::{ExportFiles, ExportKind};
 use map::RowMapper;
 use progress::Progress;
@@ -70,6 +76,8 @@ pub struct StageInput {
     pub store: Arc<dyn ObjectStore>,
     pub events: EventSink,
     pub cancel: CancellationToken,
+    /// What the warehouse demands beyond column types (from [`crate::warehouse::Warehouse::stage_rules`]).
+    pub rules: StageRules,
 }
 
 /// Stages `input.exports` under `<table>/staged/<run_id>/` and returns what was written and the
@@ -153,10 +161,22 @@ async fn stage_data_files(
     let store = input.store.clone();
     let cancel = input.cancel.clone();
     let handle = Handle::current();
+    let rules = input.rules;
     let blocking = tokio::task::spawn_blocking(move || {
-        let mapper = RowMapper::new(&table);
-        let workers =
-            Workers { table: &table, mapper: &mapper, store, handle, cancel: &cancel, progress: &progress };
+        let mapper = RowMapper::with_rules(&table, rules);
+        let key_types = KeyTypes::new(&table.key);
+        let digests = KeyDigests::new(rules.trailing_blanks_insignificant);
+        let workers = Workers {
+            table: &table,
+            mapper: &mapper,
+            store,
+            handle,
+            cancel: &cancel,
+            progress: &progress,
+            rules,
+            key_types: &key_types,
+            digests: &digests,
+        };
         stage_newest_first(&workers, &exports, &sink)?;
         Ok(sink.files())
     });

@@ -152,6 +152,7 @@ mod tests {
             store: Arc::new(store.clone()),
             events: EventSink::new("run-1", "orders", tx),
             cancel: CancellationToken::new(),
+            rules: crate::contract::StageRules::EXACT,
         };
         let result = stage_export_items(input).await;
         (result, std::iter::from_fn(|| rx.try_recv().ok()).map(|e| e.kind).collect())

@@ -19,6 +19,12 @@ use super::error::StageError;
 const COMPRESSED_BUFFER: usize = 256 * 1024;
 const DECOMPRESSED_BUFFER: usize = 256 * 1024;
 
+/// Longest data line read. A DynamoDB item is at most 400 KB (Amazon DynamoDB Developer Guide,
+/// "Service, account, and table quotas": item size), and its export line (an incremental line
+/// holds the keys, the new and the old image) stays well under this; anything longer is refused
+/// while reading, before it is buffered whole.
+pub const MAX_LINE_BYTES: usize = 2 * 1024 * 1024;
+
 type Source = SyncIoBridge<ObjectReader>;
 type Lines = BufReader<MultiGzDecoder<BufReader<ChecksumReader<Source>>>>;
 
@@ -66,10 +72,11 @@ impl DataFileReader {
     }
 
     /// Reads the next non-blank line into `line` (without its line break); `false` at the end.
+    /// A line longer than [`MAX_LINE_BYTES`] is [`StageError::LineTooLong`].
     pub fn read_line(&mut self, line: &mut Vec<u8>) -> Result<bool, StageError> {
         loop {
             line.clear();
-            let read = self.lines.read_until(b'\n', line).or_else(|e| self.end_of_empty_object(e))?;
+            let read = self.read_bounded(line)?;
             if read == 0 {
                 return Ok(false);
             }
@@ -77,8 +84,44 @@ impl DataFileReader {
             while matches!(line.last(), Some(b'\n' | b'\r')) {
                 line.pop();
             }
+            if line.len() > MAX_LINE_BYTES {
+                let (key, line) = (self.key.clone(), self.line_number);
+                return Err(StageError::LineTooLong { key, line, limit: MAX_LINE_BYTES });
+            }
             if !line.iter().all(u8::is_ascii_whitespace) {
                 return Ok(true);
+            }
+        }
+    }
+
+    /// `read_until(b'\n')`, but giving up once the line passes [`MAX_LINE_BYTES`].
+    fn read_bounded(&mut self, line: &mut Vec<u8>) -> Result<usize, StageError> {
+        let mut read = 0;
+        loop {
+            let available = match self.lines.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return self.end_of_empty_object(error),
+            };
+            if available.is_empty() {
+                return Ok(read);
+            }
+            let (taken, done) = match available.iter().position(|&b| b == b'\n') {
+                Some(at) => (at + 1, true),
+                None => (available.len(), false),
+            };
+            if line.len() + taken > MAX_LINE_BYTES + 2 {
+                return Err(StageError::LineTooLong {
+                    key: self.key.clone(),
+                    line: self.line_number + 1,
+                    limit: MAX_LINE_BYTES,
+                });
+            }
+            line.extend_from_slice(&available[..taken]);
+            self.lines.consume(taken);
+            read += taken;
+            if done {
+                return Ok(read);
             }
         }
     }
@@ -215,6 +258,22 @@ mod tests {
         store.put("d/cut.json.gz", whole[..whole.len() / 2].to_vec()).await.unwrap();
         let error = read_all(&store, "d/cut.json.gz").await.unwrap_err();
         assert!(matches!(error, StageError::CorruptGzip { .. }), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_line_over_the_limit_is_refused_while_reading() {
+        let (_dir, store) = store_in();
+        let exact = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_LINE_BYTES - 8));
+        assert_eq!(exact.len(), MAX_LINE_BYTES);
+        let text = format!("{{}}\n{exact}\r\n{exact}x\n{{}}\n");
+        store.put("d/long.json.gz", gzip(text.as_bytes())).await.unwrap();
+        let error = read_all(&store, "d/long.json.gz").await.unwrap_err();
+        assert!(matches!(&error, StageError::LineTooLong { line: 3, .. }), "{error}");
+        assert!(
+            error.to_string().contains("`d/long.json.gz`, line 3: the line is longer than 2 MiB"),
+            "{error}"
+        );
+        assert!(error.to_string().contains("400 KB"), "{error}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,7 @@ async fn run_stage_with(
         store,
         events: EventSink::new("run-1", "orders", tx),
         cancel,
+        rules: StageRules::EXACT,
     };
     let (set, counts) = stage(input).await?;
     let events = std::iter::from_fn(|| rx.try_recv().ok()).map(|e| e.kind).collect();

@@ -10,12 +10,16 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::TableConfig;
+use crate::contract::StageRules;
 use crate::store::ObjectStore;
 
 use super::checksum::checksum_matches;
-use super::error::StageError;
+use super::diagnose::{describe, failing_path, lenient_key};
+use super::error::{StageError, capped};
 use super::fold::{ExportKeys, KeyFold};
-use super::lines::{ChangeLine, FullItemLine, item_key, key_problem};
+use super::image::Map;
+use super::key_checks::{KeyClash, KeyDigests, KeyTypes, Origin};
+use super::lines::{ChangeLine, FullItemLine, item_key, key_problem, keys_disagree};
 use super::manifest::{DataFile, ExportFiles, ExportKind};
 use super::map::RowMapper;
 use super::progress::{CountsDelta, Progress};
@@ -36,6 +40,9 @@ pub struct Workers<'a> {
     pub handle: Handle,
     pub cancel: &'a CancellationToken,
     pub progress: &'a Progress,
+    pub rules: StageRules,
+    pub key_types: &'a KeyTypes,
+    pub digests: &'a KeyDigests,
 }
 
 /// One export being staged: its files, handed out in order, and the first error (which stops
@@ -120,7 +127,9 @@ impl Workers<'_> {
         keys: &mut ExportKeys,
     ) -> Result<(), StageError> {
         let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, &file.key)?;
-        let mut file_stage = FileStage { workers: self, run, writer, keys, delta: CountsDelta::default() };
+        let file_index = self.digests.file_index(&file.key);
+        let mut file_stage =
+            FileStage { workers: self, run, writer, keys, delta: CountsDelta::default(), file_index };
         let mut line = Vec::with_capacity(16 * 1024);
         let mut items = 0u64;
         let mut bytes_reported = 0u64;
@@ -186,6 +195,8 @@ struct FileStage<'w, 'a> {
     writer: &'w mut PartWriter,
     keys: &'w mut ExportKeys,
     delta: CountsDelta,
+    /// This file in [`KeyDigests`]' list of files.
+    file_index: u32,
 }
 
 impl FileStage<'_, '_> {
@@ -197,10 +208,9 @@ impl FileStage<'_, '_> {
     }
 
     fn apply_full_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
-        let FullItemLine { item } = parse_line(reader, line)?;
-        if let Some(problem) = key_problem(&item, &self.workers.table.key, "the item") {
-            return Err(not_an_item(reader, problem));
-        }
+        let FullItemLine { item } = self.parse_line(reader, line)?;
+        self.check_key(reader, line, &item, "Item")?;
+        self.record_key(reader, &item)?;
         let mapper = self.workers.mapper;
         let nulled =
             mapper.write_upsert(self.writer.line_buffer(), &item, None).map_err(|e| type_error(reader, e))?;
@@ -210,27 +220,29 @@ impl FileStage<'_, '_> {
     }
 
     fn apply_incremental_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
-        let change: ChangeLine<'_> = parse_line(reader, line)?;
+        let change: ChangeLine<'_> = self.parse_line(reader, line)?;
         let write_micros = change.write_micros().ok_or_else(|| {
-            not_an_item(reader, "Metadata.WriteTimestampMicros is not an integer N value".into())
+            let reason = "Metadata.WriteTimestampMicros is not an integer N value";
+            self.line_error(reader, line, Some("Metadata.WriteTimestampMicros"), reason)
         })?;
         let key_attributes = &self.workers.table.key;
-        let image_problem =
-            change.new_image.as_ref().and_then(|image| key_problem(image, key_attributes, "NewImage"));
-        if let Some(problem) = key_problem(&change.keys, key_attributes, "Keys").or(image_problem) {
-            return Err(not_an_item(reader, problem));
+        self.check_key(reader, line, &change.keys, "Keys")?;
+        if let Some(image) = &change.new_image {
+            self.check_key(reader, line, image, "NewImage")?;
+            if let Some((name, reason)) = keys_disagree(&change.keys, image, key_attributes) {
+                return Err(self.line_error(reader, line, Some(&format!("NewImage.{name}")), &reason));
+            }
         }
-        let key = item_key(&change.keys, &self.workers.table.key).ok_or_else(|| {
-            not_an_item(
-                reader,
-                format!("`Keys` lacks one of the key attributes {:?}", self.workers.table.key),
-            )
-        })?;
+        let key = item_key(&change.keys, key_attributes)
+            .ok_or_else(|| self.line_error(reader, line, Some("Keys"), "`Keys` lacks a key attribute"))?;
         if self.run.fold.is_superseded(&key) {
             self.delta.superseded += 1;
             return Ok(());
         }
         self.keys.record(&self.run.export.export_arn, key, reader.key())?;
+        if self.workers.rules.trailing_blanks_insignificant {
+            self.record_key(reader, &change.keys)?;
+        }
         let mapper = self.workers.mapper;
         let buffer = self.writer.line_buffer();
         let nulled = match &change.new_image {
@@ -245,23 +257,113 @@ impl FileStage<'_, '_> {
         }
         self.writer.line_written()
     }
-}
 
-/// Parses one line; a syntax error is invalid JSON, a shape error means "not an export line".
-fn parse_line<'de, T: serde::Deserialize<'de>>(
-    reader: &DataFileReader,
-    line: &'de [u8],
-) -> Result<T, StageError> {
-    serde_json::from_slice(line).map_err(|source| match source.classify() {
-        Category::Data => not_an_item(reader, source.to_string()),
-        Category::Syntax | Category::Eof | Category::Io => {
-            StageError::InvalidJson { key: reader.key().into(), line: reader.line_number(), source }
+    /// `image` (`what`: `Item`, `Keys`, `NewImage`) has every key attribute, of a key type, of the
+    /// type earlier lines gave it.
+    fn check_key(
+        &self,
+        reader: &DataFileReader,
+        line: &[u8],
+        image: &Map<'_>,
+        what: &str,
+    ) -> Result<(), StageError> {
+        let key_attributes = &self.workers.table.key;
+        if let Some(problem) = key_problem(image, key_attributes, what) {
+            return Err(self.line_error(reader, line, Some(what), &problem));
         }
-    })
+        let types = self.workers.key_types;
+        match types.check(image, key_attributes, what, reader.key(), reader.line_number()) {
+            Some((path, reason)) => Err(self.line_error(reader, line, Some(&path), &reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Remembers the key's digest; a key already staged (a full export holds each item once) or
+    /// one differing from a staged key only by trailing blanks (under Redshift) is an error.
+    fn record_key(&self, reader: &DataFileReader, image: &Map<'_>) -> Result<(), StageError> {
+        let line_number = u32::try_from(reader.line_number()).unwrap_or(u32::MAX);
+        let origin = Origin { file: self.file_index, line: line_number };
+        let key_attributes = &self.workers.table.key;
+        let Some(clash) = self.workers.digests.record(image, key_attributes, origin) else {
+            return Ok(());
+        };
+        let key =
+            item_key(image, key_attributes).map(|k| capped(&k.to_string()).into_owned()).unwrap_or_default();
+        let (file, line) = (reader.key().to_owned(), reader.line_number());
+        Err(match clash {
+            KeyClash::Repeated { first } => StageError::RepeatedKey {
+                export_arn: self.run.export.export_arn.clone(),
+                key,
+                first_file: self.workers.digests.file_name(first),
+                first_line: u64::from(first.line),
+                file,
+                line,
+            },
+            KeyClash::BlankTwin { first } => {
+                let first_file = self.workers.digests.file_name(first);
+                let first_key = self.workers.refind_key(&first_file, u64::from(first.line));
+                StageError::BlankTwinKeys {
+                    key,
+                    file,
+                    line,
+                    first_key,
+                    first_file,
+                    first_line: u64::from(first.line),
+                }
+            }
+        })
+    }
+
+    /// Parses one line; a syntax error is invalid JSON, a shape error names the path and the key.
+    fn parse_line<'de, T: serde::Deserialize<'de>>(
+        &self,
+        reader: &DataFileReader,
+        line: &'de [u8],
+    ) -> Result<T, StageError> {
+        serde_json::from_slice(line).map_err(|source| match source.classify() {
+            Category::Data => {
+                let path = failing_path::<T>(line);
+                self.line_error(reader, line, path.as_deref(), &capped(&source.to_string()))
+            }
+            Category::Syntax | Category::Eof | Category::Io => {
+                StageError::InvalidJson { key: reader.key().into(), line: reader.line_number(), source }
+            }
+        })
+    }
+
+    /// A line that is not an export line of this table: names its file, line, item and path.
+    fn line_error(
+        &self,
+        reader: &DataFileReader,
+        line: &[u8],
+        path: Option<&str>,
+        reason: &str,
+    ) -> StageError {
+        let item = lenient_key(line, &self.workers.table.key);
+        StageError::NotAnItem {
+            key: reader.key().into(),
+            line: reader.line_number(),
+            reason: describe(item.as_deref(), path, reason),
+        }
+    }
 }
 
-fn not_an_item(reader: &DataFileReader, reason: String) -> StageError {
-    StageError::NotAnItem { key: reader.key().into(), line: reader.line_number(), reason }
+impl Workers<'_> {
+    /// The key on line `line` of data file `file`, read again for an error message (the digest
+    /// set keeps no keys, only where they were first seen).
+    fn refind_key(&self, file: &str, line: u64) -> String {
+        let found = || -> Result<Option<String>, StageError> {
+            let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, file)?;
+            let mut text = Vec::new();
+            while reader.read_line(&mut text)? {
+                if reader.line_number() == line {
+                    return Ok(lenient_key(&text, &self.table.key));
+                }
+            }
+            Ok(None)
+        };
+        found().ok().flatten().unwrap_or_else(|| "(no longer readable)".to_owned())
+    }
 }
 
 fn type_error(reader: &DataFileReader, error: Box<super::map::TypeError>) -> StageError {

@@ -56,6 +56,10 @@ impl Warehouse for RedshiftWarehouse {
         self.api.describe()
     }
 
+    fn stage_rules(&self) -> crate::contract::StageRules {
+        crate::contract::StageRules::REDSHIFT
+    }
+
     fn plan(&self, request: &LoadRequest) -> Vec<PlannedStatement> {
         plan::steps(request, &self.copy).iter().map(plan::Step::planned).collect()
     }

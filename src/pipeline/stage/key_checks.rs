@@ -1,0 +1,243 @@
+//! Checks on keys across every line of a stage step, shared by all workers:
+//! - a key attribute keeps one DynamoDB type (S, N or B) throughout: an S `"1"` among N keys
+//!   would load onto the N item's row when the key column is text;
+//! - a full export holds each key once (DynamoDB writes each item once; a second line would
+//!   silently overwrite the first in the stage);
+//! - when the warehouse ignores trailing blanks (Redshift), no two staged keys may differ only by
+//!   trailing blanks: they are two DynamoDB items but one warehouse row.
+//!
+//! Keys are remembered as 128-bit digests (SipHash-1-3), with the first line that held them, so
+//! memory stays small: see [`KeyDigests`] for the cost per key.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use siphasher::sip128::{Hasher128, SipHasher13};
+
+use super::error::capped;
+use super::image::{Map, Value};
+
+/// Shards of the digest map: workers insert concurrently, each shard behind its own lock.
+const SHARDS: usize = 64;
+
+/// Where a line was read: an index into [`KeyDigests`]' file names, and the line number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub file: u32,
+    pub line: u32,
+}
+
+/// What a key digest remembers: a digest of the exact key (to tell an exact repeat from a
+/// trailing-blank twin) and where the key was first seen. 16 bytes, beside the 16-byte digest.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    exact: u64,
+    origin: Origin,
+}
+
+/// A second sighting of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyClash {
+    /// The same key again.
+    Repeated { first: Origin },
+    /// A key equal to an earlier one once trailing blanks are dropped.
+    BlankTwin { first: Origin },
+}
+
+/// The digests of the keys seen so far. Each costs 32 bytes of entry plus the hash table's
+/// control byte and spare capacity: about 37 bytes a key when the table is 7/8 full, up to twice
+/// that just after it grows (measured by `digest_entries_are_32_bytes`).
+#[derive(Debug)]
+pub struct KeyDigests {
+    shards: Vec<Mutex<HashMap<u128, Seen, BuildHasherDefault<LowBits>>>>,
+    files: Mutex<Vec<String>>,
+    trim_blanks: bool,
+}
+
+impl KeyDigests {
+    /// `trim_blanks`: keys are compared with trailing blanks of their S attributes dropped.
+    pub fn new(trim_blanks: bool) -> KeyDigests {
+        KeyDigests {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+            files: Mutex::new(Vec::new()),
+            trim_blanks,
+        }
+    }
+
+    /// Registers a data file; its index goes into each [`Origin`] read from it.
+    pub fn file_index(&self, key: &str) -> u32 {
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        files.push(key.to_owned());
+        u32::try_from(files.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// The data file an [`Origin`] names.
+    pub fn file_name(&self, origin: Origin) -> String {
+        let files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        files.get(origin.file as usize).cloned().unwrap_or_default()
+    }
+
+    /// Records the key of `image`; a key seen before is a clash.
+    pub fn record(&self, image: &Map<'_>, key_attributes: &[String], origin: Origin) -> Option<KeyClash> {
+        let (compared, exact) = digests(image, key_attributes, self.trim_blanks);
+        let shard = &self.shards[(compared as usize) % SHARDS];
+        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        match shard.get(&compared) {
+            Some(seen) if seen.exact == exact => Some(KeyClash::Repeated { first: seen.origin }),
+            Some(seen) => Some(KeyClash::BlankTwin { first: seen.origin }),
+            None => {
+                shard.insert(compared, Seen { exact, origin });
+                None
+            }
+        }
+    }
+}
+
+/// The digest of the key as the warehouse compares it (trailing blanks dropped when `trim`), and
+/// 64 bits of the digest of the exact key.
+fn digests(image: &Map<'_>, key_attributes: &[String], trim: bool) -> (u128, u64) {
+    let mut compared = SipHasher13::new();
+    let mut exact = SipHasher13::new();
+    for name in key_attributes {
+        let (tag, text) = match image.get(name) {
+            Some(Value::S(text)) => ("S", text.as_ref()),
+            Some(Value::N(text)) => ("N", text.as_ref()),
+            Some(Value::B(text)) => ("B", text.as_ref()),
+            // Checked before: every key attribute is present and S, N or B.
+            _ => ("", ""),
+        };
+        let trimmed = if trim && tag == "S" { text.trim_end_matches(' ') } else { text };
+        for (hasher, text) in [(&mut compared, trimmed), (&mut exact, text)] {
+            hasher.write(tag.as_bytes());
+            hasher.write_usize(text.len());
+            hasher.write(text.as_bytes());
+        }
+    }
+    (compared.finish128().as_u128(), exact.finish128().as_u128() as u64)
+}
+
+/// The digest is already uniform: its low bits are the hash.
+#[derive(Debug, Default, Clone, Copy)]
+struct LowBits(u64);
+
+impl Hasher for LowBits {
+    fn write(&mut self, bytes: &[u8]) {
+        for (i, byte) in bytes.iter().take(8).enumerate() {
+            self.0 |= u64::from(*byte) << (8 * i);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = (value >> 64) as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The DynamoDB type of each key attribute, fixed by the first line of the stage step that has
+/// it (DynamoDB declares one type per key attribute, and every item's key has it).
+#[derive(Debug)]
+pub struct KeyTypes {
+    first: Vec<OnceLock<(&'static str, String, u64)>>,
+}
+
+impl KeyTypes {
+    pub fn new(key_attributes: &[String]) -> KeyTypes {
+        KeyTypes { first: key_attributes.iter().map(|_| OnceLock::new()).collect() }
+    }
+
+    /// Why `image`'s key attributes do not have the types the first line gave them, if they do
+    /// not. `what` names the image (`Keys`, `Item`); `file` and `line` say where it is.
+    pub fn check(
+        &self,
+        image: &Map<'_>,
+        key_attributes: &[String],
+        what: &str,
+        file: &str,
+        line: u64,
+    ) -> Option<(String, String)> {
+        key_attributes.iter().zip(&self.first).find_map(|(name, first)| {
+            let tag = image.get(name)?.type_tag();
+            let (first_tag, first_file, first_line) = first.get_or_init(|| (tag, file.to_owned(), line));
+            (*first_tag != tag).then(|| {
+                let path = format!("{what}.{name}");
+                let reason = format!(
+                    "key attribute `{}` is of type {tag} here but of type {first_tag} in `{}`, line \
+                     {first_line}; a DynamoDB key attribute has one type in every item",
+                    capped(name),
+                    capped(first_file)
+                );
+                (path, reason)
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(text: &str) -> Map<'_> {
+        serde_json::from_str(text).unwrap()
+    }
+
+    const KEYS: &[&str] = &["pk", "sk"];
+
+    fn keys() -> Vec<String> {
+        KEYS.iter().map(|k| k.to_string()).collect()
+    }
+
+    fn at(line: u32) -> Origin {
+        Origin { file: 0, line }
+    }
+
+    #[test]
+    fn a_repeated_key_names_its_first_line() {
+        let digests = KeyDigests::new(false);
+        digests.file_index("data/a.json.gz");
+        let item = map(r#"{"pk":{"S":"a"},"sk":{"N":"1"},"x":{"S":"1"}}"#);
+        assert_eq!(digests.record(&item, &keys(), at(1)), None);
+        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"2"}}"#), &keys(), at(2)), None);
+        assert_eq!(digests.record(&map(r#"{"pk":{"N":"a"},"sk":{"N":"1"}}"#), &keys(), at(3)), None);
+        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a "},"sk":{"N":"1"}}"#), &keys(), at(4)), None);
+        let again = digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#), &keys(), at(5));
+        assert_eq!(again, Some(KeyClash::Repeated { first: at(1) }));
+        assert_eq!(digests.file_name(at(1)), "data/a.json.gz");
+    }
+
+    #[test]
+    fn keys_that_differ_only_by_trailing_blanks_clash_when_blanks_are_ignored() {
+        let digests = KeyDigests::new(true);
+        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#), &keys(), at(1)), None);
+        let twin = digests.record(&map(r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#), &keys(), at(2));
+        assert_eq!(twin, Some(KeyClash::BlankTwin { first: at(1) }));
+        // Leading blanks and tabs are significant in Redshift too.
+        assert_eq!(digests.record(&map(r#"{"pk":{"S":" a"},"sk":{"N":"1"}}"#), &keys(), at(3)), None);
+        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a\t"},"sk":{"N":"1"}}"#), &keys(), at(4)), None);
+        let repeat = digests.record(&map(r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#), &keys(), at(5));
+        assert_eq!(repeat, Some(KeyClash::BlankTwin { first: at(1) }), "a clash is not remembered");
+    }
+
+    #[test]
+    fn digest_entries_are_32_bytes() {
+        assert_eq!(std::mem::size_of::<(u128, Seen)>(), 32);
+    }
+
+    #[test]
+    fn a_key_attribute_keeps_its_first_type() {
+        let types = KeyTypes::new(&keys());
+        let check = |text: &str, line| types.check(&map(text), &keys(), "Keys", "data/f.json.gz", line);
+        assert_eq!(check(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#, 1), None);
+        assert_eq!(check(r#"{"pk":{"S":"b"},"sk":{"N":"2"}}"#, 2), None);
+        let (path, reason) = check(r#"{"pk":{"S":"c"},"sk":{"S":"1"}}"#, 3).unwrap();
+        assert_eq!(path, "Keys.sk");
+        assert_eq!(
+            reason,
+            "key attribute `sk` is of type S here but of type N in `data/f.json.gz`, line 1; \
+             a DynamoDB key attribute has one type in every item"
+        );
+    }
+}
