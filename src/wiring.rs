@@ -115,9 +115,23 @@ async fn open_warehouse(
                 what: "redshift warehouse (Data API)".into(),
                 message: format!("{e} ({})", e.hint()),
             })?;
-            Ok(Arc::new(RedshiftWarehouse::new(&connection, redshift)))
+            let bucket_regions = bucket_regions(config, aws).await?;
+            Ok(Arc::new(RedshiftWarehouse::new(&connection, redshift).with_bucket_regions(bucket_regions)))
         }
     }
+}
+
+/// The Region of each table's S3 bucket (its store connection's, resolved), for COPY's REGION.
+async fn bucket_regions(
+    config: &Config,
+    aws: &mut AwsConnections,
+) -> Result<HashMap<String, String>, ConnectError> {
+    let mut regions = HashMap::new();
+    for table in config.tables.iter().filter(|t| matches!(t.store, StoreLocation::S3 { .. })) {
+        let connection = aws.connect(settings_for(config, table)).await.map_err(|e| aws_failed(table, e))?;
+        regions.insert(table.name.clone(), connection.region().to_owned());
+    }
+    Ok(regions)
 }
 
 /// The Data API client's settings: `[warehouse]`'s own, then `[defaults]`' region and profile.

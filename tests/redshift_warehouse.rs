@@ -306,6 +306,21 @@ async fn throttled_polls_are_retried_and_the_load_commits_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_active_statements_is_load_and_is_retried() {
+    let fixture = RedshiftFixture::new("rs_active").await;
+    let table = customers_table();
+    seed_customers(&fixture).await;
+    fixture
+        .standin
+        .inject(Fault::TooManyActiveStatements { operation: "BatchExecuteStatement".into(), times: 2 });
+    let outcome = fixture.sync(&table, Mode::Incremental, "r1", &[vec![customer("C5", "E", 5)]]).await;
+    assert_eq!(outcome.result.unwrap().target_rows, 4);
+    let submits =
+        fixture.standin.calls().into_iter().filter(|c| c.operation == "BatchExecuteStatement").count();
+    assert_eq!(submits, 4, "the seed's submit, two refused submits and the one that ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_stops_the_running_statement_and_commits_nothing() {
     let fixture = RedshiftFixture::new("rs_cancel").await;
     let table = customers_table();

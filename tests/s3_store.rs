@@ -154,6 +154,20 @@ async fn large_files_go_up_in_parts_and_small_ones_whole() {
         .await
         .unwrap();
     assert!(head.e_tag().unwrap_or_default().trim_matches('"').ends_with("-3"), "{:?}", head.e_tag());
+    // The upload was created with CRC32 and completed with each part's CRC32 (real S3 refuses
+    // a completion that leaves out the checksums the SDK sent with the parts).
+    let attributes = raw
+        .get_object_attributes()
+        .bucket(store.bucket())
+        .key("dynashift/orders/staged/r1/large.json.gz")
+        .object_attributes(aws_sdk_s3::types::ObjectAttributes::Checksum)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attributes.checksum().and_then(|c| c.checksum_crc32()).is_some(),
+        "the object has a CRC32 checksum: {attributes:?}"
+    );
 
     let small_path = dir.path().join("small.bin");
     std::fs::write(&small_path, b"tiny").unwrap();

@@ -6,6 +6,7 @@
 //! Transient kinds ([`FailureKind::is_transient`]: throttled, unreachable, a server-side error, a
 //! conditional-write race) are retried by [`super::retry_transient`]; the others are permanent.
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// What kind of failure it is, as far as the caller's next step goes.
@@ -64,6 +65,10 @@ impl AwsFailure {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let status = err.raw_response().map(|response| response.status().as_u16());
+        if let Some(cause) = credentials_cause(err) {
+            tracing::debug!(error = %DisplayErrorContext(err), "an AWS call found no usable credentials");
+            return AwsFailure { kind: FailureKind::CredentialsRejected, code: None, message: cause, status };
+        }
         match err {
             SdkError::ServiceError(context) => {
                 let code = context.err().code().map(str::to_owned);
@@ -98,8 +103,9 @@ impl AwsFailure {
                  (\"Using with AWS\") to it",
             ),
             FailureKind::CredentialsRejected => Some(
-                "the credentials were refused or have expired: run `aws sso login` for an SSO profile, \
-                 or refresh the access keys, then run again",
+                "the credentials are missing, were refused or have expired: for an SSO profile run \
+                 `aws sso login --profile <profile>` (the `profile` in tables.toml, else AWS_PROFILE), \
+                 otherwise refresh the access keys, then run again",
             ),
             FailureKind::Unreachable => {
                 Some("check the network, the region and any endpoint_url in tables.toml, then run again")
@@ -124,6 +130,22 @@ impl std::fmt::Display for AwsFailure {
     }
 }
 
+/// The credentials problem behind a failed call, when there is one: the Rust SDK reports
+/// credentials that cannot be loaded mid-run (an SSO session that expired, a profile gone) as a
+/// dispatch failure whose source chain holds a `CredentialsError` (aws-facts §9), which would
+/// otherwise read as a network problem. The cause is the credentials error and what it wraps,
+/// without the SDK's dispatch wrapping (that goes to the log).
+fn credentials_cause(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(error) = next {
+        if let Some(credentials) = error.downcast_ref::<CredentialsError>() {
+            return Some(DisplayErrorContext(credentials).to_string());
+        }
+        next = error.source();
+    }
+    None
+}
+
 /// Error codes that mean "slow down"; the SDK retries them a few times, callers retry longer.
 const THROTTLING_CODES: &[&str] = &[
     "ThrottlingException",
@@ -138,6 +160,10 @@ const THROTTLING_CODES: &[&str] = &[
     "BandwidthLimitExceeded",
     "SlowDown",
     "PriorRequestNotComplete",
+    // The Redshift Data API's "too many statements/sessions at once": load, not a bug
+    // (RedshiftDataAPIService exceptions, botocore reference; aws-facts §9).
+    "ActiveStatementsExceededException",
+    "ActiveSessionsExceededException",
 ];
 
 /// Error codes that mean the credentials themselves were refused.
@@ -214,6 +240,8 @@ mod tests {
     fn codes_decide_before_statuses() {
         assert_eq!(classify(Some("ThrottlingException"), Some(400)), FailureKind::Throttled);
         assert_eq!(classify(Some("LimitExceededException"), Some(400)), FailureKind::Throttled);
+        assert_eq!(classify(Some("ActiveStatementsExceededException"), Some(400)), FailureKind::Throttled);
+        assert_eq!(classify(Some("ActiveSessionsExceededException"), Some(400)), FailureKind::Throttled);
         assert_eq!(classify(Some("ExpiredTokenException"), Some(400)), FailureKind::CredentialsRejected);
         assert_eq!(classify(Some("SignatureDoesNotMatch"), Some(403)), FailureKind::CredentialsRejected);
         assert_eq!(classify(Some("AccessDeniedException"), Some(400)), FailureKind::AccessDenied);

@@ -12,7 +12,7 @@ mod settings;
 mod setup_error;
 
 pub use crate::retry::RetryPolicy;
-pub use connect::AwsConnection;
+pub use connect::{AwsConnection, AwsTimeouts};
 pub use connections::AwsConnections;
 pub use failure::{AwsFailure, FailureKind};
 pub use retry::retry_transient;

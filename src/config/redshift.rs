@@ -12,7 +12,10 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::issues::Issues;
-use super::model::{AwsSettings, RedshiftConfig, RedshiftConnection, WarehouseConfig};
+use super::model::{
+    AwsSettings, RedshiftConfig, RedshiftConnection, SourceConfig, StoreLocation, TableConfig,
+    WarehouseConfig,
+};
 use super::raw::{RawRedshift, RawWarehouse};
 
 const ROLE_EXAMPLE: &str = "iam_role = \"arn:aws:iam::123456789012:role/redshift-copy\"";
@@ -38,6 +41,37 @@ pub(super) fn redshift(raw: &RawWarehouse, issues: &Issues) -> Option<WarehouseC
             endpoint_url: endpoint_url?,
         },
     }))
+}
+
+/// `copy_region` gives every COPY one Region. dynashift now gives each table's COPY the
+/// Region of its own bucket, so the key is only an override, and one that is wrong for any
+/// table whose bucket is configured in another Region: that is reported here (at `--check`),
+/// naming the table, rather than failing that table's COPY at run time.
+pub(super) fn report_copy_region_conflicts(
+    raw: &RawWarehouse,
+    defaults: &AwsSettings,
+    tables: &[TableConfig],
+    issues: &Issues,
+) {
+    let Some(copy_region) = &raw.redshift.copy_region else { return };
+    let conflict = tables.iter().filter(|t| matches!(t.store, StoreLocation::S3 { .. })).find_map(|table| {
+        let (region, whose) = match &table.source {
+            SourceConfig::Aws(aws) => (aws.client.region.as_ref(), "its `region`"),
+            _ => (defaults.region.as_ref(), "`region` in [defaults]"),
+        };
+        region.filter(|r| *r != copy_region.get_ref()).map(|r| (table, r, whose))
+    });
+    if let Some((table, region, whose)) = conflict {
+        let message = format!(
+            "`copy_region` in [warehouse] is \"{}\", but table \"{}\" keeps its bucket in \"{region}\" ({whose}); \
+             one Region cannot serve every COPY",
+            copy_region.get_ref(),
+            table.name
+        );
+        let hint = "remove copy_region: dynashift gives each table's COPY the Region of its own bucket (the \
+                    table's `region`, else [defaults]'), and adds REGION only when it is not the warehouse's";
+        issues.report(copy_region.span(), message, hint);
+    }
 }
 
 /// Reports `message` at `span`, or unplaced when the key is not written.
@@ -325,6 +359,39 @@ mod tests {
             problems[0]
                 .message
                 .starts_with("`bucket` in table \"customers\" is \"file://elsewhere\", a local folder"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_copy_region_that_is_wrong_for_some_tables_bucket_is_refused_naming_the_table() {
+        let config = |defaults_region: &str, table_region: &str| {
+            format!(
+                "[defaults]\nbucket = \"s3://acme/dynashift/\"\nregion = \"{defaults_region}\"\n\
+                 [warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"d\"\n{ROLE}\n\
+                 copy_region = \"eu-north-1\"\n{TABLE}\
+                 [[table]]\nsource = \"aws\"\narn = \"arn:aws:dynamodb:{table_region}:123456789012:table/orders\"\n\
+                 region = \"{table_region}\"\nkey = [\"pk\"]\n"
+            )
+        };
+        let fine = load_str(&config("eu-north-1", "eu-north-1"), Path::new("/c/tables.toml"));
+        assert!(fine.is_ok(), "one Region everywhere still passes: {fine:?}");
+        let problems =
+            load_str(&config("eu-north-1", "eu-west-1"), Path::new("/c/tables.toml")).unwrap_err().problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].message,
+            "`copy_region` in [warehouse] is \"eu-north-1\", but table \"orders\" keeps its bucket in \
+             \"eu-west-1\" (its `region`); one Region cannot serve every COPY"
+        );
+        assert_eq!(problems[0].line, Some(9), "reported at copy_region");
+        assert!(problems[0].hint.starts_with("remove copy_region"), "{problems:?}");
+        let problems =
+            load_str(&config("us-east-1", "eu-north-1"), Path::new("/c/tables.toml")).unwrap_err().problems;
+        assert!(
+            problems[0]
+                .message
+                .contains("table \"customers\" keeps its bucket in \"us-east-1\" (`region` in [defaults])"),
             "{problems:?}"
         );
     }

@@ -15,7 +15,7 @@ use super::inherit::Inherited;
 use super::issues::Issues;
 use super::location::resolve_path;
 use super::model::FullLoad;
-use super::model::{Config, DemoSettings, LagThresholds, TableConfig, TargetTable};
+use super::model::{Config, DemoSettings, LagThresholds, TableConfig, TargetTable, WarehouseConfig};
 use super::raw::{RawConfig, RawConsole, RawDemo, RawOverrides, RawTable, WarehouseKind, written};
 use super::table::validate_table;
 use super::warehouse::validate_warehouse;
@@ -37,6 +37,9 @@ pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &I
     let tables = tables(raw.tables.as_deref(), &inherited, &aws, base_dir, issues);
     report_pushdown_without_redshift(raw, issues);
     report_local_stores_with_redshift(raw, issues);
+    if matches!(warehouse, Some(WarehouseConfig::Redshift(_))) {
+        super::redshift::report_copy_region_conflicts(&raw.warehouse, &aws.client, &tables, issues);
+    }
     if !issues.is_empty() {
         return None;
     }

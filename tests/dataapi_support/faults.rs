@@ -16,9 +16,20 @@ pub enum Fault {
     /// The next `times` calls of `operation` (e.g. "DescribeStatement") answer
     /// ThrottlingException. (The SDK's standard retry retries throttling: up to 3 attempts.)
     Throttle { operation: String, times: u32 },
+    /// The next `times` calls of `operation` (e.g. "BatchExecuteStatement") answer
+    /// ActiveStatementsExceededException, as Redshift does while too many statements run at
+    /// once. The SDK does not retry it; the client must.
+    TooManyActiveStatements { operation: String, times: u32 },
     /// The first statement whose SQL contains `sql_contains` waits `delay` before it runs
     /// (status STARTED meanwhile); CancelStatement ends the wait at once.
     SlowStatement { sql_contains: String, delay: Duration },
+}
+
+/// How a call is refused for load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallFault {
+    Throttled,
+    TooManyActiveStatements,
 }
 
 /// What the faults do to one statement.
@@ -36,25 +47,33 @@ pub struct FaultBook {
 
 impl FaultBook {
     pub fn add(&mut self, fault: Fault) {
-        if !matches!(fault, Fault::Throttle { times: 0, .. }) {
+        if !matches!(
+            fault,
+            Fault::Throttle { times: 0, .. } | Fault::TooManyActiveStatements { times: 0, .. }
+        ) {
             self.pending.push(fault);
         }
     }
 
-    /// Whether this call of `operation` is throttled (using up one throttled call).
-    pub fn take_throttle(&mut self, operation: &str) -> bool {
-        let found = self
-            .pending
-            .iter()
-            .position(|f| matches!(f, Fault::Throttle { operation: o, .. } if o == operation));
-        let Some(index) = found else { return false };
-        if let Fault::Throttle { times, .. } = &mut self.pending[index] {
-            *times = times.saturating_sub(1);
-            if *times == 0 {
-                self.pending.remove(index);
+    /// The load fault this call of `operation` meets, if any (using up one call of it): a
+    /// `Throttle` or a `TooManyActiveStatements`.
+    pub fn take_call_fault(&mut self, operation: &str) -> Option<CallFault> {
+        let found = self.pending.iter().position(|f| match f {
+            Fault::Throttle { operation: o, .. } | Fault::TooManyActiveStatements { operation: o, .. } => {
+                o == operation
             }
+            _ => false,
+        })?;
+        let (times, fault) = match &mut self.pending[found] {
+            Fault::Throttle { times, .. } => (times, CallFault::Throttled),
+            Fault::TooManyActiveStatements { times, .. } => (times, CallFault::TooManyActiveStatements),
+            _ => return None,
+        };
+        *times = times.saturating_sub(1);
+        if *times == 0 {
+            self.pending.remove(found);
         }
-        true
+        Some(fault)
     }
 
     /// The faults that apply to a statement of `sql` (using them up).

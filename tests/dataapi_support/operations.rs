@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::faults::CallFault;
 use super::protocol::{self, ApiError, CallRecord, IdRequest, SubmitRequest};
 use super::runner::{self, Job};
 use super::statements::{NewStatement, Status, Submission};
@@ -17,11 +18,25 @@ use super::statements::{NewStatement, Status, Submission};
 /// The most statements one BatchExecuteStatement may hold.
 pub const MAX_BATCH_STATEMENTS: usize = 40;
 
+/// The largest SQL statement the Data API takes: 100 KB ("Considerations when calling the
+/// Amazon Redshift Data API").
+pub const MAX_STATEMENT_BYTES: usize = 100 * 1024;
+
+/// Refuses a statement over [`MAX_STATEMENT_BYTES`] as the real service does.
+fn refuse_oversized(sqls: &[String]) -> Result<(), ApiError> {
+    match sqls.iter().find(|sql| sql.len() > MAX_STATEMENT_BYTES) {
+        Some(_) => Err(ApiError::validation("Cannot process query string larger than 100kB")),
+        None => Ok(()),
+    }
+}
+
 /// Answers one call of `operation` (the part of `X-Amz-Target` after `RedshiftData.`).
 pub fn dispatch(shared: &Arc<Shared>, operation: &str, body: &[u8]) -> Result<Value, ApiError> {
     shared.calls.lock().expect("calls lock").push(CallRecord::of(operation, body));
-    if shared.faults().take_throttle(operation) {
-        return Err(ApiError::throttled(operation));
+    match shared.faults().take_call_fault(operation) {
+        Some(CallFault::Throttled) => return Err(ApiError::throttled(operation)),
+        Some(CallFault::TooManyActiveStatements) => return Err(ApiError::too_many_active_statements()),
+        None => {}
     }
     match operation {
         "ExecuteStatement" => execute_statement(shared, parse(body)?),
@@ -46,6 +61,7 @@ fn execute_statement(shared: &Arc<Shared>, request: SubmitRequest) -> Result<Val
         .clone()
         .filter(|sql| !sql.trim().is_empty())
         .ok_or_else(|| ApiError::validation("Sql is required."))?;
+    refuse_oversized(std::slice::from_ref(&sql))?;
     submit(shared, vec![sql], false, request)
 }
 
@@ -62,6 +78,7 @@ fn batch_execute_statement(shared: &Arc<Shared>, request: SubmitRequest) -> Resu
     if sqls.iter().any(|sql| sql.trim().is_empty()) {
         return Err(ApiError::validation("Sqls holds an empty statement."));
     }
+    refuse_oversized(&sqls)?;
     submit(shared, sqls, true, request)
 }
 

@@ -32,6 +32,14 @@ impl ApiError {
         ApiError::new(400, "ThrottlingException", format!("Rate exceeded for {operation} (scripted fault)"))
     }
 
+    pub fn too_many_active_statements() -> ApiError {
+        ApiError::new(
+            400,
+            "ActiveStatementsExceededException",
+            "Active statements exceeded the allowed quota (scripted fault)",
+        )
+    }
+
     pub fn unknown_operation(target: &str) -> ApiError {
         ApiError::new(400, "UnknownOperationException", format!("Unknown operation {target}"))
     }

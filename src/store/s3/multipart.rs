@@ -7,15 +7,26 @@
 //! again replaces itself. A CompleteMultipartUpload whose answer was lost is retried too (by the
 //! SDK or by us); when S3 then no longer knows the upload (`NoSuchUpload`), an earlier attempt
 //! completed it, which a HeadObject of the full size confirms.
+//!
+//! Checksums: the SDK adds a CRC32 checksum to every UploadPart by default, and real S3 then
+//! refuses a CompleteMultipartUpload that does not list each part's checksum (`InvalidPart`;
+//! stand-ins do not check, aws-facts §9). So the upload is created with CRC32, each part is
+//! sent with CRC32, and each part's checksum goes into its CompletedPart ("CompletedPart",
+//! Amazon S3 API Reference: the checksum "is present if the multipart upload request was
+//! created with the CRC32 checksum algorithm"; "Checking object integrity", S3 User Guide).
 
 use std::path::Path;
 
+use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_s3::primitives::{ByteStream, Length};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 
 use super::S3Store;
 use crate::aws::{AwsFailure, FailureKind};
 use crate::store::{ObjectStore, StoreError};
+
+/// The checksum of every part and of the upload, the one the SDK computes by default.
+const CHECKSUM: ChecksumAlgorithm = ChecksumAlgorithm::Crc32;
 
 /// S3 allows at most this many parts per upload.
 const MAX_PARTS: u64 = 10_000;
@@ -57,7 +68,12 @@ pub(super) async fn upload_file(
     // rule for incomplete uploads (see the README) removes it.
     let created = store
         .retrying("CreateMultipartUpload", || async {
-            let request = store.client.create_multipart_upload().bucket(&store.bucket).key(&object_key);
+            let request = store
+                .client
+                .create_multipart_upload()
+                .bucket(&store.bucket)
+                .key(&object_key)
+                .checksum_algorithm(CHECKSUM);
             request.send().await.map_err(|e| AwsFailure::from_sdk(&e))
         })
         .await
@@ -82,11 +98,11 @@ async fn upload_parts(
     let mut completed = Vec::new();
     for (index, offset) in (0..size).step_by(part_size as usize).enumerate() {
         let part = Part { number: index as i32 + 1, offset, length: part_size.min(size - offset) };
-        let e_tag = store
+        let uploaded = store
             .retrying("UploadPart", || upload_part(store, object_key, upload_id, file, part))
             .await
             .map_err(|failure| store.classified(key, failure))?;
-        completed.push(CompletedPart::builder().set_e_tag(e_tag).part_number(part.number).build());
+        completed.push(completed_part(part.number, &uploaded));
     }
     let parts = CompletedMultipartUpload::builder().set_parts(Some(completed)).build();
     complete(store, key, object_key, upload_id, parts, size).await
@@ -100,14 +116,23 @@ struct Part {
     length: u64,
 }
 
-/// Sends one part, read from disk as it goes; returns its ETag.
+/// What CompleteMultipartUpload needs of an uploaded part: its ETag and its checksum.
+fn completed_part(number: i32, uploaded: &UploadPartOutput) -> CompletedPart {
+    CompletedPart::builder()
+        .part_number(number)
+        .set_e_tag(uploaded.e_tag().map(str::to_owned))
+        .set_checksum_crc32(uploaded.checksum_crc32().map(str::to_owned))
+        .build()
+}
+
+/// Sends one part with its CRC32, read from disk as it goes.
 async fn upload_part(
     store: &S3Store,
     object_key: &str,
     upload_id: &str,
     file: &Path,
     part: Part,
-) -> Result<Option<String>, AwsFailure> {
+) -> Result<UploadPartOutput, AwsFailure> {
     let body = ByteStream::read_from()
         .path(file)
         .offset(part.offset)
@@ -120,7 +145,7 @@ async fn upload_part(
             message: format!("cannot read {}: {e}", file.display()),
             status: None,
         })?;
-    let uploaded = store
+    store
         .client
         .upload_part()
         .bucket(&store.bucket)
@@ -128,11 +153,11 @@ async fn upload_part(
         .upload_id(upload_id)
         .part_number(part.number)
         .content_length(part.length as i64)
+        .checksum_algorithm(CHECKSUM)
         .body(body)
         .send()
         .await
-        .map_err(|e| AwsFailure::from_sdk(&e))?;
-    Ok(uploaded.e_tag().map(str::to_owned))
+        .map_err(|e| AwsFailure::from_sdk(&e))
 }
 
 /// Completes the upload; see the module doc for a completion whose answer was lost.
@@ -188,6 +213,15 @@ async fn abort(store: &S3Store, key: &str, object_key: &str, upload_id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_completed_part_carries_the_checksum_its_upload_returned() {
+        let uploaded = UploadPartOutput::builder().e_tag("\"etag-3\"").checksum_crc32("yZRlqg==").build();
+        let part = completed_part(3, &uploaded);
+        assert_eq!(part.part_number(), Some(3));
+        assert_eq!(part.e_tag(), Some("\"etag-3\""));
+        assert_eq!(part.checksum_crc32(), Some("yZRlqg=="), "S3 refuses the completion without it");
+    }
 
     #[test]
     fn parts_respect_s3_limits() {

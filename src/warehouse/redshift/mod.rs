@@ -16,6 +16,8 @@ mod plan;
 mod runs;
 pub mod sql;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
@@ -45,8 +47,20 @@ impl RedshiftWarehouse {
     pub fn new(connection: &AwsConnection, config: &RedshiftConfig) -> RedshiftWarehouse {
         let api =
             DataApi::new(connection.redshift_data(), config.connection.clone(), config.database.clone());
-        let copy = CopySettings { iam_role: config.iam_role.clone(), region: config.copy_region.clone() };
+        let copy = CopySettings {
+            iam_role: config.iam_role.clone(),
+            warehouse_region: connection.region().to_owned(),
+            bucket_regions: HashMap::new(),
+            region_override: config.copy_region.clone(),
+        };
         RedshiftWarehouse { api, copy }
+    }
+
+    /// The Region of each table's bucket, by table name, so each COPY names its bucket's Region
+    /// when it is not the warehouse's. A table left out is taken to share the warehouse's.
+    pub fn with_bucket_regions(mut self, regions: HashMap<String, String>) -> RedshiftWarehouse {
+        self.copy.bucket_regions = regions;
+        self
     }
 }
 

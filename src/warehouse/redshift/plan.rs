@@ -2,9 +2,10 @@
 //! at most [`MAX_BATCH`] statements). [`steps`] is the single source of both `Warehouse::plan`
 //! (what a dry run prints) and `Warehouse::load` (what runs).
 //!
-//! Both modes: create `dynashift_runs` if missing → lock it → refuse a run that already
-//! committed → (incremental: refuse a stale watermark) → create the schema and the target if
-//! missing → create the stage → COPY the staged files.
+//! Both modes: create `dynashift_runs` if missing → create the schema and the target if
+//! missing → create the stage → COPY the staged files → lock `dynashift_runs` → refuse a run
+//! that already committed → (incremental: refuse a stale watermark). The lock is taken after
+//! the COPY so other tables' reads of `dynashift_runs` do not wait for a long COPY.
 //! Incremental: delete the keys staged as deletes → drop them from the stage → MERGE the rest.
 //! Full: delete every target row → insert the staged rows (an atomic replace: readers see the
 //! old rows until the batch commits; grants, views and ownership of the target stay).
@@ -13,6 +14,8 @@
 //! `$.Item` (written by the pipeline, see [`crate::ddb::item_paths`]), so every
 //! stage row is inserted.
 //! Then record the run and count the target's rows. The Data API commits the batch.
+
+use std::collections::HashMap;
 
 use crate::config::Mode;
 use crate::ddb::item_paths;
@@ -25,6 +28,11 @@ use super::sql::{self, CopySource, quoted_target};
 
 /// The Data API's limit of statements per batch.
 pub const MAX_BATCH: usize = 40;
+
+/// The Data API's limit on the size of one SQL statement: 100 KB ("Considerations when calling
+/// the Amazon Redshift Data API", Redshift Management Guide). A wide table's MERGE can pass it,
+/// so every statement is measured before the batch is submitted.
+pub const MAX_STATEMENT_BYTES: usize = 100 * 1024;
 
 /// What a statement's outcome means to the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,33 +52,40 @@ pub enum Role {
 /// One statement of a load.
 pub type Step = crate::warehouse::step::Step<Role>;
 
-/// Where the statements read from besides the request: the COPY role and Region.
+/// Where the statements read from besides the request: the COPY role, and the Regions that
+/// decide each COPY's `REGION`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopySettings {
     pub iam_role: String,
-    pub region: Option<String>,
+    /// The warehouse's Region (the Data API client's, resolved when connecting).
+    pub warehouse_region: String,
+    /// Each table's bucket Region, by table name (its store's client Region: S3 answers a
+    /// client only in the bucket's own Region, so a store that works names it).
+    pub bucket_regions: HashMap<String, String>,
+    /// `copy_region` of `[warehouse]`: one Region for every COPY, as before bucket Regions were
+    /// known per table. `--check` refuses it when a table's bucket is configured elsewhere.
+    pub region_override: Option<String>,
+}
+
+impl CopySettings {
+    /// COPY's `REGION` for `table`: needed only when its bucket is in another Region than the
+    /// warehouse ("COPY from Amazon S3", data source parameters, Redshift Database Developer
+    /// Guide: the bucket must be in the cluster's Region unless REGION is given).
+    pub fn region_for(&self, table: &str) -> Option<&str> {
+        if let Some(region) = &self.region_override {
+            return Some(region);
+        }
+        let bucket = self.bucket_regions.get(table)?;
+        (*bucket != self.warehouse_region).then_some(bucket.as_str())
+    }
 }
 
 /// Every statement of the load `request` asks for, in execution order.
 pub fn steps(request: &LoadRequest, copy: &CopySettings) -> Vec<Step> {
     let shape = TableShape::of(&request.table);
     let target = quoted_target(&request.table.target);
-    let mut steps = vec![
-        Step::new(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), Role::Plain),
-        Step::new(format!("wait for other loads (lock {RUNS_TABLE})"), runs::lock_runs_table(), Role::Plain),
-        Step::new(
-            format!("check run {} is not committed yet", request.run_id),
-            runs::guard_run_not_committed(&request.run_id),
-            Role::GuardRun,
-        ),
-    ];
-    if request.mode == Mode::Incremental {
-        steps.push(Step::new(
-            "check the committed watermark",
-            runs::guard_watermark(&request.table.name, request.previous_watermark),
-            Role::GuardWatermark,
-        ));
-    }
+    let mut steps =
+        vec![Step::new(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), Role::Plain)];
     if let Some(schema) = &request.table.target.schema {
         let label = format!("create schema {} if missing", crate::config::quote_identifier(schema));
         steps.push(Step::new(label, sql::create_schema(schema), Role::Plain));
@@ -86,6 +101,7 @@ pub fn steps(request: &LoadRequest, copy: &CopySettings) -> Vec<Step> {
     };
     steps.push(Step::new("create stage table", create_stage, Role::Plain));
     steps.push(copy_step(request, &shape, copy));
+    steps.extend(lock_and_guards(request));
     match request.mode {
         Mode::Incremental => steps.extend([
             Step::new(
@@ -121,6 +137,29 @@ pub fn steps(request: &LoadRequest, copy: &CopySettings) -> Vec<Step> {
     steps
 }
 
+/// The lock on `dynashift_runs` and the guards that read it. The lock comes after the COPY into
+/// the session's own stage, so a long COPY does not hold up other tables' planning reads of
+/// `dynashift_runs`; the guards come after the lock, so they see the committed state, and
+/// before the first change to the target.
+fn lock_and_guards(request: &LoadRequest) -> Vec<Step> {
+    let mut steps = vec![
+        Step::new(format!("wait for other loads (lock {RUNS_TABLE})"), runs::lock_runs_table(), Role::Plain),
+        Step::new(
+            format!("check run {} is not committed yet", request.run_id),
+            runs::guard_run_not_committed(&request.run_id),
+            Role::GuardRun,
+        ),
+    ];
+    if request.mode == Mode::Incremental {
+        steps.push(Step::new(
+            "check the committed watermark",
+            runs::guard_watermark(&request.table.name, request.previous_watermark),
+            Role::GuardWatermark,
+        ));
+    }
+    steps
+}
+
 /// The COPY of the staged files, or of the export's data files in a pushdown load. The stage
 /// step always writes at least one (maybe empty) part and an export has at least one data file,
 /// so the manifest is never empty; a dry run, which stages nothing, shows the COPY it would run.
@@ -136,7 +175,7 @@ fn copy_step(request: &LoadRequest, shape: &TableShape, copy: &CopySettings) -> 
         manifest_url: &manifest_url,
         jsonpaths_url: &jsonpaths_url,
         iam_role: &copy.iam_role,
-        region: copy.region.as_deref(),
+        region: copy.region_for(&request.table.name),
     };
     let label = match files {
         0 => format!("COPY the {what} files into stage"),
@@ -185,6 +224,9 @@ pub fn unloadable(request: &LoadRequest, steps: &[Step]) -> Option<String> {
             steps.len()
         ));
     }
+    if let Some(problem) = oversized_statement(request, steps) {
+        return Some(problem);
+    }
     let values = [
         ("table name", request.table.name.as_str()),
         ("run id", request.run_id.as_str()),
@@ -202,6 +244,19 @@ pub fn unloadable(request: &LoadRequest, steps: &[Step]) -> Option<String> {
     })
 }
 
+/// The first statement over the Data API's size limit, named with its position, label and size.
+fn oversized_statement(request: &LoadRequest, steps: &[Step]) -> Option<String> {
+    let (index, step) = steps.iter().enumerate().find(|(_, step)| step.sql.len() > MAX_STATEMENT_BYTES)?;
+    Some(format!(
+        "statement {} ({}) of table {}'s load is {} bytes, more than the Data API's {MAX_STATEMENT_BYTES} \
+         bytes (100 KB) per statement; map fewer or shorter-named columns for the table in tables.toml",
+        index + 1,
+        step.label,
+        request.table.name,
+        step.sql.len(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -213,8 +268,36 @@ mod tests {
 
     const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
 
+    /// A warehouse in eu-north-1: line_items' bucket is in eu-west-1, customers' in the
+    /// warehouse's Region, orders' unknown (taken to be the warehouse's).
     fn copy_settings() -> CopySettings {
-        CopySettings { iam_role: ROLE.into(), region: Some("eu-west-1".into()) }
+        let bucket_regions =
+            [("line_items", "eu-west-1"), ("customers", "eu-north-1")].map(|(t, r)| (t.into(), r.into()));
+        CopySettings {
+            iam_role: ROLE.into(),
+            warehouse_region: "eu-north-1".into(),
+            bucket_regions: bucket_regions.into_iter().collect(),
+            region_override: None,
+        }
+    }
+
+    fn copy_of(request: &LoadRequest, copy: &CopySettings) -> String {
+        steps(request, copy).into_iter().find(|s| s.action == Role::Copy).unwrap().sql
+    }
+
+    #[test]
+    fn each_copy_names_its_buckets_region_only_when_it_is_not_the_warehouses() {
+        let copy = copy_settings();
+        let remote = staged_request(testkit::line_items_table(), Mode::Incremental, "r");
+        assert!(copy_of(&remote, &copy).contains("\nREGION 'eu-west-1'\n"), "{}", copy_of(&remote, &copy));
+        let local = staged_request(testkit::customers_table(), Mode::Full, "r");
+        assert!(!copy_of(&local, &copy).contains("REGION"), "{}", copy_of(&local, &copy));
+        let pushdown = pushdown_request(testkit::line_items_table(), "r");
+        assert!(copy_of(&pushdown, &copy).contains("\nREGION 'eu-west-1'\n"));
+        let overridden = CopySettings { region_override: Some("us-east-1".into()), ..copy };
+        for request in [&remote, &local] {
+            assert!(copy_of(request, &overridden).contains("\nREGION 'us-east-1'\n"));
+        }
     }
 
     fn render(steps: &[Step]) -> String {
@@ -486,15 +569,53 @@ mod tests {
         let incremental =
             steps(&staged_request(testkit::orders_table(), Mode::Incremental, "r"), &copy_settings());
         let guard = incremental.iter().position(|s| s.action == Role::GuardWatermark).unwrap();
-        let first_change = incremental
-            .iter()
-            .position(|s| s.sql.starts_with("DELETE") || s.sql.starts_with("COPY"))
-            .unwrap();
+        let first_change = incremental.iter().position(|s| s.sql.starts_with("DELETE")).unwrap();
         assert!(guard < first_change);
         let full = steps(&staged_request(testkit::orders_table(), Mode::Full, "r"), &copy_settings());
         assert!(!full.iter().any(|s| s.action == Role::GuardWatermark));
         assert!(full.iter().any(|s| s.action == Role::GuardRun));
         assert_eq!(full.last().map(|s| s.action), Some(Role::Count));
+    }
+
+    #[test]
+    fn the_runs_table_is_locked_after_the_copy_and_read_only_after_the_lock() {
+        for (name, steps) in all_plans() {
+            let position = |pred: &dyn Fn(&Step) -> bool| steps.iter().position(pred).unwrap();
+            let copy = position(&|s| s.action == Role::Copy);
+            let lock = position(&|s| s.sql.starts_with("LOCK"));
+            let guard = position(&|s| s.action == Role::GuardRun);
+            let first_change = position(&|s| {
+                s.sql.starts_with("DELETE") || s.sql.starts_with("INSERT INTO \"dynashift_runs\"")
+            });
+            assert!(copy < lock && lock < guard && guard < first_change, "{name}: {copy} {lock} {guard}");
+            if let Some(watermark) = steps.iter().position(|s| s.action == Role::GuardWatermark) {
+                assert!(lock < watermark && watermark < first_change, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_statement_over_100_kb_is_refused_naming_it_and_its_size() {
+        let mut table = testkit::customers_table();
+        let template = table.columns.last().unwrap().clone();
+        for i in 0..900 {
+            let mut column = template.clone();
+            column.name = format!("a_rather_long_column_name_number_{i:04}_padding_padding_padding");
+            column.path = crate::config::AttrPath::parse(&format!("attribute_{i}")).unwrap();
+            table.columns.push(column);
+        }
+        let request = staged_request(table, Mode::Incremental, "r");
+        let steps = steps(&request, &copy_settings());
+        let problem = unloadable(&request, &steps).expect("refused");
+        let (index, merge) =
+            steps.iter().enumerate().find(|(_, s)| s.label == "merge staged upserts").unwrap();
+        assert!(merge.sql.len() > MAX_STATEMENT_BYTES, "the test needs a statement over the limit");
+        let first_too_big = steps.iter().position(|s| s.sql.len() > MAX_STATEMENT_BYTES).unwrap();
+        assert!(first_too_big <= index);
+        let named = format!("statement {} ({})", first_too_big + 1, steps[first_too_big].label);
+        assert!(problem.starts_with(&named), "{problem}");
+        assert!(problem.contains(&format!("is {} bytes", steps[first_too_big].sql.len())), "{problem}");
+        assert!(problem.contains("table customers"), "{problem}");
     }
 
     #[test]
