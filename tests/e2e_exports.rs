@@ -57,8 +57,10 @@ async fn manifests(store: &LocalStore, id: &str, times: &str, extra: &str, files
     let dir = format!("{PREFIX}/AWSDynamoDB/{id}");
     store.put(&format!("{dir}/_started"), Vec::new()).await.unwrap();
     store.put(&format!("{dir}/manifest-files.json"), (files.join("\n") + "\n").into_bytes()).await.unwrap();
+    // Full exports carry version 2020-06-30, incremental ones 2023-08-01 (aws-facts §2.2).
+    let version = if extra.contains("INCREMENTAL_EXPORT") { "2023-08-01" } else { "2020-06-30" };
     let summary = format!(
-        r#"{{"version":"2023-08-01","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
+        r#"{{"version":"{version}","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
     );
     store.put(&format!("{dir}/manifest-summary.json"), summary.into_bytes()).await.unwrap();
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{Stage, StageCounts, StatementStatus};
 use super::staged::StagedSet;
 use crate::config::{Mode, TableConfig};
+use crate::contract::AcceptedGap;
 use crate::source::{ExportDescription, ExportSpec};
 use crate::store::{ObjectStore, StoreError};
 
@@ -62,6 +63,10 @@ pub struct RunJournal {
     pub failure: Option<JournalFailure>,
     /// A note for runs that ended without loading (e.g. "up to date").
     pub note: Option<String>,
+    /// Gaps between the applied exports that the user accepted (`--accept-gap`); absent from
+    /// journals written before gaps could be accepted.
+    #[serde(default)]
+    pub accepted_gaps: Vec<AcceptedGap>,
 }
 
 impl RunJournal {
@@ -89,6 +94,7 @@ impl RunJournal {
             target_rows: None,
             failure: None,
             note: None,
+            accepted_gaps: Vec::new(),
         }
     }
 
