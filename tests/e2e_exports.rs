@@ -241,7 +241,7 @@ mod bucket_root {
     use dynashift::config::{TargetTable, ViewType};
     use dynashift::source::ExportSpec;
     use dynashift::source::layout::{LayoutExport, write_export};
-    use dynashift::store::{LocalStore, ObjectStore};
+    use dynashift::store::LocalStore;
     use dynashift::warehouse::sqlite::SqliteWarehouse;
 
     const TABLE_ARN: &str = "arn:aws:dynamodb:eu-north-1:123456789123:table/test";
