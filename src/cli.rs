@@ -40,6 +40,17 @@ pub struct Cli {
     #[arg(long, requires = "headless")]
     pub dry_run: bool,
 
+    /// Apply existing exports (source "exports") even where changes between them are in no export;
+    /// the gaps are recorded with the commit. Without it such a run is refused with the command
+    /// that exports the missing window.
+    #[arg(long, requires = "headless")]
+    pub accept_gap: bool,
+
+    /// Apply a full export older than the committed watermark (source "exports"), moving the
+    /// table back to that export's time. Without it such a run is refused.
+    #[arg(long, requires = "headless")]
+    pub force: bool,
+
     /// Validate the tables file and exit (0 when valid, 2 otherwise).
     #[arg(long, conflicts_with_all = ["headless"])]
     pub check: bool,
@@ -111,6 +122,12 @@ mod tests {
         .unwrap();
         assert_eq!(cli.table, ["a", "b"]);
         assert_eq!(cli.mode, Some(CliMode::Full));
+        assert!(!cli.accept_gap && !cli.force);
+        assert!(Cli::try_parse_from(["dynashift", "--accept-gap"]).is_err());
+        assert!(Cli::try_parse_from(["dynashift", "--force"]).is_err());
+        let cli =
+            Cli::try_parse_from(["dynashift", "--headless", "--all", "--accept-gap", "--force"]).unwrap();
+        assert!(cli.accept_gap && cli.force);
     }
 
     #[test]

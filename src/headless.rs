@@ -15,9 +15,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Mode;
+use crate::contract::AcceptedGap;
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, StatementStatus};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
 use crate::signals::Signals;
+use crate::source::PlanOptions;
 
 pub use crate::contract::exit::{EXIT_LOCKED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE};
 
@@ -30,6 +32,8 @@ pub struct HeadlessRequest {
     pub mode: Option<Mode>,
     pub dry_run: bool,
     pub json: bool,
+    /// `--accept-gap`, `--force`.
+    pub options: PlanOptions,
 }
 
 /// The outcome of one table's run, for the closing summary.
@@ -38,6 +42,8 @@ pub struct TableResult {
     pub table: String,
     pub run_id: String,
     pub result: Result<RunOutcome, FailureSummary>,
+    /// Gaps between exports the run applied knowingly (`--accept-gap`).
+    pub accepted_gaps: Vec<AcceptedGap>,
 }
 
 /// A failure as the summary line reports it.
@@ -83,7 +89,7 @@ pub async fn run(
             .mode
             .or_else(|| engine.config().table(table).map(|t| t.mode))
             .unwrap_or(Mode::Incremental);
-        match engine.start(table, RunRequest { mode, dry_run: request.dry_run }) {
+        match engine.start_with(table, RunRequest { mode, dry_run: request.dry_run }, request.options) {
             Ok(handle) => handles.push(handle),
             Err(err) => results.push(TableResult {
                 table: table.clone(),
@@ -94,6 +100,7 @@ pub async fn run(
                     hint: err.hint(),
                     skipped: false,
                 }),
+                accepted_gaps: Vec::new(),
             }),
         }
     }
@@ -115,7 +122,13 @@ pub async fn run(
                 skipped: false,
             }),
         };
-        results.push(TableResult { table: handle.table, run_id: handle.run_id, result: outcome });
+        let accepted_gaps = printer.gaps.remove(&handle.run_id).unwrap_or_default();
+        results.push(TableResult {
+            table: handle.table,
+            run_id: handle.run_id,
+            result: outcome,
+            accepted_gaps,
+        });
     }
     stop_watch.abort();
     print_summary(&results, request.json, out);
@@ -157,20 +170,24 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
     ordered.extend(results.iter().filter(|r| r.result.is_err()));
     for result in ordered {
         if json {
-            let line = match &result.result {
+            let mut line = match &result.result {
                 Ok(outcome) => serde_json::json!({ "event": "summary", "table": result.table,
                     "run_id": result.run_id, "ok": true, "result": outcome }),
                 Err(failure) => serde_json::json!({ "event": "summary", "table": result.table,
                     "run_id": result.run_id, "ok": false, "failure": failure }),
             };
+            if !result.accepted_gaps.is_empty() {
+                line["accepted_gaps"] = serde_json::json!(result.accepted_gaps);
+            }
             let _ = writeln!(out, "{line}");
             continue;
         }
         let line = match &result.result {
             Ok(RunOutcome::Committed { watermark, upserts, deletes, target_rows }) => format!(
-                "OK      {}: committed up to {}; {upserts} upserts, {deletes} deletes; target holds {target_rows} rows",
+                "OK      {}: committed up to {}; {upserts} upserts, {deletes} deletes; target holds {target_rows} rows{}",
                 result.table,
-                time(*watermark)
+                time(*watermark),
+                gaps_text(&result.accepted_gaps)
             ),
             Ok(RunOutcome::UpToDate { reason, .. }) => {
                 format!("OK      {}: up to date ({reason})", result.table)
@@ -186,19 +203,34 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
     }
 }
 
+/// `; accepted gaps (--accept-gap): [a, b), …` for a summary line, or nothing.
+fn gaps_text(gaps: &[AcceptedGap]) -> String {
+    if gaps.is_empty() {
+        return String::new();
+    }
+    let listed: Vec<String> = gaps.iter().map(ToString::to_string).collect();
+    format!("; accepted gaps (--accept-gap), changes in no export: {}", listed.join(", "))
+}
+
 /// Turns events into lines. Text mode prints stage progress at most every few seconds; JSON mode
 /// prints every event.
 struct Printer {
     json: bool,
     last_progress: BTreeMap<String, DateTime<Utc>>,
+    /// Accepted gaps by run id, for the closing summary.
+    gaps: BTreeMap<String, Vec<AcceptedGap>>,
 }
 
 impl Printer {
     fn new(json: bool) -> Printer {
-        Printer { json, last_progress: BTreeMap::new() }
+        Printer { json, last_progress: BTreeMap::new(), gaps: BTreeMap::new() }
     }
 
     fn print(&mut self, event: &RunEvent, out: &mut (dyn Write + Send)) {
+        if let EventKind::GapAccepted { from, to } = &event.kind {
+            let gap = AcceptedGap { from: *from, to: *to };
+            self.gaps.entry(event.run_id.clone()).or_default().push(gap);
+        }
         if self.json {
             let _ = writeln!(out, "{}", serde_json::to_string(event).expect("events always serialize"));
             return;
@@ -257,6 +289,10 @@ pub fn describe(kind: &EventKind) -> Option<String> {
             }
             text
         }
+        EventKind::GapAccepted { from, to } => format!(
+            "gap accepted (--accept-gap): changes in {} are in no export and are not applied",
+            AcceptedGap { from: *from, to: *to }
+        ),
         EventKind::ExportRequested { index, total, export_arn, .. } => {
             format!("export {}/{total} requested: {export_arn}", index + 1)
         }

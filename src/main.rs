@@ -10,6 +10,7 @@ use color_eyre::eyre::WrapErr;
 use dynashift::cli::Cli;
 use dynashift::headless::{self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest};
 use dynashift::pipeline::Engine;
+use dynashift::source::PlanOptions;
 use dynashift::{config, logging, tui, wiring};
 
 fn main() -> ExitCode {
@@ -106,8 +107,13 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
     };
     let (engine, events) = Engine::new(Arc::new(config), adapters);
     if cli.headless {
-        let request =
-            HeadlessRequest { tables, mode: cli.mode.map(Into::into), dry_run: cli.dry_run, json: cli.json };
+        let request = HeadlessRequest {
+            tables,
+            mode: cli.mode.map(Into::into),
+            dry_run: cli.dry_run,
+            json: cli.json,
+            options: PlanOptions { accept_gap: cli.accept_gap, force: cli.force },
+        };
         let mut stdout = std::io::stdout();
         return Ok(headless::run(engine, events, request, &mut stdout).await);
     }

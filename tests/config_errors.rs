@@ -253,17 +253,6 @@ fn unknown_source() {
 }
 
 #[test]
-fn exports_source_without_prefix() {
-    let text = ORDERS.replace("key = [", "source = \"exports\"\nkey = [");
-    assert_problem(
-        &text,
-        "\"exports\"",
-        "reads source = \"exports\" but has no `prefix`",
-        "prefix = \"incoming/orders\"",
-    );
-}
-
-#[test]
 fn prefix_with_the_demo_source() {
     let text = ORDERS.replace("key = [", "prefix = \"incoming/orders\"\nkey = [");
     assert_problem(

@@ -57,8 +57,10 @@ async fn manifests(store: &LocalStore, id: &str, times: &str, extra: &str, files
     let dir = format!("{PREFIX}/AWSDynamoDB/{id}");
     store.put(&format!("{dir}/_started"), Vec::new()).await.unwrap();
     store.put(&format!("{dir}/manifest-files.json"), (files.join("\n") + "\n").into_bytes()).await.unwrap();
+    // Full exports carry version 2020-06-30, incremental ones 2023-08-01 (aws-facts §2.2).
+    let version = if extra.contains("INCREMENTAL_EXPORT") { "2023-08-01" } else { "2020-06-30" };
     let summary = format!(
-        r#"{{"version":"2023-08-01","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
+        r#"{{"version":"{version}","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
     );
     store.put(&format!("{dir}/manifest-summary.json"), summary.into_bytes()).await.unwrap();
 }
@@ -225,4 +227,227 @@ async fn a_hand_made_export_set_is_applied_in_order_and_only_once() {
     assert!(matches!(again, RunOutcome::UpToDate { .. }), "applied exports are skipped: {again:?}");
     assert_eq!(rows().len(), 3);
     assert!(Path::new(&dir.path().join("bucket/people/_state/watermark.json")).exists());
+}
+
+// ---- a real-looking export set at the bucket root, driven through the binary ---------------------
+
+mod bucket_root {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use rusqlite::types::Value;
+
+    use dynashift::config::{TargetTable, ViewType};
+    use dynashift::source::ExportSpec;
+    use dynashift::source::layout::{LayoutExport, write_export};
+    use dynashift::store::LocalStore;
+    use dynashift::warehouse::sqlite::SqliteWarehouse;
+
+    const TABLE_ARN: &str = "arn:aws:dynamodb:eu-north-1:123456789123:table/test";
+    const BUCKET: &str = "test-1231x1x";
+
+    /// No `prefix`: AWS's default export, `AWSDynamoDB/` right under the bucket.
+    const CONFIG: &str = r#"
+[defaults]
+source = "exports"
+bucket = "file://bucket"
+
+[warehouse]
+kind = "sqlite"
+path = "warehouse.sqlite"
+
+[[table]]
+name = "test"
+mode = "incremental"
+key = ["pk"]
+columns = [
+  { name = "pk", type = "varchar(16)" },
+  { name = "name", type = "varchar(64)" },
+  { name = "age", type = "integer" },
+]
+"#;
+
+    fn at(h: u32, m: u32, s: u32, ms: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 14, h, m, s).unwrap() + Duration::milliseconds(ms)
+    }
+
+    fn micros(t: DateTime<Utc>) -> i64 {
+        t.timestamp_micros()
+    }
+
+    fn upsert(t: DateTime<Utc>, pk: &str, name: &str, age: i64) -> String {
+        format!(
+            r#"{{"Metadata":{{"WriteTimestampMicros":{{"N":"{}"}}}},"Keys":{{"pk":{{"S":"{pk}"}}}},"NewImage":{{"pk":{{"S":"{pk}"}},"name":{{"S":"{name}"}},"age":{{"N":"{age}"}}}}}}"#,
+            micros(t)
+        )
+    }
+
+    fn delete(t: DateTime<Utc>, pk: &str) -> String {
+        format!(
+            r#"{{"Metadata":{{"WriteTimestampMicros":{{"N":"{}"}}}},"Keys":{{"pk":{{"S":"{pk}"}}}},"OldImage":{{"pk":{{"S":"{pk}"}},"name":{{"S":"x"}}}}}}"#,
+            micros(t)
+        )
+    }
+
+    /// Writes one export at the bucket root as AWS does (`s3Prefix: null`, bucket-relative keys,
+    /// versions 2020-06-30 / 2023-08-01, an empty 20-byte gzip file in every export).
+    async fn export(
+        store: &LocalStore,
+        id: &str,
+        spec: ExportSpec,
+        started: DateTime<Utc>,
+        lines: Vec<String>,
+    ) {
+        let files = vec![lines, Vec::new()];
+        let layout = LayoutExport {
+            prefix: "",
+            export_id: id,
+            table_arn: TABLE_ARN,
+            table_id: "cf263806-6bf1-4e51-a242-7067dcdecc72",
+            bucket: BUCKET,
+            spec: &spec,
+            start_time: started,
+            end_time: started + Duration::minutes(5),
+            files: &files,
+            billed_size_bytes: 10_000_000,
+        };
+        write_export(store, &layout).await.unwrap();
+    }
+
+    /// A full export at a sub-second time, then two incremental exports made by hand at whole
+    /// minutes: the 69 s from 10:18:50.622 to 10:20:00 are in no export.
+    async fn export_set(dir: &Path) -> (PathBuf, LocalStore) {
+        let config = dir.join("tables.toml");
+        std::fs::write(&config, CONFIG).unwrap();
+        let store = LocalStore::new(dir.join("bucket"));
+        let full = ExportSpec::Full { export_time: at(10, 18, 50, 622) };
+        let items = vec![
+            r#"{"Item":{"pk":{"S":"1"},"name":{"S":"Ann"},"age":{"N":"30"}}}"#.to_owned(),
+            r#"{"Item":{"age":{"N":"40"},"name":{"S":"Bob"},"pk":{"S":"2"}}}"#.to_owned(),
+        ];
+        export(&store, "01768385930622-efd1a093", full, at(10, 18, 50, 622), items).await;
+        let view_type = ViewType::NewAndOldImages;
+        let first = ExportSpec::Incremental { from: at(10, 20, 0, 0), to: at(10, 35, 0, 0), view_type };
+        let lines = vec![upsert(at(10, 25, 0, 0), "1", "Ann", 31), delete(at(10, 30, 0, 0), "2")];
+        export(&store, "01768387224000-d339e52d", first, at(10, 35, 24, 0), lines).await;
+        let second = ExportSpec::Incremental { from: at(10, 35, 0, 0), to: at(10, 50, 0, 0), view_type };
+        let lines = vec![upsert(at(10, 40, 0, 0), "3", "Cy", 50)];
+        export(&store, "01768388124000-a1b2c3d4", second, at(10, 50, 24, 0), lines).await;
+        (config, store)
+    }
+
+    fn dynashift(config: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_dynashift"))
+            .arg("--config")
+            .arg(config)
+            .args(["--headless", "--table", "test"])
+            .args(args)
+            .env_remove("DYNASHIFT_LOG")
+            .output()
+            .expect("run dynashift")
+    }
+
+    fn stdout(output: &Output) -> String {
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    #[track_caller]
+    fn exits(output: &Output, code: i32) -> String {
+        let text = stdout(output);
+        assert_eq!(output.status.code(), Some(code), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+        text
+    }
+
+    fn rows(dir: &Path) -> Vec<Vec<Value>> {
+        let warehouse = SqliteWarehouse::open(&dir.join("warehouse.sqlite")).unwrap();
+        let target = TargetTable { schema: None, table: "test".into() };
+        warehouse.query_rows(&target).unwrap().unwrap().rows
+    }
+
+    fn row(pk: &str, name: &str, age: i64) -> Vec<Value> {
+        vec![Value::Text(pk.into()), Value::Text(name.into()), Value::Integer(age)]
+    }
+
+    const COMMAND: &str = "aws dynamodb export-table-to-point-in-time --table-arn arn:aws:dynamodb:eu-north-1:123456789123:table/test \
+        --s3-bucket test-1231x1x --export-format DYNAMODB_JSON --export-type INCREMENTAL_EXPORT \
+        --incremental-export-specification ExportFromTime=2026-01-14T10:18:50Z,ExportToTime=2026-01-14T10:33:50Z,\
+        ExportViewType=NEW_AND_OLD_IMAGES";
+
+    #[tokio::test]
+    async fn a_bucket_root_set_loads_refuses_the_gap_and_applies_it_when_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, _store) = export_set(dir.path()).await;
+
+        exits(&dynashift(&config, &["--mode", "full"]), 0);
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 30), row("2", "Bob", 40)]);
+
+        let refused = exits(&dynashift(&config, &[]), 1);
+        assert!(
+            refused.contains("gap from 2026-01-14 10:18:50.622Z to 2026-01-14 10:20:00.000Z"),
+            "{refused}"
+        );
+        assert!(refused.contains(COMMAND), "{refused}");
+        assert!(refused.contains("--accept-gap") && !refused.contains("request a new export"), "{refused}");
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 30), row("2", "Bob", 40)], "nothing changed");
+
+        let accepted = exits(&dynashift(&config, &["--accept-gap", "--json"]), 0);
+        let gap = r#""event":"gap_accepted","from":"2026-01-14T10:18:50.622Z","to":"2026-01-14T10:20:00Z""#;
+        assert!(accepted.contains(gap), "{accepted}");
+        let summary = accepted.lines().last().unwrap();
+        assert!(
+            summary.contains(
+                r#""accepted_gaps":[{"from":"2026-01-14T10:18:50.622Z","to":"2026-01-14T10:20:00Z"}]"#
+            ),
+            "{summary}"
+        );
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 31), row("3", "Cy", 50)]);
+        let journals = std::fs::read_dir(dir.path().join("bucket/test/_state/runs")).unwrap();
+        let recorded =
+            journals.map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap()).any(|journal| {
+                journal.contains(r#""accepted_gaps": ["#) && journal.contains("2026-01-14T10:18:50.622Z")
+            });
+        assert!(recorded, "the journal records the accepted gap");
+
+        let again = exits(&dynashift(&config, &[]), 0);
+        assert!(again.contains("up to date"), "{again}");
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 31), row("3", "Cy", 50)]);
+
+        // The only full export is older than the watermark (10:50): no silent time travel.
+        let back = exits(&dynashift(&config, &["--mode", "full"]), 1);
+        assert!(
+            back.contains("2026-01-14 10:18:50.622Z") && back.contains("2026-01-14 10:50:00.000Z"),
+            "{back}"
+        );
+        assert!(back.contains("back in time") && back.contains("--force"), "{back}");
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 31), row("3", "Cy", 50)], "nothing changed");
+        exits(&dynashift(&config, &["--mode", "full", "--force"]), 0);
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 30), row("2", "Bob", 40)]);
+    }
+
+    /// Following the refusal's command: an export covering the gap overlaps the next one, and the
+    /// two disagree on keys; the newest write per key wins, a delete included.
+    #[tokio::test]
+    async fn the_covering_export_the_refusal_asks_for_folds_with_the_overlapping_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, store) = export_set(dir.path()).await;
+        exits(&dynashift(&config, &["--mode", "full"]), 0);
+        exits(&dynashift(&config, &[]), 1);
+
+        // The window the command asks for: [10:18:50, 10:33:50).
+        let view_type = ViewType::NewAndOldImages;
+        let covering = ExportSpec::Incremental { from: at(10, 18, 50, 0), to: at(10, 33, 50, 0), view_type };
+        let lines = vec![
+            upsert(at(10, 19, 0, 0), "4", "Dee", 20), // only in the gap
+            upsert(at(10, 22, 0, 0), "1", "Ann", 99), // the later export has a newer write
+            upsert(at(10, 21, 0, 0), "2", "Bob", 41), // updated here, deleted later there
+        ];
+        export(&store, "01768387990000-cafecafe", covering, at(10, 48, 10, 0), lines).await;
+
+        let applied = exits(&dynashift(&config, &[]), 0);
+        assert!(!applied.contains("gap accepted"), "{applied}");
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 31), row("3", "Cy", 50), row("4", "Dee", 20)]);
+        let again = exits(&dynashift(&config, &[]), 0);
+        assert!(again.contains("up to date"), "{again}");
+    }
 }

@@ -175,12 +175,9 @@ fn source(
         (SourceKind::Exports, Some(prefix)) => exports_prefix(prefix, issues)
             .filter(|_| aws_settings_ok)
             .map(|prefix| SourceConfig::Exports { prefix }),
+        // AWS's default export has no S3Prefix: `AWSDynamoDB/` sits right under the bucket.
         (SourceKind::Exports, None) => {
-            let message = format!("{} reads source = \"exports\" but has no `prefix`", raw.label);
-            let hint = "add prefix = \"incoming/orders\": the folder in the bucket that holds AWSDynamoDB/<export id>/…";
-            let span = raw.overrides.source.as_ref().map_or(raw.span.clone(), Spanned::span);
-            issues.report(span, message, hint);
-            None
+            aws_settings_ok.then(|| SourceConfig::Exports { prefix: String::new() })
         }
     }
 }
@@ -217,10 +214,11 @@ fn quoted_list(items: &[&str]) -> String {
 }
 
 /// A store prefix like `incoming/orders`: relative, no empty or dot segments; trailing `/` dropped.
+/// Empty (like omitted) means the root of the table's `bucket`.
 fn exports_prefix(prefix: &Spanned<String>, issues: &Issues) -> Option<String> {
     let trimmed = prefix.get_ref().trim_end_matches('/');
     let problem = if trimmed.is_empty() {
-        Some("is empty")
+        None
     } else if trimmed.starts_with('/') {
         Some("starts with /")
     } else if trimmed.contains('\\') {
@@ -291,6 +289,15 @@ mod tests {
     }
 
     const EXPORTS: &str = "[[table]]\nsource = \"exports\"\nprefix = \"in/events/\"\nkey = [\"id\"]\n";
+
+    #[test]
+    fn an_exports_prefix_is_optional_and_empty_means_the_bucket_root() {
+        let omitted = EXPORTS.replace("prefix = \"in/events/\"\n", "");
+        for text in [omitted, EXPORTS.replace("in/events/", ""), EXPORTS.replace("in/events/", "/")] {
+            let table = table(&format!("{text}name = \"events\"\n"));
+            assert_eq!(table.source, SourceConfig::Exports { prefix: String::new() }, "{text}");
+        }
+    }
 
     #[test]
     fn the_name_can_come_from_the_arn() {

@@ -14,7 +14,7 @@ use super::events::{EventSink, RunEvent, RunOutcome};
 use super::journal::RunJournal;
 use super::run;
 use crate::config::{Config, Mode};
-use crate::source::{ExportSource, SourceClock};
+use crate::source::{ExportSource, PlanOptions, SourceClock};
 use crate::store::ObjectStore;
 use crate::warehouse::Warehouse;
 
@@ -93,6 +93,17 @@ impl Engine {
     /// Starts a run of `table` in the background. It waits for a free slot when
     /// `max_concurrent_runs` are already going.
     pub fn start(&self, table: &str, request: RunRequest) -> Result<RunHandle, PipelineError> {
+        self.start_with(table, request, PlanOptions::default())
+    }
+
+    /// [`Engine::start`] with what the user allowed beyond the safe default (`--accept-gap`,
+    /// `--force`; headless only).
+    pub fn start_with(
+        &self,
+        table: &str,
+        request: RunRequest,
+        options: PlanOptions,
+    ) -> Result<RunHandle, PipelineError> {
         let table_config = self
             .inner
             .config
@@ -116,6 +127,7 @@ impl Engine {
             store: adapters.store,
             warehouse: self.inner.adapters.warehouse.clone(),
             request,
+            options,
             events: sink,
             cancel: cancel.clone(),
         };

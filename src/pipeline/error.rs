@@ -1,6 +1,7 @@
 //! Pipeline errors: typed where callers branch, each with the stage it stopped at and a hint.
 
 use super::events::Stage;
+use crate::config::SourceConfig;
 use crate::source::SourceError;
 use crate::store::StoreError;
 use crate::warehouse::WarehouseError;
@@ -72,6 +73,35 @@ impl RunFailure {
     pub fn new(stage: Stage, error: &PipelineError) -> RunFailure {
         let lease_held = stage == Stage::Planned && matches!(error, PipelineError::Locked { .. });
         RunFailure { stage, cause: error_chain(error), hint: error.hint(), lease_held }
+    }
+
+    /// [`RunFailure::new`] for a run of a table reading `source`: the `exports` source never
+    /// requests an export, so a damaged one must be replaced by the user, not re-requested.
+    pub fn for_source(stage: Stage, error: &PipelineError, source: &SourceConfig) -> RunFailure {
+        let mut failure = RunFailure::new(stage, error);
+        if let (SourceConfig::Exports { .. }, PipelineError::Stage(stage_error)) = (source, error)
+            && failure.hint.contains("request a new export")
+        {
+            failure.hint = format!(
+                "nothing was loaded; the export files under the exports source's prefix are incomplete or \
+                 damaged ({}): replace that export with a complete copy (this source never requests \
+                 exports), then run again",
+                stage_error_kind(stage_error)
+            );
+        }
+        failure
+    }
+}
+
+/// What is wrong with the export, in a word or two.
+fn stage_error_kind(error: &super::stage::StageError) -> &'static str {
+    use super::stage::StageError as E;
+    match error {
+        E::Md5Mismatch { .. } => "a checksum does not match",
+        E::CountMismatch { .. } => "an item count does not match",
+        E::MissingDataFile { .. } => "a data file is missing",
+        E::CorruptGzip { .. } => "a data file is not readable gzip",
+        _ => "a manifest or data line is not what DynamoDB writes",
     }
 }
 

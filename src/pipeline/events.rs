@@ -116,6 +116,12 @@ pub enum EventKind {
         exports: Vec<ExportSpec>,
         notes: Vec<String>,
     },
+    /// The run applies exports with changes in `[from, to)` in none of them, as the user
+    /// allowed (`--accept-gap`); recorded with the commit.
+    GapAccepted {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
     ExportRequested {
         index: usize,
         total: usize,

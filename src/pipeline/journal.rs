@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{Stage, StageCounts, StatementStatus};
 use super::staged::StagedSet;
 use crate::config::{Mode, TableConfig};
+use crate::contract::AcceptedGap;
 use crate::source::{ExportDescription, ExportSpec};
 use crate::store::{ObjectStore, StoreError};
 
@@ -74,6 +75,10 @@ pub struct RunJournal {
     /// staged files are reused by a resume only under the same one. `None` in older journals.
     #[serde(default)]
     pub config_fingerprint: Option<String>,
+    /// Gaps between the applied exports that the user accepted (`--accept-gap`); absent from
+    /// journals written before gaps could be accepted.
+    #[serde(default)]
+    pub accepted_gaps: Vec<AcceptedGap>,
 }
 
 impl RunJournal {
@@ -103,6 +108,7 @@ impl RunJournal {
             note: None,
             resumable: false,
             config_fingerprint: None,
+            accepted_gaps: Vec::new(),
         }
     }
 

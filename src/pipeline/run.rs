@@ -20,7 +20,7 @@ use super::stage::{self, StageInput};
 use super::staged::{StagedFormat, StagedSet, config_fingerprint, staged_columns, target_columns};
 use super::state;
 use crate::config::{Mode, TableConfig};
-use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanRequest, PlannedExport};
+use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanOptions, PlanRequest, PlannedExport};
 use crate::store::ObjectStore;
 use crate::warehouse::{LoadRequest, Warehouse};
 
@@ -32,6 +32,7 @@ pub struct RunContext {
     pub store: Arc<dyn ObjectStore>,
     pub warehouse: Arc<dyn Warehouse>,
     pub request: RunRequest,
+    pub options: PlanOptions,
     pub events: EventSink,
     pub cancel: CancellationToken,
 }
@@ -54,7 +55,7 @@ pub async fn execute(ctx: RunContext) -> Result<RunOutcome, RunFailure> {
             Ok(outcome)
         }
         Err(err) => {
-            let failure = RunFailure::new(run.stage, &err);
+            let failure = RunFailure::for_source(run.stage, &err, &ctx.table.source);
             // Reported to the user as an event; the log keeps a copy for later reading.
             tracing::info!(run_id = %ctx.run_id, table = %ctx.table.name, stage = %failure.stage, cause = %failure.cause, "run failed");
             // A cancelled run leaves its exports running in DynamoDB (they cannot be cancelled):
@@ -192,6 +193,7 @@ impl Run<'_> {
             })
             .collect();
         journal.target_watermark = plan.exports.last().map(|p| p.spec.watermark());
+        journal.accepted_gaps = plan.accepted_gaps.clone();
         if plan.exports.is_empty() {
             // Sources put the reason for an empty plan last; earlier notes were already reported.
             let reason = plan.notes.last().cloned().unwrap_or_else(|| "nothing to export".into());
@@ -226,12 +228,9 @@ impl Run<'_> {
                 .map(|e| PlannedExport { spec: e.spec.clone(), existing: e.description.clone() })
                 .collect(),
             notes: vec![format!("resuming run {} at stage {}", old.run_id, old.stage)],
-            accepted_gaps: Vec::new(),
+            accepted_gaps: old.accepted_gaps.clone(),
         };
-        ctx.events.emit(EventKind::Planned {
-            exports: plan.exports.iter().map(|p| p.spec.clone()).collect(),
-            notes: plan.notes.clone(),
-        });
+        self.report_plan(&plan);
         let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
         let fingerprint = config_fingerprint(&ctx.table, ctx.request.mode);
         journal.config_fingerprint = Some(fingerprint.clone());
@@ -241,6 +240,7 @@ impl Run<'_> {
             export.client_token.get_or_insert_with(|| export::legacy_client_token(&old.run_id, index));
         }
         journal.target_watermark = old.target_watermark;
+        journal.accepted_gaps = old.accepted_gaps.clone();
         journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
         self.journal = Some(journal);
         self.save_journal().await?;
@@ -381,7 +381,7 @@ impl Run<'_> {
                 reason: format!("{} cannot", ctx.source.describe()),
             });
         }
-        Ok(ctx.source.plan(PlanRequest { mode, watermark }).await?)
+        Ok(ctx.source.plan_with(PlanRequest { mode, watermark }, ctx.options).await?)
     }
 
     fn report_plan(&self, plan: &ExportPlan) {
@@ -390,6 +390,9 @@ impl Run<'_> {
             exports: plan.exports.iter().map(|p| p.spec.clone()).collect(),
             notes: plan.notes.clone(),
         });
+        for gap in &plan.accepted_gaps {
+            ctx.events.emit(EventKind::GapAccepted { from: gap.from, to: gap.to });
+        }
         for note in &plan.notes {
             tracing::info!(table = %ctx.table.name, note = %note, "plan note");
         }

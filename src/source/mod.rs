@@ -126,6 +126,15 @@ pub struct PlanRequest {
     pub watermark: Option<DateTime<Utc>>,
 }
 
+/// What the user allowed a run's plan to do beyond the safe default (headless flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `--accept-gap`: apply a chain of existing exports with gaps between them, recording the gaps.
+    pub accept_gap: bool,
+    /// `--force`: apply a full export older than the committed watermark (moves the table back).
+    pub force: bool,
+}
+
 /// A source's clock as read at one wall-clock instant. Real DynamoDB runs on the wall clock; the
 /// demo's simulated clock runs `rate` times faster, and the console measures lag against it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -157,6 +166,18 @@ pub enum SourceError {
     /// The export failed on the source's side.
     #[error("export {export_arn} failed: {code}: {message}")]
     ExportFailed { export_arn: String, code: String, message: String },
+    /// Existing exports leave changes in no export (the message holds commands exporting them).
+    #[error("{message}")]
+    ExportGap { message: String },
+    /// The newest full export is older than the committed watermark: applying it would move the
+    /// table back in time.
+    #[error(
+        "the newest full export, {export_arn}, is of {}, older than the committed watermark {}: \
+         applying it would move the table back in time",
+        export_time.format("%Y-%m-%d %H:%M:%S%.3fZ"),
+        watermark.format("%Y-%m-%d %H:%M:%S%.3fZ")
+    )]
+    OlderThanWatermark { export_arn: String, export_time: DateTime<Utc>, watermark: DateTime<Utc> },
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -176,6 +197,14 @@ impl SourceError {
                 "only a full sync can recover: run it with --mode full".into()
             }
             SourceError::ExportFailed { .. } => "check the failure above, then run the sync again".into(),
+            SourceError::ExportGap { .. } => "run the command above (it may overlap the next export: applying a \
+                change twice is harmless), wait for the export to complete, then sync again; or sync with \
+                --accept-gap to apply the exports anyway and record the gap (its changes stay missing until a \
+                full sync)"
+                .into(),
+            SourceError::OlderThanWatermark { .. } => "put a newer full export under the prefix and run again, \
+                or run the full sync with --force to move the table back to that export's time"
+                .into(),
             SourceError::Invalid(_) => "fix the export files or the source settings, then run again".into(),
             SourceError::Store(_) => "check that the store is reachable and writable".into(),
             SourceError::Other(_) => "run the sync again; if it keeps failing, check the log".into(),
@@ -194,6 +223,16 @@ pub trait ExportSource: Send + Sync {
 
     /// The exports a run of `request.mode` needs, given the committed watermark.
     async fn plan(&self, request: PlanRequest) -> Result<ExportPlan, SourceError>;
+
+    /// [`ExportSource::plan`] with what the user allowed; only the `exports` source has gaps to
+    /// accept or old exports to force, so the others ignore the options.
+    async fn plan_with(
+        &self,
+        request: PlanRequest,
+        _options: PlanOptions,
+    ) -> Result<ExportPlan, SourceError> {
+        self.plan(request).await
+    }
 
     /// Starts one export into `target` and returns its ARN. `client_token` makes a retried call
     /// return the same export instead of starting a second one.

@@ -4,6 +4,7 @@
 use super::run_view::{
     ExportPhase, ExportView, Failure, Origin, RunEnd, RunView, StagingView, StatementRow, StatementState,
 };
+use crate::contract::AcceptedGap;
 use crate::pipeline::RunJournal;
 use crate::pipeline::events::Stage;
 use crate::pipeline::journal::{JournalExport, JournalStatement};
@@ -39,8 +40,16 @@ impl RunView {
         if let Some(note) = &journal.note {
             view.plan_notes.push(note.clone());
         }
+        for gap in &journal.accepted_gaps {
+            view.plan_notes.push(accepted_gap_note(gap));
+        }
         view
     }
+}
+
+/// How the run detail shows a gap the run applied knowingly (headless `--accept-gap`).
+pub fn accepted_gap_note(gap: &AcceptedGap) -> String {
+    format!("accepted gap (--accept-gap): changes in {gap} are in no export and were not applied")
 }
 
 fn export_view(export: &JournalExport) -> ExportView {
@@ -115,6 +124,19 @@ mod tests {
         assert_eq!(view.phase(), Phase::Failed(Stage::Loading));
         assert!(view.failure().unwrap().hint.contains("run again"));
         assert_eq!(view.statements.iter().filter(|s| s.state == StatementState::Failed).count(), 1);
+    }
+
+    #[test]
+    fn accepted_gaps_are_shown_in_the_run_detail() {
+        let from = t(17, 0, 0);
+        let mut journal = committed_journal("r1", from);
+        journal.accepted_gaps = vec![AcceptedGap { from, to: from + chrono::Duration::seconds(69) }];
+        let view = RunView::from_journal(&journal);
+        assert!(
+            view.plan_notes.iter().any(|n| n.starts_with("accepted gap (--accept-gap): changes in [")),
+            "{:?}",
+            view.plan_notes
+        );
     }
 
     #[test]

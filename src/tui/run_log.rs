@@ -59,6 +59,13 @@ pub fn line_for(event: &RunEvent) -> Option<LogLine> {
             }
             Some(LogLine::info(at, text))
         }
+        EventKind::GapAccepted { from, to } => Some(LogLine::warn(
+            at,
+            format!(
+                "gap accepted: changes in {} are in no export",
+                crate::contract::AcceptedGap { from: *from, to: *to }
+            ),
+        )),
         EventKind::ExportRequested { index, total, export_arn, .. } => {
             info(format!("export {}/{total} requested: {export_arn}", index + 1))
         }

@@ -3,6 +3,11 @@
 //!
 //! Data files are taken only from the manifest, never by listing a folder: incremental exports
 //! share one `AWSDynamoDB/data/` folder across exports.
+//!
+//! Manifests name files by their *bucket* key, which includes the `S3Prefix` the export was made
+//! with (or none: AWS's default export sits at the bucket root). The export may since have been
+//! copied elsewhere, or the store may be rooted below the bucket, so keys are rebased: the part
+//! from `AWSDynamoDB/` on is taken below the folder the summary was actually found in.
 
 use crate::ddb::{ManifestFileEntry, ManifestSummary};
 use crate::source::{ExportDescription, ExportSpec, ExportStatus};
@@ -37,21 +42,32 @@ pub struct ExportFiles {
     pub export_arn: String,
     pub kind: ExportKind,
     pub files: Vec<DataFile>,
+    /// Doubts that do not stop the run (a summary checksum that does not match), for the user.
+    pub warnings: Vec<String>,
 }
 
+const AWS_FOLDER: &str = "AWSDynamoDB/";
+
 /// The store key of an object a manifest names by its bucket key (`manifestFilesS3Key`,
-/// `dataFileS3Key` include the export's S3 prefix); see [`ObjectStore::store_key`].
-fn to_store_key(
-    store: &dyn ObjectStore,
-    manifest_key: &str,
-    line: Option<u64>,
-    bucket_key: &str,
-) -> Result<String, StageError> {
-    store.store_key(bucket_key).ok_or_else(|| StageError::InvalidManifest {
-        key: manifest_key.into(),
-        line,
-        reason: format!("it names `{bucket_key}`, which lies outside the store {}", store.root_url()),
-    })
+/// `dataFileS3Key`: `[<S3Prefix>/]AWSDynamoDB/…`): its part from the last `AWSDynamoDB/` folder
+/// on, below `root` — the `<prefix>/AWSDynamoDB/` folder the summary was found in. The result
+/// therefore always lies inside the export set, whatever prefix the export was made with.
+fn rebase(root: &str, manifest_key: &str, line: Option<u64>, bucket_key: &str) -> Result<String, StageError> {
+    let invalid = |reason: String| StageError::InvalidManifest { key: manifest_key.into(), line, reason };
+    let start = bucket_key
+        .rmatch_indices(AWS_FOLDER)
+        .map(|(at, _)| at)
+        .find(|&at| at == 0 || bucket_key.as_bytes()[at - 1] == b'/')
+        .ok_or_else(|| {
+            invalid(format!("it names `{bucket_key}`, which is not inside an {AWS_FOLDER} folder"))
+        })?;
+    let below = &bucket_key[start + AWS_FOLDER.len()..];
+    if below.split('/').any(|part| matches!(part, "" | "." | "..")) {
+        return Err(invalid(format!(
+            "it names `{bucket_key}`, which has an empty, '.' or '..' segment and would lie outside the export's folder"
+        )));
+    }
+    Ok(format!("{root}{below}"))
 }
 
 /// Reads and checks the manifests of a completed export.
@@ -69,7 +85,15 @@ pub async fn read_export(
         export_arn: arn.clone(),
         key: "manifest-summary.json (DescribeExport named none)".into(),
     })?;
-    let summary = parse_summary(&summary_key, &read_manifest(store, arn, &summary_key).await?)?;
+    let (summary_bytes, summary_checksum) = read_manifest(store, arn, &summary_key).await?;
+    // A real export set had a summary whose `.md5` matched nothing while its files manifest and
+    // data files all verified: the summary's checksum only warns (its content is checked for
+    // sense by the source), the files manifest's and every data file's stay hard checks.
+    let warnings: Vec<String> = summary_checksum
+        .map(|mismatch| format!("{mismatch}; the summary is used anyway, its files are all verified"))
+        .into_iter()
+        .collect();
+    let summary = parse_summary(&summary_key, &summary_bytes)?;
     check_format(arn, &summary)?;
     let kind = export_kind(&summary_key, &export.spec, &summary)?;
     let files_bucket_key =
@@ -79,35 +103,40 @@ pub async fn read_export(
             reason: "it has no manifestFilesS3Key".into(),
         })?;
     let root = export_root(&summary_key)?;
-    let files_key = to_store_key(store, &summary_key, None, files_bucket_key)?;
-    if !lies_under(&files_key, root) {
-        return Err(StageError::InvalidManifest {
-            key: summary_key.clone(),
-            line: None,
-            reason: format!("its manifestFilesS3Key `{files_key}` lies outside the export's folder `{root}`"),
-        });
+    let files_key = rebase(root, &summary_key, None, files_bucket_key)?;
+    let (manifest, files_checksum) = read_manifest(store, arn, &files_key).await?;
+    if let Some(mismatch) = files_checksum {
+        return Err(mismatch);
     }
-    let manifest = read_manifest(store, arn, &files_key).await?;
-    let files = parse_file_entries(store, arn, &files_key, root, &manifest)?;
+    let files = parse_file_entries(arn, &files_key, root, &manifest)?;
     check_summary_count(&summary_key, &summary, &files)?;
-    Ok(ExportFiles { export_arn: arn.clone(), kind, files })
+    Ok(ExportFiles { export_arn: arn.clone(), kind, files, warnings })
 }
 
-/// Reads a manifest and, when a `.md5` or `.checksum` file sits beside it, verifies it.
-async fn read_manifest(store: &dyn ObjectStore, export_arn: &str, key: &str) -> Result<Vec<u8>, StageError> {
+/// Reads a manifest and, when a `.md5` or `.checksum` file sits beside it, checks it: the
+/// mismatch, if any, is returned beside the bytes for the caller to weigh.
+async fn read_manifest(
+    store: &dyn ObjectStore,
+    export_arn: &str,
+    key: &str,
+) -> Result<(Vec<u8>, Option<StageError>), StageError> {
     let bytes = store.get(key).await.map_err(|e| match e {
         StoreError::NotFound { .. } => {
             StageError::MissingManifest { export_arn: export_arn.into(), key: key.into() }
         }
         other => StageError::Store(other),
     })?;
-    verify_checksum_file(store, key, &bytes).await?;
-    Ok(bytes)
+    let mismatch = checksum_file_mismatch(store, key, &bytes).await?;
+    Ok((bytes, mismatch))
 }
 
 /// Real exports write `<name>.md5`; the documentation says `<name>.checksum`. Either is checked
 /// when present; neither is required.
-async fn verify_checksum_file(store: &dyn ObjectStore, key: &str, bytes: &[u8]) -> Result<(), StageError> {
+async fn checksum_file_mismatch(
+    store: &dyn ObjectStore,
+    key: &str,
+    bytes: &[u8],
+) -> Result<Option<StageError>, StageError> {
     let stem = key.strip_suffix(".json").unwrap_or(key);
     for sibling in [format!("{stem}.md5"), format!("{stem}.checksum")] {
         let expected = match store.get(&sibling).await {
@@ -117,14 +146,11 @@ async fn verify_checksum_file(store: &dyn ObjectStore, key: &str, bytes: &[u8]) 
         };
         let actual = md5_base64(bytes);
         if !checksum_matches(&expected, &actual) {
-            return Err(StageError::Md5Mismatch {
-                key: key.into(),
-                expected: expected.trim().into(),
-                actual,
-            });
+            let expected = expected.trim().into();
+            return Ok(Some(StageError::Md5Mismatch { key: key.into(), expected, actual }));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 fn parse_summary(key: &str, bytes: &[u8]) -> Result<ManifestSummary, StageError> {
@@ -169,7 +195,7 @@ fn export_kind(key: &str, spec: &ExportSpec, summary: &ManifestSummary) -> Resul
 /// The `<prefix>/AWSDynamoDB/` folder an export's summary sits in: every file of the export
 /// (its own folder, or the shared incremental `data/`) lies below it.
 fn export_root(summary_key: &str) -> Result<&str, StageError> {
-    const MARKER: &str = "AWSDynamoDB/";
+    const MARKER: &str = AWS_FOLDER;
     let end = summary_key.rfind(MARKER).ok_or_else(|| StageError::InvalidManifest {
         key: summary_key.into(),
         line: None,
@@ -178,13 +204,7 @@ fn export_root(summary_key: &str) -> Result<&str, StageError> {
     Ok(&summary_key[..end + MARKER.len()])
 }
 
-/// Whether `key` is below `root` without climbing out of it.
-fn lies_under(key: &str, root: &str) -> bool {
-    key.starts_with(root) && key.split('/').all(|part| part != ".." && part != ".")
-}
-
 fn parse_file_entries(
-    store: &dyn ObjectStore,
     export_arn: &str,
     key: &str,
     root: &str,
@@ -211,15 +231,7 @@ fn parse_file_entries(
                 format: "ION".into(),
             });
         }
-        let data_key = to_store_key(store, key, Some(index as u64 + 1), &data_key)?;
-        if !lies_under(&data_key, root) {
-            return Err(invalid(
-                index,
-                format!(
-                    "its data file `{data_key}` lies outside the export's folder `{root}`; an export lists only its own files"
-                ),
-            ));
-        }
+        let data_key = rebase(root, key, Some(index as u64 + 1), &data_key)?;
         files.push(DataFile { key: data_key, item_count, md5: entry.md5_checksum });
     }
     Ok(files)
@@ -294,7 +306,7 @@ mod tests {
     async fn manifest_checksum_files_are_verified_when_present() {
         let (_dir, store) = store_in();
         let description = ExportFixture::full("exp6").empty_file().write(&store).await;
-        read_export(&store, &description).await.unwrap();
+        assert!(read_export(&store, &description).await.unwrap().warnings.is_empty());
         let checksum_key = "exports/AWSDynamoDB/exp6/manifest-files.checksum";
         store.put(checksum_key, b"y+zg5fVeudb3R3DOQ+RKgA==".to_vec()).await.unwrap();
         let error = read_export(&store, &description).await.unwrap_err();
@@ -305,6 +317,34 @@ mod tests {
         store.delete(checksum_key).await.unwrap();
         store.delete("exports/AWSDynamoDB/exp6/manifest-files.md5").await.unwrap();
         read_export(&store, &description).await.expect("checksum files are optional");
+    }
+
+    #[tokio::test]
+    async fn a_summary_checksum_mismatch_only_warns_naming_both_digests() {
+        let (_dir, store) = store_in();
+        let description =
+            ExportFixture::full("exp10").file(&[r#"{"Item":{"pk":{"S":"a"}}}"#]).write(&store).await;
+        let summary_md5 = "exports/AWSDynamoDB/exp10/manifest-summary.md5";
+        store.put(summary_md5, b"y+zg5fVeudb3R3DOQ+RKgA==".to_vec()).await.unwrap();
+        let export = read_export(&store, &description).await.unwrap();
+        assert_eq!(export.files.len(), 1);
+        let summary = store.get("exports/AWSDynamoDB/exp10/manifest-summary.json").await.unwrap();
+        let [warning] = &export.warnings[..] else { panic!("{:?}", export.warnings) };
+        assert!(
+            warning.contains("manifest-summary.json") && warning.contains("y+zg5fVeudb3R3DOQ+RKgA=="),
+            "{warning}"
+        );
+        assert!(warning.contains(&md5_base64(&summary)), "{warning}");
+        // The files manifest's checksum stays a hard check.
+        store
+            .put("exports/AWSDynamoDB/exp10/manifest-files.md5", b"y+zg5fVeudb3R3DOQ+RKgA==".to_vec())
+            .await
+            .unwrap();
+        let error = read_export(&store, &description).await.unwrap_err();
+        assert!(
+            matches!(&error, StageError::Md5Mismatch { key, .. } if key.ends_with("manifest-files.json")),
+            "{error}"
+        );
     }
 
     #[tokio::test]
@@ -331,36 +371,31 @@ mod tests {
     #[test]
     fn file_entries_need_a_key_and_a_count() {
         let no_key = br#"{"itemCount":1}"#;
-        let error = parse_file_entries(&nowhere(), "arn", "m.json", "AWSDynamoDB/", no_key).unwrap_err();
+        let error = parse_file_entries("arn", "m.json", "AWSDynamoDB/", no_key).unwrap_err();
         assert!(
             error.to_string().contains("line 1") && error.to_string().contains("dataFileS3Key"),
             "{error}"
         );
         let no_count = b"\n{\"dataFileS3Key\":\"d.json.gz\"}\n";
         assert!(
-            parse_file_entries(&nowhere(), "arn", "m.json", "AWSDynamoDB/", no_count)
+            parse_file_entries("arn", "m.json", "AWSDynamoDB/", no_count)
                 .unwrap_err()
                 .to_string()
                 .contains("line 2")
         );
         let ion = br#"{"itemCount":1,"dataFileS3Key":"AWSDynamoDB/x/data/a.ion.gz"}"#;
         assert!(matches!(
-            parse_file_entries(&nowhere(), "arn", "m.json", "AWSDynamoDB/", ion),
+            parse_file_entries("arn", "m.json", "AWSDynamoDB/", ion),
             Err(StageError::UnsupportedFormat { .. })
         ));
         assert!(matches!(
-            parse_file_entries(&nowhere(), "arn", "m.json", "AWSDynamoDB/", b"{oops"),
+            parse_file_entries("arn", "m.json", "AWSDynamoDB/", b"{oops"),
             Err(StageError::InvalidManifest { .. })
         ));
     }
 
-    /// A store for tests that never touch it.
-    fn nowhere() -> crate::store::LocalStore {
-        crate::store::LocalStore::new("/nonexistent")
-    }
-
     #[tokio::test]
-    async fn bucket_keys_become_store_keys() {
+    async fn bucket_keys_are_read_below_the_folder_the_summary_is_in() {
         let (_dir, local) = store_in();
         // The export is written under `exports/`, and the store is rooted there: bucket keys lose
         // that prefix.
@@ -371,28 +406,40 @@ mod tests {
         below.manifest_summary_key = Some("AWSDynamoDB/exp9/manifest-summary.json".into());
         let export = read_export(&rooted, &below).await.unwrap();
         assert_eq!(export.files[0].key, "AWSDynamoDB/exp9/data/exp9-00.json.gz");
-        let elsewhere = PrefixedStore::new(local, "other/");
-        let error = parse_file_entries(
-            &elsewhere,
-            "arn",
-            "m.json",
-            "AWSDynamoDB/",
-            br#"{"itemCount":1,"dataFileS3Key":"exports/AWSDynamoDB/x/data/a.json.gz"}"#,
-        )
-        .unwrap_err();
-        assert!(error.to_string().contains("outside the store"), "{error}");
+        // Copied one folder deeper: the manifests still name `exports/AWSDynamoDB/…`.
+        let deeper = PrefixedStore::new(local, "");
+        for key in ["exp9/manifest-summary.json", "exp9/manifest-summary.md5", "exp9/manifest-files.json"]
+            .into_iter()
+            .chain(["exp9/manifest-files.md5", "exp9/data/exp9-00.json.gz"])
+        {
+            let bytes = deeper.get(&format!("exports/AWSDynamoDB/{key}")).await.unwrap();
+            deeper.put(&format!("copies/2026/AWSDynamoDB/{key}"), bytes).await.unwrap();
+        }
+        let mut copied = description;
+        copied.manifest_summary_key = Some("copies/2026/AWSDynamoDB/exp9/manifest-summary.json".into());
+        let export = read_export(&deeper, &copied).await.unwrap();
+        assert_eq!(export.files[0].key, "copies/2026/AWSDynamoDB/exp9/data/exp9-00.json.gz");
     }
 
     #[test]
-    fn data_files_must_lie_in_the_exports_folder() {
+    fn data_files_are_taken_inside_the_export_set_whatever_prefix_they_name() {
         let root = "people/AWSDynamoDB/";
-        for key in ["elsewhere/AWSDynamoDB/data/a.json.gz", "people/AWSDynamoDB/../../secrets/a.json.gz"] {
-            let line = format!(r#"{{"itemCount":1,"dataFileS3Key":"{key}"}}"#);
-            let error = parse_file_entries(&nowhere(), "arn", "m.json", root, line.as_bytes()).unwrap_err();
-            assert!(error.to_string().contains("outside the export's folder"), "{key}: {error}");
+        let line = |key: &str| format!(r#"{{"itemCount":1,"dataFileS3Key":"{key}"}}"#);
+        for (named, read) in [
+            ("AWSDynamoDB/data/a.json.gz", "people/AWSDynamoDB/data/a.json.gz"),
+            ("elsewhere/deep/AWSDynamoDB/01-a/data/b.json.gz", "people/AWSDynamoDB/01-a/data/b.json.gz"),
+            ("notAWSDynamoDB/AWSDynamoDB/data/c.json.gz", "people/AWSDynamoDB/data/c.json.gz"),
+        ] {
+            let files = parse_file_entries("arn", "m.json", root, line(named).as_bytes()).unwrap();
+            assert_eq!(files[0].key, read, "{named}");
         }
-        let inside = br#"{"itemCount":1,"dataFileS3Key":"people/AWSDynamoDB/data/a.json.gz"}"#;
-        assert_eq!(parse_file_entries(&nowhere(), "arn", "m.json", root, inside).unwrap().len(), 1);
+        for key in
+            ["people/AWSDynamoDB/../../secrets/a.json.gz", "people/data/a.json.gz", "xAWSDynamoDB/a.gz"]
+        {
+            let error = parse_file_entries("arn", "m.json", root, line(key).as_bytes()).unwrap_err();
+            assert!(matches!(error, StageError::InvalidManifest { line: Some(1), .. }), "{key}: {error}");
+            assert!(error.to_string().contains(key), "{error}");
+        }
         assert_eq!(
             export_root("t/exports/AWSDynamoDB/01-a/manifest-summary.json").unwrap(),
             "t/exports/AWSDynamoDB/"

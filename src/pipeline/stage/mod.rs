@@ -89,7 +89,11 @@ pub async fn stage(input: StageInput) -> Result<(StagedSet, StageCounts), StageE
     let mut exports = Vec::with_capacity(input.exports.len());
     for export in &input.exports {
         cancelled(&input.cancel)?;
-        exports.push(manifest::read_export(input.store.as_ref(), export).await?);
+        let files = manifest::read_export(input.store.as_ref(), export).await?;
+        for message in &files.warnings {
+            input.events.emit(EventKind::Warning { message: message.clone() });
+        }
+        exports.push(files);
     }
     let files_total: u64 = exports.iter().map(|e| e.files.len() as u64).sum();
     input.events.emit(EventKind::StagingStarted { files_total, exports: exports.len() });

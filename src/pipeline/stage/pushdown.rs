@@ -30,6 +30,9 @@ pub async fn stage_export_items(input: StageInput) -> Result<(StagedSet, StageCo
     // Checked first: a column Redshift cannot read fails the run before the store is touched.
     let jsonpaths = item_jsonpaths(&input.table)?;
     let listed = manifest::read_export(input.store.as_ref(), export).await?;
+    for message in &listed.warnings {
+        input.events.emit(EventKind::Warning { message: message.clone() });
+    }
     if listed.files.is_empty() {
         // COPY fails on a manifest without entries; an empty export is staged the usual way
         // instead (one empty part), which loads the same empty table.

@@ -69,6 +69,12 @@ fn row<'a>(journal: &'a RunJournal, theme: &Theme, with_mode: bool, short: bool)
         }
         _ => result,
     };
+    // A run that applied exports with a gap between them (headless --accept-gap) says so.
+    let result = match (journal.accepted_gaps.is_empty(), short) {
+        (true, _) => result,
+        (false, true) => format!("{result} gap"),
+        (false, false) => format!("{result}, gap accepted"),
+    };
     let took = journal.finished_at.map(|end| format::duration(format::between(journal.started_at, end)));
     cells.extend([Cell::from(span(theme, tone, result)), Cell::from(took.unwrap_or_default())]);
     Row::new(cells)
