@@ -405,23 +405,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(LocalStore::new(dir.path()));
         let table = table();
-        // The holder's clock is right; it renews every quarter period.
-        let mut holder = Lease::acquire_with(store.as_ref(), &table, "live", quick(0)).await.unwrap();
+        // The holder's clock is right; it renews every quarter period (long enough that a busy
+        // machine still renews in time).
+        let timing = |offset_s| LeaseTiming { ttl: Duration::from_secs(2), ..quick(offset_s) };
+        let mut holder = Lease::acquire_with(store.as_ref(), &table, "live", timing(0)).await.unwrap();
         let renewing = {
             let store = store.clone();
             tokio::spawn(async move {
-                for _ in 0..12 {
+                for _ in 0..6 {
                     tokio::time::sleep(holder.renew_every()).await;
                     holder.renew(store.as_ref()).await.unwrap();
                 }
                 holder
             })
         };
-        // Ten minutes ahead, the lease looks long expired: the taker watches it, sees it renewed
-        // and refuses. An hour behind, it looks live: refused at once.
-        for offset_s in [600, -3600, 7200] {
+        // Ten minutes ahead, the lease looks long expired; an hour behind, its expiry looks too
+        // far away to be judged by the clock: either way the taker watches it, sees it renewed
+        // and refuses. A second behind, it looks live: refused at once.
+        for offset_s in [600, -3600, 7200, -1] {
             let err =
-                Lease::acquire_with(store.as_ref(), &table, "taker", quick(offset_s)).await.unwrap_err();
+                Lease::acquire_with(store.as_ref(), &table, "taker", timing(offset_s)).await.unwrap_err();
             assert!(err.to_string().contains("run live"), "offset {offset_s}: {err}");
         }
         let holder = renewing.await.unwrap();
