@@ -432,6 +432,30 @@ columns = [
         assert_eq!(rows(dir.path()), vec![row("1", "Ann", 30), row("2", "Bob", 40)]);
     }
 
+    /// A run that accepted a gap and was killed before it committed is resumed by the next run,
+    /// which applies the same exports and records the same gap, without being told again.
+    #[tokio::test]
+    async fn a_resumed_run_keeps_the_gap_it_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, _store) = export_set(dir.path()).await;
+        exits(&dynashift(&config, &["--mode", "full"]), 0);
+        let crashed = Command::new(env!("CARGO_BIN_EXE_dynashift"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--headless", "--table", "test", "--accept-gap"])
+            .env("DYNASHIFT_FAULT", "crash-after:staged")
+            .output()
+            .expect("run dynashift");
+        assert!(!crashed.status.success(), "{}", stdout(&crashed));
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 30), row("2", "Bob", 40)]);
+
+        let resumed = exits(&dynashift(&config, &["--json"]), 0);
+        assert!(resumed.contains(r#""event":"resuming""#), "{resumed}");
+        assert!(resumed.contains(r#""event":"gap_accepted","from":"2026-01-14T10:18:50.622Z""#), "{resumed}");
+        assert!(resumed.lines().last().unwrap().contains(r#""accepted_gaps":[{"#), "{resumed}");
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 31), row("3", "Cy", 50)]);
+    }
+
     /// Following the refusal's command: an export covering the gap overlaps the next one, and the
     /// two disagree on keys; the newest write per key wins, a delete included.
     #[tokio::test]
