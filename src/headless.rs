@@ -391,6 +391,35 @@ mod tests {
     }
 
     #[test]
+    fn accepted_gaps_are_in_the_event_lines_and_the_summary() {
+        let from = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 14, 10, 18, 50).unwrap();
+        let to = from + chrono::Duration::seconds(70);
+        let line = describe(&EventKind::GapAccepted { from, to }).unwrap();
+        assert!(
+            line.starts_with("gap accepted (--accept-gap): changes in [2026-01-14 10:18:50.000Z"),
+            "{line}"
+        );
+        let outcome = RunOutcome::Committed { watermark: to, upserts: 1, deletes: 0, target_rows: 1 };
+        let result = TableResult {
+            table: "test".into(),
+            run_id: "r1".into(),
+            result: Ok(outcome),
+            accepted_gaps: vec![AcceptedGap { from, to }],
+        };
+        let mut text = Vec::new();
+        print_summary(std::slice::from_ref(&result), false, &mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("accepted gaps (--accept-gap), changes in no export: [2026-01-14 10:18:50.000Z"),
+            "{text}"
+        );
+        let mut json = Vec::new();
+        print_summary(&[result], true, &mut json);
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(json["accepted_gaps"][0]["from"], "2026-01-14T10:18:50Z");
+    }
+
+    #[test]
     fn a_run_start_reads_as_a_sentence_in_either_mode() {
         assert_eq!(
             started(Mode::Full, false),

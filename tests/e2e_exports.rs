@@ -19,6 +19,8 @@ use dynashift::store::{LocalStore, ObjectStore};
 use dynashift::warehouse::Warehouse;
 use dynashift::warehouse::sqlite::SqliteWarehouse;
 
+mod moto_support;
+
 const PREFIX: &str = "incoming/people";
 const TABLE_ARN: &str = "arn:aws:dynamodb:eu-north-1:123456789123:table/people";
 
@@ -241,7 +243,7 @@ mod bucket_root {
     use dynashift::config::{TargetTable, ViewType};
     use dynashift::source::ExportSpec;
     use dynashift::source::layout::{LayoutExport, write_export};
-    use dynashift::store::LocalStore;
+    use dynashift::store::{LocalStore, ObjectStore};
     use dynashift::warehouse::sqlite::SqliteWarehouse;
 
     const TABLE_ARN: &str = "arn:aws:dynamodb:eu-north-1:123456789123:table/test";
@@ -293,7 +295,7 @@ columns = [
     /// Writes one export at the bucket root as AWS does (`s3Prefix: null`, bucket-relative keys,
     /// versions 2020-06-30 / 2023-08-01, an empty 20-byte gzip file in every export).
     async fn export(
-        store: &LocalStore,
+        store: &dyn ObjectStore,
         id: &str,
         spec: ExportSpec,
         started: DateTime<Utc>,
@@ -321,20 +323,25 @@ columns = [
         let config = dir.join("tables.toml");
         std::fs::write(&config, CONFIG).unwrap();
         let store = LocalStore::new(dir.join("bucket"));
+        write_set(&store).await;
+        (config, store)
+    }
+
+    /// The export set of [`export_set`], into any store.
+    pub async fn write_set(store: &dyn ObjectStore) {
         let full = ExportSpec::Full { export_time: at(10, 18, 50, 622) };
         let items = vec![
             r#"{"Item":{"pk":{"S":"1"},"name":{"S":"Ann"},"age":{"N":"30"}}}"#.to_owned(),
             r#"{"Item":{"age":{"N":"40"},"name":{"S":"Bob"},"pk":{"S":"2"}}}"#.to_owned(),
         ];
-        export(&store, "01768385930622-efd1a093", full, at(10, 18, 50, 622), items).await;
+        export(store, "01768385930622-efd1a093", full, at(10, 18, 50, 622), items).await;
         let view_type = ViewType::NewAndOldImages;
         let first = ExportSpec::Incremental { from: at(10, 20, 0, 0), to: at(10, 35, 0, 0), view_type };
         let lines = vec![upsert(at(10, 25, 0, 0), "1", "Ann", 31), delete(at(10, 30, 0, 0), "2")];
-        export(&store, "01768387224000-d339e52d", first, at(10, 35, 24, 0), lines).await;
+        export(store, "01768387224000-d339e52d", first, at(10, 35, 24, 0), lines).await;
         let second = ExportSpec::Incremental { from: at(10, 35, 0, 0), to: at(10, 50, 0, 0), view_type };
         let lines = vec![upsert(at(10, 40, 0, 0), "3", "Cy", 50)];
-        export(&store, "01768388124000-a1b2c3d4", second, at(10, 50, 24, 0), lines).await;
-        (config, store)
+        export(store, "01768388124000-a1b2c3d4", second, at(10, 50, 24, 0), lines).await;
     }
 
     fn dynashift(config: &Path, args: &[&str]) -> Output {
@@ -425,6 +432,30 @@ columns = [
         assert_eq!(rows(dir.path()), vec![row("1", "Ann", 30), row("2", "Bob", 40)]);
     }
 
+    /// A run that accepted a gap and was killed before it committed is resumed by the next run,
+    /// which applies the same exports and records the same gap, without being told again.
+    #[tokio::test]
+    async fn a_resumed_run_keeps_the_gap_it_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, _store) = export_set(dir.path()).await;
+        exits(&dynashift(&config, &["--mode", "full"]), 0);
+        let crashed = Command::new(env!("CARGO_BIN_EXE_dynashift"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--headless", "--table", "test", "--accept-gap"])
+            .env("DYNASHIFT_FAULT", "crash-after:staged")
+            .output()
+            .expect("run dynashift");
+        assert!(!crashed.status.success(), "{}", stdout(&crashed));
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 30), row("2", "Bob", 40)]);
+
+        let resumed = exits(&dynashift(&config, &["--json"]), 0);
+        assert!(resumed.contains(r#""event":"resuming""#), "{resumed}");
+        assert!(resumed.contains(r#""event":"gap_accepted","from":"2026-01-14T10:18:50.622Z""#), "{resumed}");
+        assert!(resumed.lines().last().unwrap().contains(r#""accepted_gaps":[{"#), "{resumed}");
+        assert_eq!(rows(dir.path()), vec![row("1", "Ann", 31), row("3", "Cy", 50)]);
+    }
+
     /// Following the refusal's command: an export covering the gap overlaps the next one, and the
     /// two disagree on keys; the newest write per key wins, a delete included.
     #[tokio::test]
@@ -450,4 +481,54 @@ columns = [
         let again = exits(&dynashift(&config, &[]), 0);
         assert!(again.contains("up to date"), "{again}");
     }
+}
+
+// ---- the same set at the root of an S3 bucket (moto) ------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_root_export_set_in_s3_loads_and_its_gap_is_accepted_knowingly() {
+    use dynashift::source::PlanOptions;
+    use dynashift::store::S3Store;
+
+    let connection = moto_support::connection().await;
+    let bucket = moto_support::new_bucket(&connection, "dynashift-exports").await;
+    let store = Arc::new(S3Store::new(&connection, &bucket, ""));
+    bucket_root::write_set(store.as_ref()).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[defaults]\nsource = \"exports\"\nbucket = \"s3://{bucket}/\"\n[warehouse]\nkind = \"sqlite\"\n\
+         path = \"w.sqlite\"\n[[table]]\nname = \"test\"\nkey = [\"pk\"]\ncolumns = [{{ name = \"pk\", type = \"varchar(16)\" }}, \
+         {{ name = \"age\", type = \"integer\" }}]\n"
+    );
+    let config = config::load_str(&text, &dir.path().join("tables.toml")).expect("a valid config");
+    let table = config.tables[0].clone();
+    let warehouse = Arc::new(SqliteWarehouse::open(&dir.path().join("w.sqlite")).unwrap());
+    let source = ExistingExports::new(&table, store.clone() as Arc<dyn ObjectStore>).unwrap();
+    let adapters = Adapters {
+        warehouse: warehouse.clone() as Arc<dyn Warehouse>,
+        tables: [("test".to_owned(), TableAdapters { source: Arc::new(source), store })].into(),
+    };
+    let (engine, mut events) = Engine::new(Arc::new(config), adapters);
+    let mut run = async |mode, options| {
+        let handle = engine.start_with("test", RunRequest { mode, dry_run: false }, options).unwrap();
+        while let Some(event) = events.recv().await {
+            if event.is_terminal() {
+                break;
+            }
+        }
+        handle.join.await.unwrap()
+    };
+    let ages = || {
+        let rows = warehouse.query_rows(&table.target).unwrap().unwrap().rows;
+        rows.into_iter().map(|r| r[1].clone()).collect::<Vec<_>>()
+    };
+
+    assert!(matches!(run(Mode::Full, PlanOptions::default()).await, Ok(RunOutcome::Committed { .. })));
+    assert_eq!(ages(), vec![Value::Integer(30), Value::Integer(40)]);
+    let refused = run(Mode::Incremental, PlanOptions::default()).await.unwrap_err();
+    assert!(refused.cause.contains("--s3-bucket test-1231x1x --export-format"), "{}", refused.cause);
+    let accepting = PlanOptions { accept_gap: true, force: false };
+    assert!(matches!(run(Mode::Incremental, accepting).await, Ok(RunOutcome::Committed { .. })));
+    assert_eq!(ages(), vec![Value::Integer(31), Value::Integer(50)]);
 }

@@ -119,3 +119,32 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceConfig;
+    use crate::pipeline::stage::StageError;
+
+    fn damaged() -> PipelineError {
+        PipelineError::Stage(StageError::Md5Mismatch {
+            key: "k".into(),
+            expected: "a".into(),
+            actual: "b".into(),
+        })
+    }
+
+    #[test]
+    fn a_damaged_export_of_the_exports_source_is_to_be_replaced_not_requested() {
+        let exports = SourceConfig::Exports { prefix: String::new() };
+        let failure = RunFailure::for_source(Stage::Staging, &damaged(), &exports);
+        assert!(!failure.hint.contains("request a new export"), "{}", failure.hint);
+        assert!(
+            failure.hint.contains("replace that export") && failure.hint.contains("checksum"),
+            "{}",
+            failure.hint
+        );
+        let demo = RunFailure::for_source(Stage::Staging, &damaged(), &SourceConfig::Demo);
+        assert_eq!(demo, RunFailure::new(Stage::Staging, &damaged()));
+    }
+}

@@ -153,3 +153,22 @@ impl RunJournal {
         Ok(journals)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journals_written_before_accepted_gaps_still_read() {
+        let mut journal = RunJournal::new("r1", "orders", Mode::Incremental, None);
+        let mut old = serde_json::to_value(&journal).unwrap();
+        old.as_object_mut().unwrap().remove("accepted_gaps");
+        let read: RunJournal = serde_json::from_value(old).unwrap();
+        assert!(read.accepted_gaps.is_empty());
+
+        let from = Utc::now();
+        journal.accepted_gaps = vec![AcceptedGap { from, to: from + chrono::Duration::seconds(69) }];
+        let again: RunJournal = serde_json::from_slice(&serde_json::to_vec(&journal).unwrap()).unwrap();
+        assert_eq!(again.accepted_gaps, journal.accepted_gaps);
+    }
+}

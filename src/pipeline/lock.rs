@@ -287,7 +287,8 @@ async fn read(store: &dyn ObjectStore, key: &str) -> Result<Option<Found>, Pipel
     }
 }
 
-/// Judges a found lease. Refusing is always safe, so this host's wall clock may refuse at once;
+/// Judges a found lease. Refusing is always safe, so this host's wall clock may refuse at once
+/// (for at most one lease period past the lease's real expiry, when our clock is behind);
 /// taking over needs proof: a dead local holder, or the same version watched for a whole lease
 /// period on our monotonic clock. A version that changed while watched was renewed: refuse.
 fn verdict(found: &Found, watched: &mut Option<(ObjectVersion, Instant)>, timing: &LeaseTiming) -> Verdict {
@@ -295,7 +296,11 @@ fn verdict(found: &Found, watched: &mut Option<(ObjectVersion, Instant)>, timing
         if holder.is_dead_local_process() {
             return Verdict::TakeOver;
         }
-        if holder.expires_at > timing.now() {
+        // Live by our clock: refuse. An expiry further ahead than a whole period cannot come
+        // from a clock agreeing with ours (ours is behind); judge that lease by watching it.
+        let remaining = holder.expires_at - timing.now();
+        let period = chrono::Duration::from_std(timing.ttl).unwrap_or(chrono::Duration::MAX);
+        if remaining > chrono::Duration::zero() && remaining <= period {
             return Verdict::Refuse;
         }
     }
@@ -400,29 +405,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(LocalStore::new(dir.path()));
         let table = table();
-        // The holder's clock is right; it renews every quarter period.
-        let mut holder = Lease::acquire_with(store.as_ref(), &table, "live", quick(0)).await.unwrap();
+        // The holder's clock is right; it renews every quarter period (long enough that a busy
+        // machine still renews in time).
+        let timing = |offset_s| LeaseTiming { ttl: Duration::from_secs(2), ..quick(offset_s) };
+        let mut holder = Lease::acquire_with(store.as_ref(), &table, "live", timing(0)).await.unwrap();
         let renewing = {
             let store = store.clone();
             tokio::spawn(async move {
-                for _ in 0..12 {
+                for _ in 0..6 {
                     tokio::time::sleep(holder.renew_every()).await;
                     holder.renew(store.as_ref()).await.unwrap();
                 }
                 holder
             })
         };
-        // Ten minutes ahead, the lease looks long expired: the taker watches it, sees it renewed
-        // and refuses. An hour behind, it looks live: refused at once.
-        for offset_s in [600, -3600, 7200] {
+        // Ten minutes ahead, the lease looks long expired; an hour behind, its expiry looks too
+        // far away to be judged by the clock: either way the taker watches it, sees it renewed
+        // and refuses. A second behind, it looks live: refused at once.
+        for offset_s in [600, -3600, 7200, -1] {
             let err =
-                Lease::acquire_with(store.as_ref(), &table, "taker", quick(offset_s)).await.unwrap_err();
+                Lease::acquire_with(store.as_ref(), &table, "taker", timing(offset_s)).await.unwrap_err();
             assert!(err.to_string().contains("run live"), "offset {offset_s}: {err}");
         }
         let holder = renewing.await.unwrap();
         assert!(holder.holder().generation > 1);
         holder.release(store.as_ref()).await.unwrap();
         assert!(store.head(&lock_key(&table)).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_host_whose_clock_is_behind_takes_over_a_crashed_lease_after_one_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let table = table();
+        // Crashed elsewhere a moment ago: an hour behind, its expiry looks an hour away.
+        store
+            .create_new(&lock_key(&table), elsewhere(chrono::Duration::seconds(1)).to_bytes())
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let lease = Lease::acquire_with(&store, &table, "behind", quick(-3600)).await.unwrap();
+        assert!(started.elapsed() >= quick(0).ttl, "taken over after {:?}", started.elapsed());
+        assert_eq!(lease.holder().generation, 8);
     }
 
     #[tokio::test]
@@ -440,7 +464,8 @@ mod tests {
             text.into_bytes()
         };
         store.create_new(&lock_key(&table), old(chrono::Duration::minutes(1))).await.unwrap();
-        let err = Lease::acquire_with(&store, &table, "new", quick(0)).await.unwrap_err().to_string();
+        let real = LeaseTiming { ttl: LEASE_TTL, clock_offset: chrono::Duration::zero() };
+        let err = Lease::acquire_with(&store, &table, "new", real).await.unwrap_err().to_string();
         assert!(err.contains("run old on elsewhere (pid 1)"), "{err}");
         store.put(&lock_key(&table), old(-chrono::Duration::minutes(1))).await.unwrap();
         let lease = Lease::acquire_with(&store, &table, "new", quick(0)).await.unwrap();

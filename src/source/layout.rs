@@ -281,6 +281,35 @@ mod tests {
         assert_eq!(summary.export_time, None);
     }
 
+    #[tokio::test]
+    async fn a_bucket_root_export_has_a_null_prefix_and_bucket_relative_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let spec = ExportSpec::Full { export_time: at(10, 0) };
+        let export = LayoutExport {
+            prefix: "",
+            export_id: "01768385930622-efd1a093",
+            table_arn: "arn:aws:dynamodb:eu-north-1:123456789123:table/test",
+            table_id: "cf263806-6bf1-4e51-a242-7067dcdecc72",
+            bucket: "test-1231x1x",
+            spec: &spec,
+            start_time: at(10, 0),
+            end_time: at(10, 6),
+            files: &[vec![]],
+            billed_size_bytes: 0,
+        };
+        let written = write_export(&store, &export).await.unwrap();
+        assert_eq!(written.manifest_summary_key, "AWSDynamoDB/01768385930622-efd1a093/manifest-summary.json");
+        let text = String::from_utf8(store.get(&written.manifest_summary_key).await.unwrap()).unwrap();
+        assert!(text.contains(r#""s3Prefix":null"#), "{text}");
+        assert!(
+            text.contains(
+                r#""manifestFilesS3Key":"AWSDynamoDB/01768385930622-efd1a093/manifest-files.json""#
+            )
+        );
+        assert_eq!(store.get(&written.data_file_keys[0]).await.unwrap().len(), 20, "an empty gzip file");
+    }
+
     #[test]
     fn export_ids_and_arns_look_like_aws() {
         let id = new_export_id(Utc.with_ymd_and_hms(2026, 1, 14, 10, 35, 24).unwrap());

@@ -2,12 +2,14 @@
 //!
 //! Bodies stream both ways (GetObject into an `AsyncRead`, files uploaded from disk, in parts
 //! above [`MultipartPolicy::threshold`]), listings follow continuation tokens past 1000 keys,
-//! and `create_new` is a PutObject with `If-None-Match: *`, which S3 applies atomically — the
-//! table lease relies on that. Every error names the `s3://` URL of the object it concerns.
+//! `create_new` is a PutObject with `If-None-Match: *`, and `replace_if` one with `If-Match:
+//! <etag>` (the ETag `get_versioned` read), which S3 applies atomically — the table lease's
+//! creation, renewals and takeovers rely on that. Every error names the `s3://` URL of the object
+//! it concerns.
 //!
 //! Every call is retried through [`retry_transient`] when it fails transiently (throttled,
 //! unreachable, a 5xx): reads, listings, deletes and unconditional writes of the same bytes are
-//! safe to repeat. The conditional create is not, blindly: an attempt that got no answer may
+//! safe to repeat. The conditional writes are not, blindly: an attempt that got no answer may
 //! have created the object, and the SDK retries such attempts itself before dynashift sees any
 //! failure. So an "already exists" answer is checked by reading the object back: it counts as
 //! our success when the object holds exactly our bytes (a lease names its run and the instant it

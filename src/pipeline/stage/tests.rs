@@ -165,6 +165,27 @@ async fn reports_started_verified_progress_and_finished() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summary_checksum_mismatch_is_a_warning_and_the_export_stages() {
+    let (_dir, store) = store_in();
+    let export = ExportFixture::full("full9").file(&[full_line(&order("a", 1, "1"))]).write(&store).await;
+    store
+        .put("exports/AWSDynamoDB/full9/manifest-summary.md5", b"y+zg5fVeudb3R3DOQ+RKgA==".to_vec())
+        .await
+        .unwrap();
+    let staged = run_stage(shared(&store), orders_table(), vec![export]).await.unwrap();
+    assert_eq!(staged.counts.upserts, 1);
+    let warning = staged.events.iter().find_map(|e| match e {
+        EventKind::Warning { message } => Some(message.clone()),
+        _ => None,
+    });
+    let warning = warning.expect("a warning about the summary's checksum");
+    assert!(
+        warning.contains("manifest-summary.json") && warning.contains("y+zg5fVeudb3R3DOQ+RKgA=="),
+        "{warning}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_newest_window_wins_and_older_changes_are_superseded() {
     let (_dir, store) = store_in();
     let older = ExportFixture::incremental("inc1")
