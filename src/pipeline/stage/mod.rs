@@ -101,14 +101,19 @@ pub async fn stage(input: StageInput) -> Result<(StagedSet, StageCounts), StageE
     let prefix = writer::staged_prefix(&input.table, &input.run_id);
     remove_previous_attempt(input.store.as_ref(), &prefix).await?;
     let progress = Arc::new(Progress::new(input.events.clone(), files_total, started));
+    // Held until the parts are uploaded; a killed run's folder goes with the next claim.
+    let spool = spool::SpoolDir::claim(&std::env::temp_dir(), &input.run_id).map_err(|source| {
+        StageError::Spool { path: std::env::temp_dir().join("dynashift-spool").display().to_string(), source }
+    })?;
     let target = PartTarget {
         store: input.store.clone(),
         handle: Handle::current(),
         prefix: prefix.clone(),
-        spool_dir: std::env::temp_dir(),
+        spool_dir: spool.path().to_owned(),
     };
     let sink = Arc::new(PartSink::new(target, input.table.staged_file_bytes, progress.clone()));
     let files = stage_data_files(&input, exports, sink, progress.clone()).await?;
+    drop(spool);
 
     let (manifest_key, jsonpaths_key) = (format!("{prefix}copy.manifest"), format!("{prefix}jsonpaths.json"));
     let columns = staged_columns(&input.table);

@@ -3,6 +3,12 @@
 //! Compressing a part into a file rather than into memory keeps the stage step's memory
 //! independent of the part size (`staged_file_bytes` may be a gigabyte: Redshift likes large
 //! files). The file removes itself when dropped, whether the part was uploaded or the stage failed.
+//!
+//! A killed process drops nothing, so its files live in a folder of their own ([`SpoolDir`]:
+//! `<temp>/dynashift-spool/<run>-<pid>/`) that the process holds an advisory lock on for as long
+//! as it stages. The next stage step of any run removes every folder whose lock it can take —
+//! its owner is gone, as the OS releases a dead process's locks — and the loose
+//! `dynashift-part-<pid>-*` files of versions before the folders whose process no longer runs.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -10,6 +16,82 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static SPOOL_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The folder under the temporary folder that holds every run's spool folder.
+const SPOOL_ROOT: &str = "dynashift-spool";
+/// The lock file in each spool folder, locked by the process that spools into it.
+const LOCK_FILE: &str = ".lock";
+
+/// One run's spool folder, locked while it exists, removed (with anything left in it) on drop.
+#[derive(Debug)]
+pub struct SpoolDir {
+    path: PathBuf,
+    /// Holds the advisory lock; the OS releases it when the process ends, however it ends.
+    _lock: File,
+}
+
+impl SpoolDir {
+    /// Removes the spool folders that killed processes left under `temp`, then creates and
+    /// locks this run's own.
+    pub fn claim(temp: &Path, run_id: &str) -> io::Result<SpoolDir> {
+        let root = temp.join(SPOOL_ROOT);
+        sweep(&root, temp);
+        let path = root.join(format!("{run_id}-{}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        let lock = OpenOptions::new().write(true).create(true).truncate(false).open(path.join(LOCK_FILE))?;
+        lock.lock()?;
+        Ok(SpoolDir { path, _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SpoolDir {
+    fn drop(&mut self) {
+        // Best effort: what stays is removed by the next run's sweep.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Best effort, never failing the stage: removes the spool folders under `root` nobody holds,
+/// and the loose spool files older versions left in `temp` whose process no longer runs.
+fn sweep(root: &Path, temp: &Path) {
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let folder = entry.path();
+        let abandoned = match File::open(folder.join(LOCK_FILE)) {
+            Ok(lock) => lock.try_lock().is_ok(),
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
+        };
+        if abandoned && folder.is_dir() {
+            let _ = std::fs::remove_dir_all(&folder);
+        }
+    }
+    for entry in std::fs::read_dir(temp).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = legacy_spool_pid(&name)
+            && !process_runs(pid)
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id in a spool file name of versions before spool folders:
+/// `dynashift-part-<pid>-<n>.json.gz`.
+fn legacy_spool_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("dynashift-part-")?.strip_suffix(".json.gz")?;
+    let (pid, n) = rest.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` runs. Only Linux can tell (through /proc); elsewhere every process is
+/// assumed to run, so nothing is removed.
+fn process_runs(pid: u32) -> bool {
+    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
+}
 
 /// A temporary file, deleted on drop.
 #[derive(Debug)]
@@ -57,6 +139,40 @@ impl Drop for SpoolFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_killed_runs_spool_folder_is_removed_by_the_next_claim_and_a_live_one_is_kept() {
+        let temp = tempfile::tempdir().unwrap();
+        let live = SpoolDir::claim(temp.path(), "live").unwrap();
+        let file = SpoolFile::create(live.path()).unwrap();
+        // A killed run: its folder and files stay, its lock is gone with its process.
+        let dead = temp.path().join(SPOOL_ROOT).join("dead-1");
+        std::fs::create_dir_all(&dead).unwrap();
+        std::fs::write(dead.join(LOCK_FILE), b"").unwrap();
+        std::fs::write(dead.join("dynashift-part-1-0.json.gz"), b"left behind").unwrap();
+        // A file of a version before spool folders, of a process that no longer runs.
+        let legacy = temp.path().join(format!("dynashift-part-{}-3.json.gz", u32::MAX - 1));
+        std::fs::write(&legacy, b"left behind").unwrap();
+        let mine = temp.path().join(format!("dynashift-part-{}-3.json.gz", std::process::id()));
+        std::fs::write(&mine, b"in use").unwrap();
+
+        let next = SpoolDir::claim(temp.path(), "next").unwrap();
+        assert!(!dead.exists(), "the killed run's folder is removed");
+        assert!(live.path().exists() && file.path().exists(), "a locked folder is in use");
+        assert!(!legacy.exists() && mine.exists(), "only files of ended processes go");
+        let (live_path, next_path) = (live.path().to_owned(), next.path().to_owned());
+        drop(file);
+        drop(live);
+        drop(next);
+        assert!(!live_path.exists() && !next_path.exists());
+    }
+
+    #[test]
+    fn legacy_spool_names_are_recognised_exactly() {
+        assert_eq!(legacy_spool_pid("dynashift-part-4242-7.json.gz"), Some(4242));
+        assert_eq!(legacy_spool_pid("dynashift-part-4242.json.gz"), None);
+        assert_eq!(legacy_spool_pid("other-4242-7.json.gz"), None);
+    }
 
     #[test]
     fn spool_files_are_unique_and_removed_on_drop() {

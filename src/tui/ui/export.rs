@@ -35,7 +35,7 @@ fn lines(run: &RunView, theme: &Theme, width: usize, height: usize) -> Vec<Line<
         return vec![Line::from(no_exports(run, theme))];
     };
     let done = run.exports.iter().filter(|e| e.phase == ExportPhase::Completed).count();
-    let (tone, status) = labels::export_phase(current.phase);
+    let (tone, status) = export_status(run.end.is_some(), current.phase);
     let mut status_spans = vec![span(theme, tone, status)];
     if run.is_catch_up() {
         status_spans.push(span(theme, Tone::Dim, format!(" · {done}/{} done", run.exports.len())));
@@ -67,6 +67,18 @@ fn lines(run: &RunView, theme: &Theme, width: usize, height: usize) -> Vec<Line<
         lines.push(field(theme, "Window", vec![span(theme, Tone::Plain, window(&current.spec))]));
     }
     lines
+}
+
+/// The export's status; once the run ended (cancelled, failed) an export it was still waiting
+/// on is not being watched any more — DynamoDB cannot cancel it, and the next run picks it up
+/// with the same ClientToken — so it is not shown as if it were.
+fn export_status(run_ended: bool, phase: ExportPhase) -> (Tone, &'static str) {
+    match phase {
+        ExportPhase::Requested | ExportPhase::InProgress if run_ended => {
+            (Tone::Warn, "left running in DynamoDB; the next run picks it up")
+        }
+        _ => labels::export_phase(phase),
+    }
 }
 
 fn no_exports(run: &RunView, theme: &Theme) -> Vec<Span<'static>> {
@@ -118,5 +130,19 @@ fn window(spec: &ExportSpec) -> String {
         ExportSpec::Incremental { from, to, .. } => {
             format!("{} → {}", format::instant_short(*from), format::instant_short(*to))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_a_finished_run_left_running_is_not_shown_as_watched() {
+        assert_eq!(export_status(false, ExportPhase::InProgress), (Tone::Accent, "IN_PROGRESS"));
+        for phase in [ExportPhase::Requested, ExportPhase::InProgress] {
+            assert_eq!(export_status(true, phase).1, "left running in DynamoDB; the next run picks it up");
+        }
+        assert_eq!(export_status(true, ExportPhase::Completed), (Tone::Ok, "COMPLETED"));
     }
 }
