@@ -396,6 +396,26 @@ async fn more_than_forty_statements_are_refused() {
 }
 
 #[tokio::test]
+async fn a_statement_over_100_kb_is_refused_like_the_data_api_does() {
+    let h = harness("dataapi_100kb").await;
+    let at_limit = format!("SELECT 1 -- {}", "x".repeat(100 * 1024 - 12));
+    assert_eq!(at_limit.len(), 100 * 1024);
+    let id = h.execute(&at_limit).await;
+    assert_eq!(h.wait(&id).await.status(), Some(&StatusString::Finished));
+
+    let over = format!("{at_limit}x");
+    let single = h.client.execute_statement().workgroup_name("wg").database("dev").sql(&over).send().await;
+    let error = single.expect_err("a statement over 100 KB is refused");
+    let service = error.as_service_error().expect("a service error");
+    assert!(service.is_validation_exception(), "{error:?}");
+    assert!(format!("{service}").contains("larger than 100kB"), "{service}");
+    let batch =
+        h.client.batch_execute_statement().workgroup_name("wg").database("dev").sqls("SELECT 1").sqls(&over);
+    let error = batch.send().await.expect_err("a batch holding one is refused whole");
+    assert!(error.as_service_error().is_some_and(|e| e.is_validation_exception()), "{error:?}");
+}
+
+#[tokio::test]
 async fn credentials_inside_copy_are_refused() {
     let h = harness("dataapi_credentials").await;
     h.db.batch_execute("CREATE TABLE t (a int)").await.unwrap();
