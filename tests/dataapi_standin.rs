@@ -160,7 +160,7 @@ async fn stage_files(files: &[&str], jsonpaths: &[&str]) -> (String, String, Vec
 
 fn copy_sql(table: &str, manifest: &str, jsonpaths: &str) -> String {
     format!(
-        "COPY {table} FROM '{manifest}' IAM_ROLE '{ROLE}' REGION 'us-east-1' MANIFEST \
+        "COPY {table} FROM '{manifest}' IAM_ROLE '{ROLE}' MANIFEST \
          FORMAT AS JSON '{jsonpaths}' GZIP MAXERROR 0 TIMEFORMAT 'auto' DATEFORMAT 'auto' \
          TRUNCATECOLUMNS ACCEPTINVCHARS '?' STATUPDATE OFF COMPUPDATE OFF"
     )
@@ -392,6 +392,58 @@ async fn more_than_forty_statements_are_refused() {
         request = request.sqls("SELECT 1");
     }
     let error = request.send().await.expect_err("41 statements are refused");
+    assert!(error.as_service_error().is_some_and(|e| e.is_validation_exception()), "{error:?}");
+}
+
+#[tokio::test]
+async fn copy_names_region_exactly_when_the_bucket_is_not_in_the_warehouses() {
+    let h = harness("dataapi_region").await;
+    h.db.batch_execute("CREATE TABLE r (id varchar(8))").await.unwrap();
+    let (manifest, jsonpaths, _) = stage_files(&["{\"id\":\"a\"}\n"], &["$['id']"]).await;
+    let copy = |region: &str| {
+        format!(
+            "COPY r FROM '{manifest}' IAM_ROLE '{ROLE}'{region} MANIFEST FORMAT AS JSON '{jsonpaths}' GZIP"
+        )
+    };
+    let run = |sql: String| {
+        let h = &h;
+        async move { h.wait(&h.execute(&sql).await).await }
+    };
+    let same = run(copy("")).await;
+    assert_eq!(same.status(), Some(&StatusString::Finished), "{:?}", same.error());
+    let needless = run(copy(" REGION 'us-east-1'")).await;
+    assert!(needless.error().unwrap_or_default().contains("leave REGION out"), "{:?}", needless.error());
+
+    h.standin.set_warehouse_region("eu-north-1");
+    let missing = run(copy("")).await;
+    assert!(
+        missing.error().unwrap_or_default().contains("needs REGION 'us-east-1'"),
+        "{:?}",
+        missing.error()
+    );
+    let wrong = run(copy(" REGION 'eu-west-1'")).await;
+    assert_eq!(wrong.status(), Some(&StatusString::Failed));
+    let named = run(copy(" REGION 'us-east-1'")).await;
+    assert_eq!(named.status(), Some(&StatusString::Finished), "{:?}", named.error());
+}
+
+#[tokio::test]
+async fn a_statement_over_100_kb_is_refused_like_the_data_api_does() {
+    let h = harness("dataapi_100kb").await;
+    let at_limit = format!("SELECT 1 -- {}", "x".repeat(100 * 1024 - 12));
+    assert_eq!(at_limit.len(), 100 * 1024);
+    let id = h.execute(&at_limit).await;
+    assert_eq!(h.wait(&id).await.status(), Some(&StatusString::Finished));
+
+    let over = format!("{at_limit}x");
+    let single = h.client.execute_statement().workgroup_name("wg").database("dev").sql(&over).send().await;
+    let error = single.expect_err("a statement over 100 KB is refused");
+    let service = error.as_service_error().expect("a service error");
+    assert!(service.is_validation_exception(), "{error:?}");
+    assert!(format!("{service}").contains("larger than 100kB"), "{service}");
+    let batch =
+        h.client.batch_execute_statement().workgroup_name("wg").database("dev").sqls("SELECT 1").sqls(&over);
+    let error = batch.send().await.expect_err("a batch holding one is refused whole");
     assert!(error.as_service_error().is_some_and(|e| e.is_validation_exception()), "{error:?}");
 }
 

@@ -61,6 +61,22 @@ impl RedshiftFixture {
         }
     }
 
+    /// A warehouse in eu-north-1 whose bucket (moto's) is in us-east-1; `bucket_regions` tells
+    /// the warehouse (or not) where the customers table's bucket is.
+    async fn in_another_region(database: &str, bucket_regions: &[(&str, &str)]) -> RedshiftFixture {
+        let stack = RedshiftStack::start(database, "redshift-region").await;
+        stack.standin.set_warehouse_region("eu-north-1");
+        let mut config = stack.config();
+        config.client.region = Some("eu-north-1".into());
+        let regions = bucket_regions.iter().map(|(t, r)| (t.to_string(), r.to_string())).collect();
+        RedshiftFixture {
+            store: Arc::new(stack.store()),
+            warehouse: stack.warehouse(&config).await.with_bucket_regions(regions),
+            reader: stack.reader().await,
+            standin: stack.standin,
+        }
+    }
+
     /// Stages `parts` in S3 and builds the request continuing from the committed watermark.
     async fn next_request(
         &self,
@@ -303,6 +319,20 @@ async fn throttled_polls_are_retried_and_the_load_commits_once() {
     let runs_table = dynashift::config::TargetTable { schema: None, table: "dynashift_runs".into() };
     let runs = fixture.reader.query_rows(&runs_table).await.unwrap().unwrap();
     assert_eq!(runs.rows.len(), 2, "the load committed once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_in_another_region_is_copied_with_its_region() {
+    let table = customers_table();
+    let fixture = RedshiftFixture::in_another_region("rs_region", &[("customers", "us-east-1")]).await;
+    let outcome = fixture.sync(&table, Mode::Full, "r1", &[vec![customer("C1", "A", 1)]]).await;
+    assert_eq!(outcome.result.expect("COPY names REGION 'us-east-1'").target_rows, 1);
+
+    let unknown = RedshiftFixture::in_another_region("rs_region_unknown", &[]).await;
+    let outcome = unknown.sync(&table, Mode::Full, "r1", &[vec![customer("C1", "A", 1)]]).await;
+    let (_, label, message) = statement_error(&outcome);
+    assert!(label.starts_with("COPY"), "{label}");
+    assert!(message.contains("needs REGION 'us-east-1'"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

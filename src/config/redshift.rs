@@ -17,6 +17,7 @@ use super::model::{
     WarehouseConfig,
 };
 use super::raw::{RawRedshift, RawWarehouse};
+use super::types::ColumnType;
 
 const ROLE_EXAMPLE: &str = "iam_role = \"arn:aws:iam::123456789012:role/redshift-copy\"";
 
@@ -72,6 +73,28 @@ pub(super) fn report_copy_region_conflicts(
                     table's `region`, else [defaults]'), and adds REGION only when it is not the warehouse's";
         issues.report(copy_region.span(), message, hint);
     }
+}
+
+/// Whether a pushdown COPY would load a column of type `ty` differently from a staged load.
+/// Redshift ignores the time zone in a TIMESTAMP input string ("Datetime types", Redshift
+/// Database Developer Guide; aws-facts §9), so `2024-05-01T12:00:00+02:00` would load as 12:00,
+/// while the staged path converts it to 10:00 UTC. TIMESTAMPTZ converts offsets to UTC in both.
+pub(super) fn pushdown_misreads(ty: ColumnType) -> bool {
+    ty == ColumnType::Timestamp
+}
+
+/// The problem and hint for a `timestamp` column of a pushdown table.
+pub(super) fn pushdown_timestamp_problem(column: &str, table_label: &str) -> (String, String) {
+    (
+        format!(
+            "column \"{column}\" of {table_label} is `timestamp`, which full_load = \"pushdown\" would load \
+             differently from a staged load: Redshift ignores the offset in a TIMESTAMP input \
+             (2024-05-01T12:00:00+02:00 loads as 12:00), while staged loads convert it to UTC"
+        ),
+        "make the column type = \"timestamptz\" (offsets are converted to UTC), or set full_load = \"staged\" \
+         for this table"
+            .to_owned(),
+    )
 }
 
 /// Reports `message` at `span`, or unplaced when the key is not written.

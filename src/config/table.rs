@@ -90,6 +90,16 @@ fn report_unreadable_by_pushdown(raw: &RawTable, columns: &[ColumnSpec], issues:
                     or map an attribute without a list index, ' or backslash";
         issues.report(span, message, hint);
     }
+    for column in columns.iter().filter(|c| super::redshift::pushdown_misreads(c.ty)) {
+        let written = raw.columns.as_ref().and_then(|list| {
+            list.get_ref().iter().find(|c| c.name.as_ref().is_some_and(|n| n.get_ref() == &column.name))
+        });
+        let span = written
+            .and_then(|c| c.ty.as_ref().map(Spanned::span).or(Some(c.span.clone())))
+            .unwrap_or_else(|| raw.span.clone());
+        let (message, hint) = super::redshift::pushdown_timestamp_problem(&column.name, &raw.label);
+        issues.report(span, message, hint);
+    }
 }
 
 /// `name`, or the name inside `arn`; when both are given they must agree.
@@ -358,6 +368,27 @@ mod tests {
         assert_eq!(problems[1].0, Some(17));
         assert!(problems[1].1.contains("holds a ' (quote)"), "{problems:#?}");
         assert!(error.problems[0].hint.starts_with("set full_load = \"staged\""));
+        let staged = text.replace("full_load = \"pushdown\"", "full_load = \"staged\"");
+        assert_eq!(table(&staged).full_load, crate::config::FullLoad::Staged);
+    }
+
+    #[test]
+    fn pushdown_refuses_a_timestamp_column_at_its_type() {
+        let text = format!(
+            "{REDSHIFT}{EXPORTS}name = \"events\"\nfull_load = \"pushdown\"\ncolumns = [\n\
+             {{ name = \"id\", type = \"varchar(64)\" }},\n\
+             {{ name = \"at\", type = \"timestamp\" }},\n\
+             {{ name = \"at_tz\", type = \"timestamptz\" }},\n]\n"
+        );
+        let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
+        assert_eq!(error.problems.len(), 1, "{:#?}", error.problems);
+        assert_eq!(error.problems[0].line, Some(16));
+        assert!(
+            error.problems[0].message.starts_with("column \"at\" of table \"events\" is `timestamp`"),
+            "{:#?}",
+            error.problems
+        );
+        assert!(error.problems[0].hint.contains("timestamptz"), "{:#?}", error.problems);
         let staged = text.replace("full_load = \"pushdown\"", "full_load = \"staged\"");
         assert_eq!(table(&staged).full_load, crate::config::FullLoad::Staged);
     }

@@ -35,6 +35,33 @@ pub struct CopyContext<'a> {
     pub pg_url: &'a str,
     /// The statement's RedshiftQueryId, the key of its load-error rows.
     pub query_id: i64,
+    /// The Region of every bucket (moto's) and of the warehouse the stand-in plays.
+    pub bucket_region: &'a str,
+    pub warehouse_region: &'a str,
+}
+
+/// Redshift reads a bucket outside its own Region only when COPY names the bucket's Region
+/// ("COPY from Amazon S3", data source parameters). The stand-in is stricter: REGION must be
+/// given exactly when the bucket is elsewhere, so a COPY that adds it needlessly is caught too.
+fn check_region(context: &CopyContext<'_>, command: &CopyCommand) -> Result<(), String> {
+    let expected = (context.bucket_region != context.warehouse_region).then_some(context.bucket_region);
+    match (command.options.region.as_deref(), expected) {
+        (given, expected) if given == expected => Ok(()),
+        (None, None) => Ok(()),
+        (None, Some(bucket)) => Err(format!(
+            "ERROR: S3ServiceException:The bucket is in Region {bucket}, not the warehouse's ({}); \
+             COPY needs REGION '{bucket}'",
+            context.warehouse_region
+        )),
+        (Some(given), _) if given != context.bucket_region => Err(format!(
+            "ERROR: S3ServiceException:The bucket is in Region {}, not {given}",
+            context.bucket_region
+        )),
+        (Some(given), _) => Err(format!(
+            "ERROR: (stand-in) COPY names REGION '{given}', but the bucket is in the warehouse's Region; \
+             leave REGION out"
+        )),
+    }
 }
 
 /// Why a load stopped.
@@ -49,6 +76,7 @@ enum Failure {
 
 /// Runs `command` on `client`; the number of rows loaded, or the statement's error text.
 pub async fn run(context: &CopyContext<'_>, client: &Client, command: &CopyCommand) -> Result<u64, String> {
+    check_region(context, command)?;
     let columns = target_columns(client, command).await?;
     let paths = column_paths(context.s3, command, &columns).await?;
     let files = manifest_files(context.s3, &command.manifest_url).await?;

@@ -36,6 +36,8 @@ pub struct CopyOptions {
     pub blanks_as_null: bool,
     /// ACCEPTINVCHARS: what replaces each byte of invalid UTF-8.
     pub invalid_char_replacement: Option<char>,
+    /// REGION: the bucket's Region, when it is not the warehouse's.
+    pub region: Option<String>,
 }
 
 /// Parses the tokens of a COPY statement; an error is the statement's failure text.
@@ -144,9 +146,7 @@ fn option(
             }
             required.iam_role = true;
         }
-        "REGION" => {
-            cursor.string_after_optional_as(keyword)?;
-        }
+        "REGION" => options.region = Some(cursor.string_after_optional_as(keyword)?),
         "MANIFEST" => required.manifest = true,
         "FORMAT" => {
             cursor.take_word("AS");

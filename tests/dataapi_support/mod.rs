@@ -67,6 +67,10 @@ pub struct DataApiStandIn {
 struct Shared {
     pg_url: String,
     s3: aws_sdk_s3::Client,
+    /// Every bucket's Region (moto's).
+    bucket_region: String,
+    /// The Region of the warehouse the stand-in plays: the buckets' unless a test sets another.
+    warehouse_region: Mutex<Option<String>>,
     statements: Mutex<Registry>,
     faults: Mutex<FaultBook>,
     calls: Mutex<Vec<CallRecord>>,
@@ -81,6 +85,11 @@ impl Shared {
 
     fn faults(&self) -> MutexGuard<'_, FaultBook> {
         self.faults.lock().expect("faults lock")
+    }
+
+    fn warehouse_region(&self) -> String {
+        let set = self.warehouse_region.lock().expect("region lock").clone();
+        set.unwrap_or_else(|| self.bucket_region.clone())
     }
 }
 
@@ -98,6 +107,8 @@ impl DataApiStandIn {
         let shared = Arc::new(Shared {
             pg_url: pg_url.to_owned(),
             s3: s3_client(&s3),
+            bucket_region: s3.region.clone(),
+            warehouse_region: Mutex::default(),
             statements: Mutex::default(),
             faults: Mutex::default(),
             calls: Mutex::default(),
@@ -111,6 +122,12 @@ impl DataApiStandIn {
     /// "http://127.0.0.1:<port>"
     pub fn endpoint(&self) -> String {
         self.endpoint.clone()
+    }
+
+    /// Plays a warehouse in `region` (the buckets' by default): COPY must then name the
+    /// buckets' Region exactly when it differs.
+    pub fn set_warehouse_region(&self, region: &str) {
+        *self.shared.warehouse_region.lock().expect("region lock") = Some(region.to_owned());
     }
 
     /// Adds a scripted fault; faults apply in the order added.

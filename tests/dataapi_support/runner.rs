@@ -111,7 +111,14 @@ async fn run_one(shared: &Shared, client: &Client, sql: &str, query_id: i64) -> 
     }
     match dialect::translate(sql)? {
         Translated::Copy(command) => {
-            let context = CopyContext { s3: &shared.s3, pg_url: &shared.pg_url, query_id };
+            let warehouse_region = shared.warehouse_region();
+            let context = CopyContext {
+                s3: &shared.s3,
+                pg_url: &shared.pg_url,
+                query_id,
+                bucket_region: &shared.bucket_region,
+                warehouse_region: &warehouse_region,
+            };
             let rows = copy::run(&context, client, &command).await?;
             Ok(SqlOutcome { result_rows: i64::try_from(rows).unwrap_or(i64::MAX), result_set: None })
         }

@@ -202,6 +202,16 @@ fn pushdown_problem(request: &LoadRequest) -> Option<String> {
             request.run_id
         ));
     }
+    if let Some(column) = request.table.columns.iter().find(|c| c.ty == crate::config::ColumnType::Timestamp)
+    {
+        // Redshift ignores a TIMESTAMP input's offset, so pushdown and staged loads would
+        // disagree (`--check` refuses this too; a journal written before that is caught here).
+        return Some(format!(
+            "column `{}` of table {} is `timestamp`, which a pushdown load would read without its UTC \
+             offset: make it timestamptz in tables.toml, or set full_load = \"staged\"",
+            column.name, request.table.name
+        ));
+    }
     item_paths::first_unreadable(&request.table).map(|problem| problem.to_string())
 }
 
@@ -368,9 +378,13 @@ mod tests {
     }
 
     /// A pushdown full load: the stage lists an export's own data files.
+    /// Its `timestamp` columns are `timestamptz`, as `--check` requires of a pushdown table.
     fn pushdown_request(table: crate::config::TableConfig, run_id: &str) -> LoadRequest {
         let mut table = table;
         table.full_load = crate::config::FullLoad::Pushdown;
+        for column in table.columns.iter_mut().filter(|c| c.ty == crate::config::ColumnType::Timestamp) {
+            column.ty = crate::config::ColumnType::TimestampTz;
+        }
         let mut request = staged_request(table, Mode::Full, run_id);
         request.staged.format = StagedFormat::ExportItems;
         request.staged.columns = crate::pipeline::staged::target_columns(&request.table);
@@ -467,6 +481,13 @@ mod tests {
         let indexed = pushdown_request(table, "r");
         let problem = unloadable(&indexed, &steps(&indexed, &copy_settings())).unwrap();
         assert!(problem.starts_with("column `name` reads `names[0]`"), "{problem}");
+        let mut naive = pushdown_request(testkit::orders_table(), "r");
+        let mut table = crate::config::TableConfig::clone(&naive.table);
+        table.columns.iter_mut().find(|c| c.name == "placed_at").unwrap().ty =
+            crate::config::ColumnType::Timestamp;
+        naive.table = table.into();
+        let problem = unloadable(&naive, &steps(&naive, &copy_settings())).unwrap();
+        assert!(problem.starts_with("column `placed_at` of table orders is `timestamp`"), "{problem}");
     }
 
     /// The SQL's words, upper-cased, outside quoted identifiers and literals.
