@@ -55,7 +55,8 @@ impl<'a> SourceMap<'a> {
     fn excerpt(&self, line: usize, span: Range<usize>) -> Excerpt {
         let text = self.line_text(line);
         let line_start = self.line_starts[line - 1];
-        let start = self.floor_char_boundary(span.start) - line_start;
+        // A span may start at the line break itself (an unterminated string): mark the line's end.
+        let start = (self.floor_char_boundary(span.start) - line_start).min(text.len());
         let end = self.floor_char_boundary(span.end).clamp(line_start + start, line_start + text.len())
             - line_start;
         Excerpt {
@@ -125,6 +126,16 @@ mod tests {
         let error = map.error(Path::new("t.toml"), vec![issue]);
         assert_eq!(error.problems[0].message, "twice (first defined at line 1, column 1)");
         assert_eq!((error.problems[0].line, error.problems[0].column), (Some(2), Some(1)));
+    }
+
+    #[test]
+    fn a_span_starting_at_the_line_break_marks_the_line_end() {
+        // Found by fuzzing the config reader: an unterminated string reports its span at the break.
+        let map = SourceMap::new("a = \"x\r\nb = 1\n");
+        assert_eq!(map.excerpt(1, 6..7), Excerpt { text: "a = \"x".into(), start: 6, len: 1 });
+        assert_eq!(map.excerpt(1, 7..9), Excerpt { text: "a = \"x".into(), start: 6, len: 1 });
+        let config = crate::config::load_str("[x]\nprefix = \"p\nkey = 1\n", Path::new("t.toml"));
+        assert!(config.is_err(), "refused with a message, not a panic");
     }
 
     #[test]
