@@ -36,7 +36,10 @@ impl SpoolDir {
     pub fn claim(temp: &Path, run_id: &str) -> io::Result<SpoolDir> {
         let root = temp.join(SPOOL_ROOT);
         sweep(&root, temp);
-        let path = root.join(format!("{run_id}-{}", std::process::id()));
+        // Unique within the process too: two stage steps of one process (the console syncing
+        // several tables, or tests reusing a run id) must never share, or remove, a folder.
+        let n = SPOOL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = root.join(format!("{run_id}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&path)?;
         let lock = OpenOptions::new().write(true).create(true).truncate(false).open(path.join(LOCK_FILE))?;
         lock.lock()?;
@@ -62,7 +65,9 @@ fn sweep(root: &Path, temp: &Path) {
         let folder = entry.path();
         let abandoned = match File::open(folder.join(LOCK_FILE)) {
             Ok(lock) => lock.try_lock().is_ok(),
-            Err(e) => e.kind() == io::ErrorKind::NotFound,
+            // A folder without its lock file is either being claimed right now (created, lock
+            // not yet) or was left by a process killed in between: only the latter is old.
+            Err(e) => e.kind() == io::ErrorKind::NotFound && older_than(&folder, UNLOCKED_GRACE),
         };
         if abandoned && folder.is_dir() {
             let _ = std::fs::remove_dir_all(&folder);
@@ -76,6 +81,18 @@ fn sweep(root: &Path, temp: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// How long a spool folder may lack its lock file before it counts as left by a killed process.
+const UNLOCKED_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether `path` was last modified more than `age` ago (false when that cannot be told).
+fn older_than(path: &Path, age: std::time::Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|modified| modified.elapsed().ok())
+        .is_some_and(|elapsed| elapsed > age)
 }
 
 /// The process id in a spool file name of versions before spool folders:
@@ -165,6 +182,21 @@ mod tests {
         drop(live);
         drop(next);
         assert!(!live_path.exists() && !next_path.exists());
+    }
+
+    #[test]
+    fn claims_in_one_process_never_share_or_sweep_each_others_folders() {
+        let temp = tempfile::tempdir().unwrap();
+        let first = SpoolDir::claim(temp.path(), "run-1").unwrap();
+        // A folder another thread has just created and not locked yet: young, so it is kept.
+        let claiming = temp.path().join(SPOOL_ROOT).join("other-1-0");
+        std::fs::create_dir_all(&claiming).unwrap();
+        let second = SpoolDir::claim(temp.path(), "run-1").unwrap();
+        assert_ne!(first.path(), second.path(), "the same run id twice gets two folders");
+        assert!(claiming.exists(), "a folder being claimed is not swept");
+        let first_path = first.path().to_owned();
+        drop(first);
+        assert!(!first_path.exists() && second.path().exists(), "dropping one keeps the other");
     }
 
     #[test]
