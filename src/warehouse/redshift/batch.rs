@@ -96,6 +96,9 @@ pub fn transient_cause(message: &str) -> Option<String> {
         ("pg_namespace_nspname_index", "another load creating the same schema at once"),
         ("concurrent transaction", "a concurrent transaction"),
     ];
+    if super::runs::is_concurrent_upgrade(message) {
+        return Some(format!("another load upgrading {RUNS_TABLE} at once"));
+    }
     causes.iter().find(|(needle, _)| lower.contains(needle)).map(|(_, cause)| (*cause).to_owned())
 }
 
