@@ -370,5 +370,10 @@ mod tests {
         assert!(transient_cause(race).is_some());
         assert_eq!(transient_cause("ERROR: permission denied for relation orders"), None);
         assert_eq!(transient_cause("run r1 is already recorded in dynashift_runs"), None);
+        let lost_upgrade = "ERROR: column \"seq\" of relation \"dynashift_runs\" already exists";
+        assert_eq!(
+            transient_cause(lost_upgrade).as_deref(),
+            Some("another load upgrading dynashift_runs at once")
+        );
     }
 }
