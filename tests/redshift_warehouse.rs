@@ -37,6 +37,8 @@ struct RedshiftFixture {
     store: Arc<dyn ObjectStore>,
     warehouse: RedshiftWarehouse,
     reader: PostgresWarehouse,
+    /// The database the stand-in runs on, for arranging what a test needs by hand.
+    database_url: String,
 }
 
 struct Outcome {
@@ -57,6 +59,7 @@ impl RedshiftFixture {
             store: Arc::new(stack.store()),
             warehouse: stack.warehouse(&config).await,
             reader: stack.reader().await,
+            database_url: stack.database_url.clone(),
             standin: stack.standin,
         }
     }
@@ -73,6 +76,7 @@ impl RedshiftFixture {
             store: Arc::new(stack.store()),
             warehouse: stack.warehouse(&config).await.with_bucket_regions(regions),
             reader: stack.reader().await,
+            database_url: stack.database_url.clone(),
             standin: stack.standin,
         }
     }
@@ -299,6 +303,110 @@ async fn a_stale_watermark_is_refused_and_an_already_committed_run_is_reported_n
         outcome.events
     );
     assert_eq!(fixture.rows(&table).await.len(), 3, "nothing was applied twice");
+}
+
+/// `(run_id, seq, from_watermark, accepted_gaps)` of every commit of `table`, by `seq`.
+async fn commits(
+    fixture: &RedshiftFixture,
+    table: &str,
+) -> Vec<(String, i64, Option<String>, Option<String>)> {
+    let client = postgres_support::admin_client(&fixture.database_url).await;
+    let rows = client
+        .query(
+            "SELECT run_id, seq, from_watermark, accepted_gaps FROM dynashift_runs WHERE table_name = $1 ORDER BY seq",
+            &[&table],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_runs_table_is_upgraded_in_place_by_the_next_load_and_its_watermark_continues() {
+    let fixture = RedshiftFixture::new("rs_runs_upgrade").await;
+    let table = customers_table();
+    let client = postgres_support::admin_client(&fixture.database_url).await;
+    // The runs table as dynashift wrote it before `seq`, with two commits.
+    client
+        .batch_execute(
+            "CREATE TABLE dynashift_runs (table_name varchar(255) NOT NULL, run_id varchar(128) NOT NULL, \
+             mode varchar(16) NOT NULL, watermark varchar(32) NOT NULL, committed_at timestamp NOT NULL, \
+             upserts bigint NOT NULL, deletes bigint NOT NULL, target_rows bigint NOT NULL, PRIMARY KEY (run_id));
+             INSERT INTO dynashift_runs VALUES
+               ('customers', 'old-1', 'full', '2024-05-01T00:00:00.000000Z', '2024-05-01 00:10:00', 3, 0, 3),
+               ('customers', 'old-2', 'incremental', '2024-05-01T01:00:00.000000Z', '2024-05-01 01:10:00', 1, 0, 3);",
+        )
+        .await
+        .unwrap();
+    let before = fixture.warehouse.last_commit("customers").await.unwrap().expect("read the old way");
+    assert_eq!((before.run_id.as_str(), before.watermark), ("old-2", at("2024-05-01T01:00:00Z")));
+
+    let mut request =
+        fixture.next_request(&table, Mode::Incremental, "r3", &[vec![customer("C5", "E", 5)]]).await;
+    let gap =
+        dynashift::contract::AcceptedGap { from: at("2024-05-01T01:00:00Z"), to: at("2024-05-01T01:30:00Z") };
+    request.accepted_gaps = vec![gap];
+    let outcome = fixture.load(&request, &CancellationToken::new()).await;
+    outcome.result.expect("the load upgrades the runs table and commits");
+
+    let gaps = r#"[{"from":"2024-05-01T01:00:00Z","to":"2024-05-01T01:30:00Z"}]"#;
+    let expected = vec![
+        ("old-1".to_owned(), 1, None, None),
+        ("old-2".to_owned(), 2, Some("2024-05-01T00:00:00.000000Z".to_owned()), None),
+        ("r3".to_owned(), 3, Some("2024-05-01T01:00:00.000000Z".to_owned()), Some(gaps.to_owned())),
+    ];
+    let mut got = commits(&fixture, "customers").await;
+    for commit in &mut got {
+        // Reformat the JSON the way serde writes it, whatever the column kept.
+        commit.3 =
+            commit.3.as_deref().map(|g| serde_json::from_str::<serde_json::Value>(g).unwrap().to_string());
+    }
+    assert_eq!(got, expected);
+    let last = fixture.warehouse.last_commit("customers").await.unwrap().unwrap();
+    assert_eq!((last.run_id.as_str(), last.seq, last.watermark), ("r3", 3, at("2024-05-01T02:00:00Z")));
+    assert_eq!(last.from_watermark, Some(at("2024-05-01T01:00:00Z")));
+    assert_eq!(last.accepted_gaps, vec![gap]);
+
+    // The next load sees an upgraded table: no upgrade statement, and the chain continues.
+    let outcome = fixture.sync(&table, Mode::Incremental, "r4", &[vec![customer("C6", "F", 6)]]).await;
+    outcome.result.unwrap();
+    let last_batch = fixture.batches().pop().unwrap();
+    assert!(!last_batch.iter().any(|sql| sql.starts_with("ALTER TABLE")), "{last_batch:?}");
+    let r4 = fixture.warehouse.find_run("r4").await.unwrap().unwrap();
+    assert_eq!((r4.seq, r4.from_watermark), (4, Some(at("2024-05-01T02:00:00Z"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_commit_is_the_highest_seq_whatever_committed_at_and_the_watermark_say() {
+    let fixture = RedshiftFixture::new("rs_runs_seq").await;
+    let table = customers_table();
+    seed_customers(&fixture).await;
+    // A later commit (seq 2) whose clock was behind and whose watermark is below the seed's: a
+    // full resync from an older export, say. It is the committed state.
+    let client = postgres_support::admin_client(&fixture.database_url).await;
+    client
+        .batch_execute(
+            "UPDATE dynashift_runs SET committed_at = '2030-01-01 00:00:00';
+             INSERT INTO dynashift_runs VALUES ('customers', 'later', 'full', '2024-04-01T00:00:00.000000Z', \
+             '2000-01-01 00:00:00', 3, 0, 3, 2, NULL, NULL);",
+        )
+        .await
+        .unwrap();
+    let last = fixture.warehouse.last_commit("customers").await.unwrap().unwrap();
+    assert_eq!((last.run_id.as_str(), last.seq), ("later", 2));
+    // The batch's guard agrees: a load continuing from it commits, one from the seed's is stale.
+    let mut stale =
+        fixture.next_request(&table, Mode::Incremental, "stale", &[vec![customer("C5", "E", 5)]]).await;
+    stale.previous_watermark = Some(at("2024-05-01T00:00:00Z"));
+    let (_, label, _) = statement_error(&fixture.load(&stale, &CancellationToken::new()).await);
+    assert_eq!(label, "check the committed watermark");
+    let outcome = fixture.sync(&table, Mode::Incremental, "next", &[vec![customer("C5", "E", 5)]]).await;
+    outcome.result.expect("continues from the highest seq");
+    let next = fixture.warehouse.last_commit("customers").await.unwrap().unwrap();
+    assert_eq!(
+        (next.run_id.as_str(), next.seq, next.from_watermark),
+        ("next", 3, Some(at("2024-04-01T00:00:00Z")))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

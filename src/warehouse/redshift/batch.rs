@@ -96,6 +96,9 @@ pub fn transient_cause(message: &str) -> Option<String> {
         ("pg_namespace_nspname_index", "another load creating the same schema at once"),
         ("concurrent transaction", "a concurrent transaction"),
     ];
+    if super::runs::is_concurrent_upgrade(message) {
+        return Some(format!("another load upgrading {RUNS_TABLE} at once"));
+    }
     causes.iter().find(|(needle, _)| lower.contains(needle)).map(|(_, cause)| (*cause).to_owned())
 }
 
@@ -367,5 +370,10 @@ mod tests {
         assert!(transient_cause(race).is_some());
         assert_eq!(transient_cause("ERROR: permission denied for relation orders"), None);
         assert_eq!(transient_cause("run r1 is already recorded in dynashift_runs"), None);
+        let lost_upgrade = "ERROR: column \"seq\" of relation \"dynashift_runs\" already exists";
+        assert_eq!(
+            transient_cause(lost_upgrade).as_deref(),
+            Some("another load upgrading dynashift_runs at once")
+        );
     }
 }

@@ -31,6 +31,7 @@ use crate::warehouse::{
 
 use data_api::{DataApi, QueryError};
 use plan::CopySettings;
+use runs::RunsShape;
 
 use batch::LoadJob;
 
@@ -74,8 +75,10 @@ impl Warehouse for RedshiftWarehouse {
         crate::contract::StageRules::REDSHIFT
     }
 
+    /// The statements for an upgraded runs table (a dry run reads nothing from Redshift); a load
+    /// that finds an old one adds the upgrade after the lock.
     fn plan(&self, request: &LoadRequest) -> Vec<PlannedStatement> {
-        plan::steps(request, &self.copy).iter().map(plan::Step::planned).collect()
+        plan::steps(request, &self.copy, RunsShape::Current).iter().map(plan::Step::planned).collect()
     }
 
     async fn last_commit(&self, table_name: &str) -> Result<Option<CommitRecord>, WarehouseError> {
@@ -92,8 +95,9 @@ impl Warehouse for RedshiftWarehouse {
         events: &EventSink,
         cancel: &CancellationToken,
     ) -> Result<LoadReport, WarehouseError> {
-        let steps = plan::steps(request, &self.copy);
-        if let Some(problem) = plan::unloadable(request, &steps) {
+        // Refused before anything is sent, whatever the runs table's shape.
+        let planned = plan::steps(request, &self.copy, RunsShape::Current);
+        if let Some(problem) = plan::unloadable(request, &planned) {
             return Err(WarehouseError::Other(problem));
         }
         let job = LoadJob { request, events, cancel };
@@ -102,7 +106,16 @@ impl Warehouse for RedshiftWarehouse {
             .on_retry(|retrying| {
                 events.emit(EventKind::Warning { message: format!("retrying the load: {retrying}") });
             })
-            .run(|| async { batch::run_batch(&self.api, &steps, &job).await.map_err(Attempt) })
+            .run(|| async {
+                // Probed at every attempt: a load that lost the upgrade race to another one
+                // (see `batch::transient_cause`) plans again without the upgrade.
+                let shape = read_runs_shape(&self.api).await.map_err(Attempt)?;
+                let steps = plan::steps(request, &self.copy, shape);
+                if let Some(problem) = plan::unloadable(request, &steps) {
+                    return Err(Attempt(WarehouseError::Other(problem)));
+                }
+                batch::run_batch(&self.api, &steps, &job).await.map_err(Attempt)
+            })
             .await
             .map_err(|attempt| attempt.0)
     }
@@ -140,19 +153,49 @@ impl Retryable for Attempt {
 
 /// The newest commit of a table; `None` when it never committed or the runs table is missing.
 async fn read_last_commit(api: &DataApi, table_name: &str) -> Result<Option<CommitRecord>, WarehouseError> {
-    read_record(api, &runs::select_last_commit(table_name)).await
+    read_record(api, |shape| runs::select_last_commit(table_name, shape)).await
 }
 
 /// The commit of one run; `None` when it never committed or the runs table is missing.
 async fn read_run(api: &DataApi, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
-    read_record(api, &runs::select_run(run_id)).await
+    read_record(api, |shape| runs::select_run(run_id, shape)).await
 }
 
-async fn read_record(api: &DataApi, sql: &str) -> Result<Option<CommitRecord>, WarehouseError> {
-    if let Some(problem) = sql::unsafe_literal(sql) {
-        return Err(WarehouseError::Other(format!("reading {RUNS_TABLE}: a name {problem}")));
+/// Reads with the upgraded columns and order, and again the old way when the table has not been
+/// upgraded yet (one more call, only until the next load upgrades it).
+async fn read_record(
+    api: &DataApi,
+    sql_for: impl Fn(RunsShape) -> String,
+) -> Result<Option<CommitRecord>, WarehouseError> {
+    match query_runs(api, &sql_for(RunsShape::Current)).await {
+        Err(QueryError::Failed(message)) if runs::is_missing_new_column(&message) => {
+            record_from(api, query_runs(api, &sql_for(RunsShape::Old)).await)
+        }
+        result => record_from(api, result),
     }
-    match api.query(sql, "dynashift read runs").await {
+}
+
+/// Which shape the runs table has; a missing one counts as current (the load creates it so).
+async fn read_runs_shape(api: &DataApi) -> Result<RunsShape, WarehouseError> {
+    match query_runs(api, &runs::probe_shape()).await {
+        Ok(_) => Ok(RunsShape::Current),
+        Err(QueryError::Failed(message)) if runs::is_missing_new_column(&message) => Ok(RunsShape::Old),
+        result => record_from(api, result).map(|_| RunsShape::Current),
+    }
+}
+
+async fn query_runs(api: &DataApi, sql: &str) -> Result<data_api::Rows, QueryError> {
+    if let Some(problem) = sql::unsafe_literal(sql) {
+        return Err(QueryError::Failed(format!("a name {problem}")));
+    }
+    api.query(sql, "dynashift read runs").await
+}
+
+fn record_from(
+    api: &DataApi,
+    result: Result<data_api::Rows, QueryError>,
+) -> Result<Option<CommitRecord>, WarehouseError> {
+    match result {
         Ok(rows) => rows.first().map(|row| runs::record_of(row)).transpose(),
         Err(QueryError::Failed(message)) if runs::is_missing_runs_table(&message) => Ok(None),
         Err(QueryError::Failed(message)) => {

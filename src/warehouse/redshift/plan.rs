@@ -3,7 +3,8 @@
 //! (what a dry run prints) and `Warehouse::load` (what runs).
 //!
 //! Both modes: create `dynashift_runs` if missing → create the schema and the target if
-//! missing → create the stage → COPY the staged files → lock `dynashift_runs` → refuse a run
+//! missing → create the stage → COPY the staged files → lock `dynashift_runs` → (a runs table
+//! of an earlier version: upgrade it, see [`runs::upgrade_runs_table`]) → refuse a run
 //! that already committed → (incremental: refuse a stale watermark). The lock is taken after
 //! the COPY so other tables' reads of `dynashift_runs` do not wait for a long COPY.
 //! Incremental: delete the keys staged as deletes → drop them from the stage → MERGE the rest.
@@ -23,7 +24,7 @@ use crate::pipeline::staged::StagedFormat;
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
-use super::runs;
+use super::runs::{self, RunsShape};
 use super::sql::{self, CopySource, quoted_target};
 
 /// The Data API's limit of statements per batch.
@@ -80,8 +81,9 @@ impl CopySettings {
     }
 }
 
-/// Every statement of the load `request` asks for, in execution order.
-pub fn steps(request: &LoadRequest, copy: &CopySettings) -> Vec<Step> {
+/// Every statement of the load `request` asks for, in execution order, for a runs table of
+/// `shape` (an old one is upgraded right after the lock).
+pub fn steps(request: &LoadRequest, copy: &CopySettings, runs_shape: RunsShape) -> Vec<Step> {
     let shape = TableShape::of(&request.table);
     let target = quoted_target(&request.table.target);
     let mut steps =
@@ -101,7 +103,7 @@ pub fn steps(request: &LoadRequest, copy: &CopySettings) -> Vec<Step> {
     };
     steps.push(Step::new("create stage table", create_stage, Role::Plain));
     steps.push(copy_step(request, &shape, copy));
-    steps.extend(lock_and_guards(request));
+    steps.extend(lock_and_guards(request, runs_shape));
     match request.mode {
         Mode::Incremental => steps.extend([
             Step::new(
@@ -140,16 +142,23 @@ pub fn steps(request: &LoadRequest, copy: &CopySettings) -> Vec<Step> {
 /// The lock on `dynashift_runs` and the guards that read it. The lock comes after the COPY into
 /// the session's own stage, so a long COPY does not hold up other tables' planning reads of
 /// `dynashift_runs`; the guards come after the lock, so they see the committed state, and
-/// before the first change to the target.
-fn lock_and_guards(request: &LoadRequest) -> Vec<Step> {
-    let mut steps = vec![
-        Step::new(format!("wait for other loads (lock {RUNS_TABLE})"), runs::lock_runs_table(), Role::Plain),
-        Step::new(
-            format!("check run {} is not committed yet", request.run_id),
-            runs::guard_run_not_committed(&request.run_id),
-            Role::GuardRun,
-        ),
-    ];
+/// before the first change to the target. An old runs table is upgraded between the lock and
+/// the guards, which read `seq`.
+fn lock_and_guards(request: &LoadRequest, shape: RunsShape) -> Vec<Step> {
+    let mut steps = vec![Step::new(
+        format!("wait for other loads (lock {RUNS_TABLE})"),
+        runs::lock_runs_table(),
+        Role::Plain,
+    )];
+    if shape == RunsShape::Old {
+        let upgrade = runs::upgrade_runs_table().into_iter();
+        steps.extend(upgrade.map(|(label, sql)| Step::new(label, sql, Role::Plain)));
+    }
+    steps.push(Step::new(
+        format!("check run {} is not committed yet", request.run_id),
+        runs::guard_run_not_committed(&request.run_id),
+        Role::GuardRun,
+    ));
     if request.mode == Mode::Incremental {
         steps.push(Step::new(
             "check the committed watermark",
@@ -292,7 +301,7 @@ mod tests {
     }
 
     fn copy_of(request: &LoadRequest, copy: &CopySettings) -> String {
-        steps(request, copy).into_iter().find(|s| s.action == Role::Copy).unwrap().sql
+        steps(request, copy, RunsShape::Current).into_iter().find(|s| s.action == Role::Copy).unwrap().sql
     }
 
     #[test]
@@ -406,21 +415,56 @@ mod tests {
                 steps(
                     &staged_request(testkit::line_items_table(), Mode::Incremental, "run-7"),
                     &copy_settings(),
+                    RunsShape::Current,
                 ),
             ),
             (
                 "full",
-                steps(&staged_request(testkit::customers_table(), Mode::Full, "run-8"), &copy_settings()),
+                steps(
+                    &staged_request(testkit::customers_table(), Mode::Full, "run-8"),
+                    &copy_settings(),
+                    RunsShape::Current,
+                ),
             ),
             (
                 "super",
-                steps(&staged_request(testkit::orders_table(), Mode::Incremental, "run-9"), &copy_settings()),
+                steps(
+                    &staged_request(testkit::orders_table(), Mode::Incremental, "run-9"),
+                    &copy_settings(),
+                    RunsShape::Current,
+                ),
             ),
-            ("pushdown", steps(&pushdown_request(testkit::customers_table(), "run-10"), &copy_settings())),
-            ("pushdown super", steps(&pushdown_request(testkit::orders_table(), "run-11"), &copy_settings())),
+            (
+                "pushdown",
+                steps(
+                    &pushdown_request(testkit::customers_table(), "run-10"),
+                    &copy_settings(),
+                    RunsShape::Current,
+                ),
+            ),
+            (
+                "pushdown super",
+                steps(
+                    &pushdown_request(testkit::orders_table(), "run-11"),
+                    &copy_settings(),
+                    RunsShape::Current,
+                ),
+            ),
+            (
+                "incremental upgrading the runs table",
+                steps(
+                    &staged_request(testkit::line_items_table(), Mode::Incremental, "run-13"),
+                    &copy_settings(),
+                    RunsShape::Old,
+                ),
+            ),
             (
                 "pushdown in a schema",
-                steps(&pushdown_request(testkit::line_items_table(), "run-12"), &copy_settings()),
+                steps(
+                    &pushdown_request(testkit::line_items_table(), "run-12"),
+                    &copy_settings(),
+                    RunsShape::Current,
+                ),
             ),
         ]
     }
@@ -428,31 +472,47 @@ mod tests {
     #[test]
     fn incremental_with_a_composite_key_in_a_schema() {
         let request = staged_request(testkit::line_items_table(), Mode::Incremental, "run-7");
-        insta::assert_snapshot!(render(&steps(&request, &copy_settings())));
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings(), RunsShape::Current)));
+    }
+
+    #[test]
+    fn an_old_runs_table_is_upgraded_after_the_lock_and_before_the_guards() {
+        let request = staged_request(testkit::orders_table(), Mode::Incremental, "r");
+        let current = steps(&request, &copy_settings(), RunsShape::Current);
+        let old = steps(&request, &copy_settings(), RunsShape::Old);
+        assert!(!current.iter().any(|s| s.label.starts_with("upgrade")));
+        let upgrade: Vec<usize> =
+            (0..old.len()).filter(|i| old[*i].label.starts_with("upgrade dynashift_runs")).collect();
+        assert_eq!(upgrade.len(), 4);
+        let lock = old.iter().position(|s| s.sql.starts_with("LOCK")).unwrap();
+        let guard = old.iter().position(|s| s.action == Role::GuardRun).unwrap();
+        assert_eq!(upgrade, (lock + 1..guard).collect::<Vec<_>>());
+        assert_eq!(old.len(), current.len() + 4);
+        insta::assert_snapshot!(render(&old[lock..=guard + 1]));
     }
 
     #[test]
     fn full_replace() {
         let request = staged_request(testkit::customers_table(), Mode::Full, "run-8");
-        insta::assert_snapshot!(render(&steps(&request, &copy_settings())));
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings(), RunsShape::Current)));
     }
 
     #[test]
     fn super_columns_and_the_whole_item_column() {
         let request = staged_request(testkit::orders_table(), Mode::Incremental, "run-9");
-        insta::assert_snapshot!(render(&steps(&request, &copy_settings())));
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings(), RunsShape::Current)));
     }
 
     #[test]
     fn pushdown_full_replace() {
         let request = pushdown_request(testkit::customers_table(), "run-10");
-        insta::assert_snapshot!(render(&steps(&request, &copy_settings())));
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings(), RunsShape::Current)));
     }
 
     #[test]
     fn a_pushdown_load_copies_the_target_columns_and_inserts_every_stage_row() {
         let request = pushdown_request(testkit::orders_table(), "run-11");
-        let steps = steps(&request, &copy_settings());
+        let steps = steps(&request, &copy_settings(), RunsShape::Current);
         let copy = steps.iter().find(|s| s.action == Role::Copy).unwrap();
         assert_eq!(copy.label, "COPY 3 export files into stage (pushdown: $.Item jsonpaths)");
         assert!(
@@ -474,19 +534,20 @@ mod tests {
     fn a_pushdown_set_is_refused_for_an_incremental_load_or_an_unreadable_path() {
         let mut incremental = pushdown_request(testkit::customers_table(), "r");
         incremental.mode = Mode::Incremental;
-        let problem = unloadable(&incremental, &steps(&incremental, &copy_settings())).unwrap();
+        let problem =
+            unloadable(&incremental, &steps(&incremental, &copy_settings(), RunsShape::Current)).unwrap();
         assert!(problem.contains("only a full load can apply"), "{problem}");
         let mut table = testkit::customers_table();
         table.columns[1].path = crate::config::AttrPath::parse("names[0]").unwrap();
         let indexed = pushdown_request(table, "r");
-        let problem = unloadable(&indexed, &steps(&indexed, &copy_settings())).unwrap();
+        let problem = unloadable(&indexed, &steps(&indexed, &copy_settings(), RunsShape::Current)).unwrap();
         assert!(problem.starts_with("column `name` reads `names[0]`"), "{problem}");
         let mut naive = pushdown_request(testkit::orders_table(), "r");
         let mut table = crate::config::TableConfig::clone(&naive.table);
         table.columns.iter_mut().find(|c| c.name == "placed_at").unwrap().ty =
             crate::config::ColumnType::Timestamp;
         naive.table = table.into();
-        let problem = unloadable(&naive, &steps(&naive, &copy_settings())).unwrap();
+        let problem = unloadable(&naive, &steps(&naive, &copy_settings(), RunsShape::Current)).unwrap();
         assert!(problem.starts_with("column `placed_at` of table orders is `timestamp`"), "{problem}");
     }
 
@@ -587,12 +648,19 @@ mod tests {
 
     #[test]
     fn the_watermark_guard_exists_only_for_incremental_loads_and_comes_before_any_change() {
-        let incremental =
-            steps(&staged_request(testkit::orders_table(), Mode::Incremental, "r"), &copy_settings());
+        let incremental = steps(
+            &staged_request(testkit::orders_table(), Mode::Incremental, "r"),
+            &copy_settings(),
+            RunsShape::Current,
+        );
         let guard = incremental.iter().position(|s| s.action == Role::GuardWatermark).unwrap();
         let first_change = incremental.iter().position(|s| s.sql.starts_with("DELETE")).unwrap();
         assert!(guard < first_change);
-        let full = steps(&staged_request(testkit::orders_table(), Mode::Full, "r"), &copy_settings());
+        let full = steps(
+            &staged_request(testkit::orders_table(), Mode::Full, "r"),
+            &copy_settings(),
+            RunsShape::Current,
+        );
         assert!(!full.iter().any(|s| s.action == Role::GuardWatermark));
         assert!(full.iter().any(|s| s.action == Role::GuardRun));
         assert_eq!(full.last().map(|s| s.action), Some(Role::Count));
@@ -626,7 +694,7 @@ mod tests {
             table.columns.push(column);
         }
         let request = staged_request(table, Mode::Incremental, "r");
-        let steps = steps(&request, &copy_settings());
+        let steps = steps(&request, &copy_settings(), RunsShape::Current);
         let problem = unloadable(&request, &steps).expect("refused");
         let (index, merge) =
             steps.iter().enumerate().find(|(_, s)| s.label == "merge staged upserts").unwrap();
@@ -643,7 +711,7 @@ mod tests {
     fn a_dry_run_which_stages_nothing_still_shows_the_copy() {
         let mut request = staged_request(testkit::orders_table(), Mode::Incremental, "r");
         request.staged.files.clear();
-        let steps = steps(&request, &copy_settings());
+        let steps = steps(&request, &copy_settings(), RunsShape::Current);
         let copy = steps.iter().find(|s| s.action == Role::Copy).expect("a COPY step");
         assert_eq!(copy.label, "COPY the staged files into stage");
     }
@@ -651,13 +719,13 @@ mod tests {
     #[test]
     fn a_local_store_or_an_unsafe_value_is_refused_before_anything_runs() {
         let local = testkit::request_for(testkit::orders_table(), Mode::Full, "r");
-        let problem = unloadable(&local, &steps(&local, &copy_settings())).unwrap();
+        let problem = unloadable(&local, &steps(&local, &copy_settings(), RunsShape::Current)).unwrap();
         assert!(problem.contains("Redshift COPY reads from S3"), "{problem}");
         let mut odd = staged_request(testkit::orders_table(), Mode::Full, r"run\1");
         odd.run_id = r"run\1".into();
-        let problem = unloadable(&odd, &steps(&odd, &copy_settings())).unwrap();
+        let problem = unloadable(&odd, &steps(&odd, &copy_settings(), RunsShape::Current)).unwrap();
         assert!(problem.contains("holds a backslash"), "{problem}");
         let fine = staged_request(testkit::orders_table(), Mode::Full, "r");
-        assert_eq!(unloadable(&fine, &steps(&fine, &copy_settings())), None);
+        assert_eq!(unloadable(&fine, &steps(&fine, &copy_settings(), RunsShape::Current)), None);
     }
 }
