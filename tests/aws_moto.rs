@@ -161,7 +161,15 @@ async fn connecting_resolves_the_table_and_checks_its_key() {
     let source = source_for(&table, &config).await.unwrap();
     assert!(source.resolved().arn.ends_with(&format!(":table/{name}")), "{}", source.resolved().arn);
     assert_eq!(source.resolved().key_names(), ["pk", "sk"]);
-    assert_eq!(source.table(), &table, "a written key that matches leaves the table as configured");
+    let declared: Vec<_> = source.table().key_types.iter().map(|t| t.as_ref().map(|t| t.tags)).collect();
+    assert_eq!(
+        declared,
+        [Some(&["S"][..]), Some(&["S"][..])],
+        "DescribeTable's types replace varchar's S or B"
+    );
+    let as_configured =
+        TableConfig { key_types: table.key_types.clone(), ..TableConfig::clone(source.table()) };
+    assert_eq!(as_configured, *table, "a written key that matches leaves the table as configured");
     assert_eq!(source.describe(), format!("DynamoDB table {name} in us-east-1"));
 
     let (config, table) = table_config(&name, "unused-bucket", "[\"pk\"]");

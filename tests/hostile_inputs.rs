@@ -259,8 +259,8 @@ async fn an_ion_export_is_not_supported() {
     let entry = hostile.shared_data_file(DATA, &[&upsert("3", "")]).await;
     hostile.incremental_with(&[entry], |summary| summary["outputFormat"] = "ION".into()).await;
     let failure = hostile.fails().await;
-    assert_mentions(&failure.cause, &[NEXT_ID, "ION format, which is not supported"]);
-    assert_mentions(&failure.hint, &["DYNAMODB_JSON"]);
+    assert_mentions(&failure.cause, &[NEXT_ID, "`outputFormat` is ION, which is not supported"]);
+    assert_mentions(&format!("{}\n{}", failure.cause, failure.hint), &["DYNAMODB_JSON"]);
 }
 
 #[tokio::test]
@@ -284,7 +284,7 @@ async fn a_summary_whose_window_ends_before_it_starts_is_named() {
     let failure = hostile.fails().await;
     assert_mentions(
         &failure.cause,
-        &[&format!("{NEXT_ID}/manifest-summary.json"), "is not after exportFromTime"],
+        &[&format!("{NEXT_ID}/manifest-summary.json"), "is not after `exportFromTime`"],
     );
 }
 
@@ -541,14 +541,33 @@ async fn keys_naming_another_item_than_the_new_image_are_refused() {
     assert_mentions(&failure.cause, &[r#"`Keys` has {"S":"1"} but `NewImage` has {"S":"2"}"#]);
 }
 
+/// The key column is a varchar, which holds S keys and B keys (as base64 text): one type
+/// throughout, the first line's.
 #[tokio::test]
 async fn a_key_of_another_type_than_the_other_lines_is_refused() {
     let mut hostile = Hostile::committed().await;
-    let number_key = raw_change(r#"{"id":{"N":"1"}}"#, r#","NewImage":{"id":{"N":"1"},"name":{"S":"Eve"}}"#);
-    let key = export_of(&hostile, &[&upsert("3", ""), &number_key]).await;
+    let binary_key =
+        raw_change(r#"{"id":{"B":"AQ=="}}"#, r#","NewImage":{"id":{"B":"AQ=="},"name":{"S":"Eve"}}"#);
+    let key = export_of(&hostile, &[&upsert("3", ""), &binary_key]).await;
     let failure = hostile.fails().await;
-    assert_mentions(&failure.cause, &[&key, "line 2", r#"item {"N":"1"}"#, "`Keys.id`"]);
-    assert_mentions(&failure.cause, &["of type N here but of type S", "line 1"]);
+    assert_mentions(&failure.cause, &[&key, "line 2", r#"item {"B":"AQ=="}"#, "`Keys.id`"]);
+    assert_mentions(&failure.cause, &["of type B here but of type S", "line 1"]);
+}
+
+/// An N key on a table whose key column is a varchar: no other line to disagree with, the
+/// column's type refuses it (it would create an item `"1"` the table cannot hold).
+#[tokio::test]
+async fn a_key_of_another_type_than_the_tables_is_refused_on_its_only_line() {
+    let mut hostile = Hostile::committed().await;
+    let number_key = raw_change(r#"{"id":{"N":"1"}}"#, r#","NewImage":{"id":{"N":"1"},"name":{"S":"Eve"}}"#);
+    let key = export_of(&hostile, &[&number_key]).await;
+    let failure = hostile.fails().await;
+    assert_eq!(failure.stage, Stage::Staging);
+    assert_mentions(&failure.cause, &[&key, "line 1", r#"item {"N":"1"}"#, "`Keys.id`"]);
+    assert_mentions(
+        &failure.cause,
+        &["of type N here", "of type S or B", "tables.toml, which types key column `id` as varchar(16)"],
+    );
 }
 
 #[tokio::test]

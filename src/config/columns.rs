@@ -12,6 +12,8 @@ use std::ops::Range;
 
 use toml::Spanned;
 
+use crate::contract::ExpectedKeyType;
+
 use super::defaults::{COLUMN_TYPE, KEY_COLUMN_TYPE};
 use super::described_key::KeyScalar;
 use super::ident::is_valid_identifier;
@@ -31,6 +33,8 @@ pub(super) struct ColumnLayout {
     pub columns: Vec<ColumnSpec>,
     pub unmapped: UnmappedPolicy,
     pub key_from_table: Option<KeyFromTable>,
+    /// Each key attribute's expected DynamoDB type, in key order (see `key_types`).
+    pub key_types: Vec<Option<ExpectedKeyType>>,
 }
 
 /// A value and where tables.toml writes it; no place when there is none to point at (a key read
@@ -143,8 +147,9 @@ pub(super) fn apply_key(layout: KeylessLayout, key: &KeyDraft, issues: &Issues) 
     let drafts = drafts?;
     let unmapped =
         layout.unmapped.filter(|unmapped| item_column_is_free(unmapped, &drafts, &layout.label, issues))?;
+    let key_types = super::key_types::derive(key, &drafts);
     let key = key.attributes.iter().map(|attribute| attribute.name.value.clone()).collect();
-    key_ok.then(|| ColumnLayout { key, columns: finish(drafts), unmapped, key_from_table: None })
+    key_ok.then(|| ColumnLayout { key, columns: finish(drafts), unmapped, key_from_table: None, key_types })
 }
 
 /// The layout of a table whose key DescribeTable will name: everything but the key rules is
@@ -161,6 +166,7 @@ fn awaiting_key(layout: KeylessLayout, issues: &Issues) -> Option<ColumnLayout> 
         columns: finish(drafts),
         unmapped,
         key_from_table: Some(KeyFromTable { columns_written, untyped_columns }),
+        key_types: Vec::new(),
     })
 }
 

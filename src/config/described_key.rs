@@ -5,6 +5,8 @@
 //! A written key must be DynamoDB's, and its columns must hold the attribute types DynamoDB
 //! declares, which loading cannot know.
 
+use crate::contract::ExpectedKeyType;
+
 use super::columns::{ColumnLayout, Draft, KeyAttributeDraft, KeyDraft, KeylessLayout, Placed, apply_key};
 use super::error::Problem;
 use super::issues::{Issue, Issues};
@@ -141,7 +143,7 @@ impl TableConfig {
         }
         let issues = Issues::default();
         match apply_key(self.keyless_layout(pending), &key_draft(described), &issues) {
-            Some(layout) if issues.is_empty() => Ok(self.completed(layout)),
+            Some(layout) if issues.is_empty() => Ok(self.completed(layout, described)),
             _ => Err(KeyError::DoesNotFit {
                 table: self.name.clone(),
                 described: names,
@@ -152,9 +154,16 @@ impl TableConfig {
     }
 
     /// This table with `layout`'s key and columns, no longer awaiting its key.
-    fn completed(&self, layout: ColumnLayout) -> TableConfig {
+    fn completed(&self, layout: ColumnLayout, described: &[KeyAttribute]) -> TableConfig {
         let mut table = self.clone();
+        // A written key's column types were known when loading; the layout rebuilt here types
+        // every column, defaulted ones too, so an attribute DynamoDB leaves undeclared keeps those.
+        let key_types = match self.key_from_table() {
+            Some(_) => layout.key_types,
+            None => declared_or(described, &self.key_types),
+        };
         (table.key, table.columns, table.unmapped) = (layout.key, layout.columns, layout.unmapped);
+        table.key_types = key_types;
         if let SourceConfig::Aws(settings) = &mut table.source {
             settings.key_from_table = None;
         }
@@ -182,6 +191,19 @@ impl TableConfig {
             unmapped: Some(self.unmapped.clone()),
         }
     }
+}
+
+/// DynamoDB's declared types, else the types loading found.
+fn declared_or(
+    described: &[KeyAttribute],
+    loaded: &[Option<ExpectedKeyType>],
+) -> Vec<Option<ExpectedKeyType>> {
+    let loaded = |i: usize| loaded.get(i).cloned().flatten();
+    described
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a.scalar.map(KeyScalar::expected).or_else(|| loaded(i)))
+        .collect()
 }
 
 /// DescribeTable's key as the key rules take it: no place in tables.toml, types declared.
@@ -226,6 +248,11 @@ mod tests {
         key(&[("pk", KeyScalar::String), ("sk", KeyScalar::Number)])
     }
 
+    /// `table` with no key types, to compare what else completing a key changes.
+    fn without_key_types(table: TableConfig) -> TableConfig {
+        TableConfig { key_types: Vec::new(), ..table }
+    }
+
     /// The messages of a key that does not fit.
     fn problems(table: &TableConfig, described: &[KeyAttribute]) -> Vec<String> {
         match table.with_described_key(described) {
@@ -248,7 +275,9 @@ mod tests {
             let completed =
                 table(entry).with_described_key(&pk_sk()).unwrap_or_else(|e| panic!("{entry}: {e}"));
             let written = table(&format!("key = [\"pk\", \"sk\"]\n{entry}"));
-            assert_eq!(completed, written, "{entry}");
+            let declared: Vec<_> = pk_sk().iter().map(|a| a.scalar.map(KeyScalar::expected)).collect();
+            assert_eq!(completed.key_types, declared, "{entry}");
+            assert_eq!(without_key_types(completed), without_key_types(written), "{entry}");
         }
     }
 
@@ -313,10 +342,9 @@ mod tests {
             "`key` of table `orders` is [\"sk\", \"pk\"], but DynamoDB's key schema (DescribeTable) is \
              [\"pk\", \"sk\"]; write key = [\"pk\", \"sk\"]"
         );
-        assert_eq!(
-            written.with_described_key(&key(&[("sk", KeyScalar::String), ("pk", KeyScalar::String)])),
-            Ok(written)
-        );
+        let described =
+            written.with_described_key(&key(&[("sk", KeyScalar::String), ("pk", KeyScalar::String)]));
+        assert_eq!(described.map(without_key_types), Ok(without_key_types(written)));
     }
 
     #[test]

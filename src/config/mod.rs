@@ -13,6 +13,7 @@ mod error;
 mod ident;
 mod inherit;
 mod issues;
+mod key_types;
 mod load;
 mod location;
 mod model;

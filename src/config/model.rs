@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::ExpectedKeyType;
+
 use super::path::AttrPath;
 use super::types::ColumnType;
 
@@ -365,6 +367,10 @@ pub struct TableConfig {
     pub staged_file_bytes: u64,
     /// How a full sync loads (incremental syncs are always staged).
     pub full_load: FullLoad,
+    /// The DynamoDB type each key attribute must have, parallel to `key`: from DescribeTable when
+    /// the table was described, else from the key column's written type; `None` (or an empty
+    /// list) where nothing is known, and staging then only checks lines agree with each other.
+    pub key_types: Vec<Option<ExpectedKeyType>>,
 }
 
 impl TableConfig {

@@ -57,6 +57,7 @@ pub(super) fn validate_table(
         target: target?,
         mode: written(&raw.mode).unwrap_or(Mode::Incremental),
         key: layout.key,
+        key_types: layout.key_types,
         columns: layout.columns,
         unmapped: layout.unmapped,
         on_type_error: written(&overrides.on_type_error).unwrap_or(inherited.on_type_error),

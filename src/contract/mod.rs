@@ -4,7 +4,9 @@
 
 pub mod exit;
 mod gap;
+mod key_type;
 mod stage_rules;
 
 pub use gap::AcceptedGap;
+pub use key_type::ExpectedKeyType;
 pub use stage_rules::StageRules;

@@ -226,8 +226,10 @@ impl Hostile {
         let files: String = entries.iter().map(|e| e.manifest_line() + "\n").collect();
         self.store.put(&format!("{dir}/manifest-files.json"), files.into_bytes()).await.unwrap();
         let items: u64 = entries.iter().map(|e| e.items).sum();
+        // A full export's summary is version 2020-06-30, an incremental one's 2023-08-01 (aws-facts §2).
+        let version = if extra.contains("FULL_EXPORT") { "2020-06-30" } else { "2023-08-01" };
         let summary = format!(
-            r#"{{"version":"2023-08-01","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
+            r#"{{"version":"{version}","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
         );
         let mut summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
         edit(&mut summary);

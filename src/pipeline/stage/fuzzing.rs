@@ -93,7 +93,7 @@ fn stage_image(table: &TableConfig, mapper: &RowMapper, image: &Map<'_>, micros:
     }
     let key = item_key(image, &table.key).expect("a key without problems is complete");
     assert_eq!(Some(key), crate::ddb::ItemKey::of(&owned, &table.key));
-    let types = KeyTypes::new(&table.key);
+    let types = KeyTypes::new(&table.key, &table.key_types);
     assert_eq!(types.check(image, &table.key, "Item", "f", 1), None, "the first line sets the types");
     let digests = KeyDigests::new(true);
     let origin = Origin { file: digests.file_index("f"), line: 1 };

@@ -15,6 +15,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use siphasher::sip128::{Hasher128, SipHasher13};
 
+use crate::contract::ExpectedKeyType;
+
 use super::error::capped;
 use super::image::{Map, Value};
 
@@ -137,20 +139,27 @@ impl Hasher for LowBits {
     }
 }
 
-/// The DynamoDB type of each key attribute, fixed by the first line of the stage step that has
-/// it (DynamoDB declares one type per key attribute, and every item's key has it).
+/// The DynamoDB type of each key attribute: the one the configuration knows (DescribeTable, or
+/// the key column's type), else the one the first line of the stage step that has it gave it
+/// (DynamoDB declares one type per key attribute, and every item's key has it).
 #[derive(Debug)]
 pub struct KeyTypes {
+    expected: Vec<Option<ExpectedKeyType>>,
     first: Vec<OnceLock<(&'static str, String, u64)>>,
 }
 
 impl KeyTypes {
-    pub fn new(key_attributes: &[String]) -> KeyTypes {
-        KeyTypes { first: key_attributes.iter().map(|_| OnceLock::new()).collect() }
+    /// `expected`: parallel to `key_attributes`, shorter or `None` where nothing is known.
+    pub fn new(key_attributes: &[String], expected: &[Option<ExpectedKeyType>]) -> KeyTypes {
+        KeyTypes {
+            expected: (0..key_attributes.len()).map(|i| expected.get(i).cloned().flatten()).collect(),
+            first: key_attributes.iter().map(|_| OnceLock::new()).collect(),
+        }
     }
 
-    /// Why `image`'s key attributes do not have the types the first line gave them, if they do
-    /// not. `what` names the image (`Keys`, `Item`); `file` and `line` say where it is.
+    /// Why `image`'s key attributes do not have their expected types, or the types the first line
+    /// gave them, if they do not. `what` names the image (`Keys`, `Item`); `file` and `line` say
+    /// where it is.
     pub fn check(
         &self,
         image: &Map<'_>,
@@ -159,18 +168,35 @@ impl KeyTypes {
         file: &str,
         line: u64,
     ) -> Option<(String, String)> {
-        key_attributes.iter().zip(&self.first).find_map(|(name, first)| {
+        key_attributes.iter().enumerate().find_map(|(i, name)| {
             let tag = image.get(name)?.type_tag();
-            let (first_tag, first_file, first_line) = first.get_or_init(|| (tag, file.to_owned(), line));
+            let path = || format!("{what}.{name}");
+            if let Some(expected) = &self.expected[i] {
+                if !expected.accepts(tag) {
+                    let reason = format!(
+                        "key attribute `{}` is of type {tag} here, but the table's is of type {}, per {}; \
+                         a DynamoDB key attribute has one type in every item, so this line is not of \
+                         this table (or tables.toml types the key column wrongly)",
+                        capped(name),
+                        expected.describe(),
+                        expected.source
+                    );
+                    return Some((path(), reason));
+                }
+                if expected.tags.len() == 1 {
+                    return None;
+                }
+            }
+            let (first_tag, first_file, first_line) =
+                self.first[i].get_or_init(|| (tag, file.to_owned(), line));
             (*first_tag != tag).then(|| {
-                let path = format!("{what}.{name}");
                 let reason = format!(
                     "key attribute `{}` is of type {tag} here but of type {first_tag} in `{}`, line \
                      {first_line}; a DynamoDB key attribute has one type in every item",
                     capped(name),
                     capped(first_file)
                 );
-                (path, reason)
+                (path(), reason)
             })
         })
     }
@@ -228,7 +254,7 @@ mod tests {
 
     #[test]
     fn a_key_attribute_keeps_its_first_type() {
-        let types = KeyTypes::new(&keys());
+        let types = KeyTypes::new(&keys(), &[]);
         let check = |text: &str, line| types.check(&map(text), &keys(), "Keys", "data/f.json.gz", line);
         assert_eq!(check(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#, 1), None);
         assert_eq!(check(r#"{"pk":{"S":"b"},"sk":{"N":"2"}}"#, 2), None);
@@ -239,5 +265,41 @@ mod tests {
             "key attribute `sk` is of type S here but of type N in `data/f.json.gz`, line 1; \
              a DynamoDB key attribute has one type in every item"
         );
+    }
+
+    fn expected(tags: &'static [&'static str], source: &str) -> Option<ExpectedKeyType> {
+        Some(ExpectedKeyType { tags, source: source.into() })
+    }
+
+    #[test]
+    fn a_key_attribute_of_another_type_than_the_tables_is_refused_on_the_first_line() {
+        let types = KeyTypes::new(&keys(), &[expected(&["S"], "DynamoDB's key schema (DescribeTable)")]);
+        let check = |text: &str, line| types.check(&map(text), &keys(), "Keys", "data/f.json.gz", line);
+        let (path, reason) = check(r#"{"pk":{"N":"1"},"sk":{"N":"1"}}"#, 1).unwrap();
+        assert_eq!(path, "Keys.pk");
+        assert_eq!(
+            reason,
+            "key attribute `pk` is of type N here, but the table's is of type S, per DynamoDB's key \
+             schema (DescribeTable); a DynamoDB key attribute has one type in every item, so this line \
+             is not of this table (or tables.toml types the key column wrongly)"
+        );
+        assert_eq!(check(r#"{"pk":{"S":"1"},"sk":{"N":"1"}}"#, 2), None);
+        // `sk`, of no known type, keeps the first type a line gave it.
+        assert_eq!(check(r#"{"pk":{"S":"1"},"sk":{"B":"AA=="}}"#, 3).unwrap().0, "Keys.sk");
+    }
+
+    #[test]
+    fn a_varchar_key_takes_strings_or_binaries_but_one_of_them_throughout() {
+        let varchar = expected(&["S", "B"], "tables.toml, which types key column `pk` as varchar(64)");
+        let types = KeyTypes::new(&keys(), &[varchar, None]);
+        let check = |text: &str, line| types.check(&map(text), &keys(), "Item", "data/f.json.gz", line);
+        let (path, reason) = check(r#"{"pk":{"N":"1"},"sk":{"N":"1"}}"#, 1).unwrap();
+        assert_eq!(path, "Item.pk");
+        assert!(
+            reason.contains("of type S or B, per tables.toml, which types key column `pk` as varchar(64)"),
+            "{reason}"
+        );
+        assert_eq!(check(r#"{"pk":{"B":"AA=="},"sk":{"N":"1"}}"#, 2), None);
+        assert_eq!(check(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#, 3).unwrap().0, "Item.pk");
     }
 }

@@ -173,7 +173,7 @@ async fn stage_data_files(
     let rules = input.rules;
     let blocking = tokio::task::spawn_blocking(move || {
         let mapper = RowMapper::with_rules(&table, rules);
-        let key_types = KeyTypes::new(&table.key);
+        let key_types = KeyTypes::new(&table.key, &table.key_types);
         let digests = KeyDigests::new(rules.trailing_blanks_insignificant);
         let workers = Workers {
             table: &table,
