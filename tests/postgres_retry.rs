@@ -34,7 +34,7 @@ const FAST: RetryPolicy = RetryPolicy {
 const COMMIT_MESSAGE: &[u8] = b"Q\x00\x00\x00\x0bCOMMIT\x00";
 
 /// A piece of the query that reads one run's commit record.
-const FIND_RUN_QUERY: &[u8] = b"WHERE \"run_id\" = $1";
+const FIND_RUN_QUERY: &[u8] = b"\"run_id\" = $1";
 
 fn customer(id: &str, visits: i64) -> String {
     line(&customers_table(), "U", &[("customer_id", &format!("\"{id}\"")), ("visits", &visits.to_string())])
