@@ -5,7 +5,7 @@
 //! files). The file removes itself when dropped, whether the part was uploaded or the stage failed.
 //!
 //! A killed process drops nothing, so its files live in a folder of their own ([`SpoolDir`]:
-//! `<temp>/dynashift-spool/<run>-<pid>/`) that the process holds an advisory lock on for as long
+//! `<temp>/dynashift-spool/<run>-<pid>-<n>/`) that the process holds an advisory lock on for as long
 //! as it stages. The next stage step of any run removes every folder whose lock it can take —
 //! its owner is gone, as the OS releases a dead process's locks — and the loose
 //! `dynashift-part-<pid>-*` files of versions before the folders whose process no longer runs.
@@ -21,6 +21,8 @@ static SPOOL_COUNTER: AtomicU64 = AtomicU64::new(0);
 const SPOOL_ROOT: &str = "dynashift-spool";
 /// The lock file in each spool folder, locked by the process that spools into it.
 const LOCK_FILE: &str = ".lock";
+/// The name prefix of a spool folder whose lock is not held yet.
+const CLAIMING_PREFIX: &str = ".claiming-";
 
 /// One run's spool folder, locked while it exists, removed (with anything left in it) on drop.
 #[derive(Debug)]
@@ -39,10 +41,17 @@ impl SpoolDir {
         // Unique within the process too: two stage steps of one process (the console syncing
         // several tables, or tests reusing a run id) must never share, or remove, a folder.
         let n = SPOOL_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = root.join(format!("{run_id}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path)?;
-        let lock = OpenOptions::new().write(true).create(true).truncate(false).open(path.join(LOCK_FILE))?;
+        let name = format!("{run_id}-{}-{n}", std::process::id());
+        // The folder is built under a hidden name and renamed once its lock is held, so a sweep
+        // of another process never sees it unlocked under its final name: a sweep that opened
+        // the lock file between its creation and its locking would take it and remove the
+        // folder under a stage in progress.
+        let claiming = root.join(format!("{CLAIMING_PREFIX}{name}"));
+        std::fs::create_dir_all(&claiming)?;
+        let lock = OpenOptions::new().write(true).create(true).truncate(false).open(claiming.join(LOCK_FILE))?;
         lock.lock()?;
+        let path = root.join(name);
+        std::fs::rename(&claiming, &path)?;
         Ok(SpoolDir { path, _lock: lock })
     }
 
@@ -63,11 +72,16 @@ impl Drop for SpoolDir {
 fn sweep(root: &Path, temp: &Path) {
     for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
         let folder = entry.path();
-        let abandoned = match File::open(folder.join(LOCK_FILE)) {
-            Ok(lock) => lock.try_lock().is_ok(),
-            // A folder without its lock file is either being claimed right now (created, lock
-            // not yet) or was left by a process killed in between: only the latter is old.
-            Err(e) => e.kind() == io::ErrorKind::NotFound && older_than(&folder, UNLOCKED_GRACE),
+        let being_claimed = entry.file_name().to_string_lossy().starts_with(CLAIMING_PREFIX);
+        let abandoned = if being_claimed {
+            // Being claimed right now, or left by a process killed mid-claim: only the latter
+            // is old.
+            older_than(&folder, UNLOCKED_GRACE)
+        } else {
+            match File::open(folder.join(LOCK_FILE)) {
+                Ok(lock) => lock.try_lock().is_ok(),
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
+            }
         };
         if abandoned && folder.is_dir() {
             let _ = std::fs::remove_dir_all(&folder);
@@ -83,7 +97,7 @@ fn sweep(root: &Path, temp: &Path) {
     }
 }
 
-/// How long a spool folder may lack its lock file before it counts as left by a killed process.
+/// How long a folder may stay in its claiming name before it counts as left by a killed process.
 const UNLOCKED_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Whether `path` was last modified more than `age` ago (false when that cannot be told).
@@ -189,8 +203,9 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let first = SpoolDir::claim(temp.path(), "run-1").unwrap();
         // A folder another thread has just created and not locked yet: young, so it is kept.
-        let claiming = temp.path().join(SPOOL_ROOT).join("other-1-0");
+        let claiming = temp.path().join(SPOOL_ROOT).join(format!("{CLAIMING_PREFIX}other-1-0"));
         std::fs::create_dir_all(&claiming).unwrap();
+        std::fs::write(claiming.join(LOCK_FILE), b"").unwrap();
         let second = SpoolDir::claim(temp.path(), "run-1").unwrap();
         assert_ne!(first.path(), second.path(), "the same run id twice gets two folders");
         assert!(claiming.exists(), "a folder being claimed is not swept");
