@@ -99,8 +99,8 @@ impl AwsFailure {
     pub fn general_hint(&self) -> Option<&'static str> {
         match self.kind {
             FailureKind::AccessDenied => Some(
-                "the identity dynashift runs as lacks this permission: attach the policy from the README \
-                 (\"Using with AWS\") to it",
+                "the identity dynashift runs as lacks this permission: attach the policy in docs/aws.md \
+                 (\"Prerequisites\") to it",
             ),
             FailureKind::CredentialsRejected => Some(
                 "the credentials are missing, were refused or have expired: for an SSO profile run \
@@ -304,7 +304,7 @@ mod tests {
     fn only_general_kinds_carry_a_general_hint() {
         let failure = |kind| AwsFailure { kind, code: None, message: String::new(), status: None };
         assert!(failure(FailureKind::CredentialsRejected).general_hint().unwrap().contains("aws sso login"));
-        assert!(failure(FailureKind::AccessDenied).general_hint().unwrap().contains("README"));
+        assert!(failure(FailureKind::AccessDenied).general_hint().unwrap().contains("docs/aws.md"));
         assert!(failure(FailureKind::NotFound).general_hint().is_none());
     }
 }

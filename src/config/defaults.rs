@@ -1,5 +1,5 @@
 //! The values a key takes when `tables.toml` leaves it out — in one place, so the loader, the
-//! shipped `tables.toml` comments and the README agree. Relative paths resolve against the
+//! shipped `tables.toml` comments and docs/configuration.md agree. Relative paths resolve against the
 //! config file's folder, so the demo keeps all its state beside the config.
 
 use std::time::Duration;

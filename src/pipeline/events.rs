@@ -90,7 +90,7 @@ pub enum RunOutcome {
 }
 
 /// What happened. Serialized with an `"event"` tag; every field name is part of the JSON Lines
-/// interface documented in the README.
+/// interface documented in docs/output.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {

@@ -1,5 +1,5 @@
 //! The one table of key bindings. Key handling, the footer and the `?` help popup (and the key
-//! table in the README, through `assets/keys.md`) are all generated from [`KEYMAP`], so what the
+//! table in docs/console.md, through `assets/keys.md`) are all generated from [`KEYMAP`], so what the
 //! console says a key does is what it does.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

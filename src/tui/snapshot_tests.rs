@@ -2,7 +2,7 @@
 //! `TestBackend` from synthetic run events at a fixed "now" (so lag and elapsed times never
 //! change). Snapshots live in `src/tui/snapshots/`; review changes with `cargo insta review`.
 //!
-//! Also keeps the README material in step: `assets/keys.md` (the key table, from the keymap)
+//! Also keeps the docs in step: `assets/keys.md` (the key table, from the keymap)
 //! and `assets/console.txt` (a capture of the console) must match what the code produces; run
 //! with `DYNASHIFT_BLESS=1` to rewrite them after an intended change.
 

@@ -99,7 +99,7 @@ pub fn call_failed(call: Call, context: &TableContext, failure: AwsFailure) -> S
         )),
         (_, FailureKind::AccessDenied) => SourceError::Invalid(format!(
             "access denied: {} on `{table}` in {region} ({failure}); the identity dynashift runs as needs {} \
-             (see the IAM policy in the README, \"Using with AWS\")",
+             (see the IAM policy in docs/aws.md, \"Prerequisites\")",
             call.name(),
             call.permissions()
         )),

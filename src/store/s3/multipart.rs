@@ -65,7 +65,7 @@ pub(super) async fn upload_file(
 ) -> Result<(), StoreError> {
     let object_key = store.object_key(key)?;
     // A create whose answer was lost leaves an upload nobody completes; the bucket's lifecycle
-    // rule for incomplete uploads (see the README) removes it.
+    // rule for incomplete uploads (see docs/aws.md) removes it.
     let created = store
         .retrying("CreateMultipartUpload", || async {
             let request = store
