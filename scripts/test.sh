@@ -34,4 +34,10 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo build --locked --bin dynashift
 trap stop_stand_ins EXIT
 start_stand_ins
-cargo test --locked -- --test-threads 2
+# cargo-nextest (on CI machines) runs each test in a process of its own and tests of different
+# binaries side by side (.config/nextest.toml); plain cargo test is the fallback.
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked
+else
+    cargo test --locked -- --test-threads 2
+fi

@@ -475,8 +475,9 @@ mod tests {
         let error = retry(policy, "test", call).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
         let made = calls.load(Ordering::SeqCst);
-        // 1 + 2 + 4 + 4 + … ms of waits fit in 30 ms: about nine retries, never hundreds.
-        assert!((3..=12).contains(&made), "{made} calls");
+        // 1 + 2 + 4 + 4 + … ms of waits fit in 30 ms: about nine retries, never hundreds. A loaded
+        // machine oversleeps each wait, so fewer may fit; at least one retry always does.
+        assert!((2..=12).contains(&made), "{made} calls");
         let expected_end = "ms: throttled; giving up at the 30ms deadline)";
         assert!(error.message.ends_with(expected_end), "{}", error.message);
         assert!(error.message.contains(&format!("retried {} times over ", made - 1)), "{}", error.message);

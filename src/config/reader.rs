@@ -295,25 +295,10 @@ fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
     }
     known
         .iter()
-        .map(|k| (edit_distance(&normalized, k), *k))
+        .map(|k| (strsim::levenshtein(&normalized, k), *k))
         .filter(|(distance, _)| *distance <= 2)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, k)| k)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 fn with_article(type_name: &str) -> String {
@@ -434,6 +419,6 @@ mod tests {
         assert_eq!(closest("safetylag", &["safety_lag", "max_window"]), Some("safety_lag"));
         assert_eq!(closest("Max-Window", &["safety_lag", "max_window"]), Some("max_window"));
         assert_eq!(closest("bucket_name", &["safety_lag", "max_window"]), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(closest("sede", &["seed", "speed"]), Some("seed"), "the nearest of two near misses");
     }
 }
