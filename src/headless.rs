@@ -164,7 +164,7 @@ fn cancel_on_stop_signal(cancels: Vec<CancellationToken>) -> tokio::task::JoinHa
         eprintln!(
             "dynashift: stop requested: cancelling the runs (a second Ctrl-C ends the process at once)"
         );
-        tracing::info!("stop signal: cancelling {} run(s)", cancels.len());
+        tracing::info!("stop signal: cancelling {}", crate::human::counted(cancels.len() as u64, "run"));
         cancels.iter().for_each(CancellationToken::cancel);
         signals.recv().await;
         eprintln!("dynashift: second stop signal: exiting; the next run resumes the interrupted ones");

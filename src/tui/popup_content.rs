@@ -142,7 +142,10 @@ fn dry_run(doc: &mut Doc, plan: &RunView) {
         doc.field("Note", Tone::Warn, note);
     }
     if !plan.statements.is_empty() {
-        doc.heading(&format!("SQL ({} statements, one transaction)", plan.statements.len()));
+        doc.heading(&format!(
+            "SQL ({}, one transaction)",
+            human::counted(plan.statements.len() as u64, "statement")
+        ));
         for row in plan.statements.iter() {
             doc.text(Tone::Dim, &format!("-- {}/{} {}", row.index, row.total, row.label));
             doc.indented(2, Tone::Plain, &row.sql);
