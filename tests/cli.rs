@@ -195,6 +195,24 @@ fn with_json_usage_errors_are_json_too() {
 }
 
 #[test]
+fn with_json_a_warehouse_that_cannot_open_is_a_json_connect_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    std::fs::write(dir.path().join("not-a-folder"), "").unwrap();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(r#"path = ".dynashift/warehouse.sqlite""#, r#"path = "not-a-folder/warehouse.sqlite""#);
+    std::fs::write(&config, text).unwrap();
+    let output = dynashift(&config, &["--headless", "--all", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let error: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("one JSON object");
+    assert_eq!(error["event"], "error");
+    assert_eq!(error["kind"], "connect");
+    assert_eq!(error["exit_code"], 1);
+    assert!(error["message"].as_str().unwrap().contains("sqlite warehouse"), "{error}");
+}
+
+#[test]
 fn a_dry_run_prints_the_sql_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
