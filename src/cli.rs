@@ -32,9 +32,19 @@ pub struct Cli {
     #[arg(long, value_enum, requires = "headless")]
     pub mode: Option<CliMode>,
 
-    /// Print events as JSON Lines instead of text.
+    /// Print events as JSON Lines instead of text: every event, whatever -q or -v say; errors
+    /// before any run (command line, tables.toml, connecting) become one {"event":"error"} line.
     #[arg(long, requires = "headless")]
     pub json: bool,
+
+    /// Text output: errors and the summary only.
+    #[arg(short, long, requires = "headless", conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Text output: also polls, files, statements and counts (default: one line per stage change
+    /// and per warning, then the summary).
+    #[arg(short, long, requires = "headless")]
+    pub verbose: bool,
 
     /// Show the plan (windows, exports, SQL) and change nothing.
     #[arg(long, requires = "headless")]
@@ -62,6 +72,7 @@ Examples:
   dynashift                                        open the console on ./tables.toml
   dynashift --check                                validate tables.toml and exit
   dynashift --headless --all                       sync every table in its configured mode
+  dynashift --headless --all -q                    from cron: errors and the summary only
   dynashift --headless --table orders --mode full --json
   dynashift --headless --table orders --dry-run    show windows, files and SQL; change nothing
 

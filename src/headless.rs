@@ -16,12 +16,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Mode;
 use crate::contract::AcceptedGap;
-use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, StatementStatus};
+use crate::pipeline::events::{EventKind, RunEvent, RunOutcome};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
 use crate::signals::Signals;
 use crate::source::PlanOptions;
 
 pub use crate::contract::exit::{EXIT_LOCKED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE};
+pub use lines::{Verbosity, describe, level_of};
+pub use startup_error::{StartupError, StartupErrorKind};
+
+mod lines;
+mod startup_error;
 
 /// What `--headless` was asked to do.
 #[derive(Debug, Clone)]
@@ -32,6 +37,8 @@ pub struct HeadlessRequest {
     pub mode: Option<Mode>,
     pub dry_run: bool,
     pub json: bool,
+    /// How much text output says (`-q`, `-v`); JSON Lines carry every event regardless.
+    pub verbosity: Verbosity,
     /// `--accept-gap`, `--force`.
     pub options: PlanOptions,
 }
@@ -105,7 +112,8 @@ pub async fn run(
         }
     }
     let stop_watch = cancel_on_stop_signal(handles.iter().map(|h| h.cancel.clone()).collect());
-    let mut printer = Printer::new(request.json);
+    let verbosity = if request.dry_run { request.verbosity.for_dry_run() } else { request.verbosity };
+    let mut printer = Printer::new(request.json, verbosity);
     let mut pending = handles.len();
     while pending > 0 {
         let Some(event) = events.recv().await else { break };
@@ -156,7 +164,7 @@ fn cancel_on_stop_signal(cancels: Vec<CancellationToken>) -> tokio::task::JoinHa
         eprintln!(
             "dynashift: stop requested: cancelling the runs (a second Ctrl-C ends the process at once)"
         );
-        tracing::info!("stop signal: cancelling {} run(s)", cancels.len());
+        tracing::info!("stop signal: cancelling {}", crate::human::counted(cancels.len() as u64, "run"));
         cancels.iter().for_each(CancellationToken::cancel);
         signals.recv().await;
         eprintln!("dynashift: second stop signal: exiting; the next run resumes the interrupted ones");
@@ -184,9 +192,8 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
         }
         let line = match &result.result {
             Ok(RunOutcome::Committed { watermark, upserts, deletes, target_rows }) => format!(
-                "OK      {}: committed up to {}; {upserts} upserts, {deletes} deletes; target holds {target_rows} rows{}",
-                result.table,
-                time(*watermark),
+                "{}{}",
+                lines::committed(&result.table, *watermark, *upserts, *deletes, *target_rows),
                 gaps_text(&result.accepted_gaps)
             ),
             Ok(RunOutcome::UpToDate { reason, .. }) => {
@@ -212,18 +219,19 @@ fn gaps_text(gaps: &[AcceptedGap]) -> String {
     format!("; accepted gaps (--accept-gap), changes in no export: {}", listed.join(", "))
 }
 
-/// Turns events into lines. Text mode prints stage progress at most every few seconds; JSON mode
-/// prints every event.
+/// Turns events into lines. Text mode prints the events its level shows, and stage progress at
+/// most every few seconds; JSON mode prints every event.
 struct Printer {
     json: bool,
+    verbosity: Verbosity,
     last_progress: BTreeMap<String, DateTime<Utc>>,
     /// Accepted gaps by run id, for the closing summary.
     gaps: BTreeMap<String, Vec<AcceptedGap>>,
 }
 
 impl Printer {
-    fn new(json: bool) -> Printer {
-        Printer { json, last_progress: BTreeMap::new(), gaps: BTreeMap::new() }
+    fn new(json: bool, verbosity: Verbosity) -> Printer {
+        Printer { json, verbosity, last_progress: BTreeMap::new(), gaps: BTreeMap::new() }
     }
 
     fn print(&mut self, event: &RunEvent, out: &mut (dyn Write + Send)) {
@@ -235,6 +243,9 @@ impl Printer {
             let _ = writeln!(out, "{}", serde_json::to_string(event).expect("events always serialize"));
             return;
         }
+        if level_of(&event.kind) > self.verbosity {
+            return;
+        }
         if let EventKind::StagingProgress { .. } = &event.kind {
             let last = self.last_progress.get(&event.run_id).copied();
             if last.is_some_and(|t| event.at - t < chrono::Duration::seconds(3)) {
@@ -242,7 +253,7 @@ impl Printer {
             }
             self.last_progress.insert(event.run_id.clone(), event.at);
         }
-        if let Some(text) = describe(&event.kind) {
+        if let Some(text) = describe(&event.kind, self.verbosity) {
             for line in text.lines() {
                 let _ = writeln!(out, "{} {:<12} {line}", event.at.format("%H:%M:%S"), event.table);
             }
@@ -250,151 +261,15 @@ impl Printer {
     }
 }
 
-fn time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
-}
-
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
-}
-
-/// One human line (or a few) per event; `None` for events text mode leaves out.
-pub fn describe(kind: &EventKind) -> Option<String> {
-    Some(match kind {
-        EventKind::RunStarted { mode, dry_run, source, warehouse, target, .. } => format!(
-            "{}{mode} sync: {source} → {warehouse}, table {target}",
-            match (dry_run, mode) {
-                (false, _) => "",
-                (true, Mode::Full) => "dry run (nothing will change) of a ",
-                (true, Mode::Incremental) => "dry run (nothing will change) of an ",
-            }
-        ),
-        EventKind::Resuming { resumed_run_id, stage } => {
-            format!("resuming run {resumed_run_id} at stage {stage}")
-        }
-        EventKind::StageChanged { stage } => format!("stage: {stage}"),
-        EventKind::Planned { exports, notes } => {
-            let mut text = match exports.len() {
-                0 => "plan: nothing to export".to_owned(),
-                1 => format!("plan: 1 export: {}", exports[0]),
-                n => format!("plan: {n} exports (catching up):"),
-            };
-            if exports.len() > 1 {
-                for (i, spec) in exports.iter().enumerate() {
-                    text.push_str(&format!("\n  {}. {spec}", i + 1));
-                }
-            }
-            for note in notes {
-                text.push_str(&format!("\n  note: {note}"));
-            }
-            text
-        }
-        EventKind::GapAccepted { from, to } => format!(
-            "gap accepted (--accept-gap): changes in {} are in no export and are not applied",
-            AcceptedGap { from: *from, to: *to }
-        ),
-        EventKind::ExportRequested { index, total, export_arn, .. } => {
-            format!("export {}/{total} requested: {export_arn}", index + 1)
-        }
-        EventKind::ExportFound { index, total, export_arn, spec } => {
-            format!("export {}/{total} found: {spec}: {export_arn}", index + 1)
-        }
-        EventKind::ExportPolled { index, status, elapsed_ms, polls, .. } => format!(
-            "export {} {} after {:.1} s (poll {polls})",
-            index + 1,
-            status.as_str(),
-            *elapsed_ms as f64 / 1000.0
-        ),
-        EventKind::ExportCompleted { index, item_count, billed_size_bytes, data_files, .. } => format!(
-            "export {} completed: {item_count} items in {data_files} data files, {} billed",
-            index + 1,
-            mb(*billed_size_bytes)
-        ),
-        EventKind::StagingStarted { files_total, exports } => {
-            format!("staging {files_total} data files from {exports} export(s)")
-        }
-        EventKind::FileVerified { key, items, md5_checked } => {
-            format!("verified {key}: {items} items{}", if *md5_checked { ", md5 ok" } else { "" })
-        }
-        EventKind::StagingProgress { counts } => format!(
-            "staging: {}/{} files, {} items read",
-            counts.files_done, counts.files_total, counts.items_read
-        ),
-        EventKind::StagingFinished { counts, staged_files, manifest_url } => format!(
-            "staged {} items → {} upserts, {} deletes ({} superseded, {} values nulled) in {staged_files} files, \
-             {} in → {} out, {:.2} s\n  manifest: {manifest_url}",
-            counts.items_read,
-            counts.upserts,
-            counts.deletes,
-            counts.superseded,
-            counts.nulled_values,
-            mb(counts.bytes_in),
-            mb(counts.bytes_out),
-            counts.elapsed_ms as f64 / 1000.0
-        ),
-        EventKind::StatementPlanned { index, total, label, sql } => {
-            format!("[{index}/{total}] {label}\n{}", indent(sql))
-        }
-        EventKind::StatementSubmitted { index, total, label, .. } => format!("[{index}/{total}] {label}"),
-        EventKind::StatementStarted { .. } => return None,
-        EventKind::StatementFinished { index, status, duration_ms, rows, error, .. } => {
-            let rows = rows.map(|r| format!(", {r} rows")).unwrap_or_default();
-            match status {
-                StatementStatus::Finished => format!("[{index}] finished in {duration_ms} ms{rows}"),
-                StatementStatus::Failed => {
-                    format!(
-                        "[{index}] FAILED after {duration_ms} ms: {}",
-                        error.as_deref().unwrap_or("no message")
-                    )
-                }
-                StatementStatus::Aborted => format!("[{index}] aborted after {duration_ms} ms"),
-            }
-        }
-        EventKind::Reconciled { target_rows, upserts, deletes } => {
-            format!(
-                "reconciled: target holds {target_rows} rows after {upserts} upserts and {deletes} deletes"
-            )
-        }
-        EventKind::WatermarkAdvanced { from, to } => {
-            format!("watermark advanced: {} → {}", from.map(time).unwrap_or_else(|| "none".into()), time(*to))
-        }
-        EventKind::Warning { message } => format!("warning: {message}"),
-        EventKind::RunFinished { result } => match result {
-            RunOutcome::Committed { .. } => "run committed".to_owned(),
-            RunOutcome::UpToDate { reason, .. } => format!("up to date: {reason}"),
-            RunOutcome::DryRun => "dry run finished; nothing was changed".to_owned(),
-        },
-        EventKind::RunFailed { stage, cause, hint } => {
-            format!("run FAILED at stage {stage}: {cause}\n  what to do: {hint}")
-        }
-    })
-}
-
-fn indent(sql: &str) -> String {
-    sql.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn started(mode: Mode, dry_run: bool) -> String {
-        let kind = EventKind::RunStarted {
-            mode,
-            dry_run,
-            source: "demo table orders".into(),
-            store: "file:///b".into(),
-            warehouse: "sqlite w.sqlite".into(),
-            target: "orders".into(),
-        };
-        describe(&kind).expect("a line")
-    }
 
     #[test]
     fn accepted_gaps_are_in_the_event_lines_and_the_summary() {
         let from = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 14, 10, 18, 50).unwrap();
         let to = from + chrono::Duration::seconds(70);
-        let line = describe(&EventKind::GapAccepted { from, to }).unwrap();
+        let line = describe(&EventKind::GapAccepted { from, to }, Verbosity::Normal).unwrap();
         assert!(
             line.starts_with("gap accepted (--accept-gap): changes in [2026-01-14 10:18:50.000Z"),
             "{line}"
@@ -417,18 +292,5 @@ mod tests {
         print_summary(&[result], true, &mut json);
         let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(json["accepted_gaps"][0]["from"], "2026-01-14T10:18:50Z");
-    }
-
-    #[test]
-    fn a_run_start_reads_as_a_sentence_in_either_mode() {
-        assert_eq!(
-            started(Mode::Full, false),
-            "full sync: demo table orders → sqlite w.sqlite, table orders"
-        );
-        assert!(started(Mode::Full, true).starts_with("dry run (nothing will change) of a full sync"));
-        assert!(
-            started(Mode::Incremental, true)
-                .starts_with("dry run (nothing will change) of an incremental sync")
-        );
     }
 }

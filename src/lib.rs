@@ -11,6 +11,7 @@ pub mod config;
 pub mod contract;
 pub mod ddb;
 pub mod headless;
+pub mod human;
 pub mod logging;
 pub mod pipeline;
 pub mod retry;

@@ -8,7 +8,9 @@ use clap::Parser;
 use color_eyre::eyre::WrapErr;
 
 use dynashift::cli::Cli;
-use dynashift::headless::{self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest};
+use dynashift::headless::{
+    self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest, StartupError, StartupErrorKind, Verbosity,
+};
 use dynashift::pipeline::Engine;
 use dynashift::source::PlanOptions;
 use dynashift::{config, logging, tui, wiring};
@@ -18,13 +20,13 @@ fn main() -> ExitCode {
     if let Err(err) = logging::error_report_hook().install() {
         eprintln!("could not install the error report handler: {err}");
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return command_line_error(err),
+    };
     let config = match config::load(&cli.config) {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("{err}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(err) => return startup_failure(cli.json, &StartupError::config(&err), &err.to_string()),
     };
     if cli.check {
         println!("{}: {} tables, all valid", cli.config.display(), config.tables.len());
@@ -40,19 +42,51 @@ fn main() -> ExitCode {
     }
     let tables = match selected_tables(&cli, &config) {
         Ok(tables) => tables,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(message) => return startup_failure(cli.json, &StartupError::usage(&message), &message),
     };
+    let json = cli.json;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     match runtime.block_on(run(cli, config, tables)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("Error: {err:?}");
-            ExitCode::from(EXIT_RUN_FAILED)
+            let error = StartupError::new(StartupErrorKind::Internal, format!("{err:#}"), EXIT_RUN_FAILED);
+            startup_failure(json, &error, &format!("Error: {err:?}"))
         }
     }
+}
+
+/// Shows a problem that stopped dynashift before its runs: `text` on stderr, or with `--json`
+/// the error object on stdout (the stream a script parses), and returns its exit code.
+fn startup_failure(json: bool, error: &StartupError, text: &str) -> ExitCode {
+    if json {
+        println!("{}", error.to_json_line());
+    } else {
+        eprintln!("{text}");
+    }
+    ExitCode::from(error.exit_code)
+}
+
+/// clap's usage errors, as JSON when `--json` is among the arguments (the command line did not
+/// parse, so that is all there is to go by); help and version print as usual.
+fn command_line_error(err: clap::Error) -> ExitCode {
+    let wants_json = std::env::args_os().any(|arg| arg == "--json");
+    if !err.use_stderr() || !wants_json {
+        err.exit();
+    }
+    let message = err.render().to_string();
+    startup_failure(true, &StartupError::usage(message.trim_end()), "")
+}
+
+/// A connect failure as `--json` reports it: a configuration problem (exit 2) names the tables
+/// file; a failure to open an adapter (exit 1) is a connect error.
+fn connect_failure(err: &wiring::ConnectError, config: &std::path::Path) -> StartupError {
+    let code = err.exit_code();
+    let kind = if code == EXIT_USAGE { StartupErrorKind::Config } else { StartupErrorKind::Connect };
+    let mut error = StartupError::new(kind, err.to_string(), code);
+    if kind == StartupErrorKind::Config {
+        error.file = Some(config.display().to_string());
+    }
+    error
 }
 
 /// The tables a headless run covers; an error message for bad `--table` names.
@@ -101,7 +135,7 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
     let adapters = match wiring::connect(&mut config).await {
         Ok(adapters) => adapters,
         Err(err) => {
-            eprintln!("{err}");
+            startup_failure(cli.json, &connect_failure(&err, &cli.config), &err.to_string());
             return Ok(err.exit_code());
         }
     };
@@ -112,6 +146,7 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
             mode: cli.mode.map(Into::into),
             dry_run: cli.dry_run,
             json: cli.json,
+            verbosity: Verbosity::from_flags(cli.quiet, cli.verbose),
             options: PlanOptions { accept_gap: cli.accept_gap, force: cli.force },
         };
         let mut stdout = std::io::stdout();

@@ -26,7 +26,7 @@ fn stdout(output: &Output) -> String {
 fn full_then_incremental_succeed_and_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let full = dynashift(&config, &["--headless", "--all", "--mode", "full"]);
+    let full = dynashift(&config, &["--headless", "--all", "--mode", "full", "-v"]);
     assert_eq!(full.status.code(), Some(0), "{}\n{}", stdout(&full), String::from_utf8_lossy(&full.stderr));
     let text = stdout(&full);
     assert!(
@@ -86,6 +86,130 @@ fn json_lines_carry_every_event_then_a_summary() {
     assert!(
         events.iter().all(|e| e["event"] == "summary" || (e["run_id"].is_string() && e["at"].is_string()))
     );
+}
+
+/// The lines of a full sync of both demo tables at the given output flags.
+fn full_sync_lines(flags: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let args = [&["--headless", "--all", "--mode", "full"][..], flags].concat();
+    let output = dynashift(&config, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    stdout(&output).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn quiet_prints_the_summary_only_when_nothing_fails() {
+    let lines = full_sync_lines(&["-q"]);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines.iter().all(|l| l.starts_with("OK      ")), "{lines:#?}");
+}
+
+#[test]
+fn quiet_still_prints_a_failure_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let output = dynashift(&config, &["--headless", "--table", "customers", "--mode", "incremental", "-q"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "the failure (cause, what to do), then the summary: {text}");
+    assert!(lines[0].contains("run FAILED at stage planned") && lines[1].contains("what to do:"), "{text}");
+    assert!(lines[2].starts_with("FAILED  customers:"), "{text}");
+}
+
+#[test]
+fn by_default_a_run_prints_its_start_plan_and_stage_changes_then_the_summary() {
+    let lines = full_sync_lines(&[]);
+    // Per table: the start, the plan, seven stage changes; then one summary line per table.
+    assert_eq!(lines.len(), 2 * 9 + 2, "{lines:#?}");
+    let stage_changes = lines.iter().filter(|l| l.contains(" stage: ")).count();
+    assert_eq!(stage_changes, 2 * 7, "{lines:#?}");
+    assert_eq!(lines.iter().filter(|l| l.contains(" plan: 1 export: full at ")).count(), 2, "{lines:#?}");
+    assert_eq!(lines.iter().filter(|l| l.contains(" full sync: demo table ")).count(), 2, "{lines:#?}");
+    assert!(!lines.iter().any(|l| l.contains("verified ") || l.contains("] finished in")), "{lines:#?}");
+}
+
+#[test]
+fn verbose_adds_polls_files_and_statements() {
+    let lines = full_sync_lines(&["-v"]);
+    let text = lines.join("\n");
+    assert!(lines.len() > 60, "{text}");
+    for detail in ["COMPLETED after", "verified ", "md5 ok", "] finished in", "watermark advanced: none →"]
+    {
+        assert!(text.contains(detail), "missing {detail:?}:\n{text}");
+    }
+    assert!(text.contains("1 row\n") || text.contains(", 1 row"), "one row is singular:\n{text}");
+    assert!(!text.contains(" 1 rows") && !text.contains(" 1 exports"), "{text}");
+}
+
+#[test]
+fn json_lines_keep_every_event_whatever_the_level() {
+    let lines = full_sync_lines(&["--json", "-q"]);
+    let events: Vec<serde_json::Value> =
+        lines.iter().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    for detail in ["file_verified", "export_polled", "statement_finished", "stage_changed"] {
+        assert!(events.iter().any(|e| e["event"] == detail), "missing {detail}");
+    }
+}
+
+#[test]
+fn with_json_a_broken_tables_toml_is_one_json_error_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace(r#"name = "status""#, r#"name = "Status;""#);
+    let line = text.lines().position(|l| l.contains(r#""Status;""#)).unwrap() + 1;
+    std::fs::write(&config, text).unwrap();
+    let output = dynashift(&config, &["--headless", "--all", "--json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    let out = stdout(&output);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let error: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(error["event"], "error");
+    assert_eq!(error["kind"], "config");
+    assert_eq!(error["file"], config.display().to_string());
+    assert_eq!(error["line"], line);
+    assert!(error["column"].as_u64().is_some_and(|c| c > 1), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("Status;"), "{error}");
+    assert!(!error["hint"].as_str().unwrap().is_empty(), "{error}");
+    assert_eq!(error["exit_code"], 2);
+}
+
+#[test]
+fn with_json_usage_errors_are_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    for args in [
+        &["--headless", "--json"][..],
+        &["--headless", "--json", "--table", "nope"][..],
+        &["--headless", "--json", "--all", "--no-such-flag"][..],
+    ] {
+        let output = dynashift(&config, args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let error: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("one JSON object");
+        assert_eq!(error["kind"], "usage", "{args:?}: {error}");
+        assert_eq!(error["exit_code"], 2);
+        assert!(!error["message"].as_str().unwrap().contains('\x1b'), "{error}");
+    }
+}
+
+#[test]
+fn with_json_a_warehouse_that_cannot_open_is_a_json_connect_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    std::fs::write(dir.path().join("not-a-folder"), "").unwrap();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(r#"path = ".dynashift/warehouse.sqlite""#, r#"path = "not-a-folder/warehouse.sqlite""#);
+    std::fs::write(&config, text).unwrap();
+    let output = dynashift(&config, &["--headless", "--all", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let error: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("one JSON object");
+    assert_eq!(error["event"], "error");
+    assert_eq!(error["kind"], "connect");
+    assert_eq!(error["exit_code"], 1);
+    assert!(error["message"].as_str().unwrap().contains("sqlite warehouse"), "{error}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::warehouse::WarehouseError;
 pub enum PipelineError {
     #[error("no table named `{0}` in the configuration")]
     UnknownTable(String),
-    #[error("`{table}` cannot run a {mode} sync: {reason}")]
+    #[error("`{table}` cannot run {}: {reason}", crate::human::with_article(&format!("{mode} sync")))]
     ModeNotSupported { table: String, mode: crate::config::Mode, reason: String },
     #[error("`{table}` is locked by {holder}")]
     Locked { table: String, holder: String },

@@ -20,6 +20,7 @@ use super::stage::{self, StageInput};
 use super::staged::{StagedFormat, StagedSet, config_fingerprint, staged_columns, target_columns};
 use super::state;
 use crate::config::{Mode, TableConfig};
+use crate::human;
 use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanOptions, PlanRequest, PlannedExport};
 use crate::store::ObjectStore;
 use crate::warehouse::{LoadRequest, Warehouse};
@@ -137,9 +138,15 @@ impl Run<'_> {
             };
             let export = stage::manifest::read_export(ctx.store.as_ref(), existing).await?;
             let items: u64 = export.files.iter().map(|f| f.item_count).sum();
-            let mut note = format!("{}: {} data files, {items} items:", planned.spec, export.files.len());
+            let mut note = format!(
+                "{}: {}, {}:",
+                planned.spec,
+                human::counted(export.files.len() as u64, "data file"),
+                human::counted(items, "item")
+            );
             for file in &export.files {
-                note.push_str(&format!("\n  {} ({} items)", ctx.store.url_of(&file.key), file.item_count));
+                let file_items = human::counted(file.item_count, "item");
+                note.push_str(&format!("\n  {} ({file_items})", ctx.store.url_of(&file.key)));
             }
             notes.push(note);
         }

@@ -5,37 +5,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// `12,345,678`: thousands separated so row counts are readable at a glance.
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
+/// Counts and sizes come from [`crate::human`], the one style every front end shares.
+pub use crate::human::{bytes, count};
 
 /// `+1,204 −17`: what a load applied (upserts, deletes).
 pub fn loaded(upserts: u64, deletes: u64) -> String {
     format!("+{} −{}", count(upserts), count(deletes))
-}
-
-/// `1.5 MiB`: binary units, one decimal above bytes.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A span of time in at most two units: `850ms`, `12.3s`, `4m05s`, `3h12m`, `2d04h`.
@@ -90,21 +65,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_group_thousands() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(999), "999");
-        assert_eq!(count(1_000), "1,000");
-        assert_eq!(count(12_345_678), "12,345,678");
+    fn loads_show_grouped_upserts_and_deletes() {
         assert_eq!(loaded(1204, 17), "+1,204 −17");
-    }
-
-    #[test]
-    fn bytes_use_binary_units() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(15 * 1024 * 1024), "15.0 MiB");
-        assert_eq!(bytes(3 * 1024_u64.pow(4)), "3.0 TiB");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::human;
+
 use super::app::App;
 use super::doc::{Doc, DocLine};
 use super::format;
@@ -140,7 +142,10 @@ fn dry_run(doc: &mut Doc, plan: &RunView) {
         doc.field("Note", Tone::Warn, note);
     }
     if !plan.statements.is_empty() {
-        doc.heading(&format!("SQL ({} statements, one transaction)", plan.statements.len()));
+        doc.heading(&format!(
+            "SQL ({}, one transaction)",
+            human::counted(plan.statements.len() as u64, "statement")
+        ));
         for row in plan.statements.iter() {
             doc.text(Tone::Dim, &format!("-- {}/{} {}", row.index, row.total, row.label));
             doc.indented(2, Tone::Plain, &row.sql);
@@ -176,7 +181,7 @@ fn exports_section(doc: &mut Doc, run: &RunView) {
             (status_tone, status.to_owned()),
         ];
         if let Some(items) = export.item_count {
-            spans.push((Tone::Dim, format!("  {} items", format::count(items))));
+            spans.push((Tone::Dim, format!("  {}", human::counted(items, "item"))));
         }
         doc.spans(spans);
         if let Some(arn) = &export.arn {
@@ -278,7 +283,7 @@ fn statements_section(doc: &mut Doc, run: &RunView) {
     for row in run.statements.iter() {
         let (tone, state) = labels::statement_state(row.state);
         let duration = row.duration_ms.map(format::millis).unwrap_or_default();
-        let rows = row.rows.map(|r| format!("{} rows", format::count(r.max(0) as u64))).unwrap_or_default();
+        let rows = row.rows.map(|r| human::counted(r.max(0) as u64, "row")).unwrap_or_default();
         doc.spans(vec![
             (Tone::Dim, format!("{:>2}. ", row.index)),
             (tone, format!("{state:<9} ")),

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::format;
+use crate::human;
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, StatementStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,18 +74,22 @@ pub fn line_for(event: &RunEvent) -> Option<LogLine> {
             info(format!("export {}/{total} found in the store: {export_arn}", index + 1))
         }
         EventKind::ExportCompleted { index, item_count, billed_size_bytes, data_files, .. } => info(format!(
-            "export {} completed: {} items, {} billed, {data_files} data files",
+            "export {} completed: {}, {} billed, {}",
             index + 1,
-            format::count(*item_count),
-            format::bytes(*billed_size_bytes)
+            human::counted(*item_count, "item"),
+            format::bytes(*billed_size_bytes),
+            human::counted(*data_files as u64, "data file")
         )),
-        EventKind::StagingStarted { files_total, exports } => {
-            info(format!("staging {files_total} data files from {exports} exports"))
-        }
+        EventKind::StagingStarted { files_total, exports } => info(format!(
+            "staging {} from {}",
+            human::counted(*files_total, "data file"),
+            human::counted(*exports as u64, "export")
+        )),
         EventKind::StagingFinished { counts, staged_files, .. } => info(format!(
-            "staged {} upserts and {} deletes into {staged_files} files",
-            format::count(counts.upserts),
-            format::count(counts.deletes)
+            "staged {} and {} into {}",
+            human::counted(counts.upserts, "upsert"),
+            human::counted(counts.deletes, "delete"),
+            human::counted(*staged_files as u64, "file")
         )),
         EventKind::StatementSubmitted { index, total, label, .. } => {
             info(format!("statement {index}/{total} submitted: {label}"))
@@ -93,8 +98,8 @@ pub fn line_for(event: &RunEvent) -> Option<LogLine> {
             statement_line(at, *index, *status, *duration_ms, error.as_deref())
         }
         EventKind::Reconciled { target_rows, upserts, deletes } => info(format!(
-            "reconciled: target holds {} rows after {}",
-            format::count(*target_rows),
+            "reconciled: target holds {} after {}",
+            human::counted(*target_rows, "row"),
             format::loaded(*upserts, *deletes)
         )),
         EventKind::WatermarkAdvanced { to, .. } => info(format!("watermark → {}", format::instant(*to))),
@@ -131,9 +136,9 @@ fn statement_line(
 fn outcome_text(outcome: &RunOutcome) -> String {
     match outcome {
         RunOutcome::Committed { upserts, deletes, target_rows, .. } => format!(
-            "committed {}; the target holds {} rows",
+            "committed {}; the target holds {}",
             format::loaded(*upserts, *deletes),
-            format::count(*target_rows)
+            human::counted(*target_rows, "row")
         ),
         RunOutcome::UpToDate { reason, .. } => format!("up to date: {reason}"),
         RunOutcome::DryRun => "dry run finished; nothing changed".into(),

@@ -24,7 +24,7 @@ use crate::config::ColumnType;
 
 /// A staged value that does not fit its column: the stage step and the column spec disagree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected {expected} for a {column_type} column, found {found}")]
+#[error("expected {expected} for {} column, found {found}", crate::human::with_article(column_type))]
 pub struct ValueError {
     /// The column type, as `tables.toml` spells it.
     pub column_type: String,
@@ -181,6 +181,7 @@ mod tests {
     fn a_mismatch_names_the_type_and_previews_the_value() {
         let err = check("integer", &format!("\"{}\"", "y".repeat(100))).unwrap_err();
         assert_eq!(err.column_type, "integer");
+        assert!(err.to_string().contains(" for an integer column, found "), "{err}");
         assert!(err.found.ends_with('…') && err.found.chars().count() == FOUND_PREVIEW_CHARS + 1);
     }
 }

@@ -124,7 +124,7 @@ fn write_boolean(out: &mut Vec<u8>, value: &Value<'_>) -> Result<(), String> {
         Value::S(text) if text.eq_ignore_ascii_case("true") => true,
         Value::S(text) if text.eq_ignore_ascii_case("false") => false,
         Value::S(_) => return Err("only the strings \"true\" and \"false\" are booleans".into()),
-        other => return Err(format!("a {} value is not a boolean", other.type_tag())),
+        other => return Err(format!("{} is not a boolean", other.type_phrase())),
     };
     out.extend_from_slice(if flag { b"true" } else { b"false" });
     Ok(())
@@ -139,7 +139,7 @@ fn write_timestamp(out: &mut Vec<u8>, value: &Value<'_>, suffix: &str) -> Result
 fn number_text<'v>(value: &'v Value<'_>) -> Result<&'v str, String> {
     match value {
         Value::N(text) | Value::S(text) => Ok(text),
-        other => Err(format!("a {} value is not a number", other.type_tag())),
+        other => Err(format!("{} is not a number", other.type_phrase())),
     }
 }
 
@@ -226,8 +226,9 @@ mod tests {
                     Ok(_) => assert!(accepted.contains(tag), "{tag} into {ty} should fail"),
                     Err(message) => {
                         assert!(!accepted.contains(tag), "{tag} into {ty}: {message}");
+                        let article = if ["S", "N", "M", "L", "SS", "NS"].contains(tag) { "an" } else { "a" };
                         assert!(
-                            message.contains(&format!("a {tag} value is not")),
+                            message.contains(&format!("{article} {tag} value is not")),
                             "{tag} into {ty}: {message}"
                         );
                     }

@@ -20,8 +20,8 @@ pub fn timestamp_of(value: &Value<'_>) -> Result<NaiveDateTime, String> {
         Value::N(text) => epoch_seconds(text)?,
         other => {
             return Err(format!(
-                "a {} value is not a timestamp (use a string or epoch seconds)",
-                other.type_tag()
+                "{} is not a timestamp (use a string or epoch seconds)",
+                other.type_phrase()
             ));
         }
     };
@@ -41,7 +41,7 @@ pub fn date_of(value: &Value<'_>) -> Result<NaiveDate, String> {
             .ok()
             .filter(|date| (1..=9999).contains(&date.year()))
             .ok_or_else(|| "the string is not a date in YYYY-MM-DD form".into()),
-        other => Err(format!("a {} value is not a date (use a YYYY-MM-DD string)", other.type_tag())),
+        other => Err(format!("{} is not a date (use a YYYY-MM-DD string)", other.type_phrase())),
     }
 }
 

@@ -124,6 +124,14 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// `an N value`, `a BOOL value`: the type tag with the article it is read with (S, N, M and
+    /// L are read "ess", "en", "em", "el"), for error messages.
+    pub fn type_phrase(&self) -> String {
+        let tag = self.type_tag();
+        let article = if matches!(tag, "S" | "N" | "M" | "L" | "SS" | "NS") { "an" } else { "a" };
+        format!("{article} {tag} value")
+    }
+
     /// Bytes of the longest string in the value (S, B, set elements, map names, at any depth):
     /// what a warehouse's string limit inside JSON applies to.
     pub fn longest_string(&self) -> usize {

@@ -196,9 +196,10 @@ impl ExistingExports {
             ));
         }
         if chain.skipped > 0 {
+            let (end, are) = if chain.skipped == 1 { ("ends", "is") } else { ("end", "are") };
             notes.push(format!(
-                "{} exports under {} end at or before what is applied already, and are skipped",
-                chain.skipped,
+                "{} under {} {end} at or before what is applied already, and {are} skipped",
+                crate::human::counted(chain.skipped as u64, "export"),
                 self.location()
             ));
         }
@@ -243,8 +244,10 @@ impl ExportSource for ExistingExports {
             }
         };
         if in_progress > 0 {
+            let (have, they_are) = if in_progress == 1 { ("has", "it is") } else { ("have", "they are") };
             plan.notes.push(format!(
-                "{in_progress} exports under {} have begun but have no manifest yet; they are left for a later run",
+                "{} under {} {have} begun but {have} no manifest yet; {they_are} left for a later run",
+                crate::human::counted(in_progress as u64, "export"),
                 self.location()
             ));
         }

@@ -156,7 +156,11 @@ async fn a_chain_may_start_before_the_watermark_and_overlap() {
     let covered = fixture.incremental(3, 25, 40).await;
     let plan = fixture.plan(Mode::Incremental, Some(w())).await.unwrap();
     assert_eq!(arns(&plan), vec![straddling, next], "{covered} adds nothing once [20, 40) is applied");
-    assert!(plan.notes.iter().any(|n| n.starts_with("1 exports under")), "{:?}", plan.notes);
+    assert!(
+        plan.notes.iter().any(|n| n.starts_with("1 export under") && n.ends_with("and is skipped")),
+        "{:?}",
+        plan.notes
+    );
 }
 
 #[tokio::test]
@@ -301,7 +305,13 @@ async fn begun_exports_without_a_summary_are_noted_not_used() {
         .unwrap();
     let plan = fixture.plan(Mode::Full, None).await.unwrap();
     assert_eq!(arns(&plan), vec![full]);
-    assert!(plan.notes.iter().any(|n| n.starts_with("1 exports under") && n.contains("no manifest yet")));
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.starts_with("1 export under") && n.contains("has begun but has no manifest yet")),
+        "{:?}",
+        plan.notes
+    );
 }
 
 #[tokio::test]

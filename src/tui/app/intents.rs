@@ -3,6 +3,7 @@
 
 use super::App;
 use crate::config::Mode;
+use crate::human;
 use crate::pipeline::RunRequest;
 use crate::tui::action::Intent;
 use crate::tui::command::{Command, StartRun};
@@ -286,7 +287,10 @@ impl App {
         let table = self.selected()?;
         let mode = table.mode;
         let name = table.name.clone();
-        self.notify(Tone::Accent, format!("planning a {mode} dry run of {name}"));
+        self.notify(
+            Tone::Accent,
+            format!("planning {} dry run of {name}", human::with_article(&mode.to_string())),
+        );
         Some(Command::Start(vec![StartRun { table: name, request: RunRequest { mode, dry_run: true } }]))
     }
 

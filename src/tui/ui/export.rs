@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{field, pane_block, span};
+use crate::human;
 use crate::source::ExportSpec;
 use crate::tui::app::App;
 use crate::tui::format;
@@ -47,7 +48,7 @@ fn lines(run: &RunView, theme: &Theme, width: usize, height: usize) -> Vec<Line<
             "Elapsed",
             vec![
                 span(theme, Tone::Plain, format::millis(ms)),
-                span(theme, Tone::Dim, format!(" · {} polls", current.polls)),
+                span(theme, Tone::Dim, format!(" · {}", human::counted(u64::from(current.polls), "poll"))),
             ],
         ));
     }

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph};
 
 use super::{field, pane_block, span};
+use crate::human;
 use crate::pipeline::events::Stage;
 use crate::tui::app::App;
 use crate::tui::format;
@@ -86,13 +87,17 @@ fn lines(run: &RunView, staging: &StagingView, theme: &Theme) -> Vec<Line<'stati
             vec![span(
                 theme,
                 Tone::Warn,
-                format!("{} values did not fit their column", format::count(c.nulled_values)),
+                format!("{} did not fit their column", human::counted(c.nulled_values, "value")),
             )],
         ));
     }
     if let Some(files) = staging.staged_files {
         let into = if run.dry_run { "would be" } else { "staged in" };
-        lines.push(field(theme, "Output", vec![plain(format!("{into} {files} files for COPY"))]));
+        lines.push(field(
+            theme,
+            "Output",
+            vec![plain(format!("{into} {} for COPY", human::counted(files as u64, "file")))],
+        ));
     }
     lines
 }

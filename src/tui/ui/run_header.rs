@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::span;
+use crate::human;
 use crate::tui::app::App;
 use crate::tui::format;
 use crate::tui::labels;
@@ -42,7 +43,7 @@ fn line(app: &App, theme: &Theme) -> Line<'static> {
     spans.extend([sep(), span(theme, Tone::Plain, timing)]);
     if let Some(RunEnd::Committed { upserts, deletes, target_rows, .. }) = &run.end {
         let summary =
-            format!("{} → {} rows", format::loaded(*upserts, *deletes), format::count(*target_rows));
+            format!("{} → {}", format::loaded(*upserts, *deletes), human::counted(*target_rows, "row"));
         spans.extend([sep(), span(theme, Tone::Plain, summary)]);
     }
     Line::from(spans)

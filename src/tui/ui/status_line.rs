@@ -18,7 +18,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn line(app: &App, theme: &Theme) -> Line<'static> {
     if app.is_quitting() {
         let runs = app.active_runs();
-        return Line::from(span(theme, Tone::Warn, format!(" cancelling {runs} runs before quitting…")));
+        return Line::from(span(
+            theme,
+            Tone::Warn,
+            format!(" cancelling {} before quitting…", crate::human::counted(runs as u64, "run")),
+        ));
     }
     if app.list().editing {
         return Line::from(vec![
