@@ -7,11 +7,11 @@ use std::sync::Arc;
 use clap::Parser;
 use color_eyre::eyre::WrapErr;
 
-use dynashift::cli::Cli;
+use dynashift::cli::{Cli, Command};
 use dynashift::headless::{self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest};
 use dynashift::pipeline::Engine;
 use dynashift::source::PlanOptions;
-use dynashift::{config, logging, tui, wiring};
+use dynashift::{completions, config, init, logging, tui, wiring};
 
 fn main() -> ExitCode {
     // Installed first, so the console's own hook (which restores the terminal) wraps it.
@@ -19,6 +19,13 @@ fn main() -> ExitCode {
         eprintln!("could not install the error report handler: {err}");
     }
     let cli = Cli::parse();
+    if let Some(command) = &cli.command {
+        return run_command(command);
+    }
+    if let Some(hint) = init::missing_config_hint(&cli.config) {
+        eprintln!("{hint}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let config = match config::load(&cli.config) {
         Ok(config) => config,
         Err(err) => {
@@ -52,6 +59,38 @@ fn main() -> ExitCode {
             eprintln!("Error: {err:?}");
             ExitCode::from(EXIT_RUN_FAILED)
         }
+    }
+}
+
+/// The subcommands other than syncing.
+fn run_command(command: &Command) -> ExitCode {
+    match command {
+        Command::Init(args) => {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+            let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+            match runtime.block_on(init::run(args, &here)) {
+                Ok(path) => {
+                    println!("{}", init::next_steps(args, &path));
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("{err}");
+                    ExitCode::from(err.exit_code())
+                }
+            }
+        }
+        Command::Completions { shell } => {
+            completions::write_completions(*shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => match completions::write_man_page(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("could not write the manual page: {err}");
+                ExitCode::from(EXIT_RUN_FAILED)
+            }
+        },
     }
 }
 
