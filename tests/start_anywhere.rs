@@ -223,3 +223,34 @@ async fn init_aws_names_a_missing_table_and_writes_nothing() {
     assert!(stderr.contains("no table `no-such-table-here`") && stderr.contains("--region"), "{stderr}");
     assert!(!dir.path().join("tables.toml").exists());
 }
+
+/// The arguments after the binary in a shipped command line, up to a shell redirection.
+fn shipped_arguments(command: &str) -> Vec<String> {
+    let mut words = command.split_whitespace().take_while(|word| !word.starts_with(">>"));
+    assert_eq!(words.next(), Some("/usr/local/bin/dynashift"), "{command}");
+    std::iter::once("dynashift").chain(words).map(str::to_owned).collect()
+}
+
+#[test]
+fn the_shipped_cron_line_and_systemd_units_run_valid_commands() {
+    use clap::Parser;
+    use dynashift::cli::Cli;
+    use dynashift::contract::exit::EXIT_LOCKED;
+
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let cron = std::fs::read_to_string(assets.join("dynashift.cron")).unwrap();
+    let entry = cron.lines().find(|line| !line.starts_with('#') && !line.trim().is_empty()).unwrap();
+    let (schedule, command) = entry.split_at(entry.find("/usr/local/bin").unwrap());
+    assert_eq!(schedule.split_whitespace().count(), 5, "a crontab line has five time fields: {entry}");
+    let cli = Cli::try_parse_from(shipped_arguments(command)).unwrap();
+    assert!(cli.headless && cli.all, "{entry}");
+
+    let service = std::fs::read_to_string(assets.join("dynashift.service")).unwrap();
+    let exec = service.lines().find_map(|line| line.strip_prefix("ExecStart=")).unwrap();
+    let cli = Cli::try_parse_from(shipped_arguments(exec)).unwrap();
+    assert!(cli.headless && cli.all && cli.config.is_absolute(), "{exec}");
+    assert!(service.contains(&format!("SuccessExitStatus={EXIT_LOCKED}")), "a held lease is no failure");
+
+    let timer = std::fs::read_to_string(assets.join("dynashift.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=") && timer.contains("Persistent=true"), "{timer}");
+}
