@@ -6,6 +6,9 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Mode;
 
+/// The tables file read (and written by `init`) without --config or DYNASHIFT_CONFIG.
+pub const DEFAULT_CONFIG: &str = "tables.toml";
+
 /// Keep Redshift (here: the embedded SQLite) tables in sync with DynamoDB tables through
 /// point-in-time exports. Without --headless, opens the interactive console.
 #[derive(Debug, Clone, Parser)]
@@ -13,7 +16,7 @@ use crate::config::Mode;
 #[command(group(ArgGroup::new("which").args(["table", "all"]).multiple(false)))]
 pub struct Cli {
     /// The tables file.
-    #[arg(long, value_name = "PATH", default_value = "tables.toml", env = "DYNASHIFT_CONFIG")]
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG, env = "DYNASHIFT_CONFIG")]
     pub config: PathBuf,
 
     /// Run syncs without the console and print progress (for cron and scripts).
@@ -65,7 +68,8 @@ pub struct Cli {
 pub enum Command {
     /// Write a starting tables.toml here: the demo, or with --aws a draft for your tables
     ///
-    /// The file is commented, passes --check, and is never written over an existing one.
+    /// Written where --config (or DYNASHIFT_CONFIG) points, ./tables.toml by default. The file is
+    /// commented, passes --check, and is never written over an existing one.
     Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     ///

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Parser;
 use color_eyre::eyre::WrapErr;
 
-use dynashift::cli::{Cli, Command};
+use dynashift::cli::{Cli, Command, DEFAULT_CONFIG};
 use dynashift::headless::{self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest};
 use dynashift::pipeline::Engine;
 use dynashift::source::PlanOptions;
@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     if let Some(command) = &cli.command {
-        return run_command(command);
+        return run_command(&cli, command);
     }
     if let Some(hint) = init::missing_config_hint(&cli.config) {
         eprintln!("{hint}");
@@ -63,15 +63,16 @@ fn main() -> ExitCode {
 }
 
 /// The subcommands other than syncing.
-fn run_command(command: &Command) -> ExitCode {
+fn run_command(cli: &Cli, command: &Command) -> ExitCode {
     match command {
         Command::Init(args) => {
             let runtime =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-            let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
-            match runtime.block_on(init::run(args, &here)) {
+            // The file the next run reads: ./tables.toml unless --config or DYNASHIFT_CONFIG say otherwise.
+            match runtime.block_on(init::run(args, &cli.config)) {
                 Ok(path) => {
-                    println!("{}", init::next_steps(args, &path));
+                    let config = (cli.config != std::path::Path::new(DEFAULT_CONFIG)).then_some(&*cli.config);
+                    println!("{}", init::next_steps(args, &path, config));
                     ExitCode::SUCCESS
                 }
                 Err(err) => {

@@ -63,6 +63,28 @@ fn init_writes_the_demo_which_checks_and_syncs() {
 }
 
 #[test]
+fn init_writes_the_file_the_next_run_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("conf")).unwrap();
+    let init = run_in(dir.path(), &["--config", "conf/prod.toml", "init"]);
+    assert_exit(&init, 0);
+    assert!(
+        text(&init.stdout).contains("dynashift --config conf/prod.toml --check"),
+        "{}",
+        text(&init.stdout)
+    );
+    assert!(!dir.path().join("tables.toml").exists());
+
+    let from_env =
+        dynashift_in(dir.path(), &["--check"]).env("DYNASHIFT_CONFIG", "conf/prod.toml").output().unwrap();
+    assert_exit(&from_env, 0);
+    let again =
+        dynashift_in(dir.path(), &["init"]).env("DYNASHIFT_CONFIG", "conf/prod.toml").output().unwrap();
+    assert_exit(&again, 2);
+    assert!(text(&again.stderr).contains("conf/prod.toml: already exists"), "{}", text(&again.stderr));
+}
+
+#[test]
 fn init_never_overwrites_a_tables_toml() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tables.toml"), "# mine\n").unwrap();

@@ -1,5 +1,6 @@
-//! `dynashift init`: a commented starting `tables.toml` in the current folder, so dynashift can
-//! be started anywhere, not only inside its repository. Without options it writes the built-in
+//! `dynashift init`: a commented starting `tables.toml` (in the current folder, or wherever
+//! `--config` / `DYNASHIFT_CONFIG` point: the file the next run reads), so dynashift can be
+//! started anywhere, not only inside its repository. Without options it writes the built-in
 //! demo (the repository's own `tables.toml`, which the test suite syncs); with `--aws TABLE…` it
 //! drafts a file for real DynamoDB tables from DescribeTable and a small sample of items (see
 //! [`aws`]). Either way the text is validated exactly as `--check` would before it is written,
@@ -15,9 +16,6 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::InitArgs;
 use crate::contract::exit::{EXIT_RUN_FAILED, EXIT_USAGE};
-
-/// The file `init` writes, and the one dynashift reads by default.
-pub const CONFIG_FILE: &str = "tables.toml";
 
 /// The built-in demo: the repository's `tables.toml`, so the file `init` writes is the one the
 /// test suite syncs end to end.
@@ -54,9 +52,11 @@ impl InitError {
     }
 }
 
-/// Writes `tables.toml` into `folder` as `args` asks; the path written on success.
-pub async fn run(args: &InitArgs, folder: &Path) -> Result<PathBuf, InitError> {
-    let path = folder.join(CONFIG_FILE);
+/// Writes the tables file at `path` (relative to the current folder) as `args` asks; the
+/// absolute path written on success.
+pub async fn run(args: &InitArgs, path: &Path) -> Result<PathBuf, InitError> {
+    let path =
+        std::path::absolute(path).map_err(|source| InitError::Write { path: path.to_owned(), source })?;
     // Checked first so nobody waits for AWS to learn the file is in the way; the write itself
     // refuses too (create_new), should the file appear meanwhile.
     if path.exists() {
@@ -82,16 +82,21 @@ fn write_new(path: &Path, text: &str) -> Result<(), InitError> {
         .map_err(|source| InitError::Write { path: path.to_owned(), source })
 }
 
-/// What to do next, printed after a successful init.
-pub fn next_steps(args: &InitArgs, path: &Path) -> String {
+/// What to do next, printed after a successful init; `config` is the `--config` the next runs
+/// need, if any (`None` for the default, ./tables.toml).
+pub fn next_steps(args: &InitArgs, path: &Path, config: Option<&Path>) -> String {
+    let config = config.map(|config| format!(" --config {}", config.display())).unwrap_or_default();
     let first_sync = if args.aws.is_empty() {
-        "dynashift --headless --all --mode full   # the first sync of every demo table\n  \
-         dynashift                                # or open the console"
+        format!(
+            "dynashift{config} --headless --all --mode full   # the first sync of every demo table\n  dynashift{config}   # or open the console"
+        )
     } else {
-        "dynashift --headless --all --mode full   # the first sync (PITR must be on for each table)"
+        format!(
+            "dynashift{config} --headless --all --mode full   # the first sync (PITR must be on for each table)"
+        )
     };
     format!(
-        "wrote {}\nnext:\n  dynashift --check                        # validate it (after your edits)\n  {first_sync}",
+        "wrote {}\nnext:\n  dynashift{config} --check   # validate it (again after your edits)\n  {first_sync}",
         path.display()
     )
 }
@@ -103,9 +108,9 @@ pub fn missing_config_hint(path: &Path) -> Option<String> {
         return None;
     }
     Some(format!(
-        "{}: no such file. Write a starting one with `dynashift init` (the built-in demo) or \
-         `dynashift init --aws TABLE --bucket s3://BUCKET/PREFIX/` (a draft for your DynamoDB tables), \
-         or point to yours with --config PATH (or DYNASHIFT_CONFIG)",
+        "{}: no such file. `dynashift init` writes it: the built-in demo, or with \
+         `--aws TABLE --bucket s3://BUCKET/PREFIX/` a draft for your DynamoDB tables (give init the same \
+         --config, if any). Or point to an existing file with --config PATH (or DYNASHIFT_CONFIG)",
         path.display()
     ))
 }
@@ -117,12 +122,14 @@ mod tests {
     #[tokio::test]
     async fn the_demo_is_written_valid_and_never_over_a_file() {
         let dir = tempfile::tempdir().unwrap();
-        let written = run(&InitArgs::default(), dir.path()).await.unwrap();
+        let path = dir.path().join("tables.toml");
+        let written = run(&InitArgs::default(), &path).await.unwrap();
+        assert_eq!(written, path);
         assert_eq!(std::fs::read_to_string(&written).unwrap(), DEMO);
         crate::config::load(&written).unwrap();
 
         std::fs::write(&written, "mine").unwrap();
-        let err = run(&InitArgs::default(), dir.path()).await.unwrap_err();
+        let err = run(&InitArgs::default(), &path).await.unwrap_err();
         assert!(matches!(err, InitError::Exists { .. }) && err.exit_code() == EXIT_USAGE, "{err}");
         assert_eq!(std::fs::read_to_string(&written).unwrap(), "mine");
     }
@@ -130,7 +137,7 @@ mod tests {
     #[test]
     fn write_new_refuses_a_file_that_appeared() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(CONFIG_FILE);
+        let path = dir.path().join("tables.toml");
         std::fs::write(&path, "theirs").unwrap();
         assert!(matches!(write_new(&path, "ours"), Err(InitError::Exists { .. })));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "theirs");
