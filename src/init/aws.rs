@@ -7,8 +7,11 @@
 //! - ONE Scan request with `Limit`: DynamoDB stops after evaluating `Limit` items or 1 MB of data,
 //!   whichever comes first, and returns a LastEvaluatedKey that is deliberately never followed:
 //!   this is a sample, never a full scan (a full scan of a big table costs real read capacity).
-//!   Without a filter, Count equals ScannedCount, so the page holds up to `Limit` items.
-//!   <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html>
+//!   Without a filter, Count equals ScannedCount, so the page holds up to `Limit` items. Its
+//!   TableName takes an ARN too, like DescribeTable's.
+//!   <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html>, and the SDK
+//!   reference of ScanRequest's `limit` and `tableName`
+//!   (<https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/dynamodb/aws.sdk.kotlin.services.dynamodb.model/-scan-request/limit.html>).
 
 use std::collections::HashMap;
 
@@ -18,7 +21,7 @@ use super::InitError;
 use super::infer::{Sampled, SampledItem, propose};
 use super::naming::ColumnNames;
 use super::render::{AwsDefaults, DraftTable, ITEM_COLUMN, aws_config};
-use crate::aws::{AwsConnection, AwsFailure, FailureKind};
+use crate::aws::{AwsConnection, AwsFailure, AwsSetupError, FailureKind};
 use crate::cli::InitArgs;
 use crate::config::{AwsSettings, check_bucket_name};
 use crate::source::aws::key_schema;
@@ -32,9 +35,7 @@ pub async fn draft(args: &InitArgs) -> Result<String, InitError> {
         profile: args.profile.clone(),
         endpoint_url: args.endpoint_url.clone(),
     };
-    let connection = AwsConnection::connect(&settings)
-        .await
-        .map_err(|e| InitError::Aws(format!("cannot reach AWS: {e}; {}", e.hint())))?;
+    let connection = AwsConnection::connect(&settings).await.map_err(setup_failed)?;
     let client = connection.dynamodb();
     let mut tables = Vec::with_capacity(args.aws.len());
     let mut targets = ColumnNames::default();
@@ -67,6 +68,16 @@ fn checked_bucket(bucket: Option<&str>) -> Result<String, InitError> {
         None => {
             Err(InitError::Usage("--aws needs --bucket s3://BUCKET/PREFIX/: where the exports go".into()))
         }
+    }
+}
+
+/// AWS cannot be asked at all. A missing region is fixed on init's own command line.
+fn setup_failed(error: AwsSetupError) -> InitError {
+    match error {
+        AwsSetupError::NoRegion { .. } => InitError::Usage(format!(
+            "{error}: pass --region with the tables' region (it is written to the file), or export AWS_REGION"
+        )),
+        other => InitError::Aws(format!("cannot reach AWS: {other}; {}", other.hint())),
     }
 }
 
@@ -169,6 +180,13 @@ mod tests {
         assert_eq!(checked_bucket(Some("s3://exports/p/")).unwrap(), "s3://exports/p/");
         let twice = ["a".to_owned(), "b".to_owned(), "a".to_owned()];
         assert!(matches!(check_distinct(&twice), Err(InitError::Usage(m)) if m.contains("`a` twice")));
+    }
+
+    #[test]
+    fn a_missing_region_asks_for_region_on_the_command_line() {
+        let error = setup_failed(AwsSetupError::NoRegion { profile: None });
+        assert!(matches!(&error, InitError::Usage(m) if m.contains("pass --region")), "{error}");
+        assert_eq!(error.exit_code(), crate::contract::exit::EXIT_USAGE);
     }
 
     #[test]
