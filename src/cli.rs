@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Mode;
+
+/// The tables file read (and written by `init`) without --config or DYNASHIFT_CONFIG.
+pub const DEFAULT_CONFIG: &str = "tables.toml";
 
 /// Keep Redshift (here: the embedded SQLite) tables in sync with DynamoDB tables through
 /// point-in-time exports. Without --headless, opens the interactive console.
@@ -13,7 +16,7 @@ use crate::config::Mode;
 #[command(group(ArgGroup::new("which").args(["table", "all"]).multiple(false)))]
 pub struct Cli {
     /// The tables file.
-    #[arg(long, value_name = "PATH", default_value = "tables.toml", env = "DYNASHIFT_CONFIG")]
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG, env = "DYNASHIFT_CONFIG")]
     pub config: PathBuf,
 
     /// Run syncs without the console and print progress (for cron and scripts).
@@ -64,11 +67,70 @@ pub struct Cli {
     /// Validate the tables file and exit (0 when valid, 2 otherwise).
     #[arg(long, conflicts_with_all = ["headless"])]
     pub check: bool,
+
+    /// A command other than syncing (`init`, `completions`, `man`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands; without one, dynashift syncs (console or --headless).
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Write a starting tables.toml here: the demo, or with --aws a draft for your tables
+    ///
+    /// Written where --config (or DYNASHIFT_CONFIG) points, ./tables.toml by default. The file is
+    /// commented, passes --check, and is never written over an existing one.
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    ///
+    /// e.g. `dynashift completions bash > ~/.local/share/bash-completion/completions/dynashift`
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    ///
+    /// e.g. `dynashift man > ~/.local/share/man/man1/dynashift.1`
+    Man,
+}
+
+/// `dynashift init`'s options.
+#[derive(Debug, Clone, Default, Args)]
+pub struct InitArgs {
+    /// Instead of the demo, describe these DynamoDB tables (names or ARNs; DescribeTable), sample
+    /// a few items of each (one Scan page) and propose their columns, each guess marked.
+    #[arg(long, value_name = "TABLE", num_args = 1.., requires = "bucket")]
+    pub aws: Vec<String>,
+
+    /// Where exports, staged files and sync state go: s3://BUCKET/PREFIX/ (needed with --aws).
+    #[arg(long, value_name = "URL", requires = "aws")]
+    pub bucket: Option<String>,
+
+    /// The tables' AWS region (else AWS_REGION or the profile's); written to the file.
+    #[arg(long, requires = "aws")]
+    pub region: Option<String>,
+
+    /// A profile of ~/.aws/config (else AWS_PROFILE or the default); written to the file.
+    #[arg(long, requires = "aws")]
+    pub profile: Option<String>,
+
+    /// Send AWS calls to this endpoint (moto, LocalStack); written to the file.
+    #[arg(long, value_name = "URL", requires = "aws")]
+    pub endpoint_url: Option<String>,
+
+    /// Items sampled per table: one Scan page of at most this many, never a full scan.
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "aws",
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub sample: u16,
 }
 
 /// Examples, exit codes and environment, shown after `--help`'s options.
 const AFTER_HELP: &str = "\
 Examples:
+  dynashift init                                   write a starting tables.toml (the demo) here
+  dynashift init --aws orders --bucket s3://my-exports/dynashift/
+                                                   draft tables.toml from a DynamoDB table
   dynashift                                        open the console on ./tables.toml
   dynashift --check                                validate tables.toml and exit
   dynashift --headless --all                       sync every table in its configured mode

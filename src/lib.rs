@@ -7,11 +7,13 @@
 
 pub mod aws;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod contract;
 pub mod ddb;
 pub mod headless;
 pub mod human;
+pub mod init;
 pub mod logging;
 pub mod pipeline;
 pub mod retry;

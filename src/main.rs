@@ -7,13 +7,13 @@ use std::sync::Arc;
 use clap::Parser;
 use color_eyre::eyre::WrapErr;
 
-use dynashift::cli::Cli;
+use dynashift::cli::{Cli, Command, DEFAULT_CONFIG};
 use dynashift::headless::{
     self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest, StartupError, StartupErrorKind, Verbosity,
 };
 use dynashift::pipeline::Engine;
 use dynashift::source::PlanOptions;
-use dynashift::{config, logging, tui, wiring};
+use dynashift::{completions, config, init, logging, tui, wiring};
 
 fn main() -> ExitCode {
     // Installed first, so the console's own hook (which restores the terminal) wraps it.
@@ -24,6 +24,13 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return command_line_error(err),
     };
+    if let Some(command) = &cli.command {
+        return run_command(&cli, command);
+    }
+    if let Some(hint) = init::missing_config_hint(&cli.config) {
+        let error = StartupError::new(StartupErrorKind::Config, hint.clone(), EXIT_USAGE);
+        return startup_failure(cli.json, &error, &hint);
+    }
     let config = match config::load(&cli.config) {
         Ok(config) => config,
         Err(err) => return startup_failure(cli.json, &StartupError::config(&err), &err.to_string()),
@@ -87,6 +94,39 @@ fn connect_failure(err: &wiring::ConnectError, config: &std::path::Path) -> Star
         error.file = Some(config.display().to_string());
     }
     error
+}
+
+/// The subcommands other than syncing.
+fn run_command(cli: &Cli, command: &Command) -> ExitCode {
+    match command {
+        Command::Init(args) => {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+            // The file the next run reads: ./tables.toml unless --config or DYNASHIFT_CONFIG say otherwise.
+            match runtime.block_on(init::run(args, &cli.config)) {
+                Ok(path) => {
+                    let config = (cli.config != std::path::Path::new(DEFAULT_CONFIG)).then_some(&*cli.config);
+                    println!("{}", init::next_steps(args, &path, config));
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("{err}");
+                    ExitCode::from(err.exit_code())
+                }
+            }
+        }
+        Command::Completions { shell } => {
+            completions::write_completions(*shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => match completions::write_man_page(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("could not write the manual page: {err}");
+                ExitCode::from(EXIT_RUN_FAILED)
+            }
+        },
+    }
 }
 
 /// The tables a headless run covers; an error message for bad `--table` names.

@@ -92,7 +92,7 @@ fn parse_s3(rest: &str, text: &Spanned<String>, what: &str, issues: &Issues) -> 
 }
 
 /// S3's bucket naming rules (the ones a typo can break).
-fn check_bucket_name(bucket: &str) -> Result<(), String> {
+pub fn check_bucket_name(bucket: &str) -> Result<(), String> {
     if bucket.is_empty() {
         return Err("is empty".into());
     }

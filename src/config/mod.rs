@@ -37,6 +37,7 @@ pub use ident::{
     MAX_IDENTIFIER_BYTES, check_identifier, is_valid_identifier, quote_identifier, quote_identifier_list,
 };
 pub use load::{load, load_str};
+pub use location::check_bucket_name;
 pub use model::*;
 pub use path::{AttrPath, PathSegment};
-pub use types::ColumnType;
+pub use types::{ColumnType, VARCHAR_MAX};

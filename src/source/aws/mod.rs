@@ -31,7 +31,7 @@ use crate::config::{KeyError, Mode, TableConfig};
 
 pub use destination::Destination;
 pub use errors::TableContext;
-pub use table::ResolvedTable;
+pub use table::{ResolvedTable, key_schema};
 
 use errors::{Call, call_failed};
 use request::ExportRequest;

@@ -70,7 +70,7 @@ fn resolved_table(
 
 /// The key attributes, partition key first whatever order DynamoDB lists them in, each with the
 /// type AttributeDefinitions declares.
-fn key_schema(description: &TableDescription) -> Vec<KeyAttribute> {
+pub fn key_schema(description: &TableDescription) -> Vec<KeyAttribute> {
     let named = |kind: KeyType| {
         description
             .key_schema()
