@@ -139,8 +139,19 @@ key = ["pk"]
 "#;
 
 /// The snippet as a whole tables file: its own sections, and the completion's for those it lacks.
+/// A snippet of plain keys (`key = …`, `columns = […]`) shows one table's settings: it becomes
+/// that table.
 fn completed(snippet: &str) -> String {
     let mut document: toml::Table = snippet.parse().expect("a snippet parses as TOML");
+    let is_section = |value: &toml::Value| match value {
+        toml::Value::Table(_) => true,
+        toml::Value::Array(items) => !items.is_empty() && items.iter().all(toml::Value::is_table),
+        _ => false,
+    };
+    if document.values().any(|value| !is_section(value)) {
+        document.entry("name").or_insert_with(|| "orders".into());
+        document = toml::Table::from_iter([("table".to_owned(), toml::Value::Array(vec![document.into()]))]);
+    }
     let completion: toml::Table = COMPLETION.parse().unwrap();
     for (section, value) in completion {
         document.entry(section).or_insert(value);
