@@ -48,7 +48,8 @@ impl SpoolDir {
         // folder under a stage in progress.
         let claiming = root.join(format!("{CLAIMING_PREFIX}{name}"));
         std::fs::create_dir_all(&claiming)?;
-        let lock = OpenOptions::new().write(true).create(true).truncate(false).open(claiming.join(LOCK_FILE))?;
+        let lock =
+            OpenOptions::new().write(true).create(true).truncate(false).open(claiming.join(LOCK_FILE))?;
         lock.lock()?;
         let path = root.join(name);
         std::fs::rename(&claiming, &path)?;
