@@ -14,6 +14,7 @@ pub mod headless;
 pub mod logging;
 pub mod pipeline;
 pub mod retry;
+pub mod schedule;
 pub mod signals;
 pub mod source;
 pub mod store;
