@@ -51,6 +51,12 @@ pub struct Cli {
     #[arg(long, requires = "headless")]
     pub force: bool,
 
+    /// Keep running: sync each table whenever its `every` says it is due, until SIGTERM or
+    /// Ctrl-C (which cancel the running runs, resumable, and exit 0). Every selected table
+    /// needs `every`.
+    #[arg(long, requires = "headless", conflicts_with = "dry_run")]
+    pub watch: bool,
+
     /// Validate the tables file and exit (0 when valid, 2 otherwise).
     #[arg(long, conflicts_with_all = ["headless"])]
     pub check: bool,
@@ -64,6 +70,7 @@ Examples:
   dynashift --headless --all                       sync every table in its configured mode
   dynashift --headless --table orders --mode full --json
   dynashift --headless --table orders --dry-run    show windows, files and SQL; change nothing
+  dynashift --headless --all --watch               sync each table on its `every` until stopped
 
 Exit codes:
   0  every run committed, was up to date, or was a dry run

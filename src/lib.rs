@@ -20,4 +20,5 @@ pub mod source;
 pub mod store;
 pub mod tui;
 pub mod warehouse;
+pub mod watch;
 pub mod wiring;

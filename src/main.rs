@@ -11,6 +11,7 @@ use dynashift::cli::Cli;
 use dynashift::headless::{self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest};
 use dynashift::pipeline::Engine;
 use dynashift::source::PlanOptions;
+use dynashift::watch::{self, WatchRequest};
 use dynashift::{config, logging, tui, wiring};
 
 fn main() -> ExitCode {
@@ -45,6 +46,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if cli.watch
+        && let Some(message) = dynashift::watch::unscheduled(&config, &tables)
+    {
+        eprintln!("{message}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     match runtime.block_on(run(cli, config, tables)) {
         Ok(code) => ExitCode::from(code),
@@ -106,6 +113,16 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
         }
     };
     let (engine, events) = Engine::new(Arc::new(config), adapters);
+    if cli.watch {
+        let request = WatchRequest {
+            tables,
+            mode: cli.mode.map(Into::into),
+            json: cli.json,
+            options: PlanOptions { accept_gap: cli.accept_gap, force: cli.force },
+        };
+        let mut stdout = std::io::stdout();
+        return Ok(watch::run(engine, events, request, &mut stdout).await);
+    }
     if cli.headless {
         let request = HeadlessRequest {
             tables,
