@@ -139,6 +139,43 @@ fn sigterm_cancels_a_running_run_which_the_next_start_resumes() {
 }
 
 #[test]
+fn a_table_another_run_holds_is_skipped_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = scheduled_config(dir.path(), "1h");
+    let slow =
+        std::fs::read_to_string(&config).unwrap().replace("export_seconds = 0.2", "export_seconds = 30.0");
+    std::fs::write(&config, slow).unwrap();
+    // A plain run holds customers' lease while its export is in progress.
+    let mut holder = Command::new(env!("CARGO_BIN_EXE_dynashift"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--headless", "--table", "customers", "--mode", "full"])
+        .env_remove("DYNASHIFT_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the lease holder");
+    let lock = dir.path().join(".dynashift/bucket/customers/_state/lock");
+    let started = Instant::now();
+    while !lock.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the holder never took the lease");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut child = watch(&config, "customers");
+    let lines = lines_of(&mut child);
+    let seen = read_until(&lines, Duration::from_secs(60), |seen| !outcomes(seen).is_empty());
+    terminate(&child);
+    let output = child.wait_with_output().expect("wait for dynashift");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let text = seen.join("\n");
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let outcome = outcomes(&seen)[0];
+    assert!(outcome.contains(" SKIPPED   customers: another run holds the table:"), "{text}");
+    assert!(outcome.contains("not a failure") && outcome.contains("; next at "), "{text}");
+}
+
+#[test]
 fn watch_refuses_tables_without_every_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     let config = fast_demo_config(dir.path());
