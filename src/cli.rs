@@ -132,6 +132,9 @@ mod tests {
         assert!(!cli.accept_gap && !cli.force);
         assert!(Cli::try_parse_from(["dynashift", "--accept-gap"]).is_err());
         assert!(Cli::try_parse_from(["dynashift", "--force"]).is_err());
+        assert!(Cli::try_parse_from(["dynashift", "--watch"]).is_err(), "--watch needs --headless");
+        assert!(Cli::try_parse_from(["dynashift", "--headless", "--all", "--watch", "--dry-run"]).is_err());
+        assert!(Cli::try_parse_from(["dynashift", "--headless", "--all", "--watch"]).unwrap().watch);
         let cli =
             Cli::try_parse_from(["dynashift", "--headless", "--all", "--accept-gap", "--force"]).unwrap();
         assert!(cli.accept_gap && cli.force);
