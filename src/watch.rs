@@ -299,6 +299,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn outcome_lines_say_when_the_table_runs_next_in_text_and_json() {
+        let next = Utc::now() + chrono::Duration::hours(1);
+        let mut text = Vec::new();
+        WatchLog { json: false, out: &mut text }.line(Some("orders"), "ok", "committed", Some(next));
+        WatchLog { json: false, out: &mut text }.line(Some("orders"), "ok", "up to date", Some(Utc::now()));
+        let text = String::from_utf8(text).unwrap();
+        let expected = format!(" OK        orders: committed; next at {}\n", next.format("%H:%M:%S"));
+        assert!(text.lines().next().is_some_and(|l| format!("{l}\n").ends_with(&expected)), "{text}");
+        assert!(text.lines().nth(1).is_some_and(|l| l.ends_with("up to date; due again now")), "{text}");
+        let mut json = Vec::new();
+        WatchLog { json: true, out: &mut json }.line(Some("orders"), "skipped", "held", Some(next));
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!((json["event"].as_str(), json["status"].as_str()), (Some("watch"), Some("skipped")));
+        assert_eq!(json["table"], "orders");
+        assert!(json["next_due"].is_string() && json["at"].is_string(), "{json}");
+    }
+
+    #[test]
     fn watching_tables_without_every_is_refused_naming_them() {
         let text = "[[table]]\nname = \"orders\"\nkey = [\"pk\", \"sk\"]\nevery = \"1h\"\n\
                     [[table]]\nname = \"customers\"\nkey = [\"customer_id\"]\n";
