@@ -64,6 +64,12 @@ pub struct Cli {
     #[arg(long, requires = "headless")]
     pub force: bool,
 
+    /// Keep running: sync each table whenever its `every` says it is due, until SIGTERM or
+    /// Ctrl-C (which cancel the running runs, resumable, and exit 0). Every selected table
+    /// needs `every`.
+    #[arg(long, requires = "headless", conflicts_with = "dry_run")]
+    pub watch: bool,
+
     /// Validate the tables file and exit (0 when valid, 2 otherwise).
     #[arg(long, conflicts_with_all = ["headless"])]
     pub check: bool,
@@ -137,6 +143,7 @@ Examples:
   dynashift --headless --all -q                    from cron: errors and the summary only
   dynashift --headless --table orders --mode full --json
   dynashift --headless --table orders --dry-run    show windows, files and SQL; change nothing
+  dynashift --headless --all --watch               sync each table on its `every` until stopped
 
 Exit codes:
   0  every run committed, was up to date, or was a dry run
@@ -198,6 +205,9 @@ mod tests {
         assert!(!cli.accept_gap && !cli.force);
         assert!(Cli::try_parse_from(["dynashift", "--accept-gap"]).is_err());
         assert!(Cli::try_parse_from(["dynashift", "--force"]).is_err());
+        assert!(Cli::try_parse_from(["dynashift", "--watch"]).is_err(), "--watch needs --headless");
+        assert!(Cli::try_parse_from(["dynashift", "--headless", "--all", "--watch", "--dry-run"]).is_err());
+        assert!(Cli::try_parse_from(["dynashift", "--headless", "--all", "--watch"]).unwrap().watch);
         let cli =
             Cli::try_parse_from(["dynashift", "--headless", "--all", "--accept-gap", "--force"]).unwrap();
         assert!(cli.accept_gap && cli.force);

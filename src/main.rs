@@ -13,6 +13,7 @@ use dynashift::headless::{
 };
 use dynashift::pipeline::Engine;
 use dynashift::source::PlanOptions;
+use dynashift::watch::{self, WatchRequest};
 use dynashift::{completions, config, init, logging, tui, wiring};
 
 fn main() -> ExitCode {
@@ -51,6 +52,11 @@ fn main() -> ExitCode {
         Ok(tables) => tables,
         Err(message) => return startup_failure(cli.json, &StartupError::usage(&message), &message),
     };
+    if cli.watch
+        && let Some(message) = dynashift::watch::unscheduled(&config, &tables)
+    {
+        return startup_failure(cli.json, &StartupError::usage(&message), &message);
+    }
     let json = cli.json;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     match runtime.block_on(run(cli, config, tables)) {
@@ -180,6 +186,16 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
         }
     };
     let (engine, events) = Engine::new(Arc::new(config), adapters);
+    if cli.watch {
+        let request = WatchRequest {
+            tables,
+            mode: cli.mode.map(Into::into),
+            json: cli.json,
+            options: PlanOptions { accept_gap: cli.accept_gap, force: cli.force },
+        };
+        let mut stdout = std::io::stdout();
+        return Ok(watch::run(engine, events, request, &mut stdout).await);
+    }
     if cli.headless {
         let request = HeadlessRequest {
             tables,

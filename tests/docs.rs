@@ -154,7 +154,26 @@ fn completed(snippet: &str) -> String {
     }
     let completion: toml::Table = COMPLETION.parse().unwrap();
     for (section, value) in completion {
-        document.entry(section).or_insert(value);
+        match (document.get_mut(&section), value) {
+            (None, value) => {
+                document.insert(section, value);
+            }
+            // A section the snippet has gets the completion's keys it lacks.
+            (Some(toml::Value::Table(own)), toml::Value::Table(completion)) => {
+                for (key, value) in completion {
+                    own.entry(key).or_insert(value);
+                }
+            }
+            // Tables the snippet shows get a key when they name neither key nor columns.
+            (Some(toml::Value::Array(tables)), _) => {
+                for table in tables.iter_mut().filter_map(toml::Value::as_table_mut) {
+                    if !table.contains_key("key") && !table.contains_key("columns") {
+                        table.insert("key".into(), toml::Value::Array(vec!["pk".into()]));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
     toml::to_string(&document).unwrap()
 }
@@ -186,4 +205,30 @@ fn the_shipped_example_configs_pass_check() {
         let path: &Path = &root().join(name);
         dynashift::config::load(path).unwrap_or_else(|error| panic!("{name}: {error}"));
     }
+}
+
+/// The first ```text block of a Markdown file.
+fn first_text_block(path: &str) -> String {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    code_blocks(&text, "text").into_iter().next().map(|(_, body)| body).unwrap_or_default()
+}
+
+#[test]
+fn the_console_pictures_are_the_generated_capture() {
+    // assets/console.txt is itself checked against the console's drawing by its snapshot tests.
+    let capture = std::fs::read_to_string(root().join("assets/console.txt")).unwrap();
+    let capture = capture.trim_end();
+    assert_eq!(
+        first_text_block("docs/console.md").trim_end(),
+        capture,
+        "docs/console.md: paste assets/console.txt"
+    );
+    // The front page leaves out the panes' empty rows.
+    let empty_row = |line: &&str| line.starts_with('│') && line.replace('│', "").trim().is_empty();
+    let front: Vec<&str> = capture.lines().filter(|line| !empty_row(line)).map(str::trim_end).collect();
+    assert_eq!(
+        first_text_block("README.md").trim_end(),
+        front.join("\n"),
+        "README.md: the capture without empty rows"
+    );
 }

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use toml::Spanned;
+
 use super::defaults;
 use super::issues::Issues;
 use super::location::parse_bucket;
@@ -29,6 +31,8 @@ pub(super) struct Inherited {
     pub item_column: String,
     pub staged_file_bytes: u64,
     pub full_load: FullLoad,
+    /// `[defaults]`' `every`, with its span: its floor depends on each table's source.
+    pub every: Option<Spanned<Duration>>,
 }
 
 impl Inherited {
@@ -55,6 +59,7 @@ impl Inherited {
             item_column,
             staged_file_bytes: written(&defaults.staged_file_mb).unwrap_or(defaults::STAGED_FILE_MB) * MIB,
             full_load: written(&defaults.full_load).unwrap_or_default(),
+            every: defaults.every.clone(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod defaults;
 mod described_key;
 mod duration;
 mod error;
+mod every;
 mod ident;
 mod inherit;
 mod issues;

@@ -367,6 +367,8 @@ pub struct TableConfig {
     pub staged_file_bytes: u64,
     /// How a full sync loads (incremental syncs are always staged).
     pub full_load: FullLoad,
+    /// How often `--watch` and the console sync the table; `None`: only when asked.
+    pub every: Option<Duration>,
     /// The DynamoDB type each key attribute must have, parallel to `key`: from DescribeTable when
     /// the table was described, else from the key column's written type; `None` (or an empty
     /// list) where nothing is known, and staging then only checks lines agree with each other.

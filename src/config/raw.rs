@@ -27,7 +27,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 16] = [
+const OVERRIDABLE_KEYS: [Key; 17] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -38,6 +38,7 @@ const OVERRIDABLE_KEYS: [Key; 16] = [
     Key::new("item_column", "item_column = \"item\""),
     Key::new("staged_file_mb", "staged_file_mb = 64"),
     Key::new("full_load", "full_load = \"staged\""),
+    Key::new("every", "every = \"1h\""),
     Key::new("region", "region = \"us-east-1\""),
     Key::new("profile", "profile = \"analytics\""),
     Key::new("endpoint_url", "endpoint_url = \"http://127.0.0.1:5000\""),
@@ -48,7 +49,7 @@ const OVERRIDABLE_KEYS: [Key; 16] = [
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<23>(
+const TABLE_KEYS: &[Key] = &concat_keys::<24>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -171,6 +172,8 @@ pub(super) struct RawOverrides {
     pub item_column: Option<Spanned<String>>,
     pub staged_file_mb: Option<Spanned<u64>>,
     pub full_load: Option<Spanned<FullLoad>>,
+    /// How often `--watch` and the console sync the table; its floor depends on the source.
+    pub every: Option<Spanned<Duration>>,
     pub aws: RawAws,
 }
 
@@ -343,6 +346,8 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         staged_file_mb: unsigned(section.integer("staged_file_mb", 1..=1024)),
         full_load: section
             .choice("full_load", &[("staged", FullLoad::Staged), ("pushdown", FullLoad::Pushdown)]),
+        // The source's own floor (15 min for aws) is checked once the table's source is known.
+        every: section.duration("every", Duration::from_secs(1)..=super::every::LONGEST_EVERY),
         aws: read_aws(section),
     }
 }
@@ -530,8 +535,8 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 16);
-        assert_eq!(TABLE_KEYS.len(), 23);
+        assert_eq!(DEFAULTS_KEYS.len(), 17);
+        assert_eq!(TABLE_KEYS.len(), 24);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "endpoint_url"));

@@ -8,6 +8,7 @@ use toml::Spanned;
 use super::aws_source::{AwsDefaults, aws_source, reject_table_aws_settings};
 use super::catalog::{demo_table_key, demo_table_names};
 use super::columns::validate_layout;
+use super::every::table_every;
 use super::inherit::{Inherited, MIB};
 use super::issues::Issues;
 use super::location::parse_bucket;
@@ -37,6 +38,7 @@ pub(super) fn validate_table(
     // Only DynamoDB itself can name a table's key; demo and exports tables must write it.
     let layout = validate_layout(raw, inherited, kind == SourceKind::Aws, issues);
     let full_load = written(&raw.overrides.full_load).unwrap_or(inherited.full_load);
+    let every = table_every(raw, kind, inherited.every.as_ref(), issues);
     if let Some(layout) = layout.as_ref().filter(|_| full_load == FullLoad::Pushdown) {
         report_unreadable_by_pushdown(raw, &layout.columns, issues);
     }
@@ -67,6 +69,7 @@ pub(super) fn validate_table(
         staged_file_bytes: written(&overrides.staged_file_mb)
             .map_or(inherited.staged_file_bytes, |mb| mb * MIB),
         full_load,
+        every,
     })
 }
 

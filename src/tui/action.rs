@@ -29,6 +29,8 @@ pub enum Intent {
     DryRun,
     Refresh,
     ShowLog,
+    /// Pause every table's schedule (`every`), or resume them.
+    ToggleSchedules,
     CycleSort,
     StartFilter,
     ClearFilter,

@@ -5,6 +5,7 @@
 
 mod intents;
 mod messages;
+mod schedules;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ use super::table_entry::TableEntry;
 use super::table_list::TableList;
 use super::theme::Tone;
 use crate::config::{Config, LagThresholds};
+
+pub use schedules::{NextRun, Schedules};
 
 /// How long a notice stays in the status line.
 const NOTICE_SECONDS: i64 = 30;
@@ -54,6 +57,8 @@ pub struct App {
     /// Runs started here and not ended yet: run id → table.
     active: BTreeMap<String, String>,
     quitting: bool,
+    /// The tables' `every`, run while the console is open.
+    schedules: Schedules,
 }
 
 impl App {
@@ -76,6 +81,7 @@ impl App {
             notice: None,
             active: BTreeMap::new(),
             quitting: false,
+            schedules: Schedules::new(config),
         }
     }
 
@@ -95,11 +101,12 @@ impl App {
             Action::Shutdown => self.quit_now(),
             Action::Tick(now) => {
                 self.now = now;
-                None
+                self.start_due(now)
             }
             Action::Run(event) => self.on_run_event(*event),
             Action::RunStarted { table, run_id, dry_run } => self.on_run_started(table, run_id, dry_run),
             Action::StartFailed { table, message } => {
+                self.schedule_start_failed(&table);
                 self.notify(Tone::Bad, format!("could not start a run of {table}: {message}"));
                 None
             }
@@ -269,6 +276,13 @@ pub(crate) mod test_support {
     /// A fresh app on a terminal of `width`×`height`, at the fixtures' "now".
     pub fn app(width: u16, height: u16) -> App {
         App::new(&fixtures::config(), fixtures::now(), width, height)
+    }
+
+    /// A 120×40 app on the fixtures' config as `change` leaves it.
+    pub fn app_with(change: impl FnOnce(&mut crate::config::Config)) -> App {
+        let mut config = fixtures::config();
+        change(&mut config);
+        App::new(&config, fixtures::now(), 120, 40)
     }
 
     impl App {

@@ -51,7 +51,8 @@ async fn console(engine: Engine, mut events: UnboundedReceiver<RunEvent>) -> col
     let mut quit_by: Option<Instant> = None;
     loop {
         if dirty && last_frame.elapsed() >= FRAME {
-            app.update(Action::Tick(Utc::now()));
+            // A tick may start the tables whose schedule is due.
+            runner.dispatch(&mut app, Action::Tick(Utc::now()));
             guard.terminal().draw(|frame| ui::draw(frame, &app, &theme))?;
             last_frame = Instant::now();
             dirty = false;

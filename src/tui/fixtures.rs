@@ -42,6 +42,7 @@ fn table(name: &str, schema: &str, mode: Mode, source: SourceConfig) -> TableCon
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 << 20,
         full_load: crate::config::FullLoad::Staged,
+        every: None,
         key_types: Vec::new(),
     }
 }

@@ -204,6 +204,13 @@ pub static KEYMAP: &[Binding] = &[
         "reload watermarks, last runs and history",
     ),
     bind(Global, &[Key::Char('l')], Intent::ShowLog, short("l", "log"), "show the selected table's run log"),
+    bind(
+        Global,
+        &[Key::Char('p')],
+        Intent::ToggleSchedules,
+        short("p", "pause"),
+        "pause the schedules (`every`), or resume them; runs going on continue",
+    ),
     bind(Global, &[Key::Tab], Intent::NextPane, short("Tab", "pane"), "focus the next pane"),
     bind(Global, &[Key::BackTab], Intent::PrevPane, None, "focus the previous pane"),
     bind(Global, &[Key::Up, Key::Char('k')], Intent::Up, None, "move up"),

@@ -95,6 +95,37 @@ fn running(width: u16, height: u16, script: fn(&mut Script) -> Vec<RunEvent>) ->
     app
 }
 
+/// `idle` with schedules: orders every 1h12m (its last run began at 17:00), customers every hour
+/// (due: its last run began at 16:00), invoices unscheduled.
+fn scheduled(width: u16, height: u16) -> App {
+    let mut config = super::fixtures::config();
+    config.tables[0].every = Some(std::time::Duration::from_secs(72 * 60));
+    config.tables[1].every = Some(std::time::Duration::from_secs(3600));
+    let mut app = App::new(&config, super::fixtures::now(), width, height);
+    app.apply([
+        status("orders", Some(t(17, 55, 0)), Some(committed_journal("20261124T170000Z-0a0b0c", t(17, 0, 0)))),
+        status("customers", Some(t(9, 0, 0)), Some(failed_journal("20261124T160000Z-0d0e0f", t(16, 0, 0)))),
+        status("invoices", None, None),
+    ]);
+    app
+}
+
+#[test]
+fn scheduled_tables_show_when_they_run_next() {
+    let text = render(&scheduled(120, 40));
+    assert!(text.contains(" Next "), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn paused_schedules_at_80_columns() {
+    let mut app = scheduled(80, 24);
+    app.update(Action::Intent(Intent::ToggleSchedules));
+    let text = render(&app);
+    assert!(text.contains("schedules paused"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
 #[test]
 fn idle_console() {
     insta::assert_snapshot!(render(&idle(120, 40)));

@@ -36,6 +36,7 @@ pub fn aws_table() -> TableConfig {
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 * 1024 * 1024,
         full_load: crate::config::FullLoad::Staged,
+        every: None,
         key_types: Vec::new(),
     }
 }

@@ -69,6 +69,7 @@ fn table(name: &str) -> TableConfig {
         max_window: StdDuration::from_secs(86_400),
         staged_file_bytes: 64 << 20,
         full_load: crate::config::FullLoad::Staged,
+        every: None,
         key_types: Vec::new(),
     }
 }

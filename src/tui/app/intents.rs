@@ -41,6 +41,7 @@ impl App {
             Intent::DryRun => return self.start_dry_run(),
             Intent::Refresh => return self.refresh_all(),
             Intent::ShowLog => self.open_log(),
+            Intent::ToggleSchedules => self.toggle_schedules(),
             Intent::CycleSort => {
                 self.list.sort = self.list.sort.next();
                 self.reorder();

@@ -12,6 +12,7 @@ use crate::tui::theme::Tone;
 impl App {
     pub(super) fn on_run_started(&mut self, table: String, run_id: String, dry_run: bool) -> Option<Command> {
         self.active.insert(run_id.clone(), table.clone());
+        self.schedule_run_started(&table, dry_run);
         let view = RunView::new(&run_id, &table, Origin::Live, self.now);
         if dry_run {
             self.dry_run = Some(RunView { dry_run: true, ..view });
@@ -39,6 +40,7 @@ impl App {
             self.clamp_popup_scroll();
             return None;
         }
+        self.schedule_run_ended(&event);
         let table = event.table.clone();
         let entry = self.entry_mut(&table)?;
         match entry.live.as_mut().filter(|run| run.run_id == event.run_id) {
@@ -96,6 +98,9 @@ impl App {
         table: &str,
         result: Result<Box<TableStatus>, String>,
     ) -> Option<Command> {
+        if let Ok(status) = &result {
+            self.schedule_status(table, status);
+        }
         let entry = self.entry_mut(table)?;
         match result {
             Ok(status) => {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::{pane_block, span};
 use crate::config::{LagThresholds, Mode};
-use crate::tui::app::App;
+use crate::tui::app::{App, NextRun};
 use crate::tui::format;
 use crate::tui::labels;
 use crate::tui::pane::Pane;
@@ -19,6 +19,9 @@ use crate::tui::wrap;
 
 /// Below this inner width the target column is left out, so the state keeps room.
 const WIDE: u16 = 100;
+
+/// The "Next" column: "in 1h05m", "paused".
+const NEXT_WIDTH: u16 = 8;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus() == Pane::Tables && app.popup().is_none();
@@ -36,7 +39,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let range = cursor.visible_range(order.len(), visible);
     let rows = order[range.clone()].iter().map(|&i| row(&app.tables()[i], app, theme, &columns));
     let table = Table::new(rows, columns.constraints())
-        .header(header(app.list().sort, columns.target.is_some(), theme))
+        .header(header(app.list().sort, &columns, theme))
         .block(block)
         .column_spacing(1)
         .row_highlight_style(if focused { theme.selected } else { theme.selected_unfocused });
@@ -53,6 +56,8 @@ struct Columns {
     mode: u16,
     watermark: u16,
     lag: u16,
+    /// When the table runs next; shown when any table has a schedule (`every`).
+    next: Option<u16>,
     state: u16,
     loaded: u16,
 }
@@ -65,23 +70,31 @@ impl Columns {
         let target = wide.then(|| longest(&|t| wrap::width(&t.target)).clamp(6, 28));
         let loaded = longest(&|t| t.loaded().map_or(0, |(u, d)| wrap::width(&format::loaded(u, d)))).max(6);
         let (mode, watermark, lag) = if wide { (11, 19, 6) } else { (4, 11, 6) };
-        let columns = if wide { 7 } else { 6 };
-        let fixed = name + target.unwrap_or(0) + mode + watermark + lag + loaded + (columns - 1);
+        let next = app.schedules().any().then_some(NEXT_WIDTH);
+        let columns = if wide { 7 } else { 6 } + u16::from(next.is_some());
+        let fixed =
+            name + target.unwrap_or(0) + mode + watermark + lag + next.unwrap_or(0) + loaded + (columns - 1);
         let state = inner.saturating_sub(fixed).max(8);
-        Columns { name, target, mode, watermark, lag, state, loaded }
+        Columns { name, target, mode, watermark, lag, next, state, loaded }
     }
 
     fn constraints(&self) -> Vec<Constraint> {
         let mut widths = vec![self.name];
         widths.extend(self.target);
-        widths.extend([self.mode, self.watermark, self.lag, self.state, self.loaded]);
+        widths.extend([self.mode, self.watermark, self.lag]);
+        widths.extend(self.next);
+        widths.extend([self.state, self.loaded]);
         widths.into_iter().map(Constraint::Length).collect()
     }
 }
 
 fn title_right(app: &App, theme: &Theme) -> Line<'static> {
     let list = app.list();
-    let mut spans = vec![span(theme, Tone::Dim, format!(" sort: {} ", list.sort.label()))];
+    let mut spans = Vec::new();
+    if app.schedules().paused() {
+        spans.push(span(theme, Tone::Warn, " schedules paused (p resumes) ·".to_owned()));
+    }
+    spans.push(span(theme, Tone::Dim, format!(" sort: {} ", list.sort.label())));
     if list.editing {
         spans.push(span(theme, Tone::Accent, format!("· filter: {}▏ ", list.filter)));
     } else if !list.filter.is_empty() {
@@ -90,7 +103,8 @@ fn title_right(app: &App, theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn header(sort: SortColumn, wide: bool, theme: &Theme) -> Row<'static> {
+fn header(sort: SortColumn, columns: &Columns, theme: &Theme) -> Row<'static> {
+    let wide = columns.target.is_some();
     let mark = |column: SortColumn, title: &str| {
         if sort == column { format!("{title} ▼") } else { title.to_owned() }
     };
@@ -98,13 +112,11 @@ fn header(sort: SortColumn, wide: bool, theme: &Theme) -> Row<'static> {
     if wide {
         titles.push(mark(SortColumn::Target, "Target"));
     }
-    titles.extend([
-        "Mode".to_owned(),
-        "Last export".to_owned(),
-        mark(SortColumn::Lag, "Lag"),
-        mark(SortColumn::State, "State"),
-        mark(SortColumn::Loaded, "Loaded"),
-    ]);
+    titles.extend(["Mode".to_owned(), "Last export".to_owned(), mark(SortColumn::Lag, "Lag")]);
+    if columns.next.is_some() {
+        titles.push("Next".to_owned());
+    }
+    titles.extend([mark(SortColumn::State, "State"), mark(SortColumn::Loaded, "Loaded")]);
     Row::new(titles).style(theme.header)
 }
 
@@ -126,10 +138,17 @@ fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -
     let (lag_tone, lag) = lag_cell(table, app.now(), app.lag_thresholds());
     let (state_tone, state) = state_cell(table);
     let loaded = table.loaded().map(|(u, d)| format::loaded(u, d)).unwrap_or_default();
+    cells.extend([Cell::from(mode), Cell::from(watermark), Cell::from(span(theme, lag_tone, lag))]);
+    if columns.next.is_some() {
+        let next = app.next_run(&table.name);
+        let tone = match next {
+            NextRun::Due => Tone::Accent,
+            NextRun::Paused => Tone::Warn,
+            _ => Tone::Dim,
+        };
+        cells.push(Cell::from(span(theme, tone, next.label())));
+    }
     cells.extend([
-        Cell::from(mode),
-        Cell::from(watermark),
-        Cell::from(span(theme, lag_tone, lag)),
         Cell::from(span(theme, state_tone, wrap::ellipsize(&state, usize::from(columns.state)))),
         Cell::from(loaded),
     ]);
