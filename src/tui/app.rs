@@ -5,6 +5,7 @@
 
 mod intents;
 mod messages;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use ratatui::layout::Rect;
 
 use super::action::Action;
 use super::command::Command;
+use super::connection::{self, Connection};
 use super::keymap::Context;
 use super::layout::{self, ScreenLayout};
 use super::list_cursor::ListCursor;
@@ -34,6 +36,9 @@ pub struct Notice {
     pub at: DateTime<Utc>,
     pub tone: Tone,
     pub text: String,
+    /// Says what a run is about to do ("starting …", "cancelling …"): dropped when a run ends,
+    /// so it never outlives what it announced.
+    pub until_run_end: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +59,14 @@ pub struct App {
     /// Runs started here and not ended yet: run id → table.
     active: BTreeMap<String, String>,
     quitting: bool,
+    /// The warehouse and AWS connections, made in the background.
+    connection: Connection,
+    /// What is being connected to, in words.
+    targets: String,
+    /// How often watching re-reads watermarks (lease files are read at every watch tick).
+    watermark_every: chrono::Duration,
+    /// When watching last read watermarks.
+    watermarks_read_at: Option<DateTime<Utc>>,
 }
 
 impl App {
@@ -76,6 +89,10 @@ impl App {
             notice: None,
             active: BTreeMap::new(),
             quitting: false,
+            connection: Connection::Connecting { since: now, retry: None },
+            targets: connection::targets(config),
+            watermark_every: watch::watermark_every(config),
+            watermarks_read_at: None,
         }
     }
 
@@ -100,12 +117,18 @@ impl App {
             Action::Run(event) => self.on_run_event(*event),
             Action::RunStarted { table, run_id, dry_run } => self.on_run_started(table, run_id, dry_run),
             Action::StartFailed { table, message } => {
+                self.drop_run_notice();
                 self.notify(Tone::Bad, format!("could not start a run of {table}: {message}"));
                 None
             }
             Action::RunJoined { table, run_id, panic } => self.on_run_joined(&table, &run_id, panic),
             Action::StatusLoaded { table, result } => self.on_status_loaded(&table, result),
             Action::HistoryLoaded { table, result } => self.on_history_loaded(&table, result),
+            Action::ConnectRetrying(note) => self.on_connect_retrying(*note),
+            Action::Connected => self.on_connected(),
+            Action::ConnectFailed { message, exit_code } => self.on_connect_failed(message, exit_code),
+            Action::Watch => self.on_watch(),
+            Action::Peeked { table, watermark, lease } => self.on_peeked(&table, watermark, lease),
         }
     }
 
@@ -178,6 +201,16 @@ impl App {
         self.active.len()
     }
 
+    /// The connections' state.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// What the console connects to, in words.
+    pub fn targets(&self) -> &str {
+        &self.targets
+    }
+
     /// Set once quitting was decided: the event loop cancels runs and leaves.
     pub fn is_quitting(&self) -> bool {
         self.quitting
@@ -197,7 +230,19 @@ impl App {
     }
 
     fn notify(&mut self, tone: Tone, text: impl Into<String>) {
-        self.notice = Some(Notice { at: self.now, tone, text: text.into() });
+        self.notice = Some(Notice { at: self.now, tone, text: text.into(), until_run_end: false });
+    }
+
+    /// A notice about runs about to start or stop, dropped when a run ends.
+    fn notify_until_run_end(&mut self, tone: Tone, text: impl Into<String>) {
+        self.notice = Some(Notice { at: self.now, tone, text: text.into(), until_run_end: true });
+    }
+
+    /// A run ended (or never started): a notice announcing it is out of date.
+    fn drop_run_notice(&mut self) {
+        if self.notice.as_ref().is_some_and(|notice| notice.until_run_end) {
+            self.notice = None;
+        }
     }
 
     /// Rows a list pane shows (1 while the terminal is too small to lay out).
@@ -266,9 +311,14 @@ pub(crate) mod test_support {
     use crate::tui::action::Intent;
     use crate::tui::fixtures;
 
-    /// A fresh app on a terminal of `width`×`height`, at the fixtures' "now".
+    /// A fresh app on a terminal of `width`×`height`, at the fixtures' "now", connected.
     pub fn app(width: u16, height: u16) -> App {
-        App::new(&fixtures::config(), fixtures::now(), width, height)
+        App { connection: Connection::Connected, ..connecting_app(width, height, "the warehouse") }
+    }
+
+    /// A fresh app still connecting to `targets`, as the console starts.
+    pub fn connecting_app(width: u16, height: u16, targets: &str) -> App {
+        App { targets: targets.to_owned(), ..App::new(&fixtures::config(), fixtures::now(), width, height) }
     }
 
     impl App {

@@ -15,7 +15,8 @@ use ratatui::style::{Color, Modifier};
 
 use super::action::{Action, Intent};
 use super::app::App;
-use super::app::test_support::app;
+use super::app::test_support::{app, connecting_app};
+use super::connection::RetryNote;
 use super::fixtures::{Script, committed_journal, failed_journal, t};
 use super::keymap;
 use super::theme::{ColorSupport, Theme};
@@ -282,6 +283,62 @@ fn redraw_cost_does_not_grow_with_the_number_of_statements() {
     assert!(run.log.len() <= super::run_view::MAX_ROWS);
     let text = render(&app);
     assert!(text.contains("statement 1999"), "the newest statement is followed");
+}
+
+/// The console seconds after it started, connecting to an unreachable warehouse.
+fn connecting(width: u16, height: u16) -> App {
+    let mut app = connecting_app(width, height, "postgres loader@127.0.0.1:1/analytics");
+    let started = app.now();
+    app.update(Action::Tick(started + chrono::Duration::seconds(3)));
+    app.update(Action::ConnectRetrying(Box::new(RetryNote {
+        operation: "connecting to the warehouse".into(),
+        retry: 3,
+        planned: 9,
+        cause: "connection refused".into(),
+        error: "cannot connect to postgres loader@127.0.0.1:1/analytics (no TLS): error connecting to \
+                server: Connection refused (os error 111); check the warehouse URL, that the server is up \
+                and accepts this user"
+            .into(),
+        wait: std::time::Duration::from_secs(2),
+        left: std::time::Duration::from_secs(56),
+        at: started,
+    })));
+    app
+}
+
+/// The console once connecting gave up.
+fn connect_failed(width: u16, height: u16) -> App {
+    let mut app = connecting(width, height);
+    app.update(Action::ConnectFailed {
+        message:
+            "postgres loader@127.0.0.1:1/analytics (no TLS): cannot connect: error connecting to server: \
+                  Connection refused (os error 111); check the warehouse URL, that the server is up and \
+                  accepts this user (retried 9 times over 59s: connection refused; giving up at the 1m \
+                  deadline)"
+                .into(),
+        exit_code: 1,
+    });
+    app
+}
+
+#[test]
+fn connecting_at_the_minimum_size() {
+    insta::assert_snapshot!(render(&connecting(80, 24)));
+}
+
+#[test]
+fn connecting_wide() {
+    insta::assert_snapshot!(render(&connecting(140, 40)));
+}
+
+#[test]
+fn connect_failed_at_the_minimum_size() {
+    insta::assert_snapshot!(render(&connect_failed(80, 24)));
+}
+
+#[test]
+fn connect_failed_wide() {
+    insta::assert_snapshot!(render(&connect_failed(140, 40)));
 }
 
 fn asset(name: &str) -> PathBuf {

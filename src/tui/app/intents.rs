@@ -23,6 +23,9 @@ impl App {
         if self.list.editing {
             return self.on_filter_intent(intent);
         }
+        if !self.connection.is_connected() && Self::needs_connection(intent) {
+            return self.not_connected(intent);
+        }
         match intent {
             Intent::Up => self.move_focused(-1),
             Intent::Down => self.move_focused(1),
@@ -265,7 +268,7 @@ impl App {
         let kind = if dry_run { "dry run" } else { mode.as_str() };
         let names: Vec<&str> = free.iter().map(|s| s.as_str()).collect();
         if busy.is_empty() {
-            self.notify(Tone::Accent, format!("starting {kind} of {}", names.join(", ")));
+            self.notify_until_run_end(Tone::Accent, format!("starting {kind} of {}", names.join(", ")));
         }
         let request = RunRequest { mode, dry_run };
         Some(Command::Start(
@@ -286,7 +289,7 @@ impl App {
         let table = self.selected()?;
         let mode = table.mode;
         let name = table.name.clone();
-        self.notify(Tone::Accent, format!("planning a {mode} dry run of {name}"));
+        self.notify_until_run_end(Tone::Accent, format!("planning a {mode} dry run of {name}"));
         Some(Command::Start(vec![StartRun { table: name, request: RunRequest { mode, dry_run: true } }]))
     }
 
@@ -321,7 +324,7 @@ impl App {
         };
         let run_id = run.run_id.clone();
         let text = format!("cancelling {} run {run_id}…", table.name);
-        self.notify(Tone::Warn, text);
+        self.notify_until_run_end(Tone::Warn, text);
         Some(Command::Cancel { run_id })
     }
 

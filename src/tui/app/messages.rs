@@ -35,6 +35,7 @@ impl App {
             plan.apply(&event);
             if terminal {
                 self.active.remove(&event.run_id);
+                self.drop_run_notice();
             }
             self.clamp_popup_scroll();
             return None;
@@ -62,6 +63,7 @@ impl App {
             return None;
         }
         self.active.remove(&event.run_id);
+        self.drop_run_notice();
         if let EventKind::RunFailed { stage, .. } = &event.kind {
             self.notify(
                 Tone::Bad,

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::span;
+use super::{fit_line, span};
 use crate::tui::app::App;
 use crate::tui::format;
 use crate::tui::labels;
@@ -13,7 +13,7 @@ use crate::tui::run_view::{Origin, RunEnd};
 use crate::tui::theme::{Theme, Tone};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    frame.render_widget(Paragraph::new(line(app, theme)), area);
+    frame.render_widget(Paragraph::new(fit_line(line(app, theme), usize::from(area.width))), area);
 }
 
 fn line(app: &App, theme: &Theme) -> Line<'static> {

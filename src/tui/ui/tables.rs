@@ -9,6 +9,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use super::{pane_block, span};
 use crate::config::{LagThresholds, Mode};
 use crate::tui::app::App;
+use crate::tui::connection::Connection;
 use crate::tui::format;
 use crate::tui::labels;
 use crate::tui::pane::Pane;
@@ -22,9 +23,9 @@ const WIDE: u16 = 100;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus() == Pane::Tables && app.popup().is_none();
-    let block = pane_block(format!(" Tables · {} ", app.tables().len()), focused, theme)
-        .title_top(title_right(app, theme).right_aligned());
     let order = app.list().order();
+    let block = pane_block(title(order.len(), app), focused, theme)
+        .title_top(title_right(app, theme).right_aligned());
     if order.is_empty() {
         let text = format!("No table matches “{}”. Esc clears the filter.", app.list().filter);
         frame.render_widget(Paragraph::new(span(theme, Tone::Dim, text)).block(block), area);
@@ -79,6 +80,16 @@ impl Columns {
     }
 }
 
+/// "Tables · 3", or "Tables · 1 of 3" while a filter hides some.
+fn title(shown: usize, app: &App) -> String {
+    let total = app.tables().len();
+    if app.list().filter.is_empty() {
+        format!(" Tables · {total} ")
+    } else {
+        format!(" Tables · {shown} of {total} ")
+    }
+}
+
 fn title_right(app: &App, theme: &Theme) -> Line<'static> {
     let list = app.list();
     let mut spans = vec![span(theme, Tone::Dim, format!(" sort: {} ", list.sort.label()))];
@@ -124,7 +135,7 @@ fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -
         None => "—".to_owned(),
     };
     let (lag_tone, lag) = lag_cell(table, app.now(), app.lag_thresholds());
-    let (state_tone, state) = state_cell(table);
+    let (state_tone, state) = state_cell(table, app.connection());
     let loaded = table.loaded().map(|(u, d)| format::loaded(u, d)).unwrap_or_default();
     cells.extend([
         Cell::from(mode),
@@ -151,12 +162,19 @@ pub fn lag_cell(
     }
 }
 
-fn state_cell(table: &TableEntry) -> (Tone, String) {
+fn state_cell(table: &TableEntry, connection: &Connection) -> (Tone, String) {
+    if let Some(holder) = table.foreign_run() {
+        return labels::foreign_run(holder);
+    }
     match (table.shown_run(), &table.load_error) {
         (Some(run), _) => labels::phase_with_cause(run),
+        (None, None) if !table.loaded_once => match connection {
+            Connection::Connecting { .. } => (Tone::Dim, "connecting…".into()),
+            Connection::Failed { .. } => (Tone::Bad, "not connected".into()),
+            Connection::Connected => (Tone::Dim, "loading…".into()),
+        },
         (None, Some(error)) => (Tone::Warn, format!("⚠ cannot read state: {error}")),
-        (None, None) if table.loaded_once => (Tone::Dim, "never synced".into()),
-        (None, None) => (Tone::Dim, "loading…".into()),
+        (None, None) => (Tone::Dim, "never synced".into()),
     }
 }
 
