@@ -216,6 +216,11 @@ impl App {
         self.quitting
     }
 
+    /// Whether `table`'s times are on the demo's simulated clock.
+    pub fn demo_clock(&self, table: &str) -> bool {
+        self.table(table).is_some_and(|t| t.demo)
+    }
+
     /// The selected table, if the filter leaves any.
     pub fn selected(&self) -> Option<&TableEntry> {
         self.list.selected().map(|i| &self.tables[i])

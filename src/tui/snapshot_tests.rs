@@ -341,6 +341,65 @@ fn connect_failed_wide() {
     insta::assert_snapshot!(render(&connect_failed(140, 40)));
 }
 
+/// `idle`, with orders synced right now by cron on another host (its lease seen by watching),
+/// and customers failed at staging on a file of the store.
+fn on_call(width: u16, height: u16) -> App {
+    let mut app = idle(width, height);
+    app.update(Action::Peeked {
+        table: "orders".into(),
+        watermark: None,
+        lease: Ok(Some(crate::pipeline::lock::LeaseHolder {
+            run_id: "20261124T180100Z-cc0000".into(),
+            host: "ops-1".into(),
+            pid: 1234,
+            acquired_at: t(18, 1, 0),
+            expires_at: t(18, 3, 0),
+            generation: 1,
+        })),
+    });
+    let mut run = Script::new("customers", "20261124T180130Z-ee0000");
+    app.feed([run.started(Mode::Incremental, false)]);
+    app.feed([run.event(crate::pipeline::events::EventKind::RunFailed {
+        stage: crate::pipeline::events::Stage::Staging,
+        cause: "/srv/dynashift/.dynashift/bucket/customers/AWSDynamoDB/01764000000002-a1b2c3d2/data/\
+                x7k2.json.gz: not a readable gzip file: invalid gzip header"
+            .into(),
+        hint: "the export file is damaged; run again".into(),
+    })]);
+    app
+}
+
+#[test]
+fn on_call_at_the_minimum_size() {
+    insta::assert_snapshot!(render(&on_call(80, 24)));
+}
+
+#[test]
+fn on_call_wide() {
+    insta::assert_snapshot!(render(&on_call(140, 40)));
+}
+
+#[test]
+fn long_statement_labels_end_in_an_ellipsis_at_the_panes_width() {
+    for width in [80, 140] {
+        let mut app = running(width, 30, Script::loading);
+        let mut script = Script::new("orders", RUN_ID);
+        let label = "merge staged upserts into analytics.orders_with_a_very_long_name by primary key";
+        app.feed([script.event(crate::pipeline::events::EventKind::StatementSubmitted {
+            index: 5,
+            total: 5,
+            label: label.into(),
+            sql: "select 1".into(),
+        })]);
+        let text = render(&app);
+        let row = text.lines().find(|l| l.contains("  5 merge staged")).expect("the statement row");
+        assert!(row.contains('…') && !row.contains("primary key"), "{row}");
+        if width == 140 {
+            assert!(row.contains("analytics."), "a wide pane shows more of the label: {row}");
+        }
+    }
+}
+
 fn asset(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)
 }

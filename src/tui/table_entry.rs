@@ -73,6 +73,9 @@ pub struct TableEntry {
     pub foreign: Option<LeaseHolder>,
     /// Whether a watch read of this table is under way.
     pub peeking: bool,
+    /// The demo source: its times (watermark, export windows) are on its simulated clock, not
+    /// the wall clock, and the console says so wherever they stand beside real times.
+    pub demo: bool,
 }
 
 impl TableEntry {
@@ -91,6 +94,7 @@ impl TableEntry {
             source_clock: None,
             foreign: None,
             peeking: false,
+            demo: matches!(config.source, crate::config::SourceConfig::Demo),
         }
     }
 

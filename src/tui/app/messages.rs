@@ -295,6 +295,21 @@ mod tests {
     }
 
     #[test]
+    fn a_starting_notice_ends_with_the_run() {
+        let mut app = app(120, 40);
+        app.intent(crate::tui::action::Intent::SyncIncremental);
+        assert!(app.notice().unwrap().text.starts_with("starting incremental of orders"));
+        let mut script = Script::new("orders", "r1");
+        app.update(Action::RunStarted { table: "orders".into(), run_id: "r1".into(), dry_run: false });
+        app.feed([script.started(Mode::Incremental, false)]);
+        app.feed(script.staging());
+        assert!(app.notice().is_some(), "kept while the run goes");
+        app.feed(script.committed_run().into_iter().skip(4));
+        assert_eq!(app.table("orders").unwrap().phase(), Some(Phase::Committed));
+        assert_eq!(app.notice(), None, "the run ended: its notice is gone");
+    }
+
+    #[test]
     fn events_of_unknown_tables_are_ignored() {
         let mut app = app(120, 40);
         let before = app.tables().to_vec();

@@ -85,6 +85,11 @@ fn fit_line(line: Line<'static>, width: usize) -> Line<'static> {
     Line::from(spans).style(line.style)
 }
 
+/// [`fit_line`] for every line of a pane's text.
+fn fit_lines(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
+    lines.into_iter().map(|line| fit_line(line, width)).collect()
+}
+
 fn doc_line(theme: &Theme, line: &DocLine) -> Line<'static> {
     Line::from(line.0.iter().map(|(tone, text)| span(theme, *tone, text.clone())).collect::<Vec<_>>())
 }

@@ -22,6 +22,11 @@ fn line(app: &App, theme: &Theme) -> Line<'static> {
     };
     let sep = || span(theme, Tone::Dim, " · ");
     let mut spans: Vec<Span> = vec![span(theme, Tone::Heading, format!(" {}", table.name))];
+    if let Some(holder) = table.foreign_run() {
+        let (tone, running) = labels::foreign_run(holder);
+        let since = format!("{running} since {}", holder.acquired_at.format("%H:%M:%S"));
+        spans.extend([sep(), span(theme, tone, since)]);
+    }
     let Some(run) = table.shown_run() else {
         spans.push(sep());
         spans.push(span(theme, Tone::Dim, "no run yet: i syncs incrementally, f fully, d shows the plan"));

@@ -28,12 +28,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(span(theme, Tone::Dim, text)).block(block), area);
         return;
     };
-    let with_errors = area.width.saturating_sub(2) >= ERROR_COLUMN;
     let visible = usize::from(area.height.saturating_sub(3)).max(1);
     let cursor = app.statements_cursor();
     let range = cursor.visible_range(run.statements.len(), visible);
-    let rows = run.statements.iter().skip(range.start).take(range.len()).map(|s| row(s, theme, with_errors));
-    let table = Table::new(rows, widths(with_errors))
+    let any_error = run.statements.iter().skip(range.start).take(range.len()).any(|s| s.error.is_some());
+    let widths = Widths::fit(area.width.saturating_sub(2), any_error);
+    let with_errors = widths.error.is_some();
+    let rows = run.statements.iter().skip(range.start).take(range.len()).map(|s| row(s, theme, &widths));
+    let table = Table::new(rows, widths.constraints())
         .header(header(with_errors, theme))
         .block(block)
         .column_spacing(1)
@@ -54,18 +56,37 @@ fn title(run: Option<&RunView>) -> Line<'static> {
     Line::from(title)
 }
 
-fn widths(with_errors: bool) -> Vec<Constraint> {
-    let mut widths = vec![
-        Constraint::Length(3),
-        Constraint::Fill(3),
-        Constraint::Length(9),
-        Constraint::Length(7),
-        Constraint::Length(9),
-    ];
-    if with_errors {
-        widths.push(Constraint::Fill(2));
+/// Cells of the fixed columns: `#`, status, time and rows.
+const FIXED: [u16; 4] = [3, 9, 7, 9];
+
+/// The label and error columns share what the fixed ones leave of the pane's width (3 to 2;
+/// the label takes it all while no shown statement failed), and their text is cut to it with an
+/// ellipsis.
+struct Widths {
+    label: u16,
+    /// Shown from [`ERROR_COLUMN`] cells of inner width.
+    error: Option<u16>,
+}
+
+impl Widths {
+    fn fit(inner: u16, any_error: bool) -> Widths {
+        let with_errors = any_error && inner >= ERROR_COLUMN;
+        let gaps = if with_errors { 5 } else { 4 };
+        let free = inner.saturating_sub(FIXED.iter().sum::<u16>() + gaps);
+        if with_errors {
+            let label = free * 3 / 5;
+            Widths { label, error: Some(free - label) }
+        } else {
+            Widths { label: free, error: None }
+        }
     }
-    widths
+
+    fn constraints(&self) -> Vec<Constraint> {
+        let [index, status, time, rows] = FIXED;
+        let mut widths = vec![index, self.label, status, time, rows];
+        widths.extend(self.error);
+        widths.into_iter().map(Constraint::Length).collect()
+    }
 }
 
 fn header(with_errors: bool, theme: &Theme) -> Row<'static> {
@@ -82,11 +103,11 @@ fn header(with_errors: bool, theme: &Theme) -> Row<'static> {
     Row::new(titles).style(theme.header)
 }
 
-fn row<'a>(statement: &'a StatementRow, theme: &Theme, with_errors: bool) -> Row<'a> {
+fn row<'a>(statement: &'a StatementRow, theme: &Theme, widths: &Widths) -> Row<'a> {
     let (tone, state) = labels::statement_state(statement.state);
     let mut cells = vec![
         Cell::from(format!("{:>3}", statement.index)),
-        Cell::from(statement.label.as_str()),
+        Cell::from(wrap::ellipsize(&statement.label, usize::from(widths.label))),
         Cell::from(span(theme, tone, state)),
         Cell::from(Line::from(statement.duration_ms.map(format::millis).unwrap_or_default()).right_aligned()),
         Cell::from(
@@ -94,9 +115,9 @@ fn row<'a>(statement: &'a StatementRow, theme: &Theme, with_errors: bool) -> Row
                 .right_aligned(),
         ),
     ];
-    if with_errors {
+    if let Some(width) = widths.error {
         let error = statement.error.as_deref().map(wrap::first_line).unwrap_or_default();
-        cells.push(Cell::from(span(theme, Tone::Bad, error)));
+        cells.push(Cell::from(span(theme, Tone::Bad, wrap::ellipsize(error, usize::from(width)))));
     }
     Row::new(cells)
 }

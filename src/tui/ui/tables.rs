@@ -37,7 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let range = cursor.visible_range(order.len(), visible);
     let rows = order[range.clone()].iter().map(|&i| row(&app.tables()[i], app, theme, &columns));
     let table = Table::new(rows, columns.constraints())
-        .header(header(app.list().sort, columns.target.is_some(), theme))
+        .header(header(app.list().sort, columns.target.is_some(), shows_demo(app), theme))
         .block(block)
         .column_spacing(1)
         .row_highlight_style(if focused { theme.selected } else { theme.selected_unfocused });
@@ -101,7 +101,12 @@ fn title_right(app: &App, theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn header(sort: SortColumn, wide: bool, theme: &Theme) -> Row<'static> {
+/// Whether a listed table is a demo one, whose watermark is on the simulated clock.
+fn shows_demo(app: &App) -> bool {
+    app.list().order().iter().any(|&i| app.tables()[i].demo)
+}
+
+fn header(sort: SortColumn, wide: bool, demo: bool, theme: &Theme) -> Row<'static> {
     let mark = |column: SortColumn, title: &str| {
         if sort == column { format!("{title} ▼") } else { title.to_owned() }
     };
@@ -111,7 +116,12 @@ fn header(sort: SortColumn, wide: bool, theme: &Theme) -> Row<'static> {
     }
     titles.extend([
         "Mode".to_owned(),
-        "Last export".to_owned(),
+        match (demo, wide) {
+            (false, _) => "Last export",
+            (true, true) => "Last export (demo)",
+            (true, false) => "Last (demo)",
+        }
+        .to_owned(),
         mark(SortColumn::Lag, "Lag"),
         mark(SortColumn::State, "State"),
         mark(SortColumn::Loaded, "Loaded"),
@@ -121,9 +131,9 @@ fn header(sort: SortColumn, wide: bool, theme: &Theme) -> Row<'static> {
 
 fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -> Row<'a> {
     let wide = columns.target.is_some();
-    let mut cells = vec![Cell::from(table.name.as_str())];
-    if wide {
-        cells.push(Cell::from(table.target.as_str()));
+    let mut cells = vec![Cell::from(wrap::ellipsize(&table.name, usize::from(columns.name)))];
+    if let Some(width) = columns.target {
+        cells.push(Cell::from(wrap::ellipsize(&table.target, usize::from(width))));
     }
     let mode = match (table.mode, wide) {
         (Mode::Incremental, false) => "incr",
