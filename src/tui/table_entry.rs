@@ -73,6 +73,8 @@ pub struct TableEntry {
     pub foreign: Option<LeaseHolder>,
     /// Whether a watch read of this table is under way.
     pub peeking: bool,
+    /// The watermark the last watch read found (`Some(None)`: none committed yet).
+    pub peeked_watermark: Option<Option<DateTime<Utc>>>,
     /// The demo source: its times (watermark, export windows) are on its simulated clock, not
     /// the wall clock, and the console says so wherever they stand beside real times.
     pub demo: bool,
@@ -94,6 +96,7 @@ impl TableEntry {
             source_clock: None,
             foreign: None,
             peeking: false,
+            peeked_watermark: None,
             demo: matches!(config.source, crate::config::SourceConfig::Demo),
         }
     }

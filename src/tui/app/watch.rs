@@ -117,7 +117,11 @@ impl App {
             entry.foreign = foreign;
         }
         if let Some(Ok(watermark)) = watermark {
-            changed |= entry.loaded_once && watermark != entry.watermark;
+            // Compared with the previous read (the loaded watermark the first time), so a
+            // watermark the console holds in another precision never reloads at every tick.
+            let before = entry.peeked_watermark.unwrap_or(entry.watermark);
+            changed |= entry.loaded_once && watermark != before;
+            entry.peeked_watermark = Some(watermark);
         }
         // Read errors are left to `r` and the next load to report: a watch tick every few
         // seconds must not flood the status line.
@@ -221,6 +225,26 @@ mod tests {
         app.update(Action::Watch);
         let command = app.update(peeked(Some(t(17, 30, 0)), None));
         assert_eq!(command, Some(Command::Load { tables: vec!["orders".into()] }));
+    }
+
+    #[test]
+    fn a_watermark_that_differs_from_the_loaded_one_reloads_once_not_at_every_tick() {
+        let mut app = app(120, 40);
+        app.update(Action::StatusLoaded {
+            table: "orders".into(),
+            result: Ok(Box::new(crate::pipeline::TableStatus {
+                watermark: Some(t(17, 0, 0)),
+                last_run: None,
+                source_clock: None,
+            })),
+        });
+        loaded(&mut app);
+        let read = t(17, 0, 0) + chrono::Duration::nanoseconds(1);
+        app.update(Action::Watch);
+        assert!(app.update(peeked(Some(read), None)).is_some(), "differs from the loaded one");
+        app.update(Action::HistoryLoaded { table: "orders".into(), result: Ok(Vec::new()) });
+        app.update(Action::Watch);
+        assert_eq!(app.update(peeked(Some(read), None)), None, "same as the last read");
     }
 
     #[test]
