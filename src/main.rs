@@ -177,6 +177,10 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
     } else {
         logging::init_file(&config.log_file).wrap_err("setting up the log file")?
     };
+    if !cli.headless {
+        // The console draws at once and connects in the background, showing how it goes.
+        return tui::run(config).await.wrap_err("the console stopped");
+    }
     // Connecting completes the config (keys read from DynamoDB): the engine gets that one.
     let adapters = match wiring::connect(&mut config).await {
         Ok(adapters) => adapters,
@@ -196,18 +200,14 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
         let mut stdout = std::io::stdout();
         return Ok(watch::run(engine, events, request, &mut stdout).await);
     }
-    if cli.headless {
-        let request = HeadlessRequest {
-            tables,
-            mode: cli.mode.map(Into::into),
-            dry_run: cli.dry_run,
-            json: cli.json,
-            verbosity: Verbosity::from_flags(cli.quiet, cli.verbose),
-            options: PlanOptions { accept_gap: cli.accept_gap, force: cli.force },
-        };
-        let mut stdout = std::io::stdout();
-        return Ok(headless::run(engine, events, request, &mut stdout).await);
-    }
-    tui::run(engine, events).await.wrap_err("the console stopped")?;
-    Ok(0)
+    let request = HeadlessRequest {
+        tables,
+        mode: cli.mode.map(Into::into),
+        dry_run: cli.dry_run,
+        json: cli.json,
+        verbosity: Verbosity::from_flags(cli.quiet, cli.verbose),
+        options: PlanOptions { accept_gap: cli.accept_gap, force: cli.force },
+    };
+    let mut stdout = std::io::stdout();
+    Ok(headless::run(engine, events, request, &mut stdout).await)
 }

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use rand::Rng;
+use std::sync::Arc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -81,6 +82,21 @@ impl RetryPolicy {
         jitter: 0.25,
         deadline: Duration::from_secs(3 * 60),
     };
+
+    /// How many retries fit before the deadline when every call fails at once and no wait is
+    /// jittered: the `m` of "retry n of about m" (jitter and slow calls move it by a few).
+    pub fn planned_retries(&self) -> u32 {
+        let mut waited = Duration::ZERO;
+        let mut retries = 0;
+        while retries < 1_000 {
+            waited = waited.saturating_add(self.backoff(retries + 1));
+            if waited > self.deadline {
+                break;
+            }
+            retries += 1;
+        }
+        retries
+    }
 
     /// The backoff before retry number `retry` (1-based), before jitter.
     pub fn backoff(&self, retry: u32) -> Duration {
@@ -158,6 +174,8 @@ pub struct Retrying<'a> {
     pub operation: &'a str,
     /// 1-based.
     pub retry: u32,
+    /// About how many retries the policy makes in all ([`RetryPolicy::planned_retries`]).
+    pub planned: u32,
     pub cause: &'a str,
     /// The error that is being retried, as its message reads.
     pub error: String,
@@ -262,6 +280,7 @@ impl<'a> RetryLoop<'a> {
             self.announce(&Retrying {
                 operation: self.operation,
                 retry: schedule.retries,
+                planned: self.policy.planned_retries(),
                 cause: &cause,
                 error: error.to_string(),
                 wait,
@@ -285,7 +304,23 @@ impl<'a> RetryLoop<'a> {
         if let Some(report) = self.on_retry.as_mut() {
             report(retrying);
         }
+        // Outside any `observed` scope there is no observer, which is fine.
+        let _ = OBSERVER.try_with(|observer| observer(retrying));
     }
+}
+
+/// Told of every retry made inside an [`observed`] future.
+pub type RetryObserver = Arc<dyn Fn(&Retrying<'_>) + Send + Sync>;
+
+tokio::task_local! {
+    static OBSERVER: RetryObserver;
+}
+
+/// Runs `future`, telling `observer` of every retry any retry loop inside it makes, however
+/// deep: the console shows "retry 3 of about 9 after connection refused" while it connects,
+/// without every adapter's connect function taking a callback.
+pub async fn observed<F: Future>(observer: RetryObserver, future: F) -> F::Output {
+    OBSERVER.scope(observer, future).await
 }
 
 /// Waits `wait`; false when `cancel` was triggered first. (A free function: a borrow of the
@@ -500,6 +535,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_observer_hears_of_retries_made_deep_inside_its_future() {
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = heard.clone();
+        let observer: RetryObserver = Arc::new(move |retrying: &Retrying<'_>| {
+            sink.lock().unwrap().push((retrying.retry, retrying.planned, retrying.cause.to_owned()));
+        });
+        let (_, call) = script(vec![Flaky::transient("refused"), Flaky::transient("refused")]);
+        let inner = async move { retry(TINY, "connecting", call).await };
+        assert_eq!(observed(observer, inner).await, Ok(3));
+        let planned = TINY.planned_retries();
+        assert_eq!(
+            *heard.lock().unwrap(),
+            vec![(1, planned, "refused".into()), (2, planned, "refused".into())]
+        );
+        let (_, call) = script(vec![Flaky::transient("refused")]);
+        assert_eq!(retry(TINY, "unobserved", call).await, Ok(2), "no observer, no harm");
+        assert_eq!(heard.lock().unwrap().len(), 2, "only retries inside the scope are heard");
+    }
+
+    #[test]
+    fn planned_retries_count_the_backoffs_that_fit_the_deadline() {
+        // 0.5, 1, 2, 4, 8, 10, 10, 10, 10 s: 55.5 s; a tenth would end at 65.5 s.
+        assert_eq!(RetryPolicy::WAREHOUSE_SESSION.planned_retries(), 9);
+        let none = RetryPolicy { deadline: Duration::from_millis(1), ..RetryPolicy::WAREHOUSE_SESSION };
+        assert_eq!(none.planned_retries(), 0);
+    }
+
+    #[tokio::test]
     async fn each_retry_is_reported_before_its_wait() {
         let reported = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = reported.clone();
@@ -603,6 +666,7 @@ mod tests {
         let retrying = Retrying {
             operation: "the load",
             retry: 1,
+            planned: 6,
             cause: "deadlock (40P01)",
             error: "statement 9 (merge staged upserts) failed: ERROR 40P01: deadlock detected".into(),
             wait: Duration::from_millis(2100),

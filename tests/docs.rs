@@ -213,22 +213,29 @@ fn first_text_block(path: &str) -> String {
     code_blocks(&text, "text").into_iter().next().map(|(_, body)| body).unwrap_or_default()
 }
 
+/// Replaces the first ```text block of a Markdown file with `body` (`DYNASHIFT_BLESS=1`).
+fn bless_first_text_block(path: &str, body: &str) {
+    let path = root().join(path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("```text\n").expect("a text block") + "```text\n".len();
+    let end = start + text[start..].find("```").expect("a closed text block");
+    std::fs::write(&path, format!("{}{body}\n{}", &text[..start], &text[end..])).unwrap();
+}
+
 #[test]
 fn the_console_pictures_are_the_generated_capture() {
     // assets/console.txt is itself checked against the console's drawing by its snapshot tests.
     let capture = std::fs::read_to_string(root().join("assets/console.txt")).unwrap();
     let capture = capture.trim_end();
-    assert_eq!(
-        first_text_block("docs/console.md").trim_end(),
-        capture,
-        "docs/console.md: paste assets/console.txt"
-    );
     // The front page leaves out the panes' empty rows.
     let empty_row = |line: &&str| line.starts_with('│') && line.replace('│', "").trim().is_empty();
-    let front: Vec<&str> = capture.lines().filter(|line| !empty_row(line)).map(str::trim_end).collect();
-    assert_eq!(
-        first_text_block("README.md").trim_end(),
-        front.join("\n"),
-        "README.md: the capture without empty rows"
-    );
+    let front =
+        capture.lines().filter(|line| !empty_row(line)).map(str::trim_end).collect::<Vec<_>>().join("\n");
+    if std::env::var_os("DYNASHIFT_BLESS").is_some() {
+        bless_first_text_block("docs/console.md", capture);
+        bless_first_text_block("README.md", &front);
+    }
+    let bless = "run `DYNASHIFT_BLESS=1 cargo test --test docs` to paste assets/console.txt";
+    assert_eq!(first_text_block("docs/console.md").trim_end(), capture, "docs/console.md: {bless}");
+    assert_eq!(first_text_block("README.md").trim_end(), front, "README.md, without empty rows: {bless}");
 }

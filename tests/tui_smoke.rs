@@ -39,3 +39,39 @@ fn the_console_syncs_a_table_and_restores_the_terminal() {
         script.display()
     );
 }
+
+/// Runs `scripts/tui-oncall-smoke.sh` for one scenario (see the script for what each checks).
+fn oncall(scenario: &str) {
+    let binary = binary();
+    assert!(
+        binary.exists(),
+        "{} does not exist; build it with `cargo build --bin dynashift`",
+        binary.display()
+    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/tui-oncall-smoke.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&binary)
+        .arg(scenario)
+        .status()
+        .expect("bash runs the on-call smoke script");
+    if status.code() == Some(SKIPPED) {
+        eprintln!("SKIPPED: tmux is not installed; the on-call smoke test ({scenario}) did not run");
+        return;
+    }
+    assert!(
+        status.success(),
+        "{} {scenario} failed ({status}); its output above shows the last screen",
+        script.display()
+    );
+}
+
+#[test]
+fn the_console_draws_at_once_and_shows_its_retries_when_the_warehouse_is_unreachable() {
+    oncall("unreachable");
+}
+
+#[test]
+fn the_console_notices_a_sync_made_by_another_process_without_a_key_press() {
+    oncall("foreign");
+}

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::{PipelineError, RunFailure};
 use super::events::{EventSink, RunEvent, RunOutcome};
 use super::journal::RunJournal;
+use super::lock::LeaseHolder;
 use super::run;
 use crate::config::{Config, Mode};
 use crate::source::{ExportSource, PlanOptions, SourceClock};
@@ -168,6 +169,26 @@ impl Engine {
         let mut runs = RunJournal::list(table_config, adapters.store.as_ref()).await?;
         runs.truncate(limit);
         Ok(runs)
+    }
+
+    /// The committed watermark of a table alone: one warehouse read, for watching a table
+    /// another process may sync.
+    pub async fn watermark(&self, table: &str) -> Result<Option<DateTime<Utc>>, PipelineError> {
+        self.inner.config.table(table).ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        Ok(self.inner.adapters.warehouse.last_commit(table).await?.map(|c| c.watermark))
+    }
+
+    /// Who holds the table's lease now, if anyone live does (see [`super::lock::live_holder`]).
+    pub async fn lease_holder(&self, table: &str) -> Result<Option<LeaseHolder>, PipelineError> {
+        let table_config =
+            self.inner.config.table(table).ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let adapters = self
+            .inner
+            .adapters
+            .tables
+            .get(table)
+            .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        super::lock::live_holder(adapters.store.as_ref(), table_config).await
     }
 }
 

@@ -278,6 +278,18 @@ impl Lease {
     }
 }
 
+/// Who holds `table`'s lease now, as an onlooker sees it: `None` when there is no lease, when
+/// it expired by this host's clock, when its holder is a dead process of this host, or while it
+/// is unreadable (being rewritten). One read of the lease object; nothing is written.
+pub async fn live_holder(
+    store: &dyn ObjectStore,
+    table: &TableConfig,
+) -> Result<Option<LeaseHolder>, PipelineError> {
+    let timing = LeaseTiming::configured();
+    let Some(found) = read(store, &lock_key(table)).await? else { return Ok(None) };
+    Ok(found.holder.filter(|holder| holder.expires_at > timing.now() && !holder.is_dead_local_process()))
+}
+
 /// The lease in the store, or `None` when there is none.
 async fn read(store: &dyn ObjectStore, key: &str) -> Result<Option<Found>, PipelineError> {
     match store.get_versioned(key).await {
@@ -572,5 +584,21 @@ mod tests {
             let winners = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
             assert_eq!(winners, 1, "round {round}");
         }
+    }
+
+    #[tokio::test]
+    async fn onlookers_see_only_a_live_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let table = table();
+        assert_eq!(live_holder(&store, &table).await.unwrap(), None, "no lease");
+        let lease = Lease::acquire(&store, &table, "run-a").await.unwrap();
+        let seen = live_holder(&store, &table).await.unwrap().expect("the holder");
+        assert_eq!((seen.run_id.as_str(), seen.pid), ("run-a", std::process::id()));
+        lease.release(&store).await.unwrap();
+        assert_eq!(live_holder(&store, &table).await.unwrap(), None, "released");
+        let expired = elsewhere(-chrono::Duration::minutes(2));
+        store.create_new(&lock_key(&table), expired.to_bytes()).await.unwrap();
+        assert_eq!(live_holder(&store, &table).await.unwrap(), None, "expired");
     }
 }

@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::connection::RetryNote;
+use crate::pipeline::lock::LeaseHolder;
 use crate::pipeline::{RunEvent, RunJournal, TableStatus};
 
 /// What a key means, independent of which key it was. The keymap maps keys to intents; what an
@@ -97,6 +99,23 @@ pub enum Action {
     HistoryLoaded {
         table: String,
         result: Result<Vec<RunJournal>, String>,
+    },
+    /// Connecting met a transient failure and retries.
+    ConnectRetrying(Box<RetryNote>),
+    /// The warehouse and AWS are connected: the engine is ready.
+    Connected,
+    /// Connecting gave up; quitting now exits with `exit_code`.
+    ConnectFailed {
+        message: String,
+        exit_code: u8,
+    },
+    /// Time to look for runs of other processes (the watch timer).
+    Watch,
+    /// What watching read of one table: its watermark (when read this time) and its lease.
+    Peeked {
+        table: String,
+        watermark: Option<Result<Option<DateTime<Utc>>, String>>,
+        lease: Result<Option<LeaseHolder>, String>,
     },
 }
 

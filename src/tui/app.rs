@@ -6,6 +6,7 @@
 mod intents;
 mod messages;
 mod schedules;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use ratatui::layout::Rect;
 
 use super::action::Action;
 use super::command::Command;
+use super::connection::{self, Connection};
 use super::keymap::Context;
 use super::layout::{self, ScreenLayout};
 use super::list_cursor::ListCursor;
@@ -37,6 +39,9 @@ pub struct Notice {
     pub at: DateTime<Utc>,
     pub tone: Tone,
     pub text: String,
+    /// Says what a run is about to do ("starting …", "cancelling …"): dropped when a run ends,
+    /// so it never outlives what it announced.
+    pub until_run_end: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +64,14 @@ pub struct App {
     quitting: bool,
     /// The tables' `every`, run while the console is open.
     schedules: Schedules,
+    /// The warehouse and AWS connections, made in the background.
+    connection: Connection,
+    /// What is being connected to, in words.
+    targets: String,
+    /// How often watching re-reads watermarks (lease files are read at every watch tick).
+    watermark_every: chrono::Duration,
+    /// When watching last read watermarks.
+    watermarks_read_at: Option<DateTime<Utc>>,
 }
 
 impl App {
@@ -82,6 +95,10 @@ impl App {
             active: BTreeMap::new(),
             quitting: false,
             schedules: Schedules::new(config),
+            connection: Connection::Connecting { since: now, retry: None },
+            targets: connection::targets(config),
+            watermark_every: watch::watermark_every(config),
+            watermarks_read_at: None,
         }
     }
 
@@ -107,12 +124,18 @@ impl App {
             Action::RunStarted { table, run_id, dry_run } => self.on_run_started(table, run_id, dry_run),
             Action::StartFailed { table, message } => {
                 self.schedule_start_failed(&table);
+                self.drop_run_notice();
                 self.notify(Tone::Bad, format!("could not start a run of {table}: {message}"));
                 None
             }
             Action::RunJoined { table, run_id, panic } => self.on_run_joined(&table, &run_id, panic),
             Action::StatusLoaded { table, result } => self.on_status_loaded(&table, result),
             Action::HistoryLoaded { table, result } => self.on_history_loaded(&table, result),
+            Action::ConnectRetrying(note) => self.on_connect_retrying(*note),
+            Action::Connected => self.on_connected(),
+            Action::ConnectFailed { message, exit_code } => self.on_connect_failed(message, exit_code),
+            Action::Watch => self.on_watch(),
+            Action::Peeked { table, watermark, lease } => self.on_peeked(&table, watermark, lease),
         }
     }
 
@@ -185,9 +208,24 @@ impl App {
         self.active.len()
     }
 
+    /// The connections' state.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// What the console connects to, in words.
+    pub fn targets(&self) -> &str {
+        &self.targets
+    }
+
     /// Set once quitting was decided: the event loop cancels runs and leaves.
     pub fn is_quitting(&self) -> bool {
         self.quitting
+    }
+
+    /// Whether `table`'s times are on the demo's simulated clock.
+    pub fn demo_clock(&self, table: &str) -> bool {
+        self.table(table).is_some_and(|t| t.demo)
     }
 
     /// The selected table, if the filter leaves any.
@@ -204,7 +242,19 @@ impl App {
     }
 
     fn notify(&mut self, tone: Tone, text: impl Into<String>) {
-        self.notice = Some(Notice { at: self.now, tone, text: text.into() });
+        self.notice = Some(Notice { at: self.now, tone, text: text.into(), until_run_end: false });
+    }
+
+    /// A notice about runs about to start or stop, dropped when a run ends.
+    fn notify_until_run_end(&mut self, tone: Tone, text: impl Into<String>) {
+        self.notice = Some(Notice { at: self.now, tone, text: text.into(), until_run_end: true });
+    }
+
+    /// A run ended (or never started): a notice announcing it is out of date.
+    fn drop_run_notice(&mut self) {
+        if self.notice.as_ref().is_some_and(|notice| notice.until_run_end) {
+            self.notice = None;
+        }
     }
 
     /// Rows a list pane shows (1 while the terminal is too small to lay out).
@@ -273,16 +323,26 @@ pub(crate) mod test_support {
     use crate::tui::action::Intent;
     use crate::tui::fixtures;
 
-    /// A fresh app on a terminal of `width`×`height`, at the fixtures' "now".
+    /// A fresh app on a terminal of `width`×`height`, at the fixtures' "now", connected.
     pub fn app(width: u16, height: u16) -> App {
-        App::new(&fixtures::config(), fixtures::now(), width, height)
+        App { connection: Connection::Connected, ..connecting_app(width, height, "the warehouse") }
     }
 
-    /// A 120×40 app on the fixtures' config as `change` leaves it.
+    /// A fresh app still connecting to `targets`, as the console starts.
+    pub fn connecting_app(width: u16, height: u16, targets: &str) -> App {
+        App { targets: targets.to_owned(), ..App::new(&fixtures::config(), fixtures::now(), width, height) }
+    }
+
+    /// A 120×40 app on the fixtures' config as `change` leaves it, connected.
     pub fn app_with(change: impl FnOnce(&mut crate::config::Config)) -> App {
         let mut config = fixtures::config();
         change(&mut config);
-        App::new(&config, fixtures::now(), 120, 40)
+        app_on(&config, 120, 40)
+    }
+
+    /// A fresh app on `config` and a terminal of `width`×`height`, connected.
+    pub fn app_on(config: &crate::config::Config, width: u16, height: u16) -> App {
+        App { connection: Connection::Connected, ..App::new(config, fixtures::now(), width, height) }
     }
 
     impl App {

@@ -21,4 +21,9 @@ pub enum Command {
     Load { tables: Vec<String> },
     /// Cancel every active run, wait briefly for them to stop, and leave.
     Quit,
+    /// Connect to the warehouse and AWS in the background (again, after a failure).
+    Connect,
+    /// Read these tables' leases, and their watermarks when `watermarks`: cheap reads that
+    /// notice runs of other processes.
+    Peek { tables: Vec<String>, watermarks: bool },
 }

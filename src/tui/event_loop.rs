@@ -1,6 +1,10 @@
 //! The console's loop: waits on the keyboard and mouse, the engine's run events, background
 //! results, signals and a slow tick, and redraws only when something changed — at most once per
 //! frame interval, never in a busy loop. It is the only place that reads the clock.
+//!
+//! It draws before anything is connected: connecting runs in the background (its state shown),
+//! and the engine's events flow once it succeeds. A watch timer has the state look for runs of
+//! other processes every few seconds.
 
 use std::time::Duration;
 
@@ -10,14 +14,16 @@ use futures::StreamExt;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::action::{Action, Intent};
+use super::action::Action;
 use super::app::App;
+use super::connection::Connection;
 use super::keymap;
 use super::runner::Runner;
 use super::terminal::{ConsoleTask, TerminalGuard};
 use super::theme::Theme;
 use super::ui;
-use crate::pipeline::{Engine, RunEvent};
+use crate::config::Config;
+use crate::pipeline::RunEvent;
 use crate::signals::Signals;
 
 /// Redraws at least this often, so lag and elapsed times move.
@@ -28,23 +34,31 @@ const FRAME: Duration = Duration::from_millis(33);
 const EVENT_BATCH: usize = 512;
 /// How long quitting waits for cancelled runs to stop (and release their leases).
 const QUIT_GRACE: Duration = Duration::from_secs(5);
+/// How often the console looks for runs of other processes (lease files, watermarks).
+const WATCH: Duration = Duration::from_secs(2);
 
-pub async fn run(engine: Engine, events: UnboundedReceiver<RunEvent>) -> color_eyre::Result<()> {
-    ConsoleTask::new(console(engine, events)).await
+/// Runs the console on `config` until the user quits; returns the exit code: 0, or the
+/// connection failure's when the user quits without ever connecting.
+pub async fn run(config: Config) -> color_eyre::Result<u8> {
+    ConsoleTask::new(console(config)).await
 }
 
-async fn console(engine: Engine, mut events: UnboundedReceiver<RunEvent>) -> color_eyre::Result<()> {
+async fn console(config: Config) -> color_eyre::Result<u8> {
     let theme = Theme::from_env();
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal().size()?;
-    let mut app = App::new(engine.config(), Utc::now(), size.width, size.height);
+    let mut app = App::new(&config, Utc::now(), size.width, size.height);
     let (messages_tx, mut messages) = mpsc::unbounded_channel();
-    let mut runner = Runner::new(engine, messages_tx);
+    let (connections_tx, mut connections) = mpsc::unbounded_channel();
+    let mut runner = Runner::new(config, messages_tx, connections_tx);
     let mut signals = Signals::new()?;
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    runner.dispatch(&mut app, Action::Intent(Intent::Refresh));
+    let mut watch = tokio::time::interval(WATCH);
+    watch.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut events: Option<UnboundedReceiver<RunEvent>> = None;
+    runner.connect();
 
     let mut dirty = true;
     let mut last_frame = Instant::now() - FRAME;
@@ -74,14 +88,21 @@ async fn console(engine: Engine, mut events: UnboundedReceiver<RunEvent>) -> col
                 Some(Err(err)) => return Err(err.into()),
                 None => break,
             },
-            Some(event) = events.recv() => {
+            Some(event) = next_event(&mut events) => {
                 runner.dispatch(&mut app, Action::Run(Box::new(event)));
                 for _ in 1..EVENT_BATCH {
-                    let Ok(event) = events.try_recv() else { break };
+                    let Some(Ok(event)) = events.as_mut().map(UnboundedReceiver::try_recv) else { break };
                     runner.dispatch(&mut app, Action::Run(Box::new(event)));
                 }
                 dirty = true;
             }
+            Some(result) = connections.recv() => {
+                if let Some(receiver) = runner.connection_ended(&mut app, result) {
+                    events = Some(receiver);
+                }
+                dirty = true;
+            }
+            _ = watch.tick() => runner.dispatch(&mut app, Action::Watch),
             Some(message) = messages.recv() => {
                 runner.dispatch(&mut app, message);
                 dirty = true;
@@ -96,7 +117,21 @@ async fn console(engine: Engine, mut events: UnboundedReceiver<RunEvent>) -> col
         }
     }
     drop(guard);
-    Ok(())
+    // Quitting without ever connecting: the reason stays on the terminal, and the exit code
+    // says the run did not happen (2 for a configuration error).
+    if let Connection::Failed { message, exit_code } = app.connection() {
+        eprintln!("{message}");
+        return Ok(*exit_code);
+    }
+    Ok(0)
+}
+
+/// The next run event, once the engine exists (until then, never).
+async fn next_event(events: &mut Option<UnboundedReceiver<RunEvent>>) -> Option<RunEvent> {
+    match events {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The action a terminal event stands for, if any.

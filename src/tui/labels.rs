@@ -4,6 +4,7 @@
 use super::run_view::{ExportPhase, Phase, RunView, StatementState};
 use super::theme::Tone;
 use crate::pipeline::events::Stage;
+use crate::pipeline::lock::LeaseHolder;
 
 const STAGES: [Stage; 8] = [
     Stage::Planned,
@@ -41,9 +42,47 @@ pub fn phase_short(phase: Phase) -> (Tone, String) {
 pub fn phase_with_cause(run: &RunView) -> (Tone, String) {
     let (tone, text) = phase(run.phase());
     match run.failure() {
-        Some(failure) => (tone, format!("{text}: {}", super::wrap::first_line(&failure.cause))),
+        Some(failure) => (tone, format!("{text}: {}", cause_in_brief(&failure.cause))),
         None => (tone, text),
     }
+}
+
+/// A failure's cause for a one-line cell: its first line without the file paths, object keys
+/// and URLs that error messages start with (`/srv/x/_state/lock: permission denied` reads
+/// `permission denied`), and with paths inside the text cut to their last part: in a narrow
+/// column the start of a path says nothing. Enter on the table shows the whole cause.
+pub fn cause_in_brief(cause: &str) -> String {
+    let line = super::wrap::first_line(cause);
+    let parts: Vec<&str> = line.split(": ").collect();
+    let mut kept: Vec<&str> = parts.iter().copied().filter(|part| !is_location(part)).collect();
+    if kept.is_empty() {
+        kept = parts.last().copied().into_iter().collect();
+    }
+    let text = kept.join(": ");
+    text.split(' ').map(shorten_path).collect::<Vec<_>>().join(" ")
+}
+
+/// Whether a part of an error chain is only where it happened: a path, key or URL (quoted or
+/// not, with a line number or not).
+fn is_location(part: &str) -> bool {
+    let place = part.trim().split(", line ").next().unwrap_or_default().trim_matches('`');
+    !place.is_empty() && !place.contains(' ') && place.contains('/')
+}
+
+/// A long path-like word cut to its last part: `(/tmp/dynashift-x/part-00001.csv)` reads
+/// `(…/part-00001.csv)`.
+fn shorten_path(word: &str) -> String {
+    let core = word.trim_matches(|c: char| matches!(c, '(' | ')' | '`' | ',' | '\'' | '"'));
+    if !core.contains('/') || core.len() <= 24 {
+        return word.to_owned();
+    }
+    let last = core.trim_end_matches('/').rsplit('/').next().unwrap_or(core);
+    word.replacen(core, &format!("…/{last}"), 1)
+}
+
+/// `▶ running (pid 1234 on ops-1)`: a run of another process holds the table's lease.
+pub fn foreign_run(holder: &LeaseHolder) -> (Tone, String) {
+    (Tone::Accent, format!("▶ running (pid {} on {})", holder.pid, holder.host))
 }
 
 pub fn export_phase(phase: ExportPhase) -> (Tone, &'static str) {
@@ -139,6 +178,31 @@ mod tests {
         let (tone, text) = phase_with_cause(&run);
         assert_eq!(tone, Tone::Bad);
         assert!(text.starts_with("✗ failed at loading: statement 4 (merge upserts) failed"));
+    }
+
+    #[test]
+    fn causes_in_brief_leave_out_where_and_keep_why() {
+        assert_eq!(
+            cause_in_brief(
+                "/srv/dynashift/.dynashift/bucket/orders/_state/lock: permission denied (os error 13)"
+            ),
+            "permission denied (os error 13)"
+        );
+        assert_eq!(
+            cause_in_brief("`AWSDynamoDB/0176/data/abc.json.gz`, line 7: invalid JSON: expected value\nmore"),
+            "invalid JSON: expected value"
+        );
+        assert_eq!(
+            cause_in_brief(
+                "staging failed: writing a staged part failed (/tmp/dynashift-1a2b/part-00001.csv): disk full"
+            ),
+            "staging failed: writing a staged part failed (…/part-00001.csv): disk full"
+        );
+        assert_eq!(
+            cause_in_brief("statement 4 (merge upserts) failed: UNIQUE constraint failed: orders.id"),
+            "statement 4 (merge upserts) failed: UNIQUE constraint failed: orders.id"
+        );
+        assert_eq!(cause_in_brief("s3://bucket/key"), "s3://bucket/key", "nothing but a place: kept");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod action;
 mod app;
 mod bounded;
 mod command;
+mod connection;
 mod doc;
 mod event_loop;
 mod format;
@@ -36,12 +37,11 @@ mod fixtures;
 #[cfg(test)]
 mod snapshot_tests;
 
-use tokio::sync::mpsc::UnboundedReceiver;
+use crate::config::Config;
 
-use crate::pipeline::{Engine, RunEvent};
-
-/// Runs the console until the user quits. It owns the terminal from entry to exit and restores
-/// it on every path: normal exit, error and panic.
-pub async fn run(engine: Engine, events: UnboundedReceiver<RunEvent>) -> color_eyre::Result<()> {
-    event_loop::run(engine, events).await
+/// Runs the console until the user quits; returns the process's exit code. It draws at once and
+/// connects to the warehouse and AWS in the background. It owns the terminal from entry to exit
+/// and restores it on every path: normal exit, error and panic.
+pub async fn run(config: Config) -> color_eyre::Result<u8> {
+    event_loop::run(config).await
 }

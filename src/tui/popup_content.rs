@@ -38,7 +38,7 @@ pub fn build(app: &App, popup: &Popup, width: usize) -> Vec<DocLine> {
             Some(run) => failure(&mut doc, run),
             None => doc.text(Tone::Dim, "No failed run to show."),
         },
-        PopupKind::RunDetail(run) => run_detail(&mut doc, run, app.now()),
+        PopupKind::RunDetail(run) => run_detail(&mut doc, run, app.now(), app.demo_clock(&run.table)),
         PopupKind::Log { table } => match app.table(table).and_then(|t| t.shown_run()) {
             Some(run) => log(&mut doc, run),
             None => doc.text(Tone::Dim, "No run to show the log of."),
@@ -137,7 +137,7 @@ fn dry_run(doc: &mut Doc, plan: &RunView) {
         Some(_) => (Tone::Ok, "nothing was changed; this is what a sync would do".to_owned()),
     };
     doc.field("Status", tone, &status);
-    exports_section(doc, plan);
+    exports_section(doc, plan, false);
     for note in &plan.plan_notes {
         doc.field("Note", Tone::Warn, note);
     }
@@ -157,7 +157,7 @@ fn dry_run(doc: &mut Doc, plan: &RunView) {
     }
 }
 
-fn exports_section(doc: &mut Doc, run: &RunView) {
+fn exports_section(doc: &mut Doc, run: &RunView, demo: bool) {
     if run.exports.is_empty() {
         if run.end.is_some() {
             doc.heading("Exports");
@@ -165,11 +165,14 @@ fn exports_section(doc: &mut Doc, run: &RunView) {
         }
         return;
     }
-    let title = if run.is_catch_up() {
+    let mut title = if run.is_catch_up() {
         format!("Exports ({} windows, catching up)", run.exports.len())
     } else {
         "Export".to_owned()
     };
+    if demo {
+        title.push_str(" · windows on the demo clock");
+    }
     doc.heading(&title);
     for (i, export) in run.exports.iter().enumerate() {
         let (tone, marker) = labels::export_marker(export.phase);
@@ -214,7 +217,9 @@ fn failure(doc: &mut Doc, run: &RunView) {
     doc.indented(2, Tone::Accent, &failure.hint);
 }
 
-fn run_detail(doc: &mut Doc, run: &RunView, now: DateTime<Utc>) {
+/// `demo`: the run's watermark and windows are on the demo's simulated clock (its start and end
+/// are real), so they say so.
+fn run_detail(doc: &mut Doc, run: &RunView, now: DateTime<Utc>, demo: bool) {
     let (tone, result) = labels::phase(run.phase());
     let table = match &run.target {
         Some(target) => format!("{} → {target}", run.table),
@@ -231,9 +236,9 @@ fn run_detail(doc: &mut Doc, run: &RunView, now: DateTime<Utc>) {
         Some(end) => doc.field("Finished", Tone::Plain, &format!("{} (took {took})", format::instant(end))),
         None => doc.field("Elapsed", Tone::Plain, &took),
     }
-    watermark_field(doc, run);
+    watermark_field(doc, run, demo);
     doc.spans(labels::stage_track(run));
-    exports_section(doc, run);
+    exports_section(doc, run, demo);
     staging_section(doc, run);
     statements_section(doc, run);
     if let Some(failure) = run.failure() {
@@ -245,15 +250,18 @@ fn run_detail(doc: &mut Doc, run: &RunView, now: DateTime<Utc>) {
     }
 }
 
-fn watermark_field(doc: &mut Doc, run: &RunView) {
+fn watermark_field(doc: &mut Doc, run: &RunView, demo: bool) {
     let show = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), format::instant);
+    let clock = if demo { " (demo clock)" } else { "" };
     match run.new_watermark {
         Some(new) => doc.field(
             "Watermark",
             Tone::Plain,
-            &format!("{} → {}", show(run.previous_watermark), format::instant(new)),
+            &format!("{} → {}{clock}", show(run.previous_watermark), format::instant(new)),
         ),
-        None => doc.field("Watermark", Tone::Dim, &format!("{} (unchanged)", show(run.previous_watermark))),
+        None => {
+            doc.field("Watermark", Tone::Dim, &format!("{} (unchanged){clock}", show(run.previous_watermark)))
+        }
     }
 }
 

@@ -1,33 +1,98 @@
 //! Runs the state's [`Command`]s against the [`Engine`] without ever blocking the event loop:
-//! starting a run only spawns it, loads run in spawned tasks, and every result comes back as an
-//! [`Action`] on a channel.
+//! connecting, starting a run, loads and watch reads all run in spawned tasks, and every result
+//! comes back as an [`Action`] on a channel. Until connecting succeeds there is no engine; the
+//! state asks for nothing that needs one meanwhile.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::action::Action;
 use super::app::App;
 use super::command::{Command, StartRun};
+use super::connection::RetryNote;
+use crate::config::Config;
 use crate::pipeline::error::{RunFailure, error_chain};
-use crate::pipeline::{Engine, RunOutcome};
+use crate::pipeline::{Adapters, Engine, RunEvent, RunOutcome};
+use crate::retry::{self, RetryObserver, Retrying};
+use crate::wiring::{self, ConnectError};
+
+/// What connecting made: the configuration as connecting completed it, and the adapters.
+pub struct Connected {
+    config: Config,
+    adapters: Adapters,
+}
+
+pub type ConnectResult = Result<Connected, ConnectError>;
+
+/// Said of every command that needs the engine before there is one (the state never asks).
+const NOT_CONNECTED: &str = "not connected yet";
 
 /// How many past runs the history pane loads per table.
 const HISTORY_LIMIT: usize = 50;
 
 pub struct Runner {
-    engine: Engine,
+    /// The configuration as loaded; connecting completes a copy of it.
+    config: Config,
+    engine: Option<Engine>,
     /// Where background results go.
     messages: UnboundedSender<Action>,
+    /// Where a finished connection attempt goes.
+    connections: UnboundedSender<ConnectResult>,
     /// Cancellation tokens of the runs that have not ended.
     active: HashMap<String, CancellationToken>,
 }
 
 impl Runner {
-    pub fn new(engine: Engine, messages: UnboundedSender<Action>) -> Runner {
-        Runner { engine, messages, active: HashMap::new() }
+    pub fn new(
+        config: Config,
+        messages: UnboundedSender<Action>,
+        connections: UnboundedSender<ConnectResult>,
+    ) -> Runner {
+        Runner { config, engine: None, messages, connections, active: HashMap::new() }
+    }
+
+    /// Connects to the warehouse and AWS in the background; each retry is reported as an
+    /// action, the result goes to the connections channel (see [`Runner::connection_ended`]).
+    pub fn connect(&self) {
+        let mut config = self.config.clone();
+        let messages = self.messages.clone();
+        let connections = self.connections.clone();
+        let observer: RetryObserver = Arc::new(move |retrying: &Retrying<'_>| {
+            let _ = messages.send(Action::ConnectRetrying(Box::new(RetryNote::new(retrying))));
+        });
+        tokio::spawn(async move {
+            let result = retry::observed(observer, wiring::connect(&mut config)).await;
+            let _ = connections.send(result.map(|adapters| Connected { config, adapters }));
+        });
+    }
+
+    /// A connection attempt ended: on success the engine is made and its event stream
+    /// returned; either way the state is told.
+    pub fn connection_ended(
+        &mut self,
+        app: &mut App,
+        result: ConnectResult,
+    ) -> Option<UnboundedReceiver<RunEvent>> {
+        match result {
+            Ok(Connected { config, adapters }) => {
+                let (engine, events) = Engine::new(Arc::new(config), adapters);
+                self.engine = Some(engine);
+                self.dispatch(app, Action::Connected);
+                Some(events)
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "could not connect");
+                self.dispatch(
+                    app,
+                    Action::ConnectFailed { message: err.to_string(), exit_code: err.exit_code() },
+                );
+                None
+            }
+        }
     }
 
     /// Applies `action` and runs whatever it asks for, feeding immediate results back in.
@@ -57,10 +122,30 @@ impl Runner {
                 }
                 Vec::new()
             }
-            Command::Load { tables } => {
-                self.spawn_load(tables);
+            Command::Load { tables } => match &self.engine {
+                Some(engine) => {
+                    spawn_load(engine.clone(), self.messages.clone(), tables);
+                    Vec::new()
+                }
+                None => tables
+                    .into_iter()
+                    .map(|table| Action::HistoryLoaded { table, result: Err(NOT_CONNECTED.into()) })
+                    .collect(),
+            },
+            Command::Connect => {
+                self.connect();
                 Vec::new()
             }
+            Command::Peek { tables, watermarks } => match &self.engine {
+                Some(engine) => {
+                    spawn_peek(engine.clone(), self.messages.clone(), tables, watermarks);
+                    Vec::new()
+                }
+                None => tables
+                    .into_iter()
+                    .map(|table| Action::Peeked { table, watermark: None, lease: Err(NOT_CONNECTED.into()) })
+                    .collect(),
+            },
             Command::Quit => {
                 self.active.values().for_each(CancellationToken::cancel);
                 Vec::new()
@@ -69,7 +154,10 @@ impl Runner {
     }
 
     fn start(&mut self, run: StartRun) -> Action {
-        match self.engine.start(&run.table, run.request) {
+        let Some(engine) = &self.engine else {
+            return Action::StartFailed { table: run.table, message: NOT_CONNECTED.into() };
+        };
+        match engine.start(&run.table, run.request) {
             Ok(handle) => {
                 self.active.insert(handle.run_id.clone(), handle.cancel.clone());
                 self.watch(run.table.clone(), handle.run_id.clone(), handle.join);
@@ -91,21 +179,34 @@ impl Runner {
             let _ = messages.send(Action::RunJoined { table, run_id, panic });
         });
     }
+}
 
-    /// Loads status then history of each table; the history is always sent, so the state knows
-    /// the load ended.
-    fn spawn_load(&self, tables: Vec<String>) {
-        let engine = self.engine.clone();
-        let messages = self.messages.clone();
-        tokio::spawn(async move {
-            for table in tables {
-                let status = engine.status(&table).await.map(Box::new).map_err(|e| error_chain(&e));
-                let _ = messages.send(Action::StatusLoaded { table: table.clone(), result: status });
-                let history = engine.history(&table, HISTORY_LIMIT).await.map_err(|e| error_chain(&e));
-                let _ = messages.send(Action::HistoryLoaded { table, result: history });
-            }
-        });
-    }
+/// Loads status then history of each table; the history is always sent, so the state knows the
+/// load ended.
+fn spawn_load(engine: Engine, messages: UnboundedSender<Action>, tables: Vec<String>) {
+    tokio::spawn(async move {
+        for table in tables {
+            let status = engine.status(&table).await.map(Box::new).map_err(|e| error_chain(&e));
+            let _ = messages.send(Action::StatusLoaded { table: table.clone(), result: status });
+            let history = engine.history(&table, HISTORY_LIMIT).await.map_err(|e| error_chain(&e));
+            let _ = messages.send(Action::HistoryLoaded { table, result: history });
+        }
+    });
+}
+
+/// Reads each table's lease (and watermark); one result per table is always sent, so the state
+/// knows the read ended.
+fn spawn_peek(engine: Engine, messages: UnboundedSender<Action>, tables: Vec<String>, watermarks: bool) {
+    tokio::spawn(async move {
+        for table in tables {
+            let watermark = match watermarks {
+                true => Some(engine.watermark(&table).await.map_err(|e| error_chain(&e))),
+                false => None,
+            };
+            let lease = engine.lease_holder(&table).await.map_err(|e| error_chain(&e));
+            let _ = messages.send(Action::Peeked { table, watermark, lease });
+        }
+    });
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {

@@ -15,7 +15,8 @@ use ratatui::style::{Color, Modifier};
 
 use super::action::{Action, Intent};
 use super::app::App;
-use super::app::test_support::app;
+use super::app::test_support::{app, connecting_app};
+use super::connection::RetryNote;
 use super::fixtures::{Script, committed_journal, failed_journal, t};
 use super::keymap;
 use super::theme::{ColorSupport, Theme};
@@ -101,7 +102,7 @@ fn scheduled(width: u16, height: u16) -> App {
     let mut config = super::fixtures::config();
     config.tables[0].every = Some(std::time::Duration::from_secs(72 * 60));
     config.tables[1].every = Some(std::time::Duration::from_secs(3600));
-    let mut app = App::new(&config, super::fixtures::now(), width, height);
+    let mut app = super::app::test_support::app_on(&config, width, height);
     app.apply([
         status("orders", Some(t(17, 55, 0)), Some(committed_journal("20261124T170000Z-0a0b0c", t(17, 0, 0)))),
         status("customers", Some(t(9, 0, 0)), Some(failed_journal("20261124T160000Z-0d0e0f", t(16, 0, 0)))),
@@ -313,6 +314,121 @@ fn redraw_cost_does_not_grow_with_the_number_of_statements() {
     assert!(run.log.len() <= super::run_view::MAX_ROWS);
     let text = render(&app);
     assert!(text.contains("statement 1999"), "the newest statement is followed");
+}
+
+/// The console seconds after it started, connecting to an unreachable warehouse.
+fn connecting(width: u16, height: u16) -> App {
+    let mut app = connecting_app(width, height, "postgres loader@127.0.0.1:1/analytics");
+    let started = app.now();
+    app.update(Action::Tick(started + chrono::Duration::seconds(3)));
+    app.update(Action::ConnectRetrying(Box::new(RetryNote {
+        operation: "connecting to the warehouse".into(),
+        retry: 3,
+        planned: 9,
+        cause: "connection refused".into(),
+        error: "cannot connect to postgres loader@127.0.0.1:1/analytics (no TLS): error connecting to \
+                server: Connection refused (os error 111); check the warehouse URL, that the server is up \
+                and accepts this user"
+            .into(),
+        wait: std::time::Duration::from_secs(2),
+        left: std::time::Duration::from_secs(56),
+        at: started,
+    })));
+    app
+}
+
+/// The console once connecting gave up.
+fn connect_failed(width: u16, height: u16) -> App {
+    let mut app = connecting(width, height);
+    app.update(Action::ConnectFailed {
+        message:
+            "postgres loader@127.0.0.1:1/analytics (no TLS): cannot connect: error connecting to server: \
+                  Connection refused (os error 111); check the warehouse URL, that the server is up and \
+                  accepts this user (retried 9 times over 59s: connection refused; giving up at the 1m \
+                  deadline)"
+                .into(),
+        exit_code: 1,
+    });
+    app
+}
+
+#[test]
+fn connecting_at_the_minimum_size() {
+    insta::assert_snapshot!(render(&connecting(80, 24)));
+}
+
+#[test]
+fn connecting_wide() {
+    insta::assert_snapshot!(render(&connecting(140, 40)));
+}
+
+#[test]
+fn connect_failed_at_the_minimum_size() {
+    insta::assert_snapshot!(render(&connect_failed(80, 24)));
+}
+
+#[test]
+fn connect_failed_wide() {
+    insta::assert_snapshot!(render(&connect_failed(140, 40)));
+}
+
+/// `idle`, with orders synced right now by cron on another host (its lease seen by watching),
+/// and customers failed at staging on a file of the store.
+fn on_call(width: u16, height: u16) -> App {
+    let mut app = idle(width, height);
+    app.update(Action::Peeked {
+        table: "orders".into(),
+        watermark: None,
+        lease: Ok(Some(crate::pipeline::lock::LeaseHolder {
+            run_id: "20261124T180100Z-cc0000".into(),
+            host: "ops-1".into(),
+            pid: 1234,
+            acquired_at: t(18, 1, 0),
+            expires_at: t(18, 3, 0),
+            generation: 1,
+        })),
+    });
+    let mut run = Script::new("customers", "20261124T180130Z-ee0000");
+    app.feed([run.started(Mode::Incremental, false)]);
+    app.feed([run.event(crate::pipeline::events::EventKind::RunFailed {
+        stage: crate::pipeline::events::Stage::Staging,
+        cause: "/srv/dynashift/.dynashift/bucket/customers/AWSDynamoDB/01764000000002-a1b2c3d2/data/\
+                x7k2.json.gz: not a readable gzip file: invalid gzip header"
+            .into(),
+        hint: "the export file is damaged; run again".into(),
+    })]);
+    app
+}
+
+#[test]
+fn on_call_at_the_minimum_size() {
+    insta::assert_snapshot!(render(&on_call(80, 24)));
+}
+
+#[test]
+fn on_call_wide() {
+    insta::assert_snapshot!(render(&on_call(140, 40)));
+}
+
+#[test]
+fn long_statement_labels_end_in_an_ellipsis_at_the_panes_width() {
+    for width in [80, 140] {
+        let mut app = running(width, 30, Script::loading);
+        let mut script = Script::new("orders", RUN_ID);
+        let label = "merge staged upserts into analytics.orders_with_a_very_long_name by primary key";
+        app.feed([script.event(crate::pipeline::events::EventKind::StatementSubmitted {
+            index: 5,
+            total: 5,
+            label: label.into(),
+            sql: "select 1".into(),
+        })]);
+        let text = render(&app);
+        let row = text.lines().find(|l| l.contains("  5 merge staged")).expect("the statement row");
+        assert!(row.contains('…') && !row.contains("primary key"), "{row}");
+        if width == 140 {
+            assert!(row.contains("analytics."), "a wide pane shows more of the label: {row}");
+        }
+    }
 }
 
 fn asset(name: &str) -> PathBuf {

@@ -10,6 +10,7 @@ use super::format;
 use super::run_view::{Phase, RunView};
 use crate::config::{Mode, TableConfig};
 use crate::pipeline::RunJournal;
+use crate::pipeline::lock::LeaseHolder;
 use crate::source::SourceClock;
 
 /// Background loads of one table's state: at most one going and one queued, so pressing `r`
@@ -67,6 +68,16 @@ pub struct TableEntry {
     pub loaded_once: bool,
     /// The source's own clock when it is not the wall clock (the demo's runs faster).
     pub source_clock: Option<SourceClock>,
+    /// The holder of the table's lease when it is a run of another process (cron, another
+    /// console, another host).
+    pub foreign: Option<LeaseHolder>,
+    /// Whether a watch read of this table is under way.
+    pub peeking: bool,
+    /// The watermark the last watch read found (`Some(None)`: none committed yet).
+    pub peeked_watermark: Option<Option<DateTime<Utc>>>,
+    /// The demo source: its times (watermark, export windows) are on its simulated clock, not
+    /// the wall clock, and the console says so wherever they stand beside real times.
+    pub demo: bool,
 }
 
 impl TableEntry {
@@ -83,6 +94,10 @@ impl TableEntry {
             load: LoadState::Idle,
             loaded_once: false,
             source_clock: None,
+            foreign: None,
+            peeking: false,
+            peeked_watermark: None,
+            demo: matches!(config.source, crate::config::SourceConfig::Demo),
         }
     }
 
@@ -101,6 +116,11 @@ impl TableEntry {
 
     pub fn phase(&self) -> Option<Phase> {
         self.shown_run().map(RunView::phase)
+    }
+
+    /// The run of another process going on now, when this console runs none of the table.
+    pub fn foreign_run(&self) -> Option<&LeaseHolder> {
+        self.foreign.as_ref().filter(|_| self.active_run().is_none())
     }
 
     /// The live run this console is waiting for, if any.

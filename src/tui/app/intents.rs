@@ -24,6 +24,9 @@ impl App {
         if self.list.editing {
             return self.on_filter_intent(intent);
         }
+        if !self.connection.is_connected() && Self::needs_connection(intent) {
+            return self.not_connected(intent);
+        }
         match intent {
             Intent::Up => self.move_focused(-1),
             Intent::Down => self.move_focused(1),
@@ -267,7 +270,7 @@ impl App {
         let kind = if dry_run { "dry run" } else { mode.as_str() };
         let names: Vec<&str> = free.iter().map(|s| s.as_str()).collect();
         if busy.is_empty() {
-            self.notify(Tone::Accent, format!("starting {kind} of {}", names.join(", ")));
+            self.notify_until_run_end(Tone::Accent, format!("starting {kind} of {}", names.join(", ")));
         }
         let request = RunRequest { mode, dry_run };
         Some(Command::Start(
@@ -288,7 +291,7 @@ impl App {
         let table = self.selected()?;
         let mode = table.mode;
         let name = table.name.clone();
-        self.notify(
+        self.notify_until_run_end(
             Tone::Accent,
             format!("planning {} dry run of {name}", human::with_article(&mode.to_string())),
         );
@@ -326,7 +329,7 @@ impl App {
         };
         let run_id = run.run_id.clone();
         let text = format!("cancelling {} run {run_id}…", table.name);
-        self.notify(Tone::Warn, text);
+        self.notify_until_run_end(Tone::Warn, text);
         Some(Command::Cancel { run_id })
     }
 

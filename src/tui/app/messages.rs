@@ -36,6 +36,7 @@ impl App {
             plan.apply(&event);
             if terminal {
                 self.active.remove(&event.run_id);
+                self.drop_run_notice();
             }
             self.clamp_popup_scroll();
             return None;
@@ -64,6 +65,7 @@ impl App {
             return None;
         }
         self.active.remove(&event.run_id);
+        self.drop_run_notice();
         if let EventKind::RunFailed { stage, .. } = &event.kind {
             self.notify(
                 Tone::Bad,
@@ -295,6 +297,21 @@ mod tests {
         app.intent(Intent::Up);
         app.feed(script.committed_run().into_iter().take(0));
         assert_eq!(app.statements_cursor().selected(), 2);
+    }
+
+    #[test]
+    fn a_starting_notice_ends_with_the_run() {
+        let mut app = app(120, 40);
+        app.intent(crate::tui::action::Intent::SyncIncremental);
+        assert!(app.notice().unwrap().text.starts_with("starting incremental of orders"));
+        let mut script = Script::new("orders", "r1");
+        app.update(Action::RunStarted { table: "orders".into(), run_id: "r1".into(), dry_run: false });
+        app.feed([script.started(Mode::Incremental, false)]);
+        app.feed(script.staging());
+        assert!(app.notice().is_some(), "kept while the run goes");
+        app.feed(script.committed_run().into_iter().skip(4));
+        assert_eq!(app.table("orders").unwrap().phase(), Some(Phase::Committed));
+        assert_eq!(app.notice(), None, "the run ended: its notice is gone");
     }
 
     #[test]

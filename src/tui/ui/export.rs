@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{field, pane_block, span};
+use super::{field, fit_lines, pane_block, span};
 use crate::human;
 use crate::source::ExportSpec;
 use crate::tui::app::App;
@@ -18,8 +18,13 @@ use crate::tui::wrap;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = app.selected().and_then(|t| t.shown_run());
+    let demo = run.is_some_and(|run| app.demo_clock(&run.table));
     let title = match run {
+        Some(run) if run.is_catch_up() && demo => {
+            format!(" Exports · {} windows · demo clock ", run.exports.len())
+        }
         Some(run) if run.is_catch_up() => format!(" Exports · {} windows, catching up ", run.exports.len()),
+        _ if demo => " Export · demo clock ".to_owned(),
         _ => " Export ".to_owned(),
     };
     let inner_width = usize::from(area.width.saturating_sub(2));
@@ -28,6 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(run) => lines(run, theme, inner_width, inner_height),
         None => vec![Line::from(span(theme, Tone::Dim, "No run yet."))],
     };
+    let lines = fit_lines(lines, inner_width);
     frame.render_widget(Paragraph::new(lines).block(pane_block(title, false, theme)), area);
 }
 

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph};
 
-use super::{field, pane_block, span};
+use super::{field, fit_lines, pane_block, span};
 use crate::human;
 use crate::pipeline::events::Stage;
 use crate::tui::app::App;
@@ -26,7 +26,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [gauge_area, text_area] =
         inner.layout(&Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]));
     frame.render_widget(gauge(staging, theme), gauge_area);
-    frame.render_widget(Paragraph::new(lines(run, staging, theme)), text_area);
+    let lines = fit_lines(lines(run, staging, theme), usize::from(text_area.width));
+    frame.render_widget(Paragraph::new(lines), text_area);
 }
 
 fn waiting(run: Option<&RunView>, theme: &Theme) -> Line<'static> {

@@ -1,5 +1,6 @@
 //! Drawing: one function per pane, each reading the state and nothing else (no clock, no I/O).
 
+mod connection;
 mod export;
 mod footer;
 mod history;
@@ -28,11 +29,15 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         return;
     };
     tables::draw(frame, layout.tables, app, theme);
-    run_header::draw(frame, layout.run_header, app, theme);
-    export::draw(frame, layout.export, app, theme);
-    manifest::draw(frame, layout.manifest, app, theme);
-    statements::draw(frame, layout.statements, app, theme);
-    history::draw(frame, layout.history, app, theme);
+    if app.connection().is_connected() {
+        run_header::draw(frame, layout.run_header, app, theme);
+        export::draw(frame, layout.export, app, theme);
+        manifest::draw(frame, layout.manifest, app, theme);
+        statements::draw(frame, layout.statements, app, theme);
+        history::draw(frame, layout.history, app, theme);
+    } else {
+        connection::draw(frame, layout.run_header.union(layout.history), app, theme);
+    }
     status_line::draw(frame, layout.status, app, theme);
     footer::draw(frame, layout.footer, app, theme);
     if let Some(popup) = app.popup() {
@@ -59,6 +64,30 @@ fn field<'a>(theme: &Theme, label: &'a str, value: Vec<Span<'a>>) -> Line<'a> {
     let mut spans = vec![span(theme, Tone::Dim, format!("{label:<9}"))];
     spans.extend(value);
     Line::from(spans)
+}
+
+/// `line` cut to `width` cells, its last kept span ending in `…` when something was cut: a
+/// one-line row never stops mid-word without saying so.
+fn fit_line(line: Line<'static>, width: usize) -> Line<'static> {
+    let mut left = width;
+    let mut spans = Vec::with_capacity(line.spans.len());
+    for span in line.spans {
+        let cells = super::wrap::width(&span.content);
+        if cells <= left {
+            left -= cells;
+            spans.push(span);
+            continue;
+        }
+        let cut = super::wrap::ellipsize(&span.content, left);
+        spans.push(Span::styled(cut, span.style));
+        break;
+    }
+    Line::from(spans).style(line.style)
+}
+
+/// [`fit_line`] for every line of a pane's text.
+fn fit_lines(lines: Vec<Line<'static>>, width: usize) -> Vec<Line<'static>> {
+    lines.into_iter().map(|line| fit_line(line, width)).collect()
 }
 
 fn doc_line(theme: &Theme, line: &DocLine) -> Line<'static> {

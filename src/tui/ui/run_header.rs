@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::span;
+use super::{fit_line, span};
 use crate::human;
 use crate::tui::app::App;
 use crate::tui::format;
@@ -14,7 +14,7 @@ use crate::tui::run_view::{Origin, RunEnd};
 use crate::tui::theme::{Theme, Tone};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    frame.render_widget(Paragraph::new(line(app, theme)), area);
+    frame.render_widget(Paragraph::new(fit_line(line(app, theme), usize::from(area.width))), area);
 }
 
 fn line(app: &App, theme: &Theme) -> Line<'static> {
@@ -23,6 +23,11 @@ fn line(app: &App, theme: &Theme) -> Line<'static> {
     };
     let sep = || span(theme, Tone::Dim, " · ");
     let mut spans: Vec<Span> = vec![span(theme, Tone::Heading, format!(" {}", table.name))];
+    if let Some(holder) = table.foreign_run() {
+        let (tone, running) = labels::foreign_run(holder);
+        let since = format!("{running} since {}", holder.acquired_at.format("%H:%M:%S"));
+        spans.extend([sep(), span(theme, tone, since)]);
+    }
     let Some(run) = table.shown_run() else {
         spans.push(sep());
         spans.push(span(theme, Tone::Dim, "no run yet: i syncs incrementally, f fully, d shows the plan"));

@@ -28,12 +28,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(span(theme, Tone::Dim, text)).block(block), area);
         return;
     };
-    let with_errors = area.width.saturating_sub(2) >= ERROR_COLUMN;
     let visible = usize::from(area.height.saturating_sub(3)).max(1);
     let cursor = app.statements_cursor();
     let range = cursor.visible_range(run.statements.len(), visible);
-    let rows = run.statements.iter().skip(range.start).take(range.len()).map(|s| row(s, theme, with_errors));
-    let table = Table::new(rows, widths(with_errors))
+    let shown: Vec<&StatementRow> = run.statements.iter().skip(range.start).take(range.len()).collect();
+    let widths = Widths::fit(area.width.saturating_sub(2), &shown);
+    let with_errors = widths.error.is_some();
+    let rows = run.statements.iter().skip(range.start).take(range.len()).map(|s| row(s, theme, &widths));
+    let table = Table::new(rows, widths.constraints())
         .header(header(with_errors, theme))
         .block(block)
         .column_spacing(1)
@@ -54,18 +56,46 @@ fn title(run: Option<&RunView>) -> Line<'static> {
     Line::from(title)
 }
 
-fn widths(with_errors: bool) -> Vec<Constraint> {
-    let mut widths = vec![
-        Constraint::Length(3),
-        Constraint::Fill(3),
-        Constraint::Length(9),
-        Constraint::Length(7),
-        Constraint::Length(9),
-    ];
-    if with_errors {
-        widths.push(Constraint::Fill(2));
+/// Column widths: `#`, status, time and rows as wide as their header or the widest shown value;
+/// the label and error columns share what those leave of the pane's width (3 to 2; the label
+/// takes it all while no shown statement failed), and their text is cut to it with an ellipsis.
+struct Widths {
+    /// `#`, status, time, rows.
+    fixed: [u16; 4],
+    label: u16,
+    /// Shown from [`ERROR_COLUMN`] cells of inner width, when a shown statement failed.
+    error: Option<u16>,
+}
+
+impl Widths {
+    fn fit(inner: u16, shown: &[&StatementRow]) -> Widths {
+        let widest = |header: &str, cell: &dyn Fn(&StatementRow) -> String| {
+            let values = shown.iter().map(|s| wrap::width(&cell(s)));
+            values.fold(wrap::width(header), usize::max) as u16
+        };
+        let fixed = [
+            3,
+            widest("Status", &|s| labels::statement_state(s.state).1.to_owned()),
+            widest("Time", &|s| time_text(s)),
+            widest("Rows", &|s| rows_text(s)),
+        ];
+        let with_errors = shown.iter().any(|s| s.error.is_some()) && inner >= ERROR_COLUMN;
+        let gaps = if with_errors { 5 } else { 4 };
+        let free = inner.saturating_sub(fixed.iter().sum::<u16>() + gaps);
+        if with_errors {
+            let label = free * 3 / 5;
+            Widths { fixed, label, error: Some(free - label) }
+        } else {
+            Widths { fixed, label: free, error: None }
+        }
     }
-    widths
+
+    fn constraints(&self) -> Vec<Constraint> {
+        let [index, status, time, rows] = self.fixed;
+        let mut widths = vec![index, self.label, status, time, rows];
+        widths.extend(self.error);
+        widths.into_iter().map(Constraint::Length).collect()
+    }
 }
 
 fn header(with_errors: bool, theme: &Theme) -> Row<'static> {
@@ -82,21 +112,26 @@ fn header(with_errors: bool, theme: &Theme) -> Row<'static> {
     Row::new(titles).style(theme.header)
 }
 
-fn row<'a>(statement: &'a StatementRow, theme: &Theme, with_errors: bool) -> Row<'a> {
+fn row<'a>(statement: &'a StatementRow, theme: &Theme, widths: &Widths) -> Row<'a> {
     let (tone, state) = labels::statement_state(statement.state);
     let mut cells = vec![
         Cell::from(format!("{:>3}", statement.index)),
-        Cell::from(statement.label.as_str()),
+        Cell::from(wrap::ellipsize(&statement.label, usize::from(widths.label))),
         Cell::from(span(theme, tone, state)),
-        Cell::from(Line::from(statement.duration_ms.map(format::millis).unwrap_or_default()).right_aligned()),
-        Cell::from(
-            Line::from(statement.rows.map(|r| format::count(r.max(0) as u64)).unwrap_or_default())
-                .right_aligned(),
-        ),
+        Cell::from(Line::from(time_text(statement)).right_aligned()),
+        Cell::from(Line::from(rows_text(statement)).right_aligned()),
     ];
-    if with_errors {
+    if let Some(width) = widths.error {
         let error = statement.error.as_deref().map(wrap::first_line).unwrap_or_default();
-        cells.push(Cell::from(span(theme, Tone::Bad, error)));
+        cells.push(Cell::from(span(theme, Tone::Bad, wrap::ellipsize(error, usize::from(width)))));
     }
     Row::new(cells)
+}
+
+fn time_text(statement: &StatementRow) -> String {
+    statement.duration_ms.map(format::millis).unwrap_or_default()
+}
+
+fn rows_text(statement: &StatementRow) -> String {
+    statement.rows.map(|r| format::count(r.max(0) as u64)).unwrap_or_default()
 }

@@ -6,13 +6,14 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::span;
+use super::{fit_line, span};
 use crate::tui::app::App;
+use crate::tui::connection;
 use crate::tui::run_log::LogLevel;
 use crate::tui::theme::{Theme, Tone};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    frame.render_widget(Paragraph::new(line(app, theme)), area);
+    frame.render_widget(Paragraph::new(fit_line(line(app, theme), usize::from(area.width))), area);
 }
 
 fn line(app: &App, theme: &Theme) -> Line<'static> {
@@ -29,6 +30,10 @@ fn line(app: &App, theme: &Theme) -> Line<'static> {
             span(theme, Tone::Accent, format!(" filter: {}▏", app.list().filter)),
             span(theme, Tone::Dim, "  Enter keeps it · Esc clears it"),
         ]);
+    }
+    if !app.connection().is_connected() && app.notice().is_none() {
+        let (tone, text) = connection::status_line(app.connection(), app.now());
+        return Line::from(span(theme, tone, format!(" {text}")));
     }
     if let Some(notice) = app.notice() {
         return Line::from(span(theme, notice.tone, format!(" {}", notice.text)));

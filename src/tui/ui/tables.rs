@@ -9,6 +9,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use super::{pane_block, span};
 use crate::config::{LagThresholds, Mode};
 use crate::tui::app::{App, NextRun};
+use crate::tui::connection::Connection;
 use crate::tui::format;
 use crate::tui::labels;
 use crate::tui::pane::Pane;
@@ -25,9 +26,9 @@ const NEXT_WIDTH: u16 = 8;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus() == Pane::Tables && app.popup().is_none();
-    let block = pane_block(format!(" Tables · {} ", app.tables().len()), focused, theme)
-        .title_top(title_right(app, theme).right_aligned());
     let order = app.list().order();
+    let block = pane_block(title(order.len(), app), focused, theme)
+        .title_top(title_right(app, theme).right_aligned());
     if order.is_empty() {
         let text = format!("No table matches “{}”. Esc clears the filter.", app.list().filter);
         frame.render_widget(Paragraph::new(span(theme, Tone::Dim, text)).block(block), area);
@@ -39,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let range = cursor.visible_range(order.len(), visible);
     let rows = order[range.clone()].iter().map(|&i| row(&app.tables()[i], app, theme, &columns));
     let table = Table::new(rows, columns.constraints())
-        .header(header(app.list().sort, &columns, theme))
+        .header(header(app.list().sort, &columns, shows_demo(app), theme))
         .block(block)
         .column_spacing(1)
         .row_highlight_style(if focused { theme.selected } else { theme.selected_unfocused });
@@ -88,6 +89,16 @@ impl Columns {
     }
 }
 
+/// "Tables · 3", or "Tables · 1 of 3" while a filter hides some.
+fn title(shown: usize, app: &App) -> String {
+    let total = app.tables().len();
+    if app.list().filter.is_empty() {
+        format!(" Tables · {total} ")
+    } else {
+        format!(" Tables · {shown} of {total} ")
+    }
+}
+
 fn title_right(app: &App, theme: &Theme) -> Line<'static> {
     let list = app.list();
     let mut spans = Vec::new();
@@ -103,7 +114,12 @@ fn title_right(app: &App, theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-fn header(sort: SortColumn, columns: &Columns, theme: &Theme) -> Row<'static> {
+/// Whether a listed table is a demo one, whose watermark is on the simulated clock.
+fn shows_demo(app: &App) -> bool {
+    app.list().order().iter().any(|&i| app.tables()[i].demo)
+}
+
+fn header(sort: SortColumn, columns: &Columns, demo: bool, theme: &Theme) -> Row<'static> {
     let wide = columns.target.is_some();
     let mark = |column: SortColumn, title: &str| {
         if sort == column { format!("{title} ▼") } else { title.to_owned() }
@@ -112,7 +128,12 @@ fn header(sort: SortColumn, columns: &Columns, theme: &Theme) -> Row<'static> {
     if wide {
         titles.push(mark(SortColumn::Target, "Target"));
     }
-    titles.extend(["Mode".to_owned(), "Last export".to_owned(), mark(SortColumn::Lag, "Lag")]);
+    let last_export = match (demo, wide) {
+        (false, _) => "Last export",
+        (true, true) => "Last export (demo)",
+        (true, false) => "Last (demo)",
+    };
+    titles.extend(["Mode".to_owned(), last_export.to_owned(), mark(SortColumn::Lag, "Lag")]);
     if columns.next.is_some() {
         titles.push("Next".to_owned());
     }
@@ -122,9 +143,9 @@ fn header(sort: SortColumn, columns: &Columns, theme: &Theme) -> Row<'static> {
 
 fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -> Row<'a> {
     let wide = columns.target.is_some();
-    let mut cells = vec![Cell::from(table.name.as_str())];
-    if wide {
-        cells.push(Cell::from(table.target.as_str()));
+    let mut cells = vec![Cell::from(wrap::ellipsize(&table.name, usize::from(columns.name)))];
+    if let Some(width) = columns.target {
+        cells.push(Cell::from(wrap::ellipsize(&table.target, usize::from(width))));
     }
     let mode = match (table.mode, wide) {
         (Mode::Incremental, false) => "incr",
@@ -136,7 +157,7 @@ fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -
         None => "—".to_owned(),
     };
     let (lag_tone, lag) = lag_cell(table, app.now(), app.lag_thresholds());
-    let (state_tone, state) = state_cell(table);
+    let (state_tone, state) = state_cell(table, app.connection());
     let loaded = table.loaded().map(|(u, d)| format::loaded(u, d)).unwrap_or_default();
     cells.extend([Cell::from(mode), Cell::from(watermark), Cell::from(span(theme, lag_tone, lag))]);
     if columns.next.is_some() {
@@ -170,12 +191,19 @@ pub fn lag_cell(
     }
 }
 
-fn state_cell(table: &TableEntry) -> (Tone, String) {
+fn state_cell(table: &TableEntry, connection: &Connection) -> (Tone, String) {
+    if let Some(holder) = table.foreign_run() {
+        return labels::foreign_run(holder);
+    }
     match (table.shown_run(), &table.load_error) {
         (Some(run), _) => labels::phase_with_cause(run),
+        (None, None) if !table.loaded_once => match connection {
+            Connection::Connecting { .. } => (Tone::Dim, "connecting…".into()),
+            Connection::Failed { .. } => (Tone::Bad, "not connected".into()),
+            Connection::Connected => (Tone::Dim, "loading…".into()),
+        },
         (None, Some(error)) => (Tone::Warn, format!("⚠ cannot read state: {error}")),
-        (None, None) if table.loaded_once => (Tone::Dim, "never synced".into()),
-        (None, None) => (Tone::Dim, "loading…".into()),
+        (None, None) => (Tone::Dim, "never synced".into()),
     }
 }
 
