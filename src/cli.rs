@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 
 use crate::config::Mode;
 
@@ -12,8 +12,12 @@ use crate::config::Mode;
 #[command(name = "dynashift", version, about, long_about = None, after_long_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("which").args(["table", "all"]).multiple(false)))]
 pub struct Cli {
+    /// What to do instead of syncing (none: the console, or --headless syncs).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The tables file.
-    #[arg(long, value_name = "PATH", default_value = "tables.toml", env = "DYNASHIFT_CONFIG")]
+    #[arg(long, value_name = "PATH", default_value = "tables.toml", env = "DYNASHIFT_CONFIG", global = true)]
     pub config: PathBuf,
 
     /// Run syncs without the console and print progress (for cron and scripts).
@@ -64,6 +68,7 @@ Examples:
   dynashift --headless --all                       sync every table in its configured mode
   dynashift --headless --table orders --mode full --json
   dynashift --headless --table orders --dry-run    show windows, files and SQL; change nothing
+  dynashift status --json                          every table's health; exit 1 if any is unhealthy
 
 Exit codes:
   0  every run committed, was up to date, or was a dry run
@@ -77,6 +82,22 @@ Environment:
   DYNASHIFT_LOG     log filter, e.g. debug or dynashift=trace (default: info to the log file
                     under the console, warn to stderr when headless)
   NO_COLOR          no escape codes, even on a terminal";
+
+/// Subcommands. Each one's logic lives in its own module; `main` only dispatches.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// How every table stands; exit 1 when any is unhealthy (a monitoring check)
+    ///
+    /// Shows each table's watermark and lag, PITR headroom (aws tables), the lease holder and
+    /// the last run with its failure, and exits 0 when all are healthy, 1 when any table's last
+    /// run failed, its lag is past lag_critical, or it was never synced. Reads only: takes no
+    /// lease and changes nothing.
+    Status {
+        /// Print one JSON document (with a "version" field) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// `--mode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,6 +149,16 @@ mod tests {
         let cli =
             Cli::try_parse_from(["dynashift", "--headless", "--all", "--accept-gap", "--force"]).unwrap();
         assert!(cli.accept_gap && cli.force);
+    }
+
+    #[test]
+    fn status_is_a_subcommand_with_its_own_json_flag() {
+        let cli = Cli::try_parse_from(["dynashift", "status", "--json", "--config", "x.toml"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Status { json: true })));
+        assert_eq!(cli.config, std::path::Path::new("x.toml"));
+        let cli = Cli::try_parse_from(["dynashift", "--config", "x.toml", "status"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Status { json: false })));
+        assert!(Cli::try_parse_from(["dynashift", "status", "--all"]).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod contract;
 pub mod ddb;
 pub mod headless;
 pub mod logging;
+pub mod monitor;
 pub mod pipeline;
 pub mod retry;
 pub mod signals;

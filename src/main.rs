@@ -7,11 +7,11 @@ use std::sync::Arc;
 use clap::Parser;
 use color_eyre::eyre::WrapErr;
 
-use dynashift::cli::Cli;
+use dynashift::cli::{Cli, Command};
 use dynashift::headless::{self, EXIT_RUN_FAILED, EXIT_USAGE, HeadlessRequest};
 use dynashift::pipeline::Engine;
 use dynashift::source::PlanOptions;
-use dynashift::{config, logging, tui, wiring};
+use dynashift::{config, logging, monitor, tui, wiring};
 
 fn main() -> ExitCode {
     // Installed first, so the console's own hook (which restores the terminal) wraps it.
@@ -26,6 +26,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Some(Command::Status { json }) = cli.command {
+        return ExitCode::from(run_status(config, json));
+    }
     if cli.check {
         println!("{}: {} tables, all valid", cli.config.display(), config.tables.len());
         print_keys_from_dynamodb(&config);
@@ -53,6 +56,13 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_RUN_FAILED)
         }
     }
+}
+
+/// `dynashift status`: warnings to stderr, the status to stdout.
+fn run_status(config: config::Config, json: bool) -> u8 {
+    let _guard = logging::init_stderr();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    runtime.block_on(monitor::run_status(config, json))
 }
 
 /// The tables a headless run covers; an error message for bad `--table` names.
@@ -105,7 +115,9 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
             return Ok(err.exit_code());
         }
     };
-    let (engine, events) = Engine::new(Arc::new(config), adapters);
+    // `[notify]` and `[metrics]` act after every run; only headless has a stderr for their lines.
+    let observer = monitor::AfterRun::from_config(&config, cli.headless);
+    let (engine, events) = Engine::observed(Arc::new(config), adapters, observer);
     if cli.headless {
         let request = HeadlessRequest {
             tables,
