@@ -13,9 +13,12 @@ use crate::pipeline::lock::{self, LeaseHolder};
 use crate::pipeline::{Engine, PipelineError, Stage};
 use crate::warehouse::CommitRecord;
 
-/// DynamoDB keeps point-in-time recovery data for 35 days by default (`RecoveryPeriodInDays`,
-/// 1 to 35; DynamoDB Developer Guide, "Point-in-time recovery for DynamoDB"): an incremental
-/// sync needs its watermark inside that window, so the headroom is how long until it leaves.
+/// DynamoDB keeps point-in-time recovery data for 35 days unless the table sets a shorter
+/// `RecoveryPeriodInDays` (1 to 35, default 35: DynamoDB API Reference,
+/// "PointInTimeRecoverySpecification" and "PointInTimeRecoveryDescription"). An incremental sync
+/// needs its watermark inside that window, so the headroom is how long until it leaves; a table
+/// with a shorter period has less (the run's own plan, which reads the real earliest restorable
+/// time, still warns and refuses exactly).
 pub const PITR_WINDOW: Duration = Duration::days(35);
 
 /// One table's health at one instant. Serialized as a table of `status --json` (schema in
