@@ -128,15 +128,24 @@ fn status_after_a_sync_and_after_a_forced_failure_and_reading_it_changes_nothing
     assert!(text.trim_end().ends_with("2 tables: 1 unhealthy"), "{text}");
 }
 
+/// A lease another host's run holds, live for another 100 s (within one lease period, so
+/// dynashift refuses at once rather than watching it).
+fn live_lease() -> String {
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(100)).to_rfc3339();
+    format!(
+        r#"{{"run_id":"20261204T120000Z-abcdef","host":"ops-1","pid":4242,
+        "acquired_at":"2026-12-04T12:00:00Z","expires_at":"{expires}","generation":7}}"#
+    )
+}
+
 #[test]
 fn status_names_the_lease_holder_and_leaves_the_lease_alone() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), RELAXED, "");
     sync_all(&config);
     let lock = dir.path().join(".dynashift/bucket/customers/_state/lock");
-    let lease = r#"{"run_id":"20261204T120000Z-abcdef","host":"ops-1","pid":4242,
-        "acquired_at":"2026-12-04T12:00:00Z","expires_at":"2099-01-01T00:00:00Z","generation":7}"#;
-    std::fs::write(&lock, lease).unwrap();
+    let lease = live_lease();
+    std::fs::write(&lock, &lease).unwrap();
     let status = status_json(&config, 0);
     let holder = &table(&status, "customers")["lease"];
     assert_eq!(holder["run_id"], "20261204T120000Z-abcdef");
@@ -301,6 +310,13 @@ fn a_failed_run_fires_the_notify_command_with_its_outcome_and_logs_its_exit_stat
     sync_all(&config);
     assert!(notifications(dir.path()).is_empty(), "successes are not notified unless asked");
 
+    // Skipped for another run's lease (exit 3, overlapping cron runs): no failure, no page.
+    let lock = dir.path().join(".dynashift/bucket/customers/_state/lock");
+    std::fs::write(&lock, live_lease()).unwrap();
+    exits(&dynashift(&config, &["--headless", "--table", "customers"], None), 3);
+    assert!(notifications(dir.path()).is_empty(), "a skipped run is not notified");
+    std::fs::remove_file(&lock).unwrap();
+
     let output = fail_customers(&config);
     let received = notifications(dir.path());
     assert_eq!(received.len(), 1, "{received:?}");
@@ -325,6 +341,8 @@ fn successes_and_lag_are_notified_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     notify_script(dir.path(), 0);
     let asked = config(dir.path(), RELAXED, "[notify]\ncommand = [\"./notify.sh\"]\non_success = true");
+    exits(&dynashift(&asked, &["--headless", "--table", "orders", "--mode", "full", "--dry-run"], None), 0);
+    assert!(notifications(dir.path()).is_empty(), "a dry run is not notified");
     exits(&dynashift(&asked, &["--headless", "--table", "orders", "--mode", "full"], None), 0);
     let received = notifications(dir.path());
     assert_eq!(received.len(), 1);
