@@ -16,7 +16,7 @@ pub const DEFAULT_CONFIG: &str = "tables.toml";
 #[command(group(ArgGroup::new("which").args(["table", "all"]).multiple(false)))]
 pub struct Cli {
     /// The tables file.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG, env = "DYNASHIFT_CONFIG")]
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG, env = "DYNASHIFT_CONFIG", global = true)]
     pub config: PathBuf,
 
     /// Run syncs without the console and print progress (for cron and scripts).
@@ -74,7 +74,7 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["headless"])]
     pub check: bool,
 
-    /// A command other than syncing (`init`, `completions`, `man`).
+    /// A command other than syncing (`init`, `status`, `completions`, `man`).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -87,6 +87,17 @@ pub enum Command {
     /// Written where --config (or DYNASHIFT_CONFIG) points, ./tables.toml by default. The file is
     /// commented, passes --check, and is never written over an existing one.
     Init(InitArgs),
+    /// How every table stands; exit 1 when any is unhealthy (a monitoring check)
+    ///
+    /// Shows each table's watermark and lag, PITR headroom (aws tables), the lease holder and
+    /// the last run with its failure, and exits 0 when all are healthy, 1 when any table's last
+    /// run failed, its lag is past lag_critical, or it was never synced. Reads only: takes no
+    /// lease and changes nothing.
+    Status {
+        /// Print one JSON document (with a "version" field) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     ///
     /// e.g. `dynashift completions bash > ~/.local/share/bash-completion/completions/dynashift`
@@ -144,6 +155,7 @@ Examples:
   dynashift --headless --table orders --mode full --json
   dynashift --headless --table orders --dry-run    show windows, files and SQL; change nothing
   dynashift --headless --all --watch               sync each table on its `every` until stopped
+  dynashift status --json                          every table's health; exit 1 if any is unhealthy
 
 Exit codes:
   0  every run committed, was up to date, or was a dry run
@@ -211,6 +223,16 @@ mod tests {
         let cli =
             Cli::try_parse_from(["dynashift", "--headless", "--all", "--accept-gap", "--force"]).unwrap();
         assert!(cli.accept_gap && cli.force);
+    }
+
+    #[test]
+    fn status_is_a_subcommand_with_its_own_json_flag() {
+        let cli = Cli::try_parse_from(["dynashift", "status", "--json", "--config", "x.toml"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Status { json: true })));
+        assert_eq!(cli.config, std::path::Path::new("x.toml"));
+        let cli = Cli::try_parse_from(["dynashift", "--config", "x.toml", "status"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Status { json: false })));
+        assert!(Cli::try_parse_from(["dynashift", "status", "--all"]).is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod headless;
 pub mod human;
 pub mod init;
 pub mod logging;
+pub mod monitor;
 pub mod pipeline;
 pub mod retry;
 pub mod schedule;

@@ -14,7 +14,7 @@ use dynashift::headless::{
 use dynashift::pipeline::Engine;
 use dynashift::source::PlanOptions;
 use dynashift::watch::{self, WatchRequest};
-use dynashift::{completions, config, init, logging, tui, wiring};
+use dynashift::{completions, config, init, logging, monitor, tui, wiring};
 
 fn main() -> ExitCode {
     // Installed first, so the console's own hook (which restores the terminal) wraps it.
@@ -28,13 +28,9 @@ fn main() -> ExitCode {
     if let Some(command) = &cli.command {
         return run_command(&cli, command);
     }
-    if let Some(hint) = init::missing_config_hint(&cli.config) {
-        let error = StartupError::new(StartupErrorKind::Config, hint.clone(), EXIT_USAGE);
-        return startup_failure(cli.json, &error, &hint);
-    }
-    let config = match config::load(&cli.config) {
+    let config = match load_config(&cli.config, cli.json) {
         Ok(config) => config,
-        Err(err) => return startup_failure(cli.json, &StartupError::config(&err), &err.to_string()),
+        Err(code) => return code,
     };
     if cli.check {
         println!("{}: {} tables, all valid", cli.config.display(), config.tables.len());
@@ -66,6 +62,16 @@ fn main() -> ExitCode {
             startup_failure(json, &error, &format!("Error: {err:?}"))
         }
     }
+}
+
+/// The validated tables file, or the exit code after saying why there is none: a missing file
+/// points to `dynashift init`, an invalid one lists every problem.
+fn load_config(path: &std::path::Path, json: bool) -> Result<config::Config, ExitCode> {
+    if let Some(hint) = init::missing_config_hint(path) {
+        let error = StartupError::new(StartupErrorKind::Config, hint.clone(), EXIT_USAGE);
+        return Err(startup_failure(json, &error, &hint));
+    }
+    config::load(path).map_err(|err| startup_failure(json, &StartupError::config(&err), &err.to_string()))
 }
 
 /// Shows a problem that stopped dynashift before its runs: `text` on stderr, or with `--json`
@@ -121,6 +127,10 @@ fn run_command(cli: &Cli, command: &Command) -> ExitCode {
                 }
             }
         }
+        Command::Status { json } => match load_config(&cli.config, *json) {
+            Ok(config) => ExitCode::from(run_status(config, *json)),
+            Err(code) => code,
+        },
         Command::Completions { shell } => {
             completions::write_completions(*shell, &mut std::io::stdout());
             ExitCode::SUCCESS
@@ -133,6 +143,13 @@ fn run_command(cli: &Cli, command: &Command) -> ExitCode {
             }
         },
     }
+}
+
+/// `dynashift status`: warnings to stderr, the status to stdout.
+fn run_status(config: config::Config, json: bool) -> u8 {
+    let _guard = logging::init_stderr();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    runtime.block_on(monitor::run_status(config, json))
 }
 
 /// The tables a headless run covers; an error message for bad `--table` names.
@@ -179,7 +196,9 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
     };
     if !cli.headless {
         // The console draws at once and connects in the background, showing how it goes.
-        return tui::run(config).await.wrap_err("the console stopped");
+        // `[notify]` and `[metrics]` act after the console's runs too (their lines go to the log).
+        let observer = monitor::AfterRun::from_config(&config, false);
+        return tui::run(config, observer).await.wrap_err("the console stopped");
     }
     // Connecting completes the config (keys read from DynamoDB): the engine gets that one.
     let adapters = match wiring::connect(&mut config).await {
@@ -189,7 +208,9 @@ async fn run(cli: Cli, mut config: config::Config, tables: Vec<String>) -> color
             return Ok(err.exit_code());
         }
     };
-    let (engine, events) = Engine::new(Arc::new(config), adapters);
+    // `[notify]` and `[metrics]` act after every run; headless has a stderr for their lines.
+    let observer = monitor::AfterRun::from_config(&config, true);
+    let (engine, events) = Engine::observed(Arc::new(config), adapters, observer);
     if cli.watch {
         let request = WatchRequest {
             tables,

@@ -3,6 +3,7 @@
 //! Loading validates everything before any I/O and reports problems as [`ConfigError`]s that
 //! name the file, line and column and say what to do.
 
+mod alerts;
 mod aws_source;
 mod catalog;
 mod columns;
@@ -32,6 +33,7 @@ mod types;
 mod validate;
 mod warehouse;
 
+pub use alerts::{MetricsConfig, NotifyConfig};
 pub use described_key::{KeyAttribute, KeyError, KeyScalar};
 pub use error::{ConfigError, Excerpt, Problem};
 pub use ident::{

@@ -28,6 +28,10 @@ pub struct Config {
     /// How many tables `sync all` runs at once.
     pub max_concurrent_runs: usize,
     pub tables: Vec<TableConfig>,
+    /// `[notify]`: the command run after runs, if configured.
+    pub notify: Option<super::alerts::NotifyConfig>,
+    /// `[metrics]`: the Prometheus file written after runs, if configured.
+    pub metrics: Option<super::alerts::MetricsConfig>,
 }
 
 impl Config {

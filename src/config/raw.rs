@@ -23,6 +23,8 @@ const ROOT_KEYS: &[Key] = &[
     Key::new("demo", "[demo]"),
     Key::new("warehouse", "[warehouse]"),
     Key::new("console", "[console]"),
+    Key::new("notify", "[notify]"),
+    Key::new("metrics", "[metrics]"),
     Key::new("table", "[[table]]"),
 ];
 
@@ -150,6 +152,8 @@ pub(super) struct RawConfig {
     pub demo: RawDemo,
     pub warehouse: RawWarehouse,
     pub console: RawConsole,
+    /// `[notify]` and `[metrics]`.
+    pub alerts: super::alerts::RawAlerts,
     /// `None` when the file has no `table` key at all.
     pub tables: Option<Vec<RawTable>>,
 }
@@ -317,6 +321,7 @@ pub(super) fn read_config(root: &DeTable<'_>, issues: &Issues) -> RawConfig {
         demo: root.table("demo", DEMO_KEYS).map(|s| read_demo(&s)).unwrap_or_default(),
         warehouse: root.table("warehouse", WAREHOUSE_KEYS).map(|s| read_warehouse(&s)).unwrap_or_default(),
         console: root.table("console", CONSOLE_KEYS).map(|s| read_console(&s)).unwrap_or_default(),
+        alerts: super::alerts::read(&root),
         tables: read_tables(&root),
     }
 }

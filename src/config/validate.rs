@@ -35,6 +35,7 @@ pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &I
     );
     let inherited = Inherited::resolve(&raw.defaults.overrides, base_dir, issues);
     let tables = tables(raw.tables.as_deref(), &inherited, &aws, base_dir, issues);
+    let (notify, metrics) = super::alerts::validate(&raw.alerts, base_dir, issues);
     report_pushdown_without_redshift(raw, issues);
     report_local_stores_with_redshift(raw, issues);
     if matches!(warehouse, Some(WarehouseConfig::Redshift(_))) {
@@ -54,6 +55,8 @@ pub(super) fn validate(raw: &RawConfig, file: &Path, base_dir: &Path, issues: &I
         max_concurrent_runs: written(&raw.console.max_concurrent_runs)
             .unwrap_or(defaults::MAX_CONCURRENT_RUNS),
         tables,
+        notify,
+        metrics,
     })
 }
 

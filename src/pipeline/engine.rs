@@ -61,12 +61,32 @@ pub struct TableStatus {
     pub source_clock: Option<SourceClock>,
 }
 
+/// A run that ended, as told to a [`RunObserver`].
+#[derive(Debug, Clone, Copy)]
+pub struct EndedRun<'a> {
+    pub table: &'a str,
+    pub run_id: &'a str,
+    pub mode: Mode,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub result: &'a Result<RunOutcome, RunFailure>,
+}
+
+/// Told of the end of every run that was not a dry run (`[notify]`, `[metrics]`), after the
+/// run's last event and before its join handle resolves — so a headless process never exits
+/// before its observer is done. It runs outside the run's concurrency slot.
+#[async_trait::async_trait]
+pub trait RunObserver: Send + Sync {
+    async fn run_ended(&self, engine: &Engine, run: EndedRun<'_>);
+}
+
 struct EngineInner {
     config: Arc<Config>,
     adapters: Adapters,
     events: mpsc::UnboundedSender<RunEvent>,
     /// Bounds how many runs go at once (`max_concurrent_runs`).
     permits: Arc<Semaphore>,
+    observer: Option<Arc<dyn RunObserver>>,
 }
 
 /// Cheap to clone; all clones share the event channel.
@@ -78,9 +98,19 @@ pub struct Engine {
 impl Engine {
     /// An engine over `adapters`, and the receiving end of its event stream.
     pub fn new(config: Arc<Config>, adapters: Adapters) -> (Engine, mpsc::UnboundedReceiver<RunEvent>) {
+        Engine::observed(config, adapters, None)
+    }
+
+    /// [`Engine::new`], telling `observer` of every run's end.
+    pub fn observed(
+        config: Arc<Config>,
+        adapters: Adapters,
+        observer: Option<Arc<dyn RunObserver>>,
+    ) -> (Engine, mpsc::UnboundedReceiver<RunEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let permits = Arc::new(Semaphore::new(config.max_concurrent_runs.max(1)));
-        (Engine { inner: Arc::new(EngineInner { config, adapters, events: tx, permits }) }, rx)
+        let inner = EngineInner { config, adapters, events: tx, permits, observer };
+        (Engine { inner: Arc::new(inner) }, rx)
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -133,9 +163,25 @@ impl Engine {
             cancel: cancel.clone(),
         };
         let permits = self.inner.permits.clone();
+        let engine = self.clone();
+        let (table_name, id) = (table.to_owned(), run_id.clone());
         let join = tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
-            run::execute(context).await
+            let (started_at, result) = {
+                let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+                (Utc::now(), run::execute(context).await)
+            };
+            if let Some(observer) = engine.inner.observer.as_ref().filter(|_| !request.dry_run) {
+                let ended = EndedRun {
+                    table: &table_name,
+                    run_id: &id,
+                    mode: request.mode,
+                    started_at,
+                    finished_at: Utc::now(),
+                    result: &result,
+                };
+                observer.run_ended(&engine, ended).await;
+            }
+            result
         });
         Ok(RunHandle { run_id, table: table.to_owned(), cancel, join })
     }

@@ -291,6 +291,15 @@ pub async fn live_holder(
 }
 
 /// The lease in the store, or `None` when there is none.
+/// Who holds `table`'s lease now, read without taking or touching it (for `status`); `None`
+/// when nobody does. An unreadable lease (being rewritten) reads as `None`: nobody to name.
+pub async fn current_holder(
+    store: &dyn ObjectStore,
+    table: &TableConfig,
+) -> Result<Option<LeaseHolder>, PipelineError> {
+    Ok(read(store, &lock_key(table)).await?.and_then(|found| found.holder))
+}
+
 async fn read(store: &dyn ObjectStore, key: &str) -> Result<Option<Found>, PipelineError> {
     match store.get_versioned(key).await {
         Ok((bytes, version)) => Ok(Some(Found { version, holder: serde_json::from_slice(&bytes).ok() })),
@@ -360,6 +369,21 @@ mod tests {
         assert!(message.contains("run-a") && message.contains(&std::process::id().to_string()), "{message}");
         lease.release(&store).await.unwrap();
         Lease::acquire(&store, &table, "run-b").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_holder_is_read_without_touching_the_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let table = table();
+        assert_eq!(current_holder(&store, &table).await.unwrap(), None);
+        let lease = Lease::acquire(&store, &table, "run-a").await.unwrap();
+        let before = store.get_versioned(&lock_key(&table)).await.unwrap();
+        let holder = current_holder(&store, &table).await.unwrap().expect("a holder");
+        assert_eq!((holder.run_id.as_str(), holder.pid), ("run-a", std::process::id()));
+        assert_eq!(store.get_versioned(&lock_key(&table)).await.unwrap(), before, "left as it was");
+        lease.release(&store).await.unwrap();
+        assert_eq!(current_holder(&store, &table).await.unwrap(), None);
     }
 
     #[tokio::test]

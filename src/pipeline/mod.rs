@@ -15,7 +15,9 @@ pub mod stage;
 pub mod staged;
 pub mod state;
 
-pub use engine::{Adapters, Engine, RunHandle, RunRequest, TableAdapters, TableStatus};
+pub use engine::{
+    Adapters, EndedRun, Engine, RunHandle, RunObserver, RunRequest, TableAdapters, TableStatus,
+};
 pub use error::{PipelineError, RunFailure};
 pub use events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
 pub use journal::RunJournal;

@@ -48,7 +48,7 @@ pub async fn execute(ctx: RunContext) -> Result<RunOutcome, RunFailure> {
         warehouse: ctx.warehouse.describe(),
         target: ctx.table.target.to_string(),
     });
-    let mut run = Run { ctx: &ctx, stage: Stage::Planned, journal: None };
+    let mut run = Run { ctx: &ctx, stage: Stage::Planned, journal: None, leased: false };
     let result = if ctx.request.dry_run { run.dry_run().await } else { run.locked().await };
     match result {
         Ok(outcome) => {
@@ -78,6 +78,8 @@ struct Run<'a> {
     /// The stage the run is in; a failure is reported against it.
     stage: Stage,
     journal: Option<RunJournal>,
+    /// The run holds the table's lease: a failure is this table's run failing, not a skip.
+    leased: bool,
 }
 
 impl Run<'_> {
@@ -89,6 +91,7 @@ impl Run<'_> {
             lease = Lease::acquire(ctx.store.as_ref(), &ctx.table, &ctx.run_id) => lease?,
             _ = ctx.cancel.cancelled() => return Err(PipelineError::Cancelled),
         };
+        self.leased = true;
         let renewal = spawn_renewal(lease, ctx.store.clone(), ctx.cancel.clone());
         let result = self.sync().await;
         renewal.stop_and_release(ctx.store.as_ref()).await;
@@ -607,7 +610,18 @@ impl Run<'_> {
 
     /// Best effort: the failure is reported as an event whatever happens here.
     async fn record_failure(&mut self, failure: &RunFailure, resumable: bool) {
-        let Some(journal) = self.journal.as_mut() else { return };
+        let ctx = self.ctx;
+        let journal = match self.journal.as_mut() {
+            Some(journal) => journal,
+            // A run that failed before its plan was journaled (no watermark yet, the PITR
+            // window, an unreachable source) is recorded too, so history, `status` and the
+            // failure count see it. Only under the lease: a skipped run is not a run.
+            None if self.leased => {
+                let journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, None);
+                self.journal.insert(RunJournal { stage: failure.stage, ..journal })
+            }
+            None => return,
+        };
         journal.resumable = resumable && !journal.exports.is_empty() && journal.stage < Stage::Loaded;
         journal.failure = Some(JournalFailure {
             stage: failure.stage,

@@ -12,6 +12,13 @@ use tokio::io::AsyncReadExt;
 use super::{ObjectMeta, ObjectReader, ObjectStore, ObjectVersion, StoreError};
 use durable::{SwapRefused, TMP_MARKER};
 
+/// Writes `bytes` as the whole of the file `path`, readable by every user (a metrics file for
+/// node_exporter's textfile collector): temporary file, fsync, rename, folder fsync — a reader
+/// sees the old content or the new, never a part. Blocking.
+pub fn write_readable_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    durable::replace_readable(path, bytes)
+}
+
 /// A folder standing in for a bucket.
 #[derive(Debug, Clone)]
 pub struct LocalStore {

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use tokio::io::AsyncRead;
 
-pub use local::LocalStore;
+pub use local::{LocalStore, write_readable_file};
 pub use s3::{MultipartPolicy, S3Store};
 
 /// A streaming object body.

@@ -6,6 +6,7 @@
 //! and the engine's events flow once it succeeds. A watch timer has the state look for runs of
 //! other processes every few seconds.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -24,6 +25,7 @@ use super::theme::Theme;
 use super::ui;
 use crate::config::Config;
 use crate::pipeline::RunEvent;
+use crate::pipeline::RunObserver;
 use crate::signals::Signals;
 
 /// Redraws at least this often, so lag and elapsed times move.
@@ -39,18 +41,18 @@ const WATCH: Duration = Duration::from_secs(2);
 
 /// Runs the console on `config` until the user quits; returns the exit code: 0, or the
 /// connection failure's when the user quits without ever connecting.
-pub async fn run(config: Config) -> color_eyre::Result<u8> {
-    ConsoleTask::new(console(config)).await
+pub async fn run(config: Config, observer: Option<Arc<dyn RunObserver>>) -> color_eyre::Result<u8> {
+    ConsoleTask::new(console(config, observer)).await
 }
 
-async fn console(config: Config) -> color_eyre::Result<u8> {
+async fn console(config: Config, observer: Option<Arc<dyn RunObserver>>) -> color_eyre::Result<u8> {
     let theme = Theme::from_env();
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal().size()?;
     let mut app = App::new(&config, Utc::now(), size.width, size.height);
     let (messages_tx, mut messages) = mpsc::unbounded_channel();
     let (connections_tx, mut connections) = mpsc::unbounded_channel();
-    let mut runner = Runner::new(config, messages_tx, connections_tx);
+    let mut runner = Runner::new(config, observer, messages_tx, connections_tx);
     let mut signals = Signals::new()?;
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(TICK);

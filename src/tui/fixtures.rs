@@ -77,6 +77,8 @@ pub fn config() -> Config {
                 SourceConfig::Exports { prefix: "incoming/invoices".into() },
             ),
         ],
+        notify: None,
+        metrics: None,
     }
 }
 

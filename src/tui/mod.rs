@@ -37,11 +37,15 @@ mod fixtures;
 #[cfg(test)]
 mod snapshot_tests;
 
+use std::sync::Arc;
+
 use crate::config::Config;
+use crate::pipeline::RunObserver;
 
 /// Runs the console until the user quits; returns the process's exit code. It draws at once and
 /// connects to the warehouse and AWS in the background. It owns the terminal from entry to exit
 /// and restores it on every path: normal exit, error and panic.
-pub async fn run(config: Config) -> color_eyre::Result<u8> {
-    event_loop::run(config).await
+/// `observer` hears of every run's end (notifications and metrics).
+pub async fn run(config: Config, observer: Option<Arc<dyn RunObserver>>) -> color_eyre::Result<u8> {
+    event_loop::run(config, observer).await
 }

@@ -16,7 +16,7 @@ use super::command::{Command, StartRun};
 use super::connection::RetryNote;
 use crate::config::Config;
 use crate::pipeline::error::{RunFailure, error_chain};
-use crate::pipeline::{Adapters, Engine, RunEvent, RunOutcome};
+use crate::pipeline::{Adapters, Engine, RunEvent, RunObserver, RunOutcome};
 use crate::retry::{self, RetryObserver, Retrying};
 use crate::wiring::{self, ConnectError};
 
@@ -38,6 +38,8 @@ pub struct Runner {
     /// The configuration as loaded; connecting completes a copy of it.
     config: Config,
     engine: Option<Engine>,
+    /// Hears of every run's end, once the engine exists.
+    observer: Option<Arc<dyn RunObserver>>,
     /// Where background results go.
     messages: UnboundedSender<Action>,
     /// Where a finished connection attempt goes.
@@ -49,10 +51,11 @@ pub struct Runner {
 impl Runner {
     pub fn new(
         config: Config,
+        observer: Option<Arc<dyn RunObserver>>,
         messages: UnboundedSender<Action>,
         connections: UnboundedSender<ConnectResult>,
     ) -> Runner {
-        Runner { config, engine: None, messages, connections, active: HashMap::new() }
+        Runner { config, engine: None, observer, messages, connections, active: HashMap::new() }
     }
 
     /// Connects to the warehouse and AWS in the background; each retry is reported as an
@@ -79,7 +82,7 @@ impl Runner {
     ) -> Option<UnboundedReceiver<RunEvent>> {
         match result {
             Ok(Connected { config, adapters }) => {
-                let (engine, events) = Engine::new(Arc::new(config), adapters);
+                let (engine, events) = Engine::observed(Arc::new(config), adapters, self.observer.clone());
                 self.engine = Some(engine);
                 self.dispatch(app, Action::Connected);
                 Some(events)

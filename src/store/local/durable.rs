@@ -95,6 +95,19 @@ pub(super) fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     publish(&tmp, path)
 }
 
+/// [`replace`] for a file other users read (a metrics file node_exporter scrapes): the
+/// temporary is made world-readable (0644) before it is renamed into place, so no reader ever
+/// finds the file without permission to read it.
+pub(super) fn replace_readable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    ensure_folder(path)?;
+    let tmp = write_temp(path, |file| {
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        file.write_all(bytes)
+    })?;
+    publish(&tmp, path)
+}
+
 /// Copies the file `source` to `path`, atomically and durably.
 pub(super) fn replace_with_copy(path: &Path, source: &Path) -> std::io::Result<()> {
     ensure_folder(path)?;

@@ -1,0 +1,141 @@
+//! `dynashift status [--json]`: how every table stands, for people and for monitoring checks.
+//! Exit 0 when every table is healthy, 1 when any is not (its last run failed, its lag is past
+//! `lag_critical`, it was never synced, or its state could not be read). Reading takes no lease
+//! and writes nothing of dynashift's: no journal, no watermark, no warehouse row.
+//!
+//! Where schedules join: once tables carry an `every` schedule, each table's "next due" time is
+//! computed from that schedule and [`TableHealth::last_success_at`] and goes into the document
+//! beside `last_success_at` (as `next_due_at`), and into the text form's "last success" line.
+//! Until then the field is absent rather than invented.
+
+use std::io::Write;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::health::{LastRun, RunResult, TableHealth, human};
+use crate::contract::exit::{EXIT_OK, EXIT_RUN_FAILED};
+
+/// The version of the `--json` document; bumped only when a field changes meaning or goes away.
+pub const STATUS_VERSION: u32 = 1;
+
+/// The whole `--json` document.
+#[derive(Debug, Serialize)]
+pub struct StatusDocument<'a> {
+    pub version: u32,
+    pub generated_at: DateTime<Utc>,
+    pub healthy: bool,
+    pub tables: Vec<TableEntry<'a>>,
+}
+
+/// One table of the document: its health, and the verdict.
+#[derive(Debug, Serialize)]
+pub struct TableEntry<'a> {
+    #[serde(flatten)]
+    pub health: &'a TableHealth,
+    pub healthy: bool,
+}
+
+/// The exit code of a status check.
+pub fn exit_code(tables: &[TableHealth]) -> u8 {
+    if tables.iter().all(TableHealth::healthy) { EXIT_OK } else { EXIT_RUN_FAILED }
+}
+
+/// Prints the status of `tables` as one JSON document or as text; returns the exit code.
+pub fn print(tables: &[TableHealth], json: bool, out: &mut dyn Write) -> std::io::Result<u8> {
+    if json {
+        let document = StatusDocument {
+            version: STATUS_VERSION,
+            generated_at: Utc::now(),
+            healthy: tables.iter().all(TableHealth::healthy),
+            tables: tables.iter().map(|health| TableEntry { health, healthy: health.healthy() }).collect(),
+        };
+        serde_json::to_writer_pretty(&mut *out, &document)?;
+        writeln!(out)?;
+    } else {
+        for table in tables {
+            write_table(table, out)?;
+        }
+        let unhealthy = tables.iter().filter(|t| !t.healthy()).count();
+        let count = |n: usize| if n == 1 { "1 table".to_owned() } else { format!("{n} tables") };
+        match unhealthy {
+            0 => writeln!(out, "{}: all healthy", count(tables.len()))?,
+            n => writeln!(out, "{}: {n} unhealthy", count(tables.len()))?,
+        }
+    }
+    out.flush()?;
+    Ok(exit_code(tables))
+}
+
+fn write_table(table: &TableHealth, out: &mut dyn Write) -> std::io::Result<()> {
+    let verdict = if table.healthy() { "healthy" } else { "UNHEALTHY" };
+    writeln!(out, "{} ({} → {}): {verdict}", table.table, table.source, table.target)?;
+    for problem in &table.problems {
+        writeln!(out, "  problem       {problem}")?;
+    }
+    if !table.readable() {
+        return Ok(());
+    }
+    let clock = if table.source_clock_simulated { " on the demo's simulated clock" } else { "" };
+    match (table.watermark, table.lag_seconds) {
+        (Some(watermark), Some(lag)) => writeln!(
+            out,
+            "  watermark     {} · lag {}{clock}",
+            stamp(watermark),
+            human(Duration::seconds(lag))
+        )?,
+        _ => writeln!(out, "  watermark     none: never synced")?,
+    }
+    if let Some(headroom) = table.pitr_headroom_seconds {
+        let text = if headroom >= 0 {
+            format!(
+                "{} before the watermark leaves the 35-day PITR window",
+                human(Duration::seconds(headroom))
+            )
+        } else {
+            "none: the watermark is outside the PITR window".to_owned()
+        };
+        writeln!(out, "  PITR headroom {text}")?;
+    }
+    match &table.lease {
+        Some(lease) => writeln!(
+            out,
+            "  running       run {} on {} (pid {}) since {}",
+            lease.run_id,
+            lease.host,
+            lease.pid,
+            stamp(lease.since)
+        )?,
+        None => writeln!(out, "  running       no")?,
+    }
+    match &table.last_run {
+        Some(run) => writeln!(out, "  last run      {}", last_run_text(run))?,
+        None => writeln!(out, "  last run      none")?,
+    }
+    let success = table.last_success_at.map_or_else(|| "never".to_owned(), stamp);
+    writeln!(out, "  last success  {success} · {} failed runs recorded", table.failures_total)
+}
+
+fn last_run_text(run: &LastRun) -> String {
+    let mode = match run.mode {
+        crate::config::Mode::Full => "full",
+        crate::config::Mode::Incremental => "incremental",
+    };
+    let took = format!("{:.1}s", run.duration_seconds);
+    let result = match run.result {
+        RunResult::Committed => format!("committed +{} −{}", run.upserts, run.deletes),
+        RunResult::UpToDate => "up to date".to_owned(),
+        RunResult::Failed | RunResult::Interrupted => {
+            let word = if run.result == RunResult::Failed { "failed" } else { "interrupted" };
+            match &run.failure {
+                Some(f) => format!("{word} at stage {}: {} — what to do: {}", f.stage, f.cause, f.hint),
+                None => word.to_owned(),
+            }
+        }
+    };
+    format!("{} · {mode} · {} · {took} · {result}", run.run_id, stamp(run.started_at))
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
