@@ -384,3 +384,32 @@ fn a_notify_command_past_its_timeout_is_killed_with_what_it_started() {
     });
     assert!(gone, "the script's child was killed too");
 }
+
+#[test]
+fn a_scheduled_table_shows_when_it_is_due_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), RELAXED, "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("[defaults]\n"), "the shipped tables.toml has a [defaults] section");
+    std::fs::write(&config, text.replacen("[defaults]\n", "[defaults]\nevery = \"1h\"\n", 1)).unwrap();
+
+    // Never synced: due at once (a first full sync is what --watch and the console would start).
+    let status = status_json(&config, 1);
+    let generated: chrono::DateTime<chrono::Utc> = status["generated_at"].as_str().unwrap().parse().unwrap();
+    let due: chrono::DateTime<chrono::Utc> =
+        table(&status, "orders")["next_due_at"].as_str().expect("a due time").parse().unwrap();
+    assert!(due <= generated, "a never-synced table is due now: {due} vs {generated}");
+
+    sync_all(&config);
+    let status = status_json(&config, 0);
+    for name in ["orders", "customers"] {
+        let entry = table(&status, name);
+        let started: chrono::DateTime<chrono::Utc> =
+            entry["last_run"]["started_at"].as_str().unwrap().parse().unwrap();
+        let due: chrono::DateTime<chrono::Utc> =
+            entry["next_due_at"].as_str().expect("a due time").parse().unwrap();
+        assert_eq!(due, started + chrono::Duration::hours(1), "{entry}");
+    }
+    let plain = exits(&dynashift(&config, &["status"], None), 0);
+    assert!(plain.contains("  next due      "), "{plain}");
+}

@@ -11,6 +11,7 @@ use crate::config::{Config, SourceConfig, TableConfig};
 use crate::pipeline::journal::RunJournal;
 use crate::pipeline::lock::{self, LeaseHolder};
 use crate::pipeline::{Engine, PipelineError, Stage};
+use crate::schedule::Schedule;
 use crate::warehouse::CommitRecord;
 
 /// DynamoDB keeps point-in-time recovery data for 35 days unless the table sets a shorter
@@ -45,6 +46,10 @@ pub struct TableHealth {
     pub last_run: Option<LastRun>,
     /// When the newest successful run (committed or up to date) ended, or the last commit.
     pub last_success_at: Option<DateTime<Utc>>,
+    /// When the table's `every` makes it due next (at or before now: due already); absent for a
+    /// table without `every` and while a run holds its lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_due_at: Option<DateTime<Utc>>,
     /// Runs that failed, over the journals kept in the store.
     pub failures_total: u64,
     /// Why the table is unhealthy; empty when healthy.
@@ -193,6 +198,8 @@ fn assess(config: &Config, table: &TableConfig, reading: Reading) -> TableHealth
         .chain(reading.commit.as_ref().map(|c| c.committed_at))
         .max();
     let failures_total = reading.journals.iter().filter(|j| j.failure.is_some()).count() as u64;
+    let newest_start = reading.journals.iter().map(|j| j.started_at).max();
+    let next_due_at = next_due(table, watermark.is_some(), newest_start, running.is_some(), Utc::now());
     let mut problems = Vec::new();
     if let Some(run) = last_run.as_ref().filter(|run| run.result.is_failure()) {
         let at =
@@ -225,10 +232,26 @@ fn assess(config: &Config, table: &TableConfig, reading: Reading) -> TableHealth
         lease: reading.lease.map(LeaseView::from),
         last_run,
         last_success_at,
+        next_due_at,
         failures_total,
         problems,
         read_error: None,
     }
+}
+
+/// When `table` is due next by its `every`, as `--watch` and the console schedule it (the same
+/// [`Schedule`]): wall-clock time, counted from its newest run's start.
+fn next_due(
+    table: &TableConfig,
+    synced: bool,
+    newest_start: Option<DateTime<Utc>>,
+    running: bool,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let every = table.every.filter(|_| !running)?;
+    let mut schedule = Schedule::new();
+    schedule.add(&table.name, every, synced, newest_start);
+    schedule.next_due(&table.name, now)
 }
 
 fn last_run(journal: &RunJournal, commit: Option<&CommitRecord>) -> LastRun {
@@ -285,6 +308,7 @@ fn unreadable(table: &TableConfig, err: &PipelineError) -> TableHealth {
         lease: None,
         last_run: None,
         last_success_at: None,
+        next_due_at: None,
         failures_total: 0,
         problems: vec![format!("cannot read its state: {err} ({})", err.hint())],
         read_error: Some(err.to_string()),

@@ -142,6 +142,7 @@ mod tests {
                 billed_bytes: 10_000_000,
             }),
             last_success_at: Some(Utc.with_ymd_and_hms(2026, 12, 1, 10, 6, 0).unwrap()),
+            next_due_at: None,
             failures_total: 4,
             problems: Vec::new(),
             read_error: None,

@@ -3,10 +3,8 @@
 //! `lag_critical`, it was never synced, or its state could not be read). Reading takes no lease
 //! and writes nothing of dynashift's: no journal, no watermark, no warehouse row.
 //!
-//! Where schedules join: once tables carry an `every` schedule, each table's "next due" time is
-//! computed from that schedule and [`TableHealth::last_success_at`] and goes into the document
-//! beside `last_success_at` (as `next_due_at`), and into the text form's "last success" line.
-//! Until then the field is absent rather than invented.
+//! A table with an `every` schedule also shows when it is due next (`next_due_at`), computed as
+//! `--watch` and the console compute it; a table without one has no such field.
 
 use std::io::Write;
 
@@ -113,7 +111,12 @@ fn write_table(table: &TableHealth, out: &mut dyn Write) -> std::io::Result<()> 
         None => writeln!(out, "  last run      none")?,
     }
     let success = table.last_success_at.map_or_else(|| "never".to_owned(), stamp);
-    writeln!(out, "  last success  {success} · {} failed runs recorded", table.failures_total)
+    writeln!(out, "  last success  {success} · {} failed runs recorded", table.failures_total)?;
+    match table.next_due_at {
+        Some(due) if due <= Utc::now() => writeln!(out, "  next due      now (due since {})", stamp(due)),
+        Some(due) => writeln!(out, "  next due      {}", stamp(due)),
+        None => Ok(()),
+    }
 }
 
 fn last_run_text(run: &LastRun) -> String {
