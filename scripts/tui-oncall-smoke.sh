@@ -16,68 +16,18 @@ cd "$(dirname "$0")/.."
 
 BINARY=${1:?usage: tui-oncall-smoke.sh BINARY unreachable|foreign}
 SCENARIO=${2:?usage: tui-oncall-smoke.sh BINARY unreachable|foreign}
-export LANG=C.UTF-8 LC_ALL=C.UTF-8
-SOCKET="dynashift-oncall-$$"
-SESSION=oncall
-WORK=$(mktemp -d)
-tmux_() { tmux -u -L "$SOCKET" "$@"; }
+SMOKE="tui-oncall-smoke-$SCENARIO"
 HEADLESS_PID=
-cleanup() {
-    [ -n "$HEADLESS_PID" ] && kill "$HEADLESS_PID" >/dev/null 2>&1 || true
-    tmux_ kill-server >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-screen() { tmux_ capture-pane -p -t "$SESSION" 2>/dev/null || true; }
-
-fail() {
-    echo "tui-oncall-smoke ($SCENARIO): FAILED: $*" >&2
-    echo "---- last screen ----" >&2
-    screen >&2
-    echo "---- end of log ----" >&2
-    tail -n 20 "$WORK/dynashift.log" >&2 2>/dev/null || true
-    exit 1
-}
-
-# wait_for SECONDS PATTERN: polls the pane until a line matches the extended regex.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    while [ "$SECONDS" -lt "$deadline" ]; do
-        if screen | grep -Eq -- "$2"; then return 0; fi
-        sleep 0.2
-    done
-    return 1
-}
-
+cleanup_extra() { [ -n "$HEADLESS_PID" ] && kill "$HEADLESS_PID" >/dev/null 2>&1 || true; }
+source scripts/lib/console-smoke.sh
 if ! command -v tmux >/dev/null 2>&1; then
-    echo "tui-oncall-smoke: SKIPPED: tmux is not installed (scripts/tui-smoke.sh installs it)"
+    echo "$SMOKE: SKIPPED: tmux is not installed (scripts/tui-smoke.sh installs it)"
     exit 77
 fi
-BINARY=$(cd "$(dirname "$BINARY")" && pwd)/$(basename "$BINARY")
-
-# A copy of tables.toml whose demo runs fast (one simulated hour per real second), with small
-# tables and exports that stay IN_PROGRESS long enough (2 s) for a watch tick to see the run.
-CONFIG="$WORK/tables.toml"
-sed -E \
-    -e 's/^speed = .*/speed = 3600.0/' \
-    -e 's/^initial_items = .*/initial_items = 200/' \
-    -e 's/^export_seconds = .*/export_seconds = 2.0/' \
-    -e 's|^log_file = .*|log_file = "dynashift.log"|' \
-    tables.toml >"$CONFIG"
-TABLE=$(awk '/^\[\[table\]\]/ { in_table = 1 } in_table && /^name *=/ { gsub(/^name *= *"|".*$/, ""); print; exit }' "$CONFIG")
-[ -n "$TABLE" ] || fail "no [[table]] name found in tables.toml"
-
-open_console() { # WIDTH HEIGHT
-    tmux_ new-session -d -s "$SESSION" -x "$1" -y "$2" -- env PS1='smoke$ ' TERM=xterm-256color bash --norc --noprofile
-    tmux_ send-keys -t "$SESSION" "cd '$WORK' && '$BINARY' --config '$CONFIG'; echo \"dynashift exited with \$?\"" Enter
-}
-
-quit_console() {
-    tmux_ send-keys -t "$SESSION" q
-    wait_for 5 '^dynashift exited with [0-9]+' || fail "dynashift did not quit within 5 s of q"
-    screen | grep -q '^dynashift exited with 0$' || fail "dynashift exited with a failure status"
-}
+BINARY=$(resolve_binary "$BINARY")
+# Exports stay IN_PROGRESS long enough (2 s) for a watch tick to see the run.
+CONFIG=$(fast_config 2.0)
+TABLE=$(first_table "$CONFIG")
 
 case "$SCENARIO" in
 unreachable)
@@ -86,18 +36,18 @@ unreachable)
         -e 's|^path = ".dynashift/warehouse.sqlite"|url = "postgres://loader@127.0.0.1:1/analytics"\ntls = "disable"|' \
         "$CONFIG"
     grep -q '^url = "postgres://loader@127.0.0.1:1/analytics"' "$CONFIG" || fail "could not point the copy at PostgreSQL"
-    open_console 80 24
+    open_console "$BINARY" "$CONFIG" 80 24
     wait_for 3 'Tables · ' || fail "no tables pane within 3 s"
     wait_for 3 'Connecting to postgres loader@127.0.0.1:1/analytics' || fail "no connection pane within 3 s"
     wait_for 10 'retry [0-9]+ of about [0-9]+ after connection refused' || fail "no retry shown within 10 s"
     screen | grep -Eq "^┃$TABLE +.*connecting…" || fail "the tables pane does not say the table is connecting"
-    quit_console
+    quit_console 5
     ;;
 foreign)
     echo "tui-oncall-smoke: full sync of $TABLE (headless) so the table has a watermark"
     "$BINARY" --config "$CONFIG" --headless --table "$TABLE" --mode full >"$WORK/full-sync.txt" 2>&1 \
         || { cat "$WORK/full-sync.txt" >&2; fail "the headless full sync of $TABLE failed"; }
-    open_console 120 40
+    open_console "$BINARY" "$CONFIG" 120 40
     wait_for 10 "^┃ ?$TABLE +.* [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} " || fail "the console shows no watermark for $TABLE"
     before=$(screen | grep -E "^┃ ?$TABLE " | head -1)
     sleep 1
@@ -119,8 +69,8 @@ foreign)
     done
     echo "tui-oncall-smoke: before: $before"
     echo "tui-oncall-smoke: after:  $after"
-    quit_console
+    quit_console 5
     ;;
 *) fail "unknown scenario $SCENARIO" ;;
 esac
-echo "tui-oncall-smoke ($SCENARIO): OK"
+echo "$SMOKE: OK"
