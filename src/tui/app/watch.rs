@@ -208,8 +208,8 @@ mod tests {
         assert!(app.table("orders").unwrap().foreign_run().is_none());
     }
 
-    #[test]
-    fn a_moved_watermark_reloads_the_table() {
+    /// A connected app whose orders table loaded with its watermark at 17:00.
+    fn orders_at_five_pm() -> App {
         let mut app = app(120, 40);
         app.update(Action::StatusLoaded {
             table: "orders".into(),
@@ -220,6 +220,12 @@ mod tests {
             })),
         });
         loaded(&mut app);
+        app
+    }
+
+    #[test]
+    fn a_moved_watermark_reloads_the_table() {
+        let mut app = orders_at_five_pm();
         app.update(Action::Watch);
         assert_eq!(app.update(peeked(Some(t(17, 0, 0)), None)), None);
         app.update(Action::Watch);
@@ -229,16 +235,7 @@ mod tests {
 
     #[test]
     fn a_watermark_that_differs_from_the_loaded_one_reloads_once_not_at_every_tick() {
-        let mut app = app(120, 40);
-        app.update(Action::StatusLoaded {
-            table: "orders".into(),
-            result: Ok(Box::new(crate::pipeline::TableStatus {
-                watermark: Some(t(17, 0, 0)),
-                last_run: None,
-                source_clock: None,
-            })),
-        });
-        loaded(&mut app);
+        let mut app = orders_at_five_pm();
         let read = t(17, 0, 0) + chrono::Duration::nanoseconds(1);
         app.update(Action::Watch);
         assert!(app.update(peeked(Some(read), None)).is_some(), "differs from the loaded one");
