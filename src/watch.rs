@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Mode};
 use crate::contract::exit::EXIT_OK;
+use crate::human;
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
 use crate::schedule::{DueRun, Schedule};
@@ -81,7 +82,12 @@ pub async fn run(
     };
     let mut log = WatchLog { json: request.json, out };
     let mut schedule = initial_schedule(&engine, &request.tables).await;
-    log.line(None, "watching", &format!("{} table(s) on their schedules", request.tables.len()), None);
+    log.line(
+        None,
+        "watching",
+        &format!("{} on their schedules", human::counted(request.tables.len() as u64, "table")),
+        None,
+    );
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<Ended>();
     let mut running: BTreeMap<String, CancellationToken> = BTreeMap::new();
     loop {
@@ -103,7 +109,12 @@ pub async fn run(
             () = stop_signal(&mut signals) => break,
         }
     }
-    log.line(None, "stopping", &format!("stop requested: cancelling {} running run(s)", running.len()), None);
+    log.line(
+        None,
+        "stopping",
+        &format!("stop requested: cancelling {}", human::counted(running.len() as u64, "running run")),
+        None,
+    );
     running.values().for_each(CancellationToken::cancel);
     while !running.is_empty() {
         tokio::select! {
@@ -168,7 +179,8 @@ async fn start_due(
         (true, _) => "never synced: its first run is a full sync".to_owned(),
         (false, 0) => format!("due: {mode} sync"),
         (false, missed) => format!(
-            "due: {mode} sync, catching up ({missed} more slot(s) passed since the last run; this one run covers them)"
+            "due: {mode} sync, catching up ({} passed since the last run; this one run covers them)",
+            human::counted_as(u64::from(missed), "more slot", "more slots")
         ),
     };
     let now = Utc::now();
@@ -210,8 +222,11 @@ fn report_end(schedule: &mut Schedule, log: &mut WatchLog<'_>, ended: Ended, sto
         Ok(RunOutcome::Committed { watermark, upserts, deletes, target_rows }) => (
             "ok",
             format!(
-                "committed up to {}: {upserts} upserts, {deletes} deletes, target holds {target_rows} rows",
-                watermark.format("%Y-%m-%d %H:%M:%SZ")
+                "committed up to {}: {}, {}, target holds {}",
+                watermark.format("%Y-%m-%d %H:%M:%SZ"),
+                human::counted(*upserts, "upsert"),
+                human::counted(*deletes, "delete"),
+                human::counted(*target_rows, "row")
             ),
         ),
         Ok(RunOutcome::UpToDate { reason, .. }) => ("ok", format!("up to date ({reason})")),

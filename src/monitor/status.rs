@@ -111,7 +111,8 @@ fn write_table(table: &TableHealth, out: &mut dyn Write) -> std::io::Result<()> 
         None => writeln!(out, "  last run      none")?,
     }
     let success = table.last_success_at.map_or_else(|| "never".to_owned(), stamp);
-    writeln!(out, "  last success  {success} · {} failed runs recorded", table.failures_total)?;
+    let failures = crate::human::counted(table.failures_total, "failed run");
+    writeln!(out, "  last success  {success} · {failures} recorded")?;
     match table.next_due_at {
         Some(due) if due <= Utc::now() => writeln!(out, "  next due      now (due since {})", stamp(due)),
         Some(due) => writeln!(out, "  next due      {}", stamp(due)),
@@ -126,7 +127,9 @@ fn last_run_text(run: &LastRun) -> String {
     };
     let took = format!("{:.1}s", run.duration_seconds);
     let result = match run.result {
-        RunResult::Committed => format!("committed +{} −{}", run.upserts, run.deletes),
+        RunResult::Committed => {
+            format!("committed +{} −{}", crate::human::count(run.upserts), crate::human::count(run.deletes))
+        }
         RunResult::UpToDate => "up to date".to_owned(),
         RunResult::Failed | RunResult::Interrupted => {
             let word = if run.result == RunResult::Failed { "failed" } else { "interrupted" };
