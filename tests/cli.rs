@@ -7,19 +7,10 @@ use std::process::{Command, Output};
 mod common;
 
 use common::fast_demo_config as demo_config;
+use common::stdout;
 
 fn dynashift(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dynashift"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("DYNASHIFT_LOG")
-        .output()
-        .expect("run dynashift")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    common::binary(config).args(args).output().expect("run dynashift")
 }
 
 #[test]

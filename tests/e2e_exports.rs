@@ -19,6 +19,7 @@ use dynashift::store::{LocalStore, ObjectStore};
 use dynashift::warehouse::Warehouse;
 use dynashift::warehouse::sqlite::SqliteWarehouse;
 
+mod common;
 mod moto_support;
 
 const PREFIX: &str = "incoming/people";
@@ -235,7 +236,9 @@ async fn a_hand_made_export_set_is_applied_in_order_and_only_once() {
 
 mod bucket_root {
     use std::path::{Path, PathBuf};
-    use std::process::{Command, Output};
+    use std::process::Output;
+
+    use crate::common::{exits, stdout};
 
     use chrono::{DateTime, Duration, TimeZone, Utc};
     use rusqlite::types::Value;
@@ -345,25 +348,8 @@ columns = [
     }
 
     fn dynashift(config: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_dynashift"))
-            .arg("--config")
-            .arg(config)
-            .args(["--headless", "--table", "test"])
-            .args(args)
-            .env_remove("DYNASHIFT_LOG")
-            .output()
-            .expect("run dynashift")
-    }
-
-    fn stdout(output: &Output) -> String {
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    #[track_caller]
-    fn exits(output: &Output, code: i32) -> String {
-        let text = stdout(output);
-        assert_eq!(output.status.code(), Some(code), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
-        text
+        let headless = ["--headless", "--table", "test"];
+        crate::common::binary(config).args(headless).args(args).output().expect("run dynashift")
     }
 
     fn rows(dir: &Path) -> Vec<Vec<Value>> {
@@ -439,9 +425,7 @@ columns = [
         let dir = tempfile::tempdir().unwrap();
         let (config, _store) = export_set(dir.path()).await;
         exits(&dynashift(&config, &["--mode", "full"]), 0);
-        let crashed = Command::new(env!("CARGO_BIN_EXE_dynashift"))
-            .arg("--config")
-            .arg(&config)
+        let crashed = crate::common::binary(&config)
             .args(["--headless", "--table", "test", "--accept-gap"])
             .env("DYNASHIFT_FAULT", "crash-after:staged")
             .output()

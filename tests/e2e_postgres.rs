@@ -11,7 +11,7 @@ mod postgres_support;
 mod sync_harness;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use common::{demo_config, fast_demo_config, with_warehouse_section};
@@ -102,8 +102,8 @@ async fn pg_harness(config: Config) -> SyncHarness {
 
 /// Runs the binary; `password` is exported as `E2E_PG_PASSWORD` when given, removed otherwise.
 fn dynashift(config: &Path, args: &[&str], password: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
-    command.arg("--config").arg(config).args(args).env_remove("DYNASHIFT_LOG").env_remove("PGPASSWORD");
+    let mut command = common::binary(config);
+    command.args(args).env_remove("PGPASSWORD");
     match password {
         Some(password) => command.env("E2E_PG_PASSWORD", password),
         None => command.env_remove("E2E_PG_PASSWORD"),

@@ -15,7 +15,7 @@ mod redshift_stack;
 mod sync_harness;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use common::{demo_config, fast_demo_config};
@@ -82,17 +82,7 @@ async fn the_binary_loads_into_redshift_from_tables_toml() {
 
 /// Runs the binary with moto's fixed credentials (the SDK's default chain reads them).
 fn dynashift(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dynashift"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("DYNASHIFT_LOG")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run dynashift")
+    common::with_stand_in_credentials(&mut common::binary(config)).args(args).output().expect("run dynashift")
 }
 
 fn output_text(output: &Output) -> String {

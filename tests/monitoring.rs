@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -25,8 +25,8 @@ fn config(dir: &Path, lag: (&str, &str), extra: &str) -> PathBuf {
 const RELAXED: (&str, &str) = ("299d", "300d");
 
 fn dynashift(config: &Path, args: &[&str], fault: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
-    command.arg("--config").arg(config).args(args).env_remove("DYNASHIFT_LOG");
+    let mut command = common::binary(config);
+    command.args(args);
     match fault {
         Some(fault) => command.env("DYNASHIFT_FAULT", fault),
         None => command.env_remove("DYNASHIFT_FAULT"),
@@ -38,11 +38,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn exits(output: &Output, code: i32) -> String {
-    let out = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(code), "{out}\n{}", text(&output.stderr));
-    out
-}
+use common::exits;
 
 fn sync_all(config: &Path) {
     exits(&dynashift(config, &["--headless", "--all", "--mode", "full"], None), 0);

@@ -224,3 +224,34 @@ pub fn events_named<'a>(events: &'a [RunEvent], name: &str) -> Vec<&'a EventKind
         .map(|e| &e.kind)
         .collect()
 }
+
+/// The binary on the tables file `config`, with no log filter from the environment; each test
+/// adds its arguments and environment.
+pub fn binary(config: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dynashift"));
+    command.arg("--config").arg(config).env_remove("DYNASHIFT_LOG");
+    command
+}
+
+/// `command` with the fixed credentials moto and the Data API stand-in accept, and nothing of the
+/// machine's own AWS setup (profile, instance metadata).
+pub fn with_stand_in_credentials(command: &mut std::process::Command) -> &mut std::process::Command {
+    command
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+}
+
+/// What the process printed on stdout.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stdout, once the process is known to have exited with `code` (the message shows both streams).
+#[track_caller]
+pub fn exits(output: &std::process::Output, code: i32) -> String {
+    let text = stdout(output);
+    assert_eq!(output.status.code(), Some(code), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+    text
+}
