@@ -16,6 +16,10 @@ use super::path::AttrPath;
 use super::reader::{Key, Section};
 use super::types::ColumnType;
 
+/// The longest schedule: an incremental sync must start inside point-in-time recovery's window
+/// (35 days at most, and dynashift warns 3 days before its edge).
+const LONGEST_EVERY: Duration = Duration::from_secs(30 * 86_400);
+
 const HOUR: u64 = 3600;
 
 const ROOT_KEYS: &[Key] = &[
@@ -352,7 +356,7 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         full_load: section
             .choice("full_load", &[("staged", FullLoad::Staged), ("pushdown", FullLoad::Pushdown)]),
         // The source's own floor (15 min for aws) is checked once the table's source is known.
-        every: section.duration("every", Duration::from_secs(1)..=super::every::LONGEST_EVERY),
+        every: section.duration("every", Duration::from_secs(1)..=LONGEST_EVERY),
         aws: read_aws(section),
     }
 }
