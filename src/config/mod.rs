@@ -24,6 +24,7 @@ mod names;
 mod path;
 mod postgres_url;
 mod raw;
+mod raw_warehouse;
 mod reader;
 mod redshift;
 mod reserved;
