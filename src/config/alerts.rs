@@ -3,7 +3,7 @@
 //! node_exporter's textfile collector. Read and validated here, in one place, so the monitoring
 //! sections stay out of the table and warehouse readers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -11,6 +11,7 @@ use toml::de::DeValue;
 
 use super::issues::Issues;
 use super::location::resolve_path;
+use super::model::{MetricsConfig, NotifyConfig};
 use super::reader::{Key, Section};
 
 /// How long a notify command may run when `timeout` is left out.
@@ -28,28 +29,6 @@ pub(super) const NOTIFY_KEYS: &[Key] = &[
 
 pub(super) const METRICS_KEYS: &[Key] =
     &[Key::new("file", "file = \"/var/lib/node_exporter/textfile/dynashift.prom\"")];
-
-/// `[notify]`: a command run after each run, with the run's outcome as JSON on its stdin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyConfig {
-    /// The program and its arguments, run without a shell. A program written with a `/` but
-    /// not absolute is resolved against the config file's folder; a bare name is looked up in
-    /// `PATH`.
-    pub command: Vec<String>,
-    /// Also run after a run that succeeded (failures always run it).
-    pub on_success: bool,
-    /// Also run after a successful run that left the table lagging past `lag_critical`.
-    pub on_lag: bool,
-    /// The command is killed once it ran this long.
-    pub timeout: Duration,
-}
-
-/// `[metrics]`: a Prometheus text exposition file rewritten after each run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricsConfig {
-    /// Absolute path of the `.prom` file.
-    pub file: PathBuf,
-}
 
 /// The two sections as read, values checked one by one.
 #[derive(Debug, Default)]

@@ -10,90 +10,17 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use toml::Spanned;
-
-use crate::contract::ExpectedKeyType;
-
 use super::defaults::{COLUMN_TYPE, KEY_COLUMN_TYPE};
-use super::described_key::KeyScalar;
+use super::drafts::{ColumnLayout, Draft, KeyAttributeDraft, KeyDraft, KeylessLayout, Placed};
 use super::ident::is_valid_identifier;
 use super::inherit::Inherited;
 use super::issues::Issues;
+use super::key_types;
 use super::model::{ColumnSpec, KeyFromTable, UnmappedPolicy};
 use super::names::{check_warehouse_name, warehouse_name_problem};
 use super::path::AttrPath;
 use super::raw::{RawColumn, RawTable, Unmapped};
 use super::types::ColumnType;
-
-/// What a table's rows look like in the warehouse.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct ColumnLayout {
-    /// Empty while `key_from_table` is `Some`.
-    pub key: Vec<String>,
-    pub columns: Vec<ColumnSpec>,
-    pub unmapped: UnmappedPolicy,
-    pub key_from_table: Option<KeyFromTable>,
-    /// Each key attribute's expected DynamoDB type, in key order (see `key_types`).
-    pub key_types: Vec<Option<ExpectedKeyType>>,
-}
-
-/// A value and where tables.toml writes it; no place when there is none to point at (a key read
-/// from DescribeTable, a column rebuilt from a validated table).
-#[derive(Debug, Clone)]
-pub(super) struct Placed<T> {
-    pub value: T,
-    pub span: Option<Range<usize>>,
-}
-
-impl<T: Clone> Placed<T> {
-    fn written(spanned: &Spanned<T>) -> Placed<T> {
-        Placed { value: spanned.get_ref().clone(), span: Some(spanned.span()) }
-    }
-
-    pub fn unplaced(value: T) -> Placed<T> {
-        Placed { value, span: None }
-    }
-}
-
-/// A column on its way to a [`ColumnSpec`].
-#[derive(Debug, Clone)]
-pub(super) struct Draft {
-    pub name: Placed<String>,
-    pub path: Option<AttrPath>,
-    /// `None` when the type is left out: it then defaults by key-ness.
-    pub ty: Option<Placed<ColumnType>>,
-    pub is_key: bool,
-}
-
-/// A key as the key rules see it: partition key, then sort key.
-#[derive(Debug, Clone)]
-pub(super) struct KeyDraft {
-    pub attributes: Vec<KeyAttributeDraft>,
-    /// Where the whole `key = [...]` is written.
-    pub span: Option<Range<usize>>,
-}
-
-/// One key attribute, and its type when DynamoDB declared it (a written key has none).
-#[derive(Debug, Clone)]
-pub(super) struct KeyAttributeDraft {
-    pub name: Placed<String>,
-    pub scalar: Option<KeyScalar>,
-}
-
-/// A table's columns before its key is applied: read from tables.toml, or rebuilt from a loaded
-/// table when DescribeTable names the key.
-#[derive(Debug, Clone)]
-pub(super) struct KeylessLayout {
-    /// `table "orders"`, for messages.
-    pub label: String,
-    /// `None` when the table lists no `columns`: then each key attribute becomes a column.
-    pub columns: Option<Vec<Draft>>,
-    /// Every column was read without a problem. When one was not, it may have been meant to map
-    /// a key attribute, so "key not mapped" is not reported on top.
-    pub all_readable: bool,
-    /// `None` when the unmapped setting was reported as wrong.
-    pub unmapped: Option<UnmappedPolicy>,
-}
 
 /// Whether and how a table writes its `key`.
 enum WrittenKey {
@@ -147,7 +74,7 @@ pub(super) fn apply_key(layout: KeylessLayout, key: &KeyDraft, issues: &Issues) 
     let drafts = drafts?;
     let unmapped =
         layout.unmapped.filter(|unmapped| item_column_is_free(unmapped, &drafts, &layout.label, issues))?;
-    let key_types = super::key_types::derive(key, &drafts);
+    let key_types = key_types::derive(key, &drafts);
     let key = key.attributes.iter().map(|attribute| attribute.name.value.clone()).collect();
     key_ok.then(|| ColumnLayout { key, columns: finish(drafts), unmapped, key_from_table: None, key_types })
 }

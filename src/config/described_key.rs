@@ -7,51 +7,11 @@
 
 use crate::contract::ExpectedKeyType;
 
-use super::columns::{ColumnLayout, Draft, KeyAttributeDraft, KeyDraft, KeylessLayout, Placed, apply_key};
+use super::columns::apply_key;
+use super::drafts::{ColumnLayout, Draft, KeyAttributeDraft, KeyDraft, KeyScalar, KeylessLayout, Placed};
 use super::error::Problem;
 use super::issues::{Issue, Issues};
 use super::model::{KeyFromTable, SourceConfig, TableConfig};
-use super::types::ColumnType;
-
-/// The scalar type DynamoDB declares for a key attribute (`AttributeType` S, N or B).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyScalar {
-    String,
-    Number,
-    Binary,
-}
-
-impl KeyScalar {
-    /// Whether a column of type `ty` holds at least some values of this type. Mirrors the stage
-    /// step's conversions: binary values load only as base64 text, and no number is a date. A
-    /// column that fails every key value would fail every row of a sync.
-    pub fn fits(self, ty: ColumnType) -> bool {
-        match (self, ty) {
-            (KeyScalar::Binary, ColumnType::Varchar(_)) => true,
-            (KeyScalar::Binary, _) => false,
-            (KeyScalar::Number, ColumnType::Date) => false,
-            _ => true,
-        }
-    }
-
-    /// "a number (N)", for messages.
-    pub(super) fn describe(self) -> &'static str {
-        match self {
-            KeyScalar::String => "a string (S)",
-            KeyScalar::Number => "a number (N)",
-            KeyScalar::Binary => "a binary (B)",
-        }
-    }
-
-    /// What to type a key column of this kind as.
-    pub(super) fn column_hint(self) -> &'static str {
-        match self {
-            KeyScalar::String => "use varchar(n) for a string key",
-            KeyScalar::Number => "use bigint or decimal(38,0) for a number key",
-            KeyScalar::Binary => "use varchar(n): a binary key loads as its base64 text",
-        }
-    }
-}
 
 /// One key attribute as DescribeTable names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,10 +9,6 @@ use super::duration::format_duration;
 use super::issues::Issues;
 use super::raw::{RawTable, SourceKind};
 
-/// The longest schedule: an incremental sync must start inside point-in-time recovery's window
-/// (35 days at most, and dynashift warns 3 days before its edge).
-pub(super) const LONGEST_EVERY: Duration = Duration::from_secs(30 * 86_400);
-
 /// The shortest `every` a table of this source may have.
 ///
 /// - `aws`: 15 minutes. An incremental export's window is 15 minutes to 24 hours ("Pick an

@@ -4,8 +4,7 @@
 
 use crate::contract::ExpectedKeyType;
 
-use super::columns::{Draft, KeyDraft};
-use super::described_key::KeyScalar;
+use super::drafts::{Draft, KeyDraft, KeyScalar};
 use super::path::AttrPath;
 use super::types::ColumnType;
 

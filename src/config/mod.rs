@@ -9,6 +9,7 @@ mod catalog;
 mod columns;
 mod defaults;
 mod described_key;
+mod drafts;
 mod duration;
 mod error;
 mod every;
@@ -23,6 +24,7 @@ mod names;
 mod path;
 mod postgres_url;
 mod raw;
+mod raw_warehouse;
 mod reader;
 mod redshift;
 mod reserved;
@@ -33,8 +35,8 @@ mod types;
 mod validate;
 mod warehouse;
 
-pub use alerts::{MetricsConfig, NotifyConfig};
-pub use described_key::{KeyAttribute, KeyError, KeyScalar};
+pub use described_key::{KeyAttribute, KeyError};
+pub use drafts::KeyScalar;
 pub use error::{ConfigError, Excerpt, Problem};
 pub use ident::{
     MAX_IDENTIFIER_BYTES, check_identifier, is_valid_identifier, quote_identifier, quote_identifier_list,

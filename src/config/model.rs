@@ -29,9 +29,31 @@ pub struct Config {
     pub max_concurrent_runs: usize,
     pub tables: Vec<TableConfig>,
     /// `[notify]`: the command run after runs, if configured.
-    pub notify: Option<super::alerts::NotifyConfig>,
+    pub notify: Option<NotifyConfig>,
     /// `[metrics]`: the Prometheus file written after runs, if configured.
-    pub metrics: Option<super::alerts::MetricsConfig>,
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// `[notify]`: a command run after each run, with the run's outcome as JSON on its stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// The program and its arguments, run without a shell. A program written with a `/` but
+    /// not absolute is resolved against the config file's folder; a bare name is looked up in
+    /// `PATH`.
+    pub command: Vec<String>,
+    /// Also run after a run that succeeded (failures always run it).
+    pub on_success: bool,
+    /// Also run after a successful run that left the table lagging past `lag_critical`.
+    pub on_lag: bool,
+    /// The command is killed once it ran this long.
+    pub timeout: Duration,
+}
+
+/// `[metrics]`: a Prometheus text exposition file rewritten after each run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Absolute path of the `.prom` file.
+    pub file: PathBuf,
 }
 
 impl Config {

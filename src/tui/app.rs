@@ -22,6 +22,7 @@ use super::layout::{self, ScreenLayout};
 use super::list_cursor::ListCursor;
 use super::pane::Pane;
 use super::popup::Popup;
+use super::popup_content::{self, PopupState};
 use super::run_view::RunView;
 use super::table_entry::TableEntry;
 use super::table_list::TableList;
@@ -299,7 +300,7 @@ impl App {
     fn popup_extent(&self) -> Option<(usize, usize)> {
         let popup = self.popup.as_ref()?;
         let width = layout::popup_text_width(self.screen, popup.size());
-        let lines = super::popup_content::build(self, popup, width).len();
+        let lines = popup_content::build(self, popup, width).len();
         let area = layout::popup_text_area(layout::popup_area(self.screen, popup.size(), lines));
         Some((lines, usize::from(area.height).max(1)))
     }
@@ -310,6 +311,29 @@ impl App {
         {
             popup.scroll = popup.scroll.min(lines.saturating_sub(visible));
         }
+    }
+}
+
+/// The popups' text is built from the state through this narrow view (see `popup_content`).
+impl PopupState for App {
+    fn now(&self) -> DateTime<Utc> {
+        App::now(self)
+    }
+
+    fn log_file(&self) -> &std::path::Path {
+        App::log_file(self)
+    }
+
+    fn table(&self, name: &str) -> Option<&TableEntry> {
+        App::table(self, name)
+    }
+
+    fn dry_run(&self) -> Option<&RunView> {
+        App::dry_run(self)
+    }
+
+    fn demo_clock(&self, table: &str) -> bool {
+        App::demo_clock(self, table)
     }
 }
 

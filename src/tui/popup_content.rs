@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 
 use crate::human;
 
-use super::app::App;
 use super::doc::{Doc, DocLine};
 use super::format;
 use super::keymap::{self, Context};
@@ -13,10 +12,21 @@ use super::labels;
 use super::popup::{Popup, PopupKind, Question};
 use super::run_log::LogLevel;
 use super::run_view::{RunEnd, RunView, StatementRow};
+use super::table_entry::TableEntry;
 use super::theme::Tone;
 
+/// What the popups read from the console's state. The state (`App`) implements it, so the state
+/// can measure its popup for scrolling without this module depending on it.
+pub trait PopupState {
+    fn now(&self) -> DateTime<Utc>;
+    fn log_file(&self) -> &std::path::Path;
+    fn table(&self, name: &str) -> Option<&TableEntry>;
+    fn dry_run(&self) -> Option<&RunView>;
+    fn demo_clock(&self, table: &str) -> bool;
+}
+
 /// The lines of `popup` at `width` cells.
-pub fn build(app: &App, popup: &Popup, width: usize) -> Vec<DocLine> {
+pub fn build(app: &impl PopupState, popup: &Popup, width: usize) -> Vec<DocLine> {
     let mut doc = Doc::new(width);
     match &popup.kind {
         PopupKind::Help => help(&mut doc, app),
@@ -47,7 +57,7 @@ pub fn build(app: &App, popup: &Popup, width: usize) -> Vec<DocLine> {
     doc.into_lines()
 }
 
-fn help(doc: &mut Doc, app: &App) {
+fn help(doc: &mut Doc, app: &impl PopupState) {
     doc.field("Log file", Tone::Plain, &app.log_file().display().to_string());
     doc.text(Tone::Dim, "Logs go to this file, never to the screen (DYNASHIFT_LOG sets the level).");
     for context in Context::ALL {
@@ -63,7 +73,7 @@ fn help(doc: &mut Doc, app: &App) {
     );
 }
 
-fn confirm(doc: &mut Doc, app: &App, question: &Question) {
+fn confirm(doc: &mut Doc, app: &impl PopupState, question: &Question) {
     match question {
         Question::FullSync { table } => {
             let target = app.table(table).map_or(table.as_str(), |t| t.target.as_str());
@@ -343,6 +353,7 @@ mod tests {
     use super::*;
     use crate::config::Mode;
     use crate::tui::action::{Action, Intent};
+    use crate::tui::app::App;
     use crate::tui::app::test_support::app;
     use crate::tui::fixtures::{MERGE_ERROR, Script};
 

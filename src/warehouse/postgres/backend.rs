@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 
 use super::failure::describe;
-use super::session::Session;
 use super::transient::PgFailure;
 
 /// How long `pg_terminate_backend` waits for the process to exit (milliseconds).
@@ -34,14 +33,14 @@ pub async fn identify(client: &Client) -> Result<Backend, PgFailure> {
     Ok(Backend { pid: row.get(0), started: row.get(1) })
 }
 
-/// Ends `backend` (through the session `on`) and waits until it has exited; done at once when
-/// it is already gone.
-pub async fn end(on: &Session, backend: Backend) -> Result<(), PgFailure> {
+/// Ends `backend` (through another session's client `on`) and waits until it has exited; done at
+/// once when it is already gone. Takes the bare client so this module stays below `session`.
+pub async fn end(on: &Client, backend: Backend) -> Result<(), PgFailure> {
     let sql =
         "SELECT pg_terminate_backend(pid, $3) FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2";
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&backend.pid, &backend.started, &EXIT_WAIT_MS];
-    let ended = on.client.query_opt(sql, &params).await.map_err(|e| {
+    let ended = on.query_opt(sql, &params).await.map_err(|e| {
         PgFailure::statement(&e, format!("ending server process {}: {}", backend.pid, describe(&e)))
     })?;
     match ended.map(|row| row.get::<_, bool>(0)) {

@@ -101,7 +101,7 @@ impl PostgresWarehouse {
     /// Ends a server process a load left behind and waits for it (see the `backend` module).
     async fn end_backend(&self, backend: backend::Backend) -> Result<(), PgFailure> {
         retry(self.connector.session_retry(), "ending an abandoned server process", || async {
-            backend::end(&*self.reader().await?, backend).await
+            backend::end(&self.reader().await?.client, backend).await
         })
         .await
     }
