@@ -27,8 +27,11 @@ mod reader;
 mod redshift;
 mod reserved;
 mod source_map;
+mod staged_columns;
 mod syntax;
 mod table;
+#[cfg(test)]
+pub(crate) mod testing;
 mod types;
 mod validate;
 mod warehouse;
@@ -43,4 +46,5 @@ pub use load::{load, load_str};
 pub use location::check_bucket_name;
 pub use model::*;
 pub use path::{AttrPath, PathSegment};
+pub use staged_columns::{staged_columns, target_columns};
 pub use types::{ColumnType, VARCHAR_MAX};
