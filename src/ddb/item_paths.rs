@@ -41,7 +41,7 @@ pub struct ItemPathError {
 }
 
 /// The `jsonpaths.json` of a pushdown load of `table`: one path per target column, in
-/// [`crate::pipeline::staged::target_columns`] order.
+/// [`crate::config::target_columns`] order.
 pub fn item_jsonpaths(table: &TableConfig) -> Result<Vec<u8>, ItemPathError> {
     let mut paths = Vec::with_capacity(table.columns.len() + 1);
     for column in &table.columns {
@@ -128,7 +128,7 @@ fn type_letter(ty: ColumnType) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::stage::testing::{orders_table, table_with};
+    use crate::config::testing::{orders_table, table_with};
 
     fn path(text: &str) -> AttrPath {
         AttrPath::parse(text).unwrap()
@@ -202,7 +202,7 @@ mod tests {
             "$['Item']",
         ]});
         assert_eq!(file, expected);
-        assert_eq!(crate::pipeline::staged::target_columns(&table).len(), 7);
+        assert_eq!(crate::config::target_columns(&table).len(), 7);
     }
 
     #[test]
