@@ -22,6 +22,7 @@ mod model;
 mod names;
 mod path;
 mod postgres_url;
+mod pushdown_path;
 mod raw;
 mod reader;
 mod redshift;
@@ -37,6 +38,7 @@ mod validate;
 mod warehouse;
 
 pub use alerts::{MetricsConfig, NotifyConfig};
+pub use catalog::{DEMO_TABLES, demo_table_key};
 pub use described_key::{KeyAttribute, KeyError, KeyScalar};
 pub use error::{ConfigError, Excerpt, Problem};
 pub use ident::{
@@ -46,5 +48,6 @@ pub use load::{load, load_str};
 pub use location::check_bucket_name;
 pub use model::*;
 pub use path::{AttrPath, PathSegment};
+pub use pushdown_path::path_problem;
 pub use staged_columns::{staged_columns, target_columns};
 pub use types::{ColumnType, VARCHAR_MAX};

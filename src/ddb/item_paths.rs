@@ -4,7 +4,8 @@
 //!
 //! The one place these paths are built (a format concern, so it sits with the DynamoDB formats):
 //! the pipeline writes them as `jsonpaths.json`, config
-//! validation and the Redshift plan ask [`path_problem`] which paths cannot be expressed.
+//! validation and the Redshift plan ask [`path_problem`] (in config, which validates paths) which
+//! paths cannot be expressed.
 //!
 //! A column reads the value under the DynamoDB type its column type implies:
 //!
@@ -29,7 +30,7 @@
 
 use serde_json::json;
 
-use crate::config::{AttrPath, ColumnType, PathSegment, TableConfig, UnmappedPolicy};
+use crate::config::{AttrPath, ColumnType, PathSegment, TableConfig, UnmappedPolicy, path_problem};
 
 /// Why a column's attribute path cannot be read by a pushdown COPY.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,23 +62,6 @@ pub fn item_jsonpaths(table: &TableConfig) -> Result<Vec<u8>, ItemPathError> {
 /// The first column of `table` whose path a pushdown COPY cannot read, if any.
 pub fn first_unreadable(table: &TableConfig) -> Option<ItemPathError> {
     item_jsonpaths(table).err()
-}
-
-/// Why `path` cannot be written as a pushdown jsonpath; `None` when it can.
-pub fn path_problem(path: &AttrPath) -> Option<String> {
-    path.segments().iter().find_map(|segment| match segment {
-        PathSegment::Index(index) => Some(format!(
-            "it indexes a list ([{index}]), and Redshift's COPY fails the whole load on any item \
-             whose list is shorter"
-        )),
-        PathSegment::Name(name) if name.contains('\'') => {
-            Some(format!("the name `{name}` holds a ' (quote), which jsonpaths cannot escape"))
-        }
-        PathSegment::Name(name) if name.contains('\\') => {
-            Some(format!("the name `{name}` holds a backslash, which jsonpaths parsers read differently"))
-        }
-        PathSegment::Name(_) => None,
-    })
 }
 
 /// Every item of a full export sits under this key.
@@ -175,17 +159,6 @@ mod tests {
         assert_eq!(column_path(&path("customer notes"), ty).unwrap(), "$['Item']['customer notes']['S']");
         let odd = column_path(&names(&["a]b[c", "$x\"y"]), ty).unwrap();
         assert_eq!(odd, "$['Item']['a]b[c']['M']['$x\"y']['S']");
-    }
-
-    #[test]
-    fn quotes_backslashes_and_list_indexes_are_refused() {
-        let quote = path_problem(&names(&["it's"])).unwrap();
-        assert!(quote.contains("`it's` holds a ' (quote)"), "{quote}");
-        let backslash = path_problem(&names(&["a\\b"])).unwrap();
-        assert!(backslash.contains("backslash"), "{backslash}");
-        let index = path_problem(&path("detail.items[0].sku")).unwrap();
-        assert!(index.contains("indexes a list ([0])"), "{index}");
-        assert_eq!(path_problem(&path("detail.total")), None);
     }
 
     #[test]
