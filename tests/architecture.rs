@@ -6,7 +6,9 @@
 //! - the front ends (`tui/`, `headless.rs`, `headless/`) never import an adapter module
 //!   (`crate::source`, `crate::warehouse`, `crate::store`): they get the adapters from `wiring`,
 //!   the composition root, and the types from `crate::contract`;
-//! - `src/contract/` is a leaf: it imports nothing else of the crate.
+//! - `src/contract/` is a leaf: it imports nothing else of the crate;
+//! - `config/` imports only itself and the contract (no demo source, no DynamoDB formats);
+//! - no lower layer (the adapters, config, the pipeline, the contract) imports a front end.
 //!
 //! It reads the source text rather than the compiler's view: every path that starts with
 //! `crate::`, `self::` or `super::` (in `use` lines, in code and inside macro calls, grouped
@@ -23,6 +25,9 @@ const FRONT_ENDS: &[&str] = &["tui", "headless"];
 const ADAPTER_MODULES: &[&str] = &["source", "warehouse", "store"];
 /// The leaf module: it may import only itself.
 const CONTRACT: &str = "contract";
+/// Layers below the front ends: they must not import [`FRONT_ENDS`].
+const LOWER_LAYERS: &[&str] =
+    &["warehouse", "source", "store", "config", "ddb", "aws", "pipeline", "contract"];
 
 #[test]
 fn the_layers_import_only_downwards() {
@@ -83,6 +88,13 @@ fn violations(file_module: &[String], text: &str) -> Vec<(usize, String)> {
         } else if layer == CONTRACT && target != CONTRACT {
             format!(
                 "src/contract/ is a leaf but imports crate::{target}; move what it needs into the contract"
+            )
+        } else if LOWER_LAYERS.contains(&layer) && FRONT_ENDS.contains(&target.as_str()) {
+            format!("{layer}/ imports the front end crate::{target}; data flows to the front ends, not back")
+        } else if layer == "config" && ![CONTRACT, "config"].contains(&target.as_str()) {
+            format!(
+                "config/ imports crate::{target}; the config depends only on the contract (move the fact it \
+                 needs into config or the contract)"
             )
         } else {
             continue;
@@ -354,5 +366,17 @@ mod checker {
         let inline = "pub mod a;\n#[cfg(test)]\nmod tests {\n    use super::*;\n}\n";
         assert!(lines("contract/mod.rs", inline).is_empty(), "a test module's super is the contract");
         assert_eq!(lines("contract/mod.rs", "use self::x::Y;\nuse crate::pipeline::Z;"), [2]);
+    }
+
+    #[test]
+    fn config_imports_only_the_contract_and_no_lower_layer_imports_a_front_end() {
+        assert_eq!(lines("config/catalog.rs", "use crate::source::demo::{CATALOG, catalog_key};"), [1]);
+        assert_eq!(lines("config/table.rs", "use crate::ddb::item_paths::path_problem;"), [1]);
+        assert!(
+            lines("config/table.rs", "use crate::contract::ExpectedKeyType;\nuse super::path::X;").is_empty()
+        );
+        assert_eq!(lines("pipeline/run.rs", "use crate::headless::lines;"), [1]);
+        assert_eq!(lines("warehouse/mod.rs", "use crate::tui::App;"), [1]);
+        assert!(lines("wiring.rs", "use crate::headless::X;").is_empty(), "wiring is no lower layer");
     }
 }
