@@ -5,7 +5,7 @@
 
 use crate::config::{FullLoad, Mode, TableConfig};
 pub use crate::config::{staged_columns, target_columns};
-pub use crate::contract::staged::{OP_COLUMN, StagedFile, StagedFormat, StagedSet, TS_COLUMN};
+pub use crate::contract::staged::{StagedFile, StagedFormat, StagedSet};
 
 /// The staged format a run picks. A trait because [`StagedFormat`] lives in the contract, which
 /// knows nothing of [`TableConfig`].
