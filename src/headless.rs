@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Mode;
 use crate::contract::AcceptedGap;
+use crate::contract::PlanOptions;
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
 use crate::signals::Signals;
-use crate::source::PlanOptions;
 
 pub use crate::contract::exit::{EXIT_LOCKED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE};
 pub use lines::{Verbosity, describe, level_of};

@@ -1,6 +1,6 @@
 //! dynashift keeps warehouse tables in sync with DynamoDB tables through point-in-time exports.
 //!
-//! Data flows one way: [`config`] → [`pipeline`] → [`pipeline::events`] → front ends
+//! Data flows one way: [`config`] → [`pipeline`] → [`contract::events`] → front ends
 //! ([`headless`], [`tui`]). The pipeline talks to the outside world only through three traits:
 //! [`source::ExportSource`], [`store::ObjectStore`] and [`warehouse::Warehouse`]; [`wiring`] picks
 //! the concrete adapters from the configuration.

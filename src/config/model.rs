@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::ExpectedKeyType;
+pub use crate::contract::{Mode, ViewType};
 
 use super::path::AttrPath;
 use super::types::ColumnType;
@@ -202,29 +203,6 @@ pub struct LagThresholds {
     pub critical: Duration,
 }
 
-/// Sync mode: replace the whole target from a full export, or apply changes since the watermark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Full,
-    Incremental,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Full => "full",
-            Mode::Incremental => "incremental",
-        }
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// How a full sync loads its export.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -244,24 +222,6 @@ impl FullLoad {
         match self {
             FullLoad::Staged => "staged",
             FullLoad::Pushdown => "pushdown",
-        }
-    }
-}
-
-/// Incremental export view type (the wire enum values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ViewType {
-    #[serde(rename = "NEW_AND_OLD_IMAGES")]
-    NewAndOldImages,
-    #[serde(rename = "NEW_IMAGE")]
-    NewImage,
-}
-
-impl ViewType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ViewType::NewAndOldImages => "NEW_AND_OLD_IMAGES",
-            ViewType::NewImage => "NEW_IMAGE",
         }
     }
 }

@@ -14,8 +14,8 @@ use super::issues::Issues;
 use super::location::parse_bucket;
 use super::model::{ColumnSpec, FullLoad, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable};
 use super::names::{check_table_name, check_warehouse_name, table_name_in_arn, warehouse_name_problem};
+use super::pushdown_path::path_problem;
 use super::raw::{RawTable, SourceKind, written};
-use crate::ddb::item_paths::path_problem;
 
 /// Validates one table against the inherited defaults; `None` when something was reported.
 pub(super) fn validate_table(

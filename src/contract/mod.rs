@@ -1,12 +1,25 @@
 //! What crosses the seams between the pipeline, its adapters and its front ends. This module is a
 //! leaf: it imports nothing else of the crate (chrono and serde aside), so adapters and front
-//! ends can depend on it without depending on the pipeline.
+//! ends can depend on it without depending on the pipeline. `tests/architecture.rs` keeps it so.
+//!
+//! - [`events`]: the run events every front end renders;
+//! - [`staged`]: the staged-file format between the stage and the load step;
+//! - the export spec, status and clock the events carry, the sync mode, and [`RunRequest`].
 
+pub mod events;
 pub mod exit;
+mod export;
 mod gap;
 mod key_type;
+mod mode;
+mod run_request;
 mod stage_rules;
+pub mod staged;
 
+pub use events::{EventKind, EventSink, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
+pub use export::{ExportDescription, ExportSpec, ExportStatus, PlanOptions, SourceClock};
 pub use gap::AcceptedGap;
 pub use key_type::ExpectedKeyType;
+pub use mode::{Mode, ViewType};
+pub use run_request::RunRequest;
 pub use stage_rules::StageRules;

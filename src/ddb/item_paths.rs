@@ -4,7 +4,8 @@
 //!
 //! The one place these paths are built (a format concern, so it sits with the DynamoDB formats):
 //! the pipeline writes them as `jsonpaths.json`, config
-//! validation and the Redshift plan ask [`path_problem`] which paths cannot be expressed.
+//! validation and the Redshift plan ask [`path_problem`] (in config, which validates paths) which
+//! paths cannot be expressed.
 //!
 //! A column reads the value under the DynamoDB type its column type implies:
 //!
@@ -29,7 +30,7 @@
 
 use serde_json::json;
 
-use crate::config::{AttrPath, ColumnType, PathSegment, TableConfig, UnmappedPolicy};
+use crate::config::{AttrPath, ColumnType, PathSegment, TableConfig, UnmappedPolicy, path_problem};
 
 /// Why a column's attribute path cannot be read by a pushdown COPY.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +42,7 @@ pub struct ItemPathError {
 }
 
 /// The `jsonpaths.json` of a pushdown load of `table`: one path per target column, in
-/// [`crate::pipeline::staged::target_columns`] order.
+/// [`crate::config::target_columns`] order.
 pub fn item_jsonpaths(table: &TableConfig) -> Result<Vec<u8>, ItemPathError> {
     let mut paths = Vec::with_capacity(table.columns.len() + 1);
     for column in &table.columns {
@@ -61,23 +62,6 @@ pub fn item_jsonpaths(table: &TableConfig) -> Result<Vec<u8>, ItemPathError> {
 /// The first column of `table` whose path a pushdown COPY cannot read, if any.
 pub fn first_unreadable(table: &TableConfig) -> Option<ItemPathError> {
     item_jsonpaths(table).err()
-}
-
-/// Why `path` cannot be written as a pushdown jsonpath; `None` when it can.
-pub fn path_problem(path: &AttrPath) -> Option<String> {
-    path.segments().iter().find_map(|segment| match segment {
-        PathSegment::Index(index) => Some(format!(
-            "it indexes a list ([{index}]), and Redshift's COPY fails the whole load on any item \
-             whose list is shorter"
-        )),
-        PathSegment::Name(name) if name.contains('\'') => {
-            Some(format!("the name `{name}` holds a ' (quote), which jsonpaths cannot escape"))
-        }
-        PathSegment::Name(name) if name.contains('\\') => {
-            Some(format!("the name `{name}` holds a backslash, which jsonpaths parsers read differently"))
-        }
-        PathSegment::Name(_) => None,
-    })
 }
 
 /// Every item of a full export sits under this key.
@@ -128,7 +112,7 @@ fn type_letter(ty: ColumnType) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::stage::testing::{orders_table, table_with};
+    use crate::config::testing::{orders_table, table_with};
 
     fn path(text: &str) -> AttrPath {
         AttrPath::parse(text).unwrap()
@@ -178,17 +162,6 @@ mod tests {
     }
 
     #[test]
-    fn quotes_backslashes_and_list_indexes_are_refused() {
-        let quote = path_problem(&names(&["it's"])).unwrap();
-        assert!(quote.contains("`it's` holds a ' (quote)"), "{quote}");
-        let backslash = path_problem(&names(&["a\\b"])).unwrap();
-        assert!(backslash.contains("backslash"), "{backslash}");
-        let index = path_problem(&path("detail.items[0].sku")).unwrap();
-        assert!(index.contains("indexes a list ([0])"), "{index}");
-        assert_eq!(path_problem(&path("detail.total")), None);
-    }
-
-    #[test]
     fn the_file_lists_every_column_then_the_whole_item() {
         let table = table_with(|t| t.columns.retain(|c| !c.path.to_string().contains('[')));
         let file: serde_json::Value = serde_json::from_slice(&item_jsonpaths(&table).unwrap()).unwrap();
@@ -202,7 +175,7 @@ mod tests {
             "$['Item']",
         ]});
         assert_eq!(file, expected);
-        assert_eq!(crate::pipeline::staged::target_columns(&table).len(), 7);
+        assert_eq!(crate::config::target_columns(&table).len(), 7);
     }
 
     #[test]

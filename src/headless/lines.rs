@@ -184,7 +184,7 @@ pub fn describe(kind: &EventKind, verbosity: Verbosity) -> Option<String> {
 
 /// `plan: 1 export: full at …`, or `plan: 3 exports (catching up)`; verbose adds one line per
 /// export and the source's notes.
-fn plan(exports: &[crate::source::ExportSpec], notes: &[String], verbose: bool) -> String {
+fn plan(exports: &[crate::contract::ExportSpec], notes: &[String], verbose: bool) -> String {
     let mut text = match exports.len() {
         0 => "plan: nothing to export".to_owned(),
         1 => format!("plan: 1 export: {}", exports[0]),
@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_plan_lists_its_exports_and_notes_only_when_verbose() {
-        let spec = |h| crate::source::ExportSpec::Full {
+        let spec = |h| crate::contract::ExportSpec::Full {
             export_time: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 1, h, 0, 0).unwrap(),
         };
         let planned = EventKind::Planned { exports: vec![spec(1), spec(2)], notes: vec!["n".into()] };

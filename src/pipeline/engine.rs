@@ -15,7 +15,8 @@ use super::journal::RunJournal;
 use super::lock::LeaseHolder;
 use super::run;
 use crate::config::{Config, Mode};
-use crate::source::{ExportSource, PlanOptions, SourceClock};
+use crate::contract::{PlanOptions, RunRequest, SourceClock};
+use crate::source::ExportSource;
 use crate::store::ObjectStore;
 use crate::warehouse::Warehouse;
 
@@ -31,14 +32,6 @@ pub struct TableAdapters {
 pub struct Adapters {
     pub warehouse: Arc<dyn Warehouse>,
     pub tables: HashMap<String, TableAdapters>,
-}
-
-/// What to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunRequest {
-    pub mode: Mode,
-    /// Plan only: report windows, files and SQL, change nothing.
-    pub dry_run: bool,
 }
 
 /// A started run.

@@ -5,7 +5,8 @@
 mod cleanup;
 pub mod engine;
 pub mod error;
-pub mod events;
+/// The run events live in the contract; re-exported under the old path the integration tests use.
+pub use crate::contract::events;
 pub mod export;
 pub mod fault;
 pub mod journal;
@@ -15,9 +16,8 @@ pub mod stage;
 pub mod staged;
 pub mod state;
 
-pub use engine::{
-    Adapters, EndedRun, Engine, RunHandle, RunObserver, RunRequest, TableAdapters, TableStatus,
-};
+pub use crate::contract::RunRequest;
+pub use engine::{Adapters, EndedRun, Engine, RunHandle, RunObserver, TableAdapters, TableStatus};
 pub use error::{PipelineError, RunFailure};
 pub use events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
 pub use journal::RunJournal;

@@ -9,7 +9,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::cleanup;
-use super::engine::RunRequest;
 use super::error::{PipelineError, RunFailure};
 use super::events::{EventKind, EventSink, RunEvent, RunOutcome, Stage};
 use super::export;
@@ -17,11 +16,14 @@ use super::fault::{self, Fault};
 use super::journal::{JournalExport, JournalFailure, JournalStatement, RunJournal};
 use super::lock::Lease;
 use super::stage::{self, StageInput};
-use super::staged::{StagedFormat, StagedSet, config_fingerprint, staged_columns, target_columns};
+use super::staged::{
+    FormatForRun as _, StagedFormat, StagedSet, config_fingerprint, staged_columns, target_columns,
+};
 use super::state;
 use crate::config::{Mode, TableConfig};
+use crate::contract::{ExportDescription, PlanOptions, RunRequest};
 use crate::human;
-use crate::source::{ExportDescription, ExportPlan, ExportSource, PlanOptions, PlanRequest, PlannedExport};
+use crate::source::{ExportPlan, ExportSource, PlanRequest, PlannedExport};
 use crate::store::ObjectStore;
 use crate::warehouse::{LoadRequest, Warehouse};
 

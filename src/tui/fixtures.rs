@@ -10,10 +10,10 @@ use crate::config::{
     AwsSettings, Config, DemoSettings, LagThresholds, Mode, SourceConfig, StoreLocation, TableConfig,
     TargetTable, TypeErrorPolicy, UnmappedPolicy, ViewType, WarehouseConfig,
 };
+use crate::contract::{ExportDescription, ExportSpec, ExportStatus};
 use crate::pipeline::RunJournal;
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 use crate::pipeline::journal::{JournalExport, JournalFailure, JournalStatement};
-use crate::source::{ExportDescription, ExportSpec, ExportStatus};
 
 /// 2026-11-24 at `h:m:s` UTC: the fixtures' day.
 pub fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {

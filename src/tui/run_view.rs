@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::bounded::Bounded;
 use super::run_log::{self, LogLine};
 use crate::config::Mode;
+use crate::contract::{ExportSpec, ExportStatus};
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
-use crate::source::{ExportSpec, ExportStatus};
 
 /// How many statement rows and log lines a run keeps (the newest win).
 pub const MAX_ROWS: usize = 500;

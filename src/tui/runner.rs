@@ -18,6 +18,9 @@ use crate::config::Config;
 use crate::pipeline::error::{RunFailure, error_chain};
 use crate::pipeline::{Adapters, Engine, RunEvent, RunObserver, RunOutcome};
 use crate::retry::{self, RetryObserver, Retrying};
+// `wiring` is the composition root: the one module that builds the adapters from the config.
+// The console reaches the adapters only through it (and the `Adapters` it returns), never by
+// importing source/, warehouse/ or store/ itself (tests/architecture.rs checks that).
 use crate::wiring::{self, ConnectError};
 
 /// What connecting made: the configuration as connecting completed it, and the adapters.

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use super::format;
 use super::run_view::{Phase, RunView};
 use crate::config::{Mode, TableConfig};
+use crate::contract::SourceClock;
 use crate::pipeline::RunJournal;
 use crate::pipeline::lock::LeaseHolder;
-use crate::source::SourceClock;
 
 /// Background loads of one table's state: at most one going and one queued, so pressing `r`
 /// repeatedly (or runs ending back to back) never piles up loads.

@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Mode, TableConfig};
+use crate::contract::events::EventSink;
+use crate::contract::staged::StagedSet;
 use crate::contract::{AcceptedGap, StageRules};
-use crate::pipeline::events::EventSink;
-use crate::pipeline::staged::StagedSet;
 use crate::store::ObjectStore;
 
 /// The table every warehouse keeps its commit records in.

@@ -3,7 +3,7 @@
 //! and timestamp columns).
 
 use crate::config::{ColumnType, TableConfig, UnmappedPolicy};
-use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
+use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 
 /// One column of the target table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl TableShape {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::staged::staged_columns;
+    use crate::config::staged_columns;
     use crate::warehouse::testkit;
 
     #[test]

@@ -12,7 +12,7 @@ use flate2::bufread::MultiGzDecoder;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
-use crate::pipeline::staged::{StagedFile, StagedSet};
+use crate::contract::staged::{StagedFile, StagedSet};
 use crate::store::ObjectStore;
 
 use super::shape::TableShape;

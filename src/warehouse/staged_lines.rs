@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::config::ColumnType;
-use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
+use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 
 use super::shape::TableShape;
 use super::staged_value::{StagedValue, staged_value};

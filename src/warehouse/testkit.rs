@@ -9,11 +9,12 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+use crate::config::staged_columns;
 use crate::config::{
     AttrPath, ColumnSpec, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable, TypeErrorPolicy,
     UnmappedPolicy, ViewType,
 };
-use crate::pipeline::staged::{StagedSet, staged_columns};
+use crate::contract::staged::StagedSet;
 use crate::store::LocalStore;
 use crate::warehouse::LoadRequest;
 
@@ -114,7 +115,7 @@ pub fn request_for(table: TableConfig, mode: Mode, run_id: &str) -> LoadRequest 
         files: Vec::new(),
         upserts: 0,
         deletes: 0,
-        format: crate::pipeline::staged::StagedFormat::Folded,
+        format: crate::contract::staged::StagedFormat::Folded,
     };
     LoadRequest {
         run_id: run_id.into(),

@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 
 use crate::config::{ColumnSpec, ColumnType, TableConfig, TypeErrorPolicy, UnmappedPolicy};
 use crate::contract::StageRules;
+use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 use crate::ddb::{Item, json};
-use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
 
 use super::coerce::{write_coerced, write_i64};
 use super::error::capped;

@@ -13,9 +13,12 @@ use super::testing::{
     upsert_line,
 };
 use super::*;
-use crate::config::TypeErrorPolicy;
+use crate::config::{Mode, TypeErrorPolicy};
 use crate::ddb::Item;
 use crate::pipeline::RunEvent;
+use crate::source::exports::ExistingExports;
+use crate::source::layout::{LayoutExport, write_export};
+use crate::source::{ExportSource as _, PlanRequest};
 use crate::store::LocalStore;
 
 struct Staged {
@@ -466,4 +469,47 @@ async fn cancellation_is_honoured_inside_a_file() {
         Arc::new(PrefixedStore::cancelling_on_open(store.clone(), cancel.clone()));
     let error = run_stage_with(cancelling, orders_table(), vec![export], cancel).await.err().unwrap();
     assert!(matches!(error, StageError::Cancelled), "{error}");
+}
+
+/// The `events` table reading exports from the bucket root (an empty `exports` prefix).
+fn events_table_at_the_bucket_root() -> TableConfig {
+    table_with(|t| {
+        t.name = "events".into();
+        t.source = crate::config::SourceConfig::Exports { prefix: String::new() };
+    })
+}
+
+/// The `exports` source finds exports at the bucket root, and the stage step reads their files
+/// (moved here from the source's tests: it drives both sides).
+#[tokio::test]
+async fn exports_at_the_bucket_root_are_found_and_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 14, 10, 0, 0).unwrap();
+    let store = Arc::new(LocalStore::new(dir.path()));
+    let source = ExistingExports::new(&events_table_at_the_bucket_root(), store.clone()).unwrap();
+    let spec = ExportSpec::Full { export_time: w };
+    let files = vec![vec![r#"{"Item":{"id":{"S":"1"}}}"#.to_owned()], Vec::new()];
+    let layout = LayoutExport {
+        prefix: "",
+        export_id: "01768385930622-efd1a093",
+        table_arn: "arn:aws:dynamodb:eu-north-1:123456789012:table/events",
+        table_id: "cf263806-6bf1-4e51-a242-7067dcdecc72",
+        bucket: "acme",
+        spec: &spec,
+        start_time: w,
+        end_time: w,
+        files: &files,
+        billed_size_bytes: 0,
+    };
+    let written = write_export(store.as_ref(), &layout).await.unwrap();
+    let plan = source.plan(PlanRequest { mode: Mode::Full, watermark: None }).await.unwrap();
+    let existing = plan.exports[0].existing.clone().unwrap();
+    assert_eq!(
+        existing.manifest_summary_key.as_deref(),
+        Some("AWSDynamoDB/01768385930622-efd1a093/manifest-summary.json")
+    );
+    assert_eq!(existing.export_arn, written.export_arn);
+    let files = manifest::read_export(store.as_ref(), &existing).await.unwrap();
+    assert_eq!(files.files.len(), 2);
+    assert!(files.files[0].key.starts_with("AWSDynamoDB/01768385930622-efd1a093/data/"));
 }

@@ -7,13 +7,10 @@ use rand::Rng;
 use super::{customers, orders};
 use crate::ddb::Item;
 
-/// The demo tables, by DynamoDB table name.
-pub const CATALOG: &[&str] = &["orders", "customers"];
-
-/// The key attributes (partition key, then sort key) of the catalog table `name`.
-pub fn catalog_key(name: &str) -> Option<&'static [&'static str]> {
-    DemoTable::named(name).map(DemoTable::key)
-}
+/// The demo tables, by DynamoDB table name, and their key attributes (partition key, then sort
+/// key): config validation checks `source = "demo"` tables against the same list, so it lives in
+/// config.
+pub use crate::config::{DEMO_TABLES as CATALOG, demo_table_key as catalog_key};
 
 /// One table of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +36,7 @@ impl DemoTable {
     }
 
     pub fn key(self) -> &'static [&'static str] {
-        match self {
-            DemoTable::Orders => &["pk", "sk"],
-            DemoTable::Customers => &["customer_id"],
-        }
+        catalog_key(self.name()).expect("every demo table is in the catalog (tested below)")
     }
 
     /// A new item; `serial` is unique within the table (it makes the key unique), `micros` is

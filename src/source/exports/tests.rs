@@ -232,39 +232,6 @@ async fn a_full_export_older_than_the_watermark_needs_force() {
 }
 
 #[tokio::test]
-async fn exports_at_the_bucket_root_are_found_and_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(LocalStore::new(dir.path()));
-    let source =
-        ExistingExports::new(&table(SourceConfig::Exports { prefix: String::new() }), store.clone()).unwrap();
-    let spec = ExportSpec::Full { export_time: w() };
-    let files = vec![vec![r#"{"Item":{"id":{"S":"1"}}}"#.to_owned()], Vec::new()];
-    let layout = LayoutExport {
-        prefix: "",
-        export_id: "01768385930622-efd1a093",
-        table_arn: TABLE_ARN,
-        table_id: "cf263806-6bf1-4e51-a242-7067dcdecc72",
-        bucket: "acme",
-        spec: &spec,
-        start_time: w(),
-        end_time: w(),
-        files: &files,
-        billed_size_bytes: 0,
-    };
-    let written = write_export(store.as_ref(), &layout).await.unwrap();
-    let plan = source.plan(PlanRequest { mode: Mode::Full, watermark: None }).await.unwrap();
-    let existing = plan.exports[0].existing.clone().unwrap();
-    assert_eq!(
-        existing.manifest_summary_key.as_deref(),
-        Some("AWSDynamoDB/01768385930622-efd1a093/manifest-summary.json")
-    );
-    assert_eq!(existing.export_arn, written.export_arn);
-    let files = crate::pipeline::stage::manifest::read_export(store.as_ref(), &existing).await.unwrap();
-    assert_eq!(files.files.len(), 2);
-    assert!(files.files[0].key.starts_with("AWSDynamoDB/01768385930622-efd1a093/data/"));
-}
-
-#[tokio::test]
 async fn summaries_are_checked_before_anything_is_planned() {
     let fixture = Fixture::new();
     fixture.incremental(1, 0, 15).await;

@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{field, fit_lines, pane_block, span};
+use crate::contract::ExportSpec;
 use crate::human;
-use crate::source::ExportSpec;
 use crate::tui::app::App;
 use crate::tui::format;
 use crate::tui::labels;

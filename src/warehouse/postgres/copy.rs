@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::{Client, CopyInSink};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::staged::{StagedFile, StagedSet};
+use crate::contract::staged::{StagedFile, StagedSet};
 use crate::store::ObjectStore;
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::{

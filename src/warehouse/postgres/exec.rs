@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
+use crate::contract::events::{EventKind, EventSink, StatementStatus};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::CopyCounts;
 use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};

@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use crate::pipeline::events::EventKind;
+use crate::contract::events::EventKind;
 use crate::retry::{RetryAccount, RetryLoop, Retryable};
 use crate::warehouse::{CommitRecord, LoadReport, WarehouseError};
 

@@ -190,7 +190,7 @@ mod tests {
         request.previous_watermark = Some(request.watermark - chrono::Duration::hours(2));
         for part in 0..2 {
             let key = format!("{}/staged/{run_id}/part-{part:05}.json.gz", request.table.name);
-            request.staged.files.push(crate::pipeline::staged::StagedFile { key, rows: 60, bytes: 2048 });
+            request.staged.files.push(crate::contract::staged::StagedFile { key, rows: 60, bytes: 2048 });
         }
         (request.staged.upserts, request.staged.deletes) = (100, 20);
         request

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
+use crate::contract::events::{EventKind, EventSink, StatementStatus};
 use crate::warehouse::watermark::stale_watermark;
 use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
 

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsConnection;
 use crate::config::RedshiftConfig;
-use crate::pipeline::events::{EventKind, EventSink};
+use crate::contract::events::{EventKind, EventSink};
 use crate::retry::{RetryAccount, RetryLoop, RetryPolicy, Retryable};
 use crate::warehouse::{
     CommitRecord, LoadReport, LoadRequest, PlannedStatement, RUNS_TABLE, Warehouse, WarehouseError,

@@ -19,8 +19,8 @@
 use std::collections::HashMap;
 
 use crate::config::Mode;
+use crate::contract::staged::StagedFormat;
 use crate::ddb::item_paths;
-use crate::pipeline::staged::StagedFormat;
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
@@ -281,7 +281,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::pipeline::staged::StagedFile;
+    use crate::contract::staged::StagedFile;
     use crate::store::LocalStore;
     use crate::warehouse::testkit;
 
@@ -396,7 +396,7 @@ mod tests {
         }
         let mut request = staged_request(table, Mode::Full, run_id);
         request.staged.format = StagedFormat::ExportItems;
-        request.staged.columns = crate::pipeline::staged::target_columns(&request.table);
+        request.staged.columns = crate::config::target_columns(&request.table);
         request.staged.files = (0..3)
             .map(|i| StagedFile {
                 key: format!("{}/exports/AWSDynamoDB/01-e/data/f{i}.json.gz", request.table.name),

@@ -15,7 +15,7 @@
 
 pub use crate::config::quote_identifier_list as column_list;
 use crate::config::{ColumnType, TargetTable, quote_identifier};
-use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
+use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 use crate::warehouse::shape::{TableShape, TargetColumn};
 use crate::warehouse::staged_lines::{OP_DELETE, OP_UPSERT};
 

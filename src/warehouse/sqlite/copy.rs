@@ -10,7 +10,7 @@ use rusqlite::{Connection, Statement, params_from_iter};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::staged::{StagedFile, StagedSet};
+use crate::contract::staged::{StagedFile, StagedSet};
 use crate::store::ObjectStore;
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::{

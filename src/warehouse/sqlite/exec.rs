@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::events::{EventKind, EventSink, StatementStatus};
+use crate::contract::events::{EventKind, EventSink, StatementStatus};
 use crate::retry::{RetryAccount, Retryable};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::CopyCounts;

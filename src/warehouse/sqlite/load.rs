@@ -14,7 +14,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::pipeline::events::EventKind;
+use crate::contract::events::EventKind;
 use crate::retry::{RetryAccount, RetryLoop, Retryable};
 use crate::warehouse::{LoadReport, WarehouseError};
 

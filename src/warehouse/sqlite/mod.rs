@@ -38,7 +38,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::TargetTable;
-use crate::pipeline::events::EventSink;
+use crate::contract::events::EventSink;
 use crate::retry::RetryPolicy;
 use crate::warehouse::{CommitRecord, LoadReport, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
 

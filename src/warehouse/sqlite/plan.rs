@@ -158,7 +158,7 @@ mod tests {
         request.previous_watermark = Some(request.watermark - chrono::Duration::hours(2));
         for part in 0..2 {
             let key = format!("{}/staged/{run_id}/part-{part:05}.json.gz", request.table.name);
-            request.staged.files.push(crate::pipeline::staged::StagedFile { key, rows: 60, bytes: 2048 });
+            request.staged.files.push(crate::contract::staged::StagedFile { key, rows: 60, bytes: 2048 });
         }
         (request.staged.upserts, request.staged.deletes) = (100, 20);
         request
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn the_copy_label_counts_the_staged_files() {
         let mut request = testkit::request_for(testkit::orders_table(), Mode::Full, "r");
-        let file = crate::pipeline::staged::StagedFile { key: "k".into(), rows: 0, bytes: 0 };
+        let file = crate::contract::staged::StagedFile { key: "k".into(), rows: 0, bytes: 0 };
         request.staged.files = vec![file.clone()];
         assert!(steps(&request).iter().any(|s| s.label == "COPY 1 staged file into stage"));
         request.staged.files = vec![file.clone(), file.clone(), file];

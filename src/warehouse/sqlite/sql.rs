@@ -3,7 +3,7 @@
 //! [`quote_literal`], so no configured name or value can change a statement's meaning.
 
 use crate::config::{ColumnType, quote_identifier, quote_identifier_list as column_list};
-use crate::pipeline::staged::{OP_COLUMN, TS_COLUMN};
+use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 use crate::warehouse::shape::{TableShape, TargetColumn};
 
 use super::names::{STAGE_TABLE, qualified_stage};

@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Mode, TableConfig};
-use crate::pipeline::events::{EventKind, EventSink};
-use crate::pipeline::staged::{StagedFile, StagedSet};
+use crate::contract::events::{EventKind, EventSink};
+use crate::contract::staged::{StagedFile, StagedSet};
 use crate::store::{LocalStore, ObjectStore};
 use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::SqliteWarehouse;
 use super::testkit::{self, Fixture, line};
 use crate::config::{Mode, TargetTable};
-use crate::pipeline::events::{EventKind, StatementStatus};
+use crate::contract::events::{EventKind, StatementStatus};
 use crate::store::{LocalStore, ObjectMeta, ObjectReader, ObjectStore, StoreError};
 use crate::warehouse::{Warehouse, WarehouseError};
 

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::config::Mode;
-use crate::source::{ExportSpec, ExportStatus};
+use super::export::{ExportSpec, ExportStatus};
+use super::mode::Mode;
 
 /// The stages of a run, in order. The run journal records the last one reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,0 +1,52 @@
+//! A table config for unit tests across the crate: the stage step, the DynamoDB formats and the
+//! warehouses all test against the same orders table.
+
+use std::time::Duration;
+
+use super::{
+    AttrPath, ColumnSpec, FullLoad, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable,
+    TypeErrorPolicy, UnmappedPolicy, ViewType,
+};
+
+fn column(name: &str, path: &str, ty: &str, is_key: bool) -> ColumnSpec {
+    ColumnSpec { name: name.into(), path: AttrPath::parse(path).unwrap(), ty: ty.parse().unwrap(), is_key }
+}
+
+/// An orders table keyed by `pk` (string) and `sk` (number), with nested, indexed and spaced
+/// paths, a column no item has, and the whole item kept in `item`.
+pub fn orders_table() -> TableConfig {
+    TableConfig {
+        name: "orders".into(),
+        arn: None,
+        source: SourceConfig::Demo,
+        store: StoreLocation::Local { root: "/tmp/unused".into() },
+        target: TargetTable { schema: Some("sales".into()), table: "orders".into() },
+        mode: Mode::Incremental,
+        key: vec!["pk".into(), "sk".into()],
+        columns: vec![
+            column("order_id", "pk", "varchar(64)", true),
+            column("line", "sk", "integer", true),
+            column("total", "detail.total", "decimal(12,2)", false),
+            column("first_sku", "detail.items[0].sku", "varchar(32)", false),
+            column("created", "created", "timestamp", false),
+            column("note", "gift note", "varchar(100)", false),
+            column("missing", "nope", "varchar(10)", false),
+        ],
+        unmapped: UnmappedPolicy::KeepItem { column: "item".into() },
+        on_type_error: TypeErrorPolicy::Fail,
+        view_type: ViewType::NewAndOldImages,
+        safety_lag: Duration::from_secs(300),
+        max_window: Duration::from_secs(86_400),
+        staged_file_bytes: 64 * 1024 * 1024,
+        full_load: FullLoad::Staged,
+        every: None,
+        key_types: Vec::new(),
+    }
+}
+
+/// [`orders_table`] with changes.
+pub fn table_with(change: impl FnOnce(&mut TableConfig)) -> TableConfig {
+    let mut table = orders_table();
+    change(&mut table);
+    table
+}

@@ -1,0 +1,122 @@
+//! The contract between the stage step and the load step: what was staged, and where. The
+//! column lists a table's config implies are `config::staged_columns` and
+//! `config::target_columns`.
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the staged column that says whether a row is an upsert (`U`) or a delete (`D`).
+pub const OP_COLUMN: &str = "dynashift_op";
+/// Name of the staged column with the change's `WriteTimestampMicros` (null in full loads).
+pub const TS_COLUMN: &str = "dynashift_ts";
+
+/// One staged data file (gzip JSON Lines).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedFile {
+    /// Store key.
+    pub key: String,
+    pub rows: u64,
+    /// Compressed size.
+    pub bytes: u64,
+}
+
+/// What the files of a [`StagedSet`] hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StagedFormat {
+    /// Files dynashift wrote: one plain-JSON line per folded change, op and timestamp first.
+    #[default]
+    Folded,
+    /// The export's own data files, untouched (a pushdown full load): DynamoDB JSON lines
+    /// `{"Item": {…}}`, read by the warehouse through jsonpaths over `$.Item`. Only Redshift
+    /// can load them; dynashift never reads them.
+    ExportItems,
+}
+
+/// The load-ready output of one run's stage step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedSet {
+    /// Store key of the Redshift COPY manifest listing `files`.
+    pub manifest_key: String,
+    /// Store key of the jsonpaths file, one path per staged column.
+    pub jsonpaths_key: String,
+    /// The staged columns in file order: [`OP_COLUMN`], [`TS_COLUMN`], then the table's columns
+    /// (`config::staged_columns`); for export items, the table's columns only
+    /// (`config::target_columns`).
+    pub columns: Vec<String>,
+    pub files: Vec<StagedFile>,
+    pub upserts: u64,
+    pub deletes: u64,
+    /// Journals written before pushdown existed hold folded files.
+    #[serde(default)]
+    pub format: StagedFormat,
+}
+
+impl StagedSet {
+    /// The store keys this run wrote, which are removed once it committed: never the export's
+    /// own data files that an export-items set lists.
+    pub fn written_keys(&self) -> Vec<&str> {
+        let files = match self.format {
+            StagedFormat::Folded => self.files.iter().map(|f| f.key.as_str()).collect(),
+            StagedFormat::ExportItems => Vec::new(),
+        };
+        [files, vec![self.manifest_key.as_str(), self.jsonpaths_key.as_str()]].concat()
+    }
+
+    /// Refuses a set that `warehouse`, which reads staged files through dynashift, cannot load.
+    /// Config validation allows pushdown only with Redshift, so this guards the trait itself:
+    /// an export-items set must never be misread as folded lines.
+    pub fn require_folded(&self, warehouse: &str) -> Result<(), String> {
+        match self.format {
+            StagedFormat::Folded => Ok(()),
+            StagedFormat::ExportItems => Err(format!(
+                "{warehouse} cannot load a pushdown staged set (the export's own data files, read by \
+                 Redshift's COPY): set full_load = \"staged\" for this table"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged_set(format: StagedFormat) -> StagedSet {
+        StagedSet {
+            manifest_key: "t/staged/r/copy.manifest".into(),
+            jsonpaths_key: "t/staged/r/jsonpaths.json".into(),
+            columns: Vec::new(),
+            files: vec![StagedFile {
+                key: "t/exports/AWSDynamoDB/e/data/a.json.gz".into(),
+                rows: 1,
+                bytes: 9,
+            }],
+            upserts: 1,
+            deletes: 0,
+            format,
+        }
+    }
+
+    #[test]
+    fn the_export_files_of_a_pushdown_set_are_never_removed() {
+        let folded = staged_set(StagedFormat::Folded);
+        assert_eq!(folded.written_keys().len(), 3);
+        let items = staged_set(StagedFormat::ExportItems);
+        assert_eq!(items.written_keys(), ["t/staged/r/copy.manifest", "t/staged/r/jsonpaths.json"]);
+    }
+
+    #[test]
+    fn readers_of_folded_files_refuse_export_items() {
+        assert_eq!(staged_set(StagedFormat::Folded).require_folded("SQLite"), Ok(()));
+        let problem = staged_set(StagedFormat::ExportItems).require_folded("SQLite").unwrap_err();
+        assert!(problem.starts_with("SQLite cannot load a pushdown staged set"), "{problem}");
+    }
+
+    #[test]
+    fn journals_without_a_format_read_as_folded() {
+        let mut json = serde_json::to_value(staged_set(StagedFormat::ExportItems)).unwrap();
+        assert_eq!(json["format"], "export_items");
+        json.as_object_mut().unwrap().remove("format");
+        let old: StagedSet = serde_json::from_value(json).unwrap();
+        assert_eq!(old.format, StagedFormat::Folded);
+    }
+}
