@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod recorder;
+
+use self::recorder::JournalRecorder;
 use super::cleanup;
 use super::engine::RunRequest;
 use super::error::{PipelineError, RunFailure};
@@ -48,7 +51,8 @@ pub async fn execute(ctx: RunContext) -> Result<RunOutcome, RunFailure> {
         warehouse: ctx.warehouse.describe(),
         target: ctx.table.target.to_string(),
     });
-    let mut run = Run { ctx: &ctx, stage: Stage::Planned, journal: None, leased: false };
+    let journal = JournalRecorder::new(ctx.table.clone(), ctx.store.clone());
+    let mut run = Run { ctx: &ctx, stage: Stage::Planned, journal, leased: false };
     let result = if ctx.request.dry_run { run.dry_run().await } else { run.locked().await };
     match result {
         Ok(outcome) => {
@@ -77,7 +81,7 @@ struct Run<'a> {
     ctx: &'a RunContext,
     /// The stage the run is in; a failure is reported against it.
     stage: Stage,
-    journal: Option<RunJournal>,
+    journal: JournalRecorder,
     /// The run holds the table's lease: a failure is this table's run failing, not a skip.
     leased: bool,
 }
@@ -209,12 +213,10 @@ impl Run<'_> {
             let reason = plan.notes.last().cloned().unwrap_or_else(|| "nothing to export".into());
             journal.note = Some(reason.clone());
             journal.finished_at = Some(Utc::now());
-            self.journal = Some(journal);
-            self.save_journal().await?;
+            self.journal.open_and_save(journal).await?;
             return Ok(RunOutcome::UpToDate { watermark: previous, reason });
         }
-        self.journal = Some(journal);
-        self.save_journal().await?;
+        self.journal.open_and_save(journal).await?;
 
         let exports = self.export(&plan).await?;
         let staged = self.stage(exports).await?;
@@ -252,8 +254,7 @@ impl Run<'_> {
         journal.target_watermark = old.target_watermark;
         journal.accepted_gaps = old.accepted_gaps.clone();
         journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
-        self.journal = Some(journal);
-        self.save_journal().await?;
+        self.journal.open_and_save(journal).await?;
         // Staged files are reused only under the config they were staged with (columns, types,
         // paths… may have changed since; the format follows full_load), and only when they are
         // all still there.
@@ -275,9 +276,7 @@ impl Run<'_> {
 
         let staged = match reusable_staged {
             Some(staged) => {
-                if let Some(journal) = self.journal.as_mut() {
-                    journal.staged = Some(staged.clone());
-                }
+                self.journal.update(|journal| journal.staged = Some(staged.clone()));
                 self.enter(Stage::Staged).await?;
                 staged
             }
@@ -443,10 +442,7 @@ impl Run<'_> {
                 }
             };
             // Journal the ARN at once: a crashed run's export is found again by it.
-            if let Some(journal) = self.journal.as_mut() {
-                journal.exports[index].export_arn = Some(arn.clone());
-            }
-            self.save_journal().await?;
+            self.journal.record(|journal| journal.exports[index].export_arn = Some(arn.clone())).await?;
             arns.push(arn);
         }
         let descriptions = export::wait_all(
@@ -458,11 +454,11 @@ impl Run<'_> {
             &ctx.cancel,
         )
         .await?;
-        if let Some(journal) = self.journal.as_mut() {
+        self.journal.update(|journal| {
             for (entry, description) in journal.exports.iter_mut().zip(&descriptions) {
                 entry.description = Some(description.clone());
             }
-        }
+        });
         self.enter(Stage::Exported).await?;
         Ok(descriptions)
     }
@@ -470,7 +466,7 @@ impl Run<'_> {
     /// The journaled ClientToken of export `index` (a journal always has one: see `sync` and
     /// `resume`); a fresh one should the journal be missing.
     fn client_token(&self, index: usize, planned: &PlannedExport) -> String {
-        let journaled = self.journal.as_ref().and_then(|j| j.exports.get(index)?.client_token.clone());
+        let journaled = self.journal.journal().and_then(|j| j.exports.get(index)?.client_token.clone());
         journaled.unwrap_or_else(|| export::client_token(&self.ctx.run_id, index, &planned.spec))
     }
 
@@ -492,10 +488,10 @@ impl Run<'_> {
             StagedFormat::Folded => stage::stage(input).await?,
             StagedFormat::ExportItems => stage::stage_export_items(input).await?,
         };
-        if let Some(journal) = self.journal.as_mut() {
+        self.journal.update(|journal| {
             journal.stage_counts = Some(counts);
             journal.staged = Some(staged.clone());
-        }
+        });
         self.enter(Stage::Staged).await?;
         Ok(staged)
     }
@@ -515,15 +511,12 @@ impl Run<'_> {
         let (tee, statements) = statement_tee(&ctx.events);
         let result = ctx.warehouse.load(&request, &tee, &ctx.cancel).await;
         drop(tee);
-        if let Some(journal) = self.journal.as_mut() {
-            journal.statements = statements.collect().await;
-        }
+        let statements = statements.collect().await;
+        self.journal.update(|journal| journal.statements = statements);
         let report = result?;
         // The load transaction committed the data and the watermark together.
         ctx.events.emit(EventKind::WatermarkAdvanced { from: previous, to: request.watermark });
-        if let Some(journal) = self.journal.as_mut() {
-            journal.target_rows = Some(report.target_rows);
-        }
+        self.journal.update(|journal| journal.target_rows = Some(report.target_rows));
         self.enter(Stage::Loaded).await?;
         self.enter(Stage::Committed).await?;
         self.after_commit(&staged).await;
@@ -538,10 +531,7 @@ impl Run<'_> {
     /// Housekeeping once committed; failures here are only logged, the sync itself is done.
     async fn after_commit(&mut self, staged: &StagedSet) {
         let ctx = self.ctx;
-        if let Some(journal) = self.journal.as_mut() {
-            journal.finished_at = Some(Utc::now());
-        }
-        if let Err(err) = self.save_journal().await {
+        if let Err(err) = self.journal.record(|journal| journal.finished_at = Some(Utc::now())).await {
             tracing::warn!(%err, "could not record the committed run in its journal");
         }
         match ctx.warehouse.last_commit(&ctx.table.name).await {
@@ -587,10 +577,7 @@ impl Run<'_> {
             return Err(PipelineError::Cancelled);
         }
         self.stage = stage;
-        if let Some(journal) = self.journal.as_mut() {
-            journal.stage = stage;
-        }
-        self.save_journal().await?;
+        self.journal.record(|journal| journal.stage = stage).await?;
         self.ctx.events.emit(EventKind::StageChanged { stage });
         match fault::after_stage(stage) {
             Some(Fault::Crash) => fault::crash(&format!("after stage {stage}")),
@@ -601,35 +588,29 @@ impl Run<'_> {
         }
     }
 
-    async fn save_journal(&mut self) -> Result<(), PipelineError> {
-        if let Some(journal) = self.journal.as_mut() {
-            journal.save(&self.ctx.table, self.ctx.store.as_ref()).await?;
-        }
-        Ok(())
-    }
-
     /// Best effort: the failure is reported as an event whatever happens here.
     async fn record_failure(&mut self, failure: &RunFailure, resumable: bool) {
         let ctx = self.ctx;
-        let journal = match self.journal.as_mut() {
-            Some(journal) => journal,
+        if !self.journal.is_open() {
             // A run that failed before its plan was journaled (no watermark yet, the PITR
             // window, an unreachable source) is recorded too, so history, `status` and the
             // failure count see it. Only under the lease: a skipped run is not a run.
-            None if self.leased => {
-                let journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, None);
-                self.journal.insert(RunJournal { stage: failure.stage, ..journal })
+            if !self.leased {
+                return;
             }
-            None => return,
-        };
-        journal.resumable = resumable && !journal.exports.is_empty() && journal.stage < Stage::Loaded;
-        journal.failure = Some(JournalFailure {
-            stage: failure.stage,
-            cause: failure.cause.clone(),
-            hint: failure.hint.clone(),
+            let journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, None);
+            self.journal.open(RunJournal { stage: failure.stage, ..journal });
+        }
+        let recorded = self.journal.record(|journal| {
+            journal.resumable = resumable && !journal.exports.is_empty() && journal.stage < Stage::Loaded;
+            journal.failure = Some(JournalFailure {
+                stage: failure.stage,
+                cause: failure.cause.clone(),
+                hint: failure.hint.clone(),
+            });
+            journal.finished_at = Some(Utc::now());
         });
-        journal.finished_at = Some(Utc::now());
-        if let Err(err) = self.save_journal().await {
+        if let Err(err) = recorded.await {
             tracing::warn!(%err, "could not record the failure in the run journal");
         }
     }
