@@ -14,6 +14,8 @@ use super::events::{EventSink, RunEvent, RunOutcome};
 use super::journal::RunJournal;
 use super::lock::LeaseHolder;
 use super::run;
+// Defined with the run, which reads it, so that the engine depends on the run and not back.
+pub use super::run::RunRequest;
 use crate::config::{Config, Mode};
 use crate::source::{ExportSource, PlanOptions, SourceClock};
 use crate::store::ObjectStore;
@@ -31,14 +33,6 @@ pub struct TableAdapters {
 pub struct Adapters {
     pub warehouse: Arc<dyn Warehouse>,
     pub tables: HashMap<String, TableAdapters>,
-}
-
-/// What to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunRequest {
-    pub mode: Mode,
-    /// Plan only: report windows, files and SQL, change nothing.
-    pub dry_run: bool,
 }
 
 /// A started run.

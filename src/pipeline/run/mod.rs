@@ -20,15 +20,22 @@ mod recovery;
 mod statement_tee;
 
 use self::recorder::JournalRecorder;
-use super::engine::RunRequest;
 use super::error::{PipelineError, RunFailure};
 use super::events::{EventKind, EventSink, RunOutcome, Stage};
 use super::journal::{JournalFailure, RunJournal};
 use super::lock::Lease;
-use crate::config::TableConfig;
+use crate::config::{Mode, TableConfig};
 use crate::source::{ExportSource, PlanOptions};
 use crate::store::ObjectStore;
 use crate::warehouse::Warehouse;
+
+/// What to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunRequest {
+    pub mode: Mode,
+    /// Plan only: report windows, files and SQL, change nothing.
+    pub dry_run: bool,
+}
 
 /// Everything one run works with.
 pub struct RunContext {
