@@ -14,6 +14,7 @@ use super::events::{EventSink, RunEvent, RunOutcome};
 use super::journal::RunJournal;
 use super::lock::LeaseHolder;
 use super::run;
+// Defined with the run, which reads it, so that the engine depends on the run and not back.
 use crate::config::{Config, Mode};
 use crate::contract::{PlanOptions, RunRequest, SourceClock};
 use crate::source::ExportSource;
