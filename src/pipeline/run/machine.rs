@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Run, recovery, statement_tee};
+use crate::contract::ExportDescription;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::events::{EventKind, RunOutcome, Stage};
 use crate::pipeline::export;
@@ -13,7 +14,6 @@ use crate::pipeline::journal::{JournalExport, RunJournal};
 use crate::pipeline::stage::{self, StageInput};
 use crate::pipeline::staged::{FormatForRun as _, StagedFormat, StagedSet, config_fingerprint};
 use crate::pipeline::{cleanup, state};
-use crate::contract::ExportDescription;
 use crate::source::{ExportPlan, PlanRequest, PlannedExport};
 use crate::warehouse::LoadRequest;
 

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use crate::store::StoreError;
 
-use super::map::TypeError;
+use super::type_error::TypeError;
 use crate::ddb::item_paths::ItemPathError;
 
 #[derive(Debug, thiserror::Error)]

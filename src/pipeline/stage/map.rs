@@ -17,47 +17,10 @@ use super::error::capped;
 use super::image::{Map, Value};
 use super::lines::item_key;
 use super::lookup::lookup;
+pub use super::type_error::TypeError;
 
 /// Longest value text quoted in a type error.
 const MAX_QUOTED_VALUE: usize = 120;
-
-/// A value that does not fit its column.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "table `{table}`, item {item_key}: attribute `{path}` = {value} does not fit column `{column}` \
-     ({column_type}): {reason}"
-)]
-pub struct TypeError {
-    pub table: String,
-    /// The item's primary key, as `ItemKey` displays it.
-    pub item_key: String,
-    /// The attribute path (or "(whole item)" for the whole-item column).
-    pub path: String,
-    pub column: String,
-    pub column_type: String,
-    /// The value as DynamoDB JSON, shortened.
-    pub value: String,
-    pub reason: String,
-    /// Key columns never fall back to NULL: a row without its key cannot be merged.
-    pub is_key: bool,
-}
-
-impl TypeError {
-    pub fn hint(&self) -> String {
-        if self.is_key {
-            format!(
-                "key columns must always convert: give `{}` a type every key value fits (a varchar fits any key)",
-                self.column
-            )
-        } else {
-            format!(
-                "change the type of `{}` in tables.toml, or set on_type_error = \"null\" for `{}` to load NULL \
-                 for values that do not fit",
-                self.column, self.table
-            )
-        }
-    }
-}
 
 /// Writes staged lines for one table. Built once per stage step; shared by all workers.
 #[derive(Debug)]

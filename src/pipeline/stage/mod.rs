@@ -35,6 +35,7 @@ mod spool;
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+mod type_error;
 mod worker;
 mod writer;
 
