@@ -237,11 +237,26 @@ impl RunEvent {
 
 /// The sending side handed to a run and its adapters: stamps each event with run, table and time.
 /// Sending never blocks and never fails the run (a closed receiver just drops events).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EventSink {
     run_id: String,
     table: String,
     tx: mpsc::UnboundedSender<RunEvent>,
+    /// Sees each event as it is emitted, on the emitting thread, before anything else does.
+    on_emit: Option<EmitHook>,
+}
+
+/// A synchronous look at each emitted event: where the pipeline's `crash-in-load` fault fires, so
+/// the process stops right after the statement it names and never after a later one.
+pub type EmitHook = std::sync::Arc<dyn Fn(&EventKind) + Send + Sync>;
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSink")
+            .field("run_id", &self.run_id)
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EventSink {
@@ -250,7 +265,7 @@ impl EventSink {
         table: impl Into<String>,
         tx: mpsc::UnboundedSender<RunEvent>,
     ) -> EventSink {
-        EventSink { run_id: run_id.into(), table: table.into(), tx }
+        EventSink { run_id: run_id.into(), table: table.into(), tx, on_emit: None }
     }
 
     /// A sink whose events go nowhere (for callers that need none).
@@ -274,10 +289,24 @@ impl EventSink {
 
     /// A sink stamping like this one whose events go to `tx` instead.
     pub fn redirected(&self, tx: mpsc::UnboundedSender<RunEvent>) -> EventSink {
-        EventSink { run_id: self.run_id.clone(), table: self.table.clone(), tx }
+        EventSink {
+            run_id: self.run_id.clone(),
+            table: self.table.clone(),
+            tx,
+            on_emit: self.on_emit.clone(),
+        }
+    }
+
+    /// This sink, with `hook` seeing each event it emits before the event is sent.
+    pub fn with_emit_hook(mut self, hook: EmitHook) -> EventSink {
+        self.on_emit = Some(hook);
+        self
     }
 
     pub fn emit(&self, kind: EventKind) {
+        if let Some(hook) = &self.on_emit {
+            hook(&kind);
+        }
         let event = RunEvent { run_id: self.run_id.clone(), table: self.table.clone(), at: Utc::now(), kind };
         tracing::debug!(run_id = %event.run_id, table = %event.table, event = ?event.kind, "event");
         let _ = self.tx.send(event);

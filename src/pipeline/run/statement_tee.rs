@@ -1,11 +1,13 @@
 //! The tee between the warehouse's load and the run's events: statement events go on to the
 //! front ends and are also rebuilt into the journal's statement rows. It is also where a
-//! `crash-in-load` fault fires (see `fault.rs`), since it sees each statement finish.
+//! `crash-in-load` fault fires (see `fault.rs`): synchronously, as the warehouse emits the
+//! statement's end, so the load cannot run on (and commit) while the tee catches up.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::contract::events::EmitHook;
 use crate::pipeline::events::{EventKind, EventSink, RunEvent};
 use crate::pipeline::fault;
 use crate::pipeline::journal::JournalStatement;
@@ -22,7 +24,14 @@ pub(super) fn statement_tee(events: &EventSink) -> (EventSink, StatementLog) {
             forward_to.forward(event);
         }
     });
-    (events.redirected(tx), StatementLog { collected, task })
+    let crash_in_load: EmitHook = Arc::new(|kind: &EventKind| {
+        if let EventKind::StatementFinished { index, .. } = kind
+            && fault::in_load(*index)
+        {
+            fault::crash(&format!("load statement {index}"));
+        }
+    });
+    (events.redirected(tx).with_emit_hook(crash_in_load), StatementLog { collected, task })
 }
 
 pub(super) struct StatementLog {
@@ -39,11 +48,6 @@ impl StatementLog {
 }
 
 fn record_statement(statements: &mut Vec<JournalStatement>, kind: &EventKind) {
-    if let EventKind::StatementFinished { index, .. } = kind
-        && fault::in_load(*index)
-    {
-        fault::crash(&format!("load statement {index}"));
-    }
     match kind {
         EventKind::StatementSubmitted { label, sql, .. } => statements.push(JournalStatement {
             label: label.clone(),
