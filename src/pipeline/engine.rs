@@ -15,7 +15,7 @@ use super::journal::RunJournal;
 use super::lock::LeaseHolder;
 use super::run;
 // Defined with the run, which reads it, so that the engine depends on the run and not back.
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, TableConfig};
 use crate::contract::{PlanOptions, RunRequest, SourceClock};
 use crate::source::ExportSource;
 use crate::store::ObjectStore;
@@ -182,14 +182,7 @@ impl Engine {
 
     /// The committed watermark and the newest run of a table.
     pub async fn status(&self, table: &str) -> Result<TableStatus, PipelineError> {
-        let table_config =
-            self.inner.config.table(table).ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
-        let adapters = self
-            .inner
-            .adapters
-            .tables
-            .get(table)
-            .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let (table_config, adapters) = self.table_parts(table)?;
         let watermark = self.inner.adapters.warehouse.last_commit(table).await?.map(|c| c.watermark);
         let last_run = RunJournal::list(table_config, adapters.store.as_ref()).await?.into_iter().next();
         let source_clock = adapters.source.clock().await?;
@@ -198,14 +191,7 @@ impl Engine {
 
     /// Past runs of a table, newest first, at most `limit`.
     pub async fn history(&self, table: &str, limit: usize) -> Result<Vec<RunJournal>, PipelineError> {
-        let table_config =
-            self.inner.config.table(table).ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
-        let adapters = self
-            .inner
-            .adapters
-            .tables
-            .get(table)
-            .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let (table_config, adapters) = self.table_parts(table)?;
         let mut runs = RunJournal::list(table_config, adapters.store.as_ref()).await?;
         runs.truncate(limit);
         Ok(runs)
@@ -218,16 +204,17 @@ impl Engine {
         Ok(self.inner.adapters.warehouse.last_commit(table).await?.map(|c| c.watermark))
     }
 
+    /// A configured table's settings and adapters.
+    fn table_parts(&self, table: &str) -> Result<(&TableConfig, &TableAdapters), PipelineError> {
+        let unknown = || PipelineError::UnknownTable(table.to_owned());
+        let config = self.inner.config.table(table).ok_or_else(unknown)?;
+        let adapters = self.inner.adapters.tables.get(table).ok_or_else(unknown)?;
+        Ok((config, adapters))
+    }
+
     /// Who holds the table's lease now, if anyone live does (see [`super::lock::live_holder`]).
     pub async fn lease_holder(&self, table: &str) -> Result<Option<LeaseHolder>, PipelineError> {
-        let table_config =
-            self.inner.config.table(table).ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
-        let adapters = self
-            .inner
-            .adapters
-            .tables
-            .get(table)
-            .ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
+        let (table_config, adapters) = self.table_parts(table)?;
         super::lock::live_holder(adapters.store.as_ref(), table_config).await
     }
 }
