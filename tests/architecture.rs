@@ -16,7 +16,11 @@
 //! string literals are skipped. File size and import cycles are checked in
 //! `tests/architecture_size.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod source_scan;
+
+use source_scan::{collect_rs_files, strip_comments_and_strings};
 
 /// Folders whose files must not import `crate::pipeline`.
 const ADAPTERS: &[&str] = &["warehouse", "source", "store", "config", "ddb", "aws"];
@@ -33,7 +37,7 @@ const LOWER_LAYERS: &[&str] =
 fn the_layers_import_only_downwards() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    collect_rs_files(&src, &mut files);
     assert!(files.len() > 100, "expected the crate's sources under {}, found {}", src.display(), files.len());
     let mut problems = Vec::new();
     for file in &files {
@@ -44,18 +48,6 @@ fn the_layers_import_only_downwards() {
         }
     }
     assert!(problems.is_empty(), "the layering is broken:\n{}", problems.join("\n"));
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-    out.sort();
 }
 
 /// The module path of a file relative to `src/`: `warehouse/redshift/mod.rs` → `warehouse::redshift`.
@@ -107,7 +99,7 @@ fn violations(file_module: &[String], text: &str) -> Vec<(usize, String)> {
 /// Every top-level module of the crate that `text` (the file of module `file_module`) refers to,
 /// with its line.
 fn references(file_module: &[String], text: &str) -> Vec<(usize, String)> {
-    let tokens = tokens(&code_only(text));
+    let tokens = tokens(&strip_comments_and_strings(text));
     let mut inline_mods: Vec<(String, usize)> = Vec::new();
     let mut depth = 0usize;
     let mut found = Vec::new();
@@ -222,81 +214,6 @@ fn tokens(code: &str) -> Vec<(usize, String)> {
         }
     }
     tokens
-}
-
-/// `text` with comments and the insides of string and char literals blanked (newlines kept, so
-/// lines still count).
-fn code_only(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let blank = |out: &mut String, c: char| out.push(if c == '\n' { '\n' } else { ' ' });
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        let after_ident = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
-        if c == '/' && next == Some('/') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '/' && next == Some('*') {
-            let mut nesting = 0;
-            while i < chars.len() {
-                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
-                    nesting += 1;
-                    i += 2;
-                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                    nesting -= 1;
-                    i += 2;
-                    if nesting == 0 {
-                        break;
-                    }
-                } else {
-                    blank(&mut out, chars[i]);
-                    i += 1;
-                }
-            }
-        } else if c == 'r'
-            && !after_ident
-            && matches!(next, Some('"' | '#'))
-            && raw_string_end(&chars, i).is_some()
-        {
-            let end = raw_string_end(&chars, i).unwrap();
-            chars[i..end].iter().for_each(|&c| blank(&mut out, c));
-            i = end;
-        } else if c == '"' {
-            i += 1;
-            while i < chars.len() && chars[i] != '"' {
-                let skip = if chars[i] == '\\' { 2 } else { 1 };
-                chars[i..(i + skip).min(chars.len())].iter().for_each(|&c| blank(&mut out, c));
-                i += skip;
-            }
-            i += 1;
-        } else if c == '\'' && next == Some('\\') {
-            i += 2;
-            while i < chars.len() && chars[i] != '\'' {
-                i += 1;
-            }
-            i += 1;
-        } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
-            i += 3;
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Where the raw string `r#"…"#` starting at `start` ends (exclusive), if one starts there.
-fn raw_string_end(chars: &[char], start: usize) -> Option<usize> {
-    let hashes = chars[start + 1..].iter().take_while(|&&c| c == '#').count();
-    let open = start + 1 + hashes;
-    if chars.get(open) != Some(&'"') {
-        return None;
-    }
-    let closing: Vec<char> = std::iter::once('"').chain(std::iter::repeat_n('#', hashes)).collect();
-    (open + 1..chars.len()).find(|&i| chars[i..].starts_with(&closing)).map(|i| i + closing.len())
 }
 
 /// The checker itself: each of these would let a broken arrow through if the scan missed it.

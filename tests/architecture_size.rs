@@ -14,6 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+mod source_scan;
+
+use source_scan::{collect_rs_files, is_ident_char, strip_comments_and_strings};
+
 /// The most lines a source file may have before its unit tests.
 const MAX_LINES_BEFORE_TESTS: usize = 500;
 
@@ -344,21 +348,6 @@ impl SourceTree {
     }
 }
 
-fn collect_rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_rs_files(&path, out);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// `src/lib.rs` -> `[]`, `src/a/mod.rs` and `src/a.rs` -> `["a"]`, `src/a/b.rs` -> `["a", "b"]`;
 /// `None` for `src/main.rs`, the binary's own crate.
 fn module_path(relative: &str) -> Option<Vec<String>> {
@@ -445,112 +434,6 @@ fn test_module_declarations(code: &str) -> Vec<String> {
         }
     }
     found
-}
-
-/// Blanks comments and the contents of string and char literals, keeping every newline, so the
-/// scanners below see only code.
-fn strip_comments_and_strings(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if c == '/' && next == Some('/') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '/' && next == Some('*') {
-            let mut depth = 0;
-            while i < chars.len() {
-                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    if chars[i] == '\n' {
-                        out.push('\n');
-                    }
-                    i += 1;
-                }
-            }
-        } else if c == 'r'
-            && matches!(next, Some('"' | '#'))
-            && !is_ident_char(i.checked_sub(1).map(|p| chars[p]))
-        {
-            let mut hashes = 0;
-            let mut j = i + 1;
-            while chars.get(j) == Some(&'#') {
-                hashes += 1;
-                j += 1;
-            }
-            if chars.get(j) != Some(&'"') {
-                out.push(c);
-                i += 1;
-                continue;
-            }
-            out.push('"');
-            j += 1;
-            while j < chars.len() {
-                if chars[j] == '"' && (1..=hashes).all(|k| chars.get(j + k) == Some(&'#')) {
-                    j += 1 + hashes;
-                    break;
-                }
-                if chars[j] == '\n' {
-                    out.push('\n');
-                }
-                j += 1;
-            }
-            out.push('"');
-            i = j;
-        } else if c == '"' {
-            out.push('"');
-            i += 1;
-            while i < chars.len() && chars[i] != '"' {
-                if chars[i] == '\\' {
-                    i += 1;
-                }
-                if chars.get(i) == Some(&'\n') {
-                    out.push('\n');
-                }
-                i += 1;
-            }
-            out.push('"');
-            i += 1;
-        } else if c == '\'' {
-            // A char literal ('x', '\n', '\u{1F600}') or a lifetime ('a): only the former closes.
-            let close = if next == Some('\\') {
-                (i + 3..chars.len()).find(|&j| chars[j] == '\'')
-            } else if chars.get(i + 2) == Some(&'\'') {
-                Some(i + 2)
-            } else {
-                None
-            };
-            match close {
-                Some(end) => {
-                    out.push_str("' '");
-                    i = end + 1;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            }
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    out
-}
-
-fn is_ident_char(c: Option<char>) -> bool {
-    c.is_some_and(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// One `use` item: the paths it brings in (braces expanded), and whether it re-exports.
