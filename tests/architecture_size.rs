@@ -12,7 +12,7 @@
 //! circle through a file outside the module is found).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod source_scan;
 
