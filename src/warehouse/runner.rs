@@ -87,11 +87,7 @@ pub(crate) async fn run_steps<B: StepBackend>(
             return Err(Stop { index, error });
         }
         if B::reconciles(&step.action) {
-            events.emit(EventKind::Reconciled {
-                target_rows: tally.target_rows,
-                upserts: tally.copied.upserts,
-                deletes: tally.copied.deletes,
-            });
+            report_reconciled(events, &tally.report());
         }
     }
     Ok(tally.report())
@@ -144,6 +140,15 @@ pub fn report_ended(
 ) {
     let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id });
+}
+
+/// Reports the counts a load reconciled: the target's rows after it, the upserts and deletes.
+pub fn report_reconciled(events: &EventSink, report: &LoadReport) {
+    events.emit(EventKind::Reconciled {
+        target_rows: report.target_rows,
+        upserts: report.upserts,
+        deletes: report.deletes,
+    });
 }
 
 #[cfg(test)]
