@@ -13,9 +13,17 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::contract::events::{EventKind, EventSink, StatementStatus};
-use crate::warehouse::LoadReport;
 use crate::warehouse::staged_files::CopyCounts;
 use crate::warehouse::step::{Step, StepError};
+use crate::warehouse::{LoadReport, LoadRequest};
+
+/// Everything an async load needs besides its connection (a PostgreSQL session, the Redshift
+/// Data API): what to load, where to report, and what stops it.
+pub struct LoadJob<'a> {
+    pub request: &'a LoadRequest,
+    pub events: &'a EventSink,
+    pub cancel: &'a CancellationToken,
+}
 
 /// What the steps measured, for the load's report: the rows copied into the stage and the
 /// target's row count after the load.

@@ -13,16 +13,16 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::contract::events::EventSink;
 use crate::warehouse::runner::{self, StepBackend, Tally};
 use crate::warehouse::shape::TableShape;
-use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};
+use crate::warehouse::{LoadReport, WarehouseError};
 
 use super::copy::{CopySource, copy_staged_files};
 use super::failure::StepError;
 use super::plan::{Action, Step};
 use super::session::{Canceller, Session};
 use super::sql;
+pub use crate::warehouse::runner::LoadJob;
 use crate::warehouse::watermark::stale_watermark;
 
 /// How long a cancelled statement may take to stop before the load stops waiting for it (the
@@ -32,13 +32,6 @@ const CANCEL_GRACE: Duration = Duration::from_secs(10);
 /// How long the ROLLBACK after a failure may take. It is instant unless the session is still
 /// busy with a statement that ignored a cancel; the session is dropped then, which rolls back too.
 const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Everything a load needs besides its session.
-pub struct LoadJob<'a> {
-    pub request: &'a LoadRequest,
-    pub events: &'a EventSink,
-    pub cancel: &'a CancellationToken,
-}
 
 /// The statement that stopped a load, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

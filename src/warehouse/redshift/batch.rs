@@ -9,26 +9,18 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
-use crate::contract::events::{EventKind, EventSink, StatementStatus};
+use crate::contract::events::{EventKind, StatementStatus};
 use crate::warehouse::runner::{report_ended, report_reconciled, report_started, report_submitted};
 use crate::warehouse::watermark::stale_watermark;
-use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
+use crate::warehouse::{LoadReport, RUNS_TABLE, WarehouseError};
 
 use super::data_api::{BatchState, DataApi, FIRST_POLL, Phase, StatementState, next_poll};
 use super::load_errors;
 use super::plan::{Role, Step};
+pub use crate::warehouse::runner::LoadJob;
 
 /// How long a cancelled batch may take to stop before the load stops following it.
 const CANCEL_GRACE: Duration = Duration::from_secs(60);
-
-/// Everything a load needs besides the Data API.
-pub struct LoadJob<'a> {
-    pub request: &'a LoadRequest,
-    pub events: &'a EventSink,
-    pub cancel: &'a CancellationToken,
-}
 
 /// What has been reported of each sub-statement.
 #[derive(Debug, Default, Clone, Copy)]
