@@ -3,6 +3,7 @@
 
 pub mod postgres;
 pub mod redshift;
+pub mod runner;
 pub mod shape;
 pub mod sqlite;
 pub mod staged_files;

@@ -81,6 +81,29 @@ impl StepError {
     }
 }
 
+/// The steps as the plan snapshots show them: numbered, labelled, each SQL ended by `;`.
+#[cfg(test)]
+pub fn render_steps<A>(steps: &[Step<A>]) -> String {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("-- {}. {}\n{};\n", i + 1, s.label, s.sql))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Makes `request` what the stage step hands over for run `run_id`: a previous watermark two
+/// hours back, two staged files of 60 rows, 100 upserts and 20 deletes.
+#[cfg(test)]
+pub fn stage_two_files(request: &mut crate::warehouse::LoadRequest, run_id: &str) {
+    request.previous_watermark = Some(request.watermark - chrono::Duration::hours(2));
+    for part in 0..2 {
+        let key = format!("{}/staged/{run_id}/part-{part:05}.json.gz", request.table.name);
+        request.staged.files.push(crate::contract::staged::StagedFile { key, rows: 60, bytes: 2048 });
+    }
+    (request.staged.upserts, request.staged.deletes) = (100, 20);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,21 +8,21 @@
 //! [`LoadStop`] says so, and the `load` module settles it.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::contract::events::{EventKind, EventSink, StatementStatus};
+use crate::warehouse::runner::{self, StepBackend, Tally};
 use crate::warehouse::shape::TableShape;
-use crate::warehouse::staged_files::CopyCounts;
-use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};
+use crate::warehouse::{LoadReport, WarehouseError};
 
 use super::copy::{CopySource, copy_staged_files};
 use super::failure::StepError;
 use super::plan::{Action, Step};
 use super::session::{Canceller, Session};
 use super::sql;
+pub use crate::warehouse::runner::LoadJob;
 use crate::warehouse::watermark::stale_watermark;
 
 /// How long a cancelled statement may take to stop before the load stops waiting for it (the
@@ -32,20 +32,6 @@ const CANCEL_GRACE: Duration = Duration::from_secs(10);
 /// How long the ROLLBACK after a failure may take. It is instant unless the session is still
 /// busy with a statement that ignored a cancel; the session is dropped then, which rolls back too.
 const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Everything a load needs besides its session.
-pub struct LoadJob<'a> {
-    pub request: &'a LoadRequest,
-    pub events: &'a EventSink,
-    pub cancel: &'a CancellationToken,
-}
-
-/// What the steps measured, for the report.
-#[derive(Debug, Default)]
-struct Tally {
-    copied: CopyCounts,
-    target_rows: u64,
-}
 
 /// The statement that stopped a load, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,68 +52,46 @@ impl From<LoadStop> for WarehouseError {
 
 /// Runs `steps` in order; on any stop, rolls back and says which statement stopped and why.
 pub async fn run_steps(session: &Session, steps: &[Step], job: &LoadJob<'_>) -> Result<LoadReport, LoadStop> {
-    let shape = TableShape::of(&job.request.table);
-    let mut tally = Tally::default();
-    for (position, step) in steps.iter().enumerate() {
-        let index = position + 1;
-        if let Err(error) = run_step(session, step, index, steps.len(), job, &shape, &mut tally).await {
-            roll_back(session).await;
-            let at_commit = step.action == Action::Commit;
-            return Err(LoadStop { index, label: step.label.clone(), error, at_commit });
+    let mut backend = PostgresSteps { session, job, shape: TableShape::of(&job.request.table) };
+    runner::run_steps(&mut backend, steps, job.events, job.cancel).await.map_err(|stop| {
+        let step = &steps[stop.index - 1];
+        LoadStop {
+            index: stop.index,
+            label: step.label.clone(),
+            error: stop.error,
+            at_commit: step.action == Action::Commit,
         }
-        if step.action == Action::Reconcile {
-            job.events.emit(EventKind::Reconciled {
-                target_rows: tally.target_rows,
-                upserts: tally.copied.upserts,
-                deletes: tally.copied.deletes,
-            });
-        }
-    }
-    Ok(LoadReport {
-        target_rows: tally.target_rows,
-        upserts: tally.copied.upserts,
-        deletes: tally.copied.deletes,
     })
 }
 
-async fn run_step(
-    session: &Session,
-    step: &Step,
-    index: usize,
-    total: usize,
-    job: &LoadJob<'_>,
-    shape: &TableShape,
-    tally: &mut Tally,
-) -> Result<(), StepError> {
-    let events = job.events;
-    events.emit(EventKind::StatementSubmitted {
-        index,
-        total,
-        label: step.label.clone(),
-        sql: step.sql.clone(),
-    });
-    let clock = Instant::now();
-    let result = if job.cancel.is_cancelled() {
-        Err(StepError::Cancelled)
-    } else {
-        events.emit(EventKind::StatementStarted { index, query_id: None });
-        let performed = perform(session, step, job, shape, tally);
+/// The load's session, as the shared statement loop's backend.
+struct PostgresSteps<'a> {
+    session: &'a Session,
+    job: &'a LoadJob<'a>,
+    shape: TableShape,
+}
+
+impl StepBackend for PostgresSteps<'_> {
+    type Action = Action;
+
+    /// Every step but the COMMIT is interrupted by a cancel (once sent, the commit's outcome is
+    /// the load's).
+    async fn perform(&mut self, step: &Step, tally: &mut Tally) -> Result<Option<i64>, StepError> {
+        let performed = perform(self.session, step, self.job, &self.shape, tally);
         if step.action == Action::Commit {
             performed.await
         } else {
-            unless_cancelled(performed, job.cancel, &session.canceller()).await
+            unless_cancelled(performed, self.job.cancel, &self.session.canceller()).await
         }
-    };
-    let (status, rows, error) = match &result {
-        Ok(rows) => (StatementStatus::Finished, *rows, None),
-        Err(StepError::Cancelled) => (StatementStatus::Aborted, None, Some("cancelled".to_owned())),
-        Err(StepError::Failed(message) | StepError::Transient { message, .. }) => {
-            (StatementStatus::Failed, None, Some(message.clone()))
-        }
-    };
-    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id: None });
-    result.map(drop)
+    }
+
+    async fn roll_back(&mut self) {
+        roll_back(self.session).await;
+    }
+
+    fn reconciles(action: &Action) -> bool {
+        *action == Action::Reconcile
+    }
 }
 
 /// Runs `statement` until it ends or the load is cancelled. On cancel, asks the server to

@@ -173,26 +173,13 @@ fn finish(request: &LoadRequest, target: &str) -> [Step; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::warehouse::step::{render_steps as render, stage_two_files};
     use crate::warehouse::testkit;
-
-    fn render(steps: &[Step]) -> String {
-        steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| format!("-- {}. {}\n{};\n", i + 1, s.label, s.sql))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
 
     /// A request as the stage step would hand it over: two files, some upserts and deletes.
     fn staged_request(table: crate::config::TableConfig, mode: Mode, run_id: &str) -> LoadRequest {
         let mut request = testkit::request_for(table, mode, run_id);
-        request.previous_watermark = Some(request.watermark - chrono::Duration::hours(2));
-        for part in 0..2 {
-            let key = format!("{}/staged/{run_id}/part-{part:05}.json.gz", request.table.name);
-            request.staged.files.push(crate::contract::staged::StagedFile { key, rows: 60, bytes: 2048 });
-        }
-        (request.staged.upserts, request.staged.deletes) = (100, 20);
+        stage_two_files(&mut request, run_id);
         request
     }
 

@@ -9,25 +9,18 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
-use crate::contract::events::{EventKind, EventSink, StatementStatus};
+use crate::contract::events::{EventKind, StatementStatus};
+use crate::warehouse::runner::{report_ended, report_reconciled, report_started, report_submitted};
 use crate::warehouse::watermark::stale_watermark;
-use crate::warehouse::{LoadReport, LoadRequest, RUNS_TABLE, WarehouseError};
+use crate::warehouse::{LoadReport, RUNS_TABLE, WarehouseError};
 
 use super::data_api::{BatchState, DataApi, FIRST_POLL, Phase, StatementState, next_poll};
 use super::load_errors;
 use super::plan::{Role, Step};
+pub use crate::warehouse::runner::LoadJob;
 
 /// How long a cancelled batch may take to stop before the load stops following it.
 const CANCEL_GRACE: Duration = Duration::from_secs(60);
-
-/// Everything a load needs besides the Data API.
-pub struct LoadJob<'a> {
-    pub request: &'a LoadRequest,
-    pub events: &'a EventSink,
-    pub cancel: &'a CancellationToken,
-}
 
 /// What has been reported of each sub-statement.
 #[derive(Debug, Default, Clone, Copy)]
@@ -53,12 +46,7 @@ pub async fn run_batch(
     job: &LoadJob<'_>,
 ) -> Result<LoadReport, WarehouseError> {
     for (position, step) in steps.iter().enumerate() {
-        job.events.emit(EventKind::StatementSubmitted {
-            index: position + 1,
-            total: steps.len(),
-            label: step.label.clone(),
-            sql: step.sql.clone(),
-        });
+        report_submitted(job.events, position + 1, steps.len(), step);
     }
     let mut follower =
         Follower { api, steps, job, reported: vec![Reported::default(); steps.len()], failure: None };
@@ -160,10 +148,7 @@ impl Follower<'_> {
             let index = position + 1;
             if sub.phase != Phase::Waiting && !self.reported[position].started {
                 self.reported[position].started = true;
-                self.job.events.emit(EventKind::StatementStarted {
-                    index,
-                    query_id: sub.query_id.map(|q| q.to_string()),
-                });
+                report_started(self.job.events, index, sub.query_id.map(|q| q.to_string()));
             }
             if sub.phase.is_terminal() && !self.reported[position].finished {
                 let error = match sub.phase {
@@ -182,14 +167,8 @@ impl Follower<'_> {
             Phase::Failed => StatementStatus::Failed,
             _ => StatementStatus::Aborted,
         };
-        self.job.events.emit(EventKind::StatementFinished {
-            index: position + 1,
-            status,
-            duration_ms: u64::try_from(sub.duration.as_millis()).unwrap_or(u64::MAX),
-            rows: sub.rows,
-            error,
-            query_id: sub.query_id.map(|q| q.to_string()),
-        });
+        let query_id = sub.query_id.map(|q| q.to_string());
+        report_ended(self.job.events, position + 1, status, sub.duration, sub.rows, error, query_id);
     }
 
     /// Redshift's error, made actionable for the statements whose failure has a known meaning.
@@ -231,14 +210,8 @@ impl Follower<'_> {
         for (position, reported) in self.reported.iter_mut().enumerate() {
             if !reported.finished {
                 reported.finished = true;
-                self.job.events.emit(EventKind::StatementFinished {
-                    index: position + 1,
-                    status,
-                    duration_ms: 0,
-                    rows: None,
-                    error: Some(why.to_owned()),
-                    query_id: None,
-                });
+                let why = Some(why.to_owned());
+                report_ended(self.job.events, position + 1, status, Duration::ZERO, None, why, None);
             }
         }
     }
@@ -303,11 +276,7 @@ impl Follower<'_> {
         });
         let report =
             LoadReport { target_rows: record.target_rows, upserts: record.upserts, deletes: record.deletes };
-        self.job.events.emit(EventKind::Reconciled {
-            target_rows: report.target_rows,
-            upserts: report.upserts,
-            deletes: report.deletes,
-        });
+        report_reconciled(self.job.events, &report);
         Ok(report)
     }
 
@@ -327,12 +296,10 @@ impl Follower<'_> {
                 record.map_or(0, |r| r.target_rows)
             }
         };
-        self.job.events.emit(EventKind::Reconciled {
-            target_rows,
-            upserts: request.staged.upserts,
-            deletes: request.staged.deletes,
-        });
-        LoadReport { target_rows, upserts: request.staged.upserts, deletes: request.staged.deletes }
+        let report =
+            LoadReport { target_rows, upserts: request.staged.upserts, deletes: request.staged.deletes };
+        report_reconciled(self.job.events, &report);
+        report
     }
 
     fn warn_on_copy_mismatch(&self, state: &BatchState, copy: usize, staged: u64) {

@@ -283,6 +283,7 @@ mod tests {
     use super::*;
     use crate::contract::staged::StagedFile;
     use crate::store::LocalStore;
+    use crate::warehouse::step::{render_steps as render, stage_two_files};
     use crate::warehouse::testkit;
 
     const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
@@ -317,15 +318,6 @@ mod tests {
         for request in [&remote, &local] {
             assert!(copy_of(request, &overridden).contains("\nREGION 'us-east-1'\n"));
         }
-    }
-
-    fn render(steps: &[Step]) -> String {
-        steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| format!("-- {}. {}\n{};\n", i + 1, s.label, s.sql))
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 
     /// A store whose URLs are S3 URLs, as the Redshift adapter requires.
@@ -375,14 +367,9 @@ mod tests {
     fn staged_request(table: crate::config::TableConfig, mode: Mode, run_id: &str) -> LoadRequest {
         let mut request = testkit::request_for(table, mode, run_id);
         request.store = Arc::new(S3Urls(LocalStore::new(std::env::temp_dir())));
-        request.previous_watermark = Some(request.watermark - chrono::Duration::hours(2));
         request.staged.manifest_key = format!("{}/staged/{run_id}/copy.manifest", request.table.name);
         request.staged.jsonpaths_key = format!("{}/staged/{run_id}/jsonpaths.json", request.table.name);
-        for part in 0..2 {
-            let key = format!("{}/staged/{run_id}/part-{part:05}.json.gz", request.table.name);
-            request.staged.files.push(StagedFile { key, rows: 60, bytes: 2048 });
-        }
-        (request.staged.upserts, request.staged.deletes) = (100, 20);
+        stage_two_files(&mut request, run_id);
         request
     }
 

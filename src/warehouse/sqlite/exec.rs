@@ -6,17 +6,16 @@
 //! as they were — which is what makes a load stopped by a busy database safe to run again.
 
 use std::fmt;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
-use crate::contract::events::{EventKind, EventSink, StatementStatus};
+use crate::contract::events::EventSink;
 use crate::retry::{RetryAccount, Retryable};
+use crate::warehouse::runner::{self, StepBackend, Tally};
 use crate::warehouse::shape::TableShape;
-use crate::warehouse::staged_files::CopyCounts;
 use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};
 
 use super::copy::{CopySource, copy_staged_files};
@@ -33,13 +32,6 @@ pub struct LoadJob {
     pub cancel: CancellationToken,
     /// The runtime the store is read through.
     pub runtime: Handle,
-}
-
-/// What the steps measured, for the report.
-#[derive(Debug, Default)]
-struct Tally {
-    copied: CopyCounts,
-    target_rows: u64,
 }
 
 /// The statement that stopped a load (rolled back), and why.
@@ -80,64 +72,38 @@ impl From<LoadStop> for WarehouseError {
 }
 
 /// Runs `steps` in order; on any stop, rolls back and says which statement stopped and why.
+/// The shared loop is async, but every SQLite step runs to its end without waiting, so it is
+/// driven right here on the load's blocking thread (a cancel interrupts a running statement
+/// through [`super::interrupt`]).
 pub fn run_steps(conn: &Connection, steps: &[Step], job: &LoadJob) -> Result<LoadReport, LoadStop> {
     end_abandoned_transaction(conn);
-    let shape = TableShape::of(&job.request.table);
-    let mut tally = Tally::default();
-    for (position, step) in steps.iter().enumerate() {
-        let index = position + 1;
-        if let Err(error) = run_step(conn, step, index, steps.len(), job, &shape, &mut tally) {
-            roll_back(conn);
-            return Err(LoadStop { index, label: step.label.clone(), error });
-        }
-        if step.action == Action::Reconcile {
-            job.events.emit(EventKind::Reconciled {
-                target_rows: tally.target_rows,
-                upserts: tally.copied.upserts,
-                deletes: tally.copied.deletes,
-            });
-        }
-    }
-    Ok(LoadReport {
-        target_rows: tally.target_rows,
-        upserts: tally.copied.upserts,
-        deletes: tally.copied.deletes,
-    })
+    let mut backend = SqliteSteps { conn, job, shape: TableShape::of(&job.request.table) };
+    futures::executor::block_on(runner::run_steps(&mut backend, steps, &job.events, &job.cancel)).map_err(
+        |stop| LoadStop { index: stop.index, label: steps[stop.index - 1].label.clone(), error: stop.error },
+    )
 }
 
-fn run_step(
-    conn: &Connection,
-    step: &Step,
-    index: usize,
-    total: usize,
-    job: &LoadJob,
-    shape: &TableShape,
-    tally: &mut Tally,
-) -> Result<(), StepError> {
-    let events = &job.events;
-    events.emit(EventKind::StatementSubmitted {
-        index,
-        total,
-        label: step.label.clone(),
-        sql: step.sql.clone(),
-    });
-    let clock = Instant::now();
-    let result = if job.cancel.is_cancelled() {
-        Err(StepError::Cancelled)
-    } else {
-        events.emit(EventKind::StatementStarted { index, query_id: None });
-        perform(conn, step, job, shape, tally)
-    };
-    let (status, rows, error) = match &result {
-        Ok(rows) => (StatementStatus::Finished, *rows, None),
-        Err(StepError::Cancelled) => (StatementStatus::Aborted, None, Some("cancelled".to_owned())),
-        Err(StepError::Failed(message) | StepError::Transient { message, .. }) => {
-            (StatementStatus::Failed, None, Some(message.clone()))
-        }
-    };
-    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id: None });
-    result.map(drop)
+/// The writer connection, as the shared statement loop's backend.
+struct SqliteSteps<'a> {
+    conn: &'a Connection,
+    job: &'a LoadJob,
+    shape: TableShape,
+}
+
+impl StepBackend for SqliteSteps<'_> {
+    type Action = Action;
+
+    async fn perform(&mut self, step: &Step, tally: &mut Tally) -> Result<Option<i64>, StepError> {
+        perform(self.conn, step, self.job, &self.shape, tally)
+    }
+
+    async fn roll_back(&mut self) {
+        roll_back(self.conn);
+    }
+
+    fn reconciles(action: &Action) -> bool {
+        *action == Action::Reconcile
+    }
 }
 
 /// Runs one step; returns the row count it reports.
