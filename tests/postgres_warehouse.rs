@@ -5,24 +5,22 @@
 
 mod postgres_support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use async_trait::async_trait;
 
 use pretty_assertions::assert_eq;
 use tokio_util::sync::CancellationToken;
 
 use dynashift::config::{Mode, TargetTable};
 use dynashift::pipeline::events::{EventKind, StatementStatus};
-use dynashift::store::{LocalStore, ObjectMeta, ObjectReader, ObjectStore, StoreError};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::{Warehouse, WarehouseError};
 
+use dynashift::testkit::{
+    self, CancelOnOpen, at, customers_table, finished_statements, line, submitted_label,
+};
 use postgres_support::{
-    Fixture, admin_client, at, customer, customers_table, delete_customer, expected_rows, line, line_values,
-    orders_table, with_database,
+    Fixture, admin_client, customer, delete_customer, expected_rows, line_values, orders_table, with_database,
 };
 
 fn text(s: &str) -> PgValue {
@@ -41,29 +39,6 @@ async fn customer_rows(fixture: &Fixture) -> Vec<(PgValue, PgValue, PgValue)> {
 
 fn row(id: &str, name: &str, visits: i64) -> (PgValue, PgValue, PgValue) {
     (text(id), text(name), PgValue::Integer(visits))
-}
-
-/// (index, status, error) of every finished statement.
-fn finished_statements(events: &[EventKind]) -> Vec<(usize, StatementStatus, Option<String>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementFinished { index, status, error, .. } => {
-                Some((*index, *status, error.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn submitted_label(events: &[EventKind], wanted: usize) -> String {
-    events
-        .iter()
-        .find_map(|e| match e {
-            EventKind::StatementSubmitted { index, label, .. } if *index == wanted => Some(label.clone()),
-            _ => None,
-        })
-        .expect("the statement was submitted")
 }
 
 async fn seed_customers(fixture: &Fixture) {
@@ -347,51 +322,6 @@ async fn a_load_cancelled_before_it_starts_runs_nothing() {
     assert_eq!(fixture.warehouse.last_commit("customers").await.unwrap(), None);
 }
 
-/// A store that cancels the load when it is asked for one particular object.
-#[derive(Debug)]
-struct CancelOnOpen {
-    inner: LocalStore,
-    trigger_key: String,
-    cancel: CancellationToken,
-}
-
-#[async_trait]
-impl ObjectStore for CancelOnOpen {
-    fn root_url(&self) -> String {
-        self.inner.root_url()
-    }
-    fn url_of(&self, key: &str) -> String {
-        self.inner.url_of(key)
-    }
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn open(&self, key: &str) -> Result<ObjectReader, StoreError> {
-        if key == self.trigger_key {
-            self.cancel.cancel();
-        }
-        self.inner.open(key).await
-    }
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.put(key, bytes).await
-    }
-    async fn put_file(&self, key: &str, file: &Path) -> Result<(), StoreError> {
-        self.inner.put_file(key, file).await
-    }
-    async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.create_new(key, bytes).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.head(key).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_load_cancelled_during_the_copy_rolls_back_and_reports_the_copy_aborted() {
     let fixture = Fixture::new("pgw_cancel_copy").await;
@@ -577,15 +507,15 @@ async fn unicode_and_copy_special_characters_round_trip() {
 async fn odd_identifiers_are_quoted_everywhere() {
     let fixture = Fixture::new("pgw_odd_names").await;
     let target = TargetTable { schema: Some("my \"schema\"".into()), table: "select; drop".into() };
-    let table = postgres_support::table(
+    let table = testkit::table(
         "odd'name",
         target.clone(),
         &["pk", "sk"],
         vec![
-            postgres_support::column("order", "pk", "varchar(8)", true),
-            postgres_support::column("a \"quoted\" col", "sk", "integer", true),
-            postgres_support::column("x;y", "v", "varchar(8)", false),
-            postgres_support::column("ünï", "w", "boolean", false),
+            testkit::column("order", "pk", "varchar(8)", true),
+            testkit::column("a \"quoted\" col", "sk", "integer", true),
+            testkit::column("x;y", "v", "varchar(8)", false),
+            testkit::column("ünï", "w", "boolean", false),
         ],
     );
     let upsert = |sk: i64, v: &str| {

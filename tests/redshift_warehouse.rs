@@ -21,13 +21,11 @@ use dataapi_support::{DataApiStandIn, Fault};
 use dynashift::config::{Mode, RedshiftConnection, TableConfig};
 use dynashift::pipeline::events::{EventKind, EventSink, StatementStatus};
 use dynashift::store::ObjectStore;
+use dynashift::testkit::{at, customers_table, finished_statements, line, stage_files};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
-use postgres_support::{
-    at, customer, customers_table, delete_customer, expected_rows, line, line_values, orders_table,
-    stage_files,
-};
+use postgres_support::{customer, delete_customer, expected_rows, line_values, orders_table};
 use redshift_stack::RedshiftStack;
 
 /// A Redshift warehouse over the stand-in, a moto bucket for the staged files, and a direct
@@ -145,19 +143,6 @@ async fn seed_customers(fixture: &RedshiftFixture) {
     fixture.sync(&customers_table(), Mode::Full, "seed", &parts).await.result.unwrap();
 }
 
-/// `(index, status, error)` of every finished statement, in order.
-fn finished(events: &[EventKind]) -> Vec<(usize, StatementStatus, Option<String>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementFinished { index, status, error, .. } => {
-                Some((*index, *status, error.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 fn statement_error(outcome: &Outcome) -> (usize, String, String) {
     match &outcome.result {
         Err(WarehouseError::Statement { index, label, message }) => (*index, label.clone(), message.clone()),
@@ -182,7 +167,7 @@ async fn full_then_incremental_loads_apply_upserts_and_deletes_in_one_batch_each
             .iter()
             .any(|e| matches!(e, EventKind::Reconciled { target_rows: 3, upserts: 2, deletes: 1 }))
     );
-    let all_finished = finished(&outcome.events);
+    let all_finished = finished_statements(&outcome.events);
     assert!(
         all_finished.iter().all(|(_, status, _)| *status == StatementStatus::Finished),
         "{all_finished:?}"
@@ -250,7 +235,7 @@ async fn a_failed_statement_shows_redshifts_error_and_changes_nothing() {
     let (index, label, message) = statement_error(&outcome);
     assert_eq!(label, "merge staged upserts");
     assert!(message.contains("permission denied for relation customers"), "{message}");
-    let statuses = finished(&outcome.events);
+    let statuses = finished_statements(&outcome.events);
     assert_eq!(
         statuses.iter().find(|(i, ..)| *i == index).map(|(_, s, _)| *s),
         Some(StatementStatus::Failed)
@@ -480,7 +465,9 @@ async fn cancelling_stops_the_running_statement_and_commits_nothing() {
     assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
     assert!(started.elapsed() < Duration::from_secs(20), "the statement was stopped, not waited out");
     assert!(fixture.standin.calls().iter().any(|c| c.operation == "CancelStatement"));
-    assert!(finished(&outcome.events).iter().any(|(_, status, _)| *status == StatementStatus::Aborted));
+    assert!(
+        finished_statements(&outcome.events).iter().any(|(_, status, _)| *status == StatementStatus::Aborted)
+    );
     assert_eq!(fixture.snapshot(&table).await, before);
 }
 

@@ -1,19 +1,16 @@
 //! Loads end to end: hand-written staged files in a local store, loaded into a temporary
 //! SQLite file, checked through the target's rows, `dynashift_runs` and the statement events.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use pretty_assertions::assert_eq;
 use rusqlite::types::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::SqliteWarehouse;
-use super::testkit::{self, Fixture, line};
+use super::testkit::{self, CancelOnOpen, Fixture, finished_statements, line, submitted_label};
 use crate::config::{Mode, TargetTable};
 use crate::contract::events::{EventKind, StatementStatus};
-use crate::store::{LocalStore, ObjectMeta, ObjectReader, ObjectStore, StoreError};
 use crate::warehouse::{Warehouse, WarehouseError};
 
 fn text(s: &str) -> Value {
@@ -45,29 +42,6 @@ fn customer_rows(fixture: &Fixture) -> Vec<(Value, Value, Value)> {
 
 fn row(id: &str, name: &str, visits: i64) -> (Value, Value, Value) {
     (text(id), text(name), Value::Integer(visits))
-}
-
-/// The statement events of a load: (index, status) of every finished statement.
-fn finished_statements(events: &[EventKind]) -> Vec<(usize, StatementStatus, Option<String>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementFinished { index, status, error, .. } => {
-                Some((*index, *status, error.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn submitted_label(events: &[EventKind], wanted: usize) -> String {
-    events
-        .iter()
-        .find_map(|e| match e {
-            EventKind::StatementSubmitted { index, label, .. } if *index == wanted => Some(label.clone()),
-            _ => None,
-        })
-        .expect("the statement was submitted")
 }
 
 async fn seed_customers(fixture: &Fixture) {
@@ -269,51 +243,6 @@ async fn a_load_cancelled_before_it_starts_runs_nothing() {
     );
     assert!(!outcome.events.iter().any(|e| matches!(e, EventKind::StatementStarted { .. })));
     assert_eq!(fixture.warehouse.last_commit("customers").await.unwrap(), None);
-}
-
-/// A store that cancels the load when it is asked for one particular object.
-#[derive(Debug)]
-struct CancelOnOpen {
-    inner: LocalStore,
-    trigger_key: String,
-    cancel: CancellationToken,
-}
-
-#[async_trait]
-impl ObjectStore for CancelOnOpen {
-    fn root_url(&self) -> String {
-        self.inner.root_url()
-    }
-    fn url_of(&self, key: &str) -> String {
-        self.inner.url_of(key)
-    }
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn open(&self, key: &str) -> Result<ObjectReader, StoreError> {
-        if key == self.trigger_key {
-            self.cancel.cancel();
-        }
-        self.inner.open(key).await
-    }
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.put(key, bytes).await
-    }
-    async fn put_file(&self, key: &str, file: &Path) -> Result<(), StoreError> {
-        self.inner.put_file(key, file).await
-    }
-    async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.create_new(key, bytes).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.head(key).await
-    }
 }
 
 #[tokio::test]
