@@ -288,34 +288,17 @@ async fn every_planned_statement_is_reported_in_order() {
     let planned = fixture.warehouse.plan(&request);
     let outcome = fixture.load(&request).await;
     outcome.result.unwrap();
-    let submitted: Vec<(usize, usize, String)> = outcome
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementSubmitted { index, total, sql, .. } => Some((*index, *total, sql.clone())),
-            _ => None,
-        })
-        .collect();
-    let expected: Vec<(usize, usize, String)> =
-        planned.iter().enumerate().map(|(i, p)| (i + 1, planned.len(), p.sql.clone())).collect();
-    assert_eq!(submitted, expected);
-    let started = outcome.events.iter().filter(|e| matches!(e, EventKind::StatementStarted { .. })).count();
-    assert_eq!(started, planned.len());
-    let rows_of =
-        |label: &str| {
-            let index = planned.iter().position(|p| p.label == label).unwrap() + 1;
-            outcome.events.iter().find_map(|e| match e {
-                EventKind::StatementFinished {
-                    index: i, rows, status: StatementStatus::Finished, ..
-                } if *i == index => Some(*rows),
-                _ => None,
-            })
-        };
-    assert_eq!(rows_of("COPY 1 staged file into stage"), Some(Some(2)));
-    assert_eq!(rows_of("delete keys staged as deletes"), Some(Some(1)));
-    assert_eq!(rows_of("upsert staged rows"), Some(Some(1)));
-    assert_eq!(rows_of("count rows of \"customers\""), Some(Some(2)));
-    assert_eq!(rows_of("commit"), Some(None));
+    testkit::assert_statements_follow_the_plan(
+        &planned,
+        &outcome.events,
+        &[
+            ("COPY 1 staged file into stage", Some(Some(2))),
+            ("delete keys staged as deletes", Some(Some(1))),
+            ("upsert staged rows", Some(Some(1))),
+            ("count rows of \"customers\"", Some(Some(2))),
+            ("commit", Some(None)),
+        ],
+    );
     assert!(outcome.events.contains(&EventKind::Reconciled { target_rows: 2, upserts: 1, deletes: 1 }));
 }
 
