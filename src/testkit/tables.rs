@@ -130,6 +130,22 @@ impl TableBuilder {
         self
     }
 
+    /// A key attribute with no column of its own (tests of sources need no columns).
+    pub fn key_attribute(mut self, path: &str) -> TableBuilder {
+        self.config.key.push(path.to_owned());
+        self
+    }
+
+    pub fn source(mut self, source: SourceConfig) -> TableBuilder {
+        self.config.source = source;
+        self
+    }
+
+    pub fn store(mut self, store: StoreLocation) -> TableBuilder {
+        self.config.store = store;
+        self
+    }
+
     pub fn mode(mut self, mode: Mode) -> TableBuilder {
         self.config.mode = mode;
         self
