@@ -308,18 +308,12 @@ async fn a_full_load_over_a_target_with_views_fails_and_keeps_everything() {
 #[tokio::test]
 async fn a_load_cancelled_before_it_starts_runs_nothing() {
     let fixture = Fixture::new("pgw_cancel_early").await;
-    let table = customers_table();
-    let staged = fixture.stage(&table, "r1", &[vec![customer("C1", "Ada", 1)]]).await;
-    let cancel = CancellationToken::new();
-    cancel.cancel();
-    let outcome =
-        fixture.load_with(&fixture.request(&table, Mode::Full, "r1", staged), &cancel, |_| {}).await;
-    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
-    assert_eq!(
-        finished_statements(&outcome.events),
-        [(1, StatementStatus::Aborted, Some("cancelled".into()))]
-    );
-    assert_eq!(fixture.warehouse.last_commit("customers").await.unwrap(), None);
+    let finished = testkit::behaviour::a_load_cancelled_before_it_starts_runs_nothing(
+        &fixture.warehouse,
+        fixture.store.clone(),
+    )
+    .await;
+    assert_eq!(finished, [(1, StatementStatus::Aborted, Some("cancelled".into()))]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -444,6 +444,24 @@ async fn too_many_active_statements_is_load_and_is_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_cancelled_before_it_starts_runs_nothing() {
+    let fixture = RedshiftFixture::new("rs_cancel_early").await;
+    let finished = dynashift::testkit::behaviour::a_load_cancelled_before_it_starts_runs_nothing(
+        &fixture.warehouse,
+        fixture.store.clone(),
+    )
+    .await;
+    assert!(finished.len() > 1, "the whole batch is reported: {finished:?}");
+    assert!(
+        finished.iter().all(|(_, _, error)| error.as_deref() == Some("cancelled before the batch was sent")),
+        "{finished:?}"
+    );
+    let batches =
+        fixture.standin.calls().into_iter().filter(|c| c.operation == "BatchExecuteStatement").count();
+    assert_eq!(batches, 0, "the load's batch never reached the Data API");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_stops_the_running_statement_and_commits_nothing() {
     let fixture = RedshiftFixture::new("rs_cancel").await;
     let table = customers_table();

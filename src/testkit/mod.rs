@@ -9,6 +9,7 @@
 //! the README's `cargo test` runs without `--features`). The code here is small, uses only normal
 //! dependencies, and is never called by the binary, so the linker drops it.
 
+pub mod behaviour;
 mod events;
 mod staged;
 mod store;

@@ -231,18 +231,12 @@ async fn an_incremental_load_must_continue_from_the_committed_watermark() {
 #[tokio::test]
 async fn a_load_cancelled_before_it_starts_runs_nothing() {
     let fixture = Fixture::new();
-    let table = testkit::customers_table();
-    let staged = fixture.stage(&table, "r1", &[vec![customer("C1", "Ada", 1)]]).await;
-    let cancel = CancellationToken::new();
-    cancel.cancel();
-    let outcome = fixture.load_with(&fixture.request(&table, Mode::Full, "r1", staged), &cancel).await;
-    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
-    assert_eq!(
-        finished_statements(&outcome.events),
-        [(1, StatementStatus::Aborted, Some("cancelled".into()))]
-    );
-    assert!(!outcome.events.iter().any(|e| matches!(e, EventKind::StatementStarted { .. })));
-    assert_eq!(fixture.warehouse.last_commit("customers").await.unwrap(), None);
+    let finished = testkit::behaviour::a_load_cancelled_before_it_starts_runs_nothing(
+        &fixture.warehouse,
+        fixture.store.clone(),
+    )
+    .await;
+    assert_eq!(finished, [(1, StatementStatus::Aborted, Some("cancelled".into()))]);
 }
 
 #[tokio::test]

@@ -1,0 +1,64 @@
+//! Warehouse behaviour written once and run against every backend: each function takes the
+//! warehouse under test and the store its staged files go to, and asserts what every warehouse
+//! must do. The SQLite unit tests, `tests/postgres_warehouse.rs` and `tests/redshift_warehouse.rs`
+//! call the same functions, so a backend cannot drift from the others unnoticed.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{customers_table, finished_statements, line, request_for, stage_files};
+use crate::config::Mode;
+use crate::contract::events::{EventKind, EventSink, StatementStatus};
+use crate::store::ObjectStore;
+use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+
+/// Loads `request` into `warehouse`, returning what the load returned and every event it sent.
+pub async fn load_collecting(
+    warehouse: &dyn Warehouse,
+    request: &LoadRequest,
+    cancel: &CancellationToken,
+) -> (Result<LoadReport, WarehouseError>, Vec<EventKind>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sink = EventSink::new(&request.run_id, &request.table.name, tx);
+    let result = warehouse.load(request, &sink, cancel).await;
+    drop(sink);
+    let mut events = Vec::new();
+    while let Some(event) = rx.recv().await {
+        events.push(event.kind);
+    }
+    (result, events)
+}
+
+/// A full load of `customers` staged in `store`, on a first run.
+async fn first_customers_load(store: Arc<dyn ObjectStore>, run_id: &str) -> LoadRequest {
+    let table = customers_table();
+    let upsert = line(&table, "U", &[("customer_id", "\"C1\""), ("name", "\"Ada\""), ("visits", "1")]);
+    let staged = stage_files(store.as_ref(), &table, run_id, &[vec![upsert]]).await;
+    let mut request = request_for(table, Mode::Full, run_id);
+    request.staged = staged;
+    request.store = store;
+    request
+}
+
+/// A load whose cancel token fired before it began fails as cancelled, starts no statement,
+/// reports every statement it did report as aborted, and commits nothing. Returns the finished
+/// statements `(index, status, error)` for the backend's own expectation (SQLite and PostgreSQL
+/// abort the first statement; Redshift sends its plan as one batch and aborts all of it).
+pub async fn a_load_cancelled_before_it_starts_runs_nothing(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+) -> Vec<(usize, StatementStatus, Option<String>)> {
+    let request = first_customers_load(store, "r1").await;
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let (result, events) = load_collecting(warehouse, &request, &cancel).await;
+    assert!(matches!(result, Err(WarehouseError::Cancelled)), "{result:?}");
+    assert!(!events.iter().any(|e| matches!(e, EventKind::StatementStarted { .. })), "{events:?}");
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), None);
+    let finished = finished_statements(&events);
+    assert!(!finished.is_empty(), "the cancelled load reports its statements aborted: {events:?}");
+    assert!(finished.iter().all(|(_, status, _)| *status == StatementStatus::Aborted), "{finished:?}");
+    finished
+}
