@@ -238,12 +238,12 @@ async fn an_incremental_load_must_continue_from_the_committed_watermark() {
     let fixture = Fixture::new("pgw_watermark").await;
     seed_customers(&fixture).await;
     let before = snapshot(&fixture).await;
-    let table = customers_table();
-    let staged = fixture.stage(&table, "r2", &[vec![delete_customer("C1")]]).await;
-    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
-    request.previous_watermark = Some(at("2024-04-30T00:00:00Z"));
-    let (_, label, message) = statement_error(fixture.load(&request).await.result);
-    assert_eq!(label, "check the committed watermark");
+    let message = testkit::behaviour::an_incremental_load_from_a_stale_watermark_is_refused(
+        &fixture.warehouse,
+        fixture.store.clone(),
+        at("2024-04-30T00:00:00Z"),
+    )
+    .await;
     assert!(
         message.contains("customers is committed up to 2024-05-01T00:00:00.000000Z but this load continues from 2024-04-30T00:00:00.000000Z"),
         "{message}"

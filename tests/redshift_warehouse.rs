@@ -268,12 +268,12 @@ async fn a_stale_watermark_is_refused_and_an_already_committed_run_is_reported_n
     let fixture = RedshiftFixture::new("rs_guards").await;
     let table = customers_table();
     seed_customers(&fixture).await;
-    let mut stale =
-        fixture.next_request(&table, Mode::Incremental, "r1", &[vec![customer("C5", "E", 5)]]).await;
-    stale.previous_watermark = Some(at("2020-01-01T00:00:00Z"));
-    let outcome = fixture.load(&stale, &CancellationToken::new()).await;
-    let (_, label, message) = statement_error(&outcome);
-    assert_eq!(label, "check the committed watermark");
+    let message = dynashift::testkit::behaviour::an_incremental_load_from_a_stale_watermark_is_refused(
+        &fixture.warehouse,
+        fixture.store.clone(),
+        at("2020-01-01T00:00:00Z"),
+    )
+    .await;
     assert!(message.contains("customers is committed up to 2024-05-01T00:00:00.000000Z"), "{message}");
 
     // A run whose load committed before (a batch a crashed process left running) is loaded again:

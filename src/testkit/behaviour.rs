@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -61,4 +62,30 @@ pub async fn a_load_cancelled_before_it_starts_runs_nothing(
     assert!(!finished.is_empty(), "the cancelled load reports its statements aborted: {events:?}");
     assert!(finished.iter().all(|(_, status, _)| *status == StatementStatus::Aborted), "{finished:?}");
     finished
+}
+
+/// An incremental load of `customers` that claims to continue from `stale` while the table is
+/// committed further fails at the watermark check and leaves the committed run in place.
+/// Returns the check's message for the backend's own wording. `customers` must have a commit.
+pub async fn an_incremental_load_from_a_stale_watermark_is_refused(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+    stale: DateTime<Utc>,
+) -> String {
+    let committed = warehouse.last_commit("customers").await.unwrap().expect("customers has a commit");
+    let table = customers_table();
+    let delete = line(&table, "D", &[("customer_id", "\"C1\"")]);
+    let staged = stage_files(store.as_ref(), &table, "stale", &[vec![delete]]).await;
+    let mut request = request_for(table, Mode::Incremental, "stale");
+    request.staged = staged;
+    request.store = store;
+    request.previous_watermark = Some(stale);
+    request.watermark = committed.watermark + chrono::Duration::hours(1);
+    let (result, _) = load_collecting(warehouse, &request, &CancellationToken::new()).await;
+    let Err(WarehouseError::Statement { label, message, .. }) = result else {
+        panic!("a stale load must fail at a statement: {result:?}");
+    };
+    assert_eq!(label, "check the committed watermark");
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
+    message
 }

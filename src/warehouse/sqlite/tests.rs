@@ -215,15 +215,12 @@ async fn an_incremental_load_must_continue_from_the_committed_watermark() {
     let fixture = Fixture::new();
     seed_customers(&fixture).await;
     let before = snapshot(&fixture).await;
-    let table = testkit::customers_table();
-    let staged = fixture.stage(&table, "r2", &[vec![delete_customer("C1")]]).await;
-    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
-    request.previous_watermark = Some(testkit::at("2024-04-30T00:00:00Z"));
-    let outcome = fixture.load(&request).await;
-    let Err(WarehouseError::Statement { label, message, .. }) = outcome.result else {
-        panic!("a stale load must fail: {:?}", outcome.result);
-    };
-    assert_eq!(label, "check the committed watermark");
+    let message = testkit::behaviour::an_incremental_load_from_a_stale_watermark_is_refused(
+        &fixture.warehouse,
+        fixture.store.clone(),
+        testkit::at("2024-04-30T00:00:00Z"),
+    )
+    .await;
     assert!(message.contains("another run committed in between"), "{message}");
     assert_eq!(snapshot(&fixture).await, before);
 }
