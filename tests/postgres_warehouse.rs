@@ -5,7 +5,6 @@
 
 mod postgres_support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pretty_assertions::assert_eq;
@@ -16,9 +15,7 @@ use dynashift::pipeline::events::{EventKind, StatementStatus};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::{Warehouse, WarehouseError};
 
-use dynashift::testkit::{
-    self, CancelOnOpen, at, customers_table, finished_statements, line, submitted_label,
-};
+use dynashift::testkit::{self, at, customers_table, finished_statements, line, submitted_label};
 use postgres_support::{
     Fixture, admin_client, customer, delete_customer, expected_rows, line_values, orders_table, with_database,
 };
@@ -321,24 +318,14 @@ async fn a_load_cancelled_during_the_copy_rolls_back_and_reports_the_copy_aborte
     let fixture = Fixture::new("pgw_cancel_copy").await;
     seed_customers(&fixture).await;
     let before = snapshot(&fixture).await;
-    let table = customers_table();
-    let parts =
-        vec![vec![delete_customer("C1")], vec![customer("C8", "Hal", 8)], vec![customer("C9", "Ivy", 9)]];
-    let mut request = fixture.next_request(&table, Mode::Incremental, "r2", &parts).await;
-    let cancel = CancellationToken::new();
-    request.store = Arc::new(CancelOnOpen {
-        inner: (*fixture.store).clone(),
-        trigger_key: request.staged.files[1].key.clone(),
-        cancel: cancel.clone(),
-    });
-    let outcome = fixture.load_with(&request, &cancel, |_| {}).await;
-    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
-    let (index, status, _) = finished_statements(&outcome.events).pop().unwrap();
-    assert_eq!(
-        (submitted_label(&outcome.events, index).as_str(), status),
-        ("COPY 3 staged files into stage", StatementStatus::Aborted)
-    );
+    testkit::behaviour::a_load_cancelled_during_the_copy_reports_the_copy_aborted(
+        &fixture.warehouse,
+        &fixture.store,
+    )
+    .await;
     assert_eq!(snapshot(&fixture).await, before);
+    let table = customers_table();
+    let parts = testkit::behaviour::three_customer_parts();
     let report = fixture.sync(&table, Mode::Incremental, "r3", &parts).await.result.unwrap();
     assert_eq!(report.target_rows, 4, "the next load commits");
 }

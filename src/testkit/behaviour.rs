@@ -9,10 +9,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{customers_table, finished_statements, line, request_for, stage_files};
+use super::{
+    CancelOnOpen, customers_table, finished_statements, line, request_for, stage_files, submitted_label,
+    write_staged_parts,
+};
 use crate::config::Mode;
 use crate::contract::events::{EventKind, EventSink, StatementStatus};
-use crate::store::ObjectStore;
+use crate::store::{LocalStore, ObjectStore};
 use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
 
 /// Loads `request` into `warehouse`, returning what the load returned and every event it sent.
@@ -88,4 +91,53 @@ pub async fn an_incremental_load_from_a_stale_watermark_is_refused(
     assert_eq!(label, "check the committed watermark");
     assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
     message
+}
+
+/// The staged parts of [`a_load_cancelled_during_the_copy_reports_the_copy_aborted`]: a delete
+/// of `C1` and two new customers, one per file.
+pub fn three_customer_parts() -> Vec<Vec<String>> {
+    let table = customers_table();
+    let upsert = |id: &str, name: &str, visits: &str| {
+        line(
+            &table,
+            "U",
+            &[("customer_id", &format!("\"{id}\"")), ("name", &format!("\"{name}\"")), ("visits", visits)],
+        )
+    };
+    vec![
+        vec![line(&table, "D", &[("customer_id", "\"C1\"")])],
+        vec![upsert("C8", "Hal", "8")],
+        vec![upsert("C9", "Ivy", "9")],
+    ]
+}
+
+/// An incremental load of `customers` (which must have a commit) cancelled while its COPY opens
+/// the second of three staged files fails as cancelled, reports the COPY as the aborted
+/// statement, and leaves the committed run in place. For warehouses that read the staged files
+/// through dynashift's store (not Redshift, whose COPY reads S3 itself).
+pub async fn a_load_cancelled_during_the_copy_reports_the_copy_aborted(
+    warehouse: &dyn Warehouse,
+    store: &LocalStore,
+) {
+    let committed = warehouse.last_commit("customers").await.unwrap().expect("customers has a commit");
+    let table = customers_table();
+    let staged = write_staged_parts(store, &table, "r2", &three_customer_parts()).await;
+    let cancel = CancellationToken::new();
+    let mut request = request_for(table, Mode::Incremental, "r2");
+    request.store = Arc::new(CancelOnOpen {
+        inner: store.clone(),
+        trigger_key: staged.files[1].key.clone(),
+        cancel: cancel.clone(),
+    });
+    request.staged = staged;
+    request.previous_watermark = Some(committed.watermark);
+    request.watermark = committed.watermark + chrono::Duration::hours(1);
+    let (result, events) = load_collecting(warehouse, &request, &cancel).await;
+    assert!(matches!(result, Err(WarehouseError::Cancelled)), "{result:?}");
+    let (index, status, _) = finished_statements(&events).pop().unwrap();
+    assert_eq!(
+        (submitted_label(&events, index).as_str(), status),
+        ("COPY 3 staged files into stage", StatementStatus::Aborted)
+    );
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
 }

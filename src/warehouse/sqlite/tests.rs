@@ -1,14 +1,11 @@
 //! Loads end to end: hand-written staged files in a local store, loaded into a temporary
 //! SQLite file, checked through the target's rows, `dynashift_runs` and the statement events.
 
-use std::sync::Arc;
-
 use pretty_assertions::assert_eq;
 use rusqlite::types::Value;
-use tokio_util::sync::CancellationToken;
 
 use super::SqliteWarehouse;
-use super::testkit::{self, CancelOnOpen, Fixture, finished_statements, line, submitted_label};
+use super::testkit::{self, Fixture, finished_statements, line, submitted_label};
 use crate::config::{Mode, TargetTable};
 use crate::contract::events::{EventKind, StatementStatus};
 use crate::warehouse::{Warehouse, WarehouseError};
@@ -241,27 +238,14 @@ async fn a_load_cancelled_during_the_copy_rolls_back_and_reports_the_copy_aborte
     let fixture = Fixture::new();
     seed_customers(&fixture).await;
     let before = snapshot(&fixture).await;
-    let table = testkit::customers_table();
-    let parts =
-        vec![vec![delete_customer("C1")], vec![customer("C8", "Hal", 8)], vec![customer("C9", "Ivy", 9)]];
-    let staged = fixture.stage(&table, "r2", &parts).await;
-    let cancel = CancellationToken::new();
-    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
-    request.previous_watermark =
-        fixture.warehouse.last_commit("customers").await.unwrap().map(|c| c.watermark);
-    request.store = Arc::new(CancelOnOpen {
-        inner: (*fixture.store).clone(),
-        trigger_key: request.staged.files[1].key.clone(),
-        cancel: cancel.clone(),
-    });
-    let outcome = fixture.load_with(&request, &cancel).await;
-    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
-    let (index, status, _) = finished_statements(&outcome.events).pop().unwrap();
-    assert_eq!(
-        (submitted_label(&outcome.events, index).as_str(), status),
-        ("COPY 3 staged files into stage", StatementStatus::Aborted)
-    );
+    testkit::behaviour::a_load_cancelled_during_the_copy_reports_the_copy_aborted(
+        &fixture.warehouse,
+        &fixture.store,
+    )
+    .await;
     assert_eq!(snapshot(&fixture).await, before);
+    let table = testkit::customers_table();
+    let parts = testkit::behaviour::three_customer_parts();
     // The connection is usable again: the next load commits.
     let report = fixture.sync(&table, Mode::Incremental, "r3", &parts).await.result.unwrap();
     assert_eq!(report.target_rows, 4);
