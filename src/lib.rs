@@ -22,6 +22,8 @@ pub mod schedule;
 pub mod signals;
 pub mod source;
 pub mod store;
+#[doc(hidden)]
+pub mod testkit;
 pub mod tui;
 pub mod warehouse;
 pub mod watch;

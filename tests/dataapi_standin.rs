@@ -19,7 +19,8 @@ use pretty_assertions::assert_eq;
 
 use dataapi_support::dialect::{Translated, strip_table_attributes, translate};
 use dataapi_support::{DataApiStandIn, Fault, S3Access};
-use postgres_support::{admin_client, fresh_database, gzip};
+use dynashift::testkit::gzip;
+use postgres_support::{admin_client, fresh_database};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/redshift-copy";
 

@@ -16,9 +16,10 @@ use std::time::Duration;
 use dynashift::config::Mode;
 use dynashift::pipeline::events::EventKind;
 use dynashift::retry::RetryPolicy;
+use dynashift::testkit::{customers_table, line};
 use dynashift::warehouse::postgres::{ConnectSettings, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::{Warehouse, WarehouseError};
-use postgres_support::{Fixture, admin_client, customers_table, line};
+use postgres_support::{Fixture, admin_client};
 
 use interceptor::{Interceptor, Interference};
 

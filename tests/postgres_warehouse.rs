@@ -5,24 +5,19 @@
 
 mod postgres_support;
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use async_trait::async_trait;
 
 use pretty_assertions::assert_eq;
 use tokio_util::sync::CancellationToken;
 
 use dynashift::config::{Mode, TargetTable};
 use dynashift::pipeline::events::{EventKind, StatementStatus};
-use dynashift::store::{LocalStore, ObjectMeta, ObjectReader, ObjectStore, StoreError};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::{Warehouse, WarehouseError};
 
+use dynashift::testkit::{self, at, customers_table, finished_statements, line, submitted_label};
 use postgres_support::{
-    Fixture, admin_client, at, customer, customers_table, delete_customer, expected_rows, line, line_values,
-    orders_table, with_database,
+    Fixture, admin_client, customer, delete_customer, expected_rows, line_values, orders_table, with_database,
 };
 
 fn text(s: &str) -> PgValue {
@@ -41,29 +36,6 @@ async fn customer_rows(fixture: &Fixture) -> Vec<(PgValue, PgValue, PgValue)> {
 
 fn row(id: &str, name: &str, visits: i64) -> (PgValue, PgValue, PgValue) {
     (text(id), text(name), PgValue::Integer(visits))
-}
-
-/// (index, status, error) of every finished statement.
-fn finished_statements(events: &[EventKind]) -> Vec<(usize, StatementStatus, Option<String>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementFinished { index, status, error, .. } => {
-                Some((*index, *status, error.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn submitted_label(events: &[EventKind], wanted: usize) -> String {
-    events
-        .iter()
-        .find_map(|e| match e {
-            EventKind::StatementSubmitted { index, label, .. } if *index == wanted => Some(label.clone()),
-            _ => None,
-        })
-        .expect("the statement was submitted")
 }
 
 async fn seed_customers(fixture: &Fixture) {
@@ -263,12 +235,12 @@ async fn an_incremental_load_must_continue_from_the_committed_watermark() {
     let fixture = Fixture::new("pgw_watermark").await;
     seed_customers(&fixture).await;
     let before = snapshot(&fixture).await;
-    let table = customers_table();
-    let staged = fixture.stage(&table, "r2", &[vec![delete_customer("C1")]]).await;
-    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
-    request.previous_watermark = Some(at("2024-04-30T00:00:00Z"));
-    let (_, label, message) = statement_error(fixture.load(&request).await.result);
-    assert_eq!(label, "check the committed watermark");
+    let message = testkit::behaviour::an_incremental_load_from_a_stale_watermark_is_refused(
+        &fixture.warehouse,
+        fixture.store.clone(),
+        at("2024-04-30T00:00:00Z"),
+    )
+    .await;
     assert!(
         message.contains("customers is committed up to 2024-05-01T00:00:00.000000Z but this load continues from 2024-04-30T00:00:00.000000Z"),
         "{message}"
@@ -333,63 +305,12 @@ async fn a_full_load_over_a_target_with_views_fails_and_keeps_everything() {
 #[tokio::test]
 async fn a_load_cancelled_before_it_starts_runs_nothing() {
     let fixture = Fixture::new("pgw_cancel_early").await;
-    let table = customers_table();
-    let staged = fixture.stage(&table, "r1", &[vec![customer("C1", "Ada", 1)]]).await;
-    let cancel = CancellationToken::new();
-    cancel.cancel();
-    let outcome =
-        fixture.load_with(&fixture.request(&table, Mode::Full, "r1", staged), &cancel, |_| {}).await;
-    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
-    assert_eq!(
-        finished_statements(&outcome.events),
-        [(1, StatementStatus::Aborted, Some("cancelled".into()))]
-    );
-    assert_eq!(fixture.warehouse.last_commit("customers").await.unwrap(), None);
-}
-
-/// A store that cancels the load when it is asked for one particular object.
-#[derive(Debug)]
-struct CancelOnOpen {
-    inner: LocalStore,
-    trigger_key: String,
-    cancel: CancellationToken,
-}
-
-#[async_trait]
-impl ObjectStore for CancelOnOpen {
-    fn root_url(&self) -> String {
-        self.inner.root_url()
-    }
-    fn url_of(&self, key: &str) -> String {
-        self.inner.url_of(key)
-    }
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn open(&self, key: &str) -> Result<ObjectReader, StoreError> {
-        if key == self.trigger_key {
-            self.cancel.cancel();
-        }
-        self.inner.open(key).await
-    }
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.put(key, bytes).await
-    }
-    async fn put_file(&self, key: &str, file: &Path) -> Result<(), StoreError> {
-        self.inner.put_file(key, file).await
-    }
-    async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.create_new(key, bytes).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.head(key).await
-    }
+    let finished = testkit::behaviour::a_load_cancelled_before_it_starts_runs_nothing(
+        &fixture.warehouse,
+        fixture.store.clone(),
+    )
+    .await;
+    assert_eq!(finished, [(1, StatementStatus::Aborted, Some("cancelled".into()))]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,24 +318,14 @@ async fn a_load_cancelled_during_the_copy_rolls_back_and_reports_the_copy_aborte
     let fixture = Fixture::new("pgw_cancel_copy").await;
     seed_customers(&fixture).await;
     let before = snapshot(&fixture).await;
-    let table = customers_table();
-    let parts =
-        vec![vec![delete_customer("C1")], vec![customer("C8", "Hal", 8)], vec![customer("C9", "Ivy", 9)]];
-    let mut request = fixture.next_request(&table, Mode::Incremental, "r2", &parts).await;
-    let cancel = CancellationToken::new();
-    request.store = Arc::new(CancelOnOpen {
-        inner: (*fixture.store).clone(),
-        trigger_key: request.staged.files[1].key.clone(),
-        cancel: cancel.clone(),
-    });
-    let outcome = fixture.load_with(&request, &cancel, |_| {}).await;
-    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
-    let (index, status, _) = finished_statements(&outcome.events).pop().unwrap();
-    assert_eq!(
-        (submitted_label(&outcome.events, index).as_str(), status),
-        ("COPY 3 staged files into stage", StatementStatus::Aborted)
-    );
+    testkit::behaviour::a_load_cancelled_during_the_copy_reports_the_copy_aborted(
+        &fixture.warehouse,
+        &fixture.store,
+    )
+    .await;
     assert_eq!(snapshot(&fixture).await, before);
+    let table = customers_table();
+    let parts = testkit::behaviour::three_customer_parts();
     let report = fixture.sync(&table, Mode::Incremental, "r3", &parts).await.result.unwrap();
     assert_eq!(report.target_rows, 4, "the next load commits");
 }
@@ -480,35 +391,18 @@ async fn every_planned_statement_is_reported_in_order() {
     let planned = fixture.warehouse.plan(&request);
     let outcome = fixture.load(&request).await;
     outcome.result.unwrap();
-    let submitted: Vec<(usize, usize, String)> = outcome
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementSubmitted { index, total, sql, .. } => Some((*index, *total, sql.clone())),
-            _ => None,
-        })
-        .collect();
-    let expected: Vec<(usize, usize, String)> =
-        planned.iter().enumerate().map(|(i, p)| (i + 1, planned.len(), p.sql.clone())).collect();
-    assert_eq!(submitted, expected);
-    let started = outcome.events.iter().filter(|e| matches!(e, EventKind::StatementStarted { .. })).count();
-    assert_eq!(started, planned.len());
-    let rows_of =
-        |label: &str| {
-            let index = planned.iter().position(|p| p.label == label).unwrap() + 1;
-            outcome.events.iter().find_map(|e| match e {
-                EventKind::StatementFinished {
-                    index: i, rows, status: StatementStatus::Finished, ..
-                } if *i == index => Some(*rows),
-                _ => None,
-            })
-        };
-    assert_eq!(rows_of("COPY 1 staged file into stage"), Some(Some(2)));
-    assert_eq!(rows_of("delete keys staged as deletes"), Some(Some(1)));
-    assert_eq!(rows_of("merge staged upserts"), Some(Some(1)));
-    assert_eq!(rows_of("record run in dynashift_runs"), Some(Some(1)));
-    assert_eq!(rows_of("count rows of \"customers\""), Some(Some(2)));
-    assert_eq!(rows_of("commit"), Some(None));
+    testkit::assert_statements_follow_the_plan(
+        &planned,
+        &outcome.events,
+        &[
+            ("COPY 1 staged file into stage", Some(Some(2))),
+            ("delete keys staged as deletes", Some(Some(1))),
+            ("merge staged upserts", Some(Some(1))),
+            ("record run in dynashift_runs", Some(Some(1))),
+            ("count rows of \"customers\"", Some(Some(2))),
+            ("commit", Some(None)),
+        ],
+    );
     assert!(outcome.events.contains(&EventKind::Reconciled { target_rows: 2, upserts: 1, deletes: 1 }));
 }
 
@@ -577,15 +471,15 @@ async fn unicode_and_copy_special_characters_round_trip() {
 async fn odd_identifiers_are_quoted_everywhere() {
     let fixture = Fixture::new("pgw_odd_names").await;
     let target = TargetTable { schema: Some("my \"schema\"".into()), table: "select; drop".into() };
-    let table = postgres_support::table(
+    let table = testkit::table(
         "odd'name",
         target.clone(),
         &["pk", "sk"],
         vec![
-            postgres_support::column("order", "pk", "varchar(8)", true),
-            postgres_support::column("a \"quoted\" col", "sk", "integer", true),
-            postgres_support::column("x;y", "v", "varchar(8)", false),
-            postgres_support::column("ünï", "w", "boolean", false),
+            testkit::column("order", "pk", "varchar(8)", true),
+            testkit::column("a \"quoted\" col", "sk", "integer", true),
+            testkit::column("x;y", "v", "varchar(8)", false),
+            testkit::column("ünï", "w", "boolean", false),
         ],
     );
     let upsert = |sk: i64, v: &str| {

@@ -21,13 +21,11 @@ use dataapi_support::{DataApiStandIn, Fault};
 use dynashift::config::{Mode, RedshiftConnection, TableConfig};
 use dynashift::pipeline::events::{EventKind, EventSink, StatementStatus};
 use dynashift::store::ObjectStore;
+use dynashift::testkit::{at, customers_table, finished_statements, line, stage_files};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
-use postgres_support::{
-    at, customer, customers_table, delete_customer, expected_rows, line, line_values, orders_table,
-    stage_files,
-};
+use postgres_support::{customer, delete_customer, expected_rows, line_values, orders_table};
 use redshift_stack::RedshiftStack;
 
 /// A Redshift warehouse over the stand-in, a moto bucket for the staged files, and a direct
@@ -145,19 +143,6 @@ async fn seed_customers(fixture: &RedshiftFixture) {
     fixture.sync(&customers_table(), Mode::Full, "seed", &parts).await.result.unwrap();
 }
 
-/// `(index, status, error)` of every finished statement, in order.
-fn finished(events: &[EventKind]) -> Vec<(usize, StatementStatus, Option<String>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementFinished { index, status, error, .. } => {
-                Some((*index, *status, error.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 fn statement_error(outcome: &Outcome) -> (usize, String, String) {
     match &outcome.result {
         Err(WarehouseError::Statement { index, label, message }) => (*index, label.clone(), message.clone()),
@@ -182,7 +167,7 @@ async fn full_then_incremental_loads_apply_upserts_and_deletes_in_one_batch_each
             .iter()
             .any(|e| matches!(e, EventKind::Reconciled { target_rows: 3, upserts: 2, deletes: 1 }))
     );
-    let all_finished = finished(&outcome.events);
+    let all_finished = finished_statements(&outcome.events);
     assert!(
         all_finished.iter().all(|(_, status, _)| *status == StatementStatus::Finished),
         "{all_finished:?}"
@@ -250,7 +235,7 @@ async fn a_failed_statement_shows_redshifts_error_and_changes_nothing() {
     let (index, label, message) = statement_error(&outcome);
     assert_eq!(label, "merge staged upserts");
     assert!(message.contains("permission denied for relation customers"), "{message}");
-    let statuses = finished(&outcome.events);
+    let statuses = finished_statements(&outcome.events);
     assert_eq!(
         statuses.iter().find(|(i, ..)| *i == index).map(|(_, s, _)| *s),
         Some(StatementStatus::Failed)
@@ -283,12 +268,12 @@ async fn a_stale_watermark_is_refused_and_an_already_committed_run_is_reported_n
     let fixture = RedshiftFixture::new("rs_guards").await;
     let table = customers_table();
     seed_customers(&fixture).await;
-    let mut stale =
-        fixture.next_request(&table, Mode::Incremental, "r1", &[vec![customer("C5", "E", 5)]]).await;
-    stale.previous_watermark = Some(at("2020-01-01T00:00:00Z"));
-    let outcome = fixture.load(&stale, &CancellationToken::new()).await;
-    let (_, label, message) = statement_error(&outcome);
-    assert_eq!(label, "check the committed watermark");
+    let message = dynashift::testkit::behaviour::an_incremental_load_from_a_stale_watermark_is_refused(
+        &fixture.warehouse,
+        fixture.store.clone(),
+        at("2020-01-01T00:00:00Z"),
+    )
+    .await;
     assert!(message.contains("customers is committed up to 2024-05-01T00:00:00.000000Z"), "{message}");
 
     // A run whose load committed before (a batch a crashed process left running) is loaded again:
@@ -459,6 +444,24 @@ async fn too_many_active_statements_is_load_and_is_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_cancelled_before_it_starts_runs_nothing() {
+    let fixture = RedshiftFixture::new("rs_cancel_early").await;
+    let finished = dynashift::testkit::behaviour::a_load_cancelled_before_it_starts_runs_nothing(
+        &fixture.warehouse,
+        fixture.store.clone(),
+    )
+    .await;
+    assert!(finished.len() > 1, "the whole batch is reported: {finished:?}");
+    assert!(
+        finished.iter().all(|(_, _, error)| error.as_deref() == Some("cancelled before the batch was sent")),
+        "{finished:?}"
+    );
+    let batches =
+        fixture.standin.calls().into_iter().filter(|c| c.operation == "BatchExecuteStatement").count();
+    assert_eq!(batches, 0, "the load's batch never reached the Data API");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_stops_the_running_statement_and_commits_nothing() {
     let fixture = RedshiftFixture::new("rs_cancel").await;
     let table = customers_table();
@@ -480,7 +483,9 @@ async fn cancelling_stops_the_running_statement_and_commits_nothing() {
     assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
     assert!(started.elapsed() < Duration::from_secs(20), "the statement was stopped, not waited out");
     assert!(fixture.standin.calls().iter().any(|c| c.operation == "CancelStatement"));
-    assert!(finished(&outcome.events).iter().any(|(_, status, _)| *status == StatementStatus::Aborted));
+    assert!(
+        finished_statements(&outcome.events).iter().any(|(_, status, _)| *status == StatementStatus::Aborted)
+    );
     assert_eq!(fixture.snapshot(&table).await, before);
 }
 

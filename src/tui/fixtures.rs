@@ -8,12 +8,13 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::config::{
     AwsSettings, Config, DemoSettings, LagThresholds, Mode, SourceConfig, StoreLocation, TableConfig,
-    TargetTable, TypeErrorPolicy, UnmappedPolicy, ViewType, WarehouseConfig,
+    ViewType, WarehouseConfig,
 };
 use crate::contract::{ExportDescription, ExportSpec, ExportStatus};
 use crate::pipeline::RunJournal;
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 use crate::pipeline::journal::{JournalExport, JournalFailure, JournalStatement};
+use crate::testkit::TableBuilder;
 
 /// 2026-11-24 at `h:m:s` UTC: the fixtures' day.
 pub fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
@@ -26,25 +27,13 @@ pub fn now() -> DateTime<Utc> {
 }
 
 fn table(name: &str, schema: &str, mode: Mode, source: SourceConfig) -> TableConfig {
-    TableConfig {
-        name: name.into(),
-        arn: None,
-        source,
-        store: StoreLocation::Local { root: PathBuf::from("/srv/dynashift/bucket") },
-        target: TargetTable { schema: Some(schema.into()), table: name.into() },
-        mode,
-        key: vec!["pk".into()],
-        columns: Vec::new(),
-        unmapped: UnmappedPolicy::Drop,
-        on_type_error: TypeErrorPolicy::Fail,
-        view_type: ViewType::NewAndOldImages,
-        safety_lag: Duration::from_secs(300),
-        max_window: Duration::from_secs(86_400),
-        staged_file_bytes: 64 << 20,
-        full_load: crate::config::FullLoad::Staged,
-        every: None,
-        key_types: Vec::new(),
-    }
+    TableBuilder::new(name)
+        .source(source)
+        .store(StoreLocation::Local { root: PathBuf::from("/srv/dynashift/bucket") })
+        .in_schema(schema, name)
+        .mode(mode)
+        .key_attribute("pk")
+        .build()
 }
 
 /// Three tables: two demo tables and one fed by existing exports.

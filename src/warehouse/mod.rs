@@ -11,7 +11,7 @@ pub mod staged_lines;
 pub mod staged_value;
 pub mod step;
 #[cfg(test)]
-mod testkit;
+use crate::testkit;
 pub mod watermark;
 
 use std::sync::Arc;

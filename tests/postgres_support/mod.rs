@@ -12,25 +12,19 @@
 
 #![allow(dead_code, reason = "each test binary uses a part of the support")]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
-use dynashift::config::{
-    AttrPath, ColumnSpec, ColumnType, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable,
-    TypeErrorPolicy, UnmappedPolicy, ViewType,
-};
+use dynashift::config::{ColumnType, Mode, TableConfig, UnmappedPolicy};
 use dynashift::pipeline::events::{EventKind, EventSink, RunEvent};
-use dynashift::pipeline::staged::{StagedFile, StagedSet, staged_columns};
-use dynashift::store::{LocalStore, ObjectStore};
+use dynashift::pipeline::staged::{StagedSet, staged_columns};
+use dynashift::store::LocalStore;
+use dynashift::testkit::{TableBuilder, at, customers_table, line, stage_files};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode, expected_value};
 use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
 
@@ -109,92 +103,21 @@ pub fn expected_rows(table: &TableConfig, rows: &[Vec<Box<RawValue>>]) -> Vec<Ve
         .collect()
 }
 
-pub fn column(name: &str, path: &str, ty: &str, is_key: bool) -> ColumnSpec {
-    ColumnSpec { name: name.into(), path: AttrPath::parse(path).unwrap(), ty: ty.parse().unwrap(), is_key }
-}
-
-pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnSpec>) -> TableConfig {
-    TableConfig {
-        name: name.into(),
-        arn: None,
-        source: SourceConfig::Demo,
-        store: StoreLocation::Local { root: "/unused".into() },
-        target,
-        mode: Mode::Incremental,
-        key: key.iter().map(|k| k.to_string()).collect(),
-        columns,
-        unmapped: UnmappedPolicy::Drop,
-        on_type_error: TypeErrorPolicy::Fail,
-        view_type: ViewType::NewAndOldImages,
-        safety_lag: Duration::from_secs(300),
-        max_window: Duration::from_secs(86_400),
-        staged_file_bytes: 64 << 20,
-        full_load: dynashift::config::FullLoad::Staged,
-        every: None,
-        key_types: Vec::new(),
-    }
-}
-
-pub fn plain_target(name: &str) -> TargetTable {
-    TargetTable { schema: None, table: name.into() }
-}
-
-/// One key column, plain types.
-pub fn customers_table() -> TableConfig {
-    table(
-        "customers",
-        plain_target("customers"),
-        &["customer_id"],
-        vec![
-            column("customer_id", "customer_id", "varchar(64)", true),
-            column("name", "name", "varchar(128)", false),
-            column("visits", "visits", "bigint", false),
-            column("active", "active", "boolean", false),
-            column("signup_date", "signup_date", "date", false),
-            column("last_seen", "last_seen", "timestamptz", false),
-        ],
-    )
-}
-
 /// Composite key, every other type, super values and the whole-item column, in a schema.
 pub fn orders_table() -> TableConfig {
-    let mut orders = table(
-        "orders",
-        TargetTable { schema: Some("sales".into()), table: "orders".into() },
-        &["pk", "sk"],
-        vec![
-            column("customer_id", "pk", "varchar(64)", true),
-            column("order_id", "sk", "varchar(64)", true),
-            column("total", "amount.total", "decimal(38,2)", false),
-            column("placed_at", "placed_at", "timestamp", false),
-            column("ratio", "metrics.ratio", "double precision", false),
-            column("is_priority", "is_priority", "boolean", false),
-            column("qty", "qty", "smallint", false),
-            column("line_count", "line_count", "integer", false),
-            column("lines", "lines", "super", false),
-        ],
-    );
-    orders.unmapped = UnmappedPolicy::KeepItem { column: "item".into() };
-    orders
-}
-
-pub fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc)
-}
-
-/// One staged line: every staged column present, `fields` given as raw JSON text, the rest null.
-pub fn line(table: &TableConfig, op: &str, fields: &[(&str, &str)]) -> String {
-    let parts: Vec<String> = staged_columns(table)
-        .iter()
-        .map(|name| {
-            let value = match name.as_str() {
-                "dynashift_op" => format!("\"{op}\""),
-                _ => fields.iter().find(|(n, _)| n == name).map_or("null", |(_, v)| v).to_owned(),
-            };
-            format!("{}:{value}", serde_json::to_string(name).unwrap())
-        })
-        .collect();
-    format!("{{{}}}", parts.join(","))
+    TableBuilder::new("orders")
+        .in_schema("sales", "orders")
+        .key("customer_id", "pk", "varchar(64)")
+        .key("order_id", "sk", "varchar(64)")
+        .column("total", "amount.total", "decimal(38,2)")
+        .column("placed_at", "placed_at", "timestamp")
+        .column("ratio", "metrics.ratio", "double precision")
+        .column("is_priority", "is_priority", "boolean")
+        .column("qty", "qty", "smallint")
+        .column("line_count", "line_count", "integer")
+        .column("lines", "lines", "super")
+        .keep_item("item")
+        .build()
 }
 
 /// A staged upsert of a customer (the other columns null).
@@ -220,60 +143,6 @@ pub fn line_values(table: &TableConfig, line: &str) -> Vec<Box<RawValue>> {
         .skip(2)
         .map(|name| fields.remove(&name).expect("every column is staged"))
         .collect()
-}
-
-pub fn gzip(text: &str) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-    encoder.write_all(text.as_bytes()).unwrap();
-    encoder.finish().unwrap()
-}
-
-/// Writes `parts` (each a list of lines) into `store` as staged files, with the COPY manifest
-/// and jsonpaths file the stage step writes beside them, and describes them; the counts are
-/// taken from the lines' ops, as the stage step counts them.
-pub async fn stage_files(
-    store: &dyn ObjectStore,
-    table: &TableConfig,
-    run_id: &str,
-    parts: &[Vec<String>],
-) -> StagedSet {
-    let mut staged = StagedSet {
-        manifest_key: format!("{}/staged/{run_id}/copy.manifest", table.name),
-        jsonpaths_key: format!("{}/staged/{run_id}/jsonpaths.json", table.name),
-        columns: staged_columns(table),
-        files: Vec::new(),
-        upserts: 0,
-        deletes: 0,
-        format: dynashift::pipeline::staged::StagedFormat::Folded,
-    };
-    for (index, lines) in parts.iter().enumerate() {
-        let key = format!("{}/staged/{run_id}/part-{index:05}.json.gz", table.name);
-        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        let bytes = gzip(&text);
-        staged.files.push(StagedFile {
-            key: key.clone(),
-            rows: lines.len() as u64,
-            bytes: bytes.len() as u64,
-        });
-        store.put(&key, bytes).await.unwrap();
-        staged.upserts += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"U\"")).count() as u64;
-        staged.deletes += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"D\"")).count() as u64;
-    }
-    let entries: Vec<serde_json::Value> = staged
-        .files
-        .iter()
-        .map(|f| serde_json::json!({"url": store.url_of(&f.key), "mandatory": true, "meta": {"content_length": f.bytes}}))
-        .collect();
-    store
-        .put(&staged.manifest_key, serde_json::json!({ "entries": entries }).to_string().into_bytes())
-        .await
-        .unwrap();
-    let paths: Vec<String> = staged.columns.iter().map(|c| format!("$['{c}']")).collect();
-    store
-        .put(&staged.jsonpaths_key, serde_json::json!({ "jsonpaths": paths }).to_string().into_bytes())
-        .await
-        .unwrap();
-    staged
 }
 
 /// A warehouse on a fresh database and a store in a temporary folder.
@@ -306,8 +175,8 @@ impl Fixture {
         Fixture { _dir: dir, url, store, warehouse }
     }
 
-    /// Writes `parts` (each a list of lines) as staged files and describes them (see
-    /// [`stage_files`]).
+    /// Writes `parts` (each a list of lines) as staged files, with the manifest and jsonpaths
+    /// file, and describes them (see [`stage_files`]).
     pub async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
         stage_files(self.store.as_ref(), table, run_id, parts).await
     }

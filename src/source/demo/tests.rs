@@ -15,11 +15,12 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use super::*;
-use crate::config::{SourceConfig, StoreLocation, TargetTable, TypeErrorPolicy, UnmappedPolicy, ViewType};
+use crate::config::ViewType;
 use crate::ddb::line::LineMetadata;
 use crate::ddb::{AttributeValue, ItemKey, ManifestFileEntry, ManifestSummary};
 use crate::source::ExportStatus;
 use crate::store::LocalStore;
+use crate::testkit::TableBuilder;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -52,26 +53,11 @@ impl Fixture {
 }
 
 fn table(name: &str) -> TableConfig {
-    let key = catalog_key(name).unwrap_or(&["id"]).iter().map(|k| k.to_string()).collect();
-    TableConfig {
-        name: name.into(),
-        arn: None,
-        source: SourceConfig::Demo,
-        store: StoreLocation::Local { root: "/unused".into() },
-        target: TargetTable { schema: None, table: name.into() },
-        mode: Mode::Incremental,
-        key,
-        columns: Vec::new(),
-        unmapped: UnmappedPolicy::Drop,
-        on_type_error: TypeErrorPolicy::Fail,
-        view_type: ViewType::NewAndOldImages,
-        safety_lag: StdDuration::from_secs(300),
-        max_window: StdDuration::from_secs(86_400),
-        staged_file_bytes: 64 << 20,
-        full_load: crate::config::FullLoad::Staged,
-        every: None,
-        key_types: Vec::new(),
-    }
+    catalog_key(name)
+        .unwrap_or(&["id"])
+        .iter()
+        .fold(TableBuilder::new(name), |b, k| b.key_attribute(k))
+        .build()
 }
 
 fn target() -> ExportTarget {

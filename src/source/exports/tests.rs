@@ -1,36 +1,17 @@
-use std::time::Duration as StdDuration;
-
 use chrono::{Duration, TimeZone};
 
 use super::*;
-use crate::config::{StoreLocation, TargetTable, TypeErrorPolicy, UnmappedPolicy, ViewType};
+use crate::config::ViewType;
 use crate::contract::AcceptedGap;
 use crate::source::layout::{LayoutExport, write_export};
 use crate::store::LocalStore;
+use crate::testkit::TableBuilder;
 
 const PREFIX: &str = "incoming/ddb";
 const TABLE_ARN: &str = "arn:aws:dynamodb:eu-north-1:123456789012:table/events";
 
 fn table(source: SourceConfig) -> TableConfig {
-    TableConfig {
-        name: "events".into(),
-        arn: None,
-        source,
-        store: StoreLocation::Local { root: "/unused".into() },
-        target: TargetTable { schema: None, table: "events".into() },
-        mode: Mode::Incremental,
-        key: vec!["id".into()],
-        columns: Vec::new(),
-        unmapped: UnmappedPolicy::Drop,
-        on_type_error: TypeErrorPolicy::Fail,
-        view_type: ViewType::NewAndOldImages,
-        safety_lag: StdDuration::from_secs(300),
-        max_window: StdDuration::from_secs(86_400),
-        staged_file_bytes: 64 << 20,
-        full_load: crate::config::FullLoad::Staged,
-        every: None,
-        key_types: Vec::new(),
-    }
+    TableBuilder::new("events").source(source).key_attribute("id").build()
 }
 
 fn w() -> DateTime<Utc> {

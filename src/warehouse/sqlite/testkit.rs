@@ -1,6 +1,6 @@
 //! Test fixtures of the SQLite warehouse: hand-written staged files (gzip JSON Lines written
 //! with flate2 into a `LocalStore`) and a warehouse in a temporary folder. The table configs and
-//! staged lines every warehouse shares come from [`crate::warehouse::testkit`].
+//! staged lines every warehouse shares come from [`crate::testkit`].
 
 use std::sync::Arc;
 
@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Mode, TableConfig};
 use crate::contract::events::{EventKind, EventSink};
-use crate::contract::staged::{StagedFile, StagedSet};
-use crate::store::{LocalStore, ObjectStore};
+use crate::contract::staged::StagedSet;
+use crate::store::LocalStore;
 use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
 
-pub use crate::warehouse::testkit::*;
+pub use crate::testkit::*;
 
 use super::SqliteWarehouse;
 
@@ -50,21 +50,7 @@ impl Fixture {
     /// Writes `parts` (each a list of lines) as staged files and describes them; the counts
     /// are taken from the lines' ops, as the stage step counts them.
     pub async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
-        let mut staged = request_for(table.clone(), Mode::Full, run_id).staged;
-        for (index, lines) in parts.iter().enumerate() {
-            let key = format!("{}/staged/{run_id}/part-{index:05}.json.gz", table.name);
-            let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-            let bytes = gzip(&text);
-            staged.files.push(StagedFile {
-                key: key.clone(),
-                rows: lines.len() as u64,
-                bytes: bytes.len() as u64,
-            });
-            self.store.put(&key, bytes).await.unwrap();
-            staged.upserts += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"U\"")).count() as u64;
-            staged.deletes += lines.iter().filter(|l| l.contains("\"dynashift_op\":\"D\"")).count() as u64;
-        }
-        staged
+        write_staged_parts(self.store.as_ref(), table, run_id, parts).await
     }
 
     pub fn request(&self, table: &TableConfig, mode: Mode, run_id: &str, staged: StagedSet) -> LoadRequest {

@@ -1,19 +1,13 @@
 //! Loads end to end: hand-written staged files in a local store, loaded into a temporary
 //! SQLite file, checked through the target's rows, `dynashift_runs` and the statement events.
 
-use std::path::Path;
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use pretty_assertions::assert_eq;
 use rusqlite::types::Value;
-use tokio_util::sync::CancellationToken;
 
 use super::SqliteWarehouse;
-use super::testkit::{self, Fixture, line};
+use super::testkit::{self, Fixture, finished_statements, line, submitted_label};
 use crate::config::{Mode, TargetTable};
 use crate::contract::events::{EventKind, StatementStatus};
-use crate::store::{LocalStore, ObjectMeta, ObjectReader, ObjectStore, StoreError};
 use crate::warehouse::{Warehouse, WarehouseError};
 
 fn text(s: &str) -> Value {
@@ -45,29 +39,6 @@ fn customer_rows(fixture: &Fixture) -> Vec<(Value, Value, Value)> {
 
 fn row(id: &str, name: &str, visits: i64) -> (Value, Value, Value) {
     (text(id), text(name), Value::Integer(visits))
-}
-
-/// The statement events of a load: (index, status) of every finished statement.
-fn finished_statements(events: &[EventKind]) -> Vec<(usize, StatementStatus, Option<String>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementFinished { index, status, error, .. } => {
-                Some((*index, *status, error.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn submitted_label(events: &[EventKind], wanted: usize) -> String {
-    events
-        .iter()
-        .find_map(|e| match e {
-            EventKind::StatementSubmitted { index, label, .. } if *index == wanted => Some(label.clone()),
-            _ => None,
-        })
-        .expect("the statement was submitted")
 }
 
 async fn seed_customers(fixture: &Fixture) {
@@ -241,15 +212,12 @@ async fn an_incremental_load_must_continue_from_the_committed_watermark() {
     let fixture = Fixture::new();
     seed_customers(&fixture).await;
     let before = snapshot(&fixture).await;
-    let table = testkit::customers_table();
-    let staged = fixture.stage(&table, "r2", &[vec![delete_customer("C1")]]).await;
-    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
-    request.previous_watermark = Some(testkit::at("2024-04-30T00:00:00Z"));
-    let outcome = fixture.load(&request).await;
-    let Err(WarehouseError::Statement { label, message, .. }) = outcome.result else {
-        panic!("a stale load must fail: {:?}", outcome.result);
-    };
-    assert_eq!(label, "check the committed watermark");
+    let message = testkit::behaviour::an_incremental_load_from_a_stale_watermark_is_refused(
+        &fixture.warehouse,
+        fixture.store.clone(),
+        testkit::at("2024-04-30T00:00:00Z"),
+    )
+    .await;
     assert!(message.contains("another run committed in between"), "{message}");
     assert_eq!(snapshot(&fixture).await, before);
 }
@@ -257,63 +225,12 @@ async fn an_incremental_load_must_continue_from_the_committed_watermark() {
 #[tokio::test]
 async fn a_load_cancelled_before_it_starts_runs_nothing() {
     let fixture = Fixture::new();
-    let table = testkit::customers_table();
-    let staged = fixture.stage(&table, "r1", &[vec![customer("C1", "Ada", 1)]]).await;
-    let cancel = CancellationToken::new();
-    cancel.cancel();
-    let outcome = fixture.load_with(&fixture.request(&table, Mode::Full, "r1", staged), &cancel).await;
-    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
-    assert_eq!(
-        finished_statements(&outcome.events),
-        [(1, StatementStatus::Aborted, Some("cancelled".into()))]
-    );
-    assert!(!outcome.events.iter().any(|e| matches!(e, EventKind::StatementStarted { .. })));
-    assert_eq!(fixture.warehouse.last_commit("customers").await.unwrap(), None);
-}
-
-/// A store that cancels the load when it is asked for one particular object.
-#[derive(Debug)]
-struct CancelOnOpen {
-    inner: LocalStore,
-    trigger_key: String,
-    cancel: CancellationToken,
-}
-
-#[async_trait]
-impl ObjectStore for CancelOnOpen {
-    fn root_url(&self) -> String {
-        self.inner.root_url()
-    }
-    fn url_of(&self, key: &str) -> String {
-        self.inner.url_of(key)
-    }
-    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn open(&self, key: &str) -> Result<ObjectReader, StoreError> {
-        if key == self.trigger_key {
-            self.cancel.cancel();
-        }
-        self.inner.open(key).await
-    }
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.put(key, bytes).await
-    }
-    async fn put_file(&self, key: &str, file: &Path) -> Result<(), StoreError> {
-        self.inner.put_file(key, file).await
-    }
-    async fn create_new(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.create_new(key, bytes).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.head(key).await
-    }
+    let finished = testkit::behaviour::a_load_cancelled_before_it_starts_runs_nothing(
+        &fixture.warehouse,
+        fixture.store.clone(),
+    )
+    .await;
+    assert_eq!(finished, [(1, StatementStatus::Aborted, Some("cancelled".into()))]);
 }
 
 #[tokio::test]
@@ -321,27 +238,14 @@ async fn a_load_cancelled_during_the_copy_rolls_back_and_reports_the_copy_aborte
     let fixture = Fixture::new();
     seed_customers(&fixture).await;
     let before = snapshot(&fixture).await;
-    let table = testkit::customers_table();
-    let parts =
-        vec![vec![delete_customer("C1")], vec![customer("C8", "Hal", 8)], vec![customer("C9", "Ivy", 9)]];
-    let staged = fixture.stage(&table, "r2", &parts).await;
-    let cancel = CancellationToken::new();
-    let mut request = fixture.request(&table, Mode::Incremental, "r2", staged);
-    request.previous_watermark =
-        fixture.warehouse.last_commit("customers").await.unwrap().map(|c| c.watermark);
-    request.store = Arc::new(CancelOnOpen {
-        inner: (*fixture.store).clone(),
-        trigger_key: request.staged.files[1].key.clone(),
-        cancel: cancel.clone(),
-    });
-    let outcome = fixture.load_with(&request, &cancel).await;
-    assert!(matches!(outcome.result, Err(WarehouseError::Cancelled)), "{:?}", outcome.result);
-    let (index, status, _) = finished_statements(&outcome.events).pop().unwrap();
-    assert_eq!(
-        (submitted_label(&outcome.events, index).as_str(), status),
-        ("COPY 3 staged files into stage", StatementStatus::Aborted)
-    );
+    testkit::behaviour::a_load_cancelled_during_the_copy_reports_the_copy_aborted(
+        &fixture.warehouse,
+        &fixture.store,
+    )
+    .await;
     assert_eq!(snapshot(&fixture).await, before);
+    let table = testkit::customers_table();
+    let parts = testkit::behaviour::three_customer_parts();
     // The connection is usable again: the next load commits.
     let report = fixture.sync(&table, Mode::Incremental, "r3", &parts).await.result.unwrap();
     assert_eq!(report.target_rows, 4);
@@ -359,34 +263,17 @@ async fn every_planned_statement_is_reported_in_order() {
     let planned = fixture.warehouse.plan(&request);
     let outcome = fixture.load(&request).await;
     outcome.result.unwrap();
-    let submitted: Vec<(usize, usize, String)> = outcome
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::StatementSubmitted { index, total, sql, .. } => Some((*index, *total, sql.clone())),
-            _ => None,
-        })
-        .collect();
-    let expected: Vec<(usize, usize, String)> =
-        planned.iter().enumerate().map(|(i, p)| (i + 1, planned.len(), p.sql.clone())).collect();
-    assert_eq!(submitted, expected);
-    let started = outcome.events.iter().filter(|e| matches!(e, EventKind::StatementStarted { .. })).count();
-    assert_eq!(started, planned.len());
-    let rows_of =
-        |label: &str| {
-            let index = planned.iter().position(|p| p.label == label).unwrap() + 1;
-            outcome.events.iter().find_map(|e| match e {
-                EventKind::StatementFinished {
-                    index: i, rows, status: StatementStatus::Finished, ..
-                } if *i == index => Some(*rows),
-                _ => None,
-            })
-        };
-    assert_eq!(rows_of("COPY 1 staged file into stage"), Some(Some(2)));
-    assert_eq!(rows_of("delete keys staged as deletes"), Some(Some(1)));
-    assert_eq!(rows_of("upsert staged rows"), Some(Some(1)));
-    assert_eq!(rows_of("count rows of \"customers\""), Some(Some(2)));
-    assert_eq!(rows_of("commit"), Some(None));
+    testkit::assert_statements_follow_the_plan(
+        &planned,
+        &outcome.events,
+        &[
+            ("COPY 1 staged file into stage", Some(Some(2))),
+            ("delete keys staged as deletes", Some(Some(1))),
+            ("upsert staged rows", Some(Some(1))),
+            ("count rows of \"customers\"", Some(Some(2))),
+            ("commit", Some(None)),
+        ],
+    );
     assert!(outcome.events.contains(&EventKind::Reconciled { target_rows: 2, upserts: 1, deletes: 1 }));
 }
 

@@ -1,27 +1,19 @@
-//! Test fixtures every warehouse's unit tests share: table configs (plain, composite-key,
-//! schema-qualified, with super values and the whole-item column), staged lines and gzip.
+//! Table configs every warehouse test shares: plain, composite-key, schema-qualified, with super
+//! values and the whole-item column, and a builder for the odd ones a single test needs.
 
-use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use flate2::Compression;
-use flate2::write::GzEncoder;
-
-use crate::config::staged_columns;
 use crate::config::{
     AttrPath, ColumnSpec, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable, TypeErrorPolicy,
     UnmappedPolicy, ViewType,
 };
-use crate::contract::staged::StagedSet;
-use crate::store::LocalStore;
-use crate::warehouse::LoadRequest;
 
 pub fn column(name: &str, path: &str, ty: &str, is_key: bool) -> ColumnSpec {
     ColumnSpec { name: name.into(), path: AttrPath::parse(path).unwrap(), ty: ty.parse().unwrap(), is_key }
 }
 
+/// A table of the demo source with every setting at the value the tests assume: incremental,
+/// unmapped attributes dropped, type errors fail, five minutes of safety lag, one-day windows.
 pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnSpec>) -> TableConfig {
     TableConfig {
         name: name.into(),
@@ -102,50 +94,64 @@ pub fn line_items_table() -> TableConfig {
     )
 }
 
-pub fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+/// Builds the [`TableConfig`] a single test needs from [`table`]'s defaults, one column at a time.
+pub struct TableBuilder {
+    config: TableConfig,
 }
 
-/// A request with no staged files, for planning.
-pub fn request_for(table: TableConfig, mode: Mode, run_id: &str) -> LoadRequest {
-    let staged = StagedSet {
-        manifest_key: format!("{}/staged/{run_id}/copy.manifest", table.name),
-        jsonpaths_key: format!("{}/staged/{run_id}/jsonpaths.json", table.name),
-        columns: staged_columns(&table),
-        files: Vec::new(),
-        upserts: 0,
-        deletes: 0,
-        format: crate::contract::staged::StagedFormat::Folded,
-    };
-    LoadRequest {
-        run_id: run_id.into(),
-        table: Arc::new(table),
-        mode,
-        staged,
-        watermark: at("2024-05-01T12:00:00Z"),
-        previous_watermark: None,
-        store: Arc::new(LocalStore::new("/nonexistent-store")),
-        accepted_gaps: Vec::new(),
+impl TableBuilder {
+    /// A table named `name`, loading into the plain target of the same name, with no columns yet.
+    pub fn new(name: &str) -> TableBuilder {
+        TableBuilder { config: table(name, plain_target(name), &[], Vec::new()) }
     }
-}
 
-/// One staged line: every staged column present, `fields` given as raw JSON text, the rest null.
-pub fn line(table: &TableConfig, op: &str, fields: &[(&str, &str)]) -> String {
-    let parts: Vec<String> = staged_columns(table)
-        .iter()
-        .map(|name| {
-            let value = match name.as_str() {
-                "dynashift_op" => format!("\"{op}\""),
-                _ => fields.iter().find(|(n, _)| n == name).map_or("null", |(_, v)| v).to_owned(),
-            };
-            format!("{}:{value}", serde_json::to_string(name).unwrap())
-        })
-        .collect();
-    format!("{{{}}}", parts.join(","))
-}
+    /// Loads into `table` of `schema` instead.
+    pub fn in_schema(mut self, schema: &str, table: &str) -> TableBuilder {
+        self.config.target = TargetTable { schema: Some(schema.into()), table: table.into() };
+        self
+    }
 
-pub fn gzip(text: &str) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-    encoder.write_all(text.as_bytes()).unwrap();
-    encoder.finish().unwrap()
+    /// A key column; its source attribute `path` joins the table's key.
+    pub fn key(mut self, name: &str, path: &str, ty: &str) -> TableBuilder {
+        self.config.key.push(path.to_owned());
+        self.config.columns.push(column(name, path, ty, true));
+        self
+    }
+
+    /// A column that is not part of the key.
+    pub fn column(mut self, name: &str, path: &str, ty: &str) -> TableBuilder {
+        self.config.columns.push(column(name, path, ty, false));
+        self
+    }
+
+    /// Keeps the whole item in `column` (a `super` column after the mapped ones).
+    pub fn keep_item(mut self, column: &str) -> TableBuilder {
+        self.config.unmapped = UnmappedPolicy::KeepItem { column: column.into() };
+        self
+    }
+
+    /// A key attribute with no column of its own (tests of sources need no columns).
+    pub fn key_attribute(mut self, path: &str) -> TableBuilder {
+        self.config.key.push(path.to_owned());
+        self
+    }
+
+    pub fn source(mut self, source: SourceConfig) -> TableBuilder {
+        self.config.source = source;
+        self
+    }
+
+    pub fn store(mut self, store: StoreLocation) -> TableBuilder {
+        self.config.store = store;
+        self
+    }
+
+    pub fn mode(mut self, mode: Mode) -> TableBuilder {
+        self.config.mode = mode;
+        self
+    }
+
+    pub fn build(self) -> TableConfig {
+        self.config
+    }
 }

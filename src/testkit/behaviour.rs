@@ -1,0 +1,143 @@
+//! Warehouse behaviour written once and run against every backend: each function takes the
+//! warehouse under test and the store its staged files go to, and asserts what every warehouse
+//! must do. The SQLite unit tests, `tests/postgres_warehouse.rs` and `tests/redshift_warehouse.rs`
+//! call the same functions, so a backend cannot drift from the others unnoticed.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    CancelOnOpen, customers_table, finished_statements, line, request_for, stage_files, submitted_label,
+    write_staged_parts,
+};
+use crate::config::Mode;
+use crate::contract::events::{EventKind, EventSink, StatementStatus};
+use crate::store::{LocalStore, ObjectStore};
+use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+
+/// Loads `request` into `warehouse`, returning what the load returned and every event it sent.
+pub async fn load_collecting(
+    warehouse: &dyn Warehouse,
+    request: &LoadRequest,
+    cancel: &CancellationToken,
+) -> (Result<LoadReport, WarehouseError>, Vec<EventKind>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sink = EventSink::new(&request.run_id, &request.table.name, tx);
+    let result = warehouse.load(request, &sink, cancel).await;
+    drop(sink);
+    let mut events = Vec::new();
+    while let Some(event) = rx.recv().await {
+        events.push(event.kind);
+    }
+    (result, events)
+}
+
+/// A full load of `customers` staged in `store`, on a first run.
+async fn first_customers_load(store: Arc<dyn ObjectStore>, run_id: &str) -> LoadRequest {
+    let table = customers_table();
+    let upsert = line(&table, "U", &[("customer_id", "\"C1\""), ("name", "\"Ada\""), ("visits", "1")]);
+    let staged = stage_files(store.as_ref(), &table, run_id, &[vec![upsert]]).await;
+    let mut request = request_for(table, Mode::Full, run_id);
+    request.staged = staged;
+    request.store = store;
+    request
+}
+
+/// A load whose cancel token fired before it began fails as cancelled, starts no statement,
+/// reports every statement it did report as aborted, and commits nothing. Returns the finished
+/// statements `(index, status, error)` for the backend's own expectation (SQLite and PostgreSQL
+/// abort the first statement; Redshift sends its plan as one batch and aborts all of it).
+pub async fn a_load_cancelled_before_it_starts_runs_nothing(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+) -> Vec<(usize, StatementStatus, Option<String>)> {
+    let request = first_customers_load(store, "r1").await;
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let (result, events) = load_collecting(warehouse, &request, &cancel).await;
+    assert!(matches!(result, Err(WarehouseError::Cancelled)), "{result:?}");
+    assert!(!events.iter().any(|e| matches!(e, EventKind::StatementStarted { .. })), "{events:?}");
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), None);
+    let finished = finished_statements(&events);
+    assert!(!finished.is_empty(), "the cancelled load reports its statements aborted: {events:?}");
+    assert!(finished.iter().all(|(_, status, _)| *status == StatementStatus::Aborted), "{finished:?}");
+    finished
+}
+
+/// An incremental load of `customers` that claims to continue from `stale` while the table is
+/// committed further fails at the watermark check and leaves the committed run in place.
+/// Returns the check's message for the backend's own wording. `customers` must have a commit.
+pub async fn an_incremental_load_from_a_stale_watermark_is_refused(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+    stale: DateTime<Utc>,
+) -> String {
+    let committed = warehouse.last_commit("customers").await.unwrap().expect("customers has a commit");
+    let table = customers_table();
+    let delete = line(&table, "D", &[("customer_id", "\"C1\"")]);
+    let staged = stage_files(store.as_ref(), &table, "stale", &[vec![delete]]).await;
+    let mut request = request_for(table, Mode::Incremental, "stale");
+    request.staged = staged;
+    request.store = store;
+    request.previous_watermark = Some(stale);
+    request.watermark = committed.watermark + chrono::Duration::hours(1);
+    let (result, _) = load_collecting(warehouse, &request, &CancellationToken::new()).await;
+    let Err(WarehouseError::Statement { label, message, .. }) = result else {
+        panic!("a stale load must fail at a statement: {result:?}");
+    };
+    assert_eq!(label, "check the committed watermark");
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
+    message
+}
+
+/// The staged parts of [`a_load_cancelled_during_the_copy_reports_the_copy_aborted`]: a delete
+/// of `C1` and two new customers, one per file.
+pub fn three_customer_parts() -> Vec<Vec<String>> {
+    let table = customers_table();
+    let upsert = |id: &str, name: &str, visits: &str| {
+        line(
+            &table,
+            "U",
+            &[("customer_id", &format!("\"{id}\"")), ("name", &format!("\"{name}\"")), ("visits", visits)],
+        )
+    };
+    vec![
+        vec![line(&table, "D", &[("customer_id", "\"C1\"")])],
+        vec![upsert("C8", "Hal", "8")],
+        vec![upsert("C9", "Ivy", "9")],
+    ]
+}
+
+/// An incremental load of `customers` (which must have a commit) cancelled while its COPY opens
+/// the second of three staged files fails as cancelled, reports the COPY as the aborted
+/// statement, and leaves the committed run in place. For warehouses that read the staged files
+/// through dynashift's store (not Redshift, whose COPY reads S3 itself).
+pub async fn a_load_cancelled_during_the_copy_reports_the_copy_aborted(
+    warehouse: &dyn Warehouse,
+    store: &LocalStore,
+) {
+    let committed = warehouse.last_commit("customers").await.unwrap().expect("customers has a commit");
+    let table = customers_table();
+    let staged = write_staged_parts(store, &table, "r2", &three_customer_parts()).await;
+    let cancel = CancellationToken::new();
+    let mut request = request_for(table, Mode::Incremental, "r2");
+    request.store = Arc::new(CancelOnOpen {
+        inner: store.clone(),
+        trigger_key: staged.files[1].key.clone(),
+        cancel: cancel.clone(),
+    });
+    request.staged = staged;
+    request.previous_watermark = Some(committed.watermark);
+    request.watermark = committed.watermark + chrono::Duration::hours(1);
+    let (result, events) = load_collecting(warehouse, &request, &cancel).await;
+    assert!(matches!(result, Err(WarehouseError::Cancelled)), "{result:?}");
+    let (index, status, _) = finished_statements(&events).pop().unwrap();
+    assert_eq!(
+        (submitted_label(&events, index).as_str(), status),
+        ("COPY 3 staged files into stage", StatementStatus::Aborted)
+    );
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
+}

@@ -1,0 +1,23 @@
+//! The one test-support surface: table configs, staged-file writers, event readers and a store
+//! that cancels a load at a chosen object. Unit tests in `src/` and the integration tests in
+//! `tests/*.rs` use the same functions, so a fixture is written once.
+//!
+//! Why a plain `#[doc(hidden)] pub` module and not a `testkit` cargo feature: integration tests
+//! link the library as built for `cargo test`, without `cfg(test)`. A feature would have to be
+//! switched on for them, either by a dev-dependency of the crate on itself (a second build of the
+//! whole crate in every CI run) or by `required-features` (which silently skips those tests when
+//! the README's `cargo test` runs without `--features`). The code here is small, uses only normal
+//! dependencies, and is never called by the binary, so the linker drops it.
+
+pub mod behaviour;
+mod events;
+mod staged;
+mod store;
+mod tables;
+
+pub use events::{assert_statements_follow_the_plan, finished_statements, submitted_label};
+pub use staged::{at, gzip, line, request_for, stage_files, write_staged_parts};
+pub use store::CancelOnOpen;
+pub use tables::{
+    TableBuilder, column, customers_table, line_items_table, orders_table, plain_target, table,
+};
