@@ -20,7 +20,7 @@ use std::path::Path;
 
 mod source_scan;
 
-use source_scan::{collect_rs_files, strip_comments_and_strings};
+use source_scan::{collect_rs_files, strip_comments_and_strings, tokenize};
 
 /// Folders whose files must not import `crate::pipeline`.
 const ADAPTERS: &[&str] = &["warehouse", "source", "store", "config", "ddb", "aws"];
@@ -189,31 +189,7 @@ fn is_module_name(token: &str) -> bool {
 
 /// Identifiers, `::` and single punctuation characters, each with its line.
 fn tokens(code: &str) -> Vec<(usize, String)> {
-    let chars: Vec<char> = code.chars().collect();
-    let mut tokens = Vec::new();
-    let (mut i, mut line) = (0, 1);
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\n' {
-            line += 1;
-            i += 1;
-        } else if c.is_whitespace() {
-            i += 1;
-        } else if c.is_alphanumeric() || c == '_' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            tokens.push((line, chars[start..i].iter().collect()));
-        } else if c == ':' && chars.get(i + 1) == Some(&':') {
-            tokens.push((line, "::".to_owned()));
-            i += 2;
-        } else {
-            tokens.push((line, c.to_string()));
-            i += 1;
-        }
-    }
-    tokens
+    tokenize(code).into_iter().map(|token| (token.line, token.text)).collect()
 }
 
 /// The checker itself: each of these would let a broken arrow through if the scan missed it.

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 mod source_scan;
 
-use source_scan::{collect_rs_files, is_ident_char, strip_comments_and_strings};
+use source_scan::{Token, collect_rs_files, is_ident_char, strip_comments_and_strings, tokenize};
 
 /// The most lines a source file may have before its unit tests.
 const MAX_LINES_BEFORE_TESTS: usize = 500;
@@ -607,42 +607,6 @@ fn defined_items(code: &str) -> BTreeSet<String> {
         }
     }
     names
-}
-
-struct Token {
-    text: String,
-    line: usize,
-}
-
-/// Identifiers, `::`, and single punctuation characters, each with its 1-based line.
-fn tokenize(code: &str) -> Vec<Token> {
-    let chars: Vec<char> = code.chars().collect();
-    let mut tokens = Vec::new();
-    let mut line = 1;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\n' {
-            line += 1;
-            i += 1;
-        } else if c.is_whitespace() {
-            i += 1;
-        } else if is_ident_char(Some(c)) {
-            let start = i;
-            while is_ident_char(chars.get(i).copied()) {
-                i += 1;
-            }
-            let text: String = chars[start..i].iter().collect();
-            tokens.push(Token { text: text.trim_start_matches("r#").to_string(), line });
-        } else if c == ':' && chars.get(i + 1) == Some(&':') {
-            tokens.push(Token { text: "::".to_string(), line });
-            i += 2;
-        } else {
-            tokens.push(Token { text: c.to_string(), line });
-            i += 1;
-        }
-    }
-    tokens
 }
 
 /// Tarjan's strongly connected components with more than one file (each is one or more cycles).

@@ -125,3 +125,40 @@ pub fn strip_comments_and_strings(text: &str) -> String {
 pub fn is_ident_char(c: Option<char>) -> bool {
     c.is_some_and(|c| c.is_alphanumeric() || c == '_')
 }
+
+/// A token of [`tokenize`] and the 1-based line it is on.
+pub struct Token {
+    pub text: String,
+    pub line: usize,
+}
+
+/// Identifiers, `::`, and single punctuation characters, each with its 1-based line.
+pub fn tokenize(code: &str) -> Vec<Token> {
+    let chars: Vec<char> = code.chars().collect();
+    let mut tokens = Vec::new();
+    let mut line = 1;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\n' {
+            line += 1;
+            i += 1;
+        } else if c.is_whitespace() {
+            i += 1;
+        } else if is_ident_char(Some(c)) {
+            let start = i;
+            while is_ident_char(chars.get(i).copied()) {
+                i += 1;
+            }
+            let text: String = chars[start..i].iter().collect();
+            tokens.push(Token { text, line });
+        } else if c == ':' && chars.get(i + 1) == Some(&':') {
+            tokens.push(Token { text: "::".to_string(), line });
+            i += 2;
+        } else {
+            tokens.push(Token { text: c.to_string(), line });
+            i += 1;
+        }
+    }
+    tokens
+}
