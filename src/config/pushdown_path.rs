@@ -24,14 +24,7 @@ pub fn path_problem(path: &AttrPath) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn path(text: &str) -> AttrPath {
-        AttrPath::parse(text).unwrap()
-    }
-
-    fn names(names: &[&str]) -> AttrPath {
-        AttrPath::from_names(names.iter().map(|n| n.to_string())).unwrap()
-    }
+    use crate::config::testing::{names, path};
 
     #[test]
     fn quotes_backslashes_and_list_indexes_are_refused() {

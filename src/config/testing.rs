@@ -8,6 +8,16 @@ use super::{
     TypeErrorPolicy, UnmappedPolicy, ViewType,
 };
 
+/// A path parsed from its text form, `a.b[0]`.
+pub fn path(text: &str) -> AttrPath {
+    AttrPath::parse(text).unwrap()
+}
+
+/// A path of plain names, for names the text form would read otherwise (dots, quotes).
+pub fn names(names: &[&str]) -> AttrPath {
+    AttrPath::from_names(names.iter().map(|n| n.to_string())).unwrap()
+}
+
 fn column(name: &str, path: &str, ty: &str, is_key: bool) -> ColumnSpec {
     ColumnSpec { name: name.into(), path: AttrPath::parse(path).unwrap(), ty: ty.parse().unwrap(), is_key }
 }

@@ -112,15 +112,7 @@ fn type_letter(ty: ColumnType) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::testing::{orders_table, table_with};
-
-    fn path(text: &str) -> AttrPath {
-        AttrPath::parse(text).unwrap()
-    }
-
-    fn names(names: &[&str]) -> AttrPath {
-        AttrPath::from_names(names.iter().map(|n| n.to_string())).unwrap()
-    }
+    use crate::config::testing::{names, orders_table, path, table_with};
 
     #[test]
     fn each_column_type_reads_its_dynamodb_type() {
