@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::RUNS_TABLE;
+use super::{LoadRequest, RUNS_TABLE};
+use crate::config::quote_identifier;
 use crate::contract::AcceptedGap;
 
 /// Fixed-width RFC 3339 with microseconds and `Z` (every warehouse's precision), so that text
@@ -44,6 +45,44 @@ pub fn parse_accepted_gaps(text: Option<&str>) -> Result<Vec<AcceptedGap>, Strin
         Some(text) => serde_json::from_str(text)
             .map_err(|e| format!("accepted_gaps `{text}` is not a JSON list of gaps ({e})")),
     }
+}
+
+/// What a load records in `dynashift_runs`, rendered as SQL literals by one dialect's quoting,
+/// so the warehouses' INSERTs differ only in their SQL frame, never in what they record.
+pub struct RunLiterals {
+    pub run_id: String,
+    pub mode: String,
+    pub watermark: String,
+    pub upserts: u64,
+    pub deletes: u64,
+    /// `NULL` on a first full sync.
+    pub from_watermark: String,
+    /// `NULL` for an unbroken chain.
+    pub accepted_gaps: String,
+}
+
+impl RunLiterals {
+    pub fn of(request: &LoadRequest, literal: fn(&str) -> String) -> RunLiterals {
+        let optional = |text: Option<String>| text.map_or("NULL".to_owned(), |t| literal(&t));
+        RunLiterals {
+            run_id: literal(&request.run_id),
+            mode: literal(request.mode.as_str()),
+            watermark: literal(&watermark_text(request.watermark)),
+            upserts: request.staged.upserts,
+            deletes: request.staged.deletes,
+            from_watermark: optional(request.previous_watermark.map(watermark_text)),
+            accepted_gaps: optional(accepted_gaps_text(&request.accepted_gaps)),
+        }
+    }
+}
+
+/// The committed watermark of a table (no row when it never committed), newest by `order`.
+pub fn latest_watermark(table_name: &str, order: &str, literal: fn(&str) -> String) -> String {
+    format!(
+        "SELECT \"watermark\" FROM {} WHERE \"table_name\" = {} {order} LIMIT 1",
+        quote_identifier(RUNS_TABLE),
+        literal(table_name)
+    )
 }
 
 #[cfg(test)]

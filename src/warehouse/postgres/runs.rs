@@ -15,8 +15,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use crate::config::{Mode, quote_identifier};
-pub use crate::warehouse::watermark::watermark_text;
-use crate::warehouse::watermark::{accepted_gaps_text, parse_accepted_gaps};
+use crate::warehouse::watermark::{self, RunLiterals, parse_accepted_gaps};
 use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE};
 
 use super::session::Session;
@@ -81,29 +80,25 @@ pub fn upgrade_runs_table() -> String {
 /// Records the load; `target_rows` is counted in the same statement, after the changes, and
 /// `committed_at` is the time the statement runs (inside the load's transaction).
 pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
-    let optional = |text: Option<String>| text.map_or("NULL".to_owned(), |t| quote_literal(&t));
+    let v = RunLiterals::of(request, quote_literal);
     format!(
         "INSERT INTO {} (\"table_name\", \"run_id\", \"mode\", \"watermark\", \"upserts\", \"deletes\", \"target_rows\", \"from_watermark\", \"accepted_gaps\")\n\
          SELECT {}, {}, {}, {}::timestamptz, {}, {}, count(*), {}::timestamptz, {} FROM {quoted_target}",
         quote_identifier(RUNS_TABLE),
         quote_literal(&request.table.name),
-        quote_literal(&request.run_id),
-        quote_literal(request.mode.as_str()),
-        quote_literal(&watermark_text(request.watermark)),
-        request.staged.upserts,
-        request.staged.deletes,
-        optional(request.previous_watermark.map(watermark_text)),
-        optional(accepted_gaps_text(&request.accepted_gaps)),
+        v.run_id,
+        v.mode,
+        v.watermark,
+        v.upserts,
+        v.deletes,
+        v.from_watermark,
+        v.accepted_gaps,
     )
 }
 
 /// The committed watermark of a table (no row when it never committed).
 pub fn latest_watermark(table_name: &str) -> String {
-    format!(
-        "SELECT \"watermark\" FROM {} WHERE \"table_name\" = {} {NEWEST_FIRST} LIMIT 1",
-        quote_identifier(RUNS_TABLE),
-        quote_literal(table_name)
-    )
+    watermark::latest_watermark(table_name, NEWEST_FIRST, quote_literal)
 }
 
 /// The newest commit of a table; `None` when it never committed or the runs table is missing.

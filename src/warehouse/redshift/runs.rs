@@ -15,7 +15,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::config::{Mode, quote_identifier};
-use crate::warehouse::watermark::{accepted_gaps_text, parse_accepted_gaps, watermark_text};
+use crate::warehouse::watermark::{RunLiterals, parse_accepted_gaps, watermark_text};
 use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE, WarehouseError};
 
 use super::sql::{guard, literal};
@@ -151,18 +151,18 @@ pub fn guard_watermark(table_name: &str, expected: Option<DateTime<Utc>>) -> Str
 /// Records the load; `target_rows` counted after the changes, and `seq` one past the table's
 /// highest, in the same transaction (after the LOCK, so no other load numbers in between).
 pub fn record_run(request: &LoadRequest, target: &str) -> String {
-    let optional = |text: Option<String>| text.map_or("NULL".to_owned(), |t| literal(&t));
     let table = literal(&request.table.name);
+    let v = RunLiterals::of(request, literal);
     format!(
         "INSERT INTO {runs} ({OLD_COLUMNS}, {NEW_COLUMNS})\nSELECT {table}, {}, {}, {}, GETDATE(), {}, {}, count(*), \
          (SELECT coalesce(max(\"seq\"), 0) + 1 FROM {runs} WHERE \"table_name\" = {table}), {}, {} FROM {target}",
-        literal(&request.run_id),
-        literal(request.mode.as_str()),
-        literal(&watermark_text(request.watermark)),
-        request.staged.upserts,
-        request.staged.deletes,
-        optional(request.previous_watermark.map(watermark_text)),
-        optional(accepted_gaps_text(&request.accepted_gaps)),
+        v.run_id,
+        v.mode,
+        v.watermark,
+        v.upserts,
+        v.deletes,
+        v.from_watermark,
+        v.accepted_gaps,
         runs = runs(),
     )
 }
@@ -317,7 +317,7 @@ mod tests {
         request.accepted_gaps =
             vec![crate::contract::AcceptedGap { from, to: from + chrono::Duration::minutes(5) }];
         let sql = record_run(&request, "\"orders\"");
-        let gaps = accepted_gaps_text(&request.accepted_gaps).unwrap();
+        let gaps = crate::warehouse::watermark::accepted_gaps_text(&request.accepted_gaps).unwrap();
         assert!(sql.contains(&format!("'2024-03-01T09:00:00.000000Z', {} FROM", literal(&gaps))), "{sql}");
     }
 

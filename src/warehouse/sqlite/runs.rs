@@ -13,8 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::config::{Mode, quote_identifier};
-pub use crate::warehouse::watermark::watermark_text;
-use crate::warehouse::watermark::{accepted_gaps_text, parse_accepted_gaps};
+use crate::warehouse::watermark::{self, RunLiterals, parse_accepted_gaps};
 use crate::warehouse::{CommitRecord, LoadRequest, RUNS_TABLE, WarehouseError};
 
 use super::sql::quote_literal;
@@ -95,29 +94,19 @@ pub fn create_seq_index() -> String {
 pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
     let runs = quote_identifier(RUNS_TABLE);
     let table = quote_literal(&request.table.name);
-    let optional = |text: Option<String>| text.map_or("NULL".to_owned(), |t| quote_literal(&t));
+    let v = RunLiterals::of(request, quote_literal);
     format!(
         "INSERT INTO {runs} ({COLUMNS}, {ORDER_COLUMNS})\n\
          SELECT {table}, {}, {}, {}, {NOW_RFC3339}, {}, {}, count(*),\n  \
            (SELECT coalesce(max(\"seq\"), 0) + 1 FROM {runs} WHERE \"table_name\" = {table}), {}, {}\n\
          FROM {quoted_target}",
-        quote_literal(&request.run_id),
-        quote_literal(request.mode.as_str()),
-        quote_literal(&watermark_text(request.watermark)),
-        request.staged.upserts,
-        request.staged.deletes,
-        optional(request.previous_watermark.map(watermark_text)),
-        optional(accepted_gaps_text(&request.accepted_gaps)),
+        v.run_id, v.mode, v.watermark, v.upserts, v.deletes, v.from_watermark, v.accepted_gaps,
     )
 }
 
 /// The committed watermark of a table (no row when it never committed). Runs after the upgrade.
 pub fn latest_watermark(table_name: &str) -> String {
-    format!(
-        "SELECT \"watermark\" FROM {} WHERE \"table_name\" = {} {NEWEST_FIRST} LIMIT 1",
-        quote_identifier(RUNS_TABLE),
-        quote_literal(table_name)
-    )
+    watermark::latest_watermark(table_name, NEWEST_FIRST, quote_literal)
 }
 
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
