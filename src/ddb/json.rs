@@ -98,7 +98,8 @@ fn write_escape(out: &mut Vec<u8>, byte: u8) {
     }
 }
 
-fn write_array<T>(
+/// Writes `[e1,e2,…]`, each element by `write_element` (shared with the stage's borrowed values).
+pub fn write_array<T>(
     out: &mut Vec<u8>,
     elements: &[T],
     mut write_element: impl FnMut(&mut Vec<u8>, &T) -> Result<(), NumberError>,

@@ -13,7 +13,7 @@ use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::ddb::json::write_string;
+use crate::ddb::json::{write_array, write_string};
 use crate::ddb::number::{NumberError, write_json_number};
 use crate::ddb::{AttributeValue, Item};
 
@@ -260,22 +260,6 @@ impl<'a> Map<'a> {
         });
         Map(entries)
     }
-}
-
-fn write_array<T>(
-    out: &mut Vec<u8>,
-    elements: &[T],
-    mut write_element: impl FnMut(&mut Vec<u8>, &T) -> Result<(), NumberError>,
-) -> Result<(), NumberError> {
-    out.push(b'[');
-    for (i, element) in elements.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_element(out, element)?;
-    }
-    out.push(b']');
-    Ok(())
 }
 
 /// A map key or a string, borrowed from the input when it has no escapes. Read as a plain
