@@ -203,6 +203,7 @@ fn encryption(
 
 #[cfg(test)]
 mod tests {
+    use crate::config::testing::refusals as messages;
     use std::path::Path;
 
     use crate::config::{AwsExportSettings, ExportEncryption, SourceConfig, load_str};
@@ -216,11 +217,6 @@ mod tests {
             SourceConfig::Aws(settings) => settings,
             other => panic!("not an aws source: {other:?}"),
         }
-    }
-
-    fn messages(text: &str) -> Vec<String> {
-        let error = load_str(text, Path::new("/c/tables.toml")).expect_err("refused");
-        error.problems.into_iter().map(|p| p.message).collect()
     }
 
     fn table(extra: &str) -> String {

@@ -346,19 +346,10 @@ fn finish(drafts: Vec<Draft>) -> Vec<ColumnSpec> {
 
 #[cfg(test)]
 mod tests {
+    use crate::config::testing::{refusals as messages, table_from as table};
     use std::path::Path;
 
-    use crate::config::{ColumnType, TableConfig, UnmappedPolicy, load_str};
-
-    fn table(text: &str) -> TableConfig {
-        let config = load_str(text, Path::new("/c/tables.toml")).unwrap_or_else(|e| panic!("{e}"));
-        config.tables.into_iter().next().expect("one table")
-    }
-
-    fn messages(text: &str) -> Vec<String> {
-        let error = load_str(text, Path::new("/c/tables.toml")).expect_err("refused");
-        error.problems.into_iter().map(|p| p.message).collect()
-    }
+    use crate::config::{ColumnType, UnmappedPolicy, load_str};
 
     const EXPORTS: &str = "[defaults]\nsource = \"exports\"\n[[table]]\nname = \"events\"\nprefix = \"in\"\n";
 

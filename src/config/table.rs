@@ -287,20 +287,11 @@ fn target(raw: &RawTable, name: &Spanned<String>, issues: &Issues) -> Option<Tar
 
 #[cfg(test)]
 mod tests {
+    use crate::config::testing::{refusals as messages, table_from as table};
     use std::path::Path;
     use std::time::Duration;
 
-    use crate::config::{SourceConfig, StoreLocation, TableConfig, load_str};
-
-    fn table(text: &str) -> TableConfig {
-        let config = load_str(text, Path::new("/c/tables.toml")).unwrap_or_else(|e| panic!("{e}"));
-        config.tables.into_iter().next().expect("one table")
-    }
-
-    fn messages(text: &str) -> Vec<String> {
-        let error = load_str(text, Path::new("/c/tables.toml")).expect_err("refused");
-        error.problems.into_iter().map(|p| p.message).collect()
-    }
+    use crate::config::{SourceConfig, StoreLocation, load_str};
 
     const EXPORTS: &str = "[[table]]\nsource = \"exports\"\nprefix = \"in/events/\"\nkey = [\"id\"]\n";
 

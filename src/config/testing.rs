@@ -8,6 +8,23 @@ use super::{
     TypeErrorPolicy, UnmappedPolicy, ViewType,
 };
 
+/// The config `text` loads to, as if read from `/c/tables.toml`; panics with the rendered
+/// problems when it is refused.
+pub fn config_from(text: &str) -> super::Config {
+    super::load_str(text, std::path::Path::new("/c/tables.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The first table of the config `text` loads to.
+pub fn table_from(text: &str) -> TableConfig {
+    config_from(text).tables.into_iter().next().expect("one table")
+}
+
+/// The messages of the problems `text` is refused with (panics when it loads).
+pub fn refusals(text: &str) -> Vec<String> {
+    let error = super::load_str(text, std::path::Path::new("/c/tables.toml")).expect_err("refused");
+    error.problems.into_iter().map(|p| p.message).collect()
+}
+
 /// A path parsed from its text form, `a.b[0]`.
 pub fn path(text: &str) -> AttrPath {
     AttrPath::parse(text).unwrap()

@@ -234,21 +234,13 @@ fn report_duplicate_targets(validated: &[(&RawTable, TableConfig)], issues: &Iss
 
 #[cfg(test)]
 mod tests {
+    use crate::config::testing::{config_from as config, refusals as messages};
     use std::path::Path;
     use std::time::Duration;
 
-    use crate::config::{Config, WarehouseConfig, load_str};
+    use crate::config::{WarehouseConfig, load_str};
 
     const TABLE: &str = "[[table]]\nname = \"customers\"\nkey = [\"customer_id\"]\n";
-
-    fn config(text: &str) -> Config {
-        load_str(text, Path::new("/c/tables.toml")).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn messages(text: &str) -> Vec<String> {
-        let error = load_str(text, Path::new("/c/tables.toml")).expect_err("refused");
-        error.problems.into_iter().map(|p| p.message).collect()
-    }
 
     #[test]
     fn section_values_land_in_the_config() {
