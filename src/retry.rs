@@ -37,51 +37,36 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// A backoff from `first_delay` doubling up to `max_delay`, jittered by ±25 %, for `deadline`.
+    pub const fn doubling(first_delay: Duration, max_delay: Duration, deadline: Duration) -> RetryPolicy {
+        RetryPolicy { first_delay, max_delay, jitter: 0.25, deadline }
+    }
+
     /// The DynamoDB export API (ExportTableToPointInTime, DescribeExport, DescribeTable,
     /// DescribeContinuousBackups): its limits (300 exports in flight per account, throttled
     /// describes when many tables poll at once) last minutes, so 2 s doubling to 60 s for 5 min.
-    pub const EXPORT_API: RetryPolicy = RetryPolicy {
-        first_delay: Duration::from_secs(2),
-        max_delay: Duration::from_secs(60),
-        jitter: 0.25,
-        deadline: Duration::from_secs(5 * 60),
-    };
+    pub const EXPORT_API: RetryPolicy =
+        RetryPolicy::doubling(Duration::from_secs(2), Duration::from_secs(60), Duration::from_secs(5 * 60));
 
     /// Short control-plane calls whose caller waits for the answer (a Redshift Data API
     /// DescribeStatement or CancelStatement): 250 ms doubling to 5 s, for 30 s.
-    pub const CONTROL_PLANE: RetryPolicy = RetryPolicy {
-        first_delay: Duration::from_millis(250),
-        max_delay: Duration::from_secs(5),
-        jitter: 0.25,
-        deadline: Duration::from_secs(30),
-    };
+    pub const CONTROL_PLANE: RetryPolicy =
+        RetryPolicy::doubling(Duration::from_millis(250), Duration::from_secs(5), Duration::from_secs(30));
 
     /// S3 object calls (GET, PUT, LIST, HEAD, DELETE): S3 asks to slow down (503 SlowDown)
     /// while it scales a prefix, which takes up to a minute: 250 ms doubling to 10 s, for 1 min.
-    pub const OBJECT_STORE: RetryPolicy = RetryPolicy {
-        first_delay: Duration::from_millis(250),
-        max_delay: Duration::from_secs(10),
-        jitter: 0.25,
-        deadline: Duration::from_secs(60),
-    };
+    pub const OBJECT_STORE: RetryPolicy =
+        RetryPolicy::doubling(Duration::from_millis(250), Duration::from_secs(10), Duration::from_secs(60));
 
     /// Connecting to a warehouse and reading its commit records: a restart, a failover or a
     /// full connection pool passes within a minute: 500 ms doubling to 10 s, for 1 min.
-    pub const WAREHOUSE_SESSION: RetryPolicy = RetryPolicy {
-        first_delay: Duration::from_millis(500),
-        max_delay: Duration::from_secs(10),
-        jitter: 0.25,
-        deadline: Duration::from_secs(60),
-    };
+    pub const WAREHOUSE_SESSION: RetryPolicy =
+        RetryPolicy::doubling(Duration::from_millis(500), Duration::from_secs(10), Duration::from_secs(60));
 
     /// Re-running a whole load that failed transiently before its COMMIT (a deadlock, a
     /// serialization failure, a dropped connection): 2 s doubling to 30 s, for 3 min.
-    pub const WAREHOUSE_LOAD: RetryPolicy = RetryPolicy {
-        first_delay: Duration::from_secs(2),
-        max_delay: Duration::from_secs(30),
-        jitter: 0.25,
-        deadline: Duration::from_secs(3 * 60),
-    };
+    pub const WAREHOUSE_LOAD: RetryPolicy =
+        RetryPolicy::doubling(Duration::from_secs(2), Duration::from_secs(30), Duration::from_secs(3 * 60));
 
     /// How many retries fit before the deadline when every call fails at once and no wait is
     /// jittered: the `m` of "retry n of about m" (jitter and slow calls move it by a few).
@@ -452,12 +437,8 @@ mod tests {
         }
     }
 
-    const TINY: RetryPolicy = RetryPolicy {
-        first_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(4),
-        jitter: 0.25,
-        deadline: Duration::from_secs(5),
-    };
+    const TINY: RetryPolicy =
+        RetryPolicy::doubling(Duration::from_millis(1), Duration::from_millis(4), Duration::from_secs(5));
 
     /// Fails with `failures` in turn, then succeeds with the number of calls made.
     fn script(
