@@ -440,6 +440,17 @@ async fn planning_reads_the_recovery_window() {
     }
 }
 
+/// Polls the one export `arn` of `plan` until it ends, as the pipeline does.
+async fn wait_for(
+    source: &AwsSource,
+    store: &S3Store,
+    plan: &[PlannedExport],
+    arn: &str,
+    events: &EventSink,
+) -> Result<Vec<ExportDescription>, dynashift::pipeline::PipelineError> {
+    export::wait_all(source, store, plan, &[arn.to_owned()], events, &CancellationToken::new()).await
+}
+
 #[tokio::test]
 async fn a_full_export_is_requested_into_the_store_and_polled_to_completed() {
     let connection = moto_support::connection().await;
@@ -459,16 +470,7 @@ async fn a_full_export_is_requested_into_the_store_and_polled_to_completed() {
     assert_eq!(requested.s3_prefix(), Some(format!("dynashift/{name}/exports").as_str()));
     assert_eq!(requested.export_type().map(|t| t.as_str()), Some("FULL_EXPORT"));
 
-    let done = export::wait_all(
-        &source,
-        &store,
-        &plan,
-        std::slice::from_ref(&arn),
-        &events,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let done = wait_for(&source, &store, &plan, &arn, &events).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(done.len(), 1);
     assert_eq!((done[0].status, done[0].item_count), (ExportStatus::Completed, Some(3)));
     assert_eq!(done[0].spec, plan[0].spec);
@@ -503,16 +505,7 @@ async fn an_export_into_a_missing_bucket_fails_with_its_code() {
     let (events, _rx) = sink();
 
     let arn = export::request(&source, &table, "r1", (0, 1), &plan[0], &events).await.unwrap();
-    let error = export::wait_all(
-        &source,
-        &store,
-        &plan,
-        std::slice::from_ref(&arn),
-        &events,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let error = wait_for(&source, &store, &plan, &arn, &events).await.unwrap_err();
     assert_eq!(
         error.to_string(),
         format!("export {arn} failed: S3NoSuchBucket: The specified bucket does not exist")
