@@ -80,19 +80,13 @@ pub fn upgrade_runs_table() -> String {
 /// Records the load; `target_rows` is counted in the same statement, after the changes, and
 /// `committed_at` is the time the statement runs (inside the load's transaction).
 pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
-    let v = RunLiterals::of(request, quote_literal);
+    let RunLiterals { run_id, mode, watermark, upserts, deletes, from_watermark, accepted_gaps } =
+        RunLiterals::of(request, quote_literal);
     format!(
         "INSERT INTO {} (\"table_name\", \"run_id\", \"mode\", \"watermark\", \"upserts\", \"deletes\", \"target_rows\", \"from_watermark\", \"accepted_gaps\")\n\
-         SELECT {}, {}, {}, {}::timestamptz, {}, {}, count(*), {}::timestamptz, {} FROM {quoted_target}",
+         SELECT {}, {run_id}, {mode}, {watermark}::timestamptz, {upserts}, {deletes}, count(*), {from_watermark}::timestamptz, {accepted_gaps} FROM {quoted_target}",
         quote_identifier(RUNS_TABLE),
         quote_literal(&request.table.name),
-        v.run_id,
-        v.mode,
-        v.watermark,
-        v.upserts,
-        v.deletes,
-        v.from_watermark,
-        v.accepted_gaps,
     )
 }
 

@@ -152,17 +152,11 @@ pub fn guard_watermark(table_name: &str, expected: Option<DateTime<Utc>>) -> Str
 /// highest, in the same transaction (after the LOCK, so no other load numbers in between).
 pub fn record_run(request: &LoadRequest, target: &str) -> String {
     let table = literal(&request.table.name);
-    let v = RunLiterals::of(request, literal);
+    let RunLiterals { run_id, mode, watermark, upserts, deletes, from_watermark, accepted_gaps } =
+        RunLiterals::of(request, literal);
     format!(
-        "INSERT INTO {runs} ({OLD_COLUMNS}, {NEW_COLUMNS})\nSELECT {table}, {}, {}, {}, GETDATE(), {}, {}, count(*), \
-         (SELECT coalesce(max(\"seq\"), 0) + 1 FROM {runs} WHERE \"table_name\" = {table}), {}, {} FROM {target}",
-        v.run_id,
-        v.mode,
-        v.watermark,
-        v.upserts,
-        v.deletes,
-        v.from_watermark,
-        v.accepted_gaps,
+        "INSERT INTO {runs} ({OLD_COLUMNS}, {NEW_COLUMNS})\nSELECT {table}, {run_id}, {mode}, {watermark}, GETDATE(), {upserts}, {deletes}, count(*), \
+         (SELECT coalesce(max(\"seq\"), 0) + 1 FROM {runs} WHERE \"table_name\" = {table}), {from_watermark}, {accepted_gaps} FROM {target}",
         runs = runs(),
     )
 }

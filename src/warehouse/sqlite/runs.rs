@@ -94,13 +94,13 @@ pub fn create_seq_index() -> String {
 pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
     let runs = quote_identifier(RUNS_TABLE);
     let table = quote_literal(&request.table.name);
-    let v = RunLiterals::of(request, quote_literal);
+    let RunLiterals { run_id, mode, watermark, upserts, deletes, from_watermark, accepted_gaps } =
+        RunLiterals::of(request, quote_literal);
     format!(
         "INSERT INTO {runs} ({COLUMNS}, {ORDER_COLUMNS})\n\
-         SELECT {table}, {}, {}, {}, {NOW_RFC3339}, {}, {}, count(*),\n  \
-           (SELECT coalesce(max(\"seq\"), 0) + 1 FROM {runs} WHERE \"table_name\" = {table}), {}, {}\n\
+         SELECT {table}, {run_id}, {mode}, {watermark}, {NOW_RFC3339}, {upserts}, {deletes}, count(*),\n  \
+           (SELECT coalesce(max(\"seq\"), 0) + 1 FROM {runs} WHERE \"table_name\" = {table}), {from_watermark}, {accepted_gaps}\n\
          FROM {quoted_target}",
-        v.run_id, v.mode, v.watermark, v.upserts, v.deletes, v.from_watermark, v.accepted_gaps,
     )
 }
 
