@@ -1,6 +1,7 @@
 //! The statements of one load, in order. [`steps`] is the single source of both
 //! `Warehouse::plan` (what a dry run prints) and `Warehouse::load` (what runs), so the two can
-//! never disagree.
+//! never disagree. The order of the phases is the shared [`plan_frame`]'s; this file holds
+//! PostgreSQL's hooks (its SQL and how its executor treats each statement).
 //!
 //! Incremental: BEGIN → lock the table's loads → create `dynashift_runs` if missing → check the
 //! committed watermark → create the schema and the target if missing → create the stage → COPY
@@ -19,6 +20,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Mode;
+use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Statement, Transaction};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
@@ -54,120 +56,147 @@ pub type Step = crate::warehouse::step::Step<Action>;
 
 /// Every statement of the load `request` asks for, in execution order.
 pub fn steps(request: &LoadRequest) -> Vec<Step> {
-    let shape = TableShape::of(&request.table);
-    let target = quoted_target(&request.table.target);
-    let mut steps = vec![
-        Step::new("begin transaction", "BEGIN", Action::Execute),
-        Step::new(
-            format!("wait for other loads of {}", request.table.name),
-            sql::lock_table_loads(&request.table.name),
-            Action::Execute,
-        ),
-        create_if_missing(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), RUNS_TABLE),
-        Step::new(
+    let postgres = Postgres {
+        request,
+        shape: TableShape::of(&request.table),
+        target: quoted_target(&request.table.target),
+    };
+    plan_frame::plan(&postgres)
+}
+
+/// PostgreSQL's hooks of the plan frame, for one load.
+struct Postgres<'a> {
+    request: &'a LoadRequest,
+    shape: TableShape,
+    target: String,
+}
+
+impl Dialect for Postgres<'_> {
+    type Action = Action;
+
+    const GUARDS: GuardPlacement = GuardPlacement::BeforeTarget;
+
+    fn request(&self) -> &LoadRequest {
+        self.request
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The table's load lock is taken first, so two loads of one table run one after the other.
+    fn transaction(&self) -> Option<Transaction<Action>> {
+        let table = &self.request.table.name;
+        Some(Transaction {
+            begin: Statement::new("BEGIN", Action::Execute),
+            locks: vec![Step::new(
+                format!("wait for other loads of {table}"),
+                sql::lock_table_loads(table),
+                Action::Execute,
+            )],
+            commit: Statement::new("COMMIT", Action::Commit),
+        })
+    }
+
+    fn create_runs_table(&self) -> Statement<Action> {
+        let exists = sql::table_exists(&crate::config::quote_identifier(RUNS_TABLE));
+        Statement::new(runs::create_runs_table(), Action::CreateIfMissing { exists })
+    }
+
+    fn upgrade_runs_table(&self) -> Vec<Step> {
+        vec![Step::new(
             format!("add commit order columns to {RUNS_TABLE} if missing"),
             runs::upgrade_runs_table(),
             Action::CreateIfMissing { exists: runs::upgraded() },
-        ),
-    ];
-    if let Some(schema) = &request.table.target.schema {
-        steps.push(Step::new(
-            format!("create schema {} if missing", crate::config::quote_identifier(schema)),
-            sql::create_schema(schema),
-            Action::CreateIfMissing { exists: sql::schema_exists(schema) },
-        ));
+        )]
     }
-    match request.mode {
-        Mode::Incremental => {
-            steps.push(check_watermark(request));
-            let primary_key = primary_key_name(&request.table.target.table);
-            let create = sql::create_table(&target, &shape, &primary_key, true);
-            steps.push(Step::new(
-                format!("create {target} if missing"),
-                create,
-                Action::CreateIfMissing { exists: sql::table_exists(&target) },
-            ));
-            steps.extend(stage_steps(request, &shape));
-            steps.extend(apply_changes(&target, &shape));
+
+    fn create_schema(&self, schema: &str) -> Option<Statement<Action>> {
+        let exists = sql::schema_exists(schema);
+        Some(Statement::new(sql::create_schema(schema), Action::CreateIfMissing { exists }))
+    }
+
+    fn check_watermark(&self) -> Statement<Action> {
+        let latest = runs::latest_watermark(&self.request.table.name);
+        Statement::new(latest, Action::ExpectWatermark(self.request.previous_watermark))
+    }
+
+    /// A full load builds a replacement table instead.
+    fn create_target(&self) -> Option<Statement<Action>> {
+        if self.request.mode != Mode::Incremental {
+            return None;
         }
-        Mode::Full => {
-            steps.extend(stage_steps(request, &shape));
-            steps.extend(replace_target(request, &target, &shape));
+        let primary_key = primary_key_name(&self.request.table.target.table);
+        let create = sql::create_table(&self.target, &self.shape, &primary_key, true);
+        Some(Statement::new(create, Action::CreateIfMissing { exists: sql::table_exists(&self.target) }))
+    }
+
+    fn create_stage(&self) -> Statement<Action> {
+        Statement::new(sql::create_stage(&self.shape), Action::Execute)
+    }
+
+    fn copy(&self) -> Step {
+        let label = plan_frame::copy_staged_files_label(self.request.staged.files.len());
+        Step::new(label, sql::copy_into_stage(&self.shape), Action::Copy)
+    }
+
+    fn change_target(&self) -> Vec<Step> {
+        let (target, shape) = (self.target.as_str(), &self.shape);
+        match self.request.mode {
+            Mode::Incremental => vec![
+                Step::new(
+                    "delete keys staged as deletes",
+                    sql::delete_staged_deletes(target, shape),
+                    Action::Modify,
+                ),
+                Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Action::Modify),
+            ],
+            Mode::Full => self.replace_target(),
         }
     }
-    steps.extend(finish(request, &target));
-    steps
+
+    fn record_run(&self) -> Statement<Action> {
+        Statement::new(runs::record_run(self.request, &self.target), Action::Modify)
+    }
+
+    fn count_rows(&self) -> Statement<Action> {
+        Statement::new(sql::count_rows(&self.target), Action::Reconcile)
+    }
 }
 
-fn create_if_missing(label: String, create: String, table: &str) -> Step {
-    let exists = sql::table_exists(&crate::config::quote_identifier(table));
-    Step::new(label, create, Action::CreateIfMissing { exists })
-}
-
-fn check_watermark(request: &LoadRequest) -> Step {
-    Step::new(
-        "check the committed watermark",
-        runs::latest_watermark(&request.table.name),
-        Action::ExpectWatermark(request.previous_watermark),
-    )
-}
-
-fn stage_steps(request: &LoadRequest, shape: &TableShape) -> [Step; 2] {
-    let files = request.staged.files.len();
-    let noun = if files == 1 { "file" } else { "files" };
-    [
-        Step::new("create stage table", sql::create_stage(shape), Action::Execute),
-        Step::new(
-            format!("COPY {files} staged {noun} into stage"),
-            sql::copy_into_stage(shape),
-            Action::Copy,
-        ),
-    ]
-}
-
-fn apply_changes(target: &str, shape: &TableShape) -> [Step; 2] {
-    [
-        Step::new("delete keys staged as deletes", sql::delete_staged_deletes(target, shape), Action::Modify),
-        Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Action::Modify),
-    ]
-}
-
-fn replace_target(request: &LoadRequest, target: &str, shape: &TableShape) -> [Step; 5] {
-    let table = &request.table.target.table;
-    let replacement = quoted_replacement(&request.table.target);
-    let replacement_key = primary_key_name(&replacement_name(&request.table.target));
-    let target_key = primary_key_name(table);
-    [
-        Step::new(
-            format!("create {replacement}"),
-            sql::create_table(&replacement, shape, &replacement_key, false),
-            Action::Execute,
-        ),
-        Step::new(
-            format!("fill {replacement} with staged rows"),
-            sql::insert_staged_rows(&replacement, shape),
-            Action::Modify,
-        ),
-        Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
-        Step::new(
-            format!("rename {replacement} to {target}"),
-            sql::rename_table(&replacement, table),
-            Action::Execute,
-        ),
-        Step::new(
-            format!("rename its primary key to {}", crate::config::quote_identifier(&target_key)),
-            sql::rename_constraint(target, &replacement_key, &target_key),
-            Action::Execute,
-        ),
-    ]
-}
-
-fn finish(request: &LoadRequest, target: &str) -> [Step; 3] {
-    [
-        Step::new(format!("record run in {RUNS_TABLE}"), runs::record_run(request, target), Action::Modify),
-        Step::new(format!("count rows of {target}"), sql::count_rows(target), Action::Reconcile),
-        Step::new("commit", "COMMIT", Action::Commit),
-    ]
+impl Postgres<'_> {
+    /// A full load: a new table filled with the staged rows replaces the target and takes its
+    /// primary key's name.
+    fn replace_target(&self) -> Vec<Step> {
+        let (target, shape) = (self.target.as_str(), &self.shape);
+        let table = &self.request.table.target.table;
+        let replacement = quoted_replacement(&self.request.table.target);
+        let replacement_key = primary_key_name(&replacement_name(&self.request.table.target));
+        let target_key = primary_key_name(table);
+        vec![
+            Step::new(
+                format!("create {replacement}"),
+                sql::create_table(&replacement, shape, &replacement_key, false),
+                Action::Execute,
+            ),
+            Step::new(
+                format!("fill {replacement} with staged rows"),
+                sql::insert_staged_rows(&replacement, shape),
+                Action::Modify,
+            ),
+            Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
+            Step::new(
+                format!("rename {replacement} to {target}"),
+                sql::rename_table(&replacement, table),
+                Action::Execute,
+            ),
+            Step::new(
+                format!("rename its primary key to {}", crate::config::quote_identifier(&target_key)),
+                sql::rename_constraint(target, &replacement_key, &target_key),
+                Action::Execute,
+            ),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The statements of one load, in order. [`steps`] is the single source of both
 //! `Warehouse::plan` (what a dry run prints) and `Warehouse::load` (what runs), so the two can
-//! never disagree.
+//! never disagree. The order of the phases is the shared [`plan_frame`]'s; this file holds
+//! SQLite's hooks (its SQL and how its executor treats each statement).
 //!
 //! Incremental: BEGIN IMMEDIATE → create `dynashift_runs` if missing (or upgrade it) → check the committed
 //! watermark → create the target if missing → create the stage → COPY → delete staged deletes →
@@ -15,6 +16,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Mode;
+use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Statement, Transaction};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
@@ -46,96 +48,135 @@ pub type Step = crate::warehouse::step::Step<Action>;
 
 /// Every statement of the load `request` asks for, in execution order.
 pub fn steps(request: &LoadRequest) -> Vec<Step> {
-    let shape = TableShape::of(&request.table);
-    let target = quoted_target(&request.table.target);
-    let mut steps = vec![
-        Step::new("begin transaction", "BEGIN IMMEDIATE", Action::Execute),
-        Step::new(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), Action::Execute),
-        Step::new(
-            format!("add commit order columns to {RUNS_TABLE} if missing"),
-            runs::upgrade_runs_table(),
-            Action::Upgrade { needed: runs::needs_upgrade() },
-        ),
-        Step::new(format!("index {RUNS_TABLE} by commit order"), runs::create_seq_index(), Action::Execute),
-    ];
-    match request.mode {
-        Mode::Incremental => {
-            steps.push(check_watermark(request));
-            steps.push(Step::new(
-                format!("create {target} if missing"),
-                sql::create_table(&target, &shape, true),
+    let sqlite = Sqlite {
+        request,
+        shape: TableShape::of(&request.table),
+        target: quoted_target(&request.table.target),
+    };
+    plan_frame::plan(&sqlite)
+}
+
+/// SQLite's hooks of the plan frame, for one load.
+struct Sqlite<'a> {
+    request: &'a LoadRequest,
+    shape: TableShape,
+    target: String,
+}
+
+impl Dialect for Sqlite<'_> {
+    type Action = Action;
+
+    const GUARDS: GuardPlacement = GuardPlacement::BeforeTarget;
+
+    fn request(&self) -> &LoadRequest {
+        self.request
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// BEGIN IMMEDIATE takes the database's write lock at once, so no other lock is needed.
+    fn transaction(&self) -> Option<Transaction<Action>> {
+        Some(Transaction {
+            begin: Statement::new("BEGIN IMMEDIATE", Action::Execute),
+            locks: Vec::new(),
+            commit: Statement::new("COMMIT", Action::Execute),
+        })
+    }
+
+    fn create_runs_table(&self) -> Statement<Action> {
+        Statement::new(runs::create_runs_table(), Action::Execute)
+    }
+
+    fn upgrade_runs_table(&self) -> Vec<Step> {
+        vec![
+            Step::new(
+                format!("add commit order columns to {RUNS_TABLE} if missing"),
+                runs::upgrade_runs_table(),
+                Action::Upgrade { needed: runs::needs_upgrade() },
+            ),
+            Step::new(
+                format!("index {RUNS_TABLE} by commit order"),
+                runs::create_seq_index(),
                 Action::Execute,
-            ));
-            steps.extend(stage_steps(request, &shape));
-            steps.extend(apply_changes(&target, &shape));
-        }
-        Mode::Full => {
-            steps.extend(stage_steps(request, &shape));
-            steps.extend(replace_target(request, &target, &shape));
+            ),
+        ]
+    }
+
+    fn check_watermark(&self) -> Statement<Action> {
+        let latest = runs::latest_watermark(&self.request.table.name);
+        Statement::new(latest, Action::ExpectWatermark(self.request.previous_watermark))
+    }
+
+    /// A full load builds a replacement table instead.
+    fn create_target(&self) -> Option<Statement<Action>> {
+        let create = sql::create_table(&self.target, &self.shape, true);
+        (self.request.mode == Mode::Incremental).then(|| Statement::new(create, Action::Execute))
+    }
+
+    fn create_stage(&self) -> Statement<Action> {
+        Statement::new(sql::create_stage(&self.shape), Action::Execute)
+    }
+
+    fn copy(&self) -> Step {
+        let label = plan_frame::copy_staged_files_label(self.request.staged.files.len());
+        Step::new(label, sql::insert_into_stage(&self.shape), Action::Copy)
+    }
+
+    fn change_target(&self) -> Vec<Step> {
+        let (target, shape) = (self.target.as_str(), &self.shape);
+        match self.request.mode {
+            Mode::Incremental => vec![
+                Step::new(
+                    "delete keys staged as deletes",
+                    sql::delete_staged_deletes(target, shape),
+                    Action::Modify,
+                ),
+                Step::new("upsert staged rows", sql::upsert_staged_rows(target, shape), Action::Modify),
+            ],
+            Mode::Full => self.replace_target(),
         }
     }
-    steps.extend(finish(request, &target));
-    steps
+
+    fn record_run(&self) -> Statement<Action> {
+        Statement::new(runs::record_run(self.request, &self.target), Action::Modify)
+    }
+
+    fn count_rows(&self) -> Statement<Action> {
+        Statement::new(sql::count_rows(&self.target), Action::Reconcile)
+    }
+
+    fn drop_stage(&self) -> Option<Statement<Action>> {
+        Some(Statement::new(sql::drop_stage(), Action::Execute))
+    }
 }
 
-fn check_watermark(request: &LoadRequest) -> Step {
-    Step::new(
-        "check the committed watermark",
-        runs::latest_watermark(&request.table.name),
-        Action::ExpectWatermark(request.previous_watermark),
-    )
-}
-
-fn stage_steps(request: &LoadRequest, shape: &TableShape) -> [Step; 2] {
-    let files = request.staged.files.len();
-    let noun = if files == 1 { "file" } else { "files" };
-    [
-        Step::new("create stage table", sql::create_stage(shape), Action::Execute),
-        Step::new(
-            format!("COPY {files} staged {noun} into stage"),
-            sql::insert_into_stage(shape),
-            Action::Copy,
-        ),
-    ]
-}
-
-fn apply_changes(target: &str, shape: &TableShape) -> [Step; 2] {
-    [
-        Step::new("delete keys staged as deletes", sql::delete_staged_deletes(target, shape), Action::Modify),
-        Step::new("upsert staged rows", sql::upsert_staged_rows(target, shape), Action::Modify),
-    ]
-}
-
-fn replace_target(request: &LoadRequest, target: &str, shape: &TableShape) -> [Step; 5] {
-    let replacement = quoted_replacement(&request.table.target);
-    [
-        Step::new(
-            format!("create {replacement}"),
-            sql::create_table(&replacement, shape, false),
-            Action::Execute,
-        ),
-        Step::new(
-            format!("fill {replacement} with staged rows"),
-            sql::insert_staged_rows(&replacement, shape),
-            Action::Modify,
-        ),
-        Step::new("keep views across the swap", sql::KEEP_VIEWS_ACROSS_RENAME, Action::Execute),
-        Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
-        Step::new(
-            format!("rename {replacement} to {target}"),
-            sql::rename_table(&replacement, target),
-            Action::Execute,
-        ),
-    ]
-}
-
-fn finish(request: &LoadRequest, target: &str) -> [Step; 4] {
-    [
-        Step::new(format!("record run in {RUNS_TABLE}"), runs::record_run(request, target), Action::Modify),
-        Step::new(format!("count rows of {target}"), sql::count_rows(target), Action::Reconcile),
-        Step::new("drop stage table", sql::drop_stage(), Action::Execute),
-        Step::new("commit", "COMMIT", Action::Execute),
-    ]
+impl Sqlite<'_> {
+    /// A full load: a new table filled with the staged rows replaces the target.
+    fn replace_target(&self) -> Vec<Step> {
+        let (target, shape) = (self.target.as_str(), &self.shape);
+        let replacement = quoted_replacement(&self.request.table.target);
+        vec![
+            Step::new(
+                format!("create {replacement}"),
+                sql::create_table(&replacement, shape, false),
+                Action::Execute,
+            ),
+            Step::new(
+                format!("fill {replacement} with staged rows"),
+                sql::insert_staged_rows(&replacement, shape),
+                Action::Modify,
+            ),
+            Step::new("keep views across the swap", sql::KEEP_VIEWS_ACROSS_RENAME, Action::Execute),
+            Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
+            Step::new(
+                format!("rename {replacement} to {target}"),
+                sql::rename_table(&replacement, target),
+                Action::Execute,
+            ),
+        ]
+    }
 }
 
 #[cfg(test)]
