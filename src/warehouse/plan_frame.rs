@@ -12,12 +12,22 @@
 //! an incremental load — stand at one of the two places marked, as the dialect's
 //! [`Dialect::GUARDS`] says. A warehouse that wraps the whole plan in a transaction itself
 //! (Redshift's one Data API batch) has no begin and no commit; a phase a warehouse does not need
-//! (a schema, a stage it must drop) is a hook that returns nothing.
+//! (a schema, a stage it must drop) is a hook that returns nothing. Every hook reads the load
+//! through one [`Load`]: the request, the table's shape and the target as the dialect quotes it.
 
-use crate::config::{Mode, quote_identifier};
+use crate::config::{Mode, TargetTable, quote_identifier};
 
+use super::shape::TableShape;
 use super::step::Step;
 use super::{LoadRequest, RUNS_TABLE};
+
+/// The load being planned, as every hook reads it.
+pub struct Load<'a> {
+    pub request: &'a LoadRequest,
+    pub shape: TableShape,
+    /// The target as the warehouse's SQL names it (quoted).
+    pub target: String,
+}
 
 /// A statement whose label the frame writes: its SQL and how the executor treats it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,105 +74,106 @@ pub trait Dialect {
     /// Where the guards stand.
     const GUARDS: GuardPlacement;
 
-    /// The load being planned.
-    fn request(&self) -> &LoadRequest;
-
-    /// The target as this warehouse's SQL names it (quoted), for the labels.
-    fn target(&self) -> &str;
+    /// The target as this warehouse's SQL names it (quoted).
+    fn quoted_target(&self, target: &TargetTable) -> String;
 
     /// The transaction around the plan; `None` where the warehouse wraps the statements in one
     /// itself.
-    fn transaction(&self) -> Option<Transaction<Self::Action>>;
+    fn transaction(&self, load: &Load) -> Option<Transaction<Self::Action>>;
 
     /// `CREATE TABLE dynashift_runs IF NOT EXISTS`, as the warehouse writes it.
-    fn create_runs_table(&self) -> Statement<Self::Action>;
+    fn create_runs_table(&self, load: &Load) -> Statement<Self::Action>;
 
     /// What brings a `dynashift_runs` written by an older version up to date, right after it is
     /// created; empty where that must wait for a lock taken later (Redshift's guards do it).
-    fn upgrade_runs_table(&self) -> Vec<Step<Self::Action>> {
+    fn upgrade_runs_table(&self, _load: &Load) -> Vec<Step<Self::Action>> {
         Vec::new()
     }
 
     /// Creates the target's `schema` if missing; `None` where the warehouse has no schemas.
-    fn create_schema(&self, _schema: &str) -> Option<Statement<Self::Action>> {
+    fn create_schema(&self, _load: &Load, _schema: &str) -> Option<Statement<Self::Action>> {
         None
     }
 
     /// The guards before the watermark check: the lock they need and the checks of every mode.
-    fn guards(&self) -> Vec<Step<Self::Action>> {
+    fn guards(&self, _load: &Load) -> Vec<Step<Self::Action>> {
         Vec::new()
     }
 
     /// Fails unless the table's committed watermark is the one an incremental load continues
     /// from; the frame runs it for incremental loads only (a full load starts over).
-    fn check_watermark(&self) -> Statement<Self::Action>;
+    fn check_watermark(&self, load: &Load) -> Statement<Self::Action>;
 
     /// Creates the target if missing; `None` when the load's mode builds it another way.
-    fn create_target(&self) -> Option<Statement<Self::Action>>;
+    fn create_target(&self, load: &Load) -> Option<Statement<Self::Action>>;
 
     /// Creates the stage the COPY fills.
-    fn create_stage(&self) -> Statement<Self::Action>;
+    fn create_stage(&self, load: &Load) -> Statement<Self::Action>;
 
     /// The COPY into the stage (labelled by the warehouse: what it reads differs).
-    fn copy(&self) -> Step<Self::Action>;
+    fn copy(&self, load: &Load) -> Step<Self::Action>;
 
     /// Changes the target as the load's mode (and staged format) asks: apply the staged changes,
     /// or replace the target's rows. One hook, so each variant is one match arm.
-    fn change_target(&self) -> Vec<Step<Self::Action>>;
+    fn change_target(&self, load: &Load) -> Vec<Step<Self::Action>>;
 
     /// Records the run in `dynashift_runs`.
-    fn record_run(&self) -> Statement<Self::Action>;
+    fn record_run(&self, load: &Load) -> Statement<Self::Action>;
 
     /// Counts the target's rows (the load's reconciliation).
-    fn count_rows(&self) -> Statement<Self::Action>;
+    fn count_rows(&self, load: &Load) -> Statement<Self::Action>;
 
     /// Drops the stage; `None` where the warehouse drops it with the transaction.
-    fn drop_stage(&self) -> Option<Statement<Self::Action>> {
+    fn drop_stage(&self, _load: &Load) -> Option<Statement<Self::Action>> {
         None
     }
 }
 
-/// Every statement of the load `dialect` plans, in execution order.
-pub fn plan<D: Dialect>(dialect: &D) -> Vec<Step<D::Action>> {
-    let request = dialect.request();
-    let target = dialect.target();
+/// Every statement of the load `request`, as `dialect` writes it, in execution order.
+pub fn plan<D: Dialect>(dialect: &D, request: &LoadRequest) -> Vec<Step<D::Action>> {
+    let load = &Load {
+        request,
+        shape: TableShape::of(&request.table),
+        target: dialect.quoted_target(&request.table.target),
+    };
+    let target = load.target.as_str();
     let mut steps = Vec::new();
-    let commit = dialect.transaction().map(|transaction| {
+    let commit = dialect.transaction(load).map(|transaction| {
         steps.push(transaction.begin.labelled("begin transaction"));
         steps.extend(transaction.locks);
         transaction.commit
     });
-    steps.push(dialect.create_runs_table().labelled(format!("create {RUNS_TABLE} if missing")));
-    steps.extend(dialect.upgrade_runs_table());
+    steps.push(dialect.create_runs_table(load).labelled(format!("create {RUNS_TABLE} if missing")));
+    steps.extend(dialect.upgrade_runs_table(load));
     if let Some(schema) = &request.table.target.schema
-        && let Some(create) = dialect.create_schema(schema)
+        && let Some(create) = dialect.create_schema(load, schema)
     {
         steps.push(create.labelled(format!("create schema {} if missing", quote_identifier(schema))));
     }
     if D::GUARDS == GuardPlacement::BeforeTarget {
-        steps.extend(guards(dialect));
+        steps.extend(guards(dialect, load));
     }
-    if let Some(create) = dialect.create_target() {
+    if let Some(create) = dialect.create_target(load) {
         steps.push(create.labelled(format!("create {target} if missing")));
     }
-    steps.push(dialect.create_stage().labelled("create stage table"));
-    steps.push(dialect.copy());
+    steps.push(dialect.create_stage(load).labelled("create stage table"));
+    steps.push(dialect.copy(load));
     if D::GUARDS == GuardPlacement::AfterCopy {
-        steps.extend(guards(dialect));
+        steps.extend(guards(dialect, load));
     }
-    steps.extend(dialect.change_target());
-    steps.push(dialect.record_run().labelled(format!("record run in {RUNS_TABLE}")));
-    steps.push(dialect.count_rows().labelled(format!("count rows of {target}")));
-    steps.extend(dialect.drop_stage().map(|drop| drop.labelled("drop stage table")));
+    steps.extend(dialect.change_target(load));
+    steps.push(dialect.record_run(load).labelled(format!("record run in {RUNS_TABLE}")));
+    steps.push(dialect.count_rows(load).labelled(format!("count rows of {target}")));
+    steps.extend(dialect.drop_stage(load).map(|drop| drop.labelled("drop stage table")));
     steps.extend(commit.map(|commit| commit.labelled("commit")));
     steps
 }
 
 /// The dialect's guards, then the watermark check of an incremental load.
-fn guards<D: Dialect>(dialect: &D) -> Vec<Step<D::Action>> {
-    let mut steps = dialect.guards();
-    if dialect.request().mode == Mode::Incremental {
-        steps.push(dialect.check_watermark().labelled("check the committed watermark"));
+fn guards<D: Dialect>(dialect: &D, load: &Load) -> Vec<Step<D::Action>> {
+    let mut steps = dialect.guards(load);
+    if load.request.mode == Mode::Incremental {
+        steps.push(dialect.check_watermark(load).labelled("check the committed watermark"));
     }
     steps
 }
@@ -181,7 +192,6 @@ mod tests {
     /// A dialect with every phase, whose SQL names the phase: the frame's order is readable in
     /// the SQL of the plan it builds.
     struct Toy<const AFTER_COPY: bool> {
-        request: LoadRequest,
         transaction: bool,
     }
 
@@ -199,15 +209,11 @@ mod tests {
         const GUARDS: GuardPlacement =
             if AFTER_COPY { GuardPlacement::AfterCopy } else { GuardPlacement::BeforeTarget };
 
-        fn request(&self) -> &LoadRequest {
-            &self.request
+        fn quoted_target(&self, target: &TargetTable) -> String {
+            format!("<{}>", target.table)
         }
 
-        fn target(&self) -> &str {
-            "\"t\""
-        }
-
-        fn transaction(&self) -> Option<Transaction<()>> {
+        fn transaction(&self, _load: &Load) -> Option<Transaction<()>> {
             self.transaction.then(|| Transaction {
                 begin: statement("BEGIN"),
                 locks: vec![step("LOCK")],
@@ -215,67 +221,65 @@ mod tests {
             })
         }
 
-        fn create_runs_table(&self) -> Statement<()> {
+        fn create_runs_table(&self, _load: &Load) -> Statement<()> {
             statement("CREATE RUNS")
         }
 
-        fn upgrade_runs_table(&self) -> Vec<Step<()>> {
+        fn upgrade_runs_table(&self, _load: &Load) -> Vec<Step<()>> {
             vec![step("UPGRADE RUNS")]
         }
 
-        fn create_schema(&self, schema: &str) -> Option<Statement<()>> {
+        fn create_schema(&self, _load: &Load, schema: &str) -> Option<Statement<()>> {
             Some(statement(&format!("CREATE SCHEMA {schema}")))
         }
 
-        fn guards(&self) -> Vec<Step<()>> {
+        fn guards(&self, _load: &Load) -> Vec<Step<()>> {
             vec![step("GUARD RUN")]
         }
 
-        fn check_watermark(&self) -> Statement<()> {
+        fn check_watermark(&self, _load: &Load) -> Statement<()> {
             statement("GUARD WATERMARK")
         }
 
-        fn create_target(&self) -> Option<Statement<()>> {
-            Some(statement("CREATE TARGET"))
+        fn create_target(&self, load: &Load) -> Option<Statement<()>> {
+            Some(statement(&format!("CREATE {}", load.target)))
         }
 
-        fn create_stage(&self) -> Statement<()> {
+        fn create_stage(&self, _load: &Load) -> Statement<()> {
             statement("CREATE STAGE")
         }
 
-        fn copy(&self) -> Step<()> {
+        fn copy(&self, _load: &Load) -> Step<()> {
             step("COPY")
         }
 
-        fn change_target(&self) -> Vec<Step<()>> {
-            vec![step(&format!("CHANGE {:?}", self.request.mode))]
+        fn change_target(&self, load: &Load) -> Vec<Step<()>> {
+            vec![step(&format!("CHANGE {:?}", load.request.mode))]
         }
 
-        fn record_run(&self) -> Statement<()> {
+        fn record_run(&self, _load: &Load) -> Statement<()> {
             statement("RECORD")
         }
 
-        fn count_rows(&self) -> Statement<()> {
+        fn count_rows(&self, _load: &Load) -> Statement<()> {
             statement("COUNT")
         }
 
-        fn drop_stage(&self) -> Option<Statement<()>> {
+        fn drop_stage(&self, _load: &Load) -> Option<Statement<()>> {
             Some(statement("DROP STAGE"))
         }
     }
 
-    fn toy<const AFTER_COPY: bool>(mode: Mode, transaction: bool) -> Toy<AFTER_COPY> {
+    /// The SQL of `dialect`'s plan for a load of line_items (a table in the schema `sales`).
+    fn sql<D: Dialect>(dialect: &D, mode: Mode) -> Vec<String> {
         let request = testkit::request_for(testkit::line_items_table(), mode, "r");
-        Toy { request, transaction }
-    }
-
-    fn sql<D: Dialect>(dialect: &D) -> Vec<String> {
-        plan(dialect).into_iter().map(|step| step.sql).collect()
+        plan(dialect, &request).into_iter().map(|step| step.sql).collect()
     }
 
     #[test]
     fn the_frame_orders_every_phase_and_labels_the_shared_ones() {
-        let steps = plan(&toy::<false>(Mode::Incremental, true));
+        let request = testkit::request_for(testkit::line_items_table(), Mode::Incremental, "r");
+        let steps = plan(&Toy::<false> { transaction: true }, &request);
         let lines: Vec<String> = steps.iter().map(|s| format!("{} | {}", s.sql, s.label)).collect();
         assert_eq!(
             lines,
@@ -287,12 +291,12 @@ mod tests {
                 "CREATE SCHEMA sales | create schema \"sales\" if missing",
                 "GUARD RUN | the GUARD RUN",
                 "GUARD WATERMARK | check the committed watermark",
-                "CREATE TARGET | create \"t\" if missing",
+                "CREATE <line_items> | create <line_items> if missing",
                 "CREATE STAGE | create stage table",
                 "COPY | the COPY",
                 "CHANGE Incremental | the CHANGE Incremental",
                 "RECORD | record run in dynashift_runs",
-                "COUNT | count rows of \"t\"",
+                "COUNT | count rows of <line_items>",
                 "DROP STAGE | drop stage table",
                 "COMMIT | commit",
             ]
@@ -301,7 +305,7 @@ mod tests {
 
     #[test]
     fn guards_placed_after_the_copy_stand_between_the_copy_and_the_change() {
-        let steps = sql(&toy::<true>(Mode::Incremental, true));
+        let steps = sql(&Toy::<true> { transaction: true }, Mode::Incremental);
         let copy = steps.iter().position(|s| s == "COPY").unwrap();
         assert_eq!(steps[copy + 1..copy + 4], ["GUARD RUN", "GUARD WATERMARK", "CHANGE Incremental"]);
         assert_eq!(steps.iter().filter(|s| s.starts_with("GUARD")).count(), 2, "{steps:?}");
@@ -309,7 +313,9 @@ mod tests {
 
     #[test]
     fn a_full_load_changes_the_target_its_way_and_skips_the_watermark_check() {
-        for steps in [sql(&toy::<false>(Mode::Full, true)), sql(&toy::<true>(Mode::Full, true))] {
+        let before = sql(&Toy::<false> { transaction: true }, Mode::Full);
+        let after = sql(&Toy::<true> { transaction: true }, Mode::Full);
+        for steps in [before, after] {
             assert!(steps.contains(&"GUARD RUN".to_owned()), "{steps:?}");
             assert!(!steps.contains(&"GUARD WATERMARK".to_owned()), "{steps:?}");
             assert!(steps.contains(&"CHANGE Full".to_owned()), "{steps:?}");
@@ -318,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_warehouse_that_wraps_the_plan_itself_gets_no_begin_lock_or_commit() {
-        let steps = sql(&toy::<true>(Mode::Incremental, false));
+        let steps = sql(&Toy::<true> { transaction: false }, Mode::Incremental);
         assert_eq!(steps.first().map(String::as_str), Some("CREATE RUNS"));
         assert_eq!(steps.last().map(String::as_str), Some("DROP STAGE"));
         assert!(!steps.iter().any(|s| s == "BEGIN" || s == "LOCK" || s == "COMMIT"), "{steps:?}");
@@ -326,9 +332,9 @@ mod tests {
 
     #[test]
     fn the_schema_phase_exists_only_for_a_schema_qualified_target() {
-        let mut dialect = toy::<false>(Mode::Full, true);
-        dialect.request = testkit::request_for(testkit::customers_table(), Mode::Full, "r");
-        assert!(!sql(&dialect).iter().any(|s| s.starts_with("CREATE SCHEMA")));
+        let request = testkit::request_for(testkit::customers_table(), Mode::Full, "r");
+        let steps = plan(&Toy::<false> { transaction: true }, &request);
+        assert!(!steps.iter().any(|s| s.sql.starts_with("CREATE SCHEMA")));
     }
 
     #[test]

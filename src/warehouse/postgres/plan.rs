@@ -19,9 +19,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Mode;
-use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Statement, Transaction};
-use crate::warehouse::shape::TableShape;
+use crate::config::{Mode, TargetTable};
+use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
 use super::names::{primary_key_name, quoted_replacement, quoted_target, replacement_name};
@@ -56,37 +55,24 @@ pub type Step = crate::warehouse::step::Step<Action>;
 
 /// Every statement of the load `request` asks for, in execution order.
 pub fn steps(request: &LoadRequest) -> Vec<Step> {
-    let postgres = Postgres {
-        request,
-        shape: TableShape::of(&request.table),
-        target: quoted_target(&request.table.target),
-    };
-    plan_frame::plan(&postgres)
+    plan_frame::plan(&Postgres, request)
 }
 
-/// PostgreSQL's hooks of the plan frame, for one load.
-struct Postgres<'a> {
-    request: &'a LoadRequest,
-    shape: TableShape,
-    target: String,
-}
+/// PostgreSQL's hooks of the plan frame.
+struct Postgres;
 
-impl Dialect for Postgres<'_> {
+impl Dialect for Postgres {
     type Action = Action;
 
     const GUARDS: GuardPlacement = GuardPlacement::BeforeTarget;
 
-    fn request(&self) -> &LoadRequest {
-        self.request
-    }
-
-    fn target(&self) -> &str {
-        &self.target
+    fn quoted_target(&self, target: &TargetTable) -> String {
+        quoted_target(target)
     }
 
     /// The table's load lock is taken first, so two loads of one table run one after the other.
-    fn transaction(&self) -> Option<Transaction<Action>> {
-        let table = &self.request.table.name;
+    fn transaction(&self, load: &Load) -> Option<Transaction<Action>> {
+        let table = &load.request.table.name;
         Some(Transaction {
             begin: Statement::new("BEGIN", Action::Execute),
             locks: vec![Step::new(
@@ -98,12 +84,12 @@ impl Dialect for Postgres<'_> {
         })
     }
 
-    fn create_runs_table(&self) -> Statement<Action> {
+    fn create_runs_table(&self, _load: &Load) -> Statement<Action> {
         let exists = sql::table_exists(&crate::config::quote_identifier(RUNS_TABLE));
         Statement::new(runs::create_runs_table(), Action::CreateIfMissing { exists })
     }
 
-    fn upgrade_runs_table(&self) -> Vec<Step> {
+    fn upgrade_runs_table(&self, _load: &Load) -> Vec<Step> {
         vec![Step::new(
             format!("add commit order columns to {RUNS_TABLE} if missing"),
             runs::upgrade_runs_table(),
@@ -111,38 +97,38 @@ impl Dialect for Postgres<'_> {
         )]
     }
 
-    fn create_schema(&self, schema: &str) -> Option<Statement<Action>> {
+    fn create_schema(&self, _load: &Load, schema: &str) -> Option<Statement<Action>> {
         let exists = sql::schema_exists(schema);
         Some(Statement::new(sql::create_schema(schema), Action::CreateIfMissing { exists }))
     }
 
-    fn check_watermark(&self) -> Statement<Action> {
-        let latest = runs::latest_watermark(&self.request.table.name);
-        Statement::new(latest, Action::ExpectWatermark(self.request.previous_watermark))
+    fn check_watermark(&self, load: &Load) -> Statement<Action> {
+        let latest = runs::latest_watermark(&load.request.table.name);
+        Statement::new(latest, Action::ExpectWatermark(load.request.previous_watermark))
     }
 
     /// A full load builds a replacement table instead.
-    fn create_target(&self) -> Option<Statement<Action>> {
-        if self.request.mode != Mode::Incremental {
+    fn create_target(&self, load: &Load) -> Option<Statement<Action>> {
+        if load.request.mode != Mode::Incremental {
             return None;
         }
-        let primary_key = primary_key_name(&self.request.table.target.table);
-        let create = sql::create_table(&self.target, &self.shape, &primary_key, true);
-        Some(Statement::new(create, Action::CreateIfMissing { exists: sql::table_exists(&self.target) }))
+        let primary_key = primary_key_name(&load.request.table.target.table);
+        let create = sql::create_table(&load.target, &load.shape, &primary_key, true);
+        Some(Statement::new(create, Action::CreateIfMissing { exists: sql::table_exists(&load.target) }))
     }
 
-    fn create_stage(&self) -> Statement<Action> {
-        Statement::new(sql::create_stage(&self.shape), Action::Execute)
+    fn create_stage(&self, load: &Load) -> Statement<Action> {
+        Statement::new(sql::create_stage(&load.shape), Action::Execute)
     }
 
-    fn copy(&self) -> Step {
-        let label = plan_frame::copy_staged_files_label(self.request.staged.files.len());
-        Step::new(label, sql::copy_into_stage(&self.shape), Action::Copy)
+    fn copy(&self, load: &Load) -> Step {
+        let label = plan_frame::copy_staged_files_label(load.request.staged.files.len());
+        Step::new(label, sql::copy_into_stage(&load.shape), Action::Copy)
     }
 
-    fn change_target(&self) -> Vec<Step> {
-        let (target, shape) = (self.target.as_str(), &self.shape);
-        match self.request.mode {
+    fn change_target(&self, load: &Load) -> Vec<Step> {
+        let (target, shape) = (load.target.as_str(), &load.shape);
+        match load.request.mode {
             Mode::Incremental => vec![
                 Step::new(
                     "delete keys staged as deletes",
@@ -151,52 +137,50 @@ impl Dialect for Postgres<'_> {
                 ),
                 Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Action::Modify),
             ],
-            Mode::Full => self.replace_target(),
+            Mode::Full => replace_target(load),
         }
     }
 
-    fn record_run(&self) -> Statement<Action> {
-        Statement::new(runs::record_run(self.request, &self.target), Action::Modify)
+    fn record_run(&self, load: &Load) -> Statement<Action> {
+        Statement::new(runs::record_run(load.request, &load.target), Action::Modify)
     }
 
-    fn count_rows(&self) -> Statement<Action> {
-        Statement::new(sql::count_rows(&self.target), Action::Reconcile)
+    fn count_rows(&self, load: &Load) -> Statement<Action> {
+        Statement::new(sql::count_rows(&load.target), Action::Reconcile)
     }
 }
 
-impl Postgres<'_> {
-    /// A full load: a new table filled with the staged rows replaces the target and takes its
-    /// primary key's name.
-    fn replace_target(&self) -> Vec<Step> {
-        let (target, shape) = (self.target.as_str(), &self.shape);
-        let table = &self.request.table.target.table;
-        let replacement = quoted_replacement(&self.request.table.target);
-        let replacement_key = primary_key_name(&replacement_name(&self.request.table.target));
-        let target_key = primary_key_name(table);
-        vec![
-            Step::new(
-                format!("create {replacement}"),
-                sql::create_table(&replacement, shape, &replacement_key, false),
-                Action::Execute,
-            ),
-            Step::new(
-                format!("fill {replacement} with staged rows"),
-                sql::insert_staged_rows(&replacement, shape),
-                Action::Modify,
-            ),
-            Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
-            Step::new(
-                format!("rename {replacement} to {target}"),
-                sql::rename_table(&replacement, table),
-                Action::Execute,
-            ),
-            Step::new(
-                format!("rename its primary key to {}", crate::config::quote_identifier(&target_key)),
-                sql::rename_constraint(target, &replacement_key, &target_key),
-                Action::Execute,
-            ),
-        ]
-    }
+/// A full load: a new table filled with the staged rows replaces the target and takes its
+/// primary key's name.
+fn replace_target(load: &Load) -> Vec<Step> {
+    let (target, shape) = (load.target.as_str(), &load.shape);
+    let table = &load.request.table.target.table;
+    let replacement = quoted_replacement(&load.request.table.target);
+    let replacement_key = primary_key_name(&replacement_name(&load.request.table.target));
+    let target_key = primary_key_name(table);
+    vec![
+        Step::new(
+            format!("create {replacement}"),
+            sql::create_table(&replacement, shape, &replacement_key, false),
+            Action::Execute,
+        ),
+        Step::new(
+            format!("fill {replacement} with staged rows"),
+            sql::insert_staged_rows(&replacement, shape),
+            Action::Modify,
+        ),
+        Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
+        Step::new(
+            format!("rename {replacement} to {target}"),
+            sql::rename_table(&replacement, table),
+            Action::Execute,
+        ),
+        Step::new(
+            format!("rename its primary key to {}", crate::config::quote_identifier(&target_key)),
+            sql::rename_constraint(target, &replacement_key, &target_key),
+            Action::Execute,
+        ),
+    ]
 }
 
 #[cfg(test)]

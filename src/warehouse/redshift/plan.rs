@@ -21,10 +21,10 @@
 
 use std::collections::HashMap;
 
-use crate::config::Mode;
+use crate::config::{Mode, TargetTable};
 use crate::contract::staged::StagedFormat;
 use crate::ddb::item_paths;
-use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Statement, Transaction};
+use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
@@ -88,23 +88,13 @@ impl CopySettings {
 /// Every statement of the load `request` asks for, in execution order, for a runs table of
 /// `shape` (an old one is upgraded right after the lock).
 pub fn steps(request: &LoadRequest, copy: &CopySettings, runs_shape: RunsShape) -> Vec<Step> {
-    let redshift = Redshift {
-        request,
-        copy,
-        runs_shape,
-        shape: TableShape::of(&request.table),
-        target: quoted_target(&request.table.target),
-    };
-    plan_frame::plan(&redshift)
+    plan_frame::plan(&Redshift { copy, runs_shape }, request)
 }
 
-/// Redshift's hooks of the plan frame, for one load.
+/// Redshift's hooks of the plan frame: where the COPY reads from, and the runs table's shape.
 struct Redshift<'a> {
-    request: &'a LoadRequest,
     copy: &'a CopySettings,
     runs_shape: RunsShape,
-    shape: TableShape,
-    target: String,
 }
 
 impl Dialect for Redshift<'_> {
@@ -116,30 +106,26 @@ impl Dialect for Redshift<'_> {
     /// target.
     const GUARDS: GuardPlacement = GuardPlacement::AfterCopy;
 
-    fn request(&self) -> &LoadRequest {
-        self.request
-    }
-
-    fn target(&self) -> &str {
-        &self.target
+    fn quoted_target(&self, target: &TargetTable) -> String {
+        quoted_target(target)
     }
 
     /// None: the Data API runs the batch as one transaction and commits it.
-    fn transaction(&self) -> Option<Transaction<Role>> {
+    fn transaction(&self, _load: &Load) -> Option<Transaction<Role>> {
         None
     }
 
-    fn create_runs_table(&self) -> Statement<Role> {
+    fn create_runs_table(&self, _load: &Load) -> Statement<Role> {
         Statement::new(runs::create_runs_table(), Role::Plain)
     }
 
-    fn create_schema(&self, schema: &str) -> Option<Statement<Role>> {
+    fn create_schema(&self, _load: &Load, schema: &str) -> Option<Statement<Role>> {
         Some(Statement::new(sql::create_schema(schema), Role::Plain))
     }
 
     /// The lock, then (a runs table of an earlier version) its upgrade, which the guards need
     /// (they read `seq`), then the refusal of a run that already committed.
-    fn guards(&self) -> Vec<Step> {
+    fn guards(&self, load: &Load) -> Vec<Step> {
         let mut steps = vec![Step::new(
             format!("wait for other loads (lock {RUNS_TABLE})"),
             runs::lock_runs_table(),
@@ -150,15 +136,15 @@ impl Dialect for Redshift<'_> {
             steps.extend(upgrade.map(|(label, sql)| Step::new(label, sql, Role::Plain)));
         }
         steps.push(Step::new(
-            format!("check run {} is not committed yet", self.request.run_id),
-            runs::guard_run_not_committed(&self.request.run_id),
+            format!("check run {} is not committed yet", load.request.run_id),
+            runs::guard_run_not_committed(&load.request.run_id),
             Role::GuardRun,
         ));
         steps
     }
 
-    fn check_watermark(&self) -> Statement<Role> {
-        let request = self.request;
+    fn check_watermark(&self, load: &Load) -> Statement<Role> {
+        let request = load.request;
         Statement::new(
             runs::guard_watermark(&request.table.name, request.previous_watermark),
             Role::GuardWatermark,
@@ -166,29 +152,29 @@ impl Dialect for Redshift<'_> {
     }
 
     /// Both modes: a full load replaces the target's rows, not the table.
-    fn create_target(&self) -> Option<Statement<Role>> {
-        Some(Statement::new(sql::create_target(&self.target, &self.shape), Role::Plain))
+    fn create_target(&self, load: &Load) -> Option<Statement<Role>> {
+        Some(Statement::new(sql::create_target(&load.target, &load.shape), Role::Plain))
     }
 
-    fn create_stage(&self) -> Statement<Role> {
-        let create = match self.request.staged.format {
-            StagedFormat::Folded => sql::create_stage(&self.shape),
-            StagedFormat::ExportItems => sql::create_export_item_stage(&self.shape),
+    fn create_stage(&self, load: &Load) -> Statement<Role> {
+        let create = match load.request.staged.format {
+            StagedFormat::Folded => sql::create_stage(&load.shape),
+            StagedFormat::ExportItems => sql::create_export_item_stage(&load.shape),
         };
         Statement::new(create, Role::Plain)
     }
 
-    fn copy(&self) -> Step {
-        copy_step(self.request, &self.shape, self.copy)
+    fn copy(&self, load: &Load) -> Step {
+        copy_step(load.request, &load.shape, self.copy)
     }
 
     /// One arm per mode and staged format. An incremental load of an export's items is refused
     /// by [`unloadable`] before anything runs.
-    fn change_target(&self) -> Vec<Step> {
-        let (target, shape) = (self.target.as_str(), &self.shape);
+    fn change_target(&self, load: &Load) -> Vec<Step> {
+        let (target, shape) = (load.target.as_str(), &load.shape);
         let delete_all =
             || Step::new(format!("delete every row of {target}"), sql::delete_all(target), Role::Plain);
-        match (self.request.mode, self.request.staged.format) {
+        match (load.request.mode, load.request.staged.format) {
             (Mode::Incremental, _) => vec![
                 Step::new(
                     "delete keys staged as deletes",
@@ -217,12 +203,12 @@ impl Dialect for Redshift<'_> {
         }
     }
 
-    fn record_run(&self) -> Statement<Role> {
-        Statement::new(runs::record_run(self.request, &self.target), Role::Plain)
+    fn record_run(&self, load: &Load) -> Statement<Role> {
+        Statement::new(runs::record_run(load.request, &load.target), Role::Plain)
     }
 
-    fn count_rows(&self) -> Statement<Role> {
-        Statement::new(sql::count_rows(&self.target), Role::Count)
+    fn count_rows(&self, load: &Load) -> Statement<Role> {
+        Statement::new(sql::count_rows(&load.target), Role::Count)
     }
 }
 

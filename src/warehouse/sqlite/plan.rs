@@ -15,9 +15,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Mode;
-use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Statement, Transaction};
-use crate::warehouse::shape::TableShape;
+use crate::config::{Mode, TargetTable};
+use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
 use super::names::{quoted_replacement, quoted_target};
@@ -48,36 +47,23 @@ pub type Step = crate::warehouse::step::Step<Action>;
 
 /// Every statement of the load `request` asks for, in execution order.
 pub fn steps(request: &LoadRequest) -> Vec<Step> {
-    let sqlite = Sqlite {
-        request,
-        shape: TableShape::of(&request.table),
-        target: quoted_target(&request.table.target),
-    };
-    plan_frame::plan(&sqlite)
+    plan_frame::plan(&Sqlite, request)
 }
 
-/// SQLite's hooks of the plan frame, for one load.
-struct Sqlite<'a> {
-    request: &'a LoadRequest,
-    shape: TableShape,
-    target: String,
-}
+/// SQLite's hooks of the plan frame.
+struct Sqlite;
 
-impl Dialect for Sqlite<'_> {
+impl Dialect for Sqlite {
     type Action = Action;
 
     const GUARDS: GuardPlacement = GuardPlacement::BeforeTarget;
 
-    fn request(&self) -> &LoadRequest {
-        self.request
-    }
-
-    fn target(&self) -> &str {
-        &self.target
+    fn quoted_target(&self, target: &TargetTable) -> String {
+        quoted_target(target)
     }
 
     /// BEGIN IMMEDIATE takes the database's write lock at once, so no other lock is needed.
-    fn transaction(&self) -> Option<Transaction<Action>> {
+    fn transaction(&self, _load: &Load) -> Option<Transaction<Action>> {
         Some(Transaction {
             begin: Statement::new("BEGIN IMMEDIATE", Action::Execute),
             locks: Vec::new(),
@@ -85,11 +71,11 @@ impl Dialect for Sqlite<'_> {
         })
     }
 
-    fn create_runs_table(&self) -> Statement<Action> {
+    fn create_runs_table(&self, _load: &Load) -> Statement<Action> {
         Statement::new(runs::create_runs_table(), Action::Execute)
     }
 
-    fn upgrade_runs_table(&self) -> Vec<Step> {
+    fn upgrade_runs_table(&self, _load: &Load) -> Vec<Step> {
         vec![
             Step::new(
                 format!("add commit order columns to {RUNS_TABLE} if missing"),
@@ -104,29 +90,31 @@ impl Dialect for Sqlite<'_> {
         ]
     }
 
-    fn check_watermark(&self) -> Statement<Action> {
-        let latest = runs::latest_watermark(&self.request.table.name);
-        Statement::new(latest, Action::ExpectWatermark(self.request.previous_watermark))
+    fn check_watermark(&self, load: &Load) -> Statement<Action> {
+        let latest = runs::latest_watermark(&load.request.table.name);
+        Statement::new(latest, Action::ExpectWatermark(load.request.previous_watermark))
     }
 
     /// A full load builds a replacement table instead.
-    fn create_target(&self) -> Option<Statement<Action>> {
-        let create = sql::create_table(&self.target, &self.shape, true);
-        (self.request.mode == Mode::Incremental).then(|| Statement::new(create, Action::Execute))
+    fn create_target(&self, load: &Load) -> Option<Statement<Action>> {
+        if load.request.mode != Mode::Incremental {
+            return None;
+        }
+        Some(Statement::new(sql::create_table(&load.target, &load.shape, true), Action::Execute))
     }
 
-    fn create_stage(&self) -> Statement<Action> {
-        Statement::new(sql::create_stage(&self.shape), Action::Execute)
+    fn create_stage(&self, load: &Load) -> Statement<Action> {
+        Statement::new(sql::create_stage(&load.shape), Action::Execute)
     }
 
-    fn copy(&self) -> Step {
-        let label = plan_frame::copy_staged_files_label(self.request.staged.files.len());
-        Step::new(label, sql::insert_into_stage(&self.shape), Action::Copy)
+    fn copy(&self, load: &Load) -> Step {
+        let label = plan_frame::copy_staged_files_label(load.request.staged.files.len());
+        Step::new(label, sql::insert_into_stage(&load.shape), Action::Copy)
     }
 
-    fn change_target(&self) -> Vec<Step> {
-        let (target, shape) = (self.target.as_str(), &self.shape);
-        match self.request.mode {
+    fn change_target(&self, load: &Load) -> Vec<Step> {
+        let (target, shape) = (load.target.as_str(), &load.shape);
+        match load.request.mode {
             Mode::Incremental => vec![
                 Step::new(
                     "delete keys staged as deletes",
@@ -135,48 +123,46 @@ impl Dialect for Sqlite<'_> {
                 ),
                 Step::new("upsert staged rows", sql::upsert_staged_rows(target, shape), Action::Modify),
             ],
-            Mode::Full => self.replace_target(),
+            Mode::Full => replace_target(load),
         }
     }
 
-    fn record_run(&self) -> Statement<Action> {
-        Statement::new(runs::record_run(self.request, &self.target), Action::Modify)
+    fn record_run(&self, load: &Load) -> Statement<Action> {
+        Statement::new(runs::record_run(load.request, &load.target), Action::Modify)
     }
 
-    fn count_rows(&self) -> Statement<Action> {
-        Statement::new(sql::count_rows(&self.target), Action::Reconcile)
+    fn count_rows(&self, load: &Load) -> Statement<Action> {
+        Statement::new(sql::count_rows(&load.target), Action::Reconcile)
     }
 
-    fn drop_stage(&self) -> Option<Statement<Action>> {
+    fn drop_stage(&self, _load: &Load) -> Option<Statement<Action>> {
         Some(Statement::new(sql::drop_stage(), Action::Execute))
     }
 }
 
-impl Sqlite<'_> {
-    /// A full load: a new table filled with the staged rows replaces the target.
-    fn replace_target(&self) -> Vec<Step> {
-        let (target, shape) = (self.target.as_str(), &self.shape);
-        let replacement = quoted_replacement(&self.request.table.target);
-        vec![
-            Step::new(
-                format!("create {replacement}"),
-                sql::create_table(&replacement, shape, false),
-                Action::Execute,
-            ),
-            Step::new(
-                format!("fill {replacement} with staged rows"),
-                sql::insert_staged_rows(&replacement, shape),
-                Action::Modify,
-            ),
-            Step::new("keep views across the swap", sql::KEEP_VIEWS_ACROSS_RENAME, Action::Execute),
-            Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
-            Step::new(
-                format!("rename {replacement} to {target}"),
-                sql::rename_table(&replacement, target),
-                Action::Execute,
-            ),
-        ]
-    }
+/// A full load: a new table filled with the staged rows replaces the target.
+fn replace_target(load: &Load) -> Vec<Step> {
+    let (target, shape) = (load.target.as_str(), &load.shape);
+    let replacement = quoted_replacement(&load.request.table.target);
+    vec![
+        Step::new(
+            format!("create {replacement}"),
+            sql::create_table(&replacement, shape, false),
+            Action::Execute,
+        ),
+        Step::new(
+            format!("fill {replacement} with staged rows"),
+            sql::insert_staged_rows(&replacement, shape),
+            Action::Modify,
+        ),
+        Step::new("keep views across the swap", sql::KEEP_VIEWS_ACROSS_RENAME, Action::Execute),
+        Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
+        Step::new(
+            format!("rename {replacement} to {target}"),
+            sql::rename_table(&replacement, target),
+            Action::Execute,
+        ),
+    ]
 }
 
 #[cfg(test)]
