@@ -1,6 +1,7 @@
 //! The statements of one load, in order. [`steps`] is the single source of both
 //! `Warehouse::plan` (what a dry run prints) and `Warehouse::load` (what runs), so the two can
-//! never disagree.
+//! never disagree. The order of the phases is the shared [`plan_frame`]'s; this file holds
+//! PostgreSQL's hooks (its SQL and how its executor treats each statement).
 //!
 //! Incremental: BEGIN → lock the table's loads → create `dynashift_runs` if missing → check the
 //! committed watermark → create the schema and the target if missing → create the stage → COPY
@@ -18,8 +19,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Mode;
-use crate::warehouse::shape::TableShape;
+use crate::config::{Mode, TargetTable};
+use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
 use super::names::{primary_key_name, quoted_replacement, quoted_target, replacement_name};
@@ -54,90 +55,110 @@ pub type Step = crate::warehouse::step::Step<Action>;
 
 /// Every statement of the load `request` asks for, in execution order.
 pub fn steps(request: &LoadRequest) -> Vec<Step> {
-    let shape = TableShape::of(&request.table);
-    let target = quoted_target(&request.table.target);
-    let mut steps = vec![
-        Step::new("begin transaction", "BEGIN", Action::Execute),
-        Step::new(
-            format!("wait for other loads of {}", request.table.name),
-            sql::lock_table_loads(&request.table.name),
-            Action::Execute,
-        ),
-        create_if_missing(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), RUNS_TABLE),
-        Step::new(
+    plan_frame::plan(&Postgres, request)
+}
+
+/// PostgreSQL's hooks of the plan frame.
+struct Postgres;
+
+impl Dialect for Postgres {
+    type Action = Action;
+
+    const GUARDS: GuardPlacement = GuardPlacement::BeforeTarget;
+
+    fn quoted_target(&self, target: &TargetTable) -> String {
+        quoted_target(target)
+    }
+
+    /// The table's load lock is taken first, so two loads of one table run one after the other.
+    fn transaction(&self, load: &Load) -> Option<Transaction<Action>> {
+        let table = &load.request.table.name;
+        Some(Transaction {
+            begin: Statement::new("BEGIN", Action::Execute),
+            locks: vec![Step::new(
+                format!("wait for other loads of {table}"),
+                sql::lock_table_loads(table),
+                Action::Execute,
+            )],
+            commit: Statement::new("COMMIT", Action::Commit),
+        })
+    }
+
+    fn create_runs_table(&self, _load: &Load) -> Statement<Action> {
+        let exists = sql::table_exists(&crate::config::quote_identifier(RUNS_TABLE));
+        Statement::new(runs::create_runs_table(), Action::CreateIfMissing { exists })
+    }
+
+    fn upgrade_runs_table(&self, _load: &Load) -> Vec<Step> {
+        vec![Step::new(
             format!("add commit order columns to {RUNS_TABLE} if missing"),
             runs::upgrade_runs_table(),
             Action::CreateIfMissing { exists: runs::upgraded() },
-        ),
-    ];
-    if let Some(schema) = &request.table.target.schema {
-        steps.push(Step::new(
-            format!("create schema {} if missing", crate::config::quote_identifier(schema)),
-            sql::create_schema(schema),
-            Action::CreateIfMissing { exists: sql::schema_exists(schema) },
-        ));
+        )]
     }
-    match request.mode {
-        Mode::Incremental => {
-            steps.push(check_watermark(request));
-            let primary_key = primary_key_name(&request.table.target.table);
-            let create = sql::create_table(&target, &shape, &primary_key, true);
-            steps.push(Step::new(
-                format!("create {target} if missing"),
-                create,
-                Action::CreateIfMissing { exists: sql::table_exists(&target) },
-            ));
-            steps.extend(stage_steps(request, &shape));
-            steps.extend(apply_changes(&target, &shape));
+
+    fn create_schema(&self, _load: &Load, schema: &str) -> Option<Statement<Action>> {
+        let exists = sql::schema_exists(schema);
+        Some(Statement::new(sql::create_schema(schema), Action::CreateIfMissing { exists }))
+    }
+
+    fn check_watermark(&self, load: &Load) -> Statement<Action> {
+        let latest = runs::latest_watermark(&load.request.table.name);
+        Statement::new(latest, Action::ExpectWatermark(load.request.previous_watermark))
+    }
+
+    /// A full load builds a replacement table instead.
+    fn create_target(&self, load: &Load) -> Option<Statement<Action>> {
+        if load.request.mode != Mode::Incremental {
+            return None;
         }
-        Mode::Full => {
-            steps.extend(stage_steps(request, &shape));
-            steps.extend(replace_target(request, &target, &shape));
+        let primary_key = primary_key_name(&load.request.table.target.table);
+        let create = sql::create_table(&load.target, &load.shape, &primary_key, true);
+        Some(Statement::new(create, Action::CreateIfMissing { exists: sql::table_exists(&load.target) }))
+    }
+
+    fn create_stage(&self, load: &Load) -> Statement<Action> {
+        Statement::new(sql::create_stage(&load.shape), Action::Execute)
+    }
+
+    fn copy(&self, load: &Load) -> Step {
+        let label = plan_frame::copy_staged_files_label(load.request.staged.files.len());
+        Step::new(label, sql::copy_into_stage(&load.shape), Action::Copy)
+    }
+
+    fn change_target(&self, load: &Load) -> Vec<Step> {
+        let (target, shape) = (load.target.as_str(), &load.shape);
+        match load.request.mode {
+            Mode::Incremental => vec![
+                Step::new(
+                    "delete keys staged as deletes",
+                    sql::delete_staged_deletes(target, shape),
+                    Action::Modify,
+                ),
+                Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Action::Modify),
+            ],
+            Mode::Full => replace_target(load),
         }
     }
-    steps.extend(finish(request, &target));
-    steps
+
+    fn record_run(&self, load: &Load) -> Statement<Action> {
+        Statement::new(runs::record_run(load.request, &load.target), Action::Modify)
+    }
+
+    fn count_rows(&self, load: &Load) -> Statement<Action> {
+        Statement::new(sql::count_rows(&load.target), Action::Reconcile)
+    }
 }
 
-fn create_if_missing(label: String, create: String, table: &str) -> Step {
-    let exists = sql::table_exists(&crate::config::quote_identifier(table));
-    Step::new(label, create, Action::CreateIfMissing { exists })
-}
-
-fn check_watermark(request: &LoadRequest) -> Step {
-    Step::new(
-        "check the committed watermark",
-        runs::latest_watermark(&request.table.name),
-        Action::ExpectWatermark(request.previous_watermark),
-    )
-}
-
-fn stage_steps(request: &LoadRequest, shape: &TableShape) -> [Step; 2] {
-    let files = request.staged.files.len();
-    let noun = if files == 1 { "file" } else { "files" };
-    [
-        Step::new("create stage table", sql::create_stage(shape), Action::Execute),
-        Step::new(
-            format!("COPY {files} staged {noun} into stage"),
-            sql::copy_into_stage(shape),
-            Action::Copy,
-        ),
-    ]
-}
-
-fn apply_changes(target: &str, shape: &TableShape) -> [Step; 2] {
-    [
-        Step::new("delete keys staged as deletes", sql::delete_staged_deletes(target, shape), Action::Modify),
-        Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Action::Modify),
-    ]
-}
-
-fn replace_target(request: &LoadRequest, target: &str, shape: &TableShape) -> [Step; 5] {
-    let table = &request.table.target.table;
-    let replacement = quoted_replacement(&request.table.target);
-    let replacement_key = primary_key_name(&replacement_name(&request.table.target));
+/// A full load: a new table filled with the staged rows replaces the target and takes its
+/// primary key's name.
+fn replace_target(load: &Load) -> Vec<Step> {
+    let (target, shape) = (load.target.as_str(), &load.shape);
+    let table = &load.request.table.target.table;
+    let replacement = quoted_replacement(&load.request.table.target);
+    let replacement_key = primary_key_name(&replacement_name(&load.request.table.target));
     let target_key = primary_key_name(table);
-    [
+    vec![
         Step::new(
             format!("create {replacement}"),
             sql::create_table(&replacement, shape, &replacement_key, false),
@@ -159,14 +180,6 @@ fn replace_target(request: &LoadRequest, target: &str, shape: &TableShape) -> [S
             sql::rename_constraint(target, &replacement_key, &target_key),
             Action::Execute,
         ),
-    ]
-}
-
-fn finish(request: &LoadRequest, target: &str) -> [Step; 3] {
-    [
-        Step::new(format!("record run in {RUNS_TABLE}"), runs::record_run(request, target), Action::Modify),
-        Step::new(format!("count rows of {target}"), sql::count_rows(target), Action::Reconcile),
-        Step::new("commit", "COMMIT", Action::Commit),
     ]
 }
 

@@ -1,6 +1,9 @@
 //! The statements of one Redshift load, sent as ONE BatchExecuteStatement (one transaction,
 //! at most [`MAX_BATCH`] statements). [`steps`] is the single source of both `Warehouse::plan`
-//! (what a dry run prints) and `Warehouse::load` (what runs).
+//! (what a dry run prints) and `Warehouse::load` (what runs). The order of the phases is the
+//! shared [`plan_frame`]'s; this file holds Redshift's hooks: no begin or commit (the Data API
+//! commits the batch), the guards after the COPY, and one hook that changes the target per mode
+//! and staged format.
 //!
 //! Both modes: create `dynashift_runs` if missing → create the schema and the target if
 //! missing → create the stage → COPY the staged files → lock `dynashift_runs` → (a runs table
@@ -18,9 +21,10 @@
 
 use std::collections::HashMap;
 
-use crate::config::Mode;
+use crate::config::{Mode, TargetTable};
 use crate::contract::staged::StagedFormat;
 use crate::ddb::item_paths;
+use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
@@ -84,89 +88,128 @@ impl CopySettings {
 /// Every statement of the load `request` asks for, in execution order, for a runs table of
 /// `shape` (an old one is upgraded right after the lock).
 pub fn steps(request: &LoadRequest, copy: &CopySettings, runs_shape: RunsShape) -> Vec<Step> {
-    let shape = TableShape::of(&request.table);
-    let target = quoted_target(&request.table.target);
-    let mut steps =
-        vec![Step::new(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), Role::Plain)];
-    if let Some(schema) = &request.table.target.schema {
-        let label = format!("create schema {} if missing", crate::config::quote_identifier(schema));
-        steps.push(Step::new(label, sql::create_schema(schema), Role::Plain));
-    }
-    steps.push(Step::new(
-        format!("create {target} if missing"),
-        sql::create_target(&target, &shape),
-        Role::Plain,
-    ));
-    let create_stage = match request.staged.format {
-        StagedFormat::Folded => sql::create_stage(&shape),
-        StagedFormat::ExportItems => sql::create_export_item_stage(&shape),
-    };
-    steps.push(Step::new("create stage table", create_stage, Role::Plain));
-    steps.push(copy_step(request, &shape, copy));
-    steps.extend(lock_and_guards(request, runs_shape));
-    match request.mode {
-        Mode::Incremental => steps.extend([
-            Step::new(
-                "delete keys staged as deletes",
-                sql::delete_staged_deletes(&target, &shape),
-                Role::Plain,
-            ),
-            Step::new("drop deletes from the stage", sql::drop_deletes_from_stage(), Role::Plain),
-            Step::new("merge staged upserts", sql::merge_staged_upserts(&target, &shape), Role::Plain),
-        ]),
-        Mode::Full => steps.extend([
-            Step::new(format!("delete every row of {target}"), sql::delete_all(&target), Role::Plain),
-            match request.staged.format {
-                StagedFormat::Folded => Step::new(
-                    format!("insert staged rows into {target}"),
-                    sql::insert_staged_rows(&target, &shape),
-                    Role::Plain,
-                ),
-                StagedFormat::ExportItems => Step::new(
-                    format!("insert the export's items into {target}"),
-                    sql::insert_all_stage_rows(&target, &shape),
-                    Role::Plain,
-                ),
-            },
-        ]),
-    }
-    steps.push(Step::new(
-        format!("record run in {RUNS_TABLE}"),
-        runs::record_run(request, &target),
-        Role::Plain,
-    ));
-    steps.push(Step::new(format!("count rows of {target}"), sql::count_rows(&target), Role::Count));
-    steps
+    plan_frame::plan(&Redshift { copy, runs_shape }, request)
 }
 
-/// The lock on `dynashift_runs` and the guards that read it. The lock comes after the COPY into
-/// the session's own stage, so a long COPY does not hold up other tables' planning reads of
-/// `dynashift_runs`; the guards come after the lock, so they see the committed state, and
-/// before the first change to the target. An old runs table is upgraded between the lock and
-/// the guards, which read `seq`.
-fn lock_and_guards(request: &LoadRequest, shape: RunsShape) -> Vec<Step> {
-    let mut steps = vec![Step::new(
-        format!("wait for other loads (lock {RUNS_TABLE})"),
-        runs::lock_runs_table(),
-        Role::Plain,
-    )];
-    if shape == RunsShape::Old {
-        let upgrade = runs::upgrade_runs_table().into_iter();
-        steps.extend(upgrade.map(|(label, sql)| Step::new(label, sql, Role::Plain)));
+/// Redshift's hooks of the plan frame: where the COPY reads from, and the runs table's shape.
+struct Redshift<'a> {
+    copy: &'a CopySettings,
+    runs_shape: RunsShape,
+}
+
+impl Dialect for Redshift<'_> {
+    type Action = Role;
+
+    /// The lock on `dynashift_runs` comes after the COPY into the session's own stage, so a
+    /// long COPY does not hold up other tables' planning reads of `dynashift_runs`; the guards
+    /// come after the lock, so they see the committed state, and before the first change to the
+    /// target.
+    const GUARDS: GuardPlacement = GuardPlacement::AfterCopy;
+
+    fn quoted_target(&self, target: &TargetTable) -> String {
+        quoted_target(target)
     }
-    steps.push(Step::new(
-        format!("check run {} is not committed yet", request.run_id),
-        runs::guard_run_not_committed(&request.run_id),
-        Role::GuardRun,
-    ));
-    if request.mode == Mode::Incremental {
+
+    /// None: the Data API runs the batch as one transaction and commits it.
+    fn transaction(&self, _load: &Load) -> Option<Transaction<Role>> {
+        None
+    }
+
+    fn create_runs_table(&self, _load: &Load) -> Statement<Role> {
+        Statement::new(runs::create_runs_table(), Role::Plain)
+    }
+
+    fn create_schema(&self, _load: &Load, schema: &str) -> Option<Statement<Role>> {
+        Some(Statement::new(sql::create_schema(schema), Role::Plain))
+    }
+
+    /// The lock, then (a runs table of an earlier version) its upgrade, which the guards need
+    /// (they read `seq`), then the refusal of a run that already committed.
+    fn guards(&self, load: &Load) -> Vec<Step> {
+        let mut steps = vec![Step::new(
+            format!("wait for other loads (lock {RUNS_TABLE})"),
+            runs::lock_runs_table(),
+            Role::Plain,
+        )];
+        if self.runs_shape == RunsShape::Old {
+            let upgrade = runs::upgrade_runs_table().into_iter();
+            steps.extend(upgrade.map(|(label, sql)| Step::new(label, sql, Role::Plain)));
+        }
         steps.push(Step::new(
-            "check the committed watermark",
+            format!("check run {} is not committed yet", load.request.run_id),
+            runs::guard_run_not_committed(&load.request.run_id),
+            Role::GuardRun,
+        ));
+        steps
+    }
+
+    fn check_watermark(&self, load: &Load) -> Statement<Role> {
+        let request = load.request;
+        Statement::new(
             runs::guard_watermark(&request.table.name, request.previous_watermark),
             Role::GuardWatermark,
-        ));
+        )
     }
-    steps
+
+    /// Both modes: a full load replaces the target's rows, not the table.
+    fn create_target(&self, load: &Load) -> Option<Statement<Role>> {
+        Some(Statement::new(sql::create_target(&load.target, &load.shape), Role::Plain))
+    }
+
+    fn create_stage(&self, load: &Load) -> Statement<Role> {
+        let create = match load.request.staged.format {
+            StagedFormat::Folded => sql::create_stage(&load.shape),
+            StagedFormat::ExportItems => sql::create_export_item_stage(&load.shape),
+        };
+        Statement::new(create, Role::Plain)
+    }
+
+    fn copy(&self, load: &Load) -> Step {
+        copy_step(load.request, &load.shape, self.copy)
+    }
+
+    /// One arm per mode and staged format. An incremental load of an export's items is refused
+    /// by [`unloadable`] before anything runs.
+    fn change_target(&self, load: &Load) -> Vec<Step> {
+        let (target, shape) = (load.target.as_str(), &load.shape);
+        let delete_all =
+            || Step::new(format!("delete every row of {target}"), sql::delete_all(target), Role::Plain);
+        match (load.request.mode, load.request.staged.format) {
+            (Mode::Incremental, _) => vec![
+                Step::new(
+                    "delete keys staged as deletes",
+                    sql::delete_staged_deletes(target, shape),
+                    Role::Plain,
+                ),
+                Step::new("drop deletes from the stage", sql::drop_deletes_from_stage(), Role::Plain),
+                Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Role::Plain),
+            ],
+            (Mode::Full, StagedFormat::Folded) => vec![
+                delete_all(),
+                Step::new(
+                    format!("insert staged rows into {target}"),
+                    sql::insert_staged_rows(target, shape),
+                    Role::Plain,
+                ),
+            ],
+            (Mode::Full, StagedFormat::ExportItems) => vec![
+                delete_all(),
+                Step::new(
+                    format!("insert the export's items into {target}"),
+                    sql::insert_all_stage_rows(target, shape),
+                    Role::Plain,
+                ),
+            ],
+        }
+    }
+
+    fn record_run(&self, load: &Load) -> Statement<Role> {
+        Statement::new(runs::record_run(load.request, &load.target), Role::Plain)
+    }
+
+    fn count_rows(&self, load: &Load) -> Statement<Role> {
+        Statement::new(sql::count_rows(&load.target), Role::Count)
+    }
 }
 
 /// The COPY of the staged files, or of the export's data files in a pushdown load. The stage

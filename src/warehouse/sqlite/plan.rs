@@ -1,6 +1,7 @@
 //! The statements of one load, in order. [`steps`] is the single source of both
 //! `Warehouse::plan` (what a dry run prints) and `Warehouse::load` (what runs), so the two can
-//! never disagree.
+//! never disagree. The order of the phases is the shared [`plan_frame`]'s; this file holds
+//! SQLite's hooks (its SQL and how its executor treats each statement).
 //!
 //! Incremental: BEGIN IMMEDIATE → create `dynashift_runs` if missing (or upgrade it) → check the committed
 //! watermark → create the target if missing → create the stage → COPY → delete staged deletes →
@@ -14,8 +15,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Mode;
-use crate::warehouse::shape::TableShape;
+use crate::config::{Mode, TargetTable};
+use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
 use super::names::{quoted_replacement, quoted_target};
@@ -46,69 +47,104 @@ pub type Step = crate::warehouse::step::Step<Action>;
 
 /// Every statement of the load `request` asks for, in execution order.
 pub fn steps(request: &LoadRequest) -> Vec<Step> {
-    let shape = TableShape::of(&request.table);
-    let target = quoted_target(&request.table.target);
-    let mut steps = vec![
-        Step::new("begin transaction", "BEGIN IMMEDIATE", Action::Execute),
-        Step::new(format!("create {RUNS_TABLE} if missing"), runs::create_runs_table(), Action::Execute),
-        Step::new(
-            format!("add commit order columns to {RUNS_TABLE} if missing"),
-            runs::upgrade_runs_table(),
-            Action::Upgrade { needed: runs::needs_upgrade() },
-        ),
-        Step::new(format!("index {RUNS_TABLE} by commit order"), runs::create_seq_index(), Action::Execute),
-    ];
-    match request.mode {
-        Mode::Incremental => {
-            steps.push(check_watermark(request));
-            steps.push(Step::new(
-                format!("create {target} if missing"),
-                sql::create_table(&target, &shape, true),
+    plan_frame::plan(&Sqlite, request)
+}
+
+/// SQLite's hooks of the plan frame.
+struct Sqlite;
+
+impl Dialect for Sqlite {
+    type Action = Action;
+
+    const GUARDS: GuardPlacement = GuardPlacement::BeforeTarget;
+
+    fn quoted_target(&self, target: &TargetTable) -> String {
+        quoted_target(target)
+    }
+
+    /// BEGIN IMMEDIATE takes the database's write lock at once, so no other lock is needed.
+    fn transaction(&self, _load: &Load) -> Option<Transaction<Action>> {
+        Some(Transaction {
+            begin: Statement::new("BEGIN IMMEDIATE", Action::Execute),
+            locks: Vec::new(),
+            commit: Statement::new("COMMIT", Action::Execute),
+        })
+    }
+
+    fn create_runs_table(&self, _load: &Load) -> Statement<Action> {
+        Statement::new(runs::create_runs_table(), Action::Execute)
+    }
+
+    fn upgrade_runs_table(&self, _load: &Load) -> Vec<Step> {
+        vec![
+            Step::new(
+                format!("add commit order columns to {RUNS_TABLE} if missing"),
+                runs::upgrade_runs_table(),
+                Action::Upgrade { needed: runs::needs_upgrade() },
+            ),
+            Step::new(
+                format!("index {RUNS_TABLE} by commit order"),
+                runs::create_seq_index(),
                 Action::Execute,
-            ));
-            steps.extend(stage_steps(request, &shape));
-            steps.extend(apply_changes(&target, &shape));
+            ),
+        ]
+    }
+
+    fn check_watermark(&self, load: &Load) -> Statement<Action> {
+        let latest = runs::latest_watermark(&load.request.table.name);
+        Statement::new(latest, Action::ExpectWatermark(load.request.previous_watermark))
+    }
+
+    /// A full load builds a replacement table instead.
+    fn create_target(&self, load: &Load) -> Option<Statement<Action>> {
+        if load.request.mode != Mode::Incremental {
+            return None;
         }
-        Mode::Full => {
-            steps.extend(stage_steps(request, &shape));
-            steps.extend(replace_target(request, &target, &shape));
+        Some(Statement::new(sql::create_table(&load.target, &load.shape, true), Action::Execute))
+    }
+
+    fn create_stage(&self, load: &Load) -> Statement<Action> {
+        Statement::new(sql::create_stage(&load.shape), Action::Execute)
+    }
+
+    fn copy(&self, load: &Load) -> Step {
+        let label = plan_frame::copy_staged_files_label(load.request.staged.files.len());
+        Step::new(label, sql::insert_into_stage(&load.shape), Action::Copy)
+    }
+
+    fn change_target(&self, load: &Load) -> Vec<Step> {
+        let (target, shape) = (load.target.as_str(), &load.shape);
+        match load.request.mode {
+            Mode::Incremental => vec![
+                Step::new(
+                    "delete keys staged as deletes",
+                    sql::delete_staged_deletes(target, shape),
+                    Action::Modify,
+                ),
+                Step::new("upsert staged rows", sql::upsert_staged_rows(target, shape), Action::Modify),
+            ],
+            Mode::Full => replace_target(load),
         }
     }
-    steps.extend(finish(request, &target));
-    steps
+
+    fn record_run(&self, load: &Load) -> Statement<Action> {
+        Statement::new(runs::record_run(load.request, &load.target), Action::Modify)
+    }
+
+    fn count_rows(&self, load: &Load) -> Statement<Action> {
+        Statement::new(sql::count_rows(&load.target), Action::Reconcile)
+    }
+
+    fn drop_stage(&self, _load: &Load) -> Option<Statement<Action>> {
+        Some(Statement::new(sql::drop_stage(), Action::Execute))
+    }
 }
 
-fn check_watermark(request: &LoadRequest) -> Step {
-    Step::new(
-        "check the committed watermark",
-        runs::latest_watermark(&request.table.name),
-        Action::ExpectWatermark(request.previous_watermark),
-    )
-}
-
-fn stage_steps(request: &LoadRequest, shape: &TableShape) -> [Step; 2] {
-    let files = request.staged.files.len();
-    let noun = if files == 1 { "file" } else { "files" };
-    [
-        Step::new("create stage table", sql::create_stage(shape), Action::Execute),
-        Step::new(
-            format!("COPY {files} staged {noun} into stage"),
-            sql::insert_into_stage(shape),
-            Action::Copy,
-        ),
-    ]
-}
-
-fn apply_changes(target: &str, shape: &TableShape) -> [Step; 2] {
-    [
-        Step::new("delete keys staged as deletes", sql::delete_staged_deletes(target, shape), Action::Modify),
-        Step::new("upsert staged rows", sql::upsert_staged_rows(target, shape), Action::Modify),
-    ]
-}
-
-fn replace_target(request: &LoadRequest, target: &str, shape: &TableShape) -> [Step; 5] {
-    let replacement = quoted_replacement(&request.table.target);
-    [
+/// A full load: a new table filled with the staged rows replaces the target.
+fn replace_target(load: &Load) -> Vec<Step> {
+    let (target, shape) = (load.target.as_str(), &load.shape);
+    let replacement = quoted_replacement(&load.request.table.target);
+    vec![
         Step::new(
             format!("create {replacement}"),
             sql::create_table(&replacement, shape, false),
@@ -126,15 +162,6 @@ fn replace_target(request: &LoadRequest, target: &str, shape: &TableShape) -> [S
             sql::rename_table(&replacement, target),
             Action::Execute,
         ),
-    ]
-}
-
-fn finish(request: &LoadRequest, target: &str) -> [Step; 4] {
-    [
-        Step::new(format!("record run in {RUNS_TABLE}"), runs::record_run(request, target), Action::Modify),
-        Step::new(format!("count rows of {target}"), sql::count_rows(target), Action::Reconcile),
-        Step::new("drop stage table", sql::drop_stage(), Action::Execute),
-        Step::new("commit", "COMMIT", Action::Execute),
     ]
 }
 

@@ -1,0 +1,346 @@
+//! The one frame every warehouse's load plan fills in. [`plan`] owns the order of the phases and
+//! the labels they share; a warehouse's [`Dialect`] writes each phase's SQL and says, through its
+//! own action type, how its executor treats a statement.
+//!
+//! The frame, in order:
+//! begin (and the locks held from it) → create `dynashift_runs` if missing → bring it up to date →
+//! create the schema if missing → [guards] → create the target if missing → create the stage →
+//! COPY → [guards] → change the target (incremental: apply the staged changes; full: replace the
+//! rows) → record the run → count the target's rows → drop the stage → commit.
+//!
+//! The guards — the checks that read `dynashift_runs`, ending with the committed-watermark check of
+//! an incremental load — stand at one of the two places marked, as the dialect's
+//! [`Dialect::GUARDS`] says. A warehouse that wraps the whole plan in a transaction itself
+//! (Redshift's one Data API batch) has no begin and no commit; a phase a warehouse does not need
+//! (a schema, a stage it must drop) is a hook that returns nothing. Every hook reads the load
+//! through one [`Load`]: the request, the table's shape and the target as the dialect quotes it.
+
+use crate::config::{Mode, TargetTable, quote_identifier};
+
+use super::shape::TableShape;
+use super::step::Step;
+use super::{LoadRequest, RUNS_TABLE};
+
+/// The load being planned, as every hook reads it.
+pub struct Load<'a> {
+    pub request: &'a LoadRequest,
+    pub shape: TableShape,
+    /// The target as the warehouse's SQL names it (quoted).
+    pub target: String,
+}
+
+/// A statement whose label the frame writes: its SQL and how the executor treats it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement<A> {
+    pub sql: String,
+    pub action: A,
+}
+
+impl<A> Statement<A> {
+    pub fn new(sql: impl Into<String>, action: A) -> Statement<A> {
+        Statement { sql: sql.into(), action }
+    }
+
+    fn labelled(self, label: impl Into<String>) -> Step<A> {
+        Step::new(label, self.sql, self.action)
+    }
+}
+
+/// The transaction a warehouse opens and commits around the plan itself.
+pub struct Transaction<A> {
+    pub begin: Statement<A>,
+    /// Taken right after the begin and held to the commit (PostgreSQL: the table's load lock).
+    pub locks: Vec<Step<A>>,
+    pub commit: Statement<A>,
+}
+
+/// Where the guards stand in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardPlacement {
+    /// Before the target is created: the transaction holds its locks from the begin, so the
+    /// guards see the committed state from there on.
+    BeforeTarget,
+    /// After the COPY: the guards' own lock is taken late, so a long COPY into the load's private
+    /// stage does not hold up other loads' reads of `dynashift_runs` (Redshift).
+    AfterCopy,
+}
+
+/// How one warehouse writes the phases of [`plan`]. Hooks with a default are phases only some
+/// warehouses have.
+pub trait Dialect {
+    /// How the warehouse's executor treats a statement (each warehouse has its own).
+    type Action;
+
+    /// Where the guards stand.
+    const GUARDS: GuardPlacement;
+
+    /// The target as this warehouse's SQL names it (quoted).
+    fn quoted_target(&self, target: &TargetTable) -> String;
+
+    /// The transaction around the plan; `None` where the warehouse wraps the statements in one
+    /// itself.
+    fn transaction(&self, load: &Load) -> Option<Transaction<Self::Action>>;
+
+    /// `CREATE TABLE dynashift_runs IF NOT EXISTS`, as the warehouse writes it.
+    fn create_runs_table(&self, load: &Load) -> Statement<Self::Action>;
+
+    /// What brings a `dynashift_runs` written by an older version up to date, right after it is
+    /// created; empty where that must wait for a lock taken later (Redshift's guards do it).
+    fn upgrade_runs_table(&self, _load: &Load) -> Vec<Step<Self::Action>> {
+        Vec::new()
+    }
+
+    /// Creates the target's `schema` if missing; `None` where the warehouse has no schemas.
+    fn create_schema(&self, _load: &Load, _schema: &str) -> Option<Statement<Self::Action>> {
+        None
+    }
+
+    /// The guards before the watermark check: the lock they need and the checks of every mode.
+    fn guards(&self, _load: &Load) -> Vec<Step<Self::Action>> {
+        Vec::new()
+    }
+
+    /// Fails unless the table's committed watermark is the one an incremental load continues
+    /// from; the frame runs it for incremental loads only (a full load starts over).
+    fn check_watermark(&self, load: &Load) -> Statement<Self::Action>;
+
+    /// Creates the target if missing; `None` when the load's mode builds it another way.
+    fn create_target(&self, load: &Load) -> Option<Statement<Self::Action>>;
+
+    /// Creates the stage the COPY fills.
+    fn create_stage(&self, load: &Load) -> Statement<Self::Action>;
+
+    /// The COPY into the stage (labelled by the warehouse: what it reads differs).
+    fn copy(&self, load: &Load) -> Step<Self::Action>;
+
+    /// Changes the target as the load's mode (and staged format) asks: apply the staged changes,
+    /// or replace the target's rows. One hook, so each variant is one match arm.
+    fn change_target(&self, load: &Load) -> Vec<Step<Self::Action>>;
+
+    /// Records the run in `dynashift_runs`.
+    fn record_run(&self, load: &Load) -> Statement<Self::Action>;
+
+    /// Counts the target's rows (the load's reconciliation).
+    fn count_rows(&self, load: &Load) -> Statement<Self::Action>;
+
+    /// Drops the stage; `None` where the warehouse drops it with the transaction.
+    fn drop_stage(&self, _load: &Load) -> Option<Statement<Self::Action>> {
+        None
+    }
+}
+
+/// Every statement of the load `request`, as `dialect` writes it, in execution order.
+pub fn plan<D: Dialect>(dialect: &D, request: &LoadRequest) -> Vec<Step<D::Action>> {
+    let load = &Load {
+        request,
+        shape: TableShape::of(&request.table),
+        target: dialect.quoted_target(&request.table.target),
+    };
+    let target = load.target.as_str();
+    let mut steps = Vec::new();
+    let commit = dialect.transaction(load).map(|transaction| {
+        steps.push(transaction.begin.labelled("begin transaction"));
+        steps.extend(transaction.locks);
+        transaction.commit
+    });
+    steps.push(dialect.create_runs_table(load).labelled(format!("create {RUNS_TABLE} if missing")));
+    steps.extend(dialect.upgrade_runs_table(load));
+    if let Some(schema) = &request.table.target.schema
+        && let Some(create) = dialect.create_schema(load, schema)
+    {
+        steps.push(create.labelled(format!("create schema {} if missing", quote_identifier(schema))));
+    }
+    if D::GUARDS == GuardPlacement::BeforeTarget {
+        steps.extend(guards(dialect, load));
+    }
+    if let Some(create) = dialect.create_target(load) {
+        steps.push(create.labelled(format!("create {target} if missing")));
+    }
+    steps.push(dialect.create_stage(load).labelled("create stage table"));
+    steps.push(dialect.copy(load));
+    if D::GUARDS == GuardPlacement::AfterCopy {
+        steps.extend(guards(dialect, load));
+    }
+    steps.extend(dialect.change_target(load));
+    steps.push(dialect.record_run(load).labelled(format!("record run in {RUNS_TABLE}")));
+    steps.push(dialect.count_rows(load).labelled(format!("count rows of {target}")));
+    steps.extend(dialect.drop_stage(load).map(|drop| drop.labelled("drop stage table")));
+    steps.extend(commit.map(|commit| commit.labelled("commit")));
+    steps
+}
+
+/// The dialect's guards, then the watermark check of an incremental load.
+fn guards<D: Dialect>(dialect: &D, load: &Load) -> Vec<Step<D::Action>> {
+    let mut steps = dialect.guards(load);
+    if load.request.mode == Mode::Incremental {
+        steps.push(dialect.check_watermark(load).labelled("check the committed watermark"));
+    }
+    steps
+}
+
+/// "COPY 2 staged files into stage": the COPY label of a warehouse that reads the staged files.
+pub fn copy_staged_files_label(files: usize) -> String {
+    let noun = if files == 1 { "file" } else { "files" };
+    format!("COPY {files} staged {noun} into stage")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    /// A dialect with every phase, whose SQL names the phase: the frame's order is readable in
+    /// the SQL of the plan it builds.
+    struct Toy<const AFTER_COPY: bool> {
+        transaction: bool,
+    }
+
+    fn statement(sql: &str) -> Statement<()> {
+        Statement::new(sql, ())
+    }
+
+    fn step(sql: &str) -> Step<()> {
+        Step::new(format!("the {sql}"), sql, ())
+    }
+
+    impl<const AFTER_COPY: bool> Dialect for Toy<AFTER_COPY> {
+        type Action = ();
+
+        const GUARDS: GuardPlacement =
+            if AFTER_COPY { GuardPlacement::AfterCopy } else { GuardPlacement::BeforeTarget };
+
+        fn quoted_target(&self, target: &TargetTable) -> String {
+            format!("<{}>", target.table)
+        }
+
+        fn transaction(&self, _load: &Load) -> Option<Transaction<()>> {
+            self.transaction.then(|| Transaction {
+                begin: statement("BEGIN"),
+                locks: vec![step("LOCK")],
+                commit: statement("COMMIT"),
+            })
+        }
+
+        fn create_runs_table(&self, _load: &Load) -> Statement<()> {
+            statement("CREATE RUNS")
+        }
+
+        fn upgrade_runs_table(&self, _load: &Load) -> Vec<Step<()>> {
+            vec![step("UPGRADE RUNS")]
+        }
+
+        fn create_schema(&self, _load: &Load, schema: &str) -> Option<Statement<()>> {
+            Some(statement(&format!("CREATE SCHEMA {schema}")))
+        }
+
+        fn guards(&self, _load: &Load) -> Vec<Step<()>> {
+            vec![step("GUARD RUN")]
+        }
+
+        fn check_watermark(&self, _load: &Load) -> Statement<()> {
+            statement("GUARD WATERMARK")
+        }
+
+        fn create_target(&self, load: &Load) -> Option<Statement<()>> {
+            Some(statement(&format!("CREATE {}", load.target)))
+        }
+
+        fn create_stage(&self, _load: &Load) -> Statement<()> {
+            statement("CREATE STAGE")
+        }
+
+        fn copy(&self, _load: &Load) -> Step<()> {
+            step("COPY")
+        }
+
+        fn change_target(&self, load: &Load) -> Vec<Step<()>> {
+            vec![step(&format!("CHANGE {:?}", load.request.mode))]
+        }
+
+        fn record_run(&self, _load: &Load) -> Statement<()> {
+            statement("RECORD")
+        }
+
+        fn count_rows(&self, _load: &Load) -> Statement<()> {
+            statement("COUNT")
+        }
+
+        fn drop_stage(&self, _load: &Load) -> Option<Statement<()>> {
+            Some(statement("DROP STAGE"))
+        }
+    }
+
+    /// The SQL of `dialect`'s plan for a load of line_items (a table in the schema `sales`).
+    fn sql<D: Dialect>(dialect: &D, mode: Mode) -> Vec<String> {
+        let request = testkit::request_for(testkit::line_items_table(), mode, "r");
+        plan(dialect, &request).into_iter().map(|step| step.sql).collect()
+    }
+
+    #[test]
+    fn the_frame_orders_every_phase_and_labels_the_shared_ones() {
+        let request = testkit::request_for(testkit::line_items_table(), Mode::Incremental, "r");
+        let steps = plan(&Toy::<false> { transaction: true }, &request);
+        let lines: Vec<String> = steps.iter().map(|s| format!("{} | {}", s.sql, s.label)).collect();
+        assert_eq!(
+            lines,
+            [
+                "BEGIN | begin transaction",
+                "LOCK | the LOCK",
+                "CREATE RUNS | create dynashift_runs if missing",
+                "UPGRADE RUNS | the UPGRADE RUNS",
+                "CREATE SCHEMA sales | create schema \"sales\" if missing",
+                "GUARD RUN | the GUARD RUN",
+                "GUARD WATERMARK | check the committed watermark",
+                "CREATE <line_items> | create <line_items> if missing",
+                "CREATE STAGE | create stage table",
+                "COPY | the COPY",
+                "CHANGE Incremental | the CHANGE Incremental",
+                "RECORD | record run in dynashift_runs",
+                "COUNT | count rows of <line_items>",
+                "DROP STAGE | drop stage table",
+                "COMMIT | commit",
+            ]
+        );
+    }
+
+    #[test]
+    fn guards_placed_after_the_copy_stand_between_the_copy_and_the_change() {
+        let steps = sql(&Toy::<true> { transaction: true }, Mode::Incremental);
+        let copy = steps.iter().position(|s| s == "COPY").unwrap();
+        assert_eq!(steps[copy + 1..copy + 4], ["GUARD RUN", "GUARD WATERMARK", "CHANGE Incremental"]);
+        assert_eq!(steps.iter().filter(|s| s.starts_with("GUARD")).count(), 2, "{steps:?}");
+    }
+
+    #[test]
+    fn a_full_load_changes_the_target_its_way_and_skips_the_watermark_check() {
+        let before = sql(&Toy::<false> { transaction: true }, Mode::Full);
+        let after = sql(&Toy::<true> { transaction: true }, Mode::Full);
+        for steps in [before, after] {
+            assert!(steps.contains(&"GUARD RUN".to_owned()), "{steps:?}");
+            assert!(!steps.contains(&"GUARD WATERMARK".to_owned()), "{steps:?}");
+            assert!(steps.contains(&"CHANGE Full".to_owned()), "{steps:?}");
+        }
+    }
+
+    #[test]
+    fn a_warehouse_that_wraps_the_plan_itself_gets_no_begin_lock_or_commit() {
+        let steps = sql(&Toy::<true> { transaction: false }, Mode::Incremental);
+        assert_eq!(steps.first().map(String::as_str), Some("CREATE RUNS"));
+        assert_eq!(steps.last().map(String::as_str), Some("DROP STAGE"));
+        assert!(!steps.iter().any(|s| s == "BEGIN" || s == "LOCK" || s == "COMMIT"), "{steps:?}");
+    }
+
+    #[test]
+    fn the_schema_phase_exists_only_for_a_schema_qualified_target() {
+        let request = testkit::request_for(testkit::customers_table(), Mode::Full, "r");
+        let steps = plan(&Toy::<false> { transaction: true }, &request);
+        assert!(!steps.iter().any(|s| s.sql.starts_with("CREATE SCHEMA")));
+    }
+
+    #[test]
+    fn the_copy_label_counts_the_staged_files() {
+        assert_eq!(copy_staged_files_label(1), "COPY 1 staged file into stage");
+        assert_eq!(copy_staged_files_label(0), "COPY 0 staged files into stage");
+        assert_eq!(copy_staged_files_label(2), "COPY 2 staged files into stage");
+    }
+}
