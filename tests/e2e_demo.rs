@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use common::{Harness, committed, demo_config, events_named};
 use dynashift::config::Mode;
 use dynashift::pipeline::RunRequest;
-use dynashift::pipeline::events::{EventKind, RunOutcome, Stage};
+use dynashift::pipeline::events::{EventKind, RunOutcome, Stage, StatementStatus};
 use dynashift::store::ObjectStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,4 +91,39 @@ async fn a_dry_run_shows_the_sql_and_changes_nothing() {
     assert!(events_named(&events, "export_requested").is_empty());
     assert_eq!(harness.watermark("orders").await, None);
     assert!(harness.store.list("orders/").await.unwrap().is_empty(), "a dry run writes nothing");
+}
+
+/// The journal keeps the statements the load returned: every one with how it ended, whether the
+/// load committed or a statement failed (here `dynashift_runs` refuses the run's record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_keeps_the_statements_the_load_ran_committed_or_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = Harness::new(demo_config(dir.path(), 50, 100)).await;
+    let (outcome, events) = harness.sync("customers", Mode::Full).await;
+    committed(&outcome);
+    let journal = harness.engine.history("customers", 1).await.unwrap().remove(0);
+    let reported: Vec<EventKind> = events.into_iter().map(|e| e.kind).collect();
+    assert_eq!(journal.statements, dynashift::testkit::statements_of(&reported));
+    assert!(journal.statements.len() >= 5, "{:?}", journal.statements);
+    assert!(journal.statements.iter().all(|s| s.status == Some(StatementStatus::Finished)));
+
+    let warehouse = dir.path().join("warehouse.sqlite");
+    rusqlite::Connection::open(&warehouse)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_runs BEFORE INSERT ON dynashift_runs \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    for demo in harness.demos.values() {
+        demo.advance(Duration::minutes(90)).await.expect("advance the demo clock");
+    }
+    let (outcome, events) = harness.sync("customers", Mode::Incremental).await;
+    assert_eq!(outcome.expect_err("the run's record is refused").stage, Stage::Loading);
+    let journal = harness.engine.history("customers", 1).await.unwrap().remove(0);
+    let reported: Vec<EventKind> = events.into_iter().map(|e| e.kind).collect();
+    assert_eq!(journal.statements, dynashift::testkit::statements_of(&reported));
+    let last = journal.statements.last().expect("the load ran statements");
+    assert_eq!(last.status, Some(StatementStatus::Failed), "{:?}", journal.statements);
+    assert!(last.error.as_deref().is_some_and(|e| e.contains("refused by the test")), "{last:?}");
 }

@@ -195,6 +195,6 @@ async fn warehouses_reading_staged_files_refuse_a_pushdown_set() {
     let sqlite = SqliteWarehouse::open(&dir.path().join("w.sqlite")).unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
     let events = dynashift::pipeline::EventSink::discard();
-    let error = sqlite.load(&request, &events, &cancel).await.unwrap_err();
+    let error = sqlite.load(&request, &events, &cancel).await.result.unwrap_err();
     assert!(error.to_string().starts_with("SQLite cannot load a pushdown staged set"), "{error}");
 }

@@ -21,7 +21,9 @@ use dataapi_support::{DataApiStandIn, Fault};
 use dynashift::config::{Mode, RedshiftConnection, TableConfig};
 use dynashift::pipeline::events::{EventKind, EventSink, StatementStatus};
 use dynashift::store::ObjectStore;
-use dynashift::testkit::{at, customers_table, finished_statements, line, stage_files};
+use dynashift::testkit::{
+    assert_returned_statements_match_events, at, customers_table, finished_statements, line, stage_files,
+};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
@@ -104,13 +106,14 @@ impl RedshiftFixture {
     async fn load(&self, request: &LoadRequest, cancel: &CancellationToken) -> Outcome {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let sink = EventSink::new(&request.run_id, &request.table.name, tx);
-        let result = self.warehouse.load(request, &sink, cancel).await;
+        let outcome = self.warehouse.load(request, &sink, cancel).await;
         drop(sink);
         let mut events = Vec::new();
         while let Some(event) = rx.recv().await {
             events.push(event.kind);
         }
-        Outcome { result, events }
+        assert_returned_statements_match_events(&outcome.statements, &events);
+        Outcome { result: outcome.result, events }
     }
 
     async fn sync(&self, table: &TableConfig, mode: Mode, run_id: &str, parts: &[Vec<String>]) -> Outcome {

@@ -4,6 +4,7 @@
 //!
 //! - [`events`]: the run events every front end renders;
 //! - [`staged`]: the staged-file format between the stage and the load step;
+//! - [`StatementRecord`]: a load's statement as it ran, returned by the load and journaled;
 //! - the export spec, status and clock the events carry, the sync mode, and [`RunRequest`].
 
 pub mod events;
@@ -15,6 +16,7 @@ mod mode;
 mod run_request;
 mod stage_rules;
 pub mod staged;
+mod statement;
 
 pub use events::{EventKind, EventSink, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 pub use export::{ExportDescription, ExportSpec, ExportStatus, PlanOptions, SourceClock};
@@ -23,3 +25,4 @@ pub use key_type::ExpectedKeyType;
 pub use mode::{Mode, ViewType};
 pub use run_request::RunRequest;
 pub use stage_rules::StageRules;
+pub use statement::StatementRecord;

@@ -9,7 +9,7 @@
 //! fills the disk holding `<dir>` there. `DYNASHIFT_CLOCK_OFFSET` and `DYNASHIFT_LEASE_TTL_MS`
 //! skew the clock and shorten the lease for the lease tests.
 
-use super::events::Stage;
+use super::events::{EmitHook, EventKind, Stage};
 
 /// The environment variable naming the fault.
 pub const FAULT_ENV: &str = "DYNASHIFT_FAULT";
@@ -65,6 +65,18 @@ fn fill_disk(dir: &std::path::Path) {
 /// Whether to crash once load statement `index` (1-based) finished.
 pub fn in_load(index: usize) -> bool {
     configured().is_some_and(|fault| fault == format!("crash-in-load:{index}"))
+}
+
+/// The hook the load's event sink carries so `crash-in-load:<n>` fires synchronously, as the
+/// warehouse emits statement `n`'s end: the load cannot run on (and commit) past it.
+pub fn crash_in_load_hook() -> EmitHook {
+    std::sync::Arc::new(|kind: &EventKind| {
+        if let EventKind::StatementFinished { index, .. } = kind
+            && in_load(*index)
+        {
+            crash(&format!("load statement {index}"));
+        }
+    })
 }
 
 /// Whether to crash once export `index` (0-based) was requested, before its ARN is journaled.

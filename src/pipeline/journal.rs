@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::events::{Stage, StageCounts, StatementStatus};
+use super::events::{Stage, StageCounts};
 use super::staged::StagedSet;
 use crate::config::{Mode, TableConfig};
-use crate::contract::AcceptedGap;
+use crate::contract::{AcceptedGap, StatementRecord};
 use crate::source::{ExportDescription, ExportSpec};
 use crate::store::{ObjectStore, StoreError};
 
@@ -24,17 +24,9 @@ pub struct JournalExport {
     pub description: Option<ExportDescription>,
 }
 
-/// One warehouse statement of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JournalStatement {
-    pub label: String,
-    pub sql: String,
-    pub status: Option<StatementStatus>,
-    pub duration_ms: Option<u64>,
-    pub rows: Option<i64>,
-    pub error: Option<String>,
-    pub query_id: Option<String>,
-}
+/// One warehouse statement of a run: the record the load returned, journaled as it is (its
+/// fields are the journal's `statements[]` entries).
+pub type JournalStatement = StatementRecord;
 
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,5 +162,27 @@ mod tests {
         journal.accepted_gaps = vec![AcceptedGap { from, to: from + chrono::Duration::seconds(69) }];
         let again: RunJournal = serde_json::from_slice(&serde_json::to_vec(&journal).unwrap()).unwrap();
         assert_eq!(again.accepted_gaps, journal.accepted_gaps);
+    }
+
+    /// The journal's statement entries keep their format now that they are the load's records.
+    #[test]
+    fn statement_entries_keep_their_journal_format() {
+        use crate::contract::StatementStatus;
+        let mut journal = RunJournal::new("r1", "orders", Mode::Incremental, None);
+        journal.statements = vec![StatementRecord {
+            status: Some(StatementStatus::Failed),
+            duration_ms: Some(12),
+            error: Some("no such table".into()),
+            query_id: Some("q7".into()),
+            ..StatementRecord::submitted("merge", "INSERT INTO t SELECT 1")
+        }];
+        let written = serde_json::to_value(&journal).unwrap();
+        let expected = serde_json::json!([{
+            "label": "merge", "sql": "INSERT INTO t SELECT 1", "status": "failed", "duration_ms": 12,
+            "rows": null, "error": "no such table", "query_id": "q7"
+        }]);
+        assert_eq!(written["statements"], expected);
+        let read: RunJournal = serde_json::from_value(written).unwrap();
+        assert_eq!(read.statements, journal.statements);
     }
 }

@@ -10,15 +10,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CancelOnOpen, customers_table, finished_statements, line, request_for, stage_files, submitted_label,
-    write_staged_parts,
+    CancelOnOpen, assert_returned_statements_match_events, customers_table, finished_statements, line,
+    request_for, stage_files, submitted_label, write_staged_parts,
 };
 use crate::config::Mode;
 use crate::contract::events::{EventKind, EventSink, StatementStatus};
 use crate::store::{LocalStore, ObjectStore};
 use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
 
-/// Loads `request` into `warehouse`, returning what the load returned and every event it sent.
+/// Loads `request` into `warehouse`, returning how the load ended and every event it sent, after
+/// checking that the statements it returned are the ones its events reported.
 pub async fn load_collecting(
     warehouse: &dyn Warehouse,
     request: &LoadRequest,
@@ -26,13 +27,14 @@ pub async fn load_collecting(
 ) -> (Result<LoadReport, WarehouseError>, Vec<EventKind>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let sink = EventSink::new(&request.run_id, &request.table.name, tx);
-    let result = warehouse.load(request, &sink, cancel).await;
+    let outcome = warehouse.load(request, &sink, cancel).await;
     drop(sink);
     let mut events = Vec::new();
     while let Some(event) = rx.recv().await {
         events.push(event.kind);
     }
-    (result, events)
+    assert_returned_statements_match_events(&outcome.statements, &events);
+    (outcome.result, events)
 }
 
 /// A full load of `customers` staged in `store`, on a first run.

@@ -1,5 +1,6 @@
 //! Reading a load's events the way the warehouse tests assert on them.
 
+use crate::contract::StatementRecord;
 use crate::contract::events::{EventKind, StatementStatus};
 use crate::warehouse::PlannedStatement;
 
@@ -65,4 +66,35 @@ fn finished_rows(planned: &[PlannedStatement], events: &[EventKind], label: &str
         }
         _ => None,
     })
+}
+
+/// The statements a load's events describe, rebuilt the way a reader of the events sees them: a
+/// record per submitted statement, completed by the next finished event of its index (a retried
+/// load numbers its statements from 1 again, so an end belongs to the newest submission).
+pub fn statements_of(events: &[EventKind]) -> Vec<StatementRecord> {
+    let mut rebuilt: Vec<(usize, StatementRecord)> = Vec::new();
+    for event in events {
+        match event {
+            EventKind::StatementSubmitted { index, label, sql, .. } => {
+                rebuilt.push((*index, StatementRecord::submitted(label, sql)));
+            }
+            EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id } => {
+                let (_, record) =
+                    rebuilt.iter_mut().rev().find(|(i, _)| i == index).expect("ended after submitted");
+                record.status = Some(*status);
+                record.duration_ms = Some(*duration_ms);
+                record.rows = *rows;
+                record.error.clone_from(error);
+                record.query_id.clone_from(query_id);
+            }
+            _ => {}
+        }
+    }
+    rebuilt.into_iter().map(|(_, record)| record).collect()
+}
+
+/// Checks that the statements a load returned are exactly the ones its events reported, in
+/// order and with how each ended. Panics with both sides when they differ.
+pub fn assert_returned_statements_match_events(returned: &[StatementRecord], events: &[EventKind]) {
+    assert_eq!(returned, statements_of(events), "the load's statements against its events {events:?}");
 }

@@ -15,7 +15,10 @@ mod staged;
 mod store;
 mod tables;
 
-pub use events::{assert_statements_follow_the_plan, finished_statements, submitted_label};
+pub use events::{
+    assert_returned_statements_match_events, assert_statements_follow_the_plan, finished_statements,
+    statements_of, submitted_label,
+};
 pub use staged::{at, gzip, line, request_for, stage_files, write_staged_parts};
 pub use store::CancelOnOpen;
 pub use tables::{

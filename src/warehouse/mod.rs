@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Mode, TableConfig};
 use crate::contract::events::EventSink;
 use crate::contract::staged::StagedSet;
-use crate::contract::{AcceptedGap, StageRules};
+use crate::contract::{AcceptedGap, StageRules, StatementRecord};
 use crate::store::ObjectStore;
 
 /// The table every warehouse keeps its commit records in.
@@ -88,6 +88,15 @@ pub struct LoadReport {
     pub deletes: u64,
 }
 
+/// What a load returns: how it ended, and every statement it ran with how each ended — on a
+/// failure or a cancel too, so the run's journal shows what the warehouse did either way.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    pub result: Result<LoadReport, WarehouseError>,
+    /// In the order submitted; a load that was retried lists every attempt's statements.
+    pub statements: Vec<StatementRecord>,
+}
+
 /// Load errors; `Statement` carries the warehouse's own message.
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -125,12 +134,15 @@ pub trait Warehouse: Send + Sync {
     /// The commit record of one run, if it committed.
     async fn find_run(&self, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError>;
 
-    /// Runs the load in one transaction, reporting each statement on `events`; nothing is
-    /// committed unless every statement succeeded and `cancel` was not triggered.
+    /// Runs the load in one transaction, reporting each statement on `events`, and returns
+    /// how it ended with the statements it ran; nothing is committed unless every statement
+    /// succeeded and `cancel` was not triggered.
+    /// Every warehouse reports and records its statements through one
+    /// [`runner::StatementReporter`], which makes the outcome.
     async fn load(
         &self,
         request: &LoadRequest,
         events: &EventSink,
         cancel: &CancellationToken,
-    ) -> Result<LoadReport, WarehouseError>;
+    ) -> LoadOutcome;
 }

@@ -4,24 +4,28 @@
 //! classifies how a step ended, and rolls back on the first stop. What a step *does* is the
 //! backend's: [`StepBackend`] performs one step and rolls the transaction back.
 //!
-//! The event helpers ([`report_submitted`], [`report_started`], [`report_finished`]) are also
-//! what Redshift's batch follower reports its sub-statements with, so every warehouse emits the
-//! same events the same way.
+//! Every statement is reported through a [`StatementReporter`], which emits the event and
+//! records the statement for the load's return value in the same call. Redshift's batch follower
+//! reports its sub-statements through it too, so every warehouse emits the same events and
+//! returns the same records the same way.
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::contract::StatementRecord;
 use crate::contract::events::{EventKind, EventSink, StatementStatus};
 use crate::warehouse::staged_files::CopyCounts;
 use crate::warehouse::step::{Step, StepError};
-use crate::warehouse::{LoadReport, LoadRequest};
+use crate::warehouse::{LoadOutcome, LoadReport, LoadRequest, WarehouseError};
 
 /// Everything an async load needs besides its connection (a PostgreSQL session, the Redshift
-/// Data API): what to load, where to report, and what stops it.
+/// Data API): what to load, where to report (and record) its statements, and what stops it.
 pub struct LoadJob<'a> {
     pub request: &'a LoadRequest,
-    pub events: &'a EventSink,
+    pub reporter: &'a StatementReporter,
     pub cancel: &'a CancellationToken,
 }
 
@@ -75,88 +79,152 @@ pub struct Stop {
 pub(crate) async fn run_steps<B: StepBackend>(
     backend: &mut B,
     steps: &[Step<B::Action>],
-    events: &EventSink,
+    reporter: &StatementReporter,
     cancel: &CancellationToken,
 ) -> Result<LoadReport, Stop> {
     let mut tally = Tally::default();
     for (position, step) in steps.iter().enumerate() {
         let index = position + 1;
-        report_submitted(events, index, steps.len(), step);
+        reporter.submitted(index, steps.len(), step);
         let clock = Instant::now();
         let result = if cancel.is_cancelled() {
             Err(StepError::Cancelled)
         } else {
-            report_started(events, index, None);
+            reporter.started(index, None);
             backend.perform(step, &mut tally).await
         };
-        report_finished(events, index, &result, clock.elapsed(), None);
+        reporter.finished(index, &result, clock.elapsed(), None);
         if let Err(error) = result {
             backend.roll_back().await;
             return Err(Stop { index, error });
         }
         if B::reconciles(&step.action) {
-            report_reconciled(events, &tally.report());
+            reporter.reconciled(&tally.report());
         }
     }
     Ok(tally.report())
 }
 
-/// Reports that statement `index` of `total` is about to run.
-pub fn report_submitted<A>(events: &EventSink, index: usize, total: usize, step: &Step<A>) {
-    events.emit(EventKind::StatementSubmitted {
-        index,
-        total,
-        label: step.label.clone(),
-        sql: step.sql.clone(),
-    });
+/// Runs `load` with a fresh [`StatementReporter`] on `events`, and returns how it ended with
+/// every statement it reported: what each warehouse's [`crate::warehouse::Warehouse::load`] is.
+pub async fn recorded<Load, Running>(events: &EventSink, load: Load) -> LoadOutcome
+where
+    Load: FnOnce(StatementReporter) -> Running,
+    Running: Future<Output = Result<LoadReport, WarehouseError>>,
+{
+    let reporter = StatementReporter::new(events);
+    let result = load(reporter.clone()).await;
+    reporter.outcome(result)
 }
 
-/// Reports that statement `index` is running (with the warehouse's query id, if it has one).
-pub fn report_started(events: &EventSink, index: usize, query_id: Option<String>) {
-    events.emit(EventKind::StatementStarted { index, query_id });
+/// Reports a load's statements as the statement events and records each one as it ran: the one
+/// place where both the events the front ends render and the [`StatementRecord`]s the load
+/// returns are made, so the two cannot disagree. Clones share one record, so a load retried on
+/// another thread or attempt keeps appending to it.
+#[derive(Clone)]
+pub struct StatementReporter {
+    events: EventSink,
+    ran: Arc<Mutex<Vec<Ran>>>,
 }
 
-/// Reports how statement `index` ended: finished with its row count, aborted by a cancel, or
-/// failed with the warehouse's message.
-pub fn report_finished(
-    events: &EventSink,
+/// A recorded statement and its 1-based index in its attempt (a retried load's attempts number
+/// their statements from 1 again).
+struct Ran {
     index: usize,
-    result: &Result<Option<i64>, StepError>,
-    duration: Duration,
-    query_id: Option<String>,
-) {
-    let (status, rows, error) = match result {
-        Ok(rows) => (StatementStatus::Finished, *rows, None),
-        Err(StepError::Cancelled) => (StatementStatus::Aborted, None, Some("cancelled".to_owned())),
-        Err(StepError::Failed(message) | StepError::Transient { message, .. }) => {
-            (StatementStatus::Failed, None, Some(message.clone()))
+    record: StatementRecord,
+}
+
+impl StatementReporter {
+    pub fn new(events: &EventSink) -> StatementReporter {
+        StatementReporter { events: events.clone(), ran: Arc::default() }
+    }
+
+    /// Where the load reports what is not a statement (warnings, retries).
+    pub fn events(&self) -> &EventSink {
+        &self.events
+    }
+
+    /// Every statement reported so far, in the order submitted (every attempt's, when retried).
+    pub fn statements(&self) -> Vec<StatementRecord> {
+        self.ran().iter().map(|ran| ran.record.clone()).collect()
+    }
+
+    /// What the load returns once it ended with `result`: the result and its statements.
+    pub fn outcome(&self, result: Result<LoadReport, WarehouseError>) -> LoadOutcome {
+        LoadOutcome { result, statements: self.statements() }
+    }
+
+    fn ran(&self) -> std::sync::MutexGuard<'_, Vec<Ran>> {
+        self.ran.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reports that statement `index` of `total` is about to run.
+    pub fn submitted<A>(&self, index: usize, total: usize, step: &Step<A>) {
+        self.ran().push(Ran { index, record: StatementRecord::submitted(&step.label, &step.sql) });
+        self.events.emit(EventKind::StatementSubmitted {
+            index,
+            total,
+            label: step.label.clone(),
+            sql: step.sql.clone(),
+        });
+    }
+
+    /// Reports that statement `index` is running (with the warehouse's query id, if it has one).
+    pub fn started(&self, index: usize, query_id: Option<String>) {
+        self.events.emit(EventKind::StatementStarted { index, query_id });
+    }
+
+    /// Reports how statement `index` ended: finished with its row count, aborted by a cancel,
+    /// or failed with the warehouse's message.
+    pub fn finished(
+        &self,
+        index: usize,
+        result: &Result<Option<i64>, StepError>,
+        duration: Duration,
+        query_id: Option<String>,
+    ) {
+        let (status, rows, error) = match result {
+            Ok(rows) => (StatementStatus::Finished, *rows, None),
+            Err(StepError::Cancelled) => (StatementStatus::Aborted, None, Some("cancelled".to_owned())),
+            Err(StepError::Failed(message) | StepError::Transient { message, .. }) => {
+                (StatementStatus::Failed, None, Some(message.clone()))
+            }
+        };
+        self.ended(index, status, duration, rows, error, query_id);
+    }
+
+    /// Reports how statement `index` ended, when the warehouse already says which way
+    /// (Redshift's batch reports each sub-statement's status itself). The record updated is
+    /// the newest one submitted with `index`: the current attempt's.
+    pub fn ended(
+        &self,
+        index: usize,
+        status: StatementStatus,
+        duration: Duration,
+        rows: Option<i64>,
+        error: Option<String>,
+        query_id: Option<String>,
+    ) {
+        let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        if let Some(ran) = self.ran().iter_mut().rev().find(|ran| ran.index == index) {
+            let record = &mut ran.record;
+            record.status = Some(status);
+            record.duration_ms = Some(duration_ms);
+            record.rows = rows;
+            record.error.clone_from(&error);
+            record.query_id.clone_from(&query_id);
         }
-    };
-    report_ended(events, index, status, duration, rows, error, query_id);
-}
+        self.events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id });
+    }
 
-/// Reports how statement `index` ended, when the warehouse already says which way (Redshift's
-/// batch reports each sub-statement's status itself).
-pub fn report_ended(
-    events: &EventSink,
-    index: usize,
-    status: StatementStatus,
-    duration: Duration,
-    rows: Option<i64>,
-    error: Option<String>,
-    query_id: Option<String>,
-) {
-    let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-    events.emit(EventKind::StatementFinished { index, status, duration_ms, rows, error, query_id });
-}
-
-/// Reports the counts a load reconciled: the target's rows after it, the upserts and deletes.
-pub fn report_reconciled(events: &EventSink, report: &LoadReport) {
-    events.emit(EventKind::Reconciled {
-        target_rows: report.target_rows,
-        upserts: report.upserts,
-        deletes: report.deletes,
-    });
+    /// Reports the counts a load reconciled: the target's rows after it, the upserts and deletes.
+    pub fn reconciled(&self, report: &LoadReport) {
+        self.events.emit(EventKind::Reconciled {
+            target_rows: report.target_rows,
+            upserts: report.upserts,
+            deletes: report.deletes,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -208,23 +276,58 @@ mod tests {
         }
     }
 
-    fn run(actions: &[Act]) -> (Result<LoadReport, Stop>, Scripted, Vec<EventKind>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
-        let events = EventSink::new("r1", "orders", tx);
-        let cancel = CancellationToken::new();
-        let mut backend = Scripted { cancel: cancel.clone(), performed: Vec::new(), rolled_back: false };
-        let steps: Vec<Step<Act>> = actions
+    fn steps_of(actions: &[Act]) -> Vec<Step<Act>> {
+        actions
             .iter()
             .enumerate()
-            .map(|(i, a)| Step::new(format!("s{}", i + 1), "SQL", a.clone()))
-            .collect();
-        let result = futures::executor::block_on(run_steps(&mut backend, &steps, &events, &cancel));
-        drop(events);
+            .map(|(i, a)| Step::new(format!("s{}", i + 1), format!("SQL {}", i + 1), a.clone()))
+            .collect()
+    }
+
+    /// Runs `attempts` one after another through one reporter (as a retried load does); returns
+    /// the last attempt's result and backend, every event, and the statements the reporter recorded.
+    fn run_attempts(
+        attempts: &[&[Act]],
+    ) -> (Result<LoadReport, Stop>, Scripted, Vec<EventKind>, Vec<StatementRecord>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
+        let reporter = StatementReporter::new(&EventSink::new("r1", "orders", tx));
+        let cancel = CancellationToken::new();
+        let mut last = None;
+        for actions in attempts {
+            let mut backend = Scripted { cancel: cancel.clone(), performed: Vec::new(), rolled_back: false };
+            let steps = steps_of(actions);
+            let result = futures::executor::block_on(run_steps(&mut backend, &steps, &reporter, &cancel));
+            last = Some((result, backend));
+        }
+        let statements = reporter.statements();
+        drop(reporter);
         let mut kinds = Vec::new();
         while let Ok(event) = rx.try_recv() {
             kinds.push(event.kind);
         }
+        let (result, backend) = last.expect("at least one attempt");
+        (result, backend, kinds, statements)
+    }
+
+    fn run(actions: &[Act]) -> (Result<LoadReport, Stop>, Scripted, Vec<EventKind>) {
+        let (result, backend, kinds, statements) = run_attempts(&[actions]);
+        crate::testkit::assert_returned_statements_match_events(&statements, &kinds);
         (result, backend, kinds)
+    }
+
+    /// `(label, sql, status, rows, error)` of each record.
+    type Brief = (String, String, Option<StatementStatus>, Option<i64>, Option<String>);
+
+    fn brief(statements: &[StatementRecord]) -> Vec<Brief> {
+        statements
+            .iter()
+            .map(|s| (s.label.clone(), s.sql.clone(), s.status, s.rows, s.error.clone()))
+            .collect()
+    }
+
+    fn ran(label: &str, status: StatementStatus, rows: Option<i64>, error: Option<&str>) -> Brief {
+        let sql = format!("SQL {}", &label[1..]);
+        (label.to_owned(), sql, Some(status), rows, error.map(str::to_owned))
     }
 
     fn finished(kinds: &[EventKind]) -> Vec<(usize, StatementStatus, Option<i64>, Option<String>)> {
@@ -276,5 +379,47 @@ mod tests {
         assert_eq!(backend.performed, ["s1"]);
         assert!(!kinds.iter().any(|k| matches!(k, EventKind::StatementStarted { index: 2, .. })));
         assert_eq!(finished(&kinds)[1], (2, StatementStatus::Aborted, None, Some("cancelled".into())));
+    }
+
+    #[test]
+    fn the_records_say_what_ran_and_how_each_statement_ended() {
+        let (_, _, _, statements) = run_attempts(&[&[Act::Count(3), Act::Fail, Act::Count(2)]]);
+        assert_eq!(
+            brief(&statements),
+            vec![
+                ran("s1", StatementStatus::Finished, Some(3), None),
+                ran("s2", StatementStatus::Failed, None, Some("no such table")),
+            ]
+        );
+        assert!(statements.iter().all(|s| s.duration_ms.is_some() && s.query_id.is_none()));
+
+        let (_, _, _, statements) = run_attempts(&[&[Act::CancelLoad, Act::Count(2)]]);
+        assert_eq!(
+            brief(&statements),
+            vec![
+                ran("s1", StatementStatus::Finished, None, None),
+                ran("s2", StatementStatus::Aborted, None, Some("cancelled")),
+            ]
+        );
+    }
+
+    /// A retried load numbers its statements from 1 again: each end belongs to its own
+    /// attempt's statement, never to an earlier attempt's of the same number.
+    #[test]
+    fn a_retried_load_records_every_attempt_each_ending_its_own_statement() {
+        let (result, _, kinds, statements) =
+            run_attempts(&[&[Act::Count(1), Act::Fail], &[Act::Count(4), Act::Count(5), Act::Reconcile]]);
+        assert!(result.is_ok());
+        assert_eq!(
+            brief(&statements),
+            vec![
+                ran("s1", StatementStatus::Finished, Some(1), None),
+                ran("s2", StatementStatus::Failed, None, Some("no such table")),
+                ran("s1", StatementStatus::Finished, Some(4), None),
+                ran("s2", StatementStatus::Finished, Some(5), None),
+                ran("s3", StatementStatus::Finished, Some(7), None),
+            ]
+        );
+        crate::testkit::assert_returned_statements_match_events(&statements, &kinds);
     }
 }

@@ -24,7 +24,7 @@ use dynashift::source::layout::gzip_lines;
 use dynashift::store::{LocalStore, ObjectStore};
 use dynashift::warehouse::sqlite::SqliteWarehouse;
 use dynashift::warehouse::{
-    CommitRecord, LoadReport, LoadRequest, PlannedStatement, Warehouse, WarehouseError,
+    CommitRecord, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError,
 };
 
 pub const TABLE: &str = "people";
@@ -349,7 +349,7 @@ impl Warehouse for WithRules {
         request: &LoadRequest,
         events: &EventSink,
         cancel: &CancellationToken,
-    ) -> Result<LoadReport, WarehouseError> {
+    ) -> LoadOutcome {
         self.inner.load(request, events, cancel).await
     }
 }

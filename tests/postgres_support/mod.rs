@@ -24,7 +24,9 @@ use dynashift::config::{ColumnType, Mode, TableConfig, UnmappedPolicy};
 use dynashift::pipeline::events::{EventKind, EventSink, RunEvent};
 use dynashift::pipeline::staged::{StagedSet, staged_columns};
 use dynashift::store::LocalStore;
-use dynashift::testkit::{TableBuilder, at, customers_table, line, stage_files};
+use dynashift::testkit::{
+    TableBuilder, assert_returned_statements_match_events, at, customers_table, line, stage_files,
+};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode, expected_value};
 use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
 
@@ -215,9 +217,11 @@ impl Fixture {
             }
             events
         });
-        let result = self.warehouse.load(request, &sink, cancel).await;
+        let outcome = self.warehouse.load(request, &sink, cancel).await;
         drop(sink);
-        Outcome { result, events: watcher.await.unwrap() }
+        let events = watcher.await.unwrap();
+        assert_returned_statements_match_events(&outcome.statements, &events);
+        Outcome { result: outcome.result, events }
     }
 
     /// Stages `parts` and loads them, continuing from the committed watermark, one hour later.

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Run, recovery, statement_tee};
+use super::{Run, recovery};
 use crate::contract::ExportDescription;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::events::{EventKind, RunOutcome, Stage};
@@ -258,12 +258,11 @@ impl Run<'_> {
             return Err(PipelineError::Cancelled);
         }
         let request = self.load_request(staged.clone(), plan, previous);
-        let (tee, statements) = statement_tee::statement_tee(&ctx.events);
-        let result = ctx.warehouse.load(&request, &tee, &ctx.cancel).await;
-        drop(tee);
-        let statements = statements.collect().await;
-        self.journal.update(|journal| journal.statements = statements);
-        let report = result?;
+        // The warehouse's statement events pass the crash-in-load fault as they are emitted.
+        let events = ctx.events.clone().with_emit_hook(fault::crash_in_load_hook());
+        let loaded = ctx.warehouse.load(&request, &events, &ctx.cancel).await;
+        self.journal.update(|journal| journal.statements = loaded.statements);
+        let report = loaded.result?;
         // The load transaction committed the data and the watermark together.
         ctx.events.emit(EventKind::WatermarkAdvanced { from: previous, to: request.watermark });
         self.journal.update(|journal| journal.target_rows = Some(report.target_rows));

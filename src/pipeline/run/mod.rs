@@ -3,9 +3,9 @@
 //! journaled at every boundary. The watermark moves only with the warehouse's commit.
 //!
 //! This file holds what a run works with and how it ends (reported, and recorded in its
-//! journal); the pieces live beside it: `machine` (the stages), `recovery` (interrupted runs),
-//! `dry_run`, `lease_keeper` (renewal), `statement_tee` (the load's statement rows) and
-//! `recorder` (the journal).
+//! journal); the pieces live beside it: `machine` (the stages, whose load journals the
+//! statements the warehouse returns), `recovery` (interrupted runs), `dry_run`, `lease_keeper`
+//! (renewal) and `recorder` (the journal).
 
 use std::sync::Arc;
 
@@ -17,7 +17,6 @@ mod lease_keeper;
 mod machine;
 mod recorder;
 mod recovery;
-mod statement_tee;
 
 use self::recorder::JournalRecorder;
 use super::error::{PipelineError, RunFailure};

@@ -53,7 +53,7 @@ impl From<LoadStop> for WarehouseError {
 /// Runs `steps` in order; on any stop, rolls back and says which statement stopped and why.
 pub async fn run_steps(session: &Session, steps: &[Step], job: &LoadJob<'_>) -> Result<LoadReport, LoadStop> {
     let mut backend = PostgresSteps { session, job, shape: TableShape::of(&job.request.table) };
-    runner::run_steps(&mut backend, steps, job.events, job.cancel).await.map_err(|stop| {
+    runner::run_steps(&mut backend, steps, job.reporter, job.cancel).await.map_err(|stop| {
         let step = &steps[stop.index - 1];
         LoadStop {
             index: stop.index,

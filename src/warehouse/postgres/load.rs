@@ -37,7 +37,7 @@ pub async fn run(
     steps: &[Step],
     job: &LoadJob<'_>,
 ) -> Result<LoadReport, WarehouseError> {
-    let events = job.events;
+    let events = job.reporter.events();
     let result = RetryLoop::new(warehouse.connector.load_retry(), "the load")
         .cancelled_by(job.cancel)
         .on_retry(|retrying| events.emit(EventKind::Warning { message: retrying.to_string() }))
@@ -149,7 +149,7 @@ async fn settle_commit(
     match settled {
         Ok(Some(record)) => {
             let answer = stop.error.message().unwrap_or("no answer");
-            job.events.emit(EventKind::Warning {
+            job.reporter.events().emit(EventKind::Warning {
                 message: format!(
                     "the answer to COMMIT was lost ({answer}); dynashift_runs holds run {run_id}, so the load committed"
                 ),

@@ -40,7 +40,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::TargetTable;
 use crate::contract::events::EventSink;
 use crate::retry::retry;
-use crate::warehouse::{CommitRecord, LoadReport, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
+use crate::warehouse::runner;
+use crate::warehouse::{CommitRecord, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
 
 pub use canonical_json::CanonicalJson;
 pub use inspect::TableRows;
@@ -139,9 +140,12 @@ impl Warehouse for PostgresWarehouse {
         request: &LoadRequest,
         events: &EventSink,
         cancel: &CancellationToken,
-    ) -> Result<LoadReport, WarehouseError> {
-        request.staged.require_folded("PostgreSQL").map_err(WarehouseError::Other)?;
-        let steps = plan::steps(request);
-        load::run(self, &steps, &LoadJob { request, events, cancel }).await
+    ) -> LoadOutcome {
+        runner::recorded(events, |reporter| async move {
+            request.staged.require_folded("PostgreSQL").map_err(WarehouseError::Other)?;
+            let steps = plan::steps(request);
+            load::run(self, &steps, &LoadJob { request, reporter: &reporter, cancel }).await
+        })
+        .await
     }
 }

@@ -1,6 +1,8 @@
 //! Runs a load's steps as one BatchExecuteStatement and follows it with DescribeStatement until
 //! it ends, reporting every sub-statement as the statement events every warehouse emits
-//! (submitted → started → finished / failed / aborted, with Redshift's query id).
+//! (submitted → started → finished / failed / aborted, with Redshift's query id) through the
+//! shared [`crate::warehouse::runner::StatementReporter`], which records them for the load's
+//! outcome.
 //!
 //! The batch is one transaction that the Data API commits when its last statement finishes, so
 //! the load's outcome is the batch's final status: FINISHED committed everything, anything
@@ -10,7 +12,6 @@
 use std::time::{Duration, Instant};
 
 use crate::contract::events::{EventKind, StatementStatus};
-use crate::warehouse::runner::{report_ended, report_reconciled, report_started, report_submitted};
 use crate::warehouse::watermark::stale_watermark;
 use crate::warehouse::{LoadReport, RUNS_TABLE, WarehouseError};
 
@@ -46,7 +47,7 @@ pub async fn run_batch(
     job: &LoadJob<'_>,
 ) -> Result<LoadReport, WarehouseError> {
     for (position, step) in steps.iter().enumerate() {
-        report_submitted(job.events, position + 1, steps.len(), step);
+        job.reporter.submitted(position + 1, steps.len(), step);
     }
     let mut follower =
         Follower { api, steps, job, reported: vec![Reported::default(); steps.len()], failure: None };
@@ -148,7 +149,7 @@ impl Follower<'_> {
             let index = position + 1;
             if sub.phase != Phase::Waiting && !self.reported[position].started {
                 self.reported[position].started = true;
-                report_started(self.job.events, index, sub.query_id.map(|q| q.to_string()));
+                self.job.reporter.started(index, sub.query_id.map(|q| q.to_string()));
             }
             if sub.phase.is_terminal() && !self.reported[position].finished {
                 let error = match sub.phase {
@@ -168,7 +169,7 @@ impl Follower<'_> {
             _ => StatementStatus::Aborted,
         };
         let query_id = sub.query_id.map(|q| q.to_string());
-        report_ended(self.job.events, position + 1, status, sub.duration, sub.rows, error, query_id);
+        self.job.reporter.ended(position + 1, status, sub.duration, sub.rows, error, query_id);
     }
 
     /// Redshift's error, made actionable for the statements whose failure has a known meaning.
@@ -211,7 +212,7 @@ impl Follower<'_> {
             if !reported.finished {
                 reported.finished = true;
                 let why = Some(why.to_owned());
-                report_ended(self.job.events, position + 1, status, Duration::ZERO, None, why, None);
+                self.job.reporter.ended(position + 1, status, Duration::ZERO, None, why, None);
             }
         }
     }
@@ -268,7 +269,7 @@ impl Follower<'_> {
                 request.run_id
             ))
         })?;
-        self.job.events.emit(EventKind::Warning {
+        self.job.reporter.events().emit(EventKind::Warning {
             message: format!(
                 "run {} had already committed (at {}, by an earlier batch of this run); nothing was applied twice",
                 request.run_id, record.committed_at
@@ -276,7 +277,7 @@ impl Follower<'_> {
         });
         let report =
             LoadReport { target_rows: record.target_rows, upserts: record.upserts, deletes: record.deletes };
-        report_reconciled(self.job.events, &report);
+        self.job.reporter.reconciled(&report);
         Ok(report)
     }
 
@@ -298,14 +299,14 @@ impl Follower<'_> {
         };
         let report =
             LoadReport { target_rows, upserts: request.staged.upserts, deletes: request.staged.deletes };
-        report_reconciled(self.job.events, &report);
+        self.job.reporter.reconciled(&report);
         report
     }
 
     fn warn_on_copy_mismatch(&self, state: &BatchState, copy: usize, staged: u64) {
         let Some(copied) = state.subs.get(copy).and_then(|s| s.rows) else { return };
         if u64::try_from(copied).ok() != Some(staged) {
-            self.job.events.emit(EventKind::Warning {
+            self.job.reporter.events().emit(EventKind::Warning {
                 message: format!(
                     "COPY loaded {copied} rows but {staged} were staged; check the staged files"
                 ),

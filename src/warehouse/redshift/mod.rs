@@ -25,8 +25,10 @@ use crate::aws::AwsConnection;
 use crate::config::RedshiftConfig;
 use crate::contract::events::{EventKind, EventSink};
 use crate::retry::{RetryAccount, RetryLoop, RetryPolicy, Retryable};
+use crate::warehouse::runner::{self, StatementReporter};
 use crate::warehouse::{
-    CommitRecord, LoadReport, LoadRequest, PlannedStatement, RUNS_TABLE, Warehouse, WarehouseError,
+    CommitRecord, LoadOutcome, LoadReport, LoadRequest, PlannedStatement, RUNS_TABLE, Warehouse,
+    WarehouseError,
 };
 
 use data_api::{DataApi, QueryError};
@@ -94,13 +96,27 @@ impl Warehouse for RedshiftWarehouse {
         request: &LoadRequest,
         events: &EventSink,
         cancel: &CancellationToken,
+    ) -> LoadOutcome {
+        // Boxed: the batch's future nests deep enough to overflow the compiler's layout limit.
+        runner::recorded(events, |reporter| Box::pin(self.load_batch(request, reporter, cancel))).await
+    }
+}
+
+impl RedshiftWarehouse {
+    /// Runs the load as one batch, again (planned afresh) when it failed in a way that passes.
+    async fn load_batch(
+        &self,
+        request: &LoadRequest,
+        reporter: StatementReporter,
+        cancel: &CancellationToken,
     ) -> Result<LoadReport, WarehouseError> {
+        let events = reporter.events();
         // Refused before anything is sent, whatever the runs table's shape.
         let planned = plan::steps(request, &self.copy, RunsShape::Current);
         if let Some(problem) = plan::unloadable(request, &planned) {
             return Err(WarehouseError::Other(problem));
         }
-        let job = LoadJob { request, events, cancel };
+        let job = LoadJob { request, reporter: &reporter, cancel };
         RetryLoop::new(RetryPolicy::WAREHOUSE_LOAD, "Redshift load")
             .cancelled_by(cancel)
             .on_retry(|retrying| {

@@ -12,9 +12,8 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
-use crate::contract::events::EventSink;
 use crate::retry::{RetryAccount, Retryable};
-use crate::warehouse::runner::{self, StepBackend, Tally};
+use crate::warehouse::runner::{self, StatementReporter, StepBackend, Tally};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};
 
@@ -28,7 +27,7 @@ use crate::warehouse::watermark::stale_watermark;
 #[derive(Clone)]
 pub struct LoadJob {
     pub request: LoadRequest,
-    pub events: EventSink,
+    pub reporter: StatementReporter,
     pub cancel: CancellationToken,
     /// The runtime the store is read through.
     pub runtime: Handle,
@@ -78,7 +77,7 @@ impl From<LoadStop> for WarehouseError {
 pub fn run_steps(conn: &Connection, steps: &[Step], job: &LoadJob) -> Result<LoadReport, LoadStop> {
     end_abandoned_transaction(conn);
     let mut backend = SqliteSteps { conn, job, shape: TableShape::of(&job.request.table) };
-    futures::executor::block_on(runner::run_steps(&mut backend, steps, &job.events, &job.cancel)).map_err(
+    futures::executor::block_on(runner::run_steps(&mut backend, steps, &job.reporter, &job.cancel)).map_err(
         |stop| LoadStop { index: stop.index, label: steps[stop.index - 1].label.clone(), error: stop.error },
     )
 }

@@ -30,7 +30,7 @@ pub async fn run(
     job: LoadJob,
 ) -> Result<LoadReport, WarehouseError> {
     let steps = Arc::new(steps);
-    let (events, cancel) = (job.events.clone(), job.cancel.clone());
+    let (events, cancel) = (job.reporter.events().clone(), job.cancel.clone());
     let result = RetryLoop::new(warehouse.load_retry, "the load")
         .cancelled_by(&cancel)
         .on_retry(|retrying| events.emit(EventKind::Warning { message: retrying.to_string() }))

@@ -40,7 +40,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::TargetTable;
 use crate::contract::events::EventSink;
 use crate::retry::RetryPolicy;
-use crate::warehouse::{CommitRecord, LoadReport, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
+use crate::warehouse::runner;
+use crate::warehouse::{CommitRecord, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
 
 pub use crate::warehouse::staged_value::ValueError;
 pub use inspect::TableRows;
@@ -135,14 +136,17 @@ impl Warehouse for SqliteWarehouse {
         request: &LoadRequest,
         events: &EventSink,
         cancel: &CancellationToken,
-    ) -> Result<LoadReport, WarehouseError> {
-        request.staged.require_folded("SQLite").map_err(WarehouseError::Other)?;
-        let job = LoadJob {
-            request: request.clone(),
-            events: events.clone(),
-            cancel: cancel.clone(),
-            runtime: Handle::current(),
-        };
-        load::run(self, plan::steps(request), job).await
+    ) -> LoadOutcome {
+        runner::recorded(events, |reporter| async move {
+            request.staged.require_folded("SQLite").map_err(WarehouseError::Other)?;
+            let job = LoadJob {
+                request: request.clone(),
+                reporter,
+                cancel: cancel.clone(),
+                runtime: Handle::current(),
+            };
+            load::run(self, plan::steps(request), job).await
+        })
+        .await
     }
 }

@@ -67,13 +67,14 @@ impl Fixture {
     pub async fn load_with(&self, request: &LoadRequest, cancel: &CancellationToken) -> Outcome {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let sink = EventSink::new(&request.run_id, &request.table.name, tx);
-        let result = self.warehouse.load(request, &sink, cancel).await;
+        let outcome = self.warehouse.load(request, &sink, cancel).await;
         drop(sink);
         let mut events = Vec::new();
         while let Some(event) = rx.recv().await {
             events.push(event.kind);
         }
-        Outcome { result, events }
+        assert_returned_statements_match_events(&outcome.statements, &events);
+        Outcome { result: outcome.result, events }
     }
 
     /// Stages `parts` and loads them, advancing the watermark one hour per run.
