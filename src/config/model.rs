@@ -213,7 +213,7 @@ pub enum FullLoad {
     Staged,
     /// Redshift's COPY reads the export's data files itself, through jsonpaths over `$.Item`, so
     /// no data passes through dynashift: for very large tables. Redshift only; incremental syncs
-    /// of such a table stay staged (their fold by key needs dynashift).
+    /// follow [`IncrementalLoad`].
     Pushdown,
 }
 
