@@ -17,6 +17,9 @@
 //! - "COPY from JSON format" / "JSONPaths file": bracket-notation paths name one element
 //!   each; a path whose element is missing loads NULL (the new image of a delete), and COPY
 //!   fails when it loads NULL into a NOT NULL column (the keys, present on every line).
+//! - "Using COPY to load data into SUPER columns": a JSON object may be at most 4 MB before it
+//!   is parsed. A change line holds at most two item images (NEW_AND_OLD_IMAGES) of at most
+//!   400 KB each, plus the keys and the write time, so every line fits.
 //! - "Examples with character types": trailing blanks are insignificant in VARCHAR
 //!   comparisons, so keys `a` and `a ` fall into one partition here (as they would match one
 //!   target row in any Redshift load); the staged strategy refuses such keys while staging.
