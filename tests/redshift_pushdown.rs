@@ -3,7 +3,9 @@
 //! (Redshift's COPY reads the export's own data files through jsonpaths over `$.Item`; dynashift
 //! reads only the manifests), then incremental syncs, which stay staged. After each, the target
 //! must equal the demo table's state at the committed watermark. The whole-item column of a
-//! pushdown load holds DynamoDB JSON (typed), by design.
+//! pushdown load holds DynamoDB JSON (typed), by design. Incremental pushdown
+//! (`incremental_load = "pushdown"`: COPY reads the incremental exports' change lines, Redshift
+//! folds them by key) runs beside a staged twin on the same demo workload, compared row for row.
 //!
 //! Needs the stand-ins `scripts/test.sh` starts (PostgreSQL and moto); fails without them.
 
@@ -16,11 +18,12 @@ mod sync_harness;
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{Duration, DurationRound as _};
 
 use common::{committed, demo_config, events_named};
 use dynashift::config::{
-    Config, FullLoad, Mode, RedshiftConfig, StoreLocation, UnmappedPolicy, WarehouseConfig,
+    Config, FullLoad, IncrementalLoad, Mode, RedshiftConfig, StoreLocation, TableConfig, UnmappedPolicy,
+    WarehouseConfig,
 };
 use dynashift::pipeline::events::{EventKind, RunEvent};
 use dynashift::pipeline::stage::map_item;
@@ -44,10 +47,24 @@ struct Stack {
 
 impl Stack {
     async fn start(database: &str, unmapped: UnmappedPolicy) -> Stack {
-        let dir = tempfile::tempdir().unwrap();
+        Stack::start_with(database, tempfile::tempdir().unwrap(), |table| {
+            table.full_load = FullLoad::Pushdown;
+            table.unmapped = unmapped;
+        })
+        .await
+    }
+
+    /// The stack over `dir` (whose demo state a test may have prepared), the table as
+    /// `configure` leaves it.
+    async fn start_with(
+        database: &str,
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut TableConfig),
+    ) -> Stack {
         let stack = RedshiftStack::start(database, "pushdown").await;
         let redshift = stack.config();
-        let config = pushdown_config(demo_config(dir.path(), 250, 400), &stack.bucket, &redshift, unmapped);
+        let mut config = pushdown_config(demo_config(dir.path(), 250, 400), &stack.bucket, &redshift);
+        configure(&mut config.tables[0]);
         let warehouse: Arc<dyn Warehouse> = Arc::new(stack.warehouse(&redshift).await);
         let reader = Arc::new(stack.reader().await);
         let store: Arc<dyn ObjectStore> = Arc::new(stack.store());
@@ -56,17 +73,10 @@ impl Stack {
     }
 }
 
-fn pushdown_config(
-    mut config: Config,
-    bucket: &str,
-    redshift: &RedshiftConfig,
-    unmapped: UnmappedPolicy,
-) -> Config {
+fn pushdown_config(mut config: Config, bucket: &str, redshift: &RedshiftConfig) -> Config {
     config.tables.retain(|t| t.name == TABLE);
     let table = &mut config.tables[0];
     table.store = StoreLocation::S3 { bucket: bucket.into(), prefix: PREFIX.into() };
-    table.full_load = FullLoad::Pushdown;
-    table.unmapped = unmapped;
     config.warehouse = WarehouseConfig::Redshift(redshift.clone());
     config
 }
@@ -118,6 +128,88 @@ async fn a_pushdown_full_load_then_staged_increments_keep_the_table_equal_to_the
         assert_eq!(pushdown_notes(&events), 0, "incremental syncs stay staged");
         harness.assert_in_sync(TABLE).await;
     }
+}
+
+/// A demo folder whose simulated clock starts at `start`: two stacks given the same start (and
+/// the same seed) generate the same workload, item for item.
+fn demo_dir_starting_at(start: chrono::DateTime<chrono::Utc>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("demo")).unwrap();
+    let clock = serde_json::json!({ "started": start, "now": start });
+    std::fs::write(dir.path().join("demo/clock.json"), clock.to_string()).unwrap();
+    dir
+}
+
+/// The target's rows, sorted, as the stand-in's PostgreSQL holds them.
+async fn target_rows(harness: &SyncHarness) -> Vec<Vec<PgValue>> {
+    let config = harness.config.table(TABLE).unwrap();
+    let mut rows = harness.reader.query_rows(&config.target).await.unwrap().expect("the target exists").rows;
+    rows.sort_by_cached_key(|row| format!("{row:?}"));
+    rows
+}
+
+/// The two targets hold the same rows, compared one by one (a short message on a difference).
+async fn assert_same_rows(pushdown: &SyncHarness, staged: &SyncHarness, when: &str) {
+    let (got, want) = (target_rows(pushdown).await, target_rows(staged).await);
+    assert_eq!(got.len(), want.len(), "{when}: pushdown and staged targets hold different row counts");
+    for (got, want) in got.iter().zip(&want) {
+        assert_eq!(got, want, "{when}: the pushdown row differs from the staged one");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_pushdown_matches_the_staged_twin_row_for_row_through_deletes_and_catch_up() {
+    let start = chrono::Utc::now().duration_trunc(Duration::seconds(1)).unwrap() - Duration::days(1);
+    let staged = Stack::start_with("incr_staged_twin", demo_dir_starting_at(start), |_| {}).await;
+    let pushdown = Stack::start_with("incr_pushdown", demo_dir_starting_at(start), |table| {
+        table.incremental_load = IncrementalLoad::Pushdown;
+    })
+    .await;
+    let (mut staged, mut pushdown) = (staged.harness, pushdown.harness);
+    for harness in [&mut staged, &mut pushdown] {
+        let (outcome, events) = harness.sync(TABLE, Mode::Full).await;
+        committed(&outcome);
+        assert_eq!(pushdown_notes(&events), 0, "full syncs stay staged");
+    }
+    assert_same_rows(&pushdown, &staged, "after the full load").await;
+
+    let (mut deletes, mut windows) = (0, Vec::new());
+    // One window, a catch-up of two windows (over 24 h), then one window again.
+    for minutes in [90, 30 * 60, 200] {
+        for harness in [&staged, &pushdown] {
+            harness.demos[TABLE].advance(Duration::minutes(minutes)).await.expect("advance the demo clock");
+        }
+        let (outcome, _) = staged.sync(TABLE, Mode::Incremental).await;
+        let (staged_watermark, _, staged_deletes, _) = committed(&outcome);
+        deletes += staged_deletes;
+        let (outcome, events) = pushdown.sync(TABLE, Mode::Incremental).await;
+        let (watermark, lines, _, _) = committed(&outcome);
+        assert_eq!(watermark, staged_watermark, "both twins sync to the same watermark");
+        assert!(lines > 0, "the workload changed customers");
+        let EventKind::Planned { exports, .. } = events_named(&events, "planned")[0] else { unreachable!() };
+        windows.push(exports.len());
+        let copy = events_named(&events, "statement_submitted")
+            .into_iter()
+            .find_map(|e| match e {
+                EventKind::StatementSubmitted { sql, .. } if sql.starts_with("COPY") => Some(sql.clone()),
+                _ => None,
+            })
+            .expect("a COPY statement");
+        assert!(copy.starts_with("COPY \"dynashift_changes\""), "the change lines are COPYed: {copy}");
+        assert!(
+            events_named(&events, "warning").into_iter().any(
+                |e| matches!(e, EventKind::Warning { message } if message.contains("change lines from"))
+            ),
+            "the run says the changes were folded in Redshift"
+        );
+        assert_same_rows(&pushdown, &staged, &format!("after {minutes} minutes")).await;
+        pushdown.assert_in_sync(TABLE).await;
+    }
+    assert!(deletes > 0, "the workload deleted customers, so deletes were compared too");
+    assert!(windows[1] >= 2, "the 30-hour gap is caught up in several windows: {windows:?}");
+    let runs_table = dynashift::config::TargetTable { schema: None, table: "dynashift_runs".into() };
+    let runs = pushdown.reader.query_rows(&runs_table).await.unwrap().expect("the runs table").rows;
+    assert_eq!(runs.len(), 4, "one full and three incremental commits");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

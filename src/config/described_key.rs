@@ -11,7 +11,7 @@ use super::columns::apply_key;
 use super::drafts::{ColumnLayout, Draft, KeyAttributeDraft, KeyDraft, KeyScalar, KeylessLayout, Placed};
 use super::error::Problem;
 use super::issues::{Issue, Issues};
-use super::model::{KeyFromTable, SourceConfig, TableConfig};
+use super::model::{FullLoad, IncrementalLoad, KeyFromTable, SourceConfig, TableConfig};
 
 /// One key attribute as DescribeTable names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,19 @@ impl TableConfig {
         }
         let issues = Issues::default();
         match apply_key(self.keyless_layout(pending), &key_draft(described), &issues) {
-            Some(layout) if issues.is_empty() => Ok(self.completed(layout, described)),
+            Some(layout) if issues.is_empty() => {
+                let completed = self.completed(layout, described);
+                let problems = pushdown_key_problems(&completed, described);
+                if problems.is_empty() {
+                    return Ok(completed);
+                }
+                Err(KeyError::DoesNotFit {
+                    table: self.name.clone(),
+                    described: names,
+                    key_written: pending.is_none(),
+                    problems,
+                })
+            }
             _ => Err(KeyError::DoesNotFit {
                 table: self.name.clone(),
                 described: names,
@@ -176,6 +188,39 @@ fn key_draft(described: &[KeyAttribute]) -> KeyDraft {
         })
         .collect();
     KeyDraft { attributes, span: None }
+}
+
+/// The key columns a pushdown load (`full_load` or `incremental_load` = "pushdown") could not
+/// read, given the types DynamoDB declares: known only once the table is described, so checked
+/// here (at `--check` and when a run connects) rather than when tables.toml is loaded.
+fn pushdown_key_problems(table: &TableConfig, described: &[KeyAttribute]) -> Vec<Problem> {
+    let key = if table.full_load == FullLoad::Pushdown {
+        "full_load"
+    } else if table.incremental_load == IncrementalLoad::Pushdown {
+        "incremental_load"
+    } else {
+        return Vec::new();
+    };
+    let columns = table.key_columns();
+    described
+        .iter()
+        .zip(columns)
+        .filter_map(|(attribute, column)| {
+            let reason = super::pushdown_path::pushdown_key_problem(attribute.scalar?, column.ty)?;
+            Some(Problem {
+                line: None,
+                column: None,
+                message: format!(
+                    "key column \"{}\" of a {key} = \"pushdown\" table reads key attribute \"{}\": {reason}",
+                    column.name, attribute.name
+                ),
+                hint: format!(
+                    "set {key} = \"staged\" for this table, or type the column for the declared key"
+                ),
+                excerpt: None,
+            })
+        })
+        .collect()
 }
 
 fn unplaced_problem(issue: Issue) -> Problem {
@@ -319,6 +364,31 @@ mod tests {
              \"id\" a binary (B), which no bigint column holds (hint: use varchar(n): a binary key loads as its \
              base64 text)\nchange those columns in the table's entry"
         );
+    }
+
+    #[test]
+    fn a_pushdown_table_refuses_keys_its_copy_cannot_read() {
+        let entry = "key = [\"id\"]\ncolumns = [{ name = \"id\", type = \"varchar(64)\" }]\n";
+        let staged = table(entry);
+        assert!(staged.with_described_key(&key(&[("id", KeyScalar::Binary)])).is_ok(), "staged: base64 text");
+        for (setting, key_name) in
+            [("full_load", FullLoad::Pushdown.as_str()), ("incremental_load", "pushdown")]
+        {
+            let mut pushdown = staged.clone();
+            match setting {
+                "full_load" => pushdown.full_load = FullLoad::Pushdown,
+                _ => pushdown.incremental_load = IncrementalLoad::Pushdown,
+            }
+            assert!(pushdown.with_described_key(&key(&[("id", KeyScalar::String)])).is_ok());
+            for scalar in [KeyScalar::Binary, KeyScalar::Number] {
+                let error = pushdown.with_described_key(&key(&[("id", scalar)])).unwrap_err().to_string();
+                let expected = format!(
+                    "key column \"id\" of a {setting} = \"{key_name}\" table reads key attribute \"id\""
+                );
+                assert!(error.contains(&expected), "{error}");
+                assert!(error.contains(&format!("set {setting} = \"staged\"")), "{error}");
+            }
+        }
     }
 
     #[test]

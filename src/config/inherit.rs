@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::defaults;
 use super::issues::Issues;
 use super::location::parse_bucket;
-use super::model::{FullLoad, StoreLocation, TypeErrorPolicy, ViewType};
+use super::model::{FullLoad, IncrementalLoad, StoreLocation, TypeErrorPolicy, ViewType};
 use super::names::check_warehouse_name;
 use super::raw::{RawOverrides, SourceKind, Unmapped, written};
 
@@ -31,6 +31,7 @@ pub(super) struct Inherited {
     pub item_column: String,
     pub staged_file_bytes: u64,
     pub full_load: FullLoad,
+    pub incremental_load: IncrementalLoad,
     /// `[defaults]`' `every`, with its span: its floor depends on each table's source.
     pub every: Option<Spanned<Duration>>,
 }
@@ -59,6 +60,7 @@ impl Inherited {
             item_column,
             staged_file_bytes: written(&defaults.staged_file_mb).unwrap_or(defaults::STAGED_FILE_MB) * MIB,
             full_load: written(&defaults.full_load).unwrap_or_default(),
+            incremental_load: written(&defaults.incremental_load).unwrap_or_default(),
             every: defaults.every.clone(),
         }
     }

@@ -51,5 +51,5 @@ pub use location::check_bucket_name;
 pub use model::*;
 pub use path::{AttrPath, PathSegment};
 pub use pushdown_path::path_problem;
-pub use staged_columns::{staged_columns, target_columns};
+pub use staged_columns::{change_columns, staged_columns, target_columns};
 pub use types::{ColumnType, VARCHAR_MAX};

@@ -213,7 +213,7 @@ pub enum FullLoad {
     Staged,
     /// Redshift's COPY reads the export's data files itself, through jsonpaths over `$.Item`, so
     /// no data passes through dynashift: for very large tables. Redshift only; incremental syncs
-    /// of such a table stay staged (their fold by key needs dynashift).
+    /// follow [`IncrementalLoad`].
     Pushdown,
 }
 
@@ -224,6 +224,21 @@ impl FullLoad {
             FullLoad::Pushdown => "pushdown",
         }
     }
+}
+
+/// How an incremental sync loads its exports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncrementalLoad {
+    /// dynashift reads every change line, folds the windows by key (newest write wins) and
+    /// writes staged files the warehouse merges (every warehouse).
+    #[default]
+    Staged,
+    /// Redshift's COPY reads the incremental exports' own data files into a stage table
+    /// (keys, write time and the new image, through jsonpaths), and the fold by key happens in
+    /// SQL, so no change passes through dynashift. Redshift only; the same coercion limits as
+    /// `full_load = "pushdown"`.
+    Pushdown,
 }
 
 /// Where a table's exports come from.
@@ -351,8 +366,10 @@ pub struct TableConfig {
     pub max_window: Duration,
     /// Target uncompressed size of one staged file.
     pub staged_file_bytes: u64,
-    /// How a full sync loads (incremental syncs are always staged).
+    /// How a full sync loads.
     pub full_load: FullLoad,
+    /// How an incremental sync loads.
+    pub incremental_load: IncrementalLoad,
     /// How often `--watch` and the console sync the table; `None`: only when asked.
     pub every: Option<Duration>,
     /// The DynamoDB type each key attribute must have, parallel to `key`: from DescribeTable when

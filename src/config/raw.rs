@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::issues::Issues;
-use super::model::{FullLoad, Mode, TypeErrorPolicy, ViewType};
+use super::model::{FullLoad, IncrementalLoad, Mode, TypeErrorPolicy, ViewType};
 use super::path::AttrPath;
 pub(super) use super::raw_warehouse::{RawRedshift, RawWarehouse, WarehouseKind};
 use super::raw_warehouse::{WAREHOUSE_KEYS, read_warehouse};
@@ -35,7 +35,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 17] = [
+const OVERRIDABLE_KEYS: [Key; 18] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -46,6 +46,7 @@ const OVERRIDABLE_KEYS: [Key; 17] = [
     Key::new("item_column", "item_column = \"item\""),
     Key::new("staged_file_mb", "staged_file_mb = 64"),
     Key::new("full_load", "full_load = \"staged\""),
+    Key::new("incremental_load", "incremental_load = \"staged\""),
     Key::new("every", "every = \"1h\""),
     Key::new("region", "region = \"us-east-1\""),
     Key::new("profile", "profile = \"analytics\""),
@@ -57,7 +58,7 @@ const OVERRIDABLE_KEYS: [Key; 17] = [
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<24>(
+const TABLE_KEYS: &[Key] = &concat_keys::<25>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -160,6 +161,7 @@ pub(super) struct RawOverrides {
     pub item_column: Option<Spanned<String>>,
     pub staged_file_mb: Option<Spanned<u64>>,
     pub full_load: Option<Spanned<FullLoad>>,
+    pub incremental_load: Option<Spanned<IncrementalLoad>>,
     /// How often `--watch` and the console sync the table; its floor depends on the source.
     pub every: Option<Spanned<Duration>>,
     pub aws: RawAws,
@@ -261,6 +263,10 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         staged_file_mb: unsigned(section.integer("staged_file_mb", 1..=1024)),
         full_load: section
             .choice("full_load", &[("staged", FullLoad::Staged), ("pushdown", FullLoad::Pushdown)]),
+        incremental_load: section.choice(
+            "incremental_load",
+            &[("staged", IncrementalLoad::Staged), ("pushdown", IncrementalLoad::Pushdown)],
+        ),
         // The source's own floor (15 min for aws) is checked once the table's source is known.
         every: section.duration("every", Duration::from_secs(1)..=LONGEST_EVERY),
         aws: read_aws(section),
@@ -403,8 +409,8 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 17);
-        assert_eq!(TABLE_KEYS.len(), 24);
+        assert_eq!(DEFAULTS_KEYS.len(), 18);
+        assert_eq!(TABLE_KEYS.len(), 25);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "endpoint_url"));

@@ -84,16 +84,17 @@ pub(super) fn pushdown_misreads(ty: ColumnType) -> bool {
 }
 
 /// The problem and hint for a `timestamp` column of a pushdown table.
-pub(super) fn pushdown_timestamp_problem(column: &str, table_label: &str) -> (String, String) {
+pub(super) fn pushdown_timestamp_problem(column: &str, table_label: &str, key: &str) -> (String, String) {
     (
         format!(
-            "column \"{column}\" of {table_label} is `timestamp`, which full_load = \"pushdown\" would load \
+            "column \"{column}\" of {table_label} is `timestamp`, which {key} = \"pushdown\" would load \
              differently from a staged load: Redshift ignores the offset in a TIMESTAMP input \
              (2024-05-01T12:00:00+02:00 loads as 12:00), while staged loads convert it to UTC"
         ),
-        "make the column type = \"timestamptz\" (offsets are converted to UTC), or set full_load = \"staged\" \
-         for this table"
-            .to_owned(),
+        format!(
+            "make the column type = \"timestamptz\" (offsets are converted to UTC), or set {key} = \"staged\" \
+             for this table"
+        ),
     )
 }
 

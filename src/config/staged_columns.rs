@@ -2,12 +2,20 @@
 //! order: what the stage step writes and every warehouse loads.
 
 use super::{TableConfig, UnmappedPolicy};
-use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
+use crate::contract::staged::{NEW_KEY_COLUMN, OP_COLUMN, TS_COLUMN};
 
 /// The staged column names for a table, in jsonpaths / COPY column order: the op and timestamp
 /// columns, each configured column, then the whole-item column when unmapped attributes are kept.
 pub fn staged_columns(table: &TableConfig) -> Vec<String> {
     let mut columns = vec![OP_COLUMN.to_owned(), TS_COLUMN.to_owned()];
+    columns.extend(target_columns(table));
+    columns
+}
+
+/// The columns of an incremental pushdown stage, in jsonpaths order: the write time, the first
+/// key as read from the new image (NULL for a delete), then the target's columns.
+pub fn change_columns(table: &TableConfig) -> Vec<String> {
+    let mut columns = vec![TS_COLUMN.to_owned(), NEW_KEY_COLUMN.to_owned()];
     columns.extend(target_columns(table));
     columns
 }

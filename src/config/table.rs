@@ -12,7 +12,9 @@ use super::every::table_every;
 use super::inherit::{Inherited, MIB};
 use super::issues::Issues;
 use super::location::parse_bucket;
-use super::model::{ColumnSpec, FullLoad, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable};
+use super::model::{
+    ColumnSpec, FullLoad, IncrementalLoad, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable,
+};
 use super::names::{check_table_name, check_warehouse_name, table_name_in_arn, warehouse_name_problem};
 use super::pushdown_path::path_problem;
 use super::raw::{RawTable, SourceKind, written};
@@ -38,9 +40,10 @@ pub(super) fn validate_table(
     // Only DynamoDB itself can name a table's key; demo and exports tables must write it.
     let layout = validate_layout(raw, inherited, kind == SourceKind::Aws, issues);
     let full_load = written(&raw.overrides.full_load).unwrap_or(inherited.full_load);
+    let incremental_load = written(&raw.overrides.incremental_load).unwrap_or(inherited.incremental_load);
     let every = table_every(raw, kind, inherited.every.as_ref(), issues);
-    if let Some(layout) = layout.as_ref().filter(|_| full_load == FullLoad::Pushdown) {
-        report_unreadable_by_pushdown(raw, &layout.columns, issues);
+    if let (Some(layout), Some(key)) = (layout.as_ref(), pushdown_key(full_load, incremental_load)) {
+        report_unreadable_by_pushdown(raw, &layout.columns, key, issues);
     }
     if issues.count() != problems_before {
         return None;
@@ -69,14 +72,27 @@ pub(super) fn validate_table(
         staged_file_bytes: written(&overrides.staged_file_mb)
             .map_or(inherited.staged_file_bytes, |mb| mb * MIB),
         full_load,
+        incremental_load,
         every,
     })
+}
+
+/// The key that asks for a pushdown load (`full_load` first), if either does: both read the
+/// export's own files through jsonpaths, so both have the same limits.
+fn pushdown_key(full_load: FullLoad, incremental_load: IncrementalLoad) -> Option<&'static str> {
+    if full_load == FullLoad::Pushdown {
+        Some("full_load")
+    } else if incremental_load == IncrementalLoad::Pushdown {
+        Some("incremental_load")
+    } else {
+        None
+    }
 }
 
 /// A pushdown COPY reads attributes through jsonpaths, which cannot express every path: each
 /// such column is reported at its `path` (or, for a column tables.toml does not list, at the
 /// table's `key`), so the table can switch to the staged strategy or map another path.
-fn report_unreadable_by_pushdown(raw: &RawTable, columns: &[ColumnSpec], issues: &Issues) {
+fn report_unreadable_by_pushdown(raw: &RawTable, columns: &[ColumnSpec], key: &str, issues: &Issues) {
     for column in columns {
         let Some(reason) = path_problem(&column.path) else { continue };
         let written = raw.columns.as_ref().and_then(|list| {
@@ -87,11 +103,13 @@ fn report_unreadable_by_pushdown(raw: &RawTable, columns: &[ColumnSpec], issues:
             .or_else(|| raw.key.as_ref().map(Spanned::span))
             .unwrap_or_else(|| raw.span.clone());
         let message = format!(
-            "column \"{}\" of {} reads `{}`, which full_load = \"pushdown\" cannot read: {reason}",
+            "column \"{}\" of {} reads `{}`, which {key} = \"pushdown\" cannot read: {reason}",
             column.name, raw.label, column.path
         );
-        let hint = "set full_load = \"staged\" for this table (dynashift then reads the attribute itself), \
-                    or map an attribute without a list index, ' or backslash";
+        let hint = format!(
+            "set {key} = \"staged\" for this table (dynashift then reads the attribute itself), \
+             or map an attribute without a list index, ' or backslash"
+        );
         issues.report(span, message, hint);
     }
     for column in columns.iter().filter(|c| super::redshift::pushdown_misreads(c.ty)) {
@@ -101,7 +119,7 @@ fn report_unreadable_by_pushdown(raw: &RawTable, columns: &[ColumnSpec], issues:
         let span = written
             .and_then(|c| c.ty.as_ref().map(Spanned::span).or(Some(c.span.clone())))
             .unwrap_or_else(|| raw.span.clone());
-        let (message, hint) = super::redshift::pushdown_timestamp_problem(&column.name, &raw.label);
+        let (message, hint) = super::redshift::pushdown_timestamp_problem(&column.name, &raw.label, key);
         issues.report(span, message, hint);
     }
 }
@@ -386,6 +404,29 @@ mod tests {
         assert!(error.problems[0].hint.contains("timestamptz"), "{:#?}", error.problems);
         let staged = text.replace("full_load = \"pushdown\"", "full_load = \"staged\"");
         assert_eq!(table(&staged).full_load, crate::config::FullLoad::Staged);
+    }
+
+    #[test]
+    fn incremental_pushdown_has_the_limits_of_full_pushdown_and_names_its_key() {
+        let text = format!(
+            "{REDSHIFT}{EXPORTS}name = \"events\"\nincremental_load = \"pushdown\"\ncolumns = [\n\
+             {{ name = \"id\", type = \"varchar(64)\" }},\n\
+             {{ name = \"first\", path = \"lines[0].sku\", type = \"varchar(8)\" }},\n\
+             {{ name = \"at\", type = \"timestamp\" }},\n]\n"
+        );
+        let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
+        let problems: Vec<_> = error.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert_eq!(problems[0].0, Some(16));
+        assert!(problems[0].1.starts_with("column \"first\" of table \"events\" reads `lines[0].sku`, which incremental_load = \"pushdown\" cannot read"), "{problems:#?}");
+        assert!(error.problems[0].hint.starts_with("set incremental_load = \"staged\""));
+        assert_eq!(problems[1].0, Some(17));
+        assert!(
+            problems[1].1.contains("is `timestamp`, which incremental_load = \"pushdown\""),
+            "{problems:#?}"
+        );
+        let staged = text.replace("incremental_load = \"pushdown\"", "incremental_load = \"staged\"");
+        assert_eq!(table(&staged).incremental_load, crate::config::IncrementalLoad::Staged);
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn orders_table() -> TableConfig {
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 * 1024 * 1024,
         full_load: FullLoad::Staged,
+        incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
         key_types: Vec::new(),
     }

@@ -14,8 +14,8 @@ use super::duration::format_duration;
 use super::inherit::Inherited;
 use super::issues::Issues;
 use super::location::resolve_path;
-use super::model::FullLoad;
 use super::model::{Config, DemoSettings, LagThresholds, TableConfig, TargetTable, WarehouseConfig};
+use super::model::{FullLoad, IncrementalLoad};
 use super::raw::{RawConfig, RawConsole, RawDemo, RawOverrides, RawTable, WarehouseKind, written};
 use super::table::validate_table;
 use super::warehouse::validate_warehouse;
@@ -147,17 +147,18 @@ fn report_pushdown_without_redshift(raw: &RawConfig, issues: &Issues) {
     let places = std::iter::once(("[defaults]".to_owned(), &raw.defaults.overrides))
         .chain(raw.tables.iter().flatten().map(|t| (t.label.clone(), &t.overrides)));
     for (place, overrides) in places {
-        let Some(span) = pushdown_span(overrides) else { continue };
-        let message = format!(
-            "`full_load = \"pushdown\"` in {place} needs the Redshift warehouse, but [warehouse] kind is \"{}\"",
-            kind.name()
-        );
-        let hint = format!(
-            "pushdown lets Redshift's COPY read the export files directly; {} loads files dynashift \
-             stages, so there is nothing to push down: remove full_load or write full_load = \"staged\"",
-            kind.name()
-        );
-        issues.report(span, message, hint);
+        for (key, span) in pushdown_spans(overrides) {
+            let message = format!(
+                "`{key} = \"pushdown\"` in {place} needs the Redshift warehouse, but [warehouse] kind is \"{}\"",
+                kind.name()
+            );
+            let hint = format!(
+                "pushdown lets Redshift's COPY read the export files directly; {} loads files dynashift \
+                 stages, so there is nothing to push down: remove {key} or write {key} = \"staged\"",
+                kind.name()
+            );
+            issues.report(span, message, hint);
+        }
     }
 }
 
@@ -191,8 +192,15 @@ fn report_local_stores_with_redshift(raw: &RawConfig, issues: &Issues) {
     }
 }
 
-fn pushdown_span(overrides: &RawOverrides) -> Option<Range<usize>> {
-    overrides.full_load.as_ref().filter(|f| *f.get_ref() == FullLoad::Pushdown).map(Spanned::span)
+/// Where `overrides` asks for a pushdown load, by key: `full_load`, then `incremental_load`.
+fn pushdown_spans(overrides: &RawOverrides) -> Vec<(&'static str, Range<usize>)> {
+    let full = overrides.full_load.as_ref().filter(|f| *f.get_ref() == FullLoad::Pushdown);
+    let incremental =
+        overrides.incremental_load.as_ref().filter(|f| *f.get_ref() == IncrementalLoad::Pushdown);
+    [("full_load", full.map(Spanned::span)), ("incremental_load", incremental.map(Spanned::span))]
+        .into_iter()
+        .filter_map(|(key, span)| Some((key, span?)))
+        .collect()
 }
 
 /// Table names select tables on the command line and name their state in the store: unique.
@@ -298,6 +306,49 @@ mod tests {
         assert!(error.problems[0].hint.contains("nothing to push down"), "{}", error.problems[0].hint);
         let staged = config(&format!("{TABLE}full_load = \"staged\"\n"));
         assert_eq!(staged.tables[0].full_load, crate::config::FullLoad::Staged);
+    }
+
+    #[test]
+    fn incremental_pushdown_needs_redshift_too() {
+        let text =
+            format!("[defaults]\nincremental_load = \"pushdown\"\n{TABLE}incremental_load = \"pushdown\"\n");
+        let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
+        let problems: Vec<_> = error.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    Some(2),
+                    "`incremental_load = \"pushdown\"` in [defaults] needs the Redshift warehouse, but [warehouse] kind is \"sqlite\""
+                ),
+                (
+                    Some(6),
+                    "`incremental_load = \"pushdown\"` in table \"customers\" needs the Redshift warehouse, but [warehouse] kind is \"sqlite\""
+                ),
+            ]
+        );
+        assert!(
+            error.problems[1].hint.ends_with("write incremental_load = \"staged\""),
+            "{}",
+            error.problems[1].hint
+        );
+        let staged = config(&format!("{TABLE}incremental_load = \"staged\"\n"));
+        assert_eq!(staged.tables[0].incremental_load, crate::config::IncrementalLoad::Staged);
+        let messages = messages(&format!("{TABLE}incremental_load = \"folded\"\n"));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].contains("incremental_load"), "{messages:?}");
+    }
+
+    #[test]
+    fn incremental_pushdown_is_accepted_with_redshift_and_inherited_from_defaults() {
+        let text = format!(
+            "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
+             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\nincremental_load = \"pushdown\"\n\
+             bucket = \"s3://acme/dyn/\"\n{TABLE}"
+        );
+        let table = &config(&text).tables[0];
+        assert_eq!(table.incremental_load, crate::config::IncrementalLoad::Pushdown);
+        assert_eq!(table.full_load, crate::config::FullLoad::Staged, "the two keys are independent");
     }
 
     #[test]

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub const OP_COLUMN: &str = "dynashift_op";
 /// Name of the staged column with the change's `WriteTimestampMicros` (null in full loads).
 pub const TS_COLUMN: &str = "dynashift_ts";
+/// Name of the column of an incremental pushdown stage that holds the first key attribute as
+/// read from the change's new image: NULL exactly when the change has no new image (a delete).
+pub const NEW_KEY_COLUMN: &str = "dynashift_new_key";
 
 /// One staged data file (gzip JSON Lines).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +33,11 @@ pub enum StagedFormat {
     /// `{"Item": {…}}`, read by the warehouse through jsonpaths over `$.Item`. Only Redshift
     /// can load them; dynashift never reads them.
     ExportItems,
+    /// The incremental exports' own data files, untouched (an incremental pushdown load): one
+    /// DynamoDB JSON change line per changed item and window, read by the warehouse through
+    /// jsonpaths into [`TS_COLUMN`], [`NEW_KEY_COLUMN`] and the target's columns, and folded by
+    /// key in SQL. Only Redshift can load them; dynashift never reads them.
+    ExportChanges,
 }
 
 /// The load-ready output of one run's stage step.
@@ -41,7 +49,7 @@ pub struct StagedSet {
     pub jsonpaths_key: String,
     /// The staged columns in file order: [`OP_COLUMN`], [`TS_COLUMN`], then the table's columns
     /// (`config::staged_columns`); for export items, the table's columns only
-    /// (`config::target_columns`).
+    /// (`config::target_columns`); for export changes, `config::change_columns`.
     pub columns: Vec<String>,
     pub files: Vec<StagedFile>,
     pub upserts: u64,
@@ -57,7 +65,7 @@ impl StagedSet {
     pub fn written_keys(&self) -> Vec<&str> {
         let files = match self.format {
             StagedFormat::Folded => self.files.iter().map(|f| f.key.as_str()).collect(),
-            StagedFormat::ExportItems => Vec::new(),
+            StagedFormat::ExportItems | StagedFormat::ExportChanges => Vec::new(),
         };
         [files, vec![self.manifest_key.as_str(), self.jsonpaths_key.as_str()]].concat()
     }
@@ -71,6 +79,10 @@ impl StagedSet {
             StagedFormat::ExportItems => Err(format!(
                 "{warehouse} cannot load a pushdown staged set (the export's own data files, read by \
                  Redshift's COPY): set full_load = \"staged\" for this table"
+            )),
+            StagedFormat::ExportChanges => Err(format!(
+                "{warehouse} cannot load a pushdown staged set (the incremental exports' own data files, \
+                 read by Redshift's COPY): set incremental_load = \"staged\" for this table"
             )),
         }
     }
@@ -102,6 +114,8 @@ mod tests {
         assert_eq!(folded.written_keys().len(), 3);
         let items = staged_set(StagedFormat::ExportItems);
         assert_eq!(items.written_keys(), ["t/staged/r/copy.manifest", "t/staged/r/jsonpaths.json"]);
+        let changes = staged_set(StagedFormat::ExportChanges);
+        assert_eq!(changes.written_keys(), ["t/staged/r/copy.manifest", "t/staged/r/jsonpaths.json"]);
     }
 
     #[test]
@@ -109,6 +123,8 @@ mod tests {
         assert_eq!(staged_set(StagedFormat::Folded).require_folded("SQLite"), Ok(()));
         let problem = staged_set(StagedFormat::ExportItems).require_folded("SQLite").unwrap_err();
         assert!(problem.starts_with("SQLite cannot load a pushdown staged set"), "{problem}");
+        let problem = staged_set(StagedFormat::ExportChanges).require_folded("SQLite").unwrap_err();
+        assert!(problem.contains("set incremental_load = \"staged\""), "{problem}");
     }
 
     #[test]

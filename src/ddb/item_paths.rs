@@ -59,6 +59,41 @@ pub fn item_jsonpaths(table: &TableConfig) -> Result<Vec<u8>, ItemPathError> {
     Ok(json!({ "jsonpaths": paths }).to_string().into_bytes())
 }
 
+/// The `jsonpaths.json` of an incremental pushdown load of `table`, over the change lines of
+/// incremental exports (`{"Metadata": {"WriteTimestampMicros": {"N": …}}, "Keys": {…},
+/// "NewImage": {…}}`, aws-facts §2.6): one path per column of
+/// [`crate::config::change_columns`] — the write time, the first key attribute again but read
+/// from the new image (NULL exactly when the line has no new image, i.e. the item was deleted:
+/// an image always holds the key attributes), then the target's columns, key columns from
+/// `Keys` (present on every line, deletes too) and the others from `NewImage`.
+pub fn change_jsonpaths(table: &TableConfig) -> Result<Vec<u8>, ItemPathError> {
+    let first_key = table.key_columns().first().map(|c| (*c).clone()).ok_or_else(|| ItemPathError {
+        column: table.key.first().cloned().unwrap_or_default(),
+        path: table.key.join(", "),
+        reason: "no column maps the table's partition key".into(),
+    })?;
+    let mut paths = vec![
+        WRITE_TIME.to_owned(),
+        path_for(NEW_IMAGE_ROOT, &first_key.path, first_key.ty, &first_key.name)?,
+    ];
+    for column in &table.columns {
+        let root = if column.is_key { KEYS_ROOT } else { NEW_IMAGE_ROOT };
+        paths.push(path_for(root, &column.path, column.ty, &column.name)?);
+    }
+    if let UnmappedPolicy::KeepItem { .. } = &table.unmapped {
+        paths.push(NEW_IMAGE_ROOT.to_owned());
+    }
+    Ok(json!({ "jsonpaths": paths }).to_string().into_bytes())
+}
+
+fn path_for(root: &str, path: &AttrPath, ty: ColumnType, column: &str) -> Result<String, ItemPathError> {
+    column_path_under(root, path, ty).map_err(|reason| ItemPathError {
+        column: column.to_owned(),
+        path: path.to_string(),
+        reason,
+    })
+}
+
 /// The first column of `table` whose path a pushdown COPY cannot read, if any.
 pub fn first_unreadable(table: &TableConfig) -> Option<ItemPathError> {
     item_jsonpaths(table).err()
@@ -66,9 +101,20 @@ pub fn first_unreadable(table: &TableConfig) -> Option<ItemPathError> {
 
 /// Every item of a full export sits under this key.
 const ITEM_ROOT: &str = "$['Item']";
+/// A change line's key attributes (every line, deletes too).
+const KEYS_ROOT: &str = "$['Keys']";
+/// A change line's item after the change; absent when the item was deleted.
+const NEW_IMAGE_ROOT: &str = "$['NewImage']";
+/// A change line's last write time in its window, in microseconds (a DynamoDB `N`, so a string).
+const WRITE_TIME: &str = "$['Metadata']['WriteTimestampMicros']['N']";
 
 /// `$['Item']['a']['M']['b']['N']` for path `a.b` into a numeric column.
 fn column_path(path: &AttrPath, ty: ColumnType) -> Result<String, String> {
+    column_path_under(ITEM_ROOT, path, ty)
+}
+
+/// `<root>['a']['M']['b']['N']` for path `a.b` into a numeric column.
+fn column_path_under(root: &str, path: &AttrPath, ty: ColumnType) -> Result<String, String> {
     if let Some(problem) = path_problem(path) {
         return Err(problem);
     }
@@ -80,7 +126,7 @@ fn column_path(path: &AttrPath, ty: ColumnType) -> Result<String, String> {
             PathSegment::Index(_) => None,
         })
         .collect();
-    let mut text = ITEM_ROOT.to_owned();
+    let mut text = root.to_owned();
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
             text.push_str("['M']");
@@ -168,6 +214,27 @@ mod tests {
         ]});
         assert_eq!(file, expected);
         assert_eq!(crate::config::target_columns(&table).len(), 7);
+    }
+
+    #[test]
+    fn change_lines_read_the_write_time_the_keys_and_the_new_image() {
+        let table = table_with(|t| t.columns.retain(|c| !c.path.to_string().contains('[')));
+        let file: serde_json::Value = serde_json::from_slice(&change_jsonpaths(&table).unwrap()).unwrap();
+        let expected = json!({"jsonpaths": [
+            "$['Metadata']['WriteTimestampMicros']['N']",
+            "$['NewImage']['pk']['S']",
+            "$['Keys']['pk']['S']",
+            "$['Keys']['sk']['N']",
+            "$['NewImage']['detail']['M']['total']['N']",
+            "$['NewImage']['created']['S']",
+            "$['NewImage']['gift note']['S']",
+            "$['NewImage']['nope']['S']",
+            "$['NewImage']",
+        ]});
+        assert_eq!(file, expected);
+        assert_eq!(crate::config::change_columns(&table).len(), 9);
+        let error = change_jsonpaths(&orders_table()).unwrap_err();
+        assert_eq!(error.column, "first_sku");
     }
 
     #[test]

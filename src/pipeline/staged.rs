@@ -3,8 +3,8 @@
 //! [`crate::config`]; what stays here is what only the pipeline decides: which format a run
 //! stages, and when staged files may be reused.
 
-use crate::config::{FullLoad, Mode, TableConfig};
-pub use crate::config::{staged_columns, target_columns};
+use crate::config::{FullLoad, IncrementalLoad, Mode, TableConfig};
+pub use crate::config::{change_columns, staged_columns, target_columns};
 pub use crate::contract::staged::{StagedFile, StagedFormat, StagedSet};
 
 /// The staged format a run picks. A trait because [`StagedFormat`] lives in the contract, which
@@ -20,6 +20,9 @@ impl FormatForRun for StagedFormat {
     fn for_run(table: &TableConfig, mode: Mode) -> StagedFormat {
         match (mode, table.full_load) {
             (Mode::Full, FullLoad::Pushdown) => StagedFormat::ExportItems,
+            (Mode::Incremental, _) if table.incremental_load == IncrementalLoad::Pushdown => {
+                StagedFormat::ExportChanges
+            }
             _ => StagedFormat::Folded,
         }
     }
@@ -56,6 +59,20 @@ mod tests {
         assert_eq!(StagedFormat::for_run(&pushdown, Mode::Full), StagedFormat::ExportItems);
         assert_eq!(StagedFormat::for_run(&pushdown, Mode::Incremental), StagedFormat::Folded);
         assert_eq!(StagedFormat::for_run(&orders_table(), Mode::Full), StagedFormat::Folded);
+    }
+
+    #[test]
+    fn only_incremental_syncs_of_incremental_pushdown_tables_stage_export_changes() {
+        let pushdown = table_with(|t| t.incremental_load = IncrementalLoad::Pushdown);
+        assert_eq!(StagedFormat::for_run(&pushdown, Mode::Incremental), StagedFormat::ExportChanges);
+        assert_eq!(StagedFormat::for_run(&pushdown, Mode::Full), StagedFormat::Folded);
+        let both = table_with(|t| {
+            t.incremental_load = IncrementalLoad::Pushdown;
+            t.full_load = FullLoad::Pushdown;
+        });
+        assert_eq!(StagedFormat::for_run(&both, Mode::Full), StagedFormat::ExportItems);
+        let fingerprint = config_fingerprint(&orders_table(), Mode::Incremental);
+        assert_ne!(config_fingerprint(&pushdown, Mode::Incremental), fingerprint, "a resume restages");
     }
 
     #[test]

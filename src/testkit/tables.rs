@@ -31,6 +31,7 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 << 20,
         full_load: crate::config::FullLoad::Staged,
+        incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
         key_types: Vec::new(),
     }

@@ -113,6 +113,12 @@ pub trait Dialect {
     /// The COPY into the stage (labelled by the warehouse: what it reads differs).
     fn copy(&self, load: &Load) -> Step<Self::Action>;
 
+    /// Turns what the COPY loaded into the staged rows, where the warehouse does that itself
+    /// (Redshift's incremental pushdown folds change lines in SQL); none by default.
+    fn fold_stage(&self, _load: &Load) -> Vec<Step<Self::Action>> {
+        Vec::new()
+    }
+
     /// Changes the target as the load's mode (and staged format) asks: apply the staged changes,
     /// or replace the target's rows. One hook, so each variant is one match arm.
     fn change_target(&self, load: &Load) -> Vec<Step<Self::Action>>;
@@ -158,6 +164,7 @@ pub fn plan<D: Dialect>(dialect: &D, request: &LoadRequest) -> Vec<Step<D::Actio
     }
     steps.push(dialect.create_stage(load).labelled("create stage table"));
     steps.push(dialect.copy(load));
+    steps.extend(dialect.fold_stage(load));
     if D::GUARDS == GuardPlacement::AfterCopy {
         steps.extend(guards(dialect, load));
     }

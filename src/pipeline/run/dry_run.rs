@@ -7,7 +7,9 @@ use crate::human;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::events::{EventKind, RunOutcome};
 use crate::pipeline::stage;
-use crate::pipeline::staged::{FormatForRun as _, StagedFormat, StagedSet, staged_columns, target_columns};
+use crate::pipeline::staged::{
+    FormatForRun as _, StagedFormat, StagedSet, change_columns, staged_columns, target_columns,
+};
 use crate::source::ExportPlan;
 
 impl Run<'_> {
@@ -75,6 +77,10 @@ impl Run<'_> {
                 "pushdown: Redshift would read the export's data files directly; \
                  the COPY manifest and jsonpaths would go to {staged_dir}"
             ),
+            StagedFormat::ExportChanges => format!(
+                "pushdown: Redshift would read the incremental exports' data files directly and fold \
+                 them by key; the COPY manifest and jsonpaths would go to {staged_dir}"
+            ),
         });
         Ok(notes)
     }
@@ -88,6 +94,7 @@ fn dry_run_staged_set(table: &TableConfig, mode: Mode, run_id: &str) -> StagedSe
     let columns = match format {
         StagedFormat::Folded => staged_columns(table),
         StagedFormat::ExportItems => target_columns(table),
+        StagedFormat::ExportChanges => change_columns(table),
     };
     StagedSet {
         manifest_key: format!("{dir}/copy.manifest"),
@@ -116,5 +123,14 @@ mod tests {
         let incremental = dry_run_staged_set(&table, Mode::Incremental, "r");
         assert_eq!(incremental.format, StagedFormat::Folded);
         assert_eq!(incremental.columns, staged_columns(&table));
+    }
+
+    #[test]
+    fn a_dry_run_of_an_incremental_pushdown_table_plans_the_change_stage() {
+        let table = table_with(|t| t.incremental_load = crate::config::IncrementalLoad::Pushdown);
+        let incremental = dry_run_staged_set(&table, Mode::Incremental, "r");
+        assert_eq!(incremental.format, StagedFormat::ExportChanges);
+        assert_eq!(incremental.columns, change_columns(&table));
+        assert_eq!(dry_run_staged_set(&table, Mode::Full, "r").format, StagedFormat::Folded);
     }
 }

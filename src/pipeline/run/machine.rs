@@ -237,6 +237,7 @@ impl Run<'_> {
         let (staged, counts) = match StagedFormat::for_run(&ctx.table, ctx.request.mode) {
             StagedFormat::Folded => stage::stage(input).await?,
             StagedFormat::ExportItems => stage::stage_export_items(input).await?,
+            StagedFormat::ExportChanges => stage::stage_export_changes(input).await?,
         };
         self.journal.update(|journal| {
             journal.stage_counts = Some(counts);

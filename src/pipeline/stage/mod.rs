@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod map;
 mod progress;
 mod pushdown;
+mod pushdown_changes;
 mod reader;
 mod spool;
 #[cfg(test)]
@@ -55,6 +56,7 @@ use crate::store::ObjectStore;
 pub use error::StageError;
 pub use map::{TypeError, map_item};
 pub use pushdown::stage_export_items;
+pub use pushdown_changes::stage_export_changes;
 
 use fold::KeyFold;
 use key_checks::{KeyDigests, KeyTypes};

@@ -75,7 +75,7 @@ pub async fn stage_export_items(input: StageInput) -> Result<(StagedSet, StageCo
 
 /// The usual end-of-staging event, after a note saying why nothing was read: the front ends
 /// show the counts as for a staged load.
-fn report_finished(events: &EventSink, counts: StageCounts, manifest_url: String) {
+pub(super) fn report_finished(events: &EventSink, counts: StageCounts, manifest_url: String) {
     let files = counts.files_total;
     events.emit(EventKind::Warning {
         message: format!(
@@ -99,7 +99,10 @@ fn single_full_export(input: &StageInput) -> Result<&crate::source::ExportDescri
 
 /// The data files as staged files: rows from the manifest, size from one listing of each folder
 /// they lie in. A file the listing lacks fails the run now rather than the COPY later.
-async fn with_sizes(store: &dyn ObjectStore, files: &[DataFile]) -> Result<Vec<StagedFile>, StageError> {
+pub(super) async fn with_sizes(
+    store: &dyn ObjectStore,
+    files: &[DataFile],
+) -> Result<Vec<StagedFile>, StageError> {
     let folders: BTreeSet<&str> = files.iter().map(|f| folder_of(&f.key)).collect();
     let mut sizes = HashMap::new();
     for folder in folders {

@@ -13,6 +13,7 @@ mod batch;
 mod data_api;
 mod load_errors;
 mod plan;
+mod pushdown_sql;
 mod runs;
 pub mod sql;
 

@@ -28,6 +28,7 @@ use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statemen
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
+use super::pushdown_sql;
 use super::runs::{self, RunsShape};
 use super::sql::{self, CopySource, quoted_target};
 
@@ -160,12 +161,20 @@ impl Dialect for Redshift<'_> {
         let create = match load.request.staged.format {
             StagedFormat::Folded => sql::create_stage(&load.shape),
             StagedFormat::ExportItems => sql::create_export_item_stage(&load.shape),
+            StagedFormat::ExportChanges => pushdown_sql::create_change_table(&load.shape),
         };
         Statement::new(create, Role::Plain)
     }
 
     fn copy(&self, load: &Load) -> Step {
         copy_step(load.request, &load.shape, self.copy)
+    }
+
+    /// An incremental pushdown load folds the windows' change lines into the stage in SQL
+    /// (before the lock: it touches only the session's temp tables).
+    fn fold_stage(&self, load: &Load) -> Vec<Step> {
+        let fold = pushdown_sql::fold_statements(load.request, &load.shape).into_iter();
+        fold.map(|(label, sql)| Step::new(label, sql, Role::Plain)).collect()
     }
 
     /// One arm per mode and staged format. An incremental load of an export's items is refused
@@ -184,7 +193,8 @@ impl Dialect for Redshift<'_> {
                 Step::new("drop deletes from the stage", sql::drop_deletes_from_stage(), Role::Plain),
                 Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Role::Plain),
             ],
-            (Mode::Full, StagedFormat::Folded) => vec![
+            // Export changes are refused for full loads (`pushdown_sql::changes_problem`).
+            (Mode::Full, StagedFormat::Folded | StagedFormat::ExportChanges) => vec![
                 delete_all(),
                 Step::new(
                     format!("insert staged rows into {target}"),
@@ -216,9 +226,14 @@ impl Dialect for Redshift<'_> {
 /// step always writes at least one (maybe empty) part and an export has at least one data file,
 /// so the manifest is never empty; a dry run, which stages nothing, shows the COPY it would run.
 fn copy_step(request: &LoadRequest, shape: &TableShape, copy: &CopySettings) -> Step {
-    let (columns, what) = match request.staged.format {
-        StagedFormat::Folded => (shape.staged_column_names(), "staged"),
-        StagedFormat::ExportItems => (shape.column_names().map(str::to_owned).collect(), "export"),
+    let (table, columns, what) = match request.staged.format {
+        StagedFormat::Folded => (sql::STAGE_TABLE, shape.staged_column_names(), "staged"),
+        StagedFormat::ExportItems => {
+            (sql::STAGE_TABLE, shape.column_names().map(str::to_owned).collect(), "export")
+        }
+        StagedFormat::ExportChanges => {
+            (pushdown_sql::CHANGES_TABLE, request.staged.columns.clone(), "export change")
+        }
     };
     let files = request.staged.files.len();
     let manifest_url = request.store.url_of(&request.staged.manifest_key);
@@ -237,14 +252,18 @@ fn copy_step(request: &LoadRequest, shape: &TableShape, copy: &CopySettings) -> 
     let label = match request.staged.format {
         StagedFormat::Folded => label,
         StagedFormat::ExportItems => format!("{label} (pushdown: $.Item jsonpaths)"),
+        StagedFormat::ExportChanges => format!("{label} (pushdown: Keys, NewImage jsonpaths)"),
     };
-    Step::new(label, sql::copy_into_stage(&columns, &source), Role::Copy)
+    Step::new(label, sql::copy_into(table, &columns, &source), Role::Copy)
 }
 
 /// Why a pushdown set cannot be loaded as `request` asks; `None` when it can (or is folded).
 /// The pipeline stages export items only for full syncs of tables whose paths jsonpaths can
 /// express; this re-checks both, so a hand-edited journal cannot misload.
 fn pushdown_problem(request: &LoadRequest) -> Option<String> {
+    if request.staged.format == StagedFormat::ExportChanges {
+        return pushdown_sql::changes_problem(request);
+    }
     if request.staged.format != StagedFormat::ExportItems {
         return None;
     }
@@ -438,8 +457,47 @@ mod tests {
         request
     }
 
+    /// An incremental pushdown load: the stage lists two windows' own files in the shared
+    /// `data/` folder, 120 change lines in all.
+    fn changes_request(table: crate::config::TableConfig, run_id: &str) -> LoadRequest {
+        let mut table = table;
+        table.incremental_load = crate::config::IncrementalLoad::Pushdown;
+        let mut request = staged_request(table, Mode::Incremental, run_id);
+        request.staged.format = StagedFormat::ExportChanges;
+        request.staged.columns = crate::config::change_columns(&request.table);
+        request.staged.files = ["w1-00", "w2-00"]
+            .map(|f| StagedFile {
+                key: format!("{}/exports/AWSDynamoDB/data/{f}.json.gz", request.table.name),
+                rows: 60,
+                bytes: 0,
+            })
+            .to_vec();
+        (request.staged.upserts, request.staged.deletes) = (120, 0);
+        request
+    }
+
+    #[test]
+    fn incremental_pushdown_folds_the_windows_in_sql_then_applies_them_as_staged() {
+        let request = changes_request(testkit::line_items_table(), "run-14");
+        let steps = steps(&request, &copy_settings(), RunsShape::Current);
+        assert_eq!(unloadable(&request, &steps), None);
+        insta::assert_snapshot!(render(&steps));
+        let mut full = changes_request(testkit::customers_table(), "r");
+        full.mode = Mode::Full;
+        let problem = unloadable(&full, &super::steps(&full, &copy_settings(), RunsShape::Current)).unwrap();
+        assert!(problem.contains("only an incremental load can apply"), "{problem}");
+    }
+
     fn all_plans() -> Vec<(&'static str, Vec<Step>)> {
         vec![
+            (
+                "incremental pushdown",
+                steps(
+                    &changes_request(testkit::orders_table(), "run-15"),
+                    &copy_settings(),
+                    RunsShape::Current,
+                ),
+            ),
             (
                 "incremental",
                 steps(

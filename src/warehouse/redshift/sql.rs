@@ -125,12 +125,17 @@ pub struct CopySource<'a> {
 /// is read from SYS_LOAD_ERROR_DETAIL. Timestamps are ISO text (staged, or DynamoDB's own S
 /// values in a pushdown load), which 'auto' reads.
 pub fn copy_into_stage(columns: &[String], source: &CopySource<'_>) -> String {
+    copy_into(STAGE_TABLE, columns, source)
+}
+
+/// [`copy_into_stage`] into another session table (an incremental pushdown's change table).
+pub fn copy_into(table: &str, columns: &[String], source: &CopySource<'_>) -> String {
     let role = if source.iam_role == "default" { "default".to_owned() } else { literal(source.iam_role) };
     let region = source.region.map(|r| format!("\nREGION {}", literal(r))).unwrap_or_default();
     format!(
         "COPY {} ({})\nFROM {}\nIAM_ROLE {role}{region}\nMANIFEST\nFORMAT AS JSON {}\nGZIP\n\
          TIMEFORMAT 'auto' DATEFORMAT 'auto'\nMAXERROR 0\nSTATUPDATE OFF COMPUPDATE OFF",
-        quote_identifier(STAGE_TABLE),
+        quote_identifier(table),
         column_list(columns.iter().map(String::as_str)),
         literal(source.manifest_url),
         literal(source.jsonpaths_url),

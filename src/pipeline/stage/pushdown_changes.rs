@@ -1,0 +1,206 @@
+//! The stage step of an incremental pushdown load (`incremental_load = "pushdown"`): like a
+//! pushdown full load ([`super::pushdown`]), nothing is read but the exports' manifests. Every
+//! incremental export of the run (one window or several) contributes its OWN data files — the
+//! ones its `manifest-files.json` lists, never the shared `AWSDynamoDB/data/` folder that all
+//! incremental exports of a prefix write into (aws-facts §2.5) — to one COPY manifest, and the
+//! jsonpaths ([`crate::ddb::item_paths::change_jsonpaths`]) take each change line's keys, write
+//! time and new image into one stage table. Redshift folds the windows by key in SQL (newest
+//! write wins, no new image = delete; see `warehouse::redshift::pushdown_sql`).
+
+use std::time::Instant;
+
+use super::error::StageError;
+use super::manifest;
+use super::pushdown::{report_finished, with_sizes};
+use super::{StageInput, check_export_set, remove_previous_attempt, writer};
+use crate::ddb::item_paths::change_jsonpaths;
+use crate::pipeline::events::{EventKind, StageCounts};
+use crate::pipeline::staged::{StagedFormat, StagedSet, change_columns};
+use crate::source::ExportSpec;
+
+/// Stages an incremental pushdown load of the incremental exports in `input`: writes
+/// `copy.manifest` (every export's own data files, in window order) and `jsonpaths.json` under
+/// `<table>/staged/<run_id>/`, and returns an [`StagedFormat::ExportChanges`] set. dynashift
+/// does not read the lines, so it cannot tell upserts from deletes: the set counts every change
+/// line as an upsert (the number of rows COPY loads into the stage), and says so.
+pub async fn stage_export_changes(input: StageInput) -> Result<(StagedSet, StageCounts), StageError> {
+    let started = Instant::now();
+    only_incremental_exports(&input)?;
+    // Checked first: a column Redshift cannot read fails the run before the store is touched.
+    let jsonpaths = change_jsonpaths(&input.table)?;
+    let mut listed = Vec::new();
+    for export in &input.exports {
+        let files = manifest::read_export(input.store.as_ref(), export).await?;
+        for message in &files.warnings {
+            input.events.emit(EventKind::Warning { message: message.clone() });
+        }
+        listed.extend(files.files);
+    }
+    if listed.is_empty() {
+        // COPY fails on a manifest without entries; windows without data files are staged the
+        // usual way instead (one empty part), which changes nothing.
+        input.events.emit(EventKind::Warning {
+            message: "pushdown: the incremental exports have no data files; staged normally instead".into(),
+        });
+        return super::stage(input).await;
+    }
+    let exports = input.exports.len();
+    input.events.emit(EventKind::StagingStarted { files_total: listed.len() as u64, exports });
+    let files = with_sizes(input.store.as_ref(), &listed).await?;
+
+    let prefix = writer::staged_prefix(&input.table, &input.run_id);
+    remove_previous_attempt(input.store.as_ref(), &prefix).await?;
+    let (manifest_key, jsonpaths_key) = (format!("{prefix}copy.manifest"), format!("{prefix}jsonpaths.json"));
+    input.store.put(&manifest_key, writer::copy_manifest(input.store.as_ref(), &files)).await?;
+    input.store.put(&jsonpaths_key, jsonpaths).await?;
+
+    let lines: u64 = files.iter().map(|f| f.rows).sum();
+    input.events.emit(EventKind::Warning {
+        message: format!(
+            "pushdown: {lines} change lines from {exports} incremental export(s) are folded by key in \
+             Redshift; dynashift does not read them, so they are counted as upserts"
+        ),
+    });
+    let counts = StageCounts {
+        files_done: files.len() as u64,
+        files_total: files.len() as u64,
+        items_read: lines,
+        upserts: lines,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        ..StageCounts::default()
+    };
+    report_finished(&input.events, counts, input.store.url_of(&manifest_key));
+    let staged = StagedSet {
+        manifest_key,
+        jsonpaths_key,
+        columns: change_columns(&input.table),
+        files,
+        upserts: lines,
+        deletes: 0,
+        format: StagedFormat::ExportChanges,
+    };
+    Ok((staged, counts))
+}
+
+/// The run's exports, which must all be incremental (a full export is loaded by a full sync).
+fn only_incremental_exports(input: &StageInput) -> Result<(), StageError> {
+    check_export_set(&input.exports)?;
+    if input.exports.iter().any(|e| matches!(e.spec, ExportSpec::Full { .. })) {
+        return Err(StageError::InvalidExportSet {
+            reason: "an incremental pushdown load reads incremental exports only; a full export is \
+                     loaded by a full sync"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::config::IncrementalLoad;
+    use crate::pipeline::events::{EventKind, EventSink, RunEvent};
+    use crate::pipeline::stage::testing::{
+        ExportFixture, delete_line, order, store_in, table_with, upsert_line,
+    };
+    use crate::source::ExportDescription;
+    use crate::store::{LocalStore, ObjectStore};
+
+    fn pushdown_table() -> crate::config::TableConfig {
+        table_with(|t| {
+            t.incremental_load = IncrementalLoad::Pushdown;
+            t.columns.retain(|c| c.name != "first_sku");
+        })
+    }
+
+    async fn run(
+        store: &LocalStore,
+        table: crate::config::TableConfig,
+        exports: Vec<ExportDescription>,
+    ) -> (Result<(StagedSet, StageCounts), StageError>, Vec<EventKind>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
+        let input = StageInput {
+            run_id: "run-1".into(),
+            table: Arc::new(table),
+            exports,
+            store: Arc::new(store.clone()),
+            events: EventSink::new("run-1", "orders", tx),
+            cancel: CancellationToken::new(),
+            rules: crate::contract::StageRules::EXACT,
+        };
+        let result = stage_export_changes(input).await;
+        (result, std::iter::from_fn(|| rx.try_recv().ok()).map(|e| e.kind).collect())
+    }
+
+    #[tokio::test]
+    async fn lists_only_each_windows_own_files_from_the_shared_data_folder() {
+        let (_dir, store) = store_in();
+        let first = [upsert_line(10, "a", 1, &order("a", 1, "1.00")), delete_line(11, "b", 2, true)];
+        let second = [upsert_line(20, "a", 1, &order("a", 1, "2.00"))];
+        let one = ExportFixture::incremental("w1").file(&first).write(&store).await;
+        let two = ExportFixture::incremental("w2").file(&second).empty_file().write(&store).await;
+        // A third window's file in the shared folder, not part of this run: never listed.
+        ExportFixture::incremental("w3").file(&second).write(&store).await;
+        let (result, events) = run(&store, pushdown_table(), vec![one, two]).await;
+        let (staged, counts) = result.unwrap();
+
+        assert_eq!(staged.format, StagedFormat::ExportChanges);
+        assert_eq!(staged.columns, change_columns(&pushdown_table()));
+        let keys: Vec<&str> = staged.files.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "exports/AWSDynamoDB/data/w1-00.json.gz",
+                "exports/AWSDynamoDB/data/w2-00.json.gz",
+                "exports/AWSDynamoDB/data/w2-01.json.gz"
+            ]
+        );
+        assert_eq!(staged.files.iter().map(|f| f.rows).collect::<Vec<_>>(), [2, 1, 0]);
+        assert_eq!((staged.upserts, staged.deletes, counts.items_read), (3, 0, 3), "every line is COPYed");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&store.get(&staged.manifest_key).await.unwrap()).unwrap();
+        let urls: Vec<&str> =
+            manifest["entries"].as_array().unwrap().iter().map(|e| e["url"].as_str().unwrap()).collect();
+        assert_eq!(urls.len(), 3);
+        assert!(!urls.iter().any(|u| u.contains("w3")), "{urls:?}");
+        assert_eq!(
+            store.get(&staged.jsonpaths_key).await.unwrap(),
+            change_jsonpaths(&pushdown_table()).unwrap()
+        );
+        assert!(events.iter().any(|e| matches!(e, EventKind::Warning { message } if message.starts_with("pushdown: 3 change lines from 2 incremental export(s)"))), "{events:?}");
+        assert!(events.iter().any(|e| matches!(e, EventKind::StagingFinished { staged_files: 3, .. })));
+    }
+
+    #[tokio::test]
+    async fn windows_without_data_files_are_staged_the_usual_way() {
+        let (_dir, store) = store_in();
+        let export = ExportFixture::incremental("w-empty").write(&store).await;
+        let (result, events) = run(&store, pushdown_table(), vec![export]).await;
+        let (staged, _) = result.unwrap();
+        assert_eq!(staged.format, StagedFormat::Folded, "COPY cannot read a manifest without entries");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, EventKind::Warning { message } if message.contains("no data files")))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_column_or_a_full_export_fails_before_anything_is_written() {
+        let (_dir, store) = store_in();
+        let export = ExportFixture::incremental("w4").empty_file().write(&store).await;
+        let table = table_with(|t| t.incremental_load = IncrementalLoad::Pushdown);
+        let (result, _) = run(&store, table, vec![export]).await;
+        let error = result.unwrap_err();
+        assert!(matches!(&error, StageError::PushdownPath(e) if e.column == "first_sku"), "{error}");
+        let full = ExportFixture::full("f1").empty_file().write(&store).await;
+        let (result, _) = run(&store, pushdown_table(), vec![full]).await;
+        assert!(result.unwrap_err().to_string().contains("incremental exports only"));
+        assert!(store.list("orders/staged/").await.unwrap().is_empty());
+    }
+}
