@@ -282,21 +282,6 @@ impl EventSink {
         &self.table
     }
 
-    /// Passes on an event another sink stamped (used to tee a step's events).
-    pub fn forward(&self, event: RunEvent) {
-        let _ = self.tx.send(event);
-    }
-
-    /// A sink stamping like this one whose events go to `tx` instead.
-    pub fn redirected(&self, tx: mpsc::UnboundedSender<RunEvent>) -> EventSink {
-        EventSink {
-            run_id: self.run_id.clone(),
-            table: self.table.clone(),
-            tx,
-            on_emit: self.on_emit.clone(),
-        }
-    }
-
     /// This sink, with `hook` seeing each event it emits before the event is sent.
     pub fn with_emit_hook(mut self, hook: EmitHook) -> EventSink {
         self.on_emit = Some(hook);
