@@ -14,19 +14,19 @@ mod redshift_stack;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use dataapi_support::{DataApiStandIn, Fault};
 use dynashift::config::{Mode, RedshiftConnection, TableConfig};
-use dynashift::pipeline::events::{EventKind, EventSink, StatementStatus};
+use dynashift::pipeline::events::{EventKind, StatementStatus};
 use dynashift::store::ObjectStore;
+use dynashift::testkit::behaviour::{Outcome, load_collecting};
 use dynashift::testkit::{
-    assert_returned_statements_match_events, at, customers_table, finished_statements, line, stage_files,
+    at, customers_table, finished_statements, line, stage_files,
 };
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
-use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+use dynashift::warehouse::{LoadRequest, Warehouse, WarehouseError};
 use postgres_support::{customer, delete_customer, expected_rows, line_values, orders_table};
 use redshift_stack::RedshiftStack;
 
@@ -39,11 +39,6 @@ struct RedshiftFixture {
     reader: PostgresWarehouse,
     /// The database the stand-in runs on, for arranging what a test needs by hand.
     database_url: String,
-}
-
-struct Outcome {
-    result: Result<LoadReport, WarehouseError>,
-    events: Vec<EventKind>,
 }
 
 impl RedshiftFixture {
@@ -104,16 +99,7 @@ impl RedshiftFixture {
     }
 
     async fn load(&self, request: &LoadRequest, cancel: &CancellationToken) -> Outcome {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let sink = EventSink::new(&request.run_id, &request.table.name, tx);
-        let outcome = self.warehouse.load(request, &sink, cancel).await;
-        drop(sink);
-        let mut events = Vec::new();
-        while let Some(event) = rx.recv().await {
-            events.push(event.kind);
-        }
-        assert_returned_statements_match_events(&outcome.statements, &events);
-        Outcome { result: outcome.result, events }
+        load_collecting(&self.warehouse, request, cancel).await
     }
 
     async fn sync(&self, table: &TableConfig, mode: Mode, run_id: &str, parts: &[Vec<String>]) -> Outcome {

@@ -14,9 +14,15 @@ use super::{
     request_for, stage_files, submitted_label, write_staged_parts,
 };
 use crate::config::Mode;
-use crate::contract::events::{EventKind, EventSink, StatementStatus};
+use crate::contract::events::{EventKind, EventSink, RunEvent, StatementStatus};
 use crate::store::{LocalStore, ObjectStore};
 use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+
+/// What one load returned and reported.
+pub struct Outcome {
+    pub result: Result<LoadReport, WarehouseError>,
+    pub events: Vec<EventKind>,
+}
 
 /// Loads `request` into `warehouse`, returning how the load ended and every event it sent, after
 /// checking that the statements it returned are the ones its events reported.
@@ -24,17 +30,32 @@ pub async fn load_collecting(
     warehouse: &dyn Warehouse,
     request: &LoadRequest,
     cancel: &CancellationToken,
-) -> (Result<LoadReport, WarehouseError>, Vec<EventKind>) {
+) -> Outcome {
+    load_watching(warehouse, request, cancel, |_| {}).await
+}
+
+/// [`load_collecting`], showing `watch` each event as it is sent (a test that acts mid-load).
+pub async fn load_watching(
+    warehouse: &dyn Warehouse,
+    request: &LoadRequest,
+    cancel: &CancellationToken,
+    watch: impl Fn(&RunEvent) + Send + 'static,
+) -> Outcome {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let sink = EventSink::new(&request.run_id, &request.table.name, tx);
+    let watcher = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(event) = rx.recv().await {
+            watch(&event);
+            events.push(event.kind);
+        }
+        events
+    });
     let outcome = warehouse.load(request, &sink, cancel).await;
     drop(sink);
-    let mut events = Vec::new();
-    while let Some(event) = rx.recv().await {
-        events.push(event.kind);
-    }
+    let events = watcher.await.expect("the event watcher does not panic");
     assert_returned_statements_match_events(&outcome.statements, &events);
-    (outcome.result, events)
+    Outcome { result: outcome.result, events }
 }
 
 /// A full load of `customers` staged in `store`, on a first run.
@@ -59,7 +80,7 @@ pub async fn a_load_cancelled_before_it_starts_runs_nothing(
     let request = first_customers_load(store, "r1").await;
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let (result, events) = load_collecting(warehouse, &request, &cancel).await;
+    let Outcome { result, events } = load_collecting(warehouse, &request, &cancel).await;
     assert!(matches!(result, Err(WarehouseError::Cancelled)), "{result:?}");
     assert!(!events.iter().any(|e| matches!(e, EventKind::StatementStarted { .. })), "{events:?}");
     assert_eq!(warehouse.last_commit("customers").await.unwrap(), None);
@@ -86,7 +107,7 @@ pub async fn an_incremental_load_from_a_stale_watermark_is_refused(
     request.store = store;
     request.previous_watermark = Some(stale);
     request.watermark = committed.watermark + chrono::Duration::hours(1);
-    let (result, _) = load_collecting(warehouse, &request, &CancellationToken::new()).await;
+    let result = load_collecting(warehouse, &request, &CancellationToken::new()).await.result;
     let Err(WarehouseError::Statement { label, message, .. }) = result else {
         panic!("a stale load must fail at a statement: {result:?}");
     };
@@ -134,7 +155,7 @@ pub async fn a_load_cancelled_during_the_copy_reports_the_copy_aborted(
     request.staged = staged;
     request.previous_watermark = Some(committed.watermark);
     request.watermark = committed.watermark + chrono::Duration::hours(1);
-    let (result, events) = load_collecting(warehouse, &request, &cancel).await;
+    let Outcome { result, events } = load_collecting(warehouse, &request, &cancel).await;
     assert!(matches!(result, Err(WarehouseError::Cancelled)), "{result:?}");
     let (index, status, _) = finished_statements(&events).pop().unwrap();
     assert_eq!(

@@ -16,19 +16,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use dynashift::config::{ColumnType, Mode, TableConfig, UnmappedPolicy};
-use dynashift::pipeline::events::{EventKind, EventSink, RunEvent};
+use dynashift::pipeline::events::RunEvent;
 use dynashift::pipeline::staged::{StagedSet, staged_columns};
 use dynashift::store::LocalStore;
 use dynashift::testkit::{
-    TableBuilder, assert_returned_statements_match_events, at, customers_table, line, stage_files,
+    TableBuilder, at, customers_table, line, stage_files,
 };
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode, expected_value};
-use dynashift::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+use dynashift::warehouse::{LoadRequest, Warehouse};
 
 /// The variable `scripts/test.sh` sets to the throwaway server's URL.
 pub const URL_VARIABLE: &str = "DYNASHIFT_PG_URL";
@@ -156,11 +155,7 @@ pub struct Fixture {
     pub warehouse: PostgresWarehouse,
 }
 
-/// What one load returned and reported.
-pub struct Outcome {
-    pub result: Result<LoadReport, WarehouseError>,
-    pub events: Vec<EventKind>,
-}
+pub use dynashift::testkit::behaviour::Outcome;
 
 impl Fixture {
     /// `database` names the test's own database (unique per test).
@@ -207,21 +202,7 @@ impl Fixture {
         cancel: &CancellationToken,
         watch: impl Fn(&RunEvent) + Send + 'static,
     ) -> Outcome {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let sink = EventSink::new(&request.run_id, &request.table.name, tx);
-        let watcher = tokio::spawn(async move {
-            let mut events = Vec::new();
-            while let Some(event) = rx.recv().await {
-                watch(&event);
-                events.push(event.kind);
-            }
-            events
-        });
-        let outcome = self.warehouse.load(request, &sink, cancel).await;
-        drop(sink);
-        let events = watcher.await.unwrap();
-        assert_returned_statements_match_events(&outcome.statements, &events);
-        Outcome { result: outcome.result, events }
+        dynashift::testkit::behaviour::load_watching(&self.warehouse, request, cancel, watch).await
     }
 
     /// Stages `parts` and loads them, continuing from the committed watermark, one hour later.

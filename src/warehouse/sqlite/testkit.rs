@@ -4,14 +4,12 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Mode, TableConfig};
-use crate::contract::events::{EventKind, EventSink};
 use crate::contract::staged::StagedSet;
 use crate::store::LocalStore;
-use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+use crate::warehouse::{LoadRequest, Warehouse};
 
 pub use crate::testkit::*;
 
@@ -25,11 +23,7 @@ pub struct Fixture {
     pub warehouse: SqliteWarehouse,
 }
 
-/// What one load returned and reported.
-pub struct Outcome {
-    pub result: Result<LoadReport, WarehouseError>,
-    pub events: Vec<EventKind>,
-}
+pub use crate::testkit::behaviour::Outcome;
 
 impl Fixture {
     pub fn new() -> Fixture {
@@ -65,16 +59,7 @@ impl Fixture {
     }
 
     pub async fn load_with(&self, request: &LoadRequest, cancel: &CancellationToken) -> Outcome {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let sink = EventSink::new(&request.run_id, &request.table.name, tx);
-        let outcome = self.warehouse.load(request, &sink, cancel).await;
-        drop(sink);
-        let mut events = Vec::new();
-        while let Some(event) = rx.recv().await {
-            events.push(event.kind);
-        }
-        assert_returned_statements_match_events(&outcome.statements, &events);
-        Outcome { result: outcome.result, events }
+        crate::testkit::behaviour::load_collecting(&self.warehouse, request, cancel).await
     }
 
     /// Stages `parts` and loads them, advancing the watermark one hour per run.
