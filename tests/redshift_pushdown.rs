@@ -28,8 +28,8 @@ use dynashift::config::{
 use dynashift::pipeline::events::{EventKind, RunEvent};
 use dynashift::pipeline::stage::map_item;
 use dynashift::store::ObjectStore;
-use dynashift::warehouse::Warehouse;
 use dynashift::warehouse::postgres::{CanonicalJson, PgValue};
+use dynashift::warehouse::{LoadCall, Warehouse};
 use postgres_support::expected_rows;
 use redshift_stack::{PREFIX, RedshiftStack};
 use sync_harness::SyncHarness;
@@ -287,6 +287,10 @@ async fn warehouses_reading_staged_files_refuse_a_pushdown_set() {
     let sqlite = SqliteWarehouse::open(&dir.path().join("w.sqlite")).unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
     let events = dynashift::pipeline::EventSink::discard();
-    let error = sqlite.load(&request, &events, &cancel).await.result.unwrap_err();
+    let error = sqlite
+        .load(LoadCall { request: &request, events: &events, cancel: &cancel })
+        .await
+        .result
+        .unwrap_err();
     assert!(error.to_string().starts_with("SQLite cannot load a pushdown staged set"), "{error}");
 }

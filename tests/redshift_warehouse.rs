@@ -21,9 +21,7 @@ use dynashift::config::{Mode, RedshiftConnection, TableConfig};
 use dynashift::pipeline::events::{EventKind, StatementStatus};
 use dynashift::store::ObjectStore;
 use dynashift::testkit::behaviour::{Outcome, load_collecting};
-use dynashift::testkit::{
-    at, customers_table, finished_statements, line, stage_files,
-};
+use dynashift::testkit::{at, customers_table, finished_statements, line, stage_files};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::{LoadRequest, Warehouse, WarehouseError};

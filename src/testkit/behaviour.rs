@@ -16,7 +16,7 @@ use super::{
 use crate::config::Mode;
 use crate::contract::events::{EventKind, EventSink, RunEvent, StatementStatus};
 use crate::store::{LocalStore, ObjectStore};
-use crate::warehouse::{LoadReport, LoadRequest, Warehouse, WarehouseError};
+use crate::warehouse::{LoadCall, LoadReport, LoadRequest, Warehouse, WarehouseError};
 
 /// What one load returned and reported.
 pub struct Outcome {
@@ -51,7 +51,7 @@ pub async fn load_watching(
         }
         events
     });
-    let outcome = warehouse.load(request, &sink, cancel).await;
+    let outcome = warehouse.load(LoadCall { request, events: &sink, cancel }).await;
     drop(sink);
     let events = watcher.await.expect("the event watcher does not panic");
     assert_returned_statements_match_events(&outcome.statements, &events);

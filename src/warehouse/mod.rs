@@ -139,10 +139,14 @@ pub trait Warehouse: Send + Sync {
     /// succeeded and `cancel` was not triggered.
     /// Every warehouse reports and records its statements through one
     /// [`runner::StatementReporter`], which makes the outcome.
-    async fn load(
-        &self,
-        request: &LoadRequest,
-        events: &EventSink,
-        cancel: &CancellationToken,
-    ) -> LoadOutcome;
+    async fn load(&self, call: LoadCall<'_>) -> LoadOutcome;
+}
+
+/// One call of [`Warehouse::load`]: what to load, where its statements are reported, and what
+/// stops it. They always travel together.
+#[derive(Clone, Copy)]
+pub struct LoadCall<'a> {
+    pub request: &'a LoadRequest,
+    pub events: &'a EventSink,
+    pub cancel: &'a CancellationToken,
 }

@@ -12,11 +12,9 @@ use rusqlite::types::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use async_trait::async_trait;
-use tokio_util::sync::CancellationToken;
 
 use dynashift::config::{self, Mode, TableConfig};
 use dynashift::contract::StageRules;
-use dynashift::pipeline::EventSink;
 use dynashift::pipeline::events::{EventKind, RunEvent, RunOutcome, StageCounts};
 use dynashift::pipeline::{Adapters, Engine, RunFailure, RunRequest, TableAdapters};
 use dynashift::source::exports::ExistingExports;
@@ -24,7 +22,7 @@ use dynashift::source::layout::gzip_lines;
 use dynashift::store::{LocalStore, ObjectStore};
 use dynashift::warehouse::sqlite::SqliteWarehouse;
 use dynashift::warehouse::{
-    CommitRecord, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError,
+    CommitRecord, LoadCall, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError,
 };
 
 pub const TABLE: &str = "people";
@@ -344,13 +342,8 @@ impl Warehouse for WithRules {
         self.inner.find_run(run_id).await
     }
 
-    async fn load(
-        &self,
-        request: &LoadRequest,
-        events: &EventSink,
-        cancel: &CancellationToken,
-    ) -> LoadOutcome {
-        self.inner.load(request, events, cancel).await
+    async fn load(&self, call: LoadCall<'_>) -> LoadOutcome {
+        self.inner.load(call).await
     }
 }
 

@@ -23,9 +23,7 @@ use dynashift::config::{ColumnType, Mode, TableConfig, UnmappedPolicy};
 use dynashift::pipeline::events::RunEvent;
 use dynashift::pipeline::staged::{StagedSet, staged_columns};
 use dynashift::store::LocalStore;
-use dynashift::testkit::{
-    TableBuilder, at, customers_table, line, stage_files,
-};
+use dynashift::testkit::{TableBuilder, at, customers_table, line, stage_files};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode, expected_value};
 use dynashift::warehouse::{LoadRequest, Warehouse};
 

@@ -15,7 +15,7 @@ use crate::pipeline::stage::{self, StageInput};
 use crate::pipeline::staged::{FormatForRun as _, StagedFormat, StagedSet, config_fingerprint};
 use crate::pipeline::{cleanup, state};
 use crate::source::{ExportPlan, PlanRequest, PlannedExport};
-use crate::warehouse::LoadRequest;
+use crate::warehouse::{LoadCall, LoadRequest};
 
 impl Run<'_> {
     /// Settles earlier runs, then resumes the interrupted one whose plan still applies or plans
@@ -261,7 +261,8 @@ impl Run<'_> {
         let request = self.load_request(staged.clone(), plan, previous);
         // The warehouse's statement events pass the crash-in-load fault as they are emitted.
         let events = ctx.events.clone().with_emit_hook(fault::crash_in_load_hook());
-        let loaded = ctx.warehouse.load(&request, &events, &ctx.cancel).await;
+        let loaded =
+            ctx.warehouse.load(LoadCall { request: &request, events: &events, cancel: &ctx.cancel }).await;
         self.journal.update(|journal| journal.statements = loaded.statements);
         let report = loaded.result?;
         // The load transaction committed the data and the watermark together.

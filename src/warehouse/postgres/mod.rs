@@ -35,13 +35,13 @@ pub mod values;
 
 use async_trait::async_trait;
 use tokio::sync::{Mutex, MutexGuard};
-use tokio_util::sync::CancellationToken;
 
 use crate::config::TargetTable;
-use crate::contract::events::EventSink;
 use crate::retry::retry;
 use crate::warehouse::runner;
-use crate::warehouse::{CommitRecord, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
+use crate::warehouse::{
+    CommitRecord, LoadCall, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError,
+};
 
 pub use canonical_json::CanonicalJson;
 pub use inspect::TableRows;
@@ -135,12 +135,8 @@ impl Warehouse for PostgresWarehouse {
         Ok(self.read_run(run_id).await?)
     }
 
-    async fn load(
-        &self,
-        request: &LoadRequest,
-        events: &EventSink,
-        cancel: &CancellationToken,
-    ) -> LoadOutcome {
+    async fn load(&self, call: LoadCall<'_>) -> LoadOutcome {
+        let LoadCall { request, events, cancel } = call;
         runner::recorded(events, |reporter| async move {
             request.staged.require_folded("PostgreSQL").map_err(WarehouseError::Other)?;
             let steps = plan::steps(request);

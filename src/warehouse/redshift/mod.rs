@@ -24,11 +24,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsConnection;
 use crate::config::RedshiftConfig;
-use crate::contract::events::{EventKind, EventSink};
+use crate::contract::events::EventKind;
 use crate::retry::{RetryAccount, RetryLoop, RetryPolicy, Retryable};
 use crate::warehouse::runner::{self, StatementReporter};
 use crate::warehouse::{
-    CommitRecord, LoadOutcome, LoadReport, LoadRequest, PlannedStatement, RUNS_TABLE, Warehouse,
+    CommitRecord, LoadCall, LoadOutcome, LoadReport, LoadRequest, PlannedStatement, RUNS_TABLE, Warehouse,
     WarehouseError,
 };
 
@@ -92,12 +92,8 @@ impl Warehouse for RedshiftWarehouse {
         read_run(&self.api, run_id).await
     }
 
-    async fn load(
-        &self,
-        request: &LoadRequest,
-        events: &EventSink,
-        cancel: &CancellationToken,
-    ) -> LoadOutcome {
+    async fn load(&self, call: LoadCall<'_>) -> LoadOutcome {
+        let LoadCall { request, events, cancel } = call;
         // Boxed: the batch's future nests deep enough to overflow the compiler's layout limit.
         runner::recorded(events, |reporter| Box::pin(self.load_batch(request, reporter, cancel))).await
     }

@@ -35,13 +35,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::runtime::Handle;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::TargetTable;
-use crate::contract::events::EventSink;
 use crate::retry::RetryPolicy;
 use crate::warehouse::runner;
-use crate::warehouse::{CommitRecord, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError};
+use crate::warehouse::{
+    CommitRecord, LoadCall, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError,
+};
 
 pub use crate::warehouse::staged_value::ValueError;
 pub use inspect::TableRows;
@@ -131,12 +131,8 @@ impl Warehouse for SqliteWarehouse {
         self.read(move |conn| runs::find_run(conn, &run_id)).await
     }
 
-    async fn load(
-        &self,
-        request: &LoadRequest,
-        events: &EventSink,
-        cancel: &CancellationToken,
-    ) -> LoadOutcome {
+    async fn load(&self, call: LoadCall<'_>) -> LoadOutcome {
+        let LoadCall { request, events, cancel } = call;
         runner::recorded(events, |reporter| async move {
             request.staged.require_folded("SQLite").map_err(WarehouseError::Other)?;
             let job = LoadJob {
