@@ -157,6 +157,12 @@ async fn assert_same_rows(pushdown: &SyncHarness, staged: &SyncHarness, when: &s
     }
 }
 
+/// The upserts and deletes of the table's newest commit, as `dynashift_runs` holds them.
+async fn committed_counts(harness: &SyncHarness) -> (u64, u64) {
+    let record = harness.warehouse.last_commit(TABLE).await.unwrap().expect("a commit");
+    (record.upserts, record.deletes)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_pushdown_matches_the_staged_twin_row_for_row_through_deletes_and_catch_up() {
     let start = chrono::Utc::now().duration_trunc(Duration::seconds(1)).unwrap() - Duration::days(1);
@@ -180,12 +186,24 @@ async fn incremental_pushdown_matches_the_staged_twin_row_for_row_through_delete
             harness.demos[TABLE].advance(Duration::minutes(minutes)).await.expect("advance the demo clock");
         }
         let (outcome, _) = staged.sync(TABLE, Mode::Incremental).await;
-        let (staged_watermark, _, staged_deletes, _) = committed(&outcome);
+        let (staged_watermark, staged_upserts, staged_deletes, _) = committed(&outcome);
         deletes += staged_deletes;
         let (outcome, events) = pushdown.sync(TABLE, Mode::Incremental).await;
-        let (watermark, lines, _, _) = committed(&outcome);
+        let (watermark, upserts, pushdown_deletes, _) = committed(&outcome);
         assert_eq!(watermark, staged_watermark, "both twins sync to the same watermark");
-        assert!(lines > 0, "the workload changed customers");
+        assert!(upserts + pushdown_deletes > 0, "the workload changed customers");
+        let counts = (upserts, pushdown_deletes);
+        assert_eq!(
+            counts,
+            (staged_upserts, staged_deletes),
+            "after {minutes} minutes: the run reports the folded counts"
+        );
+        assert_eq!(
+            committed_counts(&pushdown).await,
+            committed_counts(&staged).await,
+            "after {minutes} minutes: dynashift_runs records the staged twin's upserts and deletes"
+        );
+        assert_eq!(committed_counts(&pushdown).await, counts, "the report is the commit record's");
         let EventKind::Planned { exports, .. } = events_named(&events, "planned")[0] else { unreachable!() };
         windows.push(exports.len());
         let copy = events_named(&events, "statement_submitted")

@@ -22,7 +22,8 @@ use crate::source::ExportSpec;
 /// `copy.manifest` (every export's own data files, in window order) and `jsonpaths.json` under
 /// `<table>/staged/<run_id>/`, and returns an [`StagedFormat::ExportChanges`] set. dynashift
 /// does not read the lines, so it cannot tell upserts from deletes: the set counts every change
-/// line as an upsert (the number of rows COPY loads into the stage), and says so.
+/// line as an upsert (the number of rows COPY loads into the stage, which the load checks); the
+/// load's batch counts the folded upserts and deletes itself, and reports those.
 pub async fn stage_export_changes(input: StageInput) -> Result<(StagedSet, StageCounts), StageError> {
     let started = Instant::now();
     only_incremental_exports(&input)?;
@@ -58,7 +59,7 @@ pub async fn stage_export_changes(input: StageInput) -> Result<(StagedSet, Stage
     input.events.emit(EventKind::Warning {
         message: format!(
             "pushdown: {lines} change lines from {exports} incremental export(s) are folded by key in \
-             Redshift; dynashift does not read them, so they are counted as upserts"
+             Redshift; the load counts the upserts and deletes they fold into"
         ),
     });
     let counts = StageCounts {

@@ -214,7 +214,8 @@ impl Dialect for Redshift<'_> {
     }
 
     fn record_run(&self, load: &Load) -> Statement<Role> {
-        Statement::new(runs::record_run(load.request, &load.target), Role::Plain)
+        let counted = pushdown_sql::folded_counts(load.request, &load.shape);
+        Statement::new(runs::record_run(load.request, &load.target, counted), Role::Plain)
     }
 
     fn count_rows(&self, load: &Load) -> Statement<Role> {

@@ -20,6 +20,9 @@
 //! - "Using COPY to load data into SUPER columns": a JSON object may be at most 4 MB before it
 //!   is parsed. A change line holds at most two item images (NEW_AND_OLD_IMAGES) of at most
 //!   400 KB each, plus the keys and the write time, so every line fits.
+//! - "Scalar subqueries": a parenthesized SELECT returning one row of one column is valid in
+//!   most expressions (not GROUP BY, HAVING or defaults), so the runs record's INSERT … SELECT
+//!   counts the folded upserts and deletes with them ([`folded_counts`]).
 //! - "Examples with character types": trailing blanks are insignificant in VARCHAR
 //!   comparisons, so keys `a` and `a ` fall into one partition here (as they would match one
 //!   target row in any Redshift load); the staged strategy refuses such keys while staging.
@@ -94,6 +97,32 @@ pub fn fold_newest_change_per_key(shape: &TableShape) -> String {
     )
 }
 
+/// The SQL expressions that count an incremental pushdown load's upserts and deletes for its
+/// `dynashift_runs` record, the way a staged load of the same windows counts them: upserts are
+/// the folded keys with a new image, deletes the folded keys without one. dynashift never
+/// reads the change lines, so the record counts them in the batch. It runs after the stage's
+/// deletes were dropped, so the deletes are the change table's distinct keys (one per folded
+/// row) less the upserts left in the stage; both read the session's temp tables only. `None`
+/// unless `request` loads export changes (the staged set's counts are right then).
+pub fn folded_counts(request: &LoadRequest, shape: &TableShape) -> Option<(String, String)> {
+    if request.staged.format != StagedFormat::ExportChanges {
+        return None;
+    }
+    let upserts = format!(
+        "(SELECT count(*) FROM {} WHERE {} = '{OP_UPSERT}')",
+        quote_identifier(STAGE_TABLE),
+        quote_identifier(OP_COLUMN)
+    );
+    // GROUP BY groups keys as the fold's PARTITION BY does (trailing blanks included).
+    let folded_keys = format!(
+        "(SELECT count(*) FROM (SELECT 1 FROM {} GROUP BY {}) AS {})",
+        quote_identifier(CHANGES_TABLE),
+        column_list(shape.key.iter().map(String::as_str)),
+        quote_identifier("dynashift_folded_keys")
+    );
+    Some((upserts.clone(), format!("{folded_keys} - {upserts}")))
+}
+
 /// Why an export-changes set cannot be loaded as `request` asks; `None` when it can. The
 /// pipeline stages export changes only for incremental syncs of tables whose paths jsonpaths
 /// can express; this re-checks both, so a hand-edited journal cannot misload.
@@ -148,6 +177,24 @@ mod tests {
         assert!(
             sql.starts_with("INSERT INTO \"dynashift_stage\" (\"dynashift_op\", \"dynashift_ts\","),
             "{sql}"
+        );
+    }
+
+    #[test]
+    fn the_record_counts_the_folded_upserts_and_deletes_of_export_changes_only() {
+        let table = testkit::line_items_table();
+        let shape = TableShape::of(&table);
+        let mut request = testkit::request_for(table, Mode::Incremental, "r");
+        assert_eq!(folded_counts(&request, &shape), None, "a folded set's own counts are right");
+        request.staged.format = StagedFormat::ExportChanges;
+        let (upserts, deletes) = folded_counts(&request, &shape).unwrap();
+        assert_eq!(upserts, "(SELECT count(*) FROM \"dynashift_stage\" WHERE \"dynashift_op\" = 'U')");
+        assert_eq!(
+            deletes,
+            format!(
+                "(SELECT count(*) FROM (SELECT 1 FROM \"dynashift_changes\" GROUP BY \"order_id\", \"line_no\") \
+                 AS \"dynashift_folded_keys\") - {upserts}"
+            )
         );
     }
 }

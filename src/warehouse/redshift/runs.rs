@@ -150,10 +150,14 @@ pub fn guard_watermark(table_name: &str, expected: Option<DateTime<Utc>>) -> Str
 
 /// Records the load; `target_rows` counted after the changes, and `seq` one past the table's
 /// highest, in the same transaction (after the LOCK, so no other load numbers in between).
-pub fn record_run(request: &LoadRequest, target: &str) -> String {
+/// The upserts and deletes are the staged set's, unless `counted` gives the SQL expressions
+/// that count them in the batch (an incremental pushdown load, whose lines dynashift never
+/// reads: see `pushdown_sql::folded_counts`).
+pub fn record_run(request: &LoadRequest, target: &str, counted: Option<(String, String)>) -> String {
     let table = literal(&request.table.name);
     let RunLiterals { run_id, mode, watermark, upserts, deletes, from_watermark, accepted_gaps } =
         RunLiterals::of(request, literal);
+    let (upserts, deletes) = counted.unwrap_or_else(|| (upserts.to_string(), deletes.to_string()));
     format!(
         "INSERT INTO {runs} ({OLD_COLUMNS}, {NEW_COLUMNS})\nSELECT {table}, {run_id}, {mode}, {watermark}, GETDATE(), {upserts}, {deletes}, count(*), \
          (SELECT coalesce(max(\"seq\"), 0) + 1 FROM {runs} WHERE \"table_name\" = {table}), {from_watermark}, {accepted_gaps} FROM {target}",
@@ -301,7 +305,7 @@ mod tests {
     #[test]
     fn the_record_numbers_the_commit_and_keeps_where_it_started_and_its_gaps() {
         let mut request = testkit::request_for(testkit::orders_table(), Mode::Incremental, "r'1");
-        let sql = record_run(&request, "\"orders\"");
+        let sql = record_run(&request, "\"orders\"", None);
         assert!(
             sql.contains("(SELECT coalesce(max(\"seq\"), 0) + 1 FROM \"dynashift_runs\" WHERE \"table_name\" = 'orders'), NULL, NULL FROM \"orders\""),
             "{sql}"
@@ -310,7 +314,7 @@ mod tests {
         let from = testkit::at("2024-03-01T08:00:00Z");
         request.accepted_gaps =
             vec![crate::contract::AcceptedGap { from, to: from + chrono::Duration::minutes(5) }];
-        let sql = record_run(&request, "\"orders\"");
+        let sql = record_run(&request, "\"orders\"", None);
         let gaps = crate::warehouse::watermark::accepted_gaps_text(&request.accepted_gaps).unwrap();
         assert!(sql.contains(&format!("'2024-03-01T09:00:00.000000Z', {} FROM", literal(&gaps))), "{sql}");
     }
