@@ -25,6 +25,7 @@ use dynashift::config::{
     Config, FullLoad, IncrementalLoad, Mode, RedshiftConfig, StoreLocation, TableConfig, UnmappedPolicy,
     WarehouseConfig,
 };
+use dynashift::pipeline::RunJournal;
 use dynashift::pipeline::events::{EventKind, RunEvent};
 use dynashift::pipeline::stage::map_item;
 use dynashift::store::ObjectStore;
@@ -157,6 +158,16 @@ async fn assert_same_rows(pushdown: &SyncHarness, staged: &SyncHarness, when: &s
     }
 }
 
+/// The upserts and deletes the run's journal keeps (what the console's history and `status` show).
+async fn journal_counts(harness: &SyncHarness, events: &[RunEvent]) -> (u64, u64) {
+    let run_id = &events.first().expect("the run's events").run_id;
+    let table = harness.config.tables.iter().find(|t| t.name == TABLE).unwrap();
+    let journals = RunJournal::list(table, harness.store.as_ref()).await.unwrap();
+    let journal = journals.into_iter().find(|j| &j.run_id == run_id).expect("the run's journal");
+    let counts = journal.stage_counts.expect("stage counts");
+    (counts.upserts, counts.deletes)
+}
+
 /// The upserts and deletes of the table's newest commit, as `dynashift_runs` holds them.
 async fn committed_counts(harness: &SyncHarness) -> (u64, u64) {
     let record = harness.warehouse.last_commit(TABLE).await.unwrap().expect("a commit");
@@ -204,6 +215,7 @@ async fn incremental_pushdown_matches_the_staged_twin_row_for_row_through_delete
             "after {minutes} minutes: dynashift_runs records the staged twin's upserts and deletes"
         );
         assert_eq!(committed_counts(&pushdown).await, counts, "the report is the commit record's");
+        assert_eq!(journal_counts(&pushdown, &events).await, counts, "history shows the folded counts");
         let EventKind::Planned { exports, .. } = events_named(&events, "planned")[0] else { unreachable!() };
         windows.push(exports.len());
         let copy = events_named(&events, "statement_submitted")

@@ -35,6 +35,8 @@ pub struct SyncHarness {
     pub warehouse: Arc<dyn Warehouse>,
     /// Where the loaded rows are read back.
     pub reader: Arc<PostgresWarehouse>,
+    /// Where exports, staged files and run journals are kept.
+    pub store: Arc<dyn ObjectStore>,
     engine: Engine,
     events: mpsc::UnboundedReceiver<RunEvent>,
 }
@@ -58,7 +60,7 @@ impl SyncHarness {
         }
         let adapters = Adapters { warehouse: warehouse.clone(), tables };
         let (engine, events) = Engine::new(config.clone(), adapters);
-        SyncHarness { config, demos, warehouse, reader, engine, events }
+        SyncHarness { config, demos, warehouse, reader, store, engine, events }
     }
 
     /// Runs one sync to its end; returns the outcome and every event of the run.

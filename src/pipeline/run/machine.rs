@@ -267,7 +267,16 @@ impl Run<'_> {
         let report = loaded.result?;
         // The load transaction committed the data and the watermark together.
         ctx.events.emit(EventKind::WatermarkAdvanced { from: previous, to: request.watermark });
-        self.journal.update(|journal| journal.target_rows = Some(report.target_rows));
+        self.journal.update(|journal| {
+            journal.target_rows = Some(report.target_rows);
+            // An incremental pushdown folds in the warehouse: the stage could count only change
+            // lines, the load counted the keys they fold to, as history and status should show.
+            if staged.format == StagedFormat::ExportChanges
+                && let Some(counts) = journal.stage_counts.as_mut()
+            {
+                (counts.upserts, counts.deletes) = (report.upserts, report.deletes);
+            }
+        });
         self.enter(Stage::Loaded).await?;
         self.enter(Stage::Committed).await?;
         self.after_commit(&staged).await;
