@@ -128,13 +128,12 @@ fn folder_of(key: &str) -> &str {
 mod tests {
     use std::sync::Arc;
 
-    use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::config::FullLoad;
-    use crate::pipeline::events::{EventKind, EventSink, RunEvent};
-    use crate::pipeline::stage::testing::{ExportFixture, full_line, order, store_in, table_with};
+    use crate::pipeline::events::EventKind;
+    use crate::pipeline::stage::testing::{ExportFixture, full_line, order, run_entry, store_in, table_with};
     use crate::source::ExportDescription;
     use crate::store::LocalStore;
 
@@ -150,18 +149,7 @@ mod tests {
         table: crate::config::TableConfig,
         exports: Vec<ExportDescription>,
     ) -> (Result<(StagedSet, StageCounts), StageError>, Vec<EventKind>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
-        let input = StageInput {
-            run_id: "run-1".into(),
-            table: Arc::new(table),
-            exports,
-            store: Arc::new(store.clone()),
-            events: EventSink::new("run-1", "orders", tx),
-            cancel: CancellationToken::new(),
-            rules: crate::contract::StageRules::EXACT,
-        };
-        let result = stage_export_items(input).await;
-        (result, std::iter::from_fn(|| rx.try_recv().ok()).map(|e| e.kind).collect())
+        run_entry(stage_export_items, Arc::new(store.clone()), table, exports, CancellationToken::new()).await
     }
 
     #[tokio::test]

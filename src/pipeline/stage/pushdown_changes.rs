@@ -100,14 +100,13 @@ fn only_incremental_exports(input: &StageInput) -> Result<(), StageError> {
 mod tests {
     use std::sync::Arc;
 
-    use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::config::IncrementalLoad;
-    use crate::pipeline::events::{EventKind, EventSink, RunEvent};
+    use crate::pipeline::events::EventKind;
     use crate::pipeline::stage::testing::{
-        ExportFixture, delete_line, order, store_in, table_with, upsert_line,
+        ExportFixture, delete_line, order, run_entry, store_in, table_with, upsert_line,
     };
     use crate::source::ExportDescription;
     use crate::store::{LocalStore, ObjectStore};
@@ -124,18 +123,8 @@ mod tests {
         table: crate::config::TableConfig,
         exports: Vec<ExportDescription>,
     ) -> (Result<(StagedSet, StageCounts), StageError>, Vec<EventKind>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
-        let input = StageInput {
-            run_id: "run-1".into(),
-            table: Arc::new(table),
-            exports,
-            store: Arc::new(store.clone()),
-            events: EventSink::new("run-1", "orders", tx),
-            cancel: CancellationToken::new(),
-            rules: crate::contract::StageRules::EXACT,
-        };
-        let result = stage_export_changes(input).await;
-        (result, std::iter::from_fn(|| rx.try_recv().ok()).map(|e| e.kind).collect())
+        run_entry(stage_export_changes, Arc::new(store.clone()), table, exports, CancellationToken::new())
+            .await
     }
 
     #[tokio::test]

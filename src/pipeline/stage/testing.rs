@@ -16,6 +16,34 @@ use crate::store::{LocalStore, ObjectMeta, ObjectReader, ObjectStore, StoreError
 
 use super::checksum::md5_base64;
 
+/// Runs the stage entry point `entry` (`stage`, `stage_export_items`, …) as run `run-1` of
+/// `orders` over `exports` read from `store`; returns what it returned and every event it sent.
+pub async fn run_entry<T, F: std::future::Future<Output = T>>(
+    entry: impl FnOnce(super::StageInput) -> F,
+    store: std::sync::Arc<dyn ObjectStore>,
+    table: crate::config::TableConfig,
+    exports: Vec<ExportDescription>,
+    cancel: tokio_util::sync::CancellationToken,
+) -> (T, Vec<crate::contract::events::EventKind>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let input = super::StageInput {
+        run_id: "run-1".into(),
+        table: std::sync::Arc::new(table),
+        exports,
+        store,
+        events: crate::contract::events::EventSink::new("run-1", "orders", tx),
+        cancel,
+        rules: crate::contract::StageRules::EXACT,
+    };
+    let result = entry(input).await;
+    (
+        result,
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e: crate::contract::events::RunEvent| e.kind)
+            .collect(),
+    )
+}
+
 /// A store in a fresh temporary folder (kept alive by the returned guard).
 pub fn store_in() -> (tempfile::TempDir, LocalStore) {
     let dir = tempfile::tempdir().unwrap();
