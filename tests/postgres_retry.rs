@@ -16,7 +16,7 @@ use std::time::Duration;
 use dynashift::config::Mode;
 use dynashift::pipeline::events::EventKind;
 use dynashift::retry::RetryPolicy;
-use dynashift::testkit::{customers_table, line};
+use dynashift::testkit::{customers_table, line, warnings};
 use dynashift::warehouse::postgres::{ConnectSettings, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::{Warehouse, WarehouseError};
 use postgres_support::{Fixture, admin_client};
@@ -62,16 +62,6 @@ fn attempts(events: &[EventKind]) -> usize {
         .iter()
         .filter(|e| matches!(e, EventKind::StatementSubmitted { label, .. } if label == "begin transaction"))
         .count()
-}
-
-fn warnings(events: &[EventKind]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::Warning { message } => Some(message.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// How many commit records the run has (0 or 1: `run_id` is the primary key).

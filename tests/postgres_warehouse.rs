@@ -470,31 +470,15 @@ async fn unicode_and_copy_special_characters_round_trip() {
 #[tokio::test]
 async fn odd_identifiers_are_quoted_everywhere() {
     let fixture = Fixture::new("pgw_odd_names").await;
-    let target = TargetTable { schema: Some("my \"schema\"".into()), table: "select; drop".into() };
-    let table = testkit::table(
-        "odd'name",
-        target.clone(),
-        &["pk", "sk"],
-        vec![
-            testkit::column("order", "pk", "varchar(8)", true),
-            testkit::column("a \"quoted\" col", "sk", "integer", true),
-            testkit::column("x;y", "v", "varchar(8)", false),
-            testkit::column("ünï", "w", "boolean", false),
-        ],
-    );
-    let upsert = |sk: i64, v: &str| {
-        line(
-            &table,
-            "U",
-            &[("order", "\"k\""), ("a \"quoted\" col", &sk.to_string()), ("x;y", v), ("ünï", "true")],
-        )
-    };
+    let target = testkit::odd_names_target();
+    let table = testkit::odd_names_table("odd'name");
+    let upsert = |sk: i64, v: &str| testkit::odd_names_upsert(&table, sk, v);
     fixture
         .sync(&table, Mode::Full, "r1", &[vec![upsert(1, "\"one\""), upsert(2, "\"two\"")]])
         .await
         .result
         .unwrap();
-    let delete = line(&table, "D", &[("order", "\"k\""), ("a \"quoted\" col", "1")]);
+    let delete = testkit::odd_names_delete(&table, 1);
     fixture
         .sync(&table, Mode::Incremental, "r2", &[vec![delete, upsert(2, "\"TWO\"")]])
         .await

@@ -98,3 +98,14 @@ pub fn statements_of(events: &[EventKind]) -> Vec<StatementRecord> {
 pub fn assert_returned_statements_match_events(returned: &[StatementRecord], events: &[EventKind]) {
     assert_eq!(returned, statements_of(events), "the load's statements against its events {events:?}");
 }
+
+/// The messages of the warnings among `events`.
+pub fn warnings(events: &[EventKind]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::Warning { message } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect()
+}

@@ -17,10 +17,11 @@ mod tables;
 
 pub use events::{
     assert_returned_statements_match_events, assert_statements_follow_the_plan, finished_statements,
-    statements_of, submitted_label,
+    statements_of, submitted_label, warnings,
 };
 pub use staged::{at, gzip, line, request_for, stage_files, write_staged_parts};
 pub use store::CancelOnOpen;
 pub use tables::{
-    TableBuilder, column, customers_table, line_items_table, orders_table, plain_target, table,
+    TableBuilder, column, customers_table, line_items_table, odd_names_delete, odd_names_table,
+    odd_names_target, odd_names_upsert, orders_table, plain_target, table,
 };

@@ -95,6 +95,38 @@ pub fn line_items_table() -> TableConfig {
     )
 }
 
+/// A table whose every name needs quoting: a schema and table with quotes, `;` and a keyword,
+/// columns with quotes, punctuation and non-ASCII letters. `name` is dynashift's table name.
+pub fn odd_names_table(name: &str) -> TableConfig {
+    table(
+        name,
+        odd_names_target(),
+        &["pk", "sk"],
+        vec![
+            column("order", "pk", "varchar(8)", true),
+            column("a \"quoted\" col", "sk", "integer", true),
+            column("x;y", "v", "varchar(8)", false),
+            column("ünï", "w", "boolean", false),
+        ],
+    )
+}
+
+/// Where [`odd_names_table`] loads.
+pub fn odd_names_target() -> TargetTable {
+    TargetTable { schema: Some("my \"schema\"".into()), table: "select; drop".into() }
+}
+
+/// A staged upsert of [`odd_names_table`]'s key `("k", sk)` with `v` (a JSON value) in `x;y`.
+pub fn odd_names_upsert(table: &TableConfig, sk: i64, v: &str) -> String {
+    let sk = sk.to_string();
+    super::line(table, "U", &[("order", "\"k\""), ("a \"quoted\" col", &sk), ("x;y", v), ("ünï", "true")])
+}
+
+/// A staged delete of [`odd_names_table`]'s key `("k", sk)`.
+pub fn odd_names_delete(table: &TableConfig, sk: i64) -> String {
+    super::line(table, "D", &[("order", "\"k\""), ("a \"quoted\" col", &sk.to_string())])
+}
+
 /// Builds the [`TableConfig`] a single test needs from [`table`]'s defaults, one column at a time.
 pub struct TableBuilder {
     config: TableConfig,

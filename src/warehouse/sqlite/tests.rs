@@ -6,8 +6,9 @@ use rusqlite::types::Value;
 
 use super::SqliteWarehouse;
 use super::testkit::{self, Fixture, finished_statements, line, submitted_label};
-use crate::config::{Mode, TargetTable};
+use crate::config::Mode;
 use crate::contract::events::{EventKind, StatementStatus};
+use crate::testkit::warnings;
 use crate::warehouse::{Warehouse, WarehouseError};
 
 fn text(s: &str) -> Value {
@@ -345,31 +346,15 @@ async fn unicode_text_round_trips() {
 #[tokio::test]
 async fn odd_identifiers_are_quoted_everywhere() {
     let fixture = Fixture::new();
-    let target = TargetTable { schema: Some("my \"schema\"".into()), table: "select; drop".into() };
-    let table = testkit::table(
-        "odd",
-        target.clone(),
-        &["pk", "sk"],
-        vec![
-            testkit::column("order", "pk", "varchar(8)", true),
-            testkit::column("a \"quoted\" col", "sk", "integer", true),
-            testkit::column("x;y", "v", "varchar(8)", false),
-            testkit::column("ünï", "w", "boolean", false),
-        ],
-    );
-    let upsert = |sk: i64, v: &str| {
-        line(
-            &table,
-            "U",
-            &[("order", "\"k\""), ("a \"quoted\" col", &sk.to_string()), ("x;y", v), ("ünï", "true")],
-        )
-    };
+    let target = testkit::odd_names_target();
+    let table = testkit::odd_names_table("odd");
+    let upsert = |sk: i64, v: &str| testkit::odd_names_upsert(&table, sk, v);
     fixture
         .sync(&table, Mode::Full, "r1", &[vec![upsert(1, "\"one\""), upsert(2, "\"two\"")]])
         .await
         .result
         .unwrap();
-    let delete = line(&table, "D", &[("order", "\"k\""), ("a \"quoted\" col", "1")]);
+    let delete = testkit::odd_names_delete(&table, 1);
     fixture
         .sync(&table, Mode::Incremental, "r2", &[vec![delete, upsert(2, "\"TWO\"")]])
         .await
@@ -409,16 +394,6 @@ fn hold_write_lock(fixture: &Fixture) -> rusqlite::Connection {
     let holder = rusqlite::Connection::open(fixture.warehouse.path()).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     holder
-}
-
-fn warnings(events: &[EventKind]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EventKind::Warning { message } => Some(message.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
