@@ -26,37 +26,73 @@ use crate::store::ObjectStore;
 /// [`StagedFormat::ExportItems`] set with every item as an upsert.
 pub async fn stage_export_items(input: StageInput) -> Result<(StagedSet, StageCounts), StageError> {
     let started = Instant::now();
-    let export = single_full_export(&input)?;
+    single_full_export(&input)?;
     // Checked first: a column Redshift cannot read fails the run before the store is touched.
     let jsonpaths = item_jsonpaths(&input.table)?;
-    let listed = manifest::read_export(input.store.as_ref(), export).await?;
-    for message in &listed.warnings {
-        input.events.emit(EventKind::Warning { message: message.clone() });
+    let set = PushdownSet {
+        format: StagedFormat::ExportItems,
+        columns: target_columns(&input.table),
+        jsonpaths,
+        nothing_to_read: "pushdown: the export has no data files (an empty table); staged normally instead",
+    };
+    stage_listed_files(input, set, started).await
+}
+
+/// What one kind of pushdown set is made of; everything else the two kinds share.
+pub(super) struct PushdownSet {
+    pub format: StagedFormat,
+    /// The stage table's columns, in the jsonpaths' order.
+    pub columns: Vec<String>,
+    pub jsonpaths: Vec<u8>,
+    /// The warning when the exports list no data files at all.
+    pub nothing_to_read: &'static str,
+}
+
+/// Lists the data files of every export of `input` from its own manifest and writes the COPY
+/// manifest and jsonpaths of `set` under `<table>/staged/<run_id>/`; every listed line counts as
+/// an upsert (the rows COPY loads). No data files at all: the run is staged the usual way
+/// instead (one empty part), because COPY fails on a manifest without entries.
+pub(super) async fn stage_listed_files(
+    input: StageInput,
+    set: PushdownSet,
+    started: Instant,
+) -> Result<(StagedSet, StageCounts), StageError> {
+    let mut listed = Vec::new();
+    for export in &input.exports {
+        let files = manifest::read_export(input.store.as_ref(), export).await?;
+        for message in &files.warnings {
+            input.events.emit(EventKind::Warning { message: message.clone() });
+        }
+        listed.extend(files.files);
     }
-    if listed.files.is_empty() {
-        // COPY fails on a manifest without entries; an empty export is staged the usual way
-        // instead (one empty part), which loads the same empty table.
-        input.events.emit(EventKind::Warning {
-            message: "pushdown: the export has no data files (an empty table); staged normally instead"
-                .into(),
-        });
+    if listed.is_empty() {
+        input.events.emit(EventKind::Warning { message: set.nothing_to_read.into() });
         return super::stage(input).await;
     }
-    input.events.emit(EventKind::StagingStarted { files_total: listed.files.len() as u64, exports: 1 });
-    let files = with_sizes(input.store.as_ref(), &listed.files).await?;
+    let exports = input.exports.len();
+    input.events.emit(EventKind::StagingStarted { files_total: listed.len() as u64, exports });
+    let files = with_sizes(input.store.as_ref(), &listed).await?;
 
     let prefix = writer::staged_prefix(&input.table, &input.run_id);
     remove_previous_attempt(input.store.as_ref(), &prefix).await?;
     let (manifest_key, jsonpaths_key) = (format!("{prefix}copy.manifest"), format!("{prefix}jsonpaths.json"));
     input.store.put(&manifest_key, writer::copy_manifest(input.store.as_ref(), &files)).await?;
-    input.store.put(&jsonpaths_key, jsonpaths).await?;
+    input.store.put(&jsonpaths_key, set.jsonpaths).await?;
 
-    let items: u64 = files.iter().map(|f| f.rows).sum();
+    let lines: u64 = files.iter().map(|f| f.rows).sum();
+    if set.format == StagedFormat::ExportChanges {
+        input.events.emit(EventKind::Warning {
+            message: format!(
+                "pushdown: {lines} change lines from {exports} incremental export(s) are folded by key in \
+                 Redshift; the load counts the upserts and deletes they fold into"
+            ),
+        });
+    }
     let counts = StageCounts {
         files_done: files.len() as u64,
         files_total: files.len() as u64,
-        items_read: items,
-        upserts: items,
+        items_read: lines,
+        upserts: lines,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         ..StageCounts::default()
     };
@@ -64,11 +100,11 @@ pub async fn stage_export_items(input: StageInput) -> Result<(StagedSet, StageCo
     let staged = StagedSet {
         manifest_key,
         jsonpaths_key,
-        columns: target_columns(&input.table),
+        columns: set.columns,
         files,
-        upserts: items,
+        upserts: lines,
         deletes: 0,
-        format: StagedFormat::ExportItems,
+        format: set.format,
     };
     Ok((staged, counts))
 }

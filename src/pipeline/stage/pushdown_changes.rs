@@ -10,11 +10,10 @@
 use std::time::Instant;
 
 use super::error::StageError;
-use super::manifest;
-use super::pushdown::{report_finished, with_sizes};
-use super::{StageInput, check_export_set, remove_previous_attempt, writer};
+use super::pushdown::{PushdownSet, stage_listed_files};
+use super::{StageInput, check_export_set};
 use crate::ddb::item_paths::change_jsonpaths;
-use crate::pipeline::events::{EventKind, StageCounts};
+use crate::pipeline::events::StageCounts;
 use crate::pipeline::staged::{StagedFormat, StagedSet, change_columns};
 use crate::source::ExportSpec;
 
@@ -29,58 +28,13 @@ pub async fn stage_export_changes(input: StageInput) -> Result<(StagedSet, Stage
     only_incremental_exports(&input)?;
     // Checked first: a column Redshift cannot read fails the run before the store is touched.
     let jsonpaths = change_jsonpaths(&input.table)?;
-    let mut listed = Vec::new();
-    for export in &input.exports {
-        let files = manifest::read_export(input.store.as_ref(), export).await?;
-        for message in &files.warnings {
-            input.events.emit(EventKind::Warning { message: message.clone() });
-        }
-        listed.extend(files.files);
-    }
-    if listed.is_empty() {
-        // COPY fails on a manifest without entries; windows without data files are staged the
-        // usual way instead (one empty part), which changes nothing.
-        input.events.emit(EventKind::Warning {
-            message: "pushdown: the incremental exports have no data files; staged normally instead".into(),
-        });
-        return super::stage(input).await;
-    }
-    let exports = input.exports.len();
-    input.events.emit(EventKind::StagingStarted { files_total: listed.len() as u64, exports });
-    let files = with_sizes(input.store.as_ref(), &listed).await?;
-
-    let prefix = writer::staged_prefix(&input.table, &input.run_id);
-    remove_previous_attempt(input.store.as_ref(), &prefix).await?;
-    let (manifest_key, jsonpaths_key) = (format!("{prefix}copy.manifest"), format!("{prefix}jsonpaths.json"));
-    input.store.put(&manifest_key, writer::copy_manifest(input.store.as_ref(), &files)).await?;
-    input.store.put(&jsonpaths_key, jsonpaths).await?;
-
-    let lines: u64 = files.iter().map(|f| f.rows).sum();
-    input.events.emit(EventKind::Warning {
-        message: format!(
-            "pushdown: {lines} change lines from {exports} incremental export(s) are folded by key in \
-             Redshift; the load counts the upserts and deletes they fold into"
-        ),
-    });
-    let counts = StageCounts {
-        files_done: files.len() as u64,
-        files_total: files.len() as u64,
-        items_read: lines,
-        upserts: lines,
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        ..StageCounts::default()
-    };
-    report_finished(&input.events, counts, input.store.url_of(&manifest_key));
-    let staged = StagedSet {
-        manifest_key,
-        jsonpaths_key,
-        columns: change_columns(&input.table),
-        files,
-        upserts: lines,
-        deletes: 0,
+    let set = PushdownSet {
         format: StagedFormat::ExportChanges,
+        columns: change_columns(&input.table),
+        jsonpaths,
+        nothing_to_read: "pushdown: the incremental exports have no data files; staged normally instead",
     };
-    Ok((staged, counts))
+    stage_listed_files(input, set, started).await
 }
 
 /// The run's exports, which must all be incremental (a full export is loaded by a full sync).
