@@ -35,7 +35,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 17] = [
+const OVERRIDABLE_KEYS: [Key; 18] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -45,6 +45,7 @@ const OVERRIDABLE_KEYS: [Key; 17] = [
     Key::new("unmapped", "unmapped = \"drop\""),
     Key::new("item_column", "item_column = \"item\""),
     Key::new("staged_file_mb", "staged_file_mb = 64"),
+    Key::new("stage_memory_mb", "stage_memory_mb = 256"),
     Key::new("full_load", "full_load = \"staged\""),
     Key::new("every", "every = \"1h\""),
     Key::new("region", "region = \"us-east-1\""),
@@ -57,7 +58,7 @@ const OVERRIDABLE_KEYS: [Key; 17] = [
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<24>(
+const TABLE_KEYS: &[Key] = &concat_keys::<25>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -159,6 +160,8 @@ pub(super) struct RawOverrides {
     pub unmapped: Option<Spanned<Unmapped>>,
     pub item_column: Option<Spanned<String>>,
     pub staged_file_mb: Option<Spanned<u64>>,
+    /// MiB an incremental stage may hold in memory before it spills to disk.
+    pub stage_memory_mb: Option<Spanned<u64>>,
     pub full_load: Option<Spanned<FullLoad>>,
     /// How often `--watch` and the console sync the table; its floor depends on the source.
     pub every: Option<Spanned<Duration>>,
@@ -259,6 +262,7 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         unmapped: section.choice("unmapped", &[("drop", Unmapped::Drop), ("keep", Unmapped::Keep)]),
         item_column: section.string("item_column"),
         staged_file_mb: unsigned(section.integer("staged_file_mb", 1..=1024)),
+        stage_memory_mb: unsigned(section.integer("stage_memory_mb", 1..=65_536)),
         full_load: section
             .choice("full_load", &[("staged", FullLoad::Staged), ("pushdown", FullLoad::Pushdown)]),
         // The source's own floor (15 min for aws) is checked once the table's source is known.
@@ -403,8 +407,8 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 17);
-        assert_eq!(TABLE_KEYS.len(), 24);
+        assert_eq!(DEFAULTS_KEYS.len(), 18);
+        assert_eq!(TABLE_KEYS.len(), 25);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "endpoint_url"));

@@ -66,6 +66,10 @@ pub struct StageCounts {
     /// Compressed bytes of staged files written.
     pub bytes_out: u64,
     pub elapsed_ms: u64,
+    /// Partitions the fold by key spilled into, its keys being too many for `stage_memory_mb`
+    /// (0: folded in memory). Absent from journals and `--json` of earlier versions.
+    #[serde(default)]
+    pub spill_partitions: u64,
 }
 
 /// Status of one warehouse statement.
