@@ -242,7 +242,12 @@ fn stage_newest_first(
         cancelled(workers.cancel)?;
         workers.progress.spilled(plan.partitions);
         let export_arns: Vec<String> = exports.iter().rev().map(|e| e.export_arn.clone()).collect();
-        let fold = SpillFold { plan, export_arns: &export_arns, spool_dir: sink.spool_dir() };
+        let fold = SpillFold {
+            plan,
+            export_arns: &export_arns,
+            spool_dir: sink.spool_dir(),
+            refuse_blank_twins: workers.rules.trailing_blanks_insignificant,
+        };
         partitions.retain(|files| !files.is_empty());
         workers.fold_spilled(&fold, partitions, &mut writers)?;
     }

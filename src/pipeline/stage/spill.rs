@@ -38,8 +38,9 @@ pub const MAX_PARTITIONS: u64 = 256;
 const WRITE_BUFFER: usize = 32 * 1024;
 /// Read buffer of a partition file.
 pub const READ_BUFFER: usize = 256 * 1024;
-/// Fixed part of a record: rank, file, line, change, nulled, key length, staged length.
-const HEADER_BYTES: usize = 4 + 4 + 8 + 1 + 4 + 4 + 4;
+/// Fixed part of a record: rank, file, line, change, nulled, key length, staged length, hash,
+/// compared digest.
+const HEADER_BYTES: usize = 4 + 4 + 8 + 1 + 4 + 4 + 4 + 8 + 16;
 
 /// How a stage spills: into how many partitions, and how much memory folding one may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,12 @@ pub struct Record<K, S> {
     pub line: u64,
     pub change: Change,
     pub nulled: u32,
+    /// What picks the key's partition ([`key_hash`], or its compared digest under Redshift, so
+    /// that keys differing by trailing blanks meet in one partition).
+    pub hash: u64,
+    /// The digest of the key as Redshift compares it (see [`super::key_checks`]); 0 when the
+    /// warehouse compares keys exactly.
+    pub compared: u128,
     /// The key ([`crate::ddb::ItemKey`]'s text).
     pub key: K,
     /// The staged line, with its newline (empty for a type error).
@@ -103,6 +110,8 @@ impl RecordRef<'_> {
         header[17..21].copy_from_slice(&self.nulled.to_le_bytes());
         header[21..25].copy_from_slice(&length(self.key)?.to_le_bytes());
         header[25..29].copy_from_slice(&length(self.staged)?.to_le_bytes());
+        header[29..37].copy_from_slice(&self.hash.to_le_bytes());
+        header[37..53].copy_from_slice(&self.compared.to_le_bytes());
         out.write_all(&header)?;
         out.write_all(self.key)?;
         out.write_all(self.staged)
@@ -140,6 +149,8 @@ impl OwnedRecord {
             line: u64::from_le_bytes(header[8..16].try_into().unwrap_or_default()),
             change,
             nulled: u32_at(17),
+            hash: u64::from_le_bytes(header[29..37].try_into().unwrap_or_default()),
+            compared: u128::from_le_bytes(header[37..53].try_into().unwrap_or_default()),
             key,
             staged,
         })
@@ -152,19 +163,27 @@ impl OwnedRecord {
             line: self.line,
             change: self.change,
             nulled: self.nulled,
+            hash: self.hash,
+            compared: self.compared,
             key: &self.key,
             staged: &self.staged,
         }
     }
 }
 
-/// The partition (of `partitions`) a key goes to in split `depth`. Each depth mixes the key's
-/// hash differently, so a partition split again spreads over all of its sub-partitions; and
-/// the mix keeps partitions from sharing hash bits the fold's hash map relies on.
-pub fn partition_of(key: &[u8], depth: u32, partitions: usize) -> usize {
+/// The hash of a key's text that picks its partition when keys are compared exactly.
+pub fn key_hash(key: &[u8]) -> u64 {
     let mut hasher = KeyHasher::default();
     hasher.write(key);
-    let mut x = hasher.finish() ^ u64::from(depth + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    hasher.finish()
+}
+
+/// The partition (of `partitions`) a record with `hash` goes to in split `depth`. Each depth
+/// mixes the hash differently, so a partition split again spreads over all of its
+/// sub-partitions; and the mix keeps partitions from sharing hash bits the fold's hash map
+/// relies on.
+pub fn partition_of(hash: u64, depth: u32, partitions: usize) -> usize {
+    let mut x = hash ^ u64::from(depth + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     // The splitmix64 finaliser.
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -217,7 +236,7 @@ impl SpillWriter {
     }
 
     pub fn write(&mut self, record: &RecordRef<'_>) -> Result<(), StageError> {
-        let index = partition_of(record.key, self.depth, self.partitions.len());
+        let index = partition_of(record.hash, self.depth, self.partitions.len());
         let open = match &mut self.partitions[index] {
             Some(open) => open,
             slot => {
@@ -256,7 +275,18 @@ mod tests {
     use super::*;
 
     fn record<'a>(rank: u32, key: &'a [u8], staged: &'a [u8]) -> RecordRef<'a> {
-        Record { rank, file: 7, line: 1 << 40, change: Change::Delete, nulled: 3, key, staged }
+        let (hash, compared) = (key_hash(key), u128::MAX - 5);
+        Record {
+            rank,
+            file: 7,
+            line: 1 << 40,
+            change: Change::Delete,
+            nulled: 3,
+            hash,
+            compared,
+            key,
+            staged,
+        }
     }
 
     #[test]
@@ -284,7 +314,7 @@ mod tests {
             let file = file.as_ref().expect("200 keys reach every one of 4 partitions");
             for read in file.records().unwrap() {
                 let read = read.unwrap();
-                assert_eq!(partition_of(&read.key, 0, 4), index);
+                assert_eq!(partition_of(key_hash(&read.key), 0, 4), index);
                 let key = &keys[read.rank as usize];
                 assert_eq!(read.as_ref(), record(read.rank, key.as_bytes(), b"{\"a\":1}\n"));
                 seen += 1;
@@ -299,10 +329,11 @@ mod tests {
     #[test]
     fn another_depth_splits_a_partition_evenly() {
         let keys: Vec<String> = (0..4000).map(|i| format!("key-{i}")).collect();
-        let first: Vec<&String> = keys.iter().filter(|k| partition_of(k.as_bytes(), 0, 4) == 0).collect();
+        let first: Vec<&String> =
+            keys.iter().filter(|k| partition_of(key_hash(k.as_bytes()), 0, 4) == 0).collect();
         let mut again = [0usize; 4];
         for key in &first {
-            again[partition_of(key.as_bytes(), 1, 4)] += 1;
+            again[partition_of(key_hash(key.as_bytes()), 1, 4)] += 1;
         }
         assert!(again.iter().all(|&n| n > first.len() / 8), "{again:?} of {}", first.len());
     }

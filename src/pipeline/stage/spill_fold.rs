@@ -12,6 +12,8 @@ use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::ddb::ItemKey;
+
 use super::error::{StageError, capped};
 use super::fold::KeyHasher;
 use super::key_checks::Origin;
@@ -35,6 +37,7 @@ struct Winner {
     line: u64,
     change: Change,
     nulled: u32,
+    compared: u128,
     staged: Box<[u8]>,
     /// A file holding the key again in the same export (an error if this export wins).
     again_in: Option<u32>,
@@ -48,6 +51,7 @@ impl Winner {
             line: record.line,
             change: record.change,
             nulled: record.nulled,
+            compared: record.compared,
             staged: record.staged,
             again_in: None,
         }
@@ -60,6 +64,8 @@ pub struct SpillFold<'a> {
     /// The exports' ARNs by rank (newest first).
     pub export_arns: &'a [String],
     pub spool_dir: &'a std::path::Path,
+    /// Keys differing only by trailing blanks may not both stage (Redshift).
+    pub refuse_blank_twins: bool,
 }
 
 /// The partitions left to fold, and the first failure (which stops every thread).
@@ -183,10 +189,37 @@ impl Workers<'_> {
                 }
             }
         }
+        if fold.refuse_blank_twins {
+            self.refuse_blank_twins(&winners)?;
+        }
         for (key, winner) in winners {
             self.stage_winner(fold, &key, winner, writer, &mut delta)?;
         }
         self.progress.add(&mut delta);
+        Ok(())
+    }
+
+    /// Two winners with one compared digest are two keys differing only by trailing blanks (the
+    /// winners' exact keys all differ); the in-memory stage refuses them through
+    /// [`super::key_checks::KeyDigests`], which records exactly the staged keys too.
+    fn refuse_blank_twins(
+        &self,
+        winners: &HashMap<Box<[u8]>, Winner, BuildHasherDefault<KeyHasher>>,
+    ) -> Result<(), StageError> {
+        let mut seen: HashMap<u128, &Winner> = HashMap::with_capacity(winners.len());
+        for (key, winner) in winners {
+            let Some(first) = seen.insert(winner.compared, winner) else { continue };
+            let file_name = |file: u32| self.digests.file_name(Origin { file, line: 0 });
+            let first_file = file_name(first.file);
+            return Err(StageError::BlankTwinKeys {
+                key: key_text(key),
+                file: file_name(winner.file),
+                line: winner.line,
+                first_key: self.refind_key(&first_file, first.line),
+                first_file,
+                first_line: first.line,
+            });
+        }
         Ok(())
     }
 
@@ -201,8 +234,7 @@ impl Workers<'_> {
         let file_name = |file: u32| self.digests.file_name(Origin { file, line: 0 });
         if let Some(file) = winner.again_in {
             let export_arn = fold.export_arns.get(winner.rank as usize).cloned().unwrap_or_default();
-            let key = capped(&String::from_utf8_lossy(key)).into_owned();
-            return Err(StageError::DuplicateKey { export_arn, key, file: file_name(file) });
+            return Err(StageError::DuplicateKey { export_arn, key: key_text(key), file: file_name(file) });
         }
         match winner.change {
             Change::TypeError => return Err(self.refind_type_error(&file_name(winner.file), winner.line)),
@@ -213,4 +245,9 @@ impl Workers<'_> {
         writer.line_buffer().extend_from_slice(&winner.staged);
         writer.line_written()
     }
+}
+
+/// A spilled key ([`ItemKey`]'s text) as error messages show it.
+fn key_text(key: &[u8]) -> String {
+    capped(&ItemKey(String::from_utf8_lossy(key).into_owned()).to_string()).into_owned()
 }

@@ -19,13 +19,13 @@ use super::diagnose::{describe, failing_path, lenient_key};
 use super::error::{StageError, capped};
 use super::fold::{ExportKeys, KeyFold};
 use super::image::Map;
-use super::key_checks::{KeyClash, KeyDigests, KeyTypes, Origin};
+use super::key_checks::{KeyClash, KeyDigests, KeyTypes, Origin, digests};
 use super::lines::{ChangeLine, FullItemLine, item_key, key_problem, keys_disagree};
 use super::manifest::{DataFile, ExportFiles, ExportKind};
 use super::map::RowMapper;
 use super::progress::{CountsDelta, Progress};
 use super::reader::DataFileReader;
-use super::spill::{Change, Record, SpillWriter};
+use super::spill::{Change, Record, SpillWriter, key_hash};
 use super::writer::PartWriter;
 
 /// Lines between two checks for cancellation and two progress flushes.
@@ -232,7 +232,7 @@ impl FileStage<'_, '_> {
     fn apply_full_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
         let FullItemLine { item } = self.parse_line(reader, line)?;
         self.check_key(reader, line, &item, "Item")?;
-        self.record_key(reader, &item, false)?;
+        self.record_key(reader, &item)?;
         let mapper = self.workers.mapper;
         let nulled = mapper
             .write_upsert(self.lane.part.line_buffer(), &item, None)
@@ -267,7 +267,7 @@ impl FileStage<'_, '_> {
         }
         self.keys.record(&self.run.export.export_arn, key, reader.key())?;
         if self.workers.rules.trailing_blanks_insignificant {
-            self.record_key(reader, &change.keys, false)?;
+            self.record_key(reader, &change.keys)?;
         }
         let mapper = self.workers.mapper;
         let buffer = self.lane.part.line_buffer();
@@ -294,11 +294,15 @@ impl FileStage<'_, '_> {
         key: &ItemKey,
         write_micros: i64,
     ) -> Result<(), StageError> {
-        if self.workers.rules.trailing_blanks_insignificant {
-            // Every change of a key is recorded, not only its newest: a repeat is the fold's to
-            // judge, a trailing-blank twin is still an error.
-            self.record_key(reader, &change.keys, true)?;
-        }
+        // Under Redshift the fold checks its winners for trailing-blank twins, which the
+        // compared digest sends to one partition.
+        let (hash, compared) = match self.workers.rules.trailing_blanks_insignificant {
+            true => {
+                let (compared, _) = digests(&change.keys, &self.workers.table.key, true);
+                (compared as u64, compared)
+            }
+            false => (key_hash(key.0.as_bytes()), 0),
+        };
         let mapper = self.workers.mapper;
         let Lane { spill, scratch, .. } = &mut *self.lane;
         scratch.clear();
@@ -320,6 +324,8 @@ impl FileStage<'_, '_> {
             line: reader.line_number(),
             change: kind,
             nulled: u32::try_from(nulled).unwrap_or(u32::MAX),
+            hash,
+            compared,
             key: key.0.as_bytes(),
             staged: scratch.as_slice(),
         };
@@ -349,22 +355,14 @@ impl FileStage<'_, '_> {
         }
     }
 
-    /// Remembers the key's digest; a key already staged (a full export holds each item once,
-    /// unless `repeats_allowed`) or one differing from a staged key only by trailing blanks
-    /// (under Redshift) is an error.
-    fn record_key(
-        &self,
-        reader: &DataFileReader,
-        image: &Map<'_>,
-        repeats_allowed: bool,
-    ) -> Result<(), StageError> {
+    /// Remembers the key's digest; a key already staged (a full export holds each item once) or
+    /// one differing from a staged key only by trailing blanks (under Redshift) is an error.
+    fn record_key(&self, reader: &DataFileReader, image: &Map<'_>) -> Result<(), StageError> {
         let line_number = u32::try_from(reader.line_number()).unwrap_or(u32::MAX);
         let origin = Origin { file: self.file_index, line: line_number };
         let key_attributes = &self.workers.table.key;
-        let clash = match self.workers.digests.record(image, key_attributes, origin) {
-            None | Some(KeyClash::Repeated { .. }) if repeats_allowed => return Ok(()),
-            None => return Ok(()),
-            Some(clash) => clash,
+        let Some(clash) = self.workers.digests.record(image, key_attributes, origin) else {
+            return Ok(());
         };
         let key =
             item_key(image, key_attributes).map(|k| capped(&k.to_string()).into_owned()).unwrap_or_default();
@@ -430,7 +428,7 @@ impl FileStage<'_, '_> {
 impl Workers<'_> {
     /// The key on line `line` of data file `file`, read again for an error message (the digest
     /// set keeps no keys, only where they were first seen).
-    fn refind_key(&self, file: &str, line: u64) -> String {
+    pub fn refind_key(&self, file: &str, line: u64) -> String {
         let found = || -> Result<Option<String>, StageError> {
             let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, file)?;
             let mut text = Vec::new();

@@ -155,6 +155,18 @@ async fn a_key_twice_fails_a_spilled_stage_in_the_winning_export_only() {
         }
         other => panic!("{other}"),
     }
+    let one_file = ExportFixture::incremental("d3")
+        .file(&[
+            delete_line(1, "z", 2, true),
+            upsert_line(2, "y", 1, &order("y", 1, "1")),
+            delete_line(3, "z", 2, false),
+        ])
+        .write(&store)
+        .await;
+    let in_memory = run_stage(shared(&store), orders_table(), vec![one_file.clone()]).await.err().unwrap();
+    let spilled =
+        run_stage(shared(&store), spilling(TINY_BUDGET, |_| ()), vec![one_file]).await.err().unwrap();
+    assert_eq!(spilled.to_string(), in_memory.to_string());
     let newer = ExportFixture::incremental("d2")
         .file(&[upsert_line(4, "a", 1, &order("a", 1, "9"))])
         .write(&store)
