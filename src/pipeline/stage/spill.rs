@@ -28,7 +28,7 @@ use super::spool::SpoolFile;
 pub const IN_MEMORY_BYTES_PER_KEY: u64 = 140;
 /// What a spilled change costs in memory while its partition is folded, beyond its own bytes:
 /// the map entry and two allocations.
-pub const FOLD_BYTES_PER_RECORD: u64 = 96;
+pub const FOLD_BYTES_PER_RECORD: u64 = 128;
 /// Bytes a spilled change is assumed to take when the partitions are planned (its staged line
 /// is not known yet); a partition that turns out larger is split again when it is folded.
 const PLANNED_RECORD_BYTES: u64 = 256;
@@ -294,9 +294,9 @@ mod tests {
         assert_eq!(SpillPlan::for_changes(1000, 140_000, 2), None);
         let plan = SpillPlan::for_changes(1001, 140_000, 2).unwrap();
         assert_eq!(plan.fold_budget, 70_000);
-        assert_eq!(plan.partitions, 6, "1001 × 352 B over 70 kB");
+        assert_eq!(plan.partitions, 6, "1001 × 384 B over 70 kB");
         assert_eq!(SpillPlan::for_changes(u64::MAX, 1, 4).unwrap().partitions, MAX_PARTITIONS as usize);
-        assert_eq!(SpillPlan::for_changes(3, 300, 1).unwrap().partitions, 4, "3 × 352 B over 300 B");
+        assert_eq!(SpillPlan::for_changes(3, 300, 1).unwrap().partitions, 4, "3 × 384 B over 300 B");
     }
 
     #[test]
