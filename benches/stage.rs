@@ -251,6 +251,7 @@ fn orders_table(keep_item: bool) -> TableConfig {
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 * 1024 * 1024,
+        stage_memory_bytes: 256 * 1024 * 1024,
         full_load: dynashift::config::FullLoad::Staged,
         incremental_load: dynashift::config::IncrementalLoad::Staged,
         every: None,

@@ -144,20 +144,45 @@ async fn sync(
     events: &mut tokio::sync::mpsc::UnboundedReceiver<dynashift::pipeline::RunEvent>,
     mode: Mode,
 ) -> RunOutcome {
+    sync_noting_spill(engine, events, mode).await.0
+}
+
+/// [`sync`], and the partitions its stage spilled into (0: none, or no stage).
+async fn sync_noting_spill(
+    engine: &Engine,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<dynashift::pipeline::RunEvent>,
+    mode: Mode,
+) -> (RunOutcome, u64) {
     let handle = engine.start("people", RunRequest { mode, dry_run: false }).unwrap();
+    let mut spilled = 0;
     while let Some(event) = events.recv().await {
+        if let dynashift::pipeline::EventKind::StagingFinished { counts, .. } = &event.kind {
+            spilled = counts.spill_partitions;
+        }
         if event.is_terminal() {
             break;
         }
     }
-    handle.join.await.unwrap().expect("the run succeeds")
+    (handle.join.await.unwrap().expect("the run succeeds"), spilled)
 }
 
 type Events = tokio::sync::mpsc::UnboundedReceiver<dynashift::pipeline::RunEvent>;
 
 /// The hand-made export set in a fresh folder, behind an engine with the exports source.
 async fn engine_over_the_export_set(dir: &Path) -> (Engine, Events, Arc<SqliteWarehouse>, TableConfig) {
-    let config = config::load_str(CONFIG, &dir.join("tables.toml")).expect("a valid config");
+    engine_with_stage_memory(dir, None).await
+}
+
+/// [`engine_over_the_export_set`], with the stage's memory budget set in bytes (`Some(1)`: every
+/// incremental stage spills its fold to disk).
+async fn engine_with_stage_memory(
+    dir: &Path,
+    stage_memory_bytes: Option<u64>,
+) -> (Engine, Events, Arc<SqliteWarehouse>, TableConfig) {
+    let mut config = config::load_str(CONFIG, &dir.join("tables.toml")).expect("a valid config");
+    if let Some(bytes) = stage_memory_bytes {
+        config.tables[0].stage_memory_bytes = bytes;
+    }
     let table: TableConfig = config.tables[0].clone();
     let store = Arc::new(LocalStore::new(dir.join("bucket")));
     write_export_set(&store).await;
@@ -198,8 +223,18 @@ async fn a_dry_run_lists_the_data_files_of_existing_exports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_made_export_set_is_applied_in_order_and_only_once() {
+    apply_the_hand_made_export_set(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_set_applies_the_same_when_the_incremental_fold_spills_to_disk() {
+    apply_the_hand_made_export_set(Some(1)).await;
+}
+
+async fn apply_the_hand_made_export_set(stage_memory_bytes: Option<u64>) {
     let dir = tempfile::tempdir().unwrap();
-    let (engine, mut events, warehouse, table) = engine_over_the_export_set(dir.path()).await;
+    let (engine, mut events, warehouse, table) =
+        engine_with_stage_memory(dir.path(), stage_memory_bytes).await;
     let rows = || warehouse.query_rows(&table.target).unwrap().unwrap().rows;
 
     let full = sync(&engine, &mut events, Mode::Full).await;
@@ -213,7 +248,8 @@ async fn a_hand_made_export_set_is_applied_in_order_and_only_once() {
         ]
     );
 
-    let incremental = sync(&engine, &mut events, Mode::Incremental).await;
+    let (incremental, spilled) = sync_noting_spill(&engine, &mut events, Mode::Incremental).await;
+    assert_eq!(spilled > 0, stage_memory_bytes.is_some(), "spilled into {spilled} partitions");
     let RunOutcome::Committed { watermark, target_rows, .. } = incremental else { panic!("{incremental:?}") };
     assert_eq!(watermark.to_rfc3339(), "2026-01-14T10:30:00+00:00");
     assert_eq!(target_rows, 3);

@@ -30,6 +30,7 @@ pub(super) struct Inherited {
     pub unmapped: Option<Unmapped>,
     pub item_column: String,
     pub staged_file_bytes: u64,
+    pub stage_memory_bytes: u64,
     pub full_load: FullLoad,
     pub incremental_load: IncrementalLoad,
     /// `[defaults]`' `every`, with its span: its floor depends on each table's source.
@@ -59,6 +60,7 @@ impl Inherited {
             unmapped: written(&defaults.unmapped),
             item_column,
             staged_file_bytes: written(&defaults.staged_file_mb).unwrap_or(defaults::STAGED_FILE_MB) * MIB,
+            stage_memory_bytes: written(&defaults.stage_memory_mb).unwrap_or(defaults::STAGE_MEMORY_MB) * MIB,
             full_load: written(&defaults.full_load).unwrap_or_default(),
             incremental_load: written(&defaults.incremental_load).unwrap_or_default(),
             every: defaults.every.clone(),
@@ -92,6 +94,7 @@ mod tests {
         assert_eq!(inherited.unmapped, None);
         assert_eq!(inherited.item_column, "item");
         assert_eq!(inherited.staged_file_bytes, 64 * MIB);
+        assert_eq!(inherited.stage_memory_bytes, 256 * MIB);
         assert_eq!(inherited.full_load, FullLoad::Staged);
     }
 
@@ -103,6 +106,7 @@ mod tests {
             unmapped: Some(Spanned::new(0..1, Unmapped::Keep)),
             item_column: Some(Spanned::new(0..1, "raw_item".into())),
             staged_file_mb: Some(Spanned::new(0..1, 8)),
+            stage_memory_mb: Some(Spanned::new(0..1, 32)),
             full_load: Some(Spanned::new(0..1, FullLoad::Pushdown)),
             ..RawOverrides::default()
         };
@@ -114,6 +118,7 @@ mod tests {
         assert_eq!(inherited.unmapped, Some(Unmapped::Keep));
         assert_eq!(inherited.item_column, "raw_item");
         assert_eq!(inherited.staged_file_bytes, 8 * MIB);
+        assert_eq!(inherited.stage_memory_bytes, 32 * MIB);
         assert_eq!(inherited.full_load, FullLoad::Pushdown);
     }
 

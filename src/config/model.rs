@@ -366,6 +366,9 @@ pub struct TableConfig {
     pub max_window: Duration,
     /// Target uncompressed size of one staged file.
     pub staged_file_bytes: u64,
+    /// Memory an incremental stage may give its fold by key before it spills to partitions on
+    /// disk (`stage_memory_mb`); tests set it in bytes to force a spill.
+    pub stage_memory_bytes: u64,
     /// How a full sync loads.
     pub full_load: FullLoad,
     /// How an incremental sync loads.

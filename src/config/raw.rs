@@ -35,7 +35,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 18] = [
+const OVERRIDABLE_KEYS: [Key; 19] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -45,6 +45,7 @@ const OVERRIDABLE_KEYS: [Key; 18] = [
     Key::new("unmapped", "unmapped = \"drop\""),
     Key::new("item_column", "item_column = \"item\""),
     Key::new("staged_file_mb", "staged_file_mb = 64"),
+    Key::new("stage_memory_mb", "stage_memory_mb = 256"),
     Key::new("full_load", "full_load = \"staged\""),
     Key::new("incremental_load", "incremental_load = \"staged\""),
     Key::new("every", "every = \"1h\""),
@@ -58,7 +59,7 @@ const OVERRIDABLE_KEYS: [Key; 18] = [
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<25>(
+const TABLE_KEYS: &[Key] = &concat_keys::<26>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -94,7 +95,9 @@ const CONSOLE_KEYS: &[Key] = &[
 ];
 
 /// `a` then `b`, as one array (const, so the key lists stay `'static`).
+/// A wrong `N` fails the build: a key silently cut off would be refused as unknown.
 const fn concat_keys<const N: usize>(a: &[Key], b: &[Key]) -> [Key; N] {
+    assert!(a.len() + b.len() == N, "concat_keys: N must be the two lists' total length");
     let mut out = [Key::new("", ""); N];
     let mut i = 0;
     while i < a.len() {
@@ -160,6 +163,8 @@ pub(super) struct RawOverrides {
     pub unmapped: Option<Spanned<Unmapped>>,
     pub item_column: Option<Spanned<String>>,
     pub staged_file_mb: Option<Spanned<u64>>,
+    /// MiB an incremental stage may hold in memory before it spills to disk.
+    pub stage_memory_mb: Option<Spanned<u64>>,
     pub full_load: Option<Spanned<FullLoad>>,
     pub incremental_load: Option<Spanned<IncrementalLoad>>,
     /// How often `--watch` and the console sync the table; its floor depends on the source.
@@ -261,6 +266,7 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         unmapped: section.choice("unmapped", &[("drop", Unmapped::Drop), ("keep", Unmapped::Keep)]),
         item_column: section.string("item_column"),
         staged_file_mb: unsigned(section.integer("staged_file_mb", 1..=1024)),
+        stage_memory_mb: unsigned(section.integer("stage_memory_mb", 1..=65_536)),
         full_load: section
             .choice("full_load", &[("staged", FullLoad::Staged), ("pushdown", FullLoad::Pushdown)]),
         incremental_load: section.choice(
@@ -409,10 +415,12 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 18);
-        assert_eq!(TABLE_KEYS.len(), 25);
+        assert_eq!(DEFAULTS_KEYS.len(), 19);
+        assert_eq!(TABLE_KEYS.len(), 26);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
+        assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "stage_memory_mb"));
+        assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "incremental_load"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "endpoint_url"));
     }
 

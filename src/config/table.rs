@@ -71,6 +71,8 @@ pub(super) fn validate_table(
         max_window: written(&overrides.max_window).unwrap_or(inherited.max_window),
         staged_file_bytes: written(&overrides.staged_file_mb)
             .map_or(inherited.staged_file_bytes, |mb| mb * MIB),
+        stage_memory_bytes: written(&overrides.stage_memory_mb)
+            .map_or(inherited.stage_memory_bytes, |mb| mb * MIB),
         full_load,
         incremental_load,
         every,
@@ -359,6 +361,23 @@ mod tests {
         assert_eq!(table.staged_file_bytes, 8 * 1024 * 1024);
         assert_eq!(table.store, StoreLocation::S3 { bucket: "acme".into(), prefix: "dyn/".into() });
         assert_eq!(table.mode, crate::config::Mode::Full);
+    }
+
+    #[test]
+    fn stage_memory_mb_is_inherited_overridden_and_range_checked_at_its_line() {
+        let text = format!("[defaults]\nstage_memory_mb = 64\n{EXPORTS}name = \"events\"\n");
+        assert_eq!(table(&text).stage_memory_bytes, 64 * 1024 * 1024);
+        let text =
+            format!("[defaults]\nstage_memory_mb = 64\n{EXPORTS}name = \"events\"\nstage_memory_mb = 2048\n");
+        assert_eq!(table(&text).stage_memory_bytes, 2048 * 1024 * 1024);
+        assert_eq!(table(&format!("{EXPORTS}name = \"events\"\n")).stage_memory_bytes, 256 * 1024 * 1024);
+        let text = format!("{EXPORTS}name = \"events\"\nstage_memory_mb = 0\n");
+        let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
+        assert_eq!(error.problems.len(), 1, "{:#?}", error.problems);
+        let line = text.lines().position(|l| l.starts_with("stage_memory_mb")).unwrap() + 1;
+        assert_eq!(error.problems[0].line, Some(line));
+        assert!(error.problems[0].message.contains("`stage_memory_mb`"), "{:#?}", error.problems);
+        assert!(error.to_string().contains("/c/tables.toml"), "{error}");
     }
 
     const REDSHIFT: &str = "[defaults]\nbucket = \"s3://acme/dyn/\"\n[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\

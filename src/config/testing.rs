@@ -65,6 +65,7 @@ pub fn orders_table() -> TableConfig {
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 * 1024 * 1024,
+        stage_memory_bytes: 256 * 1024 * 1024,
         full_load: FullLoad::Staged,
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,

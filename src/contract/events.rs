@@ -66,6 +66,10 @@ pub struct StageCounts {
     /// Compressed bytes of staged files written.
     pub bytes_out: u64,
     pub elapsed_ms: u64,
+    /// Partitions the fold by key spilled into, its keys being too many for `stage_memory_mb`
+    /// (0: folded in memory). Absent from journals and `--json` of earlier versions.
+    #[serde(default)]
+    pub spill_partitions: u64,
 }
 
 /// Status of one warehouse statement.
@@ -295,5 +299,23 @@ impl EventSink {
         let event = RunEvent { run_id: self.run_id.clone(), table: self.table.clone(), at: Utc::now(), kind };
         tracing::debug!(run_id = %event.run_id, table = %event.table, event = ?event.kind, "event");
         let _ = self.tx.send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_counts_journaled_before_spilling_existed_read_as_not_spilled() {
+        let earlier = r#"{"files_done":2,"files_total":2,"items_read":9,"upserts":5,"deletes":1,"superseded":3,
+            "nulled_values":0,"bytes_in":100,"bytes_out":80,"elapsed_ms":7}"#;
+        let counts: StageCounts = serde_json::from_str(earlier).unwrap();
+        assert_eq!((counts.upserts, counts.superseded, counts.spill_partitions), (5, 3, 0));
+        let written = serde_json::to_string(&StageCounts { spill_partitions: 4, ..counts }).unwrap();
+        assert!(
+            written.contains(r#""superseded":3"#) && written.contains(r#""spill_partitions":4"#),
+            "{written}"
+        );
     }
 }

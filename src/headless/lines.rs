@@ -134,7 +134,7 @@ pub fn describe(kind: &EventKind, verbosity: Verbosity) -> Option<String> {
             counted(counts.items_read, "item")
         ),
         EventKind::StagingFinished { counts, staged_files, manifest_url } => format!(
-            "staged {} → {}, {} ({} superseded, {} nulled) in {}, {} in → {} out, {:.2} s\n  manifest: {manifest_url}",
+            "staged {} → {}, {} ({} superseded, {} nulled) in {}, {} in → {} out, {:.2} s{}\n  manifest: {manifest_url}",
             counted(counts.items_read, "item"),
             counted(counts.upserts, "upsert"),
             counted(counts.deletes, "delete"),
@@ -143,7 +143,8 @@ pub fn describe(kind: &EventKind, verbosity: Verbosity) -> Option<String> {
             counted(*staged_files as u64, "file"),
             bytes(counts.bytes_in),
             bytes(counts.bytes_out),
-            counts.elapsed_ms as f64 / 1000.0
+            counts.elapsed_ms as f64 / 1000.0,
+            spilled(counts.spill_partitions)
         ),
         EventKind::StatementPlanned { index, total, label, sql } => {
             format!("[{index}/{total}] {label}\n{}", indent(sql))
@@ -226,6 +227,14 @@ fn indent(sql: &str) -> String {
     sql.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
+/// The note a stage that spilled its fold by key to disk adds to its summary.
+fn spilled(partitions: u64) -> String {
+    match partitions {
+        0 => String::new(),
+        n => format!(", spilled to disk in {n} partitions (more changed keys than stage_memory_mb)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +308,14 @@ mod tests {
         let staged = EventKind::StagingFinished { counts, staged_files: 1, manifest_url: "m".into() };
         let line = describe(&staged, Verbosity::Verbose).unwrap();
         assert!(line.starts_with("staged 1 item → 1 upsert, 0 deletes (0 superseded, 0 values nulled) in 1 file, 1.5 KiB in → 97.7 KiB out"), "{line}");
+        assert!(!line.contains("spilled"), "{line}");
+        let counts = StageCounts { spill_partitions: 12, ..counts };
+        let staged = EventKind::StagingFinished { counts, staged_files: 1, manifest_url: "m".into() };
+        let line = describe(&staged, Verbosity::Verbose).unwrap();
+        assert!(
+            line.contains(" s, spilled to disk in 12 partitions (more changed keys than stage_memory_mb)\n"),
+            "{line}"
+        );
         assert_eq!(
             committed("t", Utc::now(), 1, 1, 1).matches(" 1 upsert, 1 delete; target holds 1 row").count(),
             1

@@ -30,6 +30,7 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),
         staged_file_bytes: 64 << 20,
+        stage_memory_bytes: 256 << 20,
         full_load: crate::config::FullLoad::Staged,
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,

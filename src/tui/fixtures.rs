@@ -123,6 +123,7 @@ fn counts(files_done: u64) -> StageCounts {
         bytes_in: 180_000 * files_done,
         bytes_out: 150_000 * files_done,
         elapsed_ms: 1500 * files_done,
+        spill_partitions: 0,
     }
 }
 

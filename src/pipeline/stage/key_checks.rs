@@ -98,7 +98,7 @@ impl KeyDigests {
 
 /// The digest of the key as the warehouse compares it (trailing blanks dropped when `trim`), and
 /// 64 bits of the digest of the exact key.
-fn digests(image: &Map<'_>, key_attributes: &[String], trim: bool) -> (u128, u64) {
+pub(super) fn digests(image: &Map<'_>, key_attributes: &[String], trim: bool) -> (u128, u64) {
     let mut compared = SipHasher13::new();
     let mut exact = SipHasher13::new();
     for name in key_attributes {

@@ -31,6 +31,8 @@ mod progress;
 mod pushdown;
 mod pushdown_changes;
 mod reader;
+mod spill;
+mod spill_fold;
 mod spool;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -63,7 +65,9 @@ use key_checks::{KeyDigests, KeyTypes};
 use manifest::{ExportFiles, ExportKind};
 use map::RowMapper;
 use progress::Progress;
-use worker::Workers;
+use spill::{SpillPlan, SpillWriter, SpilledFile};
+use spill_fold::SpillFold;
+use worker::{Lane, Workers};
 use writer::{PartSink, PartTarget, PartWriter};
 
 /// Most worker threads. Each one holds a staged part in memory (compressed, up to
@@ -199,7 +203,9 @@ async fn stage_data_files(
     }
 }
 
-/// Newest export first, so a key's newest change is staged and older ones are dropped.
+/// Newest export first, so a key's newest change is staged and older ones are dropped. When
+/// the keys would not fit `stage_memory_mb`, the changes spill into partitions by key, folded
+/// once every export is read ([`spill`]).
 fn stage_newest_first(
     workers: &Workers<'_>,
     exports: &[ExportFiles],
@@ -207,19 +213,63 @@ fn stage_newest_first(
 ) -> Result<(), StageError> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let threads = cores.clamp(1, MAX_WORKERS);
-    let mut writers: Vec<PartWriter> = (0..threads).map(|_| PartWriter::new(sink.clone())).collect();
+    let plan = spill_plan(workers.table.stage_memory_bytes, exports, threads);
+    let mut lanes: Vec<Lane> = (0..threads)
+        .map(|_| {
+            let spill = plan.map(|plan| SpillWriter::new(sink.spool_dir(), plan.partitions, 0));
+            Lane::new(PartWriter::new(sink.clone()), spill)
+        })
+        .collect();
     let mut fold = KeyFold::default();
-    for export in exports.iter().rev() {
+    for (rank, export) in exports.iter().rev().enumerate() {
         cancelled(workers.cancel)?;
-        let keys = workers.stage_export(export, &fold, &mut writers)?;
-        if export.kind == ExportKind::Incremental {
+        let rank = u32::try_from(rank).unwrap_or(u32::MAX);
+        let keys = workers.stage_export(export, &fold, rank, &mut lanes)?;
+        if export.kind == ExportKind::Incremental && plan.is_none() {
             fold.absorb(&export.export_arn, keys)?;
         }
+    }
+    let mut writers = Vec::with_capacity(lanes.len());
+    let mut partitions: Vec<Vec<SpilledFile>> = Vec::new();
+    for lane in lanes {
+        if let Some(spill) = lane.spill {
+            partitions.resize_with(partitions.len().max(spill.partitions()), Vec::new);
+            for (partition, file) in spill.finish()?.into_iter().enumerate() {
+                partitions[partition].extend(file);
+            }
+        }
+        writers.push(lane.part);
+    }
+    if let Some(plan) = plan {
+        cancelled(workers.cancel)?;
+        workers.progress.spilled(plan.partitions);
+        let export_arns: Vec<String> = exports.iter().rev().map(|e| e.export_arn.clone()).collect();
+        let fold = SpillFold {
+            plan,
+            export_arns: &export_arns,
+            spool_dir: sink.spool_dir(),
+            refuse_blank_twins: workers.rules.trailing_blanks_insignificant,
+        };
+        partitions.retain(|files| !files.is_empty());
+        workers.fold_spilled(&fold, partitions, &mut writers)?;
     }
     for writer in writers {
         writer.finish()?;
     }
     sink.ensure_one_part()
+}
+
+/// How the stage spills, if the incremental exports' changes (an upper bound of their keys,
+/// from the manifests) would not fit `budget` bytes in the in-memory fold. Full exports are
+/// never folded.
+fn spill_plan(budget: u64, exports: &[ExportFiles], threads: usize) -> Option<SpillPlan> {
+    let changes: u64 = exports
+        .iter()
+        .filter(|e| e.kind == ExportKind::Incremental)
+        .flat_map(|e| &e.files)
+        .map(|f| f.item_count)
+        .sum();
+    SpillPlan::for_changes(changes, budget, threads)
 }
 
 fn cancelled(cancel: &CancellationToken) -> Result<(), StageError> {

@@ -26,6 +26,7 @@ pub struct Progress {
     nulled_values: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    spill_partitions: AtomicU64,
     /// Milliseconds after `started` of the last progress event.
     last_event_ms: AtomicU64,
 }
@@ -55,6 +56,7 @@ impl Progress {
             nulled_values: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            spill_partitions: AtomicU64::new(0),
             last_event_ms: AtomicU64::new(0),
         }
     }
@@ -78,6 +80,11 @@ impl Progress {
     /// Counts a staged part's compressed bytes.
     pub fn add_bytes_out(&self, bytes: u64) {
         self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Records that the fold by key spilled into `partitions` partitions.
+    pub fn spilled(&self, partitions: usize) {
+        self.spill_partitions.store(partitions as u64, Ordering::Relaxed);
     }
 
     /// Reports a verified data file, then progress.
@@ -119,6 +126,7 @@ impl Progress {
             bytes_in: get(&self.bytes_in),
             bytes_out: get(&self.bytes_out),
             elapsed_ms: self.elapsed_ms(),
+            spill_partitions: get(&self.spill_partitions),
         }
     }
 

@@ -135,8 +135,13 @@ pub struct SpoolFile {
 impl SpoolFile {
     /// Creates a new, empty file in `dir` with a name no other spool file (of any process) has.
     pub fn create(dir: &Path) -> io::Result<SpoolFile> {
+        SpoolFile::create_named(dir, "part", "json.gz")
+    }
+
+    /// Like [`SpoolFile::create`], named `dynashift-<kind>-<pid>-<n>.<extension>`.
+    pub fn create_named(dir: &Path, kind: &str, extension: &str) -> io::Result<SpoolFile> {
         let n = SPOOL_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("dynashift-part-{}-{n}.json.gz", std::process::id()));
+        let path = dir.join(format!("dynashift-{kind}-{}-{n}.{extension}", std::process::id()));
         let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
         Ok(SpoolFile { path, file })
     }

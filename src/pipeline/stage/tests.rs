@@ -21,6 +21,8 @@ use crate::source::layout::{LayoutExport, write_export};
 use crate::source::{ExportSource as _, PlanRequest};
 use crate::store::LocalStore;
 
+mod spill;
+
 struct Staged {
     set: StagedSet,
     counts: StageCounts,
@@ -41,15 +43,26 @@ async fn run_stage_with(
     exports: Vec<ExportDescription>,
     cancel: CancellationToken,
 ) -> Result<Staged, StageError> {
+    run_stage_as("run-1", store, table, exports, StageRules::EXACT, cancel).await
+}
+
+async fn run_stage_as(
+    run_id: &str,
+    store: Arc<dyn ObjectStore>,
+    table: TableConfig,
+    exports: Vec<ExportDescription>,
+    rules: StageRules,
+    cancel: CancellationToken,
+) -> Result<Staged, StageError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
     let input = StageInput {
-        run_id: "run-1".into(),
+        run_id: run_id.into(),
         table: Arc::new(table),
         exports,
         store,
-        events: EventSink::new("run-1", "orders", tx),
+        events: EventSink::new(run_id, "orders", tx),
         cancel,
-        rules: StageRules::EXACT,
+        rules,
     };
     let (set, counts) = stage(input).await?;
     let events = std::iter::from_fn(|| rx.try_recv().ok()).map(|e| e.kind).collect();

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::TableConfig;
 use crate::contract::StageRules;
+use crate::ddb::ItemKey;
 use crate::store::ObjectStore;
 
 use super::checksum::checksum_matches;
@@ -18,12 +19,13 @@ use super::diagnose::{describe, failing_path, lenient_key};
 use super::error::{StageError, capped};
 use super::fold::{ExportKeys, KeyFold};
 use super::image::Map;
-use super::key_checks::{KeyClash, KeyDigests, KeyTypes, Origin};
+use super::key_checks::{KeyClash, KeyDigests, KeyTypes, Origin, digests};
 use super::lines::{ChangeLine, FullItemLine, item_key, key_problem, keys_disagree};
 use super::manifest::{DataFile, ExportFiles, ExportKind};
 use super::map::RowMapper;
 use super::progress::{CountsDelta, Progress};
 use super::reader::DataFileReader;
+use super::spill::{Change, Record, SpillWriter, key_hash};
 use super::writer::PartWriter;
 
 /// Lines between two checks for cancellation and two progress flushes.
@@ -45,34 +47,54 @@ pub struct Workers<'a> {
     pub digests: &'a KeyDigests,
 }
 
+/// One worker thread's output: its staged parts, and its partition files when the stage spills.
+pub struct Lane {
+    pub part: PartWriter,
+    pub spill: Option<SpillWriter>,
+    /// A spilled change's staged line, before it is written with its key.
+    scratch: Vec<u8>,
+}
+
+impl Lane {
+    pub fn new(part: PartWriter, spill: Option<SpillWriter>) -> Lane {
+        Lane { part, spill, scratch: Vec::new() }
+    }
+}
+
 /// One export being staged: its files, handed out in order, and the first error (which stops
 /// every worker).
 struct ExportRun<'a> {
     export: &'a ExportFiles,
     fold: &'a KeyFold,
+    /// The export's place among the run's, newest first (what a spilled change records).
+    rank: u32,
     next_file: AtomicUsize,
     stop: AtomicBool,
     failure: Mutex<Option<StageError>>,
 }
 
 impl Workers<'_> {
-    /// Stages every file of `export` with one thread per writer (at most one per file). Returns
-    /// the keys each worker staged (empty for a full export).
+    /// Stages every file of `export` with one thread per lane (at most one per file). Returns
+    /// the keys each worker staged (empty for a full export, and when the lanes spill).
     pub fn stage_export(
         &self,
         export: &ExportFiles,
         fold: &KeyFold,
-        writers: &mut [PartWriter],
+        rank: u32,
+        lanes: &mut [Lane],
     ) -> Result<Vec<ExportKeys>, StageError> {
+        let spilling = lanes.iter().any(|lane| lane.spill.is_some());
         let run = ExportRun {
             export,
             fold,
+            rank,
             next_file: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             failure: Mutex::new(None),
         };
-        let threads = writers.len().min(export.files.len());
+        let threads = lanes.len().min(export.files.len());
         let expected_keys = match export.kind {
+            ExportKind::Incremental if spilling => 0,
             ExportKind::Incremental => {
                 let items: u64 = export.files.iter().map(|f| f.item_count).sum();
                 // The manifest is not verified yet: never trust it with an unbounded allocation.
@@ -81,10 +103,10 @@ impl Workers<'_> {
             ExportKind::Full => 0,
         };
         let keys = std::thread::scope(|scope| {
-            let handles: Vec<_> = writers
+            let handles: Vec<_> = lanes
                 .iter_mut()
                 .take(threads)
-                .map(|writer| scope.spawn(|| self.work(&run, writer, expected_keys)))
+                .map(|lane| scope.spawn(|| self.work(&run, lane, expected_keys)))
                 .collect();
             handles
                 .into_iter()
@@ -98,7 +120,7 @@ impl Workers<'_> {
     }
 
     /// One worker: files from the queue until it is empty, cancelled, or a worker failed.
-    fn work(&self, run: &ExportRun<'_>, writer: &mut PartWriter, expected_keys: usize) -> ExportKeys {
+    fn work(&self, run: &ExportRun<'_>, lane: &mut Lane, expected_keys: usize) -> ExportKeys {
         let mut keys = ExportKeys::with_capacity(expected_keys);
         loop {
             if run.stop.load(Ordering::Relaxed) {
@@ -111,7 +133,7 @@ impl Workers<'_> {
             let Some(file) = run.export.files.get(run.next_file.fetch_add(1, Ordering::Relaxed)) else {
                 break;
             };
-            if let Err(error) = self.stage_file(run, file, writer, &mut keys) {
+            if let Err(error) = self.stage_file(run, file, lane, &mut keys) {
                 run.fail(error);
                 break;
             }
@@ -123,13 +145,13 @@ impl Workers<'_> {
         &self,
         run: &ExportRun<'_>,
         file: &DataFile,
-        writer: &mut PartWriter,
+        lane: &mut Lane,
         keys: &mut ExportKeys,
     ) -> Result<(), StageError> {
         let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, &file.key)?;
         let file_index = self.digests.file_index(&file.key);
         let mut file_stage =
-            FileStage { workers: self, run, writer, keys, delta: CountsDelta::default(), file_index };
+            FileStage { workers: self, run, lane, keys, delta: CountsDelta::default(), file_index };
         let mut line = Vec::with_capacity(16 * 1024);
         let mut items = 0u64;
         let mut bytes_reported = 0u64;
@@ -192,7 +214,7 @@ fn verify(file: &DataFile, items: u64, md5_base64: &str) -> Result<(), StageErro
 struct FileStage<'w, 'a> {
     workers: &'w Workers<'a>,
     run: &'w ExportRun<'w>,
-    writer: &'w mut PartWriter,
+    lane: &'w mut Lane,
     keys: &'w mut ExportKeys,
     delta: CountsDelta,
     /// This file in [`KeyDigests`]' list of files.
@@ -212,11 +234,12 @@ impl FileStage<'_, '_> {
         self.check_key(reader, line, &item, "Item")?;
         self.record_key(reader, &item)?;
         let mapper = self.workers.mapper;
-        let nulled =
-            mapper.write_upsert(self.writer.line_buffer(), &item, None).map_err(|e| type_error(reader, e))?;
+        let nulled = mapper
+            .write_upsert(self.lane.part.line_buffer(), &item, None)
+            .map_err(|e| type_error(reader, e))?;
         self.delta.nulled_values += nulled;
         self.delta.upserts += 1;
-        self.writer.line_written()
+        self.lane.part.line_written()
     }
 
     fn apply_incremental_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
@@ -235,6 +258,9 @@ impl FileStage<'_, '_> {
         }
         let key = item_key(&change.keys, key_attributes)
             .ok_or_else(|| self.line_error(reader, line, Some("Keys"), "`Keys` lacks a key attribute"))?;
+        if self.lane.spill.is_some() {
+            return self.spill_change(reader, &change, &key, write_micros);
+        }
         if self.run.fold.is_superseded(&key) {
             self.delta.superseded += 1;
             return Ok(());
@@ -244,7 +270,7 @@ impl FileStage<'_, '_> {
             self.record_key(reader, &change.keys)?;
         }
         let mapper = self.workers.mapper;
-        let buffer = self.writer.line_buffer();
+        let buffer = self.lane.part.line_buffer();
         let nulled = match &change.new_image {
             Some(image) => mapper.write_upsert(buffer, image, Some(write_micros)),
             None => mapper.write_delete(buffer, &change.keys, write_micros),
@@ -255,7 +281,58 @@ impl FileStage<'_, '_> {
             Some(_) => self.delta.upserts += 1,
             None => self.delta.deletes += 1,
         }
-        self.writer.line_written()
+        self.lane.part.line_written()
+    }
+
+    /// A change of a spilling stage: checked and mapped like any, then written to its key's
+    /// partition; the fold by key and the counts come when the partitions are folded. A value
+    /// that does not fit its column is an error only if the change wins the fold, as in memory.
+    fn spill_change(
+        &mut self,
+        reader: &DataFileReader,
+        change: &ChangeLine<'_>,
+        key: &ItemKey,
+        write_micros: i64,
+    ) -> Result<(), StageError> {
+        // Under Redshift the fold checks its winners for trailing-blank twins, which the
+        // compared digest sends to one partition.
+        let (hash, compared) = match self.workers.rules.trailing_blanks_insignificant {
+            true => {
+                let (compared, _) = digests(&change.keys, &self.workers.table.key, true);
+                (compared as u64, compared)
+            }
+            false => (key_hash(key.0.as_bytes()), 0),
+        };
+        let mapper = self.workers.mapper;
+        let Lane { spill, scratch, .. } = &mut *self.lane;
+        scratch.clear();
+        let mapped = match &change.new_image {
+            Some(image) => mapper.write_upsert(scratch, image, Some(write_micros)),
+            None => mapper.write_delete(scratch, &change.keys, write_micros),
+        };
+        let (kind, nulled) = match mapped {
+            Ok(nulled) if change.new_image.is_some() => (Change::Upsert, nulled),
+            Ok(nulled) => (Change::Delete, nulled),
+            Err(_) => {
+                scratch.clear();
+                (Change::TypeError, 0)
+            }
+        };
+        let record = Record {
+            rank: self.run.rank,
+            file: self.file_index,
+            line: reader.line_number(),
+            change: kind,
+            nulled: u32::try_from(nulled).unwrap_or(u32::MAX),
+            hash,
+            compared,
+            key: key.0.as_bytes(),
+            staged: scratch.as_slice(),
+        };
+        match spill {
+            Some(spill) => spill.write(&record),
+            None => Ok(()),
+        }
     }
 
     /// `image` (`what`: `Item`, `Keys`, `NewImage`) has every key attribute, of a key type, of the
@@ -351,7 +428,7 @@ impl FileStage<'_, '_> {
 impl Workers<'_> {
     /// The key on line `line` of data file `file`, read again for an error message (the digest
     /// set keeps no keys, only where they were first seen).
-    fn refind_key(&self, file: &str, line: u64) -> String {
+    pub fn refind_key(&self, file: &str, line: u64) -> String {
         let found = || -> Result<Option<String>, StageError> {
             let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, file)?;
             let mut text = Vec::new();
@@ -363,6 +440,38 @@ impl Workers<'_> {
             Ok(None)
         };
         found().ok().flatten().unwrap_or_else(|| "(no longer readable)".to_owned())
+    }
+}
+
+impl Workers<'_> {
+    /// The type error of a spilled change that won its fold, read again from line `line` of
+    /// `file` (a spilled change keeps only that it failed).
+    pub fn refind_type_error(&self, file: &str, line: u64) -> StageError {
+        let found = || -> Result<Option<StageError>, StageError> {
+            let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, file)?;
+            let mut text = Vec::new();
+            while reader.read_line(&mut text)? {
+                if reader.line_number() != line {
+                    continue;
+                }
+                let Ok(change) = serde_json::from_slice::<ChangeLine<'_>>(&text) else { return Ok(None) };
+                let micros = change.write_micros().unwrap_or_default();
+                let mut out = Vec::new();
+                let mapped = match &change.new_image {
+                    Some(image) => self.mapper.write_upsert(&mut out, image, Some(micros)),
+                    None => self.mapper.write_delete(&mut out, &change.keys, micros),
+                };
+                return Ok(mapped.err().map(|error| type_error(&reader, error)));
+            }
+            Ok(None)
+        };
+        found().unwrap_or_else(Some).unwrap_or_else(|| StageError::NotAnItem {
+            key: file.into(),
+            line,
+            reason: "a value did not fit its column when the line was staged, but the line reads \
+                     differently now: the data file changed while it was staged; sync again"
+                .into(),
+        })
     }
 }
 

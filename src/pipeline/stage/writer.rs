@@ -76,6 +76,11 @@ impl PartSink {
         }
     }
 
+    /// The folder parts (and a spilling stage's partitions) are spooled in.
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool_dir
+    }
+
     /// Writes an empty part when no worker wrote any, so a staged set always has one file.
     pub fn ensure_one_part(&self) -> Result<(), StageError> {
         if self.written.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
