@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::catalog::DemoTable;
 use super::error::DemoError;
 use super::files::{create_private_dir, lock_exclusive, read_json, write_json};
-use super::index::{HistoryIndex, KeyChange, WriteRef};
-use super::log::{Location, WriteLog, WriteRecord};
+use super::index::{HistoryIndex, KeyChange};
+use super::log::{WriteLog, WriteRecord};
 use super::seed::{Step, rng_for};
 use super::workload::{HOUR_MICROS, MINUTE_MICROS, WriteKind, choose_kind, write_times, writes_in_minute};
 use crate::ddb::{Item, ItemKey};
@@ -135,16 +135,57 @@ impl History {
 
     /// Every item that exists at `t`, in key order. Call [`History::prepare`] through `t` first.
     pub fn items_at(&mut self, t: DateTime<Utc>) -> Result<Vec<Item>, DemoError> {
-        let puts = self.index.state_at(t.timestamp_micros());
-        let mut images = self.read_images(&puts)?;
-        Ok(puts.iter().map(|w| images.remove(&w.at.offset).expect("every put was read")).collect())
+        let mut items = Vec::new();
+        self.for_each_item_at(t, |item| {
+            items.push(item);
+            Ok(())
+        })?;
+        Ok(items)
+    }
+
+    /// Calls `each` with every item that exists at `t`, in key order, reading them from the log
+    /// one at a time (an export of any size is never held in memory). Call
+    /// [`History::prepare`] through `t` first.
+    pub fn for_each_item_at(
+        &mut self,
+        t: DateTime<Utc>,
+        mut each: impl FnMut(Item) -> Result<(), DemoError>,
+    ) -> Result<(), DemoError> {
+        for put in self.index.state_at(t.timestamp_micros()) {
+            let record = self.log.read(put.at)?;
+            let image = record
+                .image
+                .ok_or_else(|| self.damaged(format!("the put at byte {} has no image", put.at.offset)))?;
+            each(image)?;
+        }
+        Ok(())
     }
 
     /// Every key written in `[from, to)` with its images at both ends, in key order. Call
     /// [`History::prepare`] through `to` first.
+    #[cfg(test)]
     pub fn changes(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ItemChange>, DemoError> {
-        let changes = self.index.changes_in(from.timestamp_micros(), to.timestamp_micros());
-        changes.iter().map(|change| self.read_change(change)).collect()
+        let mut changes = Vec::new();
+        self.for_each_change(from, to, |change| {
+            changes.push(change);
+            Ok(())
+        })?;
+        Ok(changes)
+    }
+
+    /// Calls `each` with every key written in `[from, to)` and its images at both ends, in key
+    /// order, reading the images one key at a time. Call [`History::prepare`] through `to` first.
+    pub fn for_each_change(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut each: impl FnMut(ItemChange) -> Result<(), DemoError>,
+    ) -> Result<(), DemoError> {
+        for change in self.index.changes_in(from.timestamp_micros(), to.timestamp_micros()) {
+            let change = self.read_change(&change)?;
+            each(change)?;
+        }
+        Ok(())
     }
 
     fn read_change(&mut self, change: &KeyChange) -> Result<ItemChange, DemoError> {
@@ -163,21 +204,6 @@ impl History {
             new: new.and_then(|r| r.image),
             last_write_micros: change.last_write,
         })
-    }
-
-    /// Images of `puts`, read in log order (sequential reads), keyed by offset.
-    fn read_images(&mut self, puts: &[WriteRef]) -> Result<std::collections::HashMap<u64, Item>, DemoError> {
-        let mut locations: Vec<Location> = puts.iter().map(|w| w.at).collect();
-        locations.sort_by_key(|at| at.offset);
-        let mut images = std::collections::HashMap::with_capacity(locations.len());
-        for at in locations {
-            let record = self.log.read(at)?;
-            let image = record
-                .image
-                .ok_or_else(|| self.damaged(format!("the put at byte {} has no image", at.offset)))?;
-            images.insert(at.offset, image);
-        }
-        Ok(images)
     }
 
     /// Reads `meta.json` and brings the index up to its committed length; `None` for a new table.
@@ -308,7 +334,7 @@ impl History {
     fn append(&mut self, ts: i64, keys: Item, image: Option<Item>) -> Result<(), DemoError> {
         let key = ItemKey::of(&keys, &self.key_attributes).expect("generated writes carry their key");
         let put = image.is_some();
-        let at = self.log.append(&WriteRecord { ts, keys, image });
+        let at = self.log.append(&WriteRecord { ts, keys, image })?;
         self.index
             .record(ts, key, at, put)
             .map_err(|e| self.damaged(format!("generated write at {} follows one at {}", e.ts, e.previous)))

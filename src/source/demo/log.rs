@@ -44,6 +44,9 @@ pub struct Location {
     pub len: u32,
 }
 
+/// Pending bytes that are moved into the file without waiting for the commit.
+const PENDING_LIMIT: usize = 4 << 20;
+
 pub struct WriteLog {
     path: PathBuf,
     /// The table's state folder, named in errors about damaged content.
@@ -83,24 +86,35 @@ impl WriteLog {
     }
 
     /// Appends a write; it can be read back at once, and is durable after [`WriteLog::commit`].
-    pub fn append(&mut self, record: &WriteRecord) -> Location {
+    /// Pending lines go to the file (uncommitted) every [`PENDING_LIMIT`] bytes, so generating a
+    /// million items does not hold them all.
+    pub fn append(&mut self, record: &WriteRecord) -> Result<Location, DemoError> {
         let offset = self.len();
         serde_json::to_writer(&mut self.pending, record).expect("write records always serialize");
         self.pending.push(b'\n');
         let len = (self.len() - offset) as u32;
-        Location { offset, len }
+        if self.pending.len() >= PENDING_LIMIT {
+            self.write_pending()?;
+        }
+        Ok(Location { offset, len })
     }
 
     /// Writes pending lines and syncs them to disk; returns the durable length.
     pub fn commit(&mut self) -> Result<u64, DemoError> {
+        self.write_pending()?;
+        self.file.sync_data().map_err(DemoError::io(&self.path))?;
+        Ok(self.written)
+    }
+
+    /// Moves pending lines into the file (past the committed length until the next commit).
+    fn write_pending(&mut self) -> Result<(), DemoError> {
         if !self.pending.is_empty() {
             self.file.seek(SeekFrom::Start(self.written)).map_err(DemoError::io(&self.path))?;
             self.file.write_all(&self.pending).map_err(DemoError::io(&self.path))?;
             self.written += self.pending.len() as u64;
             self.pending.clear();
         }
-        self.file.sync_data().map_err(DemoError::io(&self.path))?;
-        Ok(self.written)
+        Ok(())
     }
 
     /// Reads the write at `at`.
@@ -158,10 +172,10 @@ mod tests {
     fn appended_writes_read_back_before_and_after_commit() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = WriteLog::open(&dir.path().join("writes.jsonl"), dir.path()).unwrap();
-        let first = log.append(&record(1, true));
+        let first = log.append(&record(1, true)).unwrap();
         assert_eq!(log.read(first).unwrap(), record(1, true), "pending lines are readable");
         assert_eq!(log.commit().unwrap(), log.len());
-        let second = log.append(&record(2, false));
+        let second = log.append(&record(2, false)).unwrap();
         assert_eq!(log.read(first).unwrap(), record(1, true));
         assert_eq!(log.read(second).unwrap(), record(2, false));
         let committed = log.commit().unwrap();
@@ -179,7 +193,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("writes.jsonl");
         let mut log = WriteLog::open(&path, dir.path()).unwrap();
-        log.append(&record(1, true));
+        log.append(&record(1, true)).unwrap();
         let committed = log.commit().unwrap();
         std::fs::OpenOptions::new()
             .append(true)
@@ -191,6 +205,27 @@ mod tests {
         assert!(log.file_len().unwrap() > committed);
         log.truncate(committed).unwrap();
         assert_eq!(log.scan(0, log.len()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_long_generation_spills_to_the_file_before_its_commit_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writes.jsonl");
+        let mut log = WriteLog::open(&path, dir.path()).unwrap();
+        let big = |ts| {
+            let mut r = record(ts, true);
+            r.image.as_mut().unwrap().insert("pad".into(), V::S("x".repeat(100_000)));
+            r
+        };
+        let locations: Vec<Location> = (0..60).map(|ts| log.append(&big(ts)).unwrap()).collect();
+        assert!(log.file_len().unwrap() > 0, "pending lines reached the file");
+        assert!(log.pending.len() < PENDING_LIMIT);
+        assert_eq!(log.read(locations[0]).unwrap(), big(0));
+        assert_eq!(log.read(locations[59]).unwrap(), big(59));
+        // Uncommitted, the spilled lines are a crashed writer's tail.
+        let mut reopened = WriteLog::open(&path, dir.path()).unwrap();
+        reopened.truncate(0).unwrap();
+        assert_eq!(reopened.file_len().unwrap(), 0);
     }
 
     #[test]

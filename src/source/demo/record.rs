@@ -90,6 +90,11 @@ impl ExportRecords {
         Ok(None)
     }
 
+    /// Where the data files of `export_id` are written before they go to the store.
+    pub fn parts_dir(&self, export_id: &str) -> PathBuf {
+        self.dir.join(format!("{export_id}.parts"))
+    }
+
     fn path_of(&self, export_id: &str) -> PathBuf {
         self.dir.join(format!("{export_id}.json"))
     }

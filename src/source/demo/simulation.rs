@@ -81,13 +81,35 @@ impl SimulatedTable {
         self.with_history_through(t, move |history| history.items_at(t)).await
     }
 
-    /// Every key written in `[from, to)`, with its images at both ends, in key order.
-    pub async fn changes(
+    /// Passes every item that exists at `t`, in key order, one at a time to `each` with `sink`;
+    /// returns the sink.
+    pub async fn fold_items_at<S: Send + 'static>(
+        &self,
+        t: DateTime<Utc>,
+        mut sink: S,
+        each: impl Fn(&mut S, Item) -> Result<(), DemoError> + Send + 'static,
+    ) -> Result<S, SourceError> {
+        self.with_history_through(t, move |history| {
+            history.for_each_item_at(t, |item| each(&mut sink, item))?;
+            Ok(sink)
+        })
+        .await
+    }
+
+    /// Passes every key written in `[from, to)` with its images at both ends, in key order, one
+    /// at a time to `each` with `sink`; returns the sink.
+    pub async fn fold_changes<S: Send + 'static>(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<ItemChange>, SourceError> {
-        self.with_history_through(to, move |history| history.changes(from, to)).await
+        mut sink: S,
+        each: impl Fn(&mut S, ItemChange) -> Result<(), DemoError> + Send + 'static,
+    ) -> Result<S, SourceError> {
+        self.with_history_through(to, move |history| {
+            history.for_each_change(from, to, |change| each(&mut sink, change))?;
+            Ok(sink)
+        })
+        .await
     }
 
     /// Runs `read` on the history once every write before `through` exists.

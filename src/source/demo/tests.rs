@@ -321,6 +321,13 @@ async fn a_full_export_has_the_aws_layout_and_every_item_at_its_time() {
     assert_eq!(description.item_count, Some(expected.len() as u64));
     assert!(description.billed_size_bytes.unwrap() > 0);
     assert_eq!(by_key(items), by_key(expected));
+    let exports_dir = fixture.settings.state_dir.join("orders/exports");
+    let leftovers: Vec<String> = std::fs::read_dir(&exports_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".json"))
+        .collect();
+    assert!(leftovers.is_empty(), "the data files are written aside, then removed: {leftovers:?}");
 }
 
 #[tokio::test]
