@@ -119,7 +119,13 @@ impl Exporter {
         if record.completion.is_none() {
             record.completion = Some(self.write(&record).await?);
             let (records, saved) = (self.records.clone(), record.clone());
-            blocking(move || records.save(&saved)).await?;
+            let pending = blocking(move || {
+                records.save(&saved)?;
+                records.earliest_pending()
+            })
+            .await?;
+            // Still under the exports lock: no export can start (and pick an instant) meanwhile.
+            self.table.compact(pending).await?;
         }
         Ok(describe_record(&record))
     }

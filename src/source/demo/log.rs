@@ -131,6 +131,27 @@ impl WriteLog {
             .map_err(|e| DemoError::damaged(&self.path, &self.folder, format!("at byte {}: {e}", at.offset)))
     }
 
+    /// The bytes of the line at `at`, newline included, as stored.
+    pub fn read_raw(&mut self, at: Location) -> Result<Vec<u8>, DemoError> {
+        self.write_pending()?;
+        let mut line = vec![0u8; at.len as usize];
+        self.file.seek(SeekFrom::Start(at.offset)).map_err(DemoError::io(&self.path))?;
+        self.file.read_exact(&mut line).map_err(DemoError::io(&self.path))?;
+        Ok(line)
+    }
+
+    /// Copies bytes `from..to` of the file into `out`.
+    pub fn copy_range(&mut self, from: u64, to: u64, out: &mut impl Write) -> Result<(), DemoError> {
+        self.write_pending()?;
+        self.file.seek(SeekFrom::Start(from)).map_err(DemoError::io(&self.path))?;
+        let copied =
+            std::io::copy(&mut (&self.file).take(to - from), out).map_err(DemoError::io(&self.path))?;
+        if copied != to - from {
+            return Err(DemoError::damaged(&self.path, &self.folder, format!("it ends before byte {to}")));
+        }
+        Ok(())
+    }
+
     /// The lines in bytes `from..to` of the file, with their locations, in order.
     pub fn scan(&mut self, from: u64, to: u64) -> Result<Vec<(Location, WriteHeader)>, DemoError> {
         self.file.seek(SeekFrom::Start(from)).map_err(DemoError::io(&self.path))?;

@@ -19,6 +19,9 @@ use crate::source::windows::RestorableRange;
 pub const RECOVERY_PERIOD: Duration = Duration::days(35);
 /// How far PITR's latest restorable time trails the current time.
 pub const PITR_TRAIL: Duration = Duration::minutes(5);
+/// History kept beyond the recovery period before compaction may drop it: an export whose
+/// instants were checked against the range just before a compaction still finds its writes.
+pub const COMPACTION_SLACK: Duration = Duration::days(1);
 
 static CLOCKS: ProcessShared<SimClock> = ProcessShared::new();
 static HISTORIES: ProcessShared<Mutex<History>> = ProcessShared::new();
@@ -108,6 +111,19 @@ impl SimulatedTable {
         self.with_history_through(to, move |history| {
             history.for_each_change(from, to, |change| each(&mut sink, change))?;
             Ok(sink)
+        })
+        .await
+    }
+
+    /// Compacts the history of writes older than the recovery period (plus
+    /// [`COMPACTION_SLACK`]) and older than `pending_from`, the earliest instant an export
+    /// still in progress covers. Returns whether it compacted.
+    pub async fn compact(&self, pending_from: Option<DateTime<Utc>>) -> Result<bool, SourceError> {
+        let (clock, history) = (self.clock.clone(), self.history.clone());
+        blocking(move || {
+            let recoverable = clock.now()? - RECOVERY_PERIOD - COMPACTION_SLACK;
+            let keep_from = pending_from.map_or(recoverable, |pending| pending.min(recoverable));
+            lock(&history).compact(keep_from)
         })
         .await
     }

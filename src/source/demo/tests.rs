@@ -417,3 +417,23 @@ async fn a_retried_start_finds_its_export_even_after_the_instant_has_aged() {
     let err = source.start_export(&spec, &target(), "fresh").await.unwrap_err();
     assert!(err.to_string().starts_with("InvalidExportTimeException"), "{err}");
 }
+
+#[tokio::test]
+async fn completing_an_export_compacts_history_past_the_recovery_period() {
+    let mut fixture = Fixture::new();
+    fixture.settings.writes_per_hour = 2;
+    let source = fixture.open("orders");
+    let created = source.now().await.unwrap();
+    source.advance(Duration::days(60)).await.unwrap();
+    let export_time = source.now().await.unwrap() - Duration::minutes(7);
+    let description = export(&source, ExportSpec::Full { export_time }, "after-60-days").await;
+
+    let folder = fixture.settings.state_dir.join("orders");
+    assert!(folder.join("writes-1.jsonl").exists(), "24 days of writes were compacted away");
+    assert!(!folder.join("writes.jsonl").exists());
+    let read = read_export(&fixture.store, &description).await;
+    let items = read.lines.into_iter().map(|l| l.item.unwrap());
+    assert_eq!(by_key(items), by_key(source.items_at(export_time).await.unwrap()));
+    let err = source.items_at(created).await.unwrap_err().to_string();
+    assert!(err.contains("compacted away"), "{err}");
+}
