@@ -124,7 +124,8 @@ impl Exporter {
                 records.earliest_pending()
             })
             .await?;
-            // Still under the exports lock: no export can start (and pick an instant) meanwhile.
+            // Still under the exports lock, so no export is recorded meanwhile; one whose instants
+            // were checked just before waits for the lock, which `COMPACTION_SLACK` allows for.
             self.table.compact(pending).await?;
         }
         Ok(describe_record(&record))
