@@ -152,23 +152,28 @@ impl WriteLog {
         Ok(())
     }
 
-    /// The lines in bytes `from..to` of the file, with their locations, in order.
-    pub fn scan(&mut self, from: u64, to: u64) -> Result<Vec<(Location, WriteHeader)>, DemoError> {
+    /// Passes each line in bytes `from..to` of the file, with its location, in order, to `each`
+    /// (one at a time: indexing a million-item log must not hold its headers).
+    pub fn scan(
+        &mut self,
+        from: u64,
+        to: u64,
+        mut each: impl FnMut(Location, WriteHeader) -> Result<(), DemoError>,
+    ) -> Result<(), DemoError> {
         self.file.seek(SeekFrom::Start(from)).map_err(DemoError::io(&self.path))?;
         let mut reader = BufReader::new((&self.file).take(to - from));
-        let mut out = Vec::new();
         let mut offset = from;
         let mut line = Vec::new();
         loop {
             line.clear();
             let read = reader.read_until(b'\n', &mut line).map_err(DemoError::io(&self.path))?;
             if read == 0 {
-                return Ok(out);
+                return Ok(());
             }
             let header: WriteHeader = serde_json::from_slice(&line).map_err(|e| {
                 DemoError::damaged(&self.path, &self.folder, format!("at byte {offset}: {e}"))
             })?;
-            out.push((Location { offset, len: read as u32 }, header));
+            each(Location { offset, len: read as u32 }, header)?;
             offset += read as u64;
         }
     }
@@ -178,6 +183,15 @@ impl WriteLog {
 mod tests {
     use super::*;
     use crate::ddb::AttributeValue as V;
+
+    fn scan_all(log: &mut WriteLog, from: u64, to: u64) -> Result<Vec<(Location, WriteHeader)>, DemoError> {
+        let mut lines = Vec::new();
+        log.scan(from, to, |at, header| {
+            lines.push((at, header));
+            Ok(())
+        })?;
+        Ok(lines)
+    }
 
     fn record(ts: i64, image: bool) -> WriteRecord {
         let keys = Item::from([("id".into(), V::S(format!("k{ts}")))]);
@@ -202,7 +216,7 @@ mod tests {
         let committed = log.commit().unwrap();
 
         let mut reopened = WriteLog::open(&dir.path().join("writes.jsonl"), dir.path()).unwrap();
-        let scanned = reopened.scan(0, committed).unwrap();
+        let scanned = scan_all(&mut reopened, 0, committed).unwrap();
         assert_eq!(scanned.len(), 2);
         assert_eq!(scanned[0].0, first);
         assert_eq!((scanned[1].1.ts, scanned[1].1.image.is_some()), (2, false));
@@ -225,7 +239,8 @@ mod tests {
         let mut log = WriteLog::open(&path, dir.path()).unwrap();
         assert!(log.file_len().unwrap() > committed);
         log.truncate(committed).unwrap();
-        assert_eq!(log.scan(0, log.len()).unwrap().len(), 1);
+        let len = log.len();
+        assert_eq!(scan_all(&mut log, 0, len).unwrap().len(), 1);
     }
 
     #[test]
@@ -255,7 +270,7 @@ mod tests {
         let path = dir.path().join("writes.jsonl");
         std::fs::write(&path, "garbage\n").unwrap();
         let mut log = WriteLog::open(&path, dir.path()).unwrap();
-        let err = log.scan(0, 8).unwrap_err().to_string();
+        let err = scan_all(&mut log, 0, 8).unwrap_err().to_string();
         assert!(err.contains("writes.jsonl") && err.contains("at byte 0"), "{err}");
     }
 }

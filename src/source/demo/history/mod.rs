@@ -320,30 +320,33 @@ impl History {
         if committed_len == self.indexed_len {
             return Ok(());
         }
+        let (log, index, key_attributes) = (&mut self.log, &mut self.index, &self.key_attributes);
+        let log_path = self.folder.join(&self.log_file);
+        let damaged = |detail: String| DemoError::damaged(&log_path, &self.folder, detail);
+        let key_of = |keys: &Item, offset: u64| {
+            ItemKey::of(keys, key_attributes)
+                .ok_or_else(|| damaged(format!("the write at byte {offset} lacks a key attribute")))
+        };
         if let Some(snapshot) = self.snapshot.filter(|s| self.indexed_len < s.len) {
-            for (at, header) in self.log.scan(self.indexed_len, snapshot.len)? {
-                let key = self.key_of(&header.keys, at.offset)?;
+            log.scan(self.indexed_len, snapshot.len, |at, header| {
+                let key = key_of(&header.keys, at.offset)?;
                 if header.image.is_none() {
-                    return Err(self.damaged(format!("the snapshot line at byte {} is a delete", at.offset)));
+                    return Err(damaged(format!("the snapshot line at byte {} is a delete", at.offset)));
                 }
-                self.index.record_base(header.ts, key, at);
-            }
-            self.index.end_snapshot(snapshot.keys_before);
+                index.record_base(header.ts, key, at);
+                Ok(())
+            })?;
+            index.end_snapshot(snapshot.keys_before);
             self.indexed_len = snapshot.len;
         }
-        for (at, header) in self.log.scan(self.indexed_len, committed_len)? {
-            let key = self.key_of(&header.keys, at.offset)?;
-            self.index
+        log.scan(self.indexed_len, committed_len, |at, header| {
+            let key = key_of(&header.keys, at.offset)?;
+            index
                 .record(header.ts, key, at, header.image.is_some())
-                .map_err(|e| self.damaged(format!("write at {} follows one at {}", e.ts, e.previous)))?;
-        }
+                .map_err(|e| damaged(format!("write at {} follows one at {}", e.ts, e.previous)))
+        })?;
         self.indexed_len = committed_len;
         Ok(())
-    }
-
-    fn key_of(&self, keys: &Item, offset: u64) -> Result<ItemKey, DemoError> {
-        ItemKey::of(keys, &self.key_attributes)
-            .ok_or_else(|| self.damaged(format!("the write at byte {offset} lacks a key attribute")))
     }
 
     /// Makes appended writes durable, then records them as committed.
