@@ -12,7 +12,9 @@
 //! Objects are written in the order DynamoDB's contract implies: `_started` first, data files,
 //! then the manifests, with the summary last — so a reader that sees the summary sees it all.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -80,6 +82,36 @@ pub async fn write_export(
     store: &dyn ObjectStore,
     export: &LayoutExport<'_>,
 ) -> Result<WrittenExport, StoreError> {
+    let (export_dir, data_dir) = export_folders(export);
+    let data = export.files.iter().map(|lines| {
+        let bytes = gzip_lines(lines);
+        let md5 = Md5::digest(&bytes).into();
+        (DataBody::Bytes(bytes), lines.len() as u64, md5)
+    });
+    write_layout(store, export, &export_dir, &data_dir, data.collect()).await
+}
+
+/// Writes `export` into `store` with data files already gzipped into local files (see
+/// [`GzipFileWriter`]), so no export is ever held in memory whatever its size. `export.files` is
+/// not read: `files` holds the data, in the order the manifest lists it.
+pub async fn write_export_from_files(
+    store: &dyn ObjectStore,
+    export: &LayoutExport<'_>,
+    files: &[GzipDataFile],
+) -> Result<WrittenExport, StoreError> {
+    let (export_dir, data_dir) = export_folders(export);
+    let data = files.iter().map(|f| (DataBody::File(&f.path), f.item_count, f.md5)).collect();
+    write_layout(store, export, &export_dir, &data_dir, data).await
+}
+
+/// A data file's content: in memory, or a local file to upload.
+enum DataBody<'a> {
+    Bytes(Vec<u8>),
+    File(&'a Path),
+}
+
+/// The export's own folder and where its data files go.
+fn export_folders(export: &LayoutExport<'_>) -> (String, String) {
     let root = match export.prefix {
         "" => "AWSDynamoDB".to_owned(),
         prefix => format!("{prefix}/AWSDynamoDB"),
@@ -89,21 +121,35 @@ pub async fn write_export(
         ExportSpec::Full { .. } => format!("{export_dir}/data"),
         ExportSpec::Incremental { .. } => format!("{root}/data"),
     };
+    (export_dir, data_dir)
+}
+
+/// `_started`, the data files (each: body, item count, MD5 of the gzip bytes), the manifests.
+async fn write_layout(
+    store: &dyn ObjectStore,
+    export: &LayoutExport<'_>,
+    export_dir: &str,
+    data_dir: &str,
+    data: Vec<(DataBody<'_>, u64, [u8; 16])>,
+) -> Result<WrittenExport, StoreError> {
     store.put(&format!("{export_dir}/_started"), Vec::new()).await?;
 
-    let mut entries = Vec::with_capacity(export.files.len());
-    let mut data_file_keys = Vec::with_capacity(export.files.len());
-    for lines in export.files {
+    let mut entries = Vec::with_capacity(data.len());
+    let mut data_file_keys = Vec::with_capacity(data.len());
+    let mut item_count = 0;
+    for (body, lines, digest) in data {
         let key = format!("{data_dir}/{}.json.gz", random_base32_name());
-        let bytes = gzip_lines(lines);
-        let digest = Md5::digest(&bytes);
         entries.push(ManifestFileEntry {
-            item_count: Some(lines.len() as u64),
-            md5_checksum: Some(base64::engine::general_purpose::STANDARD.encode(digest.as_slice())),
-            etag: Some(hex(digest.as_slice())),
+            item_count: Some(lines),
+            md5_checksum: Some(base64::engine::general_purpose::STANDARD.encode(digest)),
+            etag: Some(hex(&digest)),
             data_file_s3_key: Some(store.bucket_key(&key)),
         });
-        store.put(&key, bytes).await?;
+        match body {
+            DataBody::Bytes(bytes) => store.put(&key, bytes).await?,
+            DataBody::File(path) => store.put_file(&key, path).await?,
+        }
+        item_count += lines;
         data_file_keys.push(key);
     }
 
@@ -115,7 +161,6 @@ pub async fn write_export(
     }
     put_with_md5(store, &files_key, files_json.into_bytes()).await?;
 
-    let item_count = export.files.iter().map(|f| f.len() as u64).sum();
     let arn = export_arn(export.table_arn, export.export_id);
     let mut summary = summary_for(export, &arn, &store.bucket_key(&files_key), item_count);
     summary.s3_prefix = (!export.prefix.is_empty()).then(|| store.bucket_key(export.prefix));
@@ -175,6 +220,75 @@ pub fn gzip_lines(lines: &[String]) -> Vec<u8> {
         encoder.write_all(b"\n").expect("writing to a Vec cannot fail");
     }
     encoder.finish().expect("writing to a Vec cannot fail")
+}
+
+/// A data file written ahead into a local file by [`GzipFileWriter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GzipDataFile {
+    pub path: PathBuf,
+    pub item_count: u64,
+    /// MD5 of the gzip bytes (the manifest's `md5Checksum` and `etag`).
+    pub md5: [u8; 16],
+}
+
+/// Gzips lines into a local file as they come, hashing the compressed bytes on the way, so an
+/// export of any size is written with the memory of one line. The bytes are those
+/// [`gzip_lines`] gives for the same lines.
+pub struct GzipFileWriter {
+    path: PathBuf,
+    encoder: GzEncoder<Md5Writer<BufWriter<File>>>,
+    item_count: u64,
+}
+
+impl GzipFileWriter {
+    /// Creates (replacing) the file at `path`.
+    pub fn create(path: &Path) -> std::io::Result<GzipFileWriter> {
+        let file = BufWriter::with_capacity(256 * 1024, File::create(path)?);
+        let hashed = Md5Writer { inner: file, md5: Md5::new() };
+        Ok(GzipFileWriter {
+            path: path.to_owned(),
+            encoder: GzEncoder::new(hashed, Compression::fast()),
+            item_count: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `line` and its newline.
+    pub fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        self.encoder.write_all(line.as_bytes())?;
+        self.encoder.write_all(b"\n")?;
+        self.item_count += 1;
+        Ok(())
+    }
+
+    /// Ends the gzip stream and flushes the file.
+    pub fn finish(self) -> std::io::Result<GzipDataFile> {
+        let hashed = self.encoder.finish()?;
+        let md5 = hashed.md5.finalize().into();
+        hashed.inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(GzipDataFile { path: self.path, item_count: self.item_count, md5 })
+    }
+}
+
+/// Passes bytes through, hashing them.
+struct Md5Writer<W> {
+    inner: W,
+    md5: Md5,
+}
+
+impl<W: Write> Write for Md5Writer<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.md5.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// 26 characters of RFC 4648 base32 (lowercase), like export data file names.
@@ -308,6 +422,55 @@ mod tests {
             )
         );
         assert_eq!(store.get(&written.data_file_keys[0]).await.unwrap().len(), 20, "an empty gzip file");
+    }
+
+    #[tokio::test]
+    async fn data_files_written_ahead_give_the_same_bytes_and_manifests_as_lines_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("bucket"));
+        let spec = ExportSpec::Full { export_time: at(10, 0) };
+        let files: Vec<Vec<String>> =
+            vec![(0..5000).map(|i| format!(r#"{{"Item":{{"pk":{{"S":"{i}"}}}}}}"#)).collect(), vec![]];
+        let mut ahead = Vec::new();
+        for (n, lines) in files.iter().enumerate() {
+            let mut writer = GzipFileWriter::create(&dir.path().join(format!("part-{n}"))).unwrap();
+            for line in lines {
+                writer.write_line(line).unwrap();
+            }
+            let written = writer.finish().unwrap();
+            assert_eq!(std::fs::read(&written.path).unwrap(), gzip_lines(lines), "file {n}");
+            ahead.push(written);
+        }
+        let in_memory = write(&store, &spec, "01768385930622-efd1a093", &files).await;
+        let export = LayoutExport {
+            prefix: "orders/exports",
+            export_id: "01768385930623-efd1a094",
+            table_arn: "arn:aws:dynamodb:us-east-1:000000000000:table/orders",
+            table_id: "cf263806-6bf1-4e51-a242-7067dcdecc72",
+            bucket: "demo-bucket",
+            spec: &spec,
+            start_time: at(10, 0),
+            end_time: at(10, 5),
+            files: &[],
+            billed_size_bytes: 10_000_000,
+        };
+        let streamed = write_export_from_files(&store, &export, &ahead).await.unwrap();
+        assert_eq!(streamed.item_count, in_memory.item_count);
+        let manifest = |written: &WrittenExport| {
+            let key = written.manifest_summary_key.replace("manifest-summary", "manifest-files");
+            let store = &store;
+            async move {
+                let text = String::from_utf8(store.get(&key).await.unwrap()).unwrap();
+                text.lines()
+                    .map(|l| serde_json::from_str::<ManifestFileEntry>(l).unwrap())
+                    .map(|e| (e.item_count, e.md5_checksum, e.etag))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(manifest(&streamed).await, manifest(&in_memory).await);
+        for (a, b) in streamed.data_file_keys.iter().zip(&in_memory.data_file_keys) {
+            assert_eq!(store.get(a).await.unwrap(), store.get(b).await.unwrap());
+        }
     }
 
     #[test]

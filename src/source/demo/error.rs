@@ -26,6 +26,17 @@ pub enum DemoError {
         folder.display()
     )]
     SettingsChanged { folder: PathBuf, setting: &'static str, recorded: String, configured: String },
+    /// An instant before the oldest the compacted history keeps.
+    #[error(
+        "the demo table's history in {} starts at {kept_from} (older writes are compacted away, like \
+         point-in-time recovery data past its recovery period); {asked} is before it: ask for a later instant",
+        folder.display()
+    )]
+    Compacted {
+        folder: PathBuf,
+        asked: chrono::DateTime<chrono::Utc>,
+        kept_from: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl DemoError {
@@ -44,7 +55,7 @@ impl From<DemoError> for SourceError {
     fn from(err: DemoError) -> SourceError {
         match err {
             DemoError::Io { .. } => SourceError::Other(err.to_string()),
-            DemoError::Damaged { .. } | DemoError::SettingsChanged { .. } => {
+            DemoError::Damaged { .. } | DemoError::SettingsChanged { .. } | DemoError::Compacted { .. } => {
                 SourceError::Invalid(err.to_string())
             }
         }

@@ -5,17 +5,18 @@
 //! since the request, then writes the export — once, under a lock, by whichever process asks
 //! first, including one started after a crash — in the exact AWS layout, and reports `COMPLETED`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 
 use super::error::DemoError;
-use super::files::FileLock;
-use super::lines::{KeyedLine, data_file_count, full_lines, incremental_lines, spread};
+use super::files::{FileLock, create_private_dir};
+use super::lines::{DataFiles, data_file_count, full_line, incremental_line};
 use super::record::{Completion, ExportRecord, ExportRecords};
 use super::simulation::{SimulatedTable, blocking};
-use crate::source::layout::{LayoutExport, export_arn, new_export_id, write_export};
+use crate::source::layout::{LayoutExport, export_arn, new_export_id, write_export_from_files};
 use crate::source::windows::{MAX_WINDOW, MIN_WINDOW, RestorableRange};
 use crate::source::{ExportDescription, ExportSpec, ExportStatus, ExportTarget, SourceError};
 use crate::store::ObjectStore;
@@ -118,16 +119,40 @@ impl Exporter {
         if record.completion.is_none() {
             record.completion = Some(self.write(&record).await?);
             let (records, saved) = (self.records.clone(), record.clone());
-            blocking(move || records.save(&saved)).await?;
+            let pending = blocking(move || {
+                records.save(&saved)?;
+                records.earliest_pending()
+            })
+            .await?;
+            // Still under the exports lock, so no export is recorded meanwhile; one whose instants
+            // were checked just before waits for the lock, which `COMPACTION_SLACK` allows for.
+            self.table.compact(pending).await?;
         }
         Ok(describe_record(&record))
     }
 
-    /// Computes the export's lines from the history and writes them in the AWS layout.
+    /// Writes the export's data files from the history, one line at a time, into a folder beside
+    /// its record, then puts them into the store in the AWS layout and removes the folder.
     async fn write(&self, record: &ExportRecord) -> Result<Completion, SourceError> {
-        let lines = self.lines(&record.spec).await?;
-        let billed = billed_size(&record.spec, &lines);
-        let files = spread(lines, data_file_count(&record.export_id));
+        let parts = self.records.parts_dir(&record.export_id);
+        let written = self.write_through(record, &parts).await;
+        let cleaned = blocking(move || remove_parts(&parts)).await;
+        let completion = written?;
+        cleaned?;
+        Ok(completion)
+    }
+
+    async fn write_through(&self, record: &ExportRecord, parts: &Path) -> Result<Completion, SourceError> {
+        let (dir, count) = (parts.to_owned(), data_file_count(&record.export_id));
+        let files = blocking(move || {
+            remove_parts(&dir)?;
+            create_private_dir(&dir)?;
+            DataFiles::create(&dir, count)
+        })
+        .await?;
+        let files = self.fill(&record.spec, files).await?;
+        let (files, text_bytes) = blocking(move || files.finish()).await?;
+        let billed = billed_size(&record.spec, text_bytes);
         let end_time = self.table.now().await?;
         let bucket = bucket_name(&self.store.root_url());
         let layout = LayoutExport {
@@ -139,10 +164,10 @@ impl Exporter {
             spec: &record.spec,
             start_time: record.sim_requested_at,
             end_time,
-            files: &files,
+            files: &[],
             billed_size_bytes: billed,
         };
-        let written = write_export(self.store.as_ref(), &layout).await?;
+        let written = write_export_from_files(self.store.as_ref(), &layout, &files).await?;
         Ok(Completion {
             manifest_summary_key: written.manifest_summary_key,
             item_count: written.item_count,
@@ -152,16 +177,36 @@ impl Exporter {
         })
     }
 
-    async fn lines(&self, spec: &ExportSpec) -> Result<Vec<KeyedLine>, SourceError> {
-        let key_attributes = &self.identity.key_attributes;
-        Ok(match *spec {
+    /// Writes the export's lines into `files`.
+    async fn fill(&self, spec: &ExportSpec, files: DataFiles) -> Result<DataFiles, SourceError> {
+        let key_attributes = self.identity.key_attributes.clone();
+        match *spec {
             ExportSpec::Full { export_time } => {
-                full_lines(self.table.items_at(export_time).await?, key_attributes)
+                let each = move |files: &mut DataFiles, item| files.write(&full_line(item, &key_attributes));
+                self.table.fold_items_at(export_time, files, each).await
             }
             ExportSpec::Incremental { from, to, view_type } => {
-                incremental_lines(&self.table.changes(from, to).await?, view_type, key_attributes)
+                let each = move |files: &mut DataFiles, change| match incremental_line(
+                    &change,
+                    view_type,
+                    &key_attributes,
+                ) {
+                    Some(line) => files.write(&line),
+                    None => Ok(()),
+                };
+                self.table.fold_changes(from, to, files, each).await
             }
-        })
+        }
+    }
+}
+
+/// Removes an export's data-file folder (left by a crash, or done with).
+fn remove_parts(dir: &Path) -> Result<(), DemoError> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(DemoError::Io { path: dir.to_owned(), source: e })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -209,9 +254,9 @@ fn check_export_times(table: &str, spec: &ExportSpec, range: RestorableRange) ->
     }
 }
 
-/// Full exports bill the table size; incrementals the changed data, at least 10 MB.
-fn billed_size(spec: &ExportSpec, lines: &[KeyedLine]) -> u64 {
-    let bytes: u64 = lines.iter().map(|l| l.text.len() as u64 + 1).sum();
+/// Full exports bill the table size; incrementals the changed data, at least 10 MB. `bytes` is
+/// the export's DynamoDB JSON, newlines included.
+fn billed_size(spec: &ExportSpec, bytes: u64) -> u64 {
     match spec {
         ExportSpec::Full { .. } => bytes,
         ExportSpec::Incremental { .. } => bytes.max(MIN_INCREMENTAL_BILLED_BYTES),
@@ -274,15 +319,14 @@ mod tests {
 
     #[test]
     fn incremental_exports_bill_at_least_ten_megabytes() {
-        let lines = vec![KeyedLine { key_hash: 0, text: "x".repeat(99) }];
         let full = ExportSpec::Full { export_time: range().latest };
         let incremental = ExportSpec::Incremental {
             from: range().earliest,
             to: range().latest,
             view_type: ViewType::NewImage,
         };
-        assert_eq!(billed_size(&full, &lines), 100);
-        assert_eq!(billed_size(&incremental, &lines), 10_000_000);
+        assert_eq!(billed_size(&full, 100), 100);
+        assert_eq!(billed_size(&incremental, 100), 10_000_000);
     }
 
     #[test]

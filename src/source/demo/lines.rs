@@ -5,10 +5,14 @@
 //! existed at the start and the view is `NEW_AND_OLD_IMAGES`; an item created and deleted inside
 //! the window leaves no line.
 
+use std::path::Path;
+
 use crate::config::ViewType;
 use crate::ddb::line::{IncrementalLineOut, LineMetadata};
 use crate::ddb::{AttributeValue, FullLine, Item, ItemKey};
+use crate::source::layout::{GzipDataFile, GzipFileWriter};
 
+use super::error::DemoError;
 use super::history::ItemChange;
 use super::seed::stable_hash;
 
@@ -19,55 +23,81 @@ pub struct KeyedLine {
     pub text: String,
 }
 
-/// Lines of a full export of `items`.
-pub fn full_lines(items: Vec<Item>, key_attributes: &[String]) -> Vec<KeyedLine> {
-    items
-        .into_iter()
-        .map(|item| {
-            let key_hash = key_hash(&item, key_attributes);
-            let text = serde_json::to_string(&FullLine { item }).expect("export lines always serialize");
-            KeyedLine { key_hash, text }
-        })
-        .collect()
+/// The line of `item` in a full export.
+pub fn full_line(item: Item, key_attributes: &[String]) -> KeyedLine {
+    let key_hash = key_hash(&item, key_attributes);
+    let text = serde_json::to_string(&FullLine { item }).expect("export lines always serialize");
+    KeyedLine { key_hash, text }
 }
 
-/// Lines of an incremental export of `changes` in view `view_type`.
-pub fn incremental_lines(
-    changes: &[ItemChange],
+/// The line of `change` in an incremental export in view `view_type`; `None` for an item created
+/// and deleted inside the window.
+pub fn incremental_line(
+    change: &ItemChange,
     view_type: ViewType,
     key_attributes: &[String],
-) -> Vec<KeyedLine> {
-    changes
-        .iter()
-        .filter(|change| change.old.is_some() || change.new.is_some())
-        .map(|change| {
-            let line = IncrementalLineOut {
-                metadata: LineMetadata {
-                    write_timestamp_micros: AttributeValue::N(change.last_write_micros.to_string()),
-                },
-                keys: &change.keys,
-                old_image: change.old.as_ref().filter(|_| view_type == ViewType::NewAndOldImages),
-                new_image: change.new.as_ref(),
-            };
-            let text = serde_json::to_string(&line).expect("export lines always serialize");
-            KeyedLine { key_hash: key_hash(&change.keys, key_attributes), text }
-        })
-        .collect()
+) -> Option<KeyedLine> {
+    if change.old.is_none() && change.new.is_none() {
+        return None;
+    }
+    let line = IncrementalLineOut {
+        metadata: LineMetadata {
+            write_timestamp_micros: AttributeValue::N(change.last_write_micros.to_string()),
+        },
+        keys: &change.keys,
+        old_image: change.old.as_ref().filter(|_| view_type == ViewType::NewAndOldImages),
+        new_image: change.new.as_ref(),
+    };
+    let text = serde_json::to_string(&line).expect("export lines always serialize");
+    Some(KeyedLine { key_hash: key_hash(&change.keys, key_attributes), text })
+}
+
+/// An export's data files being written: each line goes, as it is made, to the file its key
+/// hash picks, so memory stays at one line whatever the export's size.
+pub struct DataFiles {
+    files: Vec<GzipFileWriter>,
+    /// Bytes of DynamoDB JSON written, newlines included (what AWS bills).
+    text_bytes: u64,
+}
+
+impl DataFiles {
+    /// `count` empty data files in `dir` (which must exist).
+    pub fn create(dir: &Path, count: usize) -> Result<DataFiles, DemoError> {
+        let files = (0..count)
+            .map(|n| {
+                let path = dir.join(format!("part-{n}.json.gz"));
+                GzipFileWriter::create(&path).map_err(DemoError::io(&path))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(DataFiles { files, text_bytes: 0 })
+    }
+
+    pub fn write(&mut self, line: &KeyedLine) -> Result<(), DemoError> {
+        let n = (line.key_hash % self.files.len() as u64) as usize;
+        let file = &mut self.files[n];
+        file.write_line(&line.text).map_err(|e| DemoError::Io { path: file.path().to_owned(), source: e })?;
+        self.text_bytes += line.text.len() as u64 + 1;
+        Ok(())
+    }
+
+    /// Closes every file; returns them with the bytes of JSON written.
+    pub fn finish(self) -> Result<(Vec<GzipDataFile>, u64), DemoError> {
+        let files = self
+            .files
+            .into_iter()
+            .map(|file| {
+                let path = file.path().to_owned();
+                file.finish().map_err(|e| DemoError::Io { path, source: e })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((files, self.text_bytes))
+    }
 }
 
 /// How many data files an export has: 2 to 4, like the partitions of a small table, picked from
 /// the export id so every process writing the export agrees.
 pub fn data_file_count(export_id: &str) -> usize {
     2 + (stable_hash(export_id.as_bytes()) % 3) as usize
-}
-
-/// Spreads lines over `files` data files by key hash; some files may stay empty, as in AWS.
-pub fn spread(lines: Vec<KeyedLine>, files: usize) -> Vec<Vec<String>> {
-    let mut out = vec![Vec::new(); files];
-    for line in lines {
-        out[(line.key_hash % files as u64) as usize].push(line.text);
-    }
-    out
 }
 
 fn key_hash(item: &Item, key_attributes: &[String]) -> u64 {
@@ -77,6 +107,9 @@ fn key_hash(item: &Item, key_attributes: &[String]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
+    use flate2::read::MultiGzDecoder;
     use pretty_assertions::assert_eq;
 
     use super::*;
@@ -101,8 +134,8 @@ mod tests {
 
     #[test]
     fn full_lines_wrap_each_item() {
-        let lines = full_lines(vec![item("a", "1")], &key_attributes());
-        assert_eq!(lines[0].text, r#"{"Item":{"n":{"N":"1"},"pk":{"S":"a"}}}"#);
+        let line = full_line(item("a", "1"), &key_attributes());
+        assert_eq!(line.text, r#"{"Item":{"n":{"N":"1"},"pk":{"S":"a"}}}"#);
     }
 
     #[test]
@@ -112,10 +145,14 @@ mod tests {
             change("upd", Some("1"), Some("2")),
             change("del", Some("1"), None),
         ];
-        let both: Vec<String> = incremental_lines(&changes, ViewType::NewAndOldImages, &key_attributes())
-            .into_iter()
-            .map(|l| l.text)
-            .collect();
+        let lines = |view| -> Vec<String> {
+            changes
+                .iter()
+                .filter_map(|c| incremental_line(c, view, &key_attributes()))
+                .map(|l| l.text)
+                .collect()
+        };
+        let both = lines(ViewType::NewAndOldImages);
         let meta = r#"{"Metadata":{"WriteTimestampMicros":{"N":"1768386096366933"}}"#;
         assert_eq!(
             both,
@@ -131,19 +168,16 @@ mod tests {
                 ),
             ]
         );
-        let new_only: Vec<String> = incremental_lines(&changes, ViewType::NewImage, &key_attributes())
-            .into_iter()
-            .map(|l| l.text)
-            .collect();
+        let new_only = lines(ViewType::NewImage);
         assert!(new_only.iter().all(|l| !l.contains("OldImage")));
         assert_eq!(new_only[2], format!(r#"{meta},"Keys":{{"pk":{{"S":"del"}}}}}}"#));
     }
 
     #[test]
     fn an_item_born_and_gone_in_the_window_leaves_no_line() {
-        assert!(
-            incremental_lines(&[change("x", None, None)], ViewType::NewAndOldImages, &key_attributes())
-                .is_empty()
+        assert_eq!(
+            incremental_line(&change("x", None, None), ViewType::NewAndOldImages, &key_attributes()),
+            None
         );
     }
 
@@ -152,12 +186,40 @@ mod tests {
         for id in ["01768386924000-d339e52d", "01768386924000-00000000", "01768386924001-ffffffff"] {
             assert!((2..=4).contains(&data_file_count(id)));
         }
-        let lines = full_lines((0..50).map(|i| item(&format!("k{i}"), "1")).collect(), &key_attributes());
-        let files = spread(lines.clone(), 3);
-        assert_eq!(files.len(), 3);
-        assert_eq!(files.iter().map(Vec::len).sum::<usize>(), 50);
-        assert!(files.iter().all(|f| !f.is_empty()), "50 keys reach every file");
-        assert_eq!(spread(lines, 3), files, "the same key always lands in the same file");
-        assert_eq!(spread(Vec::new(), 2), vec![Vec::<String>::new(), Vec::new()]);
+        let dir = tempfile::tempdir().unwrap();
+        let write = |keys: &mut dyn Iterator<Item = String>| {
+            let mut files = DataFiles::create(dir.path(), 3).unwrap();
+            for k in keys {
+                files.write(&full_line(item(&k, "1"), &key_attributes())).unwrap();
+            }
+            let (files, bytes) = files.finish().unwrap();
+            let text: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    let mut text = String::new();
+                    MultiGzDecoder::new(std::fs::File::open(&f.path).unwrap())
+                        .read_to_string(&mut text)
+                        .unwrap();
+                    text
+                })
+                .collect();
+            (files.iter().map(|f| f.item_count).collect::<Vec<_>>(), text, bytes)
+        };
+        let (counts, text, bytes) = write(&mut (0..50).map(|i| format!("k{i}")));
+        assert_eq!(counts.iter().sum::<u64>(), 50);
+        assert!(counts.iter().all(|&c| c > 0), "50 keys reach every file: {counts:?}");
+        assert_eq!(
+            bytes,
+            text.iter().map(|t| t.len() as u64).sum::<u64>(),
+            "bytes of JSON, newlines included"
+        );
+        let again = write(&mut (0..50).rev().map(|i| format!("k{i}")));
+        for (a, b) in text.iter().zip(&again.1) {
+            let (mut a, mut b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+            a.sort_unstable();
+            b.sort_unstable();
+            assert_eq!(a, b, "the same key always lands in the same file");
+        }
+        assert_eq!(write(&mut std::iter::empty()).0, vec![0, 0, 0]);
     }
 }

@@ -44,6 +44,9 @@ pub struct Location {
     pub len: u32,
 }
 
+/// Pending bytes that are moved into the file without waiting for the commit.
+const PENDING_LIMIT: usize = 4 << 20;
+
 pub struct WriteLog {
     path: PathBuf,
     /// The table's state folder, named in errors about damaged content.
@@ -83,24 +86,35 @@ impl WriteLog {
     }
 
     /// Appends a write; it can be read back at once, and is durable after [`WriteLog::commit`].
-    pub fn append(&mut self, record: &WriteRecord) -> Location {
+    /// Pending lines go to the file (uncommitted) every [`PENDING_LIMIT`] bytes, so generating a
+    /// million items does not hold them all.
+    pub fn append(&mut self, record: &WriteRecord) -> Result<Location, DemoError> {
         let offset = self.len();
         serde_json::to_writer(&mut self.pending, record).expect("write records always serialize");
         self.pending.push(b'\n');
         let len = (self.len() - offset) as u32;
-        Location { offset, len }
+        if self.pending.len() >= PENDING_LIMIT {
+            self.write_pending()?;
+        }
+        Ok(Location { offset, len })
     }
 
     /// Writes pending lines and syncs them to disk; returns the durable length.
     pub fn commit(&mut self) -> Result<u64, DemoError> {
+        self.write_pending()?;
+        self.file.sync_data().map_err(DemoError::io(&self.path))?;
+        Ok(self.written)
+    }
+
+    /// Moves pending lines into the file (past the committed length until the next commit).
+    fn write_pending(&mut self) -> Result<(), DemoError> {
         if !self.pending.is_empty() {
             self.file.seek(SeekFrom::Start(self.written)).map_err(DemoError::io(&self.path))?;
             self.file.write_all(&self.pending).map_err(DemoError::io(&self.path))?;
             self.written += self.pending.len() as u64;
             self.pending.clear();
         }
-        self.file.sync_data().map_err(DemoError::io(&self.path))?;
-        Ok(self.written)
+        Ok(())
     }
 
     /// Reads the write at `at`.
@@ -117,23 +131,49 @@ impl WriteLog {
             .map_err(|e| DemoError::damaged(&self.path, &self.folder, format!("at byte {}: {e}", at.offset)))
     }
 
-    /// The lines in bytes `from..to` of the file, with their locations, in order.
-    pub fn scan(&mut self, from: u64, to: u64) -> Result<Vec<(Location, WriteHeader)>, DemoError> {
+    /// The bytes of the line at `at`, newline included, as stored.
+    pub fn read_raw(&mut self, at: Location) -> Result<Vec<u8>, DemoError> {
+        self.write_pending()?;
+        let mut line = vec![0u8; at.len as usize];
+        self.file.seek(SeekFrom::Start(at.offset)).map_err(DemoError::io(&self.path))?;
+        self.file.read_exact(&mut line).map_err(DemoError::io(&self.path))?;
+        Ok(line)
+    }
+
+    /// Copies bytes `from..to` of the file into `out`.
+    pub fn copy_range(&mut self, from: u64, to: u64, out: &mut impl Write) -> Result<(), DemoError> {
+        self.write_pending()?;
+        self.file.seek(SeekFrom::Start(from)).map_err(DemoError::io(&self.path))?;
+        let copied =
+            std::io::copy(&mut (&self.file).take(to - from), out).map_err(DemoError::io(&self.path))?;
+        if copied != to - from {
+            return Err(DemoError::damaged(&self.path, &self.folder, format!("it ends before byte {to}")));
+        }
+        Ok(())
+    }
+
+    /// Passes each line in bytes `from..to` of the file, with its location, in order, to `each`
+    /// (one at a time: indexing a million-item log must not hold its headers).
+    pub fn scan(
+        &mut self,
+        from: u64,
+        to: u64,
+        mut each: impl FnMut(Location, WriteHeader) -> Result<(), DemoError>,
+    ) -> Result<(), DemoError> {
         self.file.seek(SeekFrom::Start(from)).map_err(DemoError::io(&self.path))?;
         let mut reader = BufReader::new((&self.file).take(to - from));
-        let mut out = Vec::new();
         let mut offset = from;
         let mut line = Vec::new();
         loop {
             line.clear();
             let read = reader.read_until(b'\n', &mut line).map_err(DemoError::io(&self.path))?;
             if read == 0 {
-                return Ok(out);
+                return Ok(());
             }
             let header: WriteHeader = serde_json::from_slice(&line).map_err(|e| {
                 DemoError::damaged(&self.path, &self.folder, format!("at byte {offset}: {e}"))
             })?;
-            out.push((Location { offset, len: read as u32 }, header));
+            each(Location { offset, len: read as u32 }, header)?;
             offset += read as u64;
         }
     }
@@ -143,6 +183,15 @@ impl WriteLog {
 mod tests {
     use super::*;
     use crate::ddb::AttributeValue as V;
+
+    fn scan_all(log: &mut WriteLog, from: u64, to: u64) -> Result<Vec<(Location, WriteHeader)>, DemoError> {
+        let mut lines = Vec::new();
+        log.scan(from, to, |at, header| {
+            lines.push((at, header));
+            Ok(())
+        })?;
+        Ok(lines)
+    }
 
     fn record(ts: i64, image: bool) -> WriteRecord {
         let keys = Item::from([("id".into(), V::S(format!("k{ts}")))]);
@@ -158,16 +207,16 @@ mod tests {
     fn appended_writes_read_back_before_and_after_commit() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = WriteLog::open(&dir.path().join("writes.jsonl"), dir.path()).unwrap();
-        let first = log.append(&record(1, true));
+        let first = log.append(&record(1, true)).unwrap();
         assert_eq!(log.read(first).unwrap(), record(1, true), "pending lines are readable");
         assert_eq!(log.commit().unwrap(), log.len());
-        let second = log.append(&record(2, false));
+        let second = log.append(&record(2, false)).unwrap();
         assert_eq!(log.read(first).unwrap(), record(1, true));
         assert_eq!(log.read(second).unwrap(), record(2, false));
         let committed = log.commit().unwrap();
 
         let mut reopened = WriteLog::open(&dir.path().join("writes.jsonl"), dir.path()).unwrap();
-        let scanned = reopened.scan(0, committed).unwrap();
+        let scanned = scan_all(&mut reopened, 0, committed).unwrap();
         assert_eq!(scanned.len(), 2);
         assert_eq!(scanned[0].0, first);
         assert_eq!((scanned[1].1.ts, scanned[1].1.image.is_some()), (2, false));
@@ -179,7 +228,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("writes.jsonl");
         let mut log = WriteLog::open(&path, dir.path()).unwrap();
-        log.append(&record(1, true));
+        log.append(&record(1, true)).unwrap();
         let committed = log.commit().unwrap();
         std::fs::OpenOptions::new()
             .append(true)
@@ -190,7 +239,29 @@ mod tests {
         let mut log = WriteLog::open(&path, dir.path()).unwrap();
         assert!(log.file_len().unwrap() > committed);
         log.truncate(committed).unwrap();
-        assert_eq!(log.scan(0, log.len()).unwrap().len(), 1);
+        let len = log.len();
+        assert_eq!(scan_all(&mut log, 0, len).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_long_generation_spills_to_the_file_before_its_commit_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writes.jsonl");
+        let mut log = WriteLog::open(&path, dir.path()).unwrap();
+        let big = |ts| {
+            let mut r = record(ts, true);
+            r.image.as_mut().unwrap().insert("pad".into(), V::S("x".repeat(100_000)));
+            r
+        };
+        let locations: Vec<Location> = (0..60).map(|ts| log.append(&big(ts)).unwrap()).collect();
+        assert!(log.file_len().unwrap() > 0, "pending lines reached the file");
+        assert!(log.pending.len() < PENDING_LIMIT);
+        assert_eq!(log.read(locations[0]).unwrap(), big(0));
+        assert_eq!(log.read(locations[59]).unwrap(), big(59));
+        // Uncommitted, the spilled lines are a crashed writer's tail.
+        let mut reopened = WriteLog::open(&path, dir.path()).unwrap();
+        reopened.truncate(0).unwrap();
+        assert_eq!(reopened.file_len().unwrap(), 0);
     }
 
     #[test]
@@ -199,7 +270,7 @@ mod tests {
         let path = dir.path().join("writes.jsonl");
         std::fs::write(&path, "garbage\n").unwrap();
         let mut log = WriteLog::open(&path, dir.path()).unwrap();
-        let err = log.scan(0, 8).unwrap_err().to_string();
+        let err = scan_all(&mut log, 0, 8).unwrap_err().to_string();
         assert!(err.contains("writes.jsonl") && err.contains("at byte 0"), "{err}");
     }
 }

@@ -4,12 +4,14 @@
 //!
 //! Each catalog table ([`CATALOG`]) has a seeded workload of inserts, updates and deletes,
 //! generated lazily as a simulated clock advances and kept as a write history in
-//! `state_dir/<table>/`. Because every write is kept, a full export at any instant and an
-//! incremental export of any window are exact — which is what the end-to-end tests compare the
-//! warehouse against ([`DemoSource::items_at`]).
+//! `state_dir/<table>/`. Because every write inside the restorable range is kept (older ones are
+//! compacted into a snapshot), a full export at any instant and an incremental export of any
+//! window are exact — which is what the end-to-end tests compare the warehouse against
+//! ([`DemoSource::items_at`]). Exports are written item by item into data files aside, never
+//! held in memory.
 //!
 //! Layout of `state_dir`: `clock.json` (the simulated clock, see [`clock`]); per table
-//! `writes.jsonl` + `meta.json` (the history) and `exports/<id>.json` (requested exports).
+//! `writes*.jsonl` + `meta.json` (the history) and `exports/<id>.json` (requested exports).
 
 mod catalog;
 mod clock;

@@ -71,23 +71,46 @@ impl ExportRecords {
 
     /// The export requested with `client_token`, if any.
     pub fn find_by_token(&self, client_token: &str) -> Result<Option<ExportRecord>, DemoError> {
+        Ok(self.all()?.into_iter().find(|record| record.client_token == client_token))
+    }
+
+    /// Every export record.
+    fn all(&self) -> Result<Vec<ExportRecord>, DemoError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(DemoError::Io { path: self.dir.clone(), source: e }),
         };
+        let mut records = Vec::new();
         for entry in entries {
             let path = entry.map_err(DemoError::io(&self.dir))?.path();
             if path.extension().is_none_or(|ext| ext != "json") {
                 continue;
             }
-            if let Some(record) = read_json::<ExportRecord>(&path, &self.folder)?
-                && record.client_token == client_token
-            {
-                return Ok(Some(record));
+            records.extend(read_json::<ExportRecord>(&path, &self.folder)?);
+        }
+        Ok(records)
+    }
+
+    /// The earliest instant any export still in progress covers (its export time, or the start
+    /// of its window): history from there on must be kept until it completes.
+    pub fn earliest_pending(&self) -> Result<Option<DateTime<Utc>>, DemoError> {
+        let mut earliest: Option<DateTime<Utc>> = None;
+        for record in self.all()? {
+            if record.completion.is_none() {
+                let instant = match record.spec {
+                    ExportSpec::Full { export_time } => export_time,
+                    ExportSpec::Incremental { from, .. } => from,
+                };
+                earliest = Some(earliest.map_or(instant, |e| e.min(instant)));
             }
         }
-        Ok(None)
+        Ok(earliest)
+    }
+
+    /// Where the data files of `export_id` are written before they go to the store.
+    pub fn parts_dir(&self, export_id: &str) -> PathBuf {
+        self.dir.join(format!("{export_id}.parts"))
     }
 
     fn path_of(&self, export_id: &str) -> PathBuf {
@@ -137,6 +160,33 @@ mod tests {
         );
         assert_eq!(records.find_by_token("t2").unwrap().unwrap().export_id, "01768386925000-aaaaaaaa");
         assert_eq!(records.find_by_token("t3").unwrap(), None);
+    }
+
+    #[test]
+    fn the_earliest_pending_instant_ignores_completed_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = ExportRecords::new(dir.path());
+        assert_eq!(records.earliest_pending().unwrap(), None);
+        let t = Utc.with_ymd_and_hms(2026, 1, 14, 10, 0, 0).unwrap();
+        let mut done = record("01768386924000-d339e52d", "t1");
+        done.spec = ExportSpec::Full { export_time: t - chrono::Duration::days(3) };
+        done.completion = Some(Completion {
+            manifest_summary_key: "k".into(),
+            item_count: 0,
+            billed_size_bytes: 0,
+            data_files: 2,
+            sim_completed_at: t,
+        });
+        records.save(&done).unwrap();
+        let mut pending = record("01768386925000-aaaaaaaa", "t2");
+        pending.spec = ExportSpec::Incremental {
+            from: t - chrono::Duration::days(1),
+            to: t,
+            view_type: crate::config::ViewType::NewImage,
+        };
+        records.save(&pending).unwrap();
+        records.save(&record("01768386926000-bbbbbbbb", "t3")).unwrap();
+        assert_eq!(records.earliest_pending().unwrap(), Some(t - chrono::Duration::days(1)));
     }
 
     #[test]

@@ -19,6 +19,9 @@ use crate::source::windows::RestorableRange;
 pub const RECOVERY_PERIOD: Duration = Duration::days(35);
 /// How far PITR's latest restorable time trails the current time.
 pub const PITR_TRAIL: Duration = Duration::minutes(5);
+/// History kept beyond the recovery period before compaction may drop it: an export whose
+/// instants were checked against the range just before a compaction still finds its writes.
+pub const COMPACTION_SLACK: Duration = Duration::days(1);
 
 static CLOCKS: ProcessShared<SimClock> = ProcessShared::new();
 static HISTORIES: ProcessShared<Mutex<History>> = ProcessShared::new();
@@ -81,13 +84,48 @@ impl SimulatedTable {
         self.with_history_through(t, move |history| history.items_at(t)).await
     }
 
-    /// Every key written in `[from, to)`, with its images at both ends, in key order.
-    pub async fn changes(
+    /// Passes every item that exists at `t`, in key order, one at a time to `each` with `sink`;
+    /// returns the sink.
+    pub async fn fold_items_at<S: Send + 'static>(
+        &self,
+        t: DateTime<Utc>,
+        mut sink: S,
+        each: impl Fn(&mut S, Item) -> Result<(), DemoError> + Send + 'static,
+    ) -> Result<S, SourceError> {
+        self.with_history_through(t, move |history| {
+            history.for_each_item_at(t, |item| each(&mut sink, item))?;
+            Ok(sink)
+        })
+        .await
+    }
+
+    /// Passes every key written in `[from, to)` with its images at both ends, in key order, one
+    /// at a time to `each` with `sink`; returns the sink.
+    pub async fn fold_changes<S: Send + 'static>(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<ItemChange>, SourceError> {
-        self.with_history_through(to, move |history| history.changes(from, to)).await
+        mut sink: S,
+        each: impl Fn(&mut S, ItemChange) -> Result<(), DemoError> + Send + 'static,
+    ) -> Result<S, SourceError> {
+        self.with_history_through(to, move |history| {
+            history.for_each_change(from, to, |change| each(&mut sink, change))?;
+            Ok(sink)
+        })
+        .await
+    }
+
+    /// Compacts the history of writes older than the recovery period (plus
+    /// [`COMPACTION_SLACK`]) and older than `pending_from`, the earliest instant an export
+    /// still in progress covers. Returns whether it compacted.
+    pub async fn compact(&self, pending_from: Option<DateTime<Utc>>) -> Result<bool, SourceError> {
+        let (clock, history) = (self.clock.clone(), self.history.clone());
+        blocking(move || {
+            let recoverable = clock.now()? - RECOVERY_PERIOD - COMPACTION_SLACK;
+            let keep_from = pending_from.map_or(recoverable, |pending| pending.min(recoverable));
+            lock(&history).compact(keep_from)
+        })
+        .await
     }
 
     /// Runs `read` on the history once every write before `through` exists.

@@ -321,6 +321,13 @@ async fn a_full_export_has_the_aws_layout_and_every_item_at_its_time() {
     assert_eq!(description.item_count, Some(expected.len() as u64));
     assert!(description.billed_size_bytes.unwrap() > 0);
     assert_eq!(by_key(items), by_key(expected));
+    let exports_dir = fixture.settings.state_dir.join("orders/exports");
+    let leftovers: Vec<String> = std::fs::read_dir(&exports_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".json"))
+        .collect();
+    assert!(leftovers.is_empty(), "the data files are written aside, then removed: {leftovers:?}");
 }
 
 #[tokio::test]
@@ -409,4 +416,24 @@ async fn a_retried_start_finds_its_export_even_after_the_instant_has_aged() {
     assert_eq!(source.start_export(&spec, &target(), "retry").await.unwrap(), arn);
     let err = source.start_export(&spec, &target(), "fresh").await.unwrap_err();
     assert!(err.to_string().starts_with("InvalidExportTimeException"), "{err}");
+}
+
+#[tokio::test]
+async fn completing_an_export_compacts_history_past_the_recovery_period() {
+    let mut fixture = Fixture::new();
+    fixture.settings.writes_per_hour = 2;
+    let source = fixture.open("orders");
+    let created = source.now().await.unwrap();
+    source.advance(Duration::days(60)).await.unwrap();
+    let export_time = source.now().await.unwrap() - Duration::minutes(7);
+    let description = export(&source, ExportSpec::Full { export_time }, "after-60-days").await;
+
+    let folder = fixture.settings.state_dir.join("orders");
+    assert!(folder.join("writes-1.jsonl").exists(), "24 days of writes were compacted away");
+    assert!(!folder.join("writes.jsonl").exists());
+    let read = read_export(&fixture.store, &description).await;
+    let items = read.lines.into_iter().map(|l| l.item.unwrap());
+    assert_eq!(by_key(items), by_key(source.items_at(export_time).await.unwrap()));
+    let err = source.items_at(created).await.unwrap_err().to_string();
+    assert!(err.contains("compacted away"), "{err}");
 }
