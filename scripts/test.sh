@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test (unit, integration,
 # snapshot, the end-to-end syncs and the real-terminal console smoke test).
-# Installs what the tests need and a fresh machine may lack first (tmux and PostgreSQL 15 via apt,
-# moto via pip into a virtualenv), starts the stand-ins on 127.0.0.1 and stops them on exit.
+# Installs what the tests need and a fresh machine may lack first (tmux, PostgreSQL 15 and the
+# benchmark smoke's command-line tools via apt, moto via pip into a virtualenv), starts the
+# stand-ins on 127.0.0.1 and stops them on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,7 @@ stop_stand_ins() {
 }
 
 ensure_tmux
+scripts/bench-tools.sh  # zcat, sqlite3, psql, GNU time for tests/bench_smoke.rs
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --locked --bin dynashift

@@ -1,0 +1,53 @@
+//! Benchmarks against the floor (issue #13), in one run per size: the stage beside `zcat`, the
+//! whole SQLite sync beside `sqlite3 .import`, the whole PostgreSQL sync beside `psql \copy` (when
+//! `DYNASHIFT_PG_URL` is set), each with its CPU time and peak RSS. See `benches/harness/mod.rs`.
+//!
+//! Run with `scripts/bench.sh` (installs the tools, starts PostgreSQL), or `cargo bench --bench sync`.
+//! `DYNASHIFT_BENCH_SIZES` (default `50000,200000,800000`) and `DYNASHIFT_BENCH_REPEATS` (default 3;
+//! the fastest run counts, the machine may be shared) override the defaults.
+
+mod harness;
+
+use std::process::Command;
+
+const DEFAULT_SIZES: &str = "50000,200000,800000";
+const DEFAULT_REPEATS: usize = 3;
+
+fn main() {
+    if harness::stage::child_main() {
+        return;
+    }
+    let sizes = std::env::var("DYNASHIFT_BENCH_SIZES").unwrap_or_else(|_| DEFAULT_SIZES.into());
+    let sizes: Vec<u64> = sizes
+        .split(',')
+        .map(|size| {
+            size.trim().replace('_', "").parse().unwrap_or_else(|_| {
+                panic!("DYNASHIFT_BENCH_SIZES: `{size}` is not a number of items (e.g. 50000,200000)")
+            })
+        })
+        .collect();
+    let repeats = std::env::var("DYNASHIFT_BENCH_REPEATS")
+        .map(|r| r.parse().expect("DYNASHIFT_BENCH_REPEATS: a number of runs"))
+        .unwrap_or(DEFAULT_REPEATS);
+    let settings = harness::Settings {
+        repeats,
+        binary: env!("CARGO_BIN_EXE_dynashift").into(),
+        stage_child: Box::new(|| Command::new(std::env::current_exe().expect("the bench knows its path"))),
+    };
+    println!(
+        "{} cores; sizes {sizes:?}; fastest of {repeats} runs each",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let mut reports = Vec::new();
+    for items in sizes {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        match harness::measure_size(dir.path(), items, &settings) {
+            Ok(report) => reports.push(report),
+            Err(failure) => {
+                eprintln!("benchmark at {items} items failed: {failure}");
+                std::process::exit(1);
+            }
+        }
+    }
+    println!("\n{}", harness::table(&reports));
+}

@@ -1,0 +1,84 @@
+//! The benchmarks against the floor (`benches/sync.rs`), at a few hundred items in the debug
+//! build: every comparison runs, its numbers are sane, and each sync holds exactly the rows the
+//! command-line import of the same data holds. The timed measurement is `scripts/bench.sh`.
+
+#[path = "../benches/harness/mod.rs"]
+mod harness;
+
+use std::process::Command;
+
+use harness::process::Measured;
+
+const ITEMS: u64 = 300;
+/// This test's own name: the stage child runs the test binary again with it as the filter.
+const SMOKE: &str = "every_comparison_runs_and_the_syncs_equal_the_imports";
+
+fn settings() -> harness::Settings {
+    harness::Settings {
+        repeats: 1,
+        binary: env!("CARGO_BIN_EXE_dynashift").into(),
+        stage_child: Box::new(|| {
+            let mut child = Command::new(std::env::current_exe().expect("the test knows its path"));
+            child.args([SMOKE, "--exact", "--nocapture", "--test-threads", "1"]);
+            child
+        }),
+    }
+}
+
+fn assert_sane(label: &str, measured: &Measured) {
+    let seconds = measured.seconds();
+    assert!(seconds > 0.0 && seconds < 60.0, "{label}: {seconds} s wall");
+    assert!(measured.cpu.is_finite() && measured.cpu >= 0.0, "{label}: {} s CPU", measured.cpu);
+    let mib =
+        measured.rss_mib().unwrap_or_else(|| panic!("{label}: {:?}", harness::process::rss_unavailable()));
+    assert!(mib > 0.5 && mib < 1024.0, "{label}: peak RSS {mib} MiB");
+}
+
+fn assert_ratio(label: &str, ratio: Option<f64>) {
+    let ratio = ratio.unwrap_or_else(|| panic!("{label}: no ratio (a comparison was skipped)"));
+    assert!(ratio.is_finite() && ratio > 0.0, "{label}: ratio {ratio}");
+}
+
+#[test]
+fn every_comparison_runs_and_the_syncs_equal_the_imports() {
+    if harness::stage::child_main() {
+        return;
+    }
+    assert!(
+        harness::postgres::unavailable().is_none(),
+        "{:?}: the smoke runs every comparison; start PostgreSQL (export DYNASHIFT_PG_URL=\"$(scripts/pg.sh start)\") \
+         and install the tools (scripts/bench-tools.sh)",
+        harness::postgres::unavailable()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let report = harness::measure_size(dir.path(), ITEMS, &settings()).expect("every comparison runs");
+
+    assert_sane("zcat", report.zcat.as_ref().expect("zcat runs"));
+    assert_sane("stage", &report.stage);
+    assert_ratio("stage ÷ zcat", report.stage_ratio());
+    assert_sane("SQLite sync", &report.sqlite.sync);
+    assert_sane("sqlite3 .import", report.sqlite.cli.as_ref().expect("sqlite3 is installed"));
+    assert_ratio("SQLite sync ÷ import", report.sqlite.ratio());
+    let postgres = report.postgres.as_ref().expect("the PostgreSQL comparison runs");
+    assert_sane("PostgreSQL sync", &postgres.sync);
+    assert_sane("psql \\copy", postgres.cli.as_ref().expect("psql is installed"));
+    assert_ratio("PostgreSQL sync ÷ copy", postgres.ratio());
+
+    let table = harness::table(std::slice::from_ref(&report));
+    assert!(table.lines().any(|l| l.starts_with("| 300 |")), "{table}");
+    assert!(!table.contains("skipped"), "{table}");
+}
+
+/// The row check is real: an import that differs from the sync in one value fails the comparison.
+#[test]
+fn a_row_the_import_disagrees_on_fails_the_sqlite_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = harness::generate::generate(dir.path(), 20);
+    let rows = std::fs::read_to_string(&dataset.rows_tsv).unwrap();
+    let changed = rows.replacen("EUR", "USD", 1);
+    assert_ne!(rows, changed);
+    std::fs::write(&dataset.rows_tsv, changed).unwrap();
+    let failure = harness::sqlite::compare(dir.path(), &dataset, &settings().binary, 1)
+        .expect_err("the import differs in one row");
+    assert!(failure.contains("1 rows only in the sync, 1 only in the import"), "{failure}");
+}
