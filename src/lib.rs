@@ -5,6 +5,10 @@
 //! [`source::ExportSource`], [`store::ObjectStore`] and [`warehouse::Warehouse`]; [`wiring`] picks
 //! the concrete adapters from the configuration.
 
+// Items are `pub(crate)` unless another target (the binary, tests, benches) uses them, so the
+// compiler, not review, keeps a module's internals inside the crate.
+#![warn(unreachable_pub)]
+
 pub mod aws;
 pub mod cli;
 pub mod completions;

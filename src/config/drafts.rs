@@ -74,11 +74,11 @@ pub(super) struct Placed<T> {
 }
 
 impl<T: Clone> Placed<T> {
-    pub fn written(spanned: &Spanned<T>) -> Placed<T> {
+    pub(super) fn written(spanned: &Spanned<T>) -> Placed<T> {
         Placed { value: spanned.get_ref().clone(), span: Some(spanned.span()) }
     }
 
-    pub fn unplaced(value: T) -> Placed<T> {
+    pub(super) fn unplaced(value: T) -> Placed<T> {
         Placed { value, span: None }
     }
 }

@@ -74,7 +74,7 @@ pub(super) enum IdentProblem {
 
 impl IdentProblem {
     /// What is wrong, for a message like `column name "x" <reason>`.
-    pub fn reason(self) -> String {
+    pub(super) fn reason(self) -> String {
         match self {
             IdentProblem::Empty => "is empty".into(),
             IdentProblem::BadChar { c, position } => format!(
@@ -92,7 +92,7 @@ impl IdentProblem {
     }
 
     /// What to do about it.
-    pub fn hint(self, name: &str) -> String {
+    pub(super) fn hint(self, name: &str) -> String {
         let suggestion = suggest_identifier(name);
         let instead = match &suggestion {
             Some(s) if s != name => format!(", e.g. \"{s}\""),

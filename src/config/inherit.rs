@@ -40,7 +40,7 @@ pub(super) struct Inherited {
 impl Inherited {
     /// `[defaults]` over the built-in defaults. A default that fails validation is reported and
     /// replaced by the built-in one, so tables are still checked against something sensible.
-    pub fn resolve(defaults: &RawOverrides, base_dir: &Path, issues: &Issues) -> Inherited {
+    pub(super) fn resolve(defaults: &RawOverrides, base_dir: &Path, issues: &Issues) -> Inherited {
         let store = defaults
             .bucket
             .as_ref()

@@ -25,12 +25,12 @@ pub(super) struct Issues(RefCell<Vec<Issue>>);
 
 impl Issues {
     /// Records a problem at `span`.
-    pub fn report(&self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
+    pub(super) fn report(&self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
         self.push(Issue { span: Some(span), message: message.into(), hint: hint.into(), first_at: None });
     }
 
     /// Records a duplicate at `span` whose first occurrence is at `first`.
-    pub fn report_duplicate(
+    pub(super) fn report_duplicate(
         &self,
         span: Range<usize>,
         first: Range<usize>,
@@ -43,28 +43,28 @@ impl Issues {
     }
 
     /// Records a problem with no place in the file.
-    pub fn report_unplaced(&self, message: impl Into<String>, hint: impl Into<String>) {
+    pub(super) fn report_unplaced(&self, message: impl Into<String>, hint: impl Into<String>) {
         self.push(Issue { span: None, message: message.into(), hint: hint.into(), first_at: None });
     }
 
     /// How many problems are recorded so far (to tell whether one step added any).
-    pub fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         self.0.borrow().len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.0.borrow().is_empty()
     }
 
     /// The problems in file order; unplaced ones last.
-    pub fn into_sorted(self) -> Vec<Issue> {
+    pub(super) fn into_sorted(self) -> Vec<Issue> {
         let mut issues = self.0.into_inner();
         issues.sort_by_key(|issue| issue.span.as_ref().map_or((usize::MAX, 0), |s| (s.start, s.end)));
         issues
     }
 
     /// Records a ready-made issue (a TOML syntax error, say).
-    pub fn push(&self, issue: Issue) {
+    pub(super) fn push(&self, issue: Issue) {
         self.0.borrow_mut().push(issue);
     }
 }

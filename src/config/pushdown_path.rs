@@ -28,7 +28,7 @@ pub fn path_problem(path: &AttrPath) -> Option<String> {
 /// attribute's `S` and a numeric one from its `N` (`ddb::item_paths`): any other declared type
 /// resolves to nothing, the NOT NULL key column fails the COPY, and every load of the table
 /// fails. The staged strategy converts such keys (binary keys load as base64 text).
-pub fn pushdown_key_problem(scalar: KeyScalar, ty: ColumnType) -> Option<String> {
+pub(super) fn pushdown_key_problem(scalar: KeyScalar, ty: ColumnType) -> Option<String> {
     let reads_number = matches!(
         ty,
         ColumnType::SmallInt

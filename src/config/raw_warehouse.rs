@@ -38,7 +38,7 @@ pub(super) enum WarehouseKind {
 }
 
 impl WarehouseKind {
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             WarehouseKind::Sqlite => "sqlite",
             WarehouseKind::Postgres => "postgres",
@@ -79,7 +79,7 @@ pub(super) struct RawRedshift {
 
 impl RawWarehouse {
     /// Every written key but `kind`, with the warehouse kind it belongs to and its span.
-    pub fn written_keys(&self) -> Vec<(&'static str, WarehouseKind, std::ops::Range<usize>)> {
+    pub(super) fn written_keys(&self) -> Vec<(&'static str, WarehouseKind, std::ops::Range<usize>)> {
         use WarehouseKind::{Postgres, Redshift, Sqlite};
         let r = &self.redshift;
         let keys: [(&'static str, WarehouseKind, Option<std::ops::Range<usize>>); 15] = [

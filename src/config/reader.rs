@@ -23,7 +23,7 @@ pub(super) struct Key {
 }
 
 impl Key {
-    pub const fn new(name: &'static str, example: &'static str) -> Self {
+    pub(super) const fn new(name: &'static str, example: &'static str) -> Self {
         Key { name, example }
     }
 }
@@ -41,7 +41,7 @@ pub(super) struct Section<'a, 'i> {
 
 impl<'a, 'i> Section<'a, 'i> {
     /// Opens a table and reports any key not in `keys`.
-    pub fn open(
+    pub(super) fn open(
         table: &'a DeTable<'i>,
         span: Range<usize>,
         label: String,
@@ -53,20 +53,20 @@ impl<'a, 'i> Section<'a, 'i> {
         section
     }
 
-    pub fn span(&self) -> Range<usize> {
+    pub(super) fn span(&self) -> Range<usize> {
         self.span.clone()
     }
 
-    pub fn label(&self) -> &str {
+    pub(super) fn label(&self) -> &str {
         &self.label
     }
 
-    pub fn issues(&self) -> &'a Issues {
+    pub(super) fn issues(&self) -> &'a Issues {
         self.issues
     }
 
     /// The key's example line (`seed = 42`), for hints.
-    pub fn example(&self, name: &str) -> &'static str {
+    pub(super) fn example(&self, name: &str) -> &'static str {
         self.keys.iter().find(|k| k.name == name).map_or("", |k| k.example)
     }
 
@@ -93,13 +93,13 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// The raw value of `name`, when present.
-    pub fn value(&self, name: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+    pub(super) fn value(&self, name: &str) -> Option<&'a Spanned<DeValue<'i>>> {
         debug_assert!(self.keys.iter().any(|k| k.name == name), "`{name}` is not declared in {}", self.label);
         self.table.get(name)
     }
 
     /// Reports that `name`'s value has the wrong type.
-    pub fn wrong_type(&self, name: &str, value: &Spanned<DeValue<'_>>, expected: &str) {
+    pub(super) fn wrong_type(&self, name: &str, value: &Spanned<DeValue<'_>>, expected: &str) {
         let found = value.get_ref().type_str();
         let message = format!("`{name}` in {} must be {expected}, not {}", self.label, with_article(found));
         let hint = format!("write it like `{}`", self.example(name));
@@ -107,7 +107,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A string value.
-    pub fn string(&self, name: &str) -> Option<Spanned<String>> {
+    pub(super) fn string(&self, name: &str) -> Option<Spanned<String>> {
         let value = self.value(name)?;
         match value.get_ref() {
             DeValue::String(text) => Some(Spanned::new(value.span(), text.to_string())),
@@ -119,7 +119,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A string parsed by `T::from_str`, whose error message becomes the hint.
-    pub fn parsed<T: FromStr<Err = String>>(&self, name: &str, what: &str) -> Option<Spanned<T>> {
+    pub(super) fn parsed<T: FromStr<Err = String>>(&self, name: &str, what: &str) -> Option<Spanned<T>> {
         let text = self.string(name)?;
         match text.get_ref().parse::<T>() {
             Ok(parsed) => Some(Spanned::new(text.span(), parsed)),
@@ -132,7 +132,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// An integer within `range`.
-    pub fn integer(&self, name: &str, range: RangeInclusive<i64>) -> Option<Spanned<i64>> {
+    pub(super) fn integer(&self, name: &str, range: RangeInclusive<i64>) -> Option<Spanned<i64>> {
         let value = self.value(name)?;
         let DeValue::Integer(integer) = value.get_ref() else {
             self.wrong_type(name, value, "an integer (no quotes)");
@@ -149,7 +149,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A number (integer or float) within `range`.
-    pub fn number(&self, name: &str, range: RangeInclusive<f64>) -> Option<Spanned<f64>> {
+    pub(super) fn number(&self, name: &str, range: RangeInclusive<f64>) -> Option<Spanned<f64>> {
         let value = self.value(name)?;
         let (text, parsed) = match value.get_ref() {
             DeValue::Integer(n) => {
@@ -171,7 +171,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A duration string within `range`.
-    pub fn duration(&self, name: &str, range: RangeInclusive<Duration>) -> Option<Spanned<Duration>> {
+    pub(super) fn duration(&self, name: &str, range: RangeInclusive<Duration>) -> Option<Spanned<Duration>> {
         let text = self.string(name)?;
         let duration = match parse_duration(text.get_ref()) {
             Ok(duration) => duration,
@@ -198,7 +198,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A string that must be one of `options` (matched exactly).
-    pub fn choice<T: Copy>(&self, name: &str, options: &[(&'static str, T)]) -> Option<Spanned<T>> {
+    pub(super) fn choice<T: Copy>(&self, name: &str, options: &[(&'static str, T)]) -> Option<Spanned<T>> {
         let text = self.string(name)?;
         if let Some((_, choice)) = options.iter().find(|(word, _)| *word == text.get_ref()) {
             return Some(Spanned::new(text.span(), *choice));
@@ -212,7 +212,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// An array of strings; its elements keep their own spans.
-    pub fn strings(&self, name: &str) -> Option<Spanned<Vec<Spanned<String>>>> {
+    pub(super) fn strings(&self, name: &str) -> Option<Spanned<Vec<Spanned<String>>>> {
         let value = self.value(name)?;
         let DeValue::Array(array) = value.get_ref() else {
             self.wrong_type(name, value, "an array of strings");
@@ -232,7 +232,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A nested table (`[warehouse]`).
-    pub fn table(&self, name: &str, keys: &'static [Key]) -> Option<Section<'a, 'i>> {
+    pub(super) fn table(&self, name: &str, keys: &'static [Key]) -> Option<Section<'a, 'i>> {
         let value = self.value(name)?;
         let DeValue::Table(table) = value.get_ref() else {
             self.wrong_type(name, value, &format!("a table (a [{name}] section)"));
@@ -242,7 +242,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// An array of tables (`[[table]]` or `columns = [{…}, …]`); `label` names entry `i` (0-based).
-    pub fn tables(
+    pub(super) fn tables(
         &self,
         name: &str,
         keys: &'static [Key],

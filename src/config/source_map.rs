@@ -16,13 +16,13 @@ pub(super) struct SourceMap<'a> {
 }
 
 impl<'a> SourceMap<'a> {
-    pub fn new(text: &'a str) -> Self {
+    pub(super) fn new(text: &'a str) -> Self {
         let breaks = text.match_indices('\n').map(|(i, _)| i + 1);
         SourceMap { text, line_starts: std::iter::once(0).chain(breaks).collect() }
     }
 
     /// Turns collected issues into a [`ConfigError`] for `file`.
-    pub fn error(&self, file: &Path, issues: Vec<Issue>) -> ConfigError {
+    pub(super) fn error(&self, file: &Path, issues: Vec<Issue>) -> ConfigError {
         ConfigError {
             file: file.to_path_buf(),
             problems: issues.into_iter().map(|i| self.problem(i)).collect(),
@@ -44,7 +44,7 @@ impl<'a> SourceMap<'a> {
     }
 
     /// 1-based (line, column) of a byte offset (clamped to the text).
-    pub fn position(&self, offset: usize) -> (usize, usize) {
+    pub(super) fn position(&self, offset: usize) -> (usize, usize) {
         let offset = self.floor_char_boundary(offset);
         let line_index = self.line_starts.partition_point(|&start| start <= offset) - 1;
         let line_start = self.line_starts[line_index];

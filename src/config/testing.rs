@@ -10,28 +10,28 @@ use super::{
 
 /// The config `text` loads to, as if read from `/c/tables.toml`; panics with the rendered
 /// problems when it is refused.
-pub fn config_from(text: &str) -> super::Config {
+pub(crate) fn config_from(text: &str) -> super::Config {
     super::load_str(text, std::path::Path::new("/c/tables.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The first table of the config `text` loads to.
-pub fn table_from(text: &str) -> TableConfig {
+pub(crate) fn table_from(text: &str) -> TableConfig {
     config_from(text).tables.into_iter().next().expect("one table")
 }
 
 /// The messages of the problems `text` is refused with (panics when it loads).
-pub fn refusals(text: &str) -> Vec<String> {
+pub(crate) fn refusals(text: &str) -> Vec<String> {
     let error = super::load_str(text, std::path::Path::new("/c/tables.toml")).expect_err("refused");
     error.problems.into_iter().map(|p| p.message).collect()
 }
 
 /// A path parsed from its text form, `a.b[0]`.
-pub fn path(text: &str) -> AttrPath {
+pub(crate) fn path(text: &str) -> AttrPath {
     AttrPath::parse(text).unwrap()
 }
 
 /// A path of plain names, for names the text form would read otherwise (dots, quotes).
-pub fn names(names: &[&str]) -> AttrPath {
+pub(crate) fn names(names: &[&str]) -> AttrPath {
     AttrPath::from_names(names.iter().map(|n| n.to_string())).unwrap()
 }
 
@@ -41,7 +41,7 @@ fn column(name: &str, path: &str, ty: &str, is_key: bool) -> ColumnSpec {
 
 /// An orders table keyed by `pk` (string) and `sk` (number), with nested, indexed and spaced
 /// paths, a column no item has, and the whole item kept in `item`.
-pub fn orders_table() -> TableConfig {
+pub(crate) fn orders_table() -> TableConfig {
     TableConfig {
         name: "orders".into(),
         arn: None,
@@ -74,7 +74,7 @@ pub fn orders_table() -> TableConfig {
 }
 
 /// [`orders_table`] with changes.
-pub fn table_with(change: impl FnOnce(&mut TableConfig)) -> TableConfig {
+pub(crate) fn table_with(change: impl FnOnce(&mut TableConfig)) -> TableConfig {
     let mut table = orders_table();
     change(&mut table);
     table

@@ -27,7 +27,7 @@ use crate::config::{AwsSettings, check_bucket_name};
 use crate::source::aws::key_schema;
 
 /// The draft for the tables `args` names.
-pub async fn draft(args: &InitArgs) -> Result<String, InitError> {
+pub(super) async fn draft(args: &InitArgs) -> Result<String, InitError> {
     let bucket = checked_bucket(args.bucket.as_deref())?;
     check_distinct(&args.aws)?;
     let settings = AwsSettings {

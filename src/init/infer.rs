@@ -23,7 +23,7 @@ const MAX_PRECISION: usize = 38;
 
 /// One sampled value, reduced to what typing it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sampled {
+pub(super) enum Sampled {
     S(String),
     N(String),
     /// A binary value of this many bytes (it loads as base64 text).
@@ -48,11 +48,11 @@ impl Sampled {
 }
 
 /// A sampled item: attribute name to value.
-pub type SampledItem = BTreeMap<String, Sampled>;
+pub(super) type SampledItem = BTreeMap<String, Sampled>;
 
 /// A proposed column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Proposal {
+pub(super) struct Proposal {
     pub column: String,
     pub attribute: String,
     pub ty: ColumnType,
@@ -62,7 +62,7 @@ pub struct Proposal {
 
 /// Columns for the key attributes (partition key first), then every attribute the sample
 /// holds, the most frequent first.
-pub fn propose(key: &[KeyAttribute], items: &[SampledItem], names: &mut ColumnNames) -> Vec<Proposal> {
+pub(super) fn propose(key: &[KeyAttribute], items: &[SampledItem], names: &mut ColumnNames) -> Vec<Proposal> {
     let mut proposals: Vec<Proposal> = key
         .iter()
         .map(|attribute| {

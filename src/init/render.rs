@@ -8,11 +8,11 @@ use std::fmt::Write;
 use super::infer::Proposal;
 
 /// The column that keeps each whole item as JSON (the config's default name).
-pub const ITEM_COLUMN: &str = "item";
+pub(super) const ITEM_COLUMN: &str = "item";
 
 /// What `[defaults]` gets.
 #[derive(Debug, Clone)]
-pub struct AwsDefaults {
+pub(super) struct AwsDefaults {
     pub region: String,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
@@ -23,7 +23,7 @@ pub struct AwsDefaults {
 
 /// One drafted `[[table]]`.
 #[derive(Debug, Clone)]
-pub struct DraftTable {
+pub(super) struct DraftTable {
     pub name: String,
     /// Written when the user named the table by its ARN.
     pub arn: Option<String>,
@@ -35,7 +35,7 @@ pub struct DraftTable {
 }
 
 /// The whole file.
-pub fn aws_config(defaults: &AwsDefaults, tables: &[DraftTable]) -> String {
+pub(super) fn aws_config(defaults: &AwsDefaults, tables: &[DraftTable]) -> String {
     let mut out = String::new();
     header(&mut out, defaults);
     defaults_section(&mut out, defaults);

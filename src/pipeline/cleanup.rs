@@ -17,7 +17,7 @@ fn staged_root(table: &TableConfig) -> String {
 
 /// Removes every staged folder of `table` except those of the runs in `keep` (the run being
 /// resumed, and the current run); returns the run ids whose folders were removed.
-pub async fn sweep_staged_folders(
+pub(super) async fn sweep_staged_folders(
     store: &dyn ObjectStore,
     table: &TableConfig,
     keep: &[&str],
@@ -38,7 +38,7 @@ pub async fn sweep_staged_folders(
 }
 
 /// Removes the staged folder of one run (superseded by a resume that stages again).
-pub async fn remove_staged_folder(
+pub(super) async fn remove_staged_folder(
     store: &dyn ObjectStore,
     table: &TableConfig,
     run_id: &str,

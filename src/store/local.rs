@@ -334,7 +334,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     impl SmallDisk {
         /// `None` (with the reason printed) when this process may not mount.
-        pub fn mount() -> Option<SmallDisk> {
+        pub(super) fn mount() -> Option<SmallDisk> {
             let dir = tempfile::tempdir().unwrap();
             let mounted = std::process::Command::new("mount")
                 .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
@@ -357,14 +357,14 @@ mod tests {
         }
 
         /// Fills the disk to the last byte.
-        pub fn fill(&self) {
+        pub(super) fn fill(&self) {
             use std::io::Write;
             let mut filler = std::fs::File::create(self.dir.path().join("filler")).unwrap();
             while filler.write_all(&[7; 4096]).is_ok() {}
             while filler.write_all(&[7]).is_ok() {}
         }
 
-        pub fn free(&self) {
+        pub(super) fn free(&self) {
             std::fs::remove_file(self.dir.path().join("filler")).unwrap();
         }
     }

@@ -12,7 +12,7 @@ use crate::pipeline::{RunEvent, RunJournal, TableStatus};
 /// What a key means, independent of which key it was. The keymap maps keys to intents; what an
 /// intent does depends on where focus is (e.g. `Down` moves the selection of the focused pane).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Intent {
+pub(super) enum Intent {
     Up,
     Down,
     PageUp,
@@ -48,7 +48,7 @@ pub enum Intent {
 
 /// One input to [`crate::tui::app::App::update`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
+pub(super) enum Action {
     Intent(Intent),
     /// A character typed while the filter is being edited.
     FilterInput(char),

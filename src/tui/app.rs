@@ -29,14 +29,14 @@ use super::table_list::TableList;
 use super::theme::Tone;
 use crate::config::{Config, LagThresholds};
 
-pub use schedules::{NextRun, Schedules};
+pub(super) use schedules::{NextRun, Schedules};
 
 /// How long a notice stays in the status line.
 const NOTICE_SECONDS: i64 = 30;
 
 /// A one-line message for the status line ("started…", "nothing to cancel").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
+pub(super) struct Notice {
     pub at: DateTime<Utc>,
     pub tone: Tone,
     pub text: String,
@@ -46,7 +46,7 @@ pub struct Notice {
 }
 
 #[derive(Debug, Clone)]
-pub struct App {
+pub(super) struct App {
     now: DateTime<Utc>,
     screen: Rect,
     lag: LagThresholds,
@@ -77,7 +77,7 @@ pub struct App {
 
 impl App {
     /// The state for `config`'s tables at `now` on a `width`×`height` terminal.
-    pub fn new(config: &Config, now: DateTime<Utc>, width: u16, height: u16) -> App {
+    pub(super) fn new(config: &Config, now: DateTime<Utc>, width: u16, height: u16) -> App {
         let tables: Vec<TableEntry> = config.tables.iter().map(TableEntry::new).collect();
         let list = TableList::new(&tables);
         App {
@@ -104,7 +104,7 @@ impl App {
     }
 
     /// Applies one action; returns the side effect the event loop should run.
-    pub fn update(&mut self, action: Action) -> Option<Command> {
+    pub(super) fn update(&mut self, action: Action) -> Option<Command> {
         match action {
             Action::Intent(intent) => self.on_intent(intent),
             Action::FilterInput(ch) => self.on_filter_input(ch),
@@ -141,7 +141,7 @@ impl App {
     }
 
     /// The keymap contexts that apply now, most specific first.
-    pub fn key_contexts(&self) -> Vec<Context> {
+    pub(super) fn key_contexts(&self) -> Vec<Context> {
         match &self.popup {
             Some(popup) if popup.is_question() => vec![Context::Confirm, Context::Always],
             Some(_) => vec![Context::Viewer, Context::Always],
@@ -150,87 +150,87 @@ impl App {
         }
     }
 
-    pub fn now(&self) -> DateTime<Utc> {
+    pub(super) fn now(&self) -> DateTime<Utc> {
         self.now
     }
 
     /// The pane layout, `None` when the terminal is too small.
-    pub fn layout(&self) -> Option<ScreenLayout> {
+    pub(super) fn layout(&self) -> Option<ScreenLayout> {
         ScreenLayout::new(self.screen, self.tables.len())
     }
 
-    pub fn lag_thresholds(&self) -> LagThresholds {
+    pub(super) fn lag_thresholds(&self) -> LagThresholds {
         self.lag
     }
 
-    pub fn log_file(&self) -> &std::path::Path {
+    pub(super) fn log_file(&self) -> &std::path::Path {
         &self.log_file
     }
 
-    pub fn tables(&self) -> &[TableEntry] {
+    pub(super) fn tables(&self) -> &[TableEntry] {
         &self.tables
     }
 
-    pub fn table(&self, name: &str) -> Option<&TableEntry> {
+    pub(super) fn table(&self, name: &str) -> Option<&TableEntry> {
         self.tables.iter().find(|t| t.name == name)
     }
 
-    pub fn list(&self) -> &TableList {
+    pub(super) fn list(&self) -> &TableList {
         &self.list
     }
 
-    pub fn focus(&self) -> Pane {
+    pub(super) fn focus(&self) -> Pane {
         self.focus
     }
 
-    pub fn statements_cursor(&self) -> &ListCursor {
+    pub(super) fn statements_cursor(&self) -> &ListCursor {
         &self.statements
     }
 
-    pub fn history_cursor(&self) -> &ListCursor {
+    pub(super) fn history_cursor(&self) -> &ListCursor {
         &self.history
     }
 
-    pub fn popup(&self) -> Option<&Popup> {
+    pub(super) fn popup(&self) -> Option<&Popup> {
         self.popup.as_ref()
     }
 
-    pub fn dry_run(&self) -> Option<&RunView> {
+    pub(super) fn dry_run(&self) -> Option<&RunView> {
         self.dry_run.as_ref()
     }
 
     /// The notice, while it is fresh.
-    pub fn notice(&self) -> Option<&Notice> {
+    pub(super) fn notice(&self) -> Option<&Notice> {
         self.notice.as_ref().filter(|n| (self.now - n.at).num_seconds() < NOTICE_SECONDS)
     }
 
     /// How many runs started here have not ended.
-    pub fn active_runs(&self) -> usize {
+    pub(super) fn active_runs(&self) -> usize {
         self.active.len()
     }
 
     /// The connections' state.
-    pub fn connection(&self) -> &Connection {
+    pub(super) fn connection(&self) -> &Connection {
         &self.connection
     }
 
     /// What the console connects to, in words.
-    pub fn targets(&self) -> &str {
+    pub(super) fn targets(&self) -> &str {
         &self.targets
     }
 
     /// Set once quitting was decided: the event loop cancels runs and leaves.
-    pub fn is_quitting(&self) -> bool {
+    pub(super) fn is_quitting(&self) -> bool {
         self.quitting
     }
 
     /// Whether `table`'s times are on the demo's simulated clock.
-    pub fn demo_clock(&self, table: &str) -> bool {
+    pub(super) fn demo_clock(&self, table: &str) -> bool {
         self.table(table).is_some_and(|t| t.demo)
     }
 
     /// The selected table, if the filter leaves any.
-    pub fn selected(&self) -> Option<&TableEntry> {
+    pub(super) fn selected(&self) -> Option<&TableEntry> {
         self.list.selected().map(|i| &self.tables[i])
     }
 
@@ -348,30 +348,30 @@ pub(crate) mod test_support {
     use crate::tui::fixtures;
 
     /// A fresh app on a terminal of `width`×`height`, at the fixtures' "now", connected.
-    pub fn app(width: u16, height: u16) -> App {
+    pub(crate) fn app(width: u16, height: u16) -> App {
         App { connection: Connection::Connected, ..connecting_app(width, height, "the warehouse") }
     }
 
     /// A fresh app still connecting to `targets`, as the console starts.
-    pub fn connecting_app(width: u16, height: u16, targets: &str) -> App {
+    pub(crate) fn connecting_app(width: u16, height: u16, targets: &str) -> App {
         App { targets: targets.to_owned(), ..App::new(&fixtures::config(), fixtures::now(), width, height) }
     }
 
     /// A 120×40 app on the fixtures' config as `change` leaves it, connected.
-    pub fn app_with(change: impl FnOnce(&mut crate::config::Config)) -> App {
+    pub(crate) fn app_with(change: impl FnOnce(&mut crate::config::Config)) -> App {
         let mut config = fixtures::config();
         change(&mut config);
         app_on(&config, 120, 40)
     }
 
     /// A fresh app on `config` and a terminal of `width`×`height`, connected.
-    pub fn app_on(config: &crate::config::Config, width: u16, height: u16) -> App {
+    pub(crate) fn app_on(config: &crate::config::Config, width: u16, height: u16) -> App {
         App { connection: Connection::Connected, ..App::new(config, fixtures::now(), width, height) }
     }
 
     impl App {
         /// Applies actions, ignoring the commands.
-        pub fn apply(&mut self, actions: impl IntoIterator<Item = Action>) -> &mut App {
+        pub(crate) fn apply(&mut self, actions: impl IntoIterator<Item = Action>) -> &mut App {
             for action in actions {
                 self.update(action);
             }
@@ -380,21 +380,21 @@ pub(crate) mod test_support {
 
         /// Maps a key press through the keymap for where focus is, then applies it (as the
         /// event loop does).
-        pub fn on_key(&mut self, key: &KeyEvent) -> Option<Command> {
+        pub(crate) fn on_key(&mut self, key: &KeyEvent) -> Option<Command> {
             let action = crate::tui::keymap::action_for(&self.key_contexts(), key)?;
             self.update(action)
         }
 
-        pub fn screen(&self) -> Rect {
+        pub(crate) fn screen(&self) -> Rect {
             self.screen
         }
 
-        pub fn intent(&mut self, intent: Intent) -> Option<Command> {
+        pub(crate) fn intent(&mut self, intent: Intent) -> Option<Command> {
             self.update(Action::Intent(intent))
         }
 
         /// Feeds run events as the engine's channel would.
-        pub fn feed(&mut self, events: impl IntoIterator<Item = RunEvent>) -> &mut App {
+        pub(crate) fn feed(&mut self, events: impl IntoIterator<Item = RunEvent>) -> &mut App {
             self.apply(events.into_iter().map(|e| Action::Run(Box::new(e))))
         }
     }

@@ -5,18 +5,18 @@ use std::collections::VecDeque;
 
 /// At most `capacity` items; pushing onto a full list forgets the oldest and counts it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Bounded<T> {
+pub(super) struct Bounded<T> {
     items: VecDeque<T>,
     capacity: usize,
     dropped: u64,
 }
 
 impl<T> Bounded<T> {
-    pub fn new(capacity: usize) -> Bounded<T> {
+    pub(super) fn new(capacity: usize) -> Bounded<T> {
         Bounded { items: VecDeque::new(), capacity: capacity.max(1), dropped: 0 }
     }
 
-    pub fn push(&mut self, item: T) {
+    pub(super) fn push(&mut self, item: T) {
         if self.items.len() == self.capacity {
             self.items.pop_front();
             self.dropped += 1;
@@ -24,33 +24,33 @@ impl<T> Bounded<T> {
         self.items.push_back(item);
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.items.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// How many items were forgotten to stay within capacity.
-    pub fn dropped(&self) -> u64 {
+    pub(super) fn dropped(&self) -> u64 {
         self.dropped
     }
 
-    pub fn get(&self, position: usize) -> Option<&T> {
+    pub(super) fn get(&self, position: usize) -> Option<&T> {
         self.items.get(position)
     }
 
-    pub fn last(&self) -> Option<&T> {
+    pub(super) fn last(&self) -> Option<&T> {
         self.items.back()
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
+    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
         self.items.iter()
     }
 
     /// The newest item matching `pred` (searching from the newest end, where updates land).
-    pub fn find_newest_mut(&mut self, pred: impl Fn(&T) -> bool) -> Option<&mut T> {
+    pub(super) fn find_newest_mut(&mut self, pred: impl Fn(&T) -> bool) -> Option<&mut T> {
         self.items.iter_mut().rev().find(|item| pred(item))
     }
 }

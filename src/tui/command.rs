@@ -6,13 +6,13 @@ use crate::pipeline::RunRequest;
 
 /// A run to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartRun {
+pub(super) struct StartRun {
     pub table: String,
     pub request: RunRequest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(super) enum Command {
     /// Start these runs (the engine bounds how many go at once).
     Start(Vec<StartRun>),
     /// Cancel a run through its cancellation token.

@@ -13,7 +13,7 @@ use crate::retry::{Retrying, spoken};
 
 /// Where the console is with its connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Connection {
+pub(super) enum Connection {
     /// Connecting since `since`; `retry` is the newest retry announced, if any.
     Connecting {
         since: DateTime<Utc>,
@@ -29,14 +29,14 @@ pub enum Connection {
 }
 
 impl Connection {
-    pub fn is_connected(&self) -> bool {
+    pub(super) fn is_connected(&self) -> bool {
         matches!(self, Connection::Connected)
     }
 }
 
 /// A retry made while connecting, noted when it was announced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryNote {
+pub(super) struct RetryNote {
     pub operation: String,
     pub retry: u32,
     pub planned: u32,
@@ -50,7 +50,7 @@ pub struct RetryNote {
 }
 
 impl RetryNote {
-    pub fn new(retrying: &Retrying<'_>) -> RetryNote {
+    pub(super) fn new(retrying: &Retrying<'_>) -> RetryNote {
         RetryNote {
             operation: retrying.operation.to_owned(),
             retry: retrying.retry,
@@ -84,7 +84,7 @@ fn whole_seconds(duration: Duration) -> Duration {
 
 /// What the console connects to, in words: "postgres loader@db:5432/analytics and AWS".
 /// Never shows a password.
-pub fn targets(config: &Config) -> String {
+pub(super) fn targets(config: &Config) -> String {
     let warehouse = match &config.warehouse {
         WarehouseConfig::Sqlite { path } => format!("the SQLite warehouse {}", path.display()),
         WarehouseConfig::Postgres { url, .. } => postgres_target(url),
@@ -112,7 +112,7 @@ fn postgres_target(url: &str) -> String {
 }
 
 /// The one-line state for the status line.
-pub fn status_line(connection: &Connection, now: DateTime<Utc>) -> (Tone, String) {
+pub(super) fn status_line(connection: &Connection, now: DateTime<Utc>) -> (Tone, String) {
     match connection {
         Connection::Connecting { since, retry: None } => {
             (Tone::Accent, format!("connecting… ({})", spoken(whole_seconds(format::between(*since, now)))))
@@ -127,7 +127,7 @@ pub fn status_line(connection: &Connection, now: DateTime<Utc>) -> (Tone, String
 
 /// The text of the connection pane (shown in place of the run panes until connected), as
 /// toned paragraphs.
-pub fn pane_text(
+pub(super) fn pane_text(
     connection: &Connection,
     target: &str,
     log_file: &str,

@@ -12,37 +12,37 @@ const KEY_WIDTH: usize = 18;
 
 /// One line: toned pieces of text.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DocLine(pub Vec<(Tone, String)>);
+pub(super) struct DocLine(pub Vec<(Tone, String)>);
 
 impl DocLine {
     #[cfg(test)]
-    pub fn plain_text(&self) -> String {
+    pub(super) fn plain_text(&self) -> String {
         self.0.iter().map(|(_, text)| text.as_str()).collect()
     }
 }
 
 /// A document being written for a popup `width` cells wide.
 #[derive(Debug, Clone)]
-pub struct Doc {
+pub(super) struct Doc {
     width: usize,
     lines: Vec<DocLine>,
 }
 
 impl Doc {
-    pub fn new(width: usize) -> Doc {
+    pub(super) fn new(width: usize) -> Doc {
         Doc { width: width.max(10), lines: Vec::new() }
     }
 
-    pub fn width(&self) -> usize {
+    pub(super) fn width(&self) -> usize {
         self.width
     }
 
-    pub fn blank(&mut self) {
+    pub(super) fn blank(&mut self) {
         self.lines.push(DocLine::default());
     }
 
     /// A section title, separated from what came before by a blank line.
-    pub fn heading(&mut self, text: &str) {
+    pub(super) fn heading(&mut self, text: &str) {
         if !self.lines.is_empty() {
             self.blank();
         }
@@ -50,12 +50,12 @@ impl Doc {
     }
 
     /// Wrapped text in one tone.
-    pub fn text(&mut self, tone: Tone, text: &str) {
+    pub(super) fn text(&mut self, tone: Tone, text: &str) {
         self.indented(0, tone, text);
     }
 
     /// Wrapped text, every line starting `indent` cells in.
-    pub fn indented(&mut self, indent: usize, tone: Tone, text: &str) {
+    pub(super) fn indented(&mut self, indent: usize, tone: Tone, text: &str) {
         let pad = " ".repeat(indent);
         for line in wrap::wrap(text, self.width.saturating_sub(indent)) {
             self.lines.push(DocLine(vec![(tone, format!("{pad}{line}"))]));
@@ -63,7 +63,7 @@ impl Doc {
     }
 
     /// `label       value`, the value wrapped under itself.
-    pub fn field(&mut self, label: &str, tone: Tone, value: &str) {
+    pub(super) fn field(&mut self, label: &str, tone: Tone, value: &str) {
         let value_width = self.width.saturating_sub(LABEL_WIDTH);
         for (i, line) in wrap::wrap(value, value_width).into_iter().enumerate() {
             let label = if i == 0 { format!("{label:<LABEL_WIDTH$}") } else { " ".repeat(LABEL_WIDTH) };
@@ -73,7 +73,7 @@ impl Doc {
 
     /// `keys              what they do`, for the help: keys in their own column, the text
     /// wrapped beside them.
-    pub fn keyed(&mut self, keys: &str, text: &str) {
+    pub(super) fn keyed(&mut self, keys: &str, text: &str) {
         let key_width = KEY_WIDTH.min(self.width / 2);
         let text_width = self.width.saturating_sub(key_width);
         for (i, line) in wrap::wrap(text, text_width).into_iter().enumerate() {
@@ -87,7 +87,7 @@ impl Doc {
     }
 
     /// One line of toned pieces, cut to the width when too long.
-    pub fn spans(&mut self, spans: Vec<(Tone, String)>) {
+    pub(super) fn spans(&mut self, spans: Vec<(Tone, String)>) {
         let mut room = self.width;
         let mut line = Vec::with_capacity(spans.len());
         for (tone, text) in spans {
@@ -101,7 +101,7 @@ impl Doc {
         self.lines.push(DocLine(line));
     }
 
-    pub fn into_lines(self) -> Vec<DocLine> {
+    pub(super) fn into_lines(self) -> Vec<DocLine> {
         self.lines
     }
 }

@@ -41,7 +41,7 @@ const WATCH: Duration = Duration::from_secs(2);
 
 /// Runs the console on `config` until the user quits; returns the exit code: 0, or the
 /// connection failure's when the user quits without ever connecting.
-pub async fn run(config: Config, observer: Option<Arc<dyn RunObserver>>) -> color_eyre::Result<u8> {
+pub(super) async fn run(config: Config, observer: Option<Arc<dyn RunObserver>>) -> color_eyre::Result<u8> {
     ConsoleTask::new(console(config, observer)).await
 }
 

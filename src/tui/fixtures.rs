@@ -17,12 +17,12 @@ use crate::pipeline::journal::{JournalExport, JournalFailure, JournalStatement};
 use crate::testkit::TableBuilder;
 
 /// 2026-11-24 at `h:m:s` UTC: the fixtures' day.
-pub fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+pub(super) fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, h, m, s).unwrap()
 }
 
 /// The fixed "now" of the snapshots: two minutes into the scripted runs.
-pub fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     t(18, 2, 0)
 }
 
@@ -37,7 +37,7 @@ fn table(name: &str, schema: &str, mode: Mode, source: SourceConfig) -> TableCon
 }
 
 /// Three tables: two demo tables and one fed by existing exports.
-pub fn config() -> Config {
+pub(super) fn config() -> Config {
     Config {
         path: PathBuf::from("/srv/dynashift/tables.toml"),
         base_dir: PathBuf::from("/srv/dynashift"),
@@ -108,7 +108,7 @@ const STATEMENTS: [(&str, &str); 4] = [
 
 const STATEMENT_ROWS: [Option<i64>; 4] = [None, Some(1204), Some(24), Some(1180)];
 
-pub const MERGE_ERROR: &str =
+pub(super) const MERGE_ERROR: &str =
     "UNIQUE constraint failed: orders.pk (the staged rows hold the key CUST#00042 twice)";
 
 fn counts(files_done: u64) -> StageCounts {
@@ -128,28 +128,28 @@ fn counts(files_done: u64) -> StageCounts {
 }
 
 /// A scripted run: each event is stamped one second after the previous one, from 18:00:00.
-pub struct Script {
+pub(super) struct Script {
     table: String,
     run_id: String,
     clock: DateTime<Utc>,
 }
 
 impl Script {
-    pub fn new(table: &str, run_id: &str) -> Script {
+    pub(super) fn new(table: &str, run_id: &str) -> Script {
         Script { table: table.into(), run_id: run_id.into(), clock: t(18, 0, 0) }
     }
 
-    pub fn run_id(&self) -> &str {
+    pub(super) fn run_id(&self) -> &str {
         &self.run_id
     }
 
-    pub fn event(&mut self, kind: EventKind) -> RunEvent {
+    pub(super) fn event(&mut self, kind: EventKind) -> RunEvent {
         let event = RunEvent { run_id: self.run_id.clone(), table: self.table.clone(), at: self.clock, kind };
         self.clock += chrono::Duration::seconds(1);
         event
     }
 
-    pub fn started(&mut self, mode: Mode, dry_run: bool) -> RunEvent {
+    pub(super) fn started(&mut self, mode: Mode, dry_run: bool) -> RunEvent {
         self.event(EventKind::RunStarted {
             mode,
             dry_run,
@@ -168,7 +168,7 @@ impl Script {
     }
 
     /// Two windows requested; the first completed, the second still in progress.
-    pub fn exporting(&mut self) -> Vec<RunEvent> {
+    pub(super) fn exporting(&mut self) -> Vec<RunEvent> {
         let table = self.table.clone();
         let [first, second] = windows();
         let mut events =
@@ -209,7 +209,7 @@ impl Script {
     }
 
     /// Exports done, two of three data files staged.
-    pub fn staging(&mut self) -> Vec<RunEvent> {
+    pub(super) fn staging(&mut self) -> Vec<RunEvent> {
         let table = self.table.clone();
         let mut events = self.exporting();
         events.push(self.polled(1, ExportStatus::Completed, 4, Some(410)));
@@ -235,7 +235,7 @@ impl Script {
     }
 
     /// Staged; statements 1 and 2 done, 3 running, 4 submitted.
-    pub fn loading(&mut self) -> Vec<RunEvent> {
+    pub(super) fn loading(&mut self) -> Vec<RunEvent> {
         let table = self.table.clone();
         let mut events = self.staging();
         events.push(self.event(EventKind::FileVerified {
@@ -283,7 +283,7 @@ impl Script {
     }
 
     /// Everything after `started`, through the commit.
-    pub fn committed_run(&mut self) -> Vec<RunEvent> {
+    pub(super) fn committed_run(&mut self) -> Vec<RunEvent> {
         let mut events = self.loading();
         events.push(self.statement_finished(3, StatementStatus::Finished, None));
         events.push(self.statement_started(4));
@@ -309,7 +309,7 @@ impl Script {
     }
 
     /// Everything after `started`, up to the MERGE failing.
-    pub fn failed_while_loading(&mut self) -> Vec<RunEvent> {
+    pub(super) fn failed_while_loading(&mut self) -> Vec<RunEvent> {
         let mut events = self.loading();
         events.push(self.statement_finished(3, StatementStatus::Finished, None));
         events.push(self.statement_started(4));
@@ -327,7 +327,7 @@ impl Script {
     }
 
     /// Everything after `started` of a dry run: the plan and the SQL it would run.
-    pub fn dry_run(&mut self) -> Vec<RunEvent> {
+    pub(super) fn dry_run(&mut self) -> Vec<RunEvent> {
         let mut events = vec![self.planned()];
         for (i, (label, sql)) in STATEMENTS.iter().enumerate() {
             events.push(self.event(EventKind::StatementPlanned {
@@ -343,7 +343,7 @@ impl Script {
 }
 
 /// A committed incremental run of `orders` that started at `started`.
-pub fn committed_journal(run_id: &str, started: DateTime<Utc>) -> RunJournal {
+pub(super) fn committed_journal(run_id: &str, started: DateTime<Utc>) -> RunJournal {
     let spec = windows()[1].clone();
     let mut journal = RunJournal::new(run_id, "orders", Mode::Incremental, Some(windows()[0].watermark()));
     journal.started_at = started;
@@ -386,7 +386,7 @@ pub fn committed_journal(run_id: &str, started: DateTime<Utc>) -> RunJournal {
 }
 
 /// A run of `orders` that failed in its MERGE.
-pub fn failed_journal(run_id: &str, started: DateTime<Utc>) -> RunJournal {
+pub(super) fn failed_journal(run_id: &str, started: DateTime<Utc>) -> RunJournal {
     let mut journal = committed_journal(run_id, started);
     journal.stage = Stage::Loading;
     journal.target_rows = None;

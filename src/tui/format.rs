@@ -6,15 +6,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 /// Counts and sizes come from [`crate::human`], the one style every front end shares.
-pub use crate::human::{bytes, count};
+pub(super) use crate::human::{bytes, count};
 
 /// `+1,204 −17`: what a load applied (upserts, deletes).
-pub fn loaded(upserts: u64, deletes: u64) -> String {
+pub(super) fn loaded(upserts: u64, deletes: u64) -> String {
     format!("+{} −{}", count(upserts), count(deletes))
 }
 
 /// A span of time in at most two units: `850ms`, `12.3s`, `4m05s`, `3h12m`, `2d04h`.
-pub fn duration(d: Duration) -> String {
+pub(super) fn duration(d: Duration) -> String {
     let ms = d.as_millis() as u64;
     if ms < 1_000 {
         return format!("{ms}ms");
@@ -34,27 +34,27 @@ pub fn duration(d: Duration) -> String {
 }
 
 /// [`duration`] of milliseconds.
-pub fn millis(ms: u64) -> String {
+pub(super) fn millis(ms: u64) -> String {
     duration(Duration::from_millis(ms))
 }
 
 /// The time from `earlier` to `later`; zero when the clocks disagree (never negative).
-pub fn between(earlier: DateTime<Utc>, later: DateTime<Utc>) -> Duration {
+pub(super) fn between(earlier: DateTime<Utc>, later: DateTime<Utc>) -> Duration {
     (later - earlier).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// `2026-11-24 18:30:05`: an instant in full (UTC, as every time in dynashift).
-pub fn instant(t: DateTime<Utc>) -> String {
+pub(super) fn instant(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// `11-24 18:30`: an instant where columns are narrow.
-pub fn instant_short(t: DateTime<Utc>) -> String {
+pub(super) fn instant_short(t: DateTime<Utc>) -> String {
     t.format("%m-%d %H:%M").to_string()
 }
 
 /// `items per second` from a count and the milliseconds it took; `None` before any time passed.
-pub fn per_second(amount: u64, elapsed_ms: u64) -> Option<f64> {
+pub(super) fn per_second(amount: u64, elapsed_ms: u64) -> Option<f64> {
     (elapsed_ms > 0).then(|| amount as f64 * 1000.0 / elapsed_ms as f64)
 }
 

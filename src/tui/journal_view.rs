@@ -10,7 +10,7 @@ use crate::pipeline::events::Stage;
 use crate::pipeline::journal::{JournalExport, JournalStatement};
 
 impl RunView {
-    pub fn from_journal(journal: &RunJournal) -> RunView {
+    pub(super) fn from_journal(journal: &RunJournal) -> RunView {
         let mut view = RunView::new(&journal.run_id, &journal.table, Origin::Journal, journal.started_at);
         view.mode = Some(journal.mode);
         view.stage = journal.stage;
@@ -48,7 +48,7 @@ impl RunView {
 }
 
 /// How the run detail shows a gap the run applied knowingly (headless `--accept-gap`).
-pub fn accepted_gap_note(gap: &AcceptedGap) -> String {
+pub(super) fn accepted_gap_note(gap: &AcceptedGap) -> String {
     format!("accepted gap (--accept-gap): changes in {gap} are in no export and were not applied")
 }
 

@@ -9,7 +9,7 @@ use super::action::{Action, Intent};
 /// Where a binding applies. Several are active at once, searched in order (see
 /// [`crate::tui::app::App::key_contexts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Context {
+pub(super) enum Context {
     /// The tables pane has focus.
     Tables,
     /// The statements pane has focus.
@@ -29,7 +29,7 @@ pub enum Context {
 }
 
 impl Context {
-    pub fn title(self) -> &'static str {
+    pub(super) fn title(self) -> &'static str {
         match self {
             Context::Tables => "Tables pane",
             Context::Statements => "Statements pane",
@@ -43,7 +43,7 @@ impl Context {
     }
 
     /// Every context, in the order the help lists them.
-    pub const ALL: [Context; 8] = [
+    pub(super) const ALL: [Context; 8] = [
         Context::Global,
         Context::Tables,
         Context::Statements,
@@ -57,7 +57,7 @@ impl Context {
 
 /// A key as bindings name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
+pub(super) enum Key {
     Char(char),
     Ctrl(char),
     Up,
@@ -76,7 +76,7 @@ pub enum Key {
 }
 
 impl Key {
-    pub fn matches(self, event: &KeyEvent) -> bool {
+    pub(super) fn matches(self, event: &KeyEvent) -> bool {
         let plain = !event.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
         match (self, event.code) {
             (Key::Char(want), KeyCode::Char(got)) => plain && want == got,
@@ -99,7 +99,7 @@ impl Key {
         }
     }
 
-    pub fn label(self) -> String {
+    pub(super) fn label(self) -> String {
         match self {
             Key::Char(c) => c.to_string(),
             Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
@@ -121,7 +121,7 @@ impl Key {
 
 /// What a binding produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bound {
+pub(super) enum Bound {
     Intent(Intent),
     /// The typed character itself ([`Action::FilterInput`]).
     TypedChar,
@@ -129,14 +129,14 @@ pub enum Bound {
 
 /// A short entry for the footer: the keys as shown there, and one or two words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FooterEntry {
+pub(super) struct FooterEntry {
     pub keys: &'static str,
     pub label: &'static str,
 }
 
 /// One row of the keymap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Binding {
+pub(super) struct Binding {
     pub context: Context,
     pub keys: &'static [Key],
     pub bound: Bound,
@@ -148,7 +148,7 @@ pub struct Binding {
 
 impl Binding {
     /// The keys as the help and the README list them: `↑ / k`.
-    pub fn keys_label(&self) -> String {
+    pub(super) fn keys_label(&self) -> String {
         self.keys.iter().map(|k| k.label()).collect::<Vec<_>>().join(" / ")
     }
 }
@@ -170,7 +170,7 @@ const fn short(keys: &'static str, label: &'static str) -> Option<FooterEntry> {
 use Context::{Always, Confirm, Filter, Global, History, Statements, Tables, Viewer};
 
 /// Every binding. Earlier rows win within a context.
-pub static KEYMAP: &[Binding] = &[
+pub(super) static KEYMAP: &[Binding] = &[
     // Any pane. The footer shows entries in this order until the line is full, so the run
     // actions come first and the obvious navigation last.
     bind(
@@ -299,7 +299,7 @@ pub static KEYMAP: &[Binding] = &[
 ];
 
 /// The action `event` triggers in the first of `contexts` that binds it.
-pub fn action_for(contexts: &[Context], event: &KeyEvent) -> Option<Action> {
+pub(super) fn action_for(contexts: &[Context], event: &KeyEvent) -> Option<Action> {
     contexts.iter().find_map(|&context| {
         KEYMAP.iter().filter(|b| b.context == context).find(|b| b.keys.iter().any(|k| k.matches(event))).map(
             |b| match (b.bound, event.code) {
@@ -312,19 +312,19 @@ pub fn action_for(contexts: &[Context], event: &KeyEvent) -> Option<Action> {
 }
 
 /// The bindings of one context, in keymap order.
-pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
+pub(super) fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
     KEYMAP.iter().filter(move |b| b.context == context)
 }
 
 /// What the footer shows for `contexts`, in order.
-pub fn footer_entries(contexts: &[Context]) -> Vec<FooterEntry> {
+pub(super) fn footer_entries(contexts: &[Context]) -> Vec<FooterEntry> {
     contexts.iter().flat_map(|&c| bindings(c)).filter_map(|b| b.footer).collect()
 }
 
 /// The whole keymap as a Markdown table: the README's key table, kept in `assets/keys.md` and
 /// compared with this by a test.
 #[cfg(test)]
-pub fn markdown() -> String {
+pub(super) fn markdown() -> String {
     let mut out = String::from("| Where | Keys | What it does |\n|---|---|---|\n");
     for context in Context::ALL {
         for binding in bindings(context) {

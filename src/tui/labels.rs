@@ -18,7 +18,7 @@ const STAGES: [Stage; 8] = [
 ];
 
 /// `✓ committed`, `✗ failed at loading`, `▶ staging`.
-pub fn phase(phase: Phase) -> (Tone, String) {
+pub(super) fn phase(phase: Phase) -> (Tone, String) {
     match phase {
         Phase::Running(stage) => (Tone::Accent, format!("▶ {stage}")),
         Phase::Committed => (Tone::Ok, "✓ committed".into()),
@@ -30,7 +30,7 @@ pub fn phase(phase: Phase) -> (Tone, String) {
 }
 
 /// [`phase`] in fewer cells, for narrow columns: `✗ loading` rather than `✗ failed at loading`.
-pub fn phase_short(phase: Phase) -> (Tone, String) {
+pub(super) fn phase_short(phase: Phase) -> (Tone, String) {
     match phase {
         Phase::Failed(stage) => (Tone::Bad, format!("✗ {stage}")),
         Phase::Unfinished(stage) => (Tone::Warn, format!("? {stage}")),
@@ -39,7 +39,7 @@ pub fn phase_short(phase: Phase) -> (Tone, String) {
 }
 
 /// The phase of a run, with the first part of its cause when it failed (for one-line cells).
-pub fn phase_with_cause(run: &RunView) -> (Tone, String) {
+pub(super) fn phase_with_cause(run: &RunView) -> (Tone, String) {
     let (tone, text) = phase(run.phase());
     match run.failure() {
         Some(failure) => (tone, format!("{text}: {}", cause_in_brief(&failure.cause))),
@@ -51,7 +51,7 @@ pub fn phase_with_cause(run: &RunView) -> (Tone, String) {
 /// and URLs that error messages start with (`/srv/x/_state/lock: permission denied` reads
 /// `permission denied`), and with paths inside the text cut to their last part: in a narrow
 /// column the start of a path says nothing. Enter on the table shows the whole cause.
-pub fn cause_in_brief(cause: &str) -> String {
+pub(super) fn cause_in_brief(cause: &str) -> String {
     let line = super::wrap::first_line(cause);
     let parts: Vec<&str> = line.split(": ").collect();
     let mut kept: Vec<&str> = parts.iter().copied().filter(|part| !is_location(part)).collect();
@@ -81,11 +81,11 @@ fn shorten_path(word: &str) -> String {
 }
 
 /// `▶ running (pid 1234 on ops-1)`: a run of another process holds the table's lease.
-pub fn foreign_run(holder: &LeaseHolder) -> (Tone, String) {
+pub(super) fn foreign_run(holder: &LeaseHolder) -> (Tone, String) {
     (Tone::Accent, format!("▶ running (pid {} on {})", holder.pid, holder.host))
 }
 
-pub fn export_phase(phase: ExportPhase) -> (Tone, &'static str) {
+pub(super) fn export_phase(phase: ExportPhase) -> (Tone, &'static str) {
     match phase {
         ExportPhase::Planned => (Tone::Dim, "planned"),
         ExportPhase::Requested => (Tone::Accent, "REQUESTED"),
@@ -96,7 +96,7 @@ pub fn export_phase(phase: ExportPhase) -> (Tone, &'static str) {
 }
 
 /// The marker in front of an export in a catch-up plan.
-pub fn export_marker(phase: ExportPhase) -> (Tone, &'static str) {
+pub(super) fn export_marker(phase: ExportPhase) -> (Tone, &'static str) {
     match phase {
         ExportPhase::Planned => (Tone::Dim, "·"),
         ExportPhase::Requested | ExportPhase::InProgress => (Tone::Accent, "▶"),
@@ -105,7 +105,7 @@ pub fn export_marker(phase: ExportPhase) -> (Tone, &'static str) {
     }
 }
 
-pub fn statement_state(state: StatementState) -> (Tone, &'static str) {
+pub(super) fn statement_state(state: StatementState) -> (Tone, &'static str) {
     match state {
         StatementState::Planned => (Tone::Dim, "planned"),
         StatementState::Submitted => (Tone::Dim, "submitted"),
@@ -117,7 +117,7 @@ pub fn statement_state(state: StatementState) -> (Tone, &'static str) {
 }
 
 /// Every stage with a mark: `✓` passed, `▶` current, `✗` where it failed, `·` not reached.
-pub fn stage_track(run: &RunView) -> Vec<(Tone, String)> {
+pub(super) fn stage_track(run: &RunView) -> Vec<(Tone, String)> {
     let failed_at = run.failure().map(|f| f.stage);
     let finished = run.end.is_some();
     let mut spans = Vec::new();

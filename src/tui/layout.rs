@@ -18,8 +18,8 @@ use ratatui::layout::{Constraint, Layout, Margin, Position, Rect};
 use super::pane::Pane;
 
 /// The smallest terminal the console draws in; below it, a message says so.
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+pub(super) const MIN_WIDTH: u16 = 80;
+pub(super) const MIN_HEIGHT: u16 = 24;
 
 /// Rows of the export / manifest panes (borders included): room for 7 lines of content on tall
 /// terminals, 6 on an 80×24 one.
@@ -27,7 +27,7 @@ const RUN_PANES_TALL: u16 = 9;
 const RUN_PANES_SHORT: u16 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScreenLayout {
+pub(super) struct ScreenLayout {
     pub tables: Rect,
     pub run_header: Rect,
     pub export: Rect,
@@ -40,7 +40,7 @@ pub struct ScreenLayout {
 
 impl ScreenLayout {
     /// The layout for a terminal of `area`, `None` when it is smaller than 80×24.
-    pub fn new(area: Rect, table_count: usize) -> Option<ScreenLayout> {
+    pub(super) fn new(area: Rect, table_count: usize) -> Option<ScreenLayout> {
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             return None;
         }
@@ -63,7 +63,7 @@ impl ScreenLayout {
         Some(ScreenLayout { tables, run_header, export, manifest, statements, history, status, footer })
     }
 
-    pub fn pane_area(&self, pane: Pane) -> Rect {
+    pub(super) fn pane_area(&self, pane: Pane) -> Rect {
         match pane {
             Pane::Tables => self.tables,
             Pane::Statements => self.statements,
@@ -72,21 +72,21 @@ impl ScreenLayout {
     }
 
     /// The focusable pane under the cell (`column`, `row`).
-    pub fn pane_at(&self, column: u16, row: u16) -> Option<Pane> {
+    pub(super) fn pane_at(&self, column: u16, row: u16) -> Option<Pane> {
         [Pane::Tables, Pane::Statements, Pane::History]
             .into_iter()
             .find(|&pane| self.pane_area(pane).contains(Position::new(column, row)))
     }
 
     /// Data rows a list pane shows: its height less borders and the column header.
-    pub fn visible_rows(&self, pane: Pane) -> usize {
+    pub(super) fn visible_rows(&self, pane: Pane) -> usize {
         usize::from(self.pane_area(pane).height.saturating_sub(3)).max(1)
     }
 }
 
 /// How big a popup is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PopupSize {
+pub(super) enum PopupSize {
     /// Help, SQL, plans, details: most of the screen.
     Large,
     /// A yes/no question.
@@ -102,13 +102,13 @@ fn popup_width(screen: Rect, size: PopupSize) -> u16 {
 }
 
 /// Cells per line of popup text: the width inside the border and one column of padding a side.
-pub fn popup_text_width(screen: Rect, size: PopupSize) -> usize {
+pub(super) fn popup_text_width(screen: Rect, size: PopupSize) -> usize {
     usize::from(popup_width(screen, size).saturating_sub(4))
 }
 
 /// The popup's frame for `lines` lines of text, centred: as tall as its text, at most the screen
 /// less two rows above and below (longer text scrolls).
-pub fn popup_area(screen: Rect, size: PopupSize, lines: usize) -> Rect {
+pub(super) fn popup_area(screen: Rect, size: PopupSize, lines: usize) -> Rect {
     let width = popup_width(screen, size);
     let tallest = screen.height.saturating_sub(4).max(3);
     let height = u16::try_from(lines.saturating_add(2)).unwrap_or(u16::MAX).clamp(3, tallest);
@@ -118,7 +118,7 @@ pub fn popup_area(screen: Rect, size: PopupSize, lines: usize) -> Rect {
 }
 
 /// Where a popup's text goes: inside the border, one column of padding on each side.
-pub fn popup_text_area(popup: Rect) -> Rect {
+pub(super) fn popup_text_area(popup: Rect) -> Rect {
     popup.inner(Margin::new(2, 1))
 }
 

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ListCursor {
+pub(super) struct ListCursor {
     selected: usize,
     offset: usize,
     /// Keep the last row selected as rows arrive (until the user moves).
@@ -14,35 +14,35 @@ pub struct ListCursor {
 
 impl ListCursor {
     /// A cursor that sticks to the newest row, for lists that grow while you watch.
-    pub fn following() -> ListCursor {
+    pub(super) fn following() -> ListCursor {
         ListCursor { follow: true, ..ListCursor::default() }
     }
 
-    pub fn selected(&self) -> usize {
+    pub(super) fn selected(&self) -> usize {
         self.selected
     }
 
     /// Moves by `delta` rows within `len`, scrolling a view of `visible` rows as needed.
-    pub fn move_by(&mut self, delta: isize, len: usize, visible: usize) {
+    pub(super) fn move_by(&mut self, delta: isize, len: usize, visible: usize) {
         self.follow = false;
         let target = self.selected.saturating_add_signed(delta);
         self.select(target, len, visible);
     }
 
     /// Selects row `index` (clamped to the list).
-    pub fn select(&mut self, index: usize, len: usize, visible: usize) {
+    pub(super) fn select(&mut self, index: usize, len: usize, visible: usize) {
         self.selected = index.min(len.saturating_sub(1));
         self.scroll_into_view(visible);
     }
 
     /// Selects the last row and keeps following new ones.
-    pub fn follow_last(&mut self, len: usize, visible: usize) {
+    pub(super) fn follow_last(&mut self, len: usize, visible: usize) {
         self.select(len.saturating_sub(1), len, visible);
         self.follow = true;
     }
 
     /// Re-establishes the invariants after the list changed length or the view changed height.
-    pub fn clamp(&mut self, len: usize, visible: usize) {
+    pub(super) fn clamp(&mut self, len: usize, visible: usize) {
         let target = if self.follow { len.saturating_sub(1) } else { self.selected };
         self.select(target, len, visible);
         self.offset = self.offset.min(len.saturating_sub(visible.max(1)));
@@ -50,7 +50,7 @@ impl ListCursor {
     }
 
     /// The rows a view of `visible` rows shows.
-    pub fn visible_range(&self, len: usize, visible: usize) -> Range<usize> {
+    pub(super) fn visible_range(&self, len: usize, visible: usize) -> Range<usize> {
         let start = self.offset.min(len);
         start..(start + visible).min(len)
     }

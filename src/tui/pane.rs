@@ -3,7 +3,7 @@
 use super::keymap::Context;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Pane {
+pub(super) enum Pane {
     Tables,
     Statements,
     History,
@@ -12,18 +12,18 @@ pub enum Pane {
 impl Pane {
     const ORDER: [Pane; 3] = [Pane::Tables, Pane::Statements, Pane::History];
 
-    pub fn next(self) -> Pane {
+    pub(super) fn next(self) -> Pane {
         let i = Pane::ORDER.iter().position(|&p| p == self).unwrap_or(0);
         Pane::ORDER[(i + 1) % Pane::ORDER.len()]
     }
 
-    pub fn prev(self) -> Pane {
+    pub(super) fn prev(self) -> Pane {
         let i = Pane::ORDER.iter().position(|&p| p == self).unwrap_or(0);
         Pane::ORDER[(i + Pane::ORDER.len() - 1) % Pane::ORDER.len()]
     }
 
     /// The keymap context of this pane's own keys.
-    pub fn context(self) -> Context {
+    pub(super) fn context(self) -> Context {
         match self {
             Pane::Tables => Context::Tables,
             Pane::Statements => Context::Statements,

@@ -6,7 +6,7 @@ use super::run_view::RunView;
 
 /// A yes/no question.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Question {
+pub(super) enum Question {
     /// A full sync replaces the target: ask first.
     FullSync { table: String },
     /// An incremental sync was asked of a table never synced, which needs a full sync first:
@@ -17,7 +17,7 @@ pub enum Question {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum PopupKind {
+pub(super) enum PopupKind {
     Help,
     Confirm(Question),
     /// One statement of a table's shown run: full SQL and error.
@@ -41,26 +41,26 @@ pub enum PopupKind {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Popup {
+pub(super) struct Popup {
     pub kind: PopupKind,
     /// First line shown.
     pub scroll: usize,
 }
 
 impl Popup {
-    pub fn new(kind: PopupKind) -> Popup {
+    pub(super) fn new(kind: PopupKind) -> Popup {
         Popup { kind, scroll: 0 }
     }
 
-    pub fn is_question(&self) -> bool {
+    pub(super) fn is_question(&self) -> bool {
         matches!(self.kind, PopupKind::Confirm(_))
     }
 
-    pub fn size(&self) -> PopupSize {
+    pub(super) fn size(&self) -> PopupSize {
         if self.is_question() { PopupSize::Small } else { PopupSize::Large }
     }
 
-    pub fn title(&self) -> String {
+    pub(super) fn title(&self) -> String {
         match &self.kind {
             PopupKind::Help => "Keys".into(),
             PopupKind::Confirm(Question::FullSync { .. }) => "Full sync?".into(),

@@ -17,7 +17,7 @@ use super::theme::Tone;
 
 /// What the popups read from the console's state. The state (`App`) implements it, so the state
 /// can measure its popup for scrolling without this module depending on it.
-pub trait PopupState {
+pub(super) trait PopupState {
     fn now(&self) -> DateTime<Utc>;
     fn log_file(&self) -> &std::path::Path;
     fn table(&self, name: &str) -> Option<&TableEntry>;
@@ -26,7 +26,7 @@ pub trait PopupState {
 }
 
 /// The lines of `popup` at `width` cells.
-pub fn build(app: &impl PopupState, popup: &Popup, width: usize) -> Vec<DocLine> {
+pub(super) fn build(app: &impl PopupState, popup: &Popup, width: usize) -> Vec<DocLine> {
     let mut doc = Doc::new(width);
     match &popup.kind {
         PopupKind::Help => help(&mut doc, app),

@@ -9,35 +9,35 @@ use crate::human;
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, StatementStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
+pub(super) enum LogLevel {
     Info,
     Warn,
     Error,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
+pub(super) struct LogLine {
     pub at: DateTime<Utc>,
     pub level: LogLevel,
     pub text: String,
 }
 
 impl LogLine {
-    pub fn info(at: DateTime<Utc>, text: impl Into<String>) -> LogLine {
+    pub(super) fn info(at: DateTime<Utc>, text: impl Into<String>) -> LogLine {
         LogLine { at, level: LogLevel::Info, text: text.into() }
     }
 
-    pub fn warn(at: DateTime<Utc>, text: impl Into<String>) -> LogLine {
+    pub(super) fn warn(at: DateTime<Utc>, text: impl Into<String>) -> LogLine {
         LogLine { at, level: LogLevel::Warn, text: text.into() }
     }
 
-    pub fn error(at: DateTime<Utc>, text: impl Into<String>) -> LogLine {
+    pub(super) fn error(at: DateTime<Utc>, text: impl Into<String>) -> LogLine {
         LogLine { at, level: LogLevel::Error, text: text.into() }
     }
 }
 
 /// The log line for `event`, if it gets one.
-pub fn line_for(event: &RunEvent) -> Option<LogLine> {
+pub(super) fn line_for(event: &RunEvent) -> Option<LogLine> {
     let at = event.at;
     let info = |text: String| Some(LogLine::info(at, text));
     match &event.kind {

@@ -11,11 +11,11 @@ use crate::contract::{ExportSpec, ExportStatus};
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 
 /// How many statement rows and log lines a run keeps (the newest win).
-pub const MAX_ROWS: usize = 500;
+pub(super) const MAX_ROWS: usize = 500;
 
 /// Where an export is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportPhase {
+pub(super) enum ExportPhase {
     /// In the plan, not requested yet.
     Planned,
     /// Requested (or found in the store), no status yet.
@@ -37,7 +37,7 @@ impl From<ExportStatus> for ExportPhase {
 
 /// One export (one window when catching up).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ExportView {
+pub(super) struct ExportView {
     pub spec: ExportSpec,
     pub arn: Option<String>,
     /// Found in the store rather than requested.
@@ -51,7 +51,7 @@ pub struct ExportView {
 }
 
 impl ExportView {
-    pub fn planned(spec: ExportSpec) -> ExportView {
+    pub(super) fn planned(spec: ExportSpec) -> ExportView {
         ExportView {
             spec,
             arn: None,
@@ -68,7 +68,7 @@ impl ExportView {
 
 /// Manifest generation (the stage step).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct StagingView {
+pub(super) struct StagingView {
     pub counts: StageCounts,
     /// Data files checked against their manifest entry; `None` when unknown (read from a journal).
     pub verified_files: Option<u64>,
@@ -81,7 +81,7 @@ pub struct StagingView {
 
 /// Where a warehouse statement is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatementState {
+pub(super) enum StatementState {
     /// A dry run's statement: shown, never run.
     Planned,
     Submitted,
@@ -103,7 +103,7 @@ impl From<StatementStatus> for StatementState {
 
 /// One warehouse statement.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StatementRow {
+pub(super) struct StatementRow {
     /// 1-based, as the pipeline numbers them.
     pub index: usize,
     pub total: usize,
@@ -118,7 +118,7 @@ pub struct StatementRow {
 
 /// Why a run failed, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub(super) struct Failure {
     pub stage: Stage,
     /// The whole error chain.
     pub cause: String,
@@ -127,7 +127,7 @@ pub struct Failure {
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RunEnd {
+pub(super) enum RunEnd {
     Committed { watermark: DateTime<Utc>, upserts: u64, deletes: u64, target_rows: u64 },
     UpToDate { reason: String },
     DryRun,
@@ -136,7 +136,7 @@ pub enum RunEnd {
 
 /// Counts checked after the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reconciled {
+pub(super) struct Reconciled {
     pub target_rows: u64,
     pub upserts: u64,
     pub deletes: u64,
@@ -144,7 +144,7 @@ pub struct Reconciled {
 
 /// Where the model came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(super) enum Origin {
     /// Events of a run this console started.
     Live,
     /// A run journal (an earlier run, or one another process ran).
@@ -153,7 +153,7 @@ pub enum Origin {
 
 /// A one-word summary of a run, for the tables pane's state column and its sort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(super) enum Phase {
     Running(Stage),
     Committed,
     UpToDate,
@@ -164,7 +164,7 @@ pub enum Phase {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunView {
+pub(super) struct RunView {
     pub run_id: String,
     pub table: String,
     pub origin: Origin,
@@ -188,7 +188,7 @@ pub struct RunView {
 }
 
 impl RunView {
-    pub fn new(run_id: &str, table: &str, origin: Origin, started_at: DateTime<Utc>) -> RunView {
+    pub(super) fn new(run_id: &str, table: &str, origin: Origin, started_at: DateTime<Utc>) -> RunView {
         RunView {
             run_id: run_id.to_owned(),
             table: table.to_owned(),
@@ -213,14 +213,14 @@ impl RunView {
     }
 
     /// A live model for a run whose first event is `event`.
-    pub fn from_first_event(event: &RunEvent) -> RunView {
+    pub(super) fn from_first_event(event: &RunEvent) -> RunView {
         let mut view = RunView::new(&event.run_id, &event.table, Origin::Live, event.at);
         view.apply(event);
         view
     }
 
     /// Folds one event of this run into the model.
-    pub fn apply(&mut self, event: &RunEvent) {
+    pub(super) fn apply(&mut self, event: &RunEvent) {
         if let Some(line) = run_log::line_for(event) {
             self.log.push(line);
         }
@@ -350,7 +350,7 @@ impl RunView {
     }
 
     /// Marks a run whose task died without reporting its end.
-    pub fn mark_lost(&mut self, at: DateTime<Utc>, panic: &str) {
+    pub(super) fn mark_lost(&mut self, at: DateTime<Utc>, panic: &str) {
         if self.end.is_some() {
             return;
         }
@@ -394,11 +394,11 @@ impl RunView {
     }
 
     /// Whether this console is still waiting for the run to end.
-    pub fn is_active(&self) -> bool {
+    pub(super) fn is_active(&self) -> bool {
         self.origin == Origin::Live && self.end.is_none()
     }
 
-    pub fn phase(&self) -> Phase {
+    pub(super) fn phase(&self) -> Phase {
         match &self.end {
             Some(RunEnd::Committed { .. }) => Phase::Committed,
             Some(RunEnd::UpToDate { .. }) => Phase::UpToDate,
@@ -409,7 +409,7 @@ impl RunView {
         }
     }
 
-    pub fn failure(&self) -> Option<&Failure> {
+    pub(super) fn failure(&self) -> Option<&Failure> {
         match &self.end {
             Some(RunEnd::Failed(failure)) => Some(failure),
             _ => None,
@@ -417,13 +417,13 @@ impl RunView {
     }
 
     /// How long the run took, or has been going at `now`.
-    pub fn elapsed(&self, now: DateTime<Utc>) -> std::time::Duration {
+    pub(super) fn elapsed(&self, now: DateTime<Utc>) -> std::time::Duration {
         super::format::between(self.started_at, self.ended_at.unwrap_or(now))
     }
 
     /// Upserts and deletes the run committed, or (while it runs) staged to load; `None` for runs
     /// that loaded nothing.
-    pub fn loaded(&self) -> Option<(u64, u64)> {
+    pub(super) fn loaded(&self) -> Option<(u64, u64)> {
         match (&self.end, &self.reconciled, &self.staging) {
             (Some(RunEnd::Committed { upserts, deletes, .. }), _, _) => Some((*upserts, *deletes)),
             (Some(_), _, _) => None,
@@ -436,12 +436,12 @@ impl RunView {
     }
 
     /// Several windows: the run is catching up on a watermark more than one window behind.
-    pub fn is_catch_up(&self) -> bool {
+    pub(super) fn is_catch_up(&self) -> bool {
         self.exports.len() > 1
     }
 
     /// The export to show in detail: the first one not completed, else the last.
-    pub fn current_export(&self) -> Option<(usize, &ExportView)> {
+    pub(super) fn current_export(&self) -> Option<(usize, &ExportView)> {
         self.exports
             .iter()
             .enumerate()

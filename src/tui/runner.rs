@@ -24,12 +24,12 @@ use crate::retry::{self, RetryObserver, Retrying};
 use crate::wiring::{self, ConnectError};
 
 /// What connecting made: the configuration as connecting completed it, and the adapters.
-pub struct Connected {
+pub(super) struct Connected {
     config: Config,
     adapters: Adapters,
 }
 
-pub type ConnectResult = Result<Connected, ConnectError>;
+pub(super) type ConnectResult = Result<Connected, ConnectError>;
 
 /// Said of every command that needs the engine before there is one (the state never asks).
 const NOT_CONNECTED: &str = "not connected yet";
@@ -37,7 +37,7 @@ const NOT_CONNECTED: &str = "not connected yet";
 /// How many past runs the history pane loads per table.
 const HISTORY_LIMIT: usize = 50;
 
-pub struct Runner {
+pub(super) struct Runner {
     /// The configuration as loaded; connecting completes a copy of it.
     config: Config,
     engine: Option<Engine>,
@@ -52,7 +52,7 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(
+    pub(super) fn new(
         config: Config,
         observer: Option<Arc<dyn RunObserver>>,
         messages: UnboundedSender<Action>,
@@ -63,7 +63,7 @@ impl Runner {
 
     /// Connects to the warehouse and AWS in the background; each retry is reported as an
     /// action, the result goes to the connections channel (see [`Runner::connection_ended`]).
-    pub fn connect(&self) {
+    pub(super) fn connect(&self) {
         let mut config = self.config.clone();
         let messages = self.messages.clone();
         let connections = self.connections.clone();
@@ -78,7 +78,7 @@ impl Runner {
 
     /// A connection attempt ended: on success the engine is made and its event stream
     /// returned; either way the state is told.
-    pub fn connection_ended(
+    pub(super) fn connection_ended(
         &mut self,
         app: &mut App,
         result: ConnectResult,
@@ -102,7 +102,7 @@ impl Runner {
     }
 
     /// Applies `action` and runs whatever it asks for, feeding immediate results back in.
-    pub fn dispatch(&mut self, app: &mut App, action: Action) {
+    pub(super) fn dispatch(&mut self, app: &mut App, action: Action) {
         if let Action::RunJoined { run_id, .. } = &action {
             self.active.remove(run_id);
         }
@@ -115,7 +115,7 @@ impl Runner {
     }
 
     /// Whether every run started here has ended.
-    pub fn is_idle(&self) -> bool {
+    pub(super) fn is_idle(&self) -> bool {
         self.active.is_empty()
     }
 

@@ -16,7 +16,7 @@ use crate::pipeline::lock::LeaseHolder;
 /// Background loads of one table's state: at most one going and one queued, so pressing `r`
 /// repeatedly (or runs ending back to back) never piles up loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LoadState {
+pub(super) enum LoadState {
     #[default]
     Idle,
     Loading,
@@ -26,7 +26,7 @@ pub enum LoadState {
 
 impl LoadState {
     /// Records a request; returns whether a load should start now.
-    pub fn request(&mut self) -> bool {
+    pub(super) fn request(&mut self) -> bool {
         match self {
             LoadState::Idle => {
                 *self = LoadState::Loading;
@@ -40,7 +40,7 @@ impl LoadState {
     }
 
     /// Records that a load ended; returns whether the queued one should start now.
-    pub fn finish(&mut self) -> bool {
+    pub(super) fn finish(&mut self) -> bool {
         let again = *self == LoadState::LoadingThenAgain;
         *self = if again { LoadState::Loading } else { LoadState::Idle };
         again
@@ -48,7 +48,7 @@ impl LoadState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct TableEntry {
+pub(super) struct TableEntry {
     pub name: String,
     pub target: String,
     /// What a plain sync does (the configured mode).
@@ -81,7 +81,7 @@ pub struct TableEntry {
 }
 
 impl TableEntry {
-    pub fn new(config: &TableConfig) -> TableEntry {
+    pub(super) fn new(config: &TableConfig) -> TableEntry {
         TableEntry {
             name: config.name.clone(),
             target: config.target.to_string(),
@@ -103,44 +103,44 @@ impl TableEntry {
 
     /// A journal read as a run model, with this table's target filled in (journals do not
     /// record it).
-    pub fn journal_view(&self, journal: &RunJournal) -> RunView {
+    pub(super) fn journal_view(&self, journal: &RunJournal) -> RunView {
         let mut view = RunView::from_journal(journal);
         view.target.get_or_insert_with(|| self.target.clone());
         view
     }
 
     /// The run the panes show: the live one, else the newest journal.
-    pub fn shown_run(&self) -> Option<&RunView> {
+    pub(super) fn shown_run(&self) -> Option<&RunView> {
         self.live.as_ref().or(self.last_journal.as_ref())
     }
 
-    pub fn phase(&self) -> Option<Phase> {
+    pub(super) fn phase(&self) -> Option<Phase> {
         self.shown_run().map(RunView::phase)
     }
 
     /// The run of another process going on now, when this console runs none of the table.
-    pub fn foreign_run(&self) -> Option<&LeaseHolder> {
+    pub(super) fn foreign_run(&self) -> Option<&LeaseHolder> {
         self.foreign.as_ref().filter(|_| self.active_run().is_none())
     }
 
     /// The live run this console is waiting for, if any.
-    pub fn active_run(&self) -> Option<&RunView> {
+    pub(super) fn active_run(&self) -> Option<&RunView> {
         self.live.as_ref().filter(|run| run.is_active())
     }
 
     /// How far the target trails the source at wall-clock `now`, on the source's clock.
-    pub fn lag(&self, now: DateTime<Utc>) -> Option<Duration> {
+    pub(super) fn lag(&self, now: DateTime<Utc>) -> Option<Duration> {
         let source_now = self.source_clock.map_or(now, |clock| clock.at(now));
         self.watermark.map(|w| format::between(w, source_now))
     }
 
     /// Upserts and deletes of the shown run.
-    pub fn loaded(&self) -> Option<(u64, u64)> {
+    pub(super) fn loaded(&self) -> Option<(u64, u64)> {
         self.shown_run().and_then(RunView::loaded)
     }
 
     /// Whether `needle` (lowercase) occurs in the table's name or target.
-    pub fn matches(&self, needle: &str) -> bool {
+    pub(super) fn matches(&self, needle: &str) -> bool {
         needle.is_empty()
             || self.name.to_lowercase().contains(needle)
             || self.target.to_lowercase().contains(needle)

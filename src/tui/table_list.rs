@@ -9,7 +9,7 @@ use super::table_entry::TableEntry;
 
 /// The column the tables pane is sorted by; `s` cycles through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortColumn {
+pub(super) enum SortColumn {
     /// As configured in tables.toml.
     #[default]
     Config,
@@ -24,7 +24,7 @@ pub enum SortColumn {
 }
 
 impl SortColumn {
-    pub fn next(self) -> SortColumn {
+    pub(super) fn next(self) -> SortColumn {
         match self {
             SortColumn::Config => SortColumn::Table,
             SortColumn::Table => SortColumn::Target,
@@ -35,7 +35,7 @@ impl SortColumn {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             SortColumn::Config => "config order",
             SortColumn::Table => "table",
@@ -60,7 +60,7 @@ fn urgency(phase: Option<Phase>) -> u8 {
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TableList {
+pub(super) struct TableList {
     pub sort: SortColumn,
     /// The filter text (matched case-insensitively against name and target).
     pub filter: String,
@@ -72,25 +72,25 @@ pub struct TableList {
 }
 
 impl TableList {
-    pub fn new(tables: &[TableEntry]) -> TableList {
+    pub(super) fn new(tables: &[TableEntry]) -> TableList {
         let mut list = TableList::default();
         list.reorder(tables, 1);
         list
     }
 
     /// Indices of the shown tables, in display order.
-    pub fn order(&self) -> &[usize] {
+    pub(super) fn order(&self) -> &[usize] {
         &self.order
     }
 
     /// The selected table's index into the entries.
-    pub fn selected(&self) -> Option<usize> {
+    pub(super) fn selected(&self) -> Option<usize> {
         self.order.get(self.cursor.selected()).copied()
     }
 
     /// Recomputes the order after the tables, the sort or the filter changed, keeping the
     /// selected table selected when it is still shown.
-    pub fn reorder(&mut self, tables: &[TableEntry], visible: usize) {
+    pub(super) fn reorder(&mut self, tables: &[TableEntry], visible: usize) {
         let previous = self.selected();
         let needle = self.filter.to_lowercase();
         let mut order: Vec<usize> = (0..tables.len()).filter(|&i| tables[i].matches(&needle)).collect();

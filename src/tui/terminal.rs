@@ -30,15 +30,15 @@ thread_local! {
     static POLLING_CONSOLE: Cell<bool> = const { Cell::new(false) };
 }
 
-pub type ConsoleTerminal = Terminal<CrosstermBackend<Stdout>>;
+pub(super) type ConsoleTerminal = Terminal<CrosstermBackend<Stdout>>;
 
 /// Holds the terminal; dropping it gives the terminal back.
-pub struct TerminalGuard {
+pub(super) struct TerminalGuard {
     terminal: ConsoleTerminal,
 }
 
 impl TerminalGuard {
-    pub fn enter() -> io::Result<TerminalGuard> {
+    pub(super) fn enter() -> io::Result<TerminalGuard> {
         install_panic_hook();
         enable_raw_mode()?;
         HELD.store(true, Ordering::SeqCst);
@@ -56,7 +56,7 @@ impl TerminalGuard {
         }
     }
 
-    pub fn terminal(&mut self) -> &mut ConsoleTerminal {
+    pub(super) fn terminal(&mut self) -> &mut ConsoleTerminal {
         &mut self.terminal
     }
 }
@@ -69,7 +69,7 @@ impl Drop for TerminalGuard {
 
 /// Leaves raw mode and the alternate screen, shows the cursor. Safe to call more than once:
 /// only the first call after [`TerminalGuard::enter`] does anything.
-pub fn restore() {
+pub(super) fn restore() {
     if HELD.swap(false, Ordering::SeqCst) {
         let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, Show);
         let _ = disable_raw_mode();
@@ -94,12 +94,12 @@ fn install_panic_hook() {
 }
 
 /// Wraps the console's future so panics inside it are recognised as the console's own.
-pub struct ConsoleTask<F> {
+pub(super) struct ConsoleTask<F> {
     inner: Pin<Box<F>>,
 }
 
 impl<F: Future> ConsoleTask<F> {
-    pub fn new(inner: F) -> ConsoleTask<F> {
+    pub(super) fn new(inner: F) -> ConsoleTask<F> {
         ConsoleTask { inner: Box::pin(inner) }
     }
 }

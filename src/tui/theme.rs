@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 
 /// What the terminal can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColorSupport {
+pub(super) enum ColorSupport {
     /// `NO_COLOR` is set: modifiers only.
     Monochrome,
     /// The 16 ANSI colours (the terminal's own palette).
@@ -18,7 +18,7 @@ pub enum ColorSupport {
 impl ColorSupport {
     /// Decides from the values of `NO_COLOR` and `COLORTERM`. `NO_COLOR` counts when it is set to
     /// anything non-empty, as the convention says.
-    pub fn detect(no_color: Option<&str>, colorterm: Option<&str>) -> ColorSupport {
+    pub(super) fn detect(no_color: Option<&str>, colorterm: Option<&str>) -> ColorSupport {
         if no_color.is_some_and(|v| !v.is_empty()) {
             return ColorSupport::Monochrome;
         }
@@ -29,7 +29,7 @@ impl ColorSupport {
     }
 
     /// [`ColorSupport::detect`] on this process's environment.
-    pub fn from_env() -> ColorSupport {
+    pub(super) fn from_env() -> ColorSupport {
         let no_color = std::env::var("NO_COLOR").ok();
         let colorterm = std::env::var("COLORTERM").ok();
         ColorSupport::detect(no_color.as_deref(), colorterm.as_deref())
@@ -38,7 +38,7 @@ impl ColorSupport {
 
 /// A role text can have; panes and popups speak in tones, the theme turns them into styles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tone {
+pub(super) enum Tone {
     Plain,
     Dim,
     Accent,
@@ -51,7 +51,7 @@ pub enum Tone {
 
 /// Styles by role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Theme {
+pub(super) struct Theme {
     pub support: ColorSupport,
     /// Secondary text: labels, placeholders.
     pub dim: Style,
@@ -78,7 +78,7 @@ pub struct Theme {
 }
 
 impl Theme {
-    pub fn new(support: ColorSupport) -> Theme {
+    pub(super) fn new(support: ColorSupport) -> Theme {
         match support {
             ColorSupport::Monochrome => Theme::monochrome(),
             ColorSupport::Ansi16 => Theme::colored(support, Palette::ANSI16),
@@ -86,7 +86,7 @@ impl Theme {
         }
     }
 
-    pub fn style(&self, tone: Tone) -> Style {
+    pub(super) fn style(&self, tone: Tone) -> Style {
         match tone {
             Tone::Plain => Style::new(),
             Tone::Dim => self.dim,
@@ -100,7 +100,7 @@ impl Theme {
     }
 
     /// The theme for this terminal.
-    pub fn from_env() -> Theme {
+    pub(super) fn from_env() -> Theme {
         Theme::new(ColorSupport::from_env())
     }
 

@@ -5,14 +5,14 @@
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Display width of `text` in terminal cells.
-pub fn width(text: &str) -> usize {
+pub(super) fn width(text: &str) -> usize {
     text.width()
 }
 
 /// Breaks `text` into lines of at most `max` cells: at its own newlines, then between words,
 /// splitting words longer than a line. Leading indentation of a source line is kept on its
 /// continuation lines, so wrapped SQL stays readable.
-pub fn wrap(text: &str, max: usize) -> Vec<String> {
+pub(super) fn wrap(text: &str, max: usize) -> Vec<String> {
     let max = max.max(1);
     let mut lines = Vec::new();
     for source_line in text.lines() {
@@ -60,7 +60,7 @@ fn wrap_line(line: &str, max: usize, out: &mut Vec<String>) {
 }
 
 /// `text` cut to `max` cells, ending in `…` when something was cut.
-pub fn ellipsize(text: &str, max: usize) -> String {
+pub(super) fn ellipsize(text: &str, max: usize) -> String {
     if width(text) <= max {
         return text.to_owned();
     }
@@ -83,7 +83,7 @@ pub fn ellipsize(text: &str, max: usize) -> String {
 
 /// `text` cut in the middle to `max` cells: keeps both the start and the distinctive end of an
 /// ARN or a path (`arn:aws:dynamodb:…/export/0173-ab12`).
-pub fn ellipsize_middle(text: &str, max: usize) -> String {
+pub(super) fn ellipsize_middle(text: &str, max: usize) -> String {
     if width(text) <= max {
         return text.to_owned();
     }
@@ -113,7 +113,7 @@ fn take_width(chars: impl Iterator<Item = char>, max: usize) -> String {
 }
 
 /// The first line of `text`, for one-line cells (a multi-line error shows its first line).
-pub fn first_line(text: &str) -> &str {
+pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 

@@ -6,19 +6,19 @@ use base64::engine::general_purpose::STANDARD;
 use md5::{Digest as _, Md5};
 
 /// The base64 MD5 of `bytes`.
-pub fn md5_base64(bytes: &[u8]) -> String {
+pub(super) fn md5_base64(bytes: &[u8]) -> String {
     STANDARD.encode(Md5::digest(bytes))
 }
 
 /// Base64 of a finished digest.
-pub fn digest_base64(digest: &[u8]) -> String {
+pub(super) fn digest_base64(digest: &[u8]) -> String {
     STANDARD.encode(digest)
 }
 
 /// Whether a checksum text from an export names `actual_base64`. Exports write base64; a
 /// 32-character hex digest (what some tools write) is accepted too. Surrounding whitespace is
 /// ignored.
-pub fn checksum_matches(expected: &str, actual_base64: &str) -> bool {
+pub(super) fn checksum_matches(expected: &str, actual_base64: &str) -> bool {
     let expected = expected.trim();
     if expected == actual_base64 {
         return true;

@@ -23,7 +23,7 @@ use super::datetime;
 use super::image::Value;
 
 /// Appends `value` converted to `ty`, as a JSON value; `Err` says why it does not fit.
-pub fn write_coerced(out: &mut Vec<u8>, value: &Value<'_>, ty: ColumnType) -> Result<(), String> {
+pub(super) fn write_coerced(out: &mut Vec<u8>, value: &Value<'_>, ty: ColumnType) -> Result<(), String> {
     if let Value::Null(_) = value {
         out.extend_from_slice(b"null");
         return Ok(());
@@ -148,7 +148,7 @@ fn parse_number(text: &str) -> Result<Number, String> {
 }
 
 /// Appends the decimal digits of `value` without going through `fmt`.
-pub fn write_i64(out: &mut Vec<u8>, value: i64) {
+pub(super) fn write_i64(out: &mut Vec<u8>, value: i64) {
     let mut buffer = [0u8; 20];
     let mut at = buffer.len();
     let mut rest = value.unsigned_abs();

@@ -14,7 +14,7 @@ use super::image::Value;
 /// - S: RFC 3339 with an offset (`2024-05-01T12:00:00.5+02:00`, converted to UTC), or without one
 ///   (`2024-05-01T12:00:00`, `2024-05-01 12:00:00`, taken as UTC), or a date (midnight UTC);
 /// - N: seconds since the Unix epoch, with at most 6 fractional digits.
-pub fn timestamp_of(value: &Value<'_>) -> Result<NaiveDateTime, String> {
+pub(super) fn timestamp_of(value: &Value<'_>) -> Result<NaiveDateTime, String> {
     let instant = match value {
         Value::S(text) => parse_timestamp_text(text)?,
         Value::N(text) => epoch_seconds(text)?,
@@ -35,7 +35,7 @@ pub fn timestamp_of(value: &Value<'_>) -> Result<NaiveDateTime, String> {
 }
 
 /// The date a date column gets from `value`: an S in `YYYY-MM-DD` form.
-pub fn date_of(value: &Value<'_>) -> Result<NaiveDate, String> {
+pub(super) fn date_of(value: &Value<'_>) -> Result<NaiveDate, String> {
     match value {
         Value::S(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .ok()
@@ -48,7 +48,7 @@ pub fn date_of(value: &Value<'_>) -> Result<NaiveDate, String> {
 /// Appends `"YYYY-MM-DD HH:MM:SS.ffffff<suffix>"` (a JSON string; `suffix` is `+00` for
 /// timestamptz, empty for timestamp). Written digit by digit: this runs for every timestamp
 /// value, and chrono's formatter re-reads its format string each time.
-pub fn write_timestamp(out: &mut Vec<u8>, instant: &NaiveDateTime, suffix: &str) {
+pub(super) fn write_timestamp(out: &mut Vec<u8>, instant: &NaiveDateTime, suffix: &str) {
     out.push(b'"');
     write_date_digits(out, &instant.date());
     out.push(b' ');
@@ -64,7 +64,7 @@ pub fn write_timestamp(out: &mut Vec<u8>, instant: &NaiveDateTime, suffix: &str)
 }
 
 /// Appends `"YYYY-MM-DD"`.
-pub fn write_date(out: &mut Vec<u8>, date: &NaiveDate) {
+pub(super) fn write_date(out: &mut Vec<u8>, date: &NaiveDate) {
     out.push(b'"');
     write_date_digits(out, date);
     out.push(b'"');

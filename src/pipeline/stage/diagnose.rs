@@ -7,7 +7,7 @@ use super::error::capped;
 
 /// The JSON path at which `line` stops being a `T`, e.g. `NewImage.address.M.city`; `None` when
 /// it is the line itself (or it parses after all).
-pub fn failing_path<'de, T: Deserialize<'de>>(line: &'de [u8]) -> Option<String> {
+pub(super) fn failing_path<'de, T: Deserialize<'de>>(line: &'de [u8]) -> Option<String> {
     let mut deserializer = serde_json::Deserializer::from_slice(line);
     let error = serde_path_to_error::deserialize::<_, T>(&mut deserializer).err()?;
     let path = error.path().to_string();
@@ -17,7 +17,7 @@ pub fn failing_path<'de, T: Deserialize<'de>>(line: &'de [u8]) -> Option<String>
 /// The key of a line that failed, read leniently from its `Keys` (or a full export's `Item`) as
 /// `ItemKey` displays keys: each key attribute's DynamoDB JSON, joined by ", ". `None` when the
 /// line is not JSON or holds no key attribute.
-pub fn lenient_key(line: &[u8], key_attributes: &[String]) -> Option<String> {
+pub(super) fn lenient_key(line: &[u8], key_attributes: &[String]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(line).ok()?;
     let image = value.get("Keys").or_else(|| value.get("Item"))?.as_object()?;
     let parts: Vec<String> = key_attributes
@@ -31,7 +31,7 @@ pub fn lenient_key(line: &[u8], key_attributes: &[String]) -> Option<String> {
 }
 
 /// "item {…}, attribute `p`: reason", leaving out what is not known.
-pub fn describe(item: Option<&str>, path: Option<&str>, reason: &str) -> String {
+pub(super) fn describe(item: Option<&str>, path: Option<&str>, reason: &str) -> String {
     let mut text = String::new();
     if let Some(item) = item {
         text.push_str(&format!("item {item}, "));

@@ -134,12 +134,12 @@ pub enum StageError {
 }
 
 /// Most characters of a user's value (a key, a name, a type tag) quoted in a stage error.
-pub const MAX_QUOTED_CHARS: usize = 200;
+pub(super) const MAX_QUOTED_CHARS: usize = 200;
 
 /// `text` as it is when short; otherwise its first [`MAX_QUOTED_CHARS`] characters followed by
 /// `… (N bytes)`. Every user value quoted in a stage error goes through here, so a hostile
 /// 10 MB attribute name yields a short message rather than a 30 MB one.
-pub fn capped(text: &str) -> Cow<'_, str> {
+pub(super) fn capped(text: &str) -> Cow<'_, str> {
     match text.char_indices().nth(MAX_QUOTED_CHARS) {
         None => Cow::Borrowed(text),
         Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len())),

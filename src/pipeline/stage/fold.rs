@@ -18,19 +18,19 @@ type KeySet = HashSet<ItemKey, BuildHasherDefault<KeyHasher>>;
 
 /// The keys staged from the exports newer than the one being read.
 #[derive(Debug, Default)]
-pub struct KeyFold {
+pub(super) struct KeyFold {
     staged: KeySet,
 }
 
 impl KeyFold {
     /// Whether a newer export already staged this key, so an older change to it is dropped.
-    pub fn is_superseded(&self, key: &ItemKey) -> bool {
+    pub(super) fn is_superseded(&self, key: &ItemKey) -> bool {
         self.staged.contains(key)
     }
 
     /// Adds the keys one export staged (collected per worker). A key staged by two workers of the
     /// same export means the export listed it twice.
-    pub fn absorb(&mut self, export_arn: &str, workers: Vec<ExportKeys>) -> Result<(), StageError> {
+    pub(super) fn absorb(&mut self, export_arn: &str, workers: Vec<ExportKeys>) -> Result<(), StageError> {
         self.staged.reserve(workers.iter().map(|w| w.keys.len()).sum());
         for worker in workers {
             // Keys move from the worker's set into the fold; nothing is copied.
@@ -46,18 +46,18 @@ impl KeyFold {
 
 /// The keys one worker staged from the export being read.
 #[derive(Debug, Default)]
-pub struct ExportKeys {
+pub(super) struct ExportKeys {
     keys: KeySet,
 }
 
 impl ExportKeys {
     /// Room for `keys` keys, so the set does not rehash as it fills.
-    pub fn with_capacity(keys: usize) -> ExportKeys {
+    pub(super) fn with_capacity(keys: usize) -> ExportKeys {
         ExportKeys { keys: KeySet::with_capacity_and_hasher(keys, BuildHasherDefault::default()) }
     }
 
     /// Records a staged key; a key this worker already staged in this export is an error.
-    pub fn record(&mut self, export_arn: &str, key: ItemKey, file: &str) -> Result<(), StageError> {
+    pub(super) fn record(&mut self, export_arn: &str, key: ItemKey, file: &str) -> Result<(), StageError> {
         if let Some(existing) = self.keys.replace(key) {
             return Err(duplicate(export_arn, &existing, file));
         }
@@ -69,7 +69,7 @@ impl ExportKeys {
 /// changed item. The std SipHash resists hash flooding, which does not matter here: the keys come
 /// from the user's own table, and a collision only costs a comparison.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct KeyHasher(u64);
+pub(super) struct KeyHasher(u64);
 
 impl KeyHasher {
     const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;

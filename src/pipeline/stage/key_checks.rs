@@ -25,7 +25,7 @@ const SHARDS: usize = 64;
 
 /// Where a line was read: an index into [`KeyDigests`]' file names, and the line number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Origin {
+pub(super) struct Origin {
     pub file: u32,
     pub line: u32,
 }
@@ -40,7 +40,7 @@ struct Seen {
 
 /// A second sighting of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyClash {
+pub(super) enum KeyClash {
     /// The same key again.
     Repeated { first: Origin },
     /// A key equal to an earlier one once trailing blanks are dropped.
@@ -51,7 +51,7 @@ pub enum KeyClash {
 /// control byte and spare capacity: about 37 bytes a key when the table is 7/8 full, up to twice
 /// that just after it grows (measured by `digest_entries_are_32_bytes`).
 #[derive(Debug)]
-pub struct KeyDigests {
+pub(super) struct KeyDigests {
     shards: Vec<Mutex<HashMap<u128, Seen, BuildHasherDefault<LowBits>>>>,
     files: Mutex<Vec<String>>,
     trim_blanks: bool,
@@ -59,7 +59,7 @@ pub struct KeyDigests {
 
 impl KeyDigests {
     /// `trim_blanks`: keys are compared with trailing blanks of their S attributes dropped.
-    pub fn new(trim_blanks: bool) -> KeyDigests {
+    pub(super) fn new(trim_blanks: bool) -> KeyDigests {
         KeyDigests {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
             files: Mutex::new(Vec::new()),
@@ -68,20 +68,25 @@ impl KeyDigests {
     }
 
     /// Registers a data file; its index goes into each [`Origin`] read from it.
-    pub fn file_index(&self, key: &str) -> u32 {
+    pub(super) fn file_index(&self, key: &str) -> u32 {
         let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         files.push(key.to_owned());
         u32::try_from(files.len() - 1).unwrap_or(u32::MAX)
     }
 
     /// The data file an [`Origin`] names.
-    pub fn file_name(&self, origin: Origin) -> String {
+    pub(super) fn file_name(&self, origin: Origin) -> String {
         let files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         files.get(origin.file as usize).cloned().unwrap_or_default()
     }
 
     /// Records the key of `image`; a key seen before is a clash.
-    pub fn record(&self, image: &Map<'_>, key_attributes: &[String], origin: Origin) -> Option<KeyClash> {
+    pub(super) fn record(
+        &self,
+        image: &Map<'_>,
+        key_attributes: &[String],
+        origin: Origin,
+    ) -> Option<KeyClash> {
         let (compared, exact) = digests(image, key_attributes, self.trim_blanks);
         let shard = &self.shards[(compared as usize) % SHARDS];
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
@@ -143,14 +148,14 @@ impl Hasher for LowBits {
 /// the key column's type), else the one the first line of the stage step that has it gave it
 /// (DynamoDB declares one type per key attribute, and every item's key has it).
 #[derive(Debug)]
-pub struct KeyTypes {
+pub(super) struct KeyTypes {
     expected: Vec<Option<ExpectedKeyType>>,
     first: Vec<OnceLock<(&'static str, String, u64)>>,
 }
 
 impl KeyTypes {
     /// `expected`: parallel to `key_attributes`, shorter or `None` where nothing is known.
-    pub fn new(key_attributes: &[String], expected: &[Option<ExpectedKeyType>]) -> KeyTypes {
+    pub(super) fn new(key_attributes: &[String], expected: &[Option<ExpectedKeyType>]) -> KeyTypes {
         KeyTypes {
             expected: (0..key_attributes.len()).map(|i| expected.get(i).cloned().flatten()).collect(),
             first: key_attributes.iter().map(|_| OnceLock::new()).collect(),
@@ -160,7 +165,7 @@ impl KeyTypes {
     /// Why `image`'s key attributes do not have their expected types, or the types the first line
     /// gave them, if they do not. `what` names the image (`Keys`, `Item`); `file` and `line` say
     /// where it is.
-    pub fn check(
+    pub(super) fn check(
         &self,
         image: &Map<'_>,
         key_attributes: &[String],

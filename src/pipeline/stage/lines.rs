@@ -19,14 +19,14 @@ use super::image::{Map, Value};
 
 /// A line of a full export.
 #[derive(Debug, Deserialize)]
-pub struct FullItemLine<'a> {
+pub(super) struct FullItemLine<'a> {
     #[serde(rename = "Item", borrow)]
     pub item: Map<'a>,
 }
 
 /// A line of an incremental export.
 #[derive(Debug, Deserialize)]
-pub struct ChangeLine<'a> {
+pub(super) struct ChangeLine<'a> {
     #[serde(rename = "Metadata", borrow)]
     pub metadata: Metadata<'a>,
     #[serde(rename = "Keys", borrow)]
@@ -48,7 +48,7 @@ fn present_skipped<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 
 /// A map whose entries are skipped unbuilt (`OldImage`): only its shape is checked.
 #[derive(Debug)]
-pub struct SkippedMap;
+pub(super) struct SkippedMap;
 
 impl<'de> Deserialize<'de> for SkippedMap {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SkippedMap, D::Error> {
@@ -72,14 +72,14 @@ impl<'de> Deserialize<'de> for SkippedMap {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Metadata<'a> {
+pub(super) struct Metadata<'a> {
     #[serde(rename = "WriteTimestampMicros", borrow)]
     pub write_timestamp_micros: Value<'a>,
 }
 
 impl ChangeLine<'_> {
     /// `WriteTimestampMicros` as an integer, when it is an integral N.
-    pub fn write_micros(&self) -> Option<i64> {
+    pub(super) fn write_micros(&self) -> Option<i64> {
         match &self.metadata.write_timestamp_micros {
             Value::N(text) => text.parse().ok(),
             _ => None,
@@ -90,7 +90,7 @@ impl ChangeLine<'_> {
 /// The same [`ItemKey`] that `ItemKey::of` builds for the owned item (each key attribute's
 /// DynamoDB JSON, joined by U+001F), built without converting the image; `None` when a key
 /// attribute is missing.
-pub fn item_key(image: &Map<'_>, key_attributes: &[String]) -> Option<ItemKey> {
+pub(super) fn item_key(image: &Map<'_>, key_attributes: &[String]) -> Option<ItemKey> {
     let mut text = Vec::with_capacity(64);
     for (i, name) in key_attributes.iter().enumerate() {
         if i > 0 {
@@ -104,7 +104,7 @@ pub fn item_key(image: &Map<'_>, key_attributes: &[String]) -> Option<ItemKey> {
 /// Why `image` cannot carry the primary key `key_attributes`, if it cannot: every key attribute
 /// must be present and of a key type (DynamoDB keys are only ever S, N or B), or the row could
 /// neither be matched nor merged.
-pub fn key_problem(image: &Map<'_>, key_attributes: &[String], what: &str) -> Option<String> {
+pub(super) fn key_problem(image: &Map<'_>, key_attributes: &[String], what: &str) -> Option<String> {
     key_attributes.iter().find_map(|name| match image.get(name) {
         None => Some(format!("{what} has no key attribute `{name}`")),
         Some(value) if !matches!(value.type_tag(), "S" | "N" | "B") => Some(format!(
@@ -118,7 +118,7 @@ pub fn key_problem(image: &Map<'_>, key_attributes: &[String], what: &str) -> Op
 /// Why `new_image` does not describe the item `keys` names, if it does not: a line whose
 /// `Keys` say one item and whose `NewImage` holds another would load the second under the
 /// first's change. Both have been checked by [`key_problem`].
-pub fn keys_disagree(
+pub(super) fn keys_disagree(
     keys: &Map<'_>,
     new_image: &Map<'_>,
     key_attributes: &[String],

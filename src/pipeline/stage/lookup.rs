@@ -7,7 +7,7 @@ use super::image::{Map, Value};
 /// The value at `path`, or `None` when the path does not resolve: a missing attribute or map key,
 /// a list index past the end, or a step into a value that is not a map / list. DynamoDB treats all
 /// of those as "attribute not present", and so do we (the column is NULL).
-pub fn lookup<'m, 'a>(item: &'m Map<'a>, path: &AttrPath) -> Option<&'m Value<'a>> {
+pub(super) fn lookup<'m, 'a>(item: &'m Map<'a>, path: &AttrPath) -> Option<&'m Value<'a>> {
     let mut segments = path.segments().iter();
     let mut current = match segments.next()? {
         PathSegment::Name(name) => item.get(name)?,

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use crate::pipeline::events::{EventKind, EventSink, StageCounts};
 
 /// Shortest gap between two throttled progress events (≤ 10 per second).
-pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+pub(super) const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The run's stage counters.
 #[derive(Debug)]
-pub struct Progress {
+pub(super) struct Progress {
     events: EventSink,
     started: Instant,
     files_total: u64,
@@ -33,7 +33,7 @@ pub struct Progress {
 
 /// Counts a worker collects between two flushes into [`Progress`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CountsDelta {
+pub(super) struct CountsDelta {
     pub items_read: u64,
     pub upserts: u64,
     pub deletes: u64,
@@ -43,7 +43,7 @@ pub struct CountsDelta {
 }
 
 impl Progress {
-    pub fn new(events: EventSink, files_total: u64, started: Instant) -> Progress {
+    pub(super) fn new(events: EventSink, files_total: u64, started: Instant) -> Progress {
         Progress {
             events,
             started,
@@ -62,7 +62,7 @@ impl Progress {
     }
 
     /// Adds a worker's counts and resets them.
-    pub fn add(&self, delta: &mut CountsDelta) {
+    pub(super) fn add(&self, delta: &mut CountsDelta) {
         let add = |counter: &AtomicU64, value: u64| {
             if value > 0 {
                 counter.fetch_add(value, Ordering::Relaxed);
@@ -78,24 +78,24 @@ impl Progress {
     }
 
     /// Counts a staged part's compressed bytes.
-    pub fn add_bytes_out(&self, bytes: u64) {
+    pub(super) fn add_bytes_out(&self, bytes: u64) {
         self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Records that the fold by key spilled into `partitions` partitions.
-    pub fn spilled(&self, partitions: usize) {
+    pub(super) fn spilled(&self, partitions: usize) {
         self.spill_partitions.store(partitions as u64, Ordering::Relaxed);
     }
 
     /// Reports a verified data file, then progress.
-    pub fn file_verified(&self, key: &str, items: u64, md5_checked: bool) {
+    pub(super) fn file_verified(&self, key: &str, items: u64, md5_checked: bool) {
         self.files_done.fetch_add(1, Ordering::Relaxed);
         self.events.emit(EventKind::FileVerified { key: key.into(), items, md5_checked });
         self.emit_progress();
     }
 
     /// Emits a progress event unless one went out less than [`PROGRESS_INTERVAL`] ago.
-    pub fn tick(&self) {
+    pub(super) fn tick(&self) {
         let now = self.elapsed_ms();
         let last = self.last_event_ms.load(Ordering::Relaxed);
         if now.saturating_sub(last) < PROGRESS_INTERVAL.as_millis() as u64 {
@@ -113,7 +113,7 @@ impl Progress {
     }
 
     /// A snapshot of the counters.
-    pub fn counts(&self) -> StageCounts {
+    pub(super) fn counts(&self) -> StageCounts {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         StageCounts {
             files_done: get(&self.files_done),

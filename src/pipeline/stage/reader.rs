@@ -23,21 +23,21 @@ const DECOMPRESSED_BUFFER: usize = 256 * 1024;
 /// "Service, account, and table quotas": item size), and its export line (an incremental line
 /// holds the keys, the new and the old image) stays well under this; anything longer is refused
 /// while reading, before it is buffered whole.
-pub const MAX_LINE_BYTES: usize = 2 * 1024 * 1024;
+pub(super) const MAX_LINE_BYTES: usize = 2 * 1024 * 1024;
 
 type Source = SyncIoBridge<ObjectReader>;
 type Lines = BufReader<MultiGzDecoder<BufReader<ChecksumReader<Source>>>>;
 
 /// What was read of a data file, for verification against its manifest entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileDigest {
+pub(super) struct FileDigest {
     /// Compressed bytes.
     pub bytes: u64,
     pub md5_base64: String,
 }
 
 /// The lines of one data file.
-pub struct DataFileReader {
+pub(super) struct DataFileReader {
     key: String,
     lines: Lines,
     /// Physical line number of the last line returned (1-based).
@@ -46,7 +46,11 @@ pub struct DataFileReader {
 
 impl DataFileReader {
     /// Opens `key`; a missing object is [`StageError::MissingDataFile`].
-    pub fn open(store: &dyn ObjectStore, handle: &Handle, key: &str) -> Result<DataFileReader, StageError> {
+    pub(super) fn open(
+        store: &dyn ObjectStore,
+        handle: &Handle,
+        key: &str,
+    ) -> Result<DataFileReader, StageError> {
         let object = handle.block_on(store.open(key)).map_err(|e| match e {
             StoreError::NotFound { .. } => StageError::MissingDataFile { key: key.into() },
             other => StageError::Store(other),
@@ -57,23 +61,23 @@ impl DataFileReader {
         Ok(DataFileReader { key: key.into(), lines, line_number: 0 })
     }
 
-    pub fn key(&self) -> &str {
+    pub(super) fn key(&self) -> &str {
         &self.key
     }
 
     /// Physical line number of the last line read (1-based), for error messages.
-    pub fn line_number(&self) -> u64 {
+    pub(super) fn line_number(&self) -> u64 {
         self.line_number
     }
 
     /// Compressed bytes read so far.
-    pub fn compressed_bytes(&self) -> u64 {
+    pub(super) fn compressed_bytes(&self) -> u64 {
         self.checksum().bytes
     }
 
     /// Reads the next non-blank line into `line` (without its line break); `false` at the end.
     /// A line longer than [`MAX_LINE_BYTES`] is [`StageError::LineTooLong`].
-    pub fn read_line(&mut self, line: &mut Vec<u8>) -> Result<bool, StageError> {
+    pub(super) fn read_line(&mut self, line: &mut Vec<u8>) -> Result<bool, StageError> {
         loop {
             line.clear();
             let read = self.read_bounded(line)?;
@@ -128,7 +132,7 @@ impl DataFileReader {
 
     /// Reads whatever is left of the object (so the checksum covers every byte) and returns the
     /// byte count and MD5.
-    pub fn finish(self) -> Result<FileDigest, StageError> {
+    pub(super) fn finish(self) -> Result<FileDigest, StageError> {
         let key = self.key;
         let mut checksum = self.lines.into_inner().into_inner().into_inner();
         io::copy(&mut checksum, &mut io::sink()).map_err(|source| StageError::Read { key, source })?;

@@ -25,26 +25,26 @@ use super::spool::SpoolFile;
 
 /// What one key costs the in-memory fold: the key set's entry and spare room, and the key's
 /// string (about 140 B, measured on the stage benchmark's keys).
-pub const IN_MEMORY_BYTES_PER_KEY: u64 = 140;
+pub(super) const IN_MEMORY_BYTES_PER_KEY: u64 = 140;
 /// What a spilled change costs in memory while its partition is folded, beyond its own bytes:
 /// the map entry and two allocations.
-pub const FOLD_BYTES_PER_RECORD: u64 = 128;
+pub(super) const FOLD_BYTES_PER_RECORD: u64 = 128;
 /// Bytes a spilled change is assumed to take when the partitions are planned (its staged line
 /// is not known yet); a partition that turns out larger is split again when it is folded.
 const PLANNED_RECORD_BYTES: u64 = 256;
 /// Most partitions of one split: each lane keeps a write buffer per partition.
-pub const MAX_PARTITIONS: u64 = 256;
+pub(super) const MAX_PARTITIONS: u64 = 256;
 /// Write buffer of one partition file of one lane.
 const WRITE_BUFFER: usize = 32 * 1024;
 /// Read buffer of a partition file.
-pub const READ_BUFFER: usize = 256 * 1024;
+pub(super) const READ_BUFFER: usize = 256 * 1024;
 /// Fixed part of a record: rank, file, line, change, nulled, key length, staged length, hash,
 /// compared digest.
 const HEADER_BYTES: usize = 4 + 4 + 8 + 1 + 4 + 4 + 4 + 8 + 16;
 
 /// How a stage spills: into how many partitions, and how much memory folding one may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpillPlan {
+pub(super) struct SpillPlan {
     pub partitions: usize,
     /// Memory of one partition's fold: the budget shared by the threads folding at once.
     pub fold_budget: u64,
@@ -52,7 +52,7 @@ pub struct SpillPlan {
 
 impl SpillPlan {
     /// `None` when `changes` keys fit `budget` bytes in the in-memory fold.
-    pub fn for_changes(changes: u64, budget: u64, threads: usize) -> Option<SpillPlan> {
+    pub(super) fn for_changes(changes: u64, budget: u64, threads: usize) -> Option<SpillPlan> {
         if changes.saturating_mul(IN_MEMORY_BYTES_PER_KEY) <= budget {
             return None;
         }
@@ -65,7 +65,7 @@ impl SpillPlan {
 
 /// What a spilled line stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub(super) enum Change {
     Upsert = 0,
     Delete = 1,
     /// A value did not fit its column (`on_type_error = "fail"`): an error only if the change
@@ -75,7 +75,7 @@ pub enum Change {
 
 /// One spilled change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record<K, S> {
+pub(super) struct Record<K, S> {
     /// The export's place, newest first: the smallest rank wins.
     pub rank: u32,
     /// The data file, as an index into [`super::key_checks::KeyDigests`]' file names.
@@ -96,9 +96,9 @@ pub struct Record<K, S> {
 }
 
 /// A record as it is written: borrowed.
-pub type RecordRef<'a> = Record<&'a [u8], &'a [u8]>;
+pub(super) type RecordRef<'a> = Record<&'a [u8], &'a [u8]>;
 /// A record as it is read back.
-pub type OwnedRecord = Record<Box<[u8]>, Box<[u8]>>;
+pub(super) type OwnedRecord = Record<Box<[u8]>, Box<[u8]>>;
 
 impl RecordRef<'_> {
     fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
@@ -156,7 +156,7 @@ impl OwnedRecord {
         })
     }
 
-    pub fn as_ref(&self) -> RecordRef<'_> {
+    pub(super) fn as_ref(&self) -> RecordRef<'_> {
         Record {
             rank: self.rank,
             file: self.file,
@@ -172,7 +172,7 @@ impl OwnedRecord {
 }
 
 /// The hash of a key's text that picks its partition when keys are compared exactly.
-pub fn key_hash(key: &[u8]) -> u64 {
+pub(super) fn key_hash(key: &[u8]) -> u64 {
     let mut hasher = KeyHasher::default();
     hasher.write(key);
     hasher.finish()
@@ -182,7 +182,7 @@ pub fn key_hash(key: &[u8]) -> u64 {
 /// mixes the hash differently, so a partition split again spreads over all of its
 /// sub-partitions; and the mix keeps partitions from sharing hash bits the fold's hash map
 /// relies on.
-pub fn partition_of(hash: u64, depth: u32, partitions: usize) -> usize {
+pub(super) fn partition_of(hash: u64, depth: u32, partitions: usize) -> usize {
     let mut x = hash ^ u64::from(depth + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     // The splitmix64 finaliser.
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -193,7 +193,7 @@ pub fn partition_of(hash: u64, depth: u32, partitions: usize) -> usize {
 
 /// A partition file, written and closed: removed when dropped.
 #[derive(Debug)]
-pub struct SpilledFile {
+pub(super) struct SpilledFile {
     file: SpoolFile,
     pub records: u64,
     pub bytes: u64,
@@ -201,7 +201,9 @@ pub struct SpilledFile {
 
 impl SpilledFile {
     /// Reads the records back, in the order they were written.
-    pub fn records(&self) -> Result<impl Iterator<Item = Result<OwnedRecord, StageError>> + '_, StageError> {
+    pub(super) fn records(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<OwnedRecord, StageError>> + '_, StageError> {
         let path = self.file.path();
         let file = File::open(path).map_err(|source| spill_error(path, source))?;
         let mut input = BufReader::with_capacity(READ_BUFFER, file);
@@ -212,7 +214,7 @@ impl SpilledFile {
 
 /// Partition files being written: one per partition, created on its first record.
 #[derive(Debug)]
-pub struct SpillWriter {
+pub(super) struct SpillWriter {
     dir: PathBuf,
     depth: u32,
     partitions: Vec<Option<OpenFile>>,
@@ -226,16 +228,16 @@ struct OpenFile {
 
 impl SpillWriter {
     /// Writes into `partitions` files in `dir`, by [`partition_of`] at `depth`.
-    pub fn new(dir: &Path, partitions: usize, depth: u32) -> SpillWriter {
+    pub(super) fn new(dir: &Path, partitions: usize, depth: u32) -> SpillWriter {
         SpillWriter { dir: dir.to_owned(), depth, partitions: (0..partitions).map(|_| None).collect() }
     }
 
     /// How many partitions the records are spread over.
-    pub fn partitions(&self) -> usize {
+    pub(super) fn partitions(&self) -> usize {
         self.partitions.len()
     }
 
-    pub fn write(&mut self, record: &RecordRef<'_>) -> Result<(), StageError> {
+    pub(super) fn write(&mut self, record: &RecordRef<'_>) -> Result<(), StageError> {
         let index = partition_of(record.hash, self.depth, self.partitions.len());
         let open = match &mut self.partitions[index] {
             Some(open) => open,
@@ -250,7 +252,7 @@ impl SpillWriter {
     }
 
     /// Flushes every file; the result has one entry per partition (`None`: nothing went there).
-    pub fn finish(self) -> Result<Vec<Option<SpilledFile>>, StageError> {
+    pub(super) fn finish(self) -> Result<Vec<Option<SpilledFile>>, StageError> {
         self.partitions
             .into_iter()
             .map(|open| {
@@ -266,7 +268,7 @@ impl SpillWriter {
     }
 }
 
-pub fn spill_error(path: &Path, source: io::Error) -> StageError {
+pub(super) fn spill_error(path: &Path, source: io::Error) -> StageError {
     StageError::Spool { path: path.display().to_string(), source }
 }
 

@@ -59,7 +59,7 @@ impl Winner {
 }
 
 /// What every folding thread shares.
-pub struct SpillFold<'a> {
+pub(super) struct SpillFold<'a> {
     pub plan: SpillPlan,
     /// The exports' ARNs by rank (newest first).
     pub export_arns: &'a [String],
@@ -78,7 +78,7 @@ struct Queue {
 impl Workers<'_> {
     /// Folds `partitions` (each the files of every lane for one partition) into `writers`, one
     /// thread per writer. A partition's files are removed once it is folded.
-    pub fn fold_spilled(
+    pub(super) fn fold_spilled(
         &self,
         fold: &SpillFold<'_>,
         partitions: Vec<Vec<SpilledFile>>,

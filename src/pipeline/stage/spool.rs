@@ -26,7 +26,7 @@ const CLAIMING_PREFIX: &str = ".claiming-";
 
 /// One run's spool folder, locked while it exists, removed (with anything left in it) on drop.
 #[derive(Debug)]
-pub struct SpoolDir {
+pub(super) struct SpoolDir {
     path: PathBuf,
     /// Holds the advisory lock; the OS releases it when the process ends, however it ends.
     _lock: File,
@@ -35,7 +35,7 @@ pub struct SpoolDir {
 impl SpoolDir {
     /// Removes the spool folders that killed processes left under `temp`, then creates and
     /// locks this run's own.
-    pub fn claim(temp: &Path, run_id: &str) -> io::Result<SpoolDir> {
+    pub(super) fn claim(temp: &Path, run_id: &str) -> io::Result<SpoolDir> {
         let root = temp.join(SPOOL_ROOT);
         sweep(&root, temp);
         // Unique within the process too: two stage steps of one process (the console syncing
@@ -56,7 +56,7 @@ impl SpoolDir {
         Ok(SpoolDir { path, _lock: lock })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -127,31 +127,31 @@ fn process_runs(pid: u32) -> bool {
 
 /// A temporary file, deleted on drop.
 #[derive(Debug)]
-pub struct SpoolFile {
+pub(super) struct SpoolFile {
     path: PathBuf,
     file: File,
 }
 
 impl SpoolFile {
     /// Creates a new, empty file in `dir` with a name no other spool file (of any process) has.
-    pub fn create(dir: &Path) -> io::Result<SpoolFile> {
+    pub(super) fn create(dir: &Path) -> io::Result<SpoolFile> {
         SpoolFile::create_named(dir, "part", "json.gz")
     }
 
     /// Like [`SpoolFile::create`], named `dynashift-<kind>-<pid>-<n>.<extension>`.
-    pub fn create_named(dir: &Path, kind: &str, extension: &str) -> io::Result<SpoolFile> {
+    pub(super) fn create_named(dir: &Path, kind: &str, extension: &str) -> io::Result<SpoolFile> {
         let n = SPOOL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("dynashift-{kind}-{}-{n}.{extension}", std::process::id()));
         let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
         Ok(SpoolFile { path, file })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Bytes written so far.
-    pub fn written_bytes(&self) -> io::Result<u64> {
+    pub(super) fn written_bytes(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
 }

@@ -10,7 +10,7 @@ use flate2::write::GzEncoder;
 use serde_json::json;
 
 use crate::config::ViewType;
-pub use crate::config::testing::{orders_table, table_with};
+pub(crate) use crate::config::testing::{orders_table, table_with};
 use crate::source::{ExportDescription, ExportSpec, ExportStatus};
 use crate::store::{LocalStore, ObjectMeta, ObjectReader, ObjectStore, StoreError};
 
@@ -18,7 +18,7 @@ use super::checksum::md5_base64;
 
 /// Runs the stage entry point `entry` (`stage`, `stage_export_items`, …) as run `run-1` of
 /// `orders` over `exports` read from `store`; returns what it returned and every event it sent.
-pub async fn run_entry<T, F: std::future::Future<Output = T>>(
+pub(crate) async fn run_entry<T, F: std::future::Future<Output = T>>(
     entry: impl FnOnce(super::StageInput) -> F,
     store: std::sync::Arc<dyn ObjectStore>,
     table: crate::config::TableConfig,
@@ -45,26 +45,26 @@ pub async fn run_entry<T, F: std::future::Future<Output = T>>(
 }
 
 /// A store in a fresh temporary folder (kept alive by the returned guard).
-pub fn store_in() -> (tempfile::TempDir, LocalStore) {
+pub(crate) fn store_in() -> (tempfile::TempDir, LocalStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::new(dir.path());
     (dir, store)
 }
 
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
 }
 
-pub fn gunzip(bytes: &[u8]) -> String {
+pub(crate) fn gunzip(bytes: &[u8]) -> String {
     let mut text = String::new();
     MultiGzDecoder::new(bytes).read_to_string(&mut text).unwrap();
     text
 }
 
 /// An order item as DynamoDB JSON.
-pub fn order(pk: &str, sk: u32, total: &str) -> String {
+pub(crate) fn order(pk: &str, sk: u32, total: &str) -> String {
     json!({
         "pk": {"S": pk}, "sk": {"N": sk.to_string()}, "status": {"S": "paid"},
         "detail": {"M": {"total": {"N": total}, "items": {"L": [{"M": {"sku": {"S": format!("sku-{sk}")}}}]}}},
@@ -78,18 +78,18 @@ fn keys(pk: &str, sk: u32) -> String {
 }
 
 /// A full export line.
-pub fn full_line(item: &str) -> String {
+pub(crate) fn full_line(item: &str) -> String {
     format!(r#"{{"Item":{item}}}"#)
 }
 
 /// An incremental insert/update line (with an old image, as NEW_AND_OLD_IMAGES writes it).
-pub fn upsert_line(micros: i64, pk: &str, sk: u32, item: &str) -> String {
+pub(crate) fn upsert_line(micros: i64, pk: &str, sk: u32, item: &str) -> String {
     let metadata = json!({"WriteTimestampMicros": {"N": micros.to_string()}});
     format!(r#"{{"Metadata":{metadata},"Keys":{},"OldImage":{item},"NewImage":{item}}}"#, keys(pk, sk))
 }
 
 /// An incremental delete line; `with_old_image` false is the NEW_IMAGE view's form (Keys only).
-pub fn delete_line(micros: i64, pk: &str, sk: u32, with_old_image: bool) -> String {
+pub(crate) fn delete_line(micros: i64, pk: &str, sk: u32, with_old_image: bool) -> String {
     let metadata = json!({"WriteTimestampMicros": {"N": micros.to_string()}});
     let keys = keys(pk, sk);
     match with_old_image {
@@ -100,7 +100,7 @@ pub fn delete_line(micros: i64, pk: &str, sk: u32, with_old_image: bool) -> Stri
 
 /// An export to write into a store in the AWS layout, under the `exports/` prefix.
 #[derive(Debug, Clone)]
-pub struct ExportFixture {
+pub(crate) struct ExportFixture {
     pub id: String,
     pub incremental: bool,
     pub format: String,
@@ -109,7 +109,7 @@ pub struct ExportFixture {
 }
 
 impl ExportFixture {
-    pub fn full(id: &str) -> ExportFixture {
+    pub(crate) fn full(id: &str) -> ExportFixture {
         ExportFixture {
             id: id.into(),
             incremental: false,
@@ -119,44 +119,44 @@ impl ExportFixture {
         }
     }
 
-    pub fn incremental(id: &str) -> ExportFixture {
+    pub(crate) fn incremental(id: &str) -> ExportFixture {
         ExportFixture { incremental: true, ..ExportFixture::full(id) }
     }
 
-    pub fn format(mut self, format: &str) -> ExportFixture {
+    pub(crate) fn format(mut self, format: &str) -> ExportFixture {
         self.format = format.into();
         self
     }
 
     /// Adds a data file holding `lines`, gzipped.
-    pub fn file<S: AsRef<str>>(mut self, lines: &[S]) -> ExportFixture {
+    pub(crate) fn file<S: AsRef<str>>(mut self, lines: &[S]) -> ExportFixture {
         let text: String = lines.iter().map(|l| format!("{}\n", l.as_ref())).collect();
         self.files.push(gzip(text.as_bytes()));
         self
     }
 
     /// Adds a data file with no items (a gzip stream of nothing, as AWS writes for empty partitions).
-    pub fn empty_file(self) -> ExportFixture {
+    pub(crate) fn empty_file(self) -> ExportFixture {
         self.raw_file(gzip(b""))
     }
 
     /// Adds a data file with exactly these bytes (for corrupt-file tests); it counts 0 items.
-    pub fn raw_file(mut self, bytes: Vec<u8>) -> ExportFixture {
+    pub(crate) fn raw_file(mut self, bytes: Vec<u8>) -> ExportFixture {
         self.files.push(bytes);
         self
     }
 
     /// Overrides the summary's itemCount (default: the sum of the files').
-    pub fn summary_item_count(mut self, count: u64) -> ExportFixture {
+    pub(crate) fn summary_item_count(mut self, count: u64) -> ExportFixture {
         self.summary_item_count = Some(count);
         self
     }
 
-    pub fn folder(&self) -> String {
+    pub(crate) fn folder(&self) -> String {
         format!("exports/AWSDynamoDB/{}/", self.id)
     }
 
-    pub fn data_key(&self, index: usize) -> String {
+    pub(crate) fn data_key(&self, index: usize) -> String {
         let folder = if self.incremental {
             "exports/AWSDynamoDB/data/".to_owned()
         } else {
@@ -167,7 +167,7 @@ impl ExportFixture {
 
     /// Writes data files, `manifest-files.json`, `manifest-summary.json` and their `.md5` files,
     /// and returns the export as DescribeExport would describe it.
-    pub async fn write(&self, store: &LocalStore) -> ExportDescription {
+    pub(crate) async fn write(&self, store: &LocalStore) -> ExportDescription {
         let mut entries = String::new();
         let mut total = 0;
         for (index, bytes) in self.files.iter().enumerate() {
@@ -245,18 +245,18 @@ fn gunzip_lines(bytes: &[u8]) -> u64 {
 /// its bucket (bucket keys lose the prefix); optionally it cancels a token whenever a data file
 /// is opened, so a cancellation lands in the middle of reading that file, deterministically.
 #[derive(Debug)]
-pub struct PrefixedStore {
+pub(crate) struct PrefixedStore {
     inner: LocalStore,
     prefix: String,
     cancel_on_open: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl PrefixedStore {
-    pub fn new(inner: LocalStore, prefix: &str) -> PrefixedStore {
+    pub(crate) fn new(inner: LocalStore, prefix: &str) -> PrefixedStore {
         PrefixedStore { inner, prefix: prefix.into(), cancel_on_open: None }
     }
 
-    pub fn cancelling_on_open(
+    pub(crate) fn cancelling_on_open(
         inner: LocalStore,
         token: tokio_util::sync::CancellationToken,
     ) -> PrefixedStore {

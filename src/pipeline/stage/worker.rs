@@ -35,7 +35,7 @@ const LINES_PER_CHECK: u64 = 2048;
 const MAX_PRESIZED_KEYS: usize = 1 << 22;
 
 /// What every worker shares.
-pub struct Workers<'a> {
+pub(super) struct Workers<'a> {
     pub table: &'a TableConfig,
     pub mapper: &'a RowMapper,
     pub store: Arc<dyn ObjectStore>,
@@ -48,7 +48,7 @@ pub struct Workers<'a> {
 }
 
 /// One worker thread's output: its staged parts, and its partition files when the stage spills.
-pub struct Lane {
+pub(super) struct Lane {
     pub part: PartWriter,
     pub spill: Option<SpillWriter>,
     /// A spilled change's staged line, before it is written with its key.
@@ -56,7 +56,7 @@ pub struct Lane {
 }
 
 impl Lane {
-    pub fn new(part: PartWriter, spill: Option<SpillWriter>) -> Lane {
+    pub(super) fn new(part: PartWriter, spill: Option<SpillWriter>) -> Lane {
         Lane { part, spill, scratch: Vec::new() }
     }
 }
@@ -76,7 +76,7 @@ struct ExportRun<'a> {
 impl Workers<'_> {
     /// Stages every file of `export` with one thread per lane (at most one per file). Returns
     /// the keys each worker staged (empty for a full export, and when the lanes spill).
-    pub fn stage_export(
+    pub(super) fn stage_export(
         &self,
         export: &ExportFiles,
         fold: &KeyFold,
@@ -428,7 +428,7 @@ impl FileStage<'_, '_> {
 impl Workers<'_> {
     /// The key on line `line` of data file `file`, read again for an error message (the digest
     /// set keeps no keys, only where they were first seen).
-    pub fn refind_key(&self, file: &str, line: u64) -> String {
+    pub(super) fn refind_key(&self, file: &str, line: u64) -> String {
         let found = || -> Result<Option<String>, StageError> {
             let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, file)?;
             let mut text = Vec::new();
@@ -446,7 +446,7 @@ impl Workers<'_> {
 impl Workers<'_> {
     /// The type error of a spilled change that won its fold, read again from line `line` of
     /// `file` (a spilled change keeps only that it failed).
-    pub fn refind_type_error(&self, file: &str, line: u64) -> StageError {
+    pub(super) fn refind_type_error(&self, file: &str, line: u64) -> StageError {
         let found = || -> Result<Option<StageError>, StageError> {
             let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, file)?;
             let mut text = Vec::new();

@@ -32,17 +32,17 @@ const COMPRESS_CHUNK: usize = 256 * 1024;
 const SPOOL_BUFFER: usize = 256 * 1024;
 
 /// `<table>/staged/<run_id>/`: where one run's staged output lives.
-pub fn staged_prefix(table: &TableConfig, run_id: &str) -> String {
+pub(super) fn staged_prefix(table: &TableConfig, run_id: &str) -> String {
     format!("{}staged/{run_id}/", table.state_prefix())
 }
 
 /// The key of part `index`.
-pub fn part_key(prefix: &str, index: u32) -> String {
+pub(super) fn part_key(prefix: &str, index: u32) -> String {
     format!("{prefix}part-{index:05}.json.gz")
 }
 
 /// Where the workers' parts go: the store, the part numbering and the list of written parts.
-pub struct PartSink {
+pub(super) struct PartSink {
     store: Arc<dyn ObjectStore>,
     handle: Handle,
     prefix: String,
@@ -55,7 +55,7 @@ pub struct PartSink {
 }
 
 /// Where a part sink writes: the store and key prefix, and the temporary folder it spools in.
-pub struct PartTarget {
+pub(super) struct PartTarget {
     pub store: Arc<dyn ObjectStore>,
     pub handle: Handle,
     pub prefix: String,
@@ -63,7 +63,7 @@ pub struct PartTarget {
 }
 
 impl PartSink {
-    pub fn new(target: PartTarget, target_bytes: u64, progress: Arc<Progress>) -> PartSink {
+    pub(super) fn new(target: PartTarget, target_bytes: u64, progress: Arc<Progress>) -> PartSink {
         PartSink {
             store: target.store,
             handle: target.handle,
@@ -77,12 +77,12 @@ impl PartSink {
     }
 
     /// The folder parts (and a spilling stage's partitions) are spooled in.
-    pub fn spool_dir(&self) -> &std::path::Path {
+    pub(super) fn spool_dir(&self) -> &std::path::Path {
         &self.spool_dir
     }
 
     /// Writes an empty part when no worker wrote any, so a staged set always has one file.
-    pub fn ensure_one_part(&self) -> Result<(), StageError> {
+    pub(super) fn ensure_one_part(&self) -> Result<(), StageError> {
         if self.written.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
             OpenPart::create(self)?.finish_into(self)?;
         }
@@ -90,7 +90,7 @@ impl PartSink {
     }
 
     /// The parts written, by key.
-    pub fn files(&self) -> Vec<StagedFile> {
+    pub(super) fn files(&self) -> Vec<StagedFile> {
         let mut files = self.written.lock().unwrap_or_else(PoisonError::into_inner).clone();
         files.sort_by(|a, b| a.key.cmp(&b.key));
         files
@@ -108,7 +108,7 @@ impl PartSink {
 }
 
 /// One worker's output: lines not yet compressed, and the part being filled, if any.
-pub struct PartWriter {
+pub(super) struct PartWriter {
     sink: Arc<PartSink>,
     pending: Vec<u8>,
     pending_rows: u64,
@@ -116,7 +116,7 @@ pub struct PartWriter {
 }
 
 impl PartWriter {
-    pub fn new(sink: Arc<PartSink>) -> PartWriter {
+    pub(super) fn new(sink: Arc<PartSink>) -> PartWriter {
         PartWriter {
             sink,
             pending: Vec::with_capacity(COMPRESS_CHUNK + 64 * 1024),
@@ -126,12 +126,12 @@ impl PartWriter {
     }
 
     /// The buffer to append exactly one line to; call [`PartWriter::line_written`] after.
-    pub fn line_buffer(&mut self) -> &mut Vec<u8> {
+    pub(super) fn line_buffer(&mut self) -> &mut Vec<u8> {
         &mut self.pending
     }
 
     /// Counts the line just appended; compresses and rolls the part over when it is due.
-    pub fn line_written(&mut self) -> Result<(), StageError> {
+    pub(super) fn line_written(&mut self) -> Result<(), StageError> {
         self.pending_rows += 1;
         let part_input = self.open.as_ref().map_or(0, |part| part.input_bytes);
         if part_input + self.pending.len() as u64 >= self.sink.target_bytes {
@@ -145,7 +145,7 @@ impl PartWriter {
     }
 
     /// Writes what is left, if anything.
-    pub fn finish(mut self) -> Result<(), StageError> {
+    pub(super) fn finish(mut self) -> Result<(), StageError> {
         self.compress_pending()?;
         self.close_part()
     }
@@ -219,7 +219,7 @@ fn spool_error(spool: &SpoolFile, source: std::io::Error) -> StageError {
 }
 
 /// The Redshift COPY manifest listing `files` (every entry mandatory, with its compressed size).
-pub fn copy_manifest(store: &dyn ObjectStore, files: &[StagedFile]) -> Vec<u8> {
+pub(super) fn copy_manifest(store: &dyn ObjectStore, files: &[StagedFile]) -> Vec<u8> {
     let entries: Vec<serde_json::Value> = files
         .iter()
         .map(|file| json!({"url": store.url_of(&file.key), "mandatory": true, "meta": {"content_length": file.bytes}}))
@@ -228,7 +228,7 @@ pub fn copy_manifest(store: &dyn ObjectStore, files: &[StagedFile]) -> Vec<u8> {
 }
 
 /// The jsonpaths file: one bracket-notation path per staged column, in column order.
-pub fn jsonpaths(columns: &[String]) -> Vec<u8> {
+pub(super) fn jsonpaths(columns: &[String]) -> Vec<u8> {
     let paths: Vec<String> = columns.iter().map(|column| format!("$['{column}']")).collect();
     json!({ "jsonpaths": paths }).to_string().into_bytes()
 }

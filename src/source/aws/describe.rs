@@ -14,7 +14,7 @@ use crate::config::ViewType;
 use crate::source::{ExportDescription, ExportSpec, ExportStatus, SourceError};
 
 /// Maps one DescribeExport answer; `requested` is the spec this process asked for, if it did.
-pub fn description_of(
+pub(super) fn description_of(
     export: &AwsExport,
     requested: Option<&ExportSpec>,
     destination: &Destination,

@@ -26,7 +26,7 @@ impl TableContext {
 
 /// One of the DynamoDB calls the source makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Call {
+pub(super) enum Call {
     DescribeTable,
     DescribeContinuousBackups,
     ExportTableToPointInTime,
@@ -58,7 +58,7 @@ impl Call {
 }
 
 /// The error PITR being off turns into, with the command that turns it on.
-pub fn pitr_disabled(context: &TableContext) -> SourceError {
+pub(super) fn pitr_disabled(context: &TableContext) -> SourceError {
     SourceError::Invalid(format!(
         "point-in-time recovery (PITR) is off for DynamoDB table `{table}` in {region}, and exports need \
          it. Turn it on with: aws dynamodb update-continuous-backups --table-name {table} \
@@ -71,7 +71,7 @@ pub fn pitr_disabled(context: &TableContext) -> SourceError {
 }
 
 /// A failed call as a source error.
-pub fn call_failed(call: Call, context: &TableContext, failure: AwsFailure) -> SourceError {
+pub(super) fn call_failed(call: Call, context: &TableContext, failure: AwsFailure) -> SourceError {
     let table = &context.table;
     let region = &context.region;
     let code = failure.code.as_deref().unwrap_or("");

@@ -4,7 +4,7 @@ use crate::config::{AwsExportSettings, AwsSettings, SourceConfig, StoreLocation,
 use crate::testkit::TableBuilder;
 
 /// `orders`, keyed by `pk` and `sk`, exported into `s3://acme-exports/dynashift/`.
-pub fn aws_table() -> TableConfig {
+pub(super) fn aws_table() -> TableConfig {
     TableBuilder::new("orders")
         .source(SourceConfig::Aws(AwsExportSettings {
             client: AwsSettings { region: Some("us-east-1".into()), profile: None, endpoint_url: None },

@@ -13,7 +13,7 @@ use crate::source::windows::RestorableRange;
 
 /// The instants the table can be exported at now; PITR off is an error with the command that
 /// turns it on.
-pub async fn restorable_range(
+pub(super) async fn restorable_range(
     client: &aws_sdk_dynamodb::Client,
     table_reference: &str,
     context: &TableContext,

@@ -16,7 +16,7 @@ use crate::source::{ExportSpec, ExportTarget};
 
 /// Everything one export request says.
 #[derive(Debug, Clone, Copy)]
-pub struct ExportRequest<'a> {
+pub(super) struct ExportRequest<'a> {
     pub table_arn: &'a str,
     pub destination: &'a Destination,
     pub target: &'a ExportTarget,
@@ -25,7 +25,7 @@ pub struct ExportRequest<'a> {
 }
 
 /// The request, ready to send.
-pub fn build(client: &Client, request: ExportRequest<'_>) -> ExportTableToPointInTimeFluentBuilder {
+pub(super) fn build(client: &Client, request: ExportRequest<'_>) -> ExportTableToPointInTimeFluentBuilder {
     let destination = request.destination;
     let builder = client
         .export_table_to_point_in_time()
@@ -65,7 +65,7 @@ fn with_encryption(
     }
 }
 
-pub fn view_type_of(view_type: ViewType) -> ExportViewType {
+pub(super) fn view_type_of(view_type: ViewType) -> ExportViewType {
     match view_type {
         ViewType::NewAndOldImages => ExportViewType::NewAndOldImages,
         ViewType::NewImage => ExportViewType::NewImage,

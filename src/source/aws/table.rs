@@ -28,12 +28,12 @@ impl ResolvedTable {
 
 /// What DescribeTable and DescribeContinuousBackups are asked about: the ARN when tables.toml
 /// gives one (needed for a table in another account), else the name.
-pub fn table_reference(table: &TableConfig) -> &str {
+pub(super) fn table_reference(table: &TableConfig) -> &str {
     table.arn.as_deref().unwrap_or(&table.name)
 }
 
 /// Describes the table.
-pub async fn resolve(
+pub(super) async fn resolve(
     client: &aws_sdk_dynamodb::Client,
     table: &TableConfig,
     context: &TableContext,

@@ -4,13 +4,13 @@ use aws_sdk_dynamodb::primitives::DateTime as AwsDateTime;
 use chrono::{DateTime, Utc};
 
 /// An SDK timestamp as a chrono one (`None` when out of chrono's range).
-pub fn to_chrono(value: &AwsDateTime) -> Option<DateTime<Utc>> {
+pub(super) fn to_chrono(value: &AwsDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(value.secs(), value.subsec_nanos())
 }
 
 /// A chrono timestamp as an SDK one, to the millisecond (plans are in whole seconds, so nothing
 /// a plan says is lost).
-pub fn to_aws(value: DateTime<Utc>) -> AwsDateTime {
+pub(super) fn to_aws(value: DateTime<Utc>) -> AwsDateTime {
     AwsDateTime::from_millis(value.timestamp_millis())
 }
 

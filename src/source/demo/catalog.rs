@@ -14,13 +14,13 @@ pub use crate::config::{DEMO_TABLES as CATALOG, demo_table_key as catalog_key};
 
 /// One table of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DemoTable {
+pub(super) enum DemoTable {
     Orders,
     Customers,
 }
 
 impl DemoTable {
-    pub fn named(name: &str) -> Option<DemoTable> {
+    pub(super) fn named(name: &str) -> Option<DemoTable> {
         match name {
             "orders" => Some(DemoTable::Orders),
             "customers" => Some(DemoTable::Customers),
@@ -28,20 +28,20 @@ impl DemoTable {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             DemoTable::Orders => "orders",
             DemoTable::Customers => "customers",
         }
     }
 
-    pub fn key(self) -> &'static [&'static str] {
+    pub(super) fn key(self) -> &'static [&'static str] {
         catalog_key(self.name()).expect("every demo table is in the catalog (tested below)")
     }
 
     /// A new item; `serial` is unique within the table (it makes the key unique), `micros` is
     /// the write's timestamp.
-    pub fn new_item(self, rng: &mut impl Rng, serial: u64, micros: i64) -> Item {
+    pub(super) fn new_item(self, rng: &mut impl Rng, serial: u64, micros: i64) -> Item {
         match self {
             DemoTable::Orders => orders::new_order(rng, serial, micros),
             DemoTable::Customers => customers::new_customer(rng, serial, micros),
@@ -49,7 +49,7 @@ impl DemoTable {
     }
 
     /// Changes some non-key attributes of `item`, as an update at `micros` would.
-    pub fn update(self, rng: &mut impl Rng, item: &mut Item, micros: i64) {
+    pub(super) fn update(self, rng: &mut impl Rng, item: &mut Item, micros: i64) {
         match self {
             DemoTable::Orders => orders::update_order(rng, item, micros),
             DemoTable::Customers => customers::update_customer(rng, item, micros),

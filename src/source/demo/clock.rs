@@ -46,7 +46,7 @@ impl Anchor {
 }
 
 #[derive(Debug)]
-pub struct SimClock {
+pub(super) struct SimClock {
     state_dir: PathBuf,
     anchor: Mutex<Anchor>,
 }
@@ -54,7 +54,7 @@ pub struct SimClock {
 impl SimClock {
     /// Opens the clock in `state_dir`, starting it at the real time if it never ran. This
     /// process's clock runs from now on.
-    pub fn open(state_dir: &Path, speed: f64) -> Result<SimClock, DemoError> {
+    pub(super) fn open(state_dir: &Path, speed: f64) -> Result<SimClock, DemoError> {
         create_private_dir(state_dir)?;
         let clock = SimClock {
             state_dir: state_dir.to_owned(),
@@ -67,17 +67,17 @@ impl SimClock {
 
     /// The current simulated time (and records it, so other processes and restarts go on from
     /// here).
-    pub fn now(&self) -> Result<DateTime<Utc>, DemoError> {
+    pub(super) fn now(&self) -> Result<DateTime<Utc>, DemoError> {
         self.update(|now| now)
     }
 
     /// Moves the clock forward by `by` and returns the new time.
-    pub fn advance(&self, by: Duration) -> Result<DateTime<Utc>, DemoError> {
+    pub(super) fn advance(&self, by: Duration) -> Result<DateTime<Utc>, DemoError> {
         self.update(|now| now + by)
     }
 
     /// Changes the speed from now on (the configuration was reloaded).
-    pub fn set_speed(&self, speed: f64) {
+    pub(super) fn set_speed(&self, speed: f64) {
         let mut anchor = self.anchor();
         if anchor.speed != speed {
             *anchor = Anchor { sim: anchor.sim_now(), real: Instant::now(), speed };

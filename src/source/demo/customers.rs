@@ -12,7 +12,7 @@ const LAST_NAMES: &[&str] =
 const TIERS: &[&str] = &["bronze", "silver", "gold"];
 
 /// A new customer `CUST#<serial>` first seen at `micros`.
-pub fn new_customer(rng: &mut impl Rng, serial: u64, micros: i64) -> Item {
+pub(super) fn new_customer(rng: &mut impl Rng, serial: u64, micros: i64) -> Item {
     let (first, last) = (pick(rng, FIRST_NAMES), pick(rng, LAST_NAMES));
     Item::from([
         ("customer_id".into(), V::S(format!("CUST#{serial:05}"))),
@@ -30,7 +30,7 @@ pub fn new_customer(rng: &mut impl Rng, serial: u64, micros: i64) -> Item {
 
 /// A visit (always: `visits` + 1.., `last_seen`, `score`), sometimes with a tier, credit or
 /// activity change.
-pub fn update_customer(rng: &mut impl Rng, item: &mut Item, micros: i64) {
+pub(super) fn update_customer(rng: &mut impl Rng, item: &mut Item, micros: i64) {
     let visits = match item.get("visits") {
         Some(V::N(n)) => n.parse::<u64>().unwrap_or(0),
         _ => 0,

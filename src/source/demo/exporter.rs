@@ -26,14 +26,14 @@ const MIN_INCREMENTAL_BILLED_BYTES: u64 = 10_000_000;
 
 /// The identity the simulated table shows in ARNs and manifests.
 #[derive(Debug, Clone)]
-pub struct TableIdentity {
+pub(super) struct TableIdentity {
     pub name: String,
     pub arn: String,
     pub table_id: String,
     pub key_attributes: Vec<String>,
 }
 
-pub struct Exporter {
+pub(super) struct Exporter {
     pub identity: TableIdentity,
     pub table: SimulatedTable,
     pub records: ExportRecords,
@@ -46,7 +46,7 @@ impl Exporter {
     /// ExportTableToPointInTime: records the export and returns its ARN. The same client token
     /// returns the same export (checked first, so a retry succeeds even once the requested
     /// instants have aged); a new export must lie in the restorable range.
-    pub async fn start(
+    pub(super) async fn start(
         &self,
         spec: &ExportSpec,
         target: &ExportTarget,
@@ -82,7 +82,7 @@ impl Exporter {
     }
 
     /// DescribeExport.
-    pub async fn describe(&self, export_arn: &str) -> Result<ExportDescription, SourceError> {
+    pub(super) async fn describe(&self, export_arn: &str) -> Result<ExportDescription, SourceError> {
         let record = self.load(export_arn).await?;
         if record.completion.is_some() {
             return Ok(describe_record(&record));

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::error::DemoError;
 
 /// Creates `dir` (and its parents) if missing, private to the user.
-pub fn create_private_dir(dir: &Path) -> Result<(), DemoError> {
+pub(super) fn create_private_dir(dir: &Path) -> Result<(), DemoError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -21,7 +21,7 @@ pub fn create_private_dir(dir: &Path) -> Result<(), DemoError> {
 }
 
 /// Open options that create files readable by the user alone.
-pub fn private_options() -> OpenOptions {
+pub(super) fn private_options() -> OpenOptions {
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
@@ -29,7 +29,7 @@ pub fn private_options() -> OpenOptions {
 }
 
 /// Replaces `path` with `bytes` so that readers see the old or the new content, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
     let tmp = sibling(path, ".tmp");
     let written = (|| {
         let mut file = private_options().write(true).create(true).truncate(true).open(&tmp)?;
@@ -44,14 +44,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
 }
 
 /// Writes `value` as pretty JSON (state files are small and people look at them).
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DemoError> {
+pub(super) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DemoError> {
     let bytes = serde_json::to_vec_pretty(value).expect("demo state always serializes");
     write_atomic(path, &bytes)
 }
 
 /// Reads JSON from `path`; `None` when the file does not exist. `folder` is what a damaged file
 /// tells the user to delete.
-pub fn read_json<T: DeserializeOwned>(path: &Path, folder: &Path) -> Result<Option<T>, DemoError> {
+pub(super) fn read_json<T: DeserializeOwned>(path: &Path, folder: &Path) -> Result<Option<T>, DemoError> {
     match std::fs::read(path) {
         Ok(bytes) => {
             serde_json::from_slice(&bytes).map(Some).map_err(|e| DemoError::damaged(path, folder, e))
@@ -63,7 +63,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, folder: &Path) -> Result<Opti
 
 /// An exclusive lock on `path` (created if missing), held until the returned guard is dropped.
 /// Blocks while another process (or another handle in this one) holds it.
-pub fn lock_exclusive(path: &Path) -> Result<FileLock, DemoError> {
+pub(super) fn lock_exclusive(path: &Path) -> Result<FileLock, DemoError> {
     let file = private_options().read(true).write(true).create(true).truncate(false).open(path);
     let file = file.map_err(DemoError::io(path))?;
     file.lock().map_err(DemoError::io(path))?;
@@ -72,7 +72,7 @@ pub fn lock_exclusive(path: &Path) -> Result<FileLock, DemoError> {
 
 /// Holds a lock taken by [`lock_exclusive`]; closing the file releases it.
 #[derive(Debug)]
-pub struct FileLock {
+pub(super) struct FileLock {
     _file: File,
 }
 

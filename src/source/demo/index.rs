@@ -19,7 +19,7 @@ use crate::ddb::ItemKey;
 
 /// One write, as indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriteRef {
+pub(super) struct WriteRef {
     pub ts: i64,
     pub key: KeyId,
     pub at: Location,
@@ -30,13 +30,13 @@ pub struct WriteRef {
 }
 
 /// A key, interned: ids count up in order of first appearance in the index.
-pub type KeyId = u32;
+pub(super) type KeyId = u32;
 
 const NONE: u32 = u32::MAX;
 
 /// How one key changed over a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyChange {
+pub(super) struct KeyChange {
     pub key: KeyId,
     /// The put in effect at the window's start, if the item existed then.
     pub old: Option<WriteRef>,
@@ -47,7 +47,7 @@ pub struct KeyChange {
 }
 
 #[derive(Debug, Default)]
-pub struct HistoryIndex {
+pub(super) struct HistoryIndex {
     /// The snapshot's bases (first [`HistoryIndex::bases`] entries, in live-set order), then
     /// the log's writes in timestamp order.
     writes: Vec<WriteRef>,
@@ -65,14 +65,20 @@ pub struct HistoryIndex {
 
 /// A write whose timestamp is not after the previous one: the log is not in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutOfOrder {
+pub(super) struct OutOfOrder {
     pub previous: i64,
     pub ts: i64,
 }
 
 impl HistoryIndex {
     /// Adds the next write of the log.
-    pub fn record(&mut self, ts: i64, key: ItemKey, at: Location, put: bool) -> Result<(), OutOfOrder> {
+    pub(super) fn record(
+        &mut self,
+        ts: i64,
+        key: ItemKey,
+        at: Location,
+        put: bool,
+    ) -> Result<(), OutOfOrder> {
         if let Some(previous) = self.last_ts().filter(|previous| ts <= *previous) {
             return Err(OutOfOrder { previous, ts });
         }
@@ -82,7 +88,7 @@ impl HistoryIndex {
 
     /// Adds the next base of a snapshot (all before any log write): the put in effect of a
     /// live item, in the order of the live set at the snapshot instant.
-    pub fn record_base(&mut self, ts: i64, key: ItemKey, at: Location) {
+    pub(super) fn record_base(&mut self, ts: i64, key: ItemKey, at: Location) {
         debug_assert_eq!(self.bases, self.writes.len(), "bases come before the log's writes");
         self.push(ts, key, at, true);
         self.bases += 1;
@@ -90,41 +96,41 @@ impl HistoryIndex {
 
     /// Ends the snapshot: `keys_before` keys had been written before its instant (the live ones
     /// are its bases), so new keys go on counting from there.
-    pub fn end_snapshot(&mut self, keys_before: u64) {
+    pub(super) fn end_snapshot(&mut self, keys_before: u64) {
         self.retired_keys = keys_before.saturating_sub(self.keys.len() as u64);
     }
 
     /// Keys ever written, including those retired by a snapshot.
-    pub fn key_count(&self) -> usize {
+    pub(super) fn key_count(&self) -> usize {
         self.retired_keys as usize + self.keys.len()
     }
 
-    pub fn key(&self, id: KeyId) -> &ItemKey {
+    pub(super) fn key(&self, id: KeyId) -> &ItemKey {
         &self.keys[id as usize]
     }
 
     /// Items existing after the last write.
-    pub fn live_count(&self) -> usize {
+    pub(super) fn live_count(&self) -> usize {
         self.live.members.len()
     }
 
     /// The `n`-th live key (in a deterministic order that depends only on the writes).
-    pub fn live_key(&self, n: usize) -> KeyId {
+    pub(super) fn live_key(&self, n: usize) -> KeyId {
         self.live.members[n]
     }
 
     /// The last write of `key`.
-    pub fn latest(&self, key: KeyId) -> Option<WriteRef> {
+    pub(super) fn latest(&self, key: KeyId) -> Option<WriteRef> {
         self.latest.get(key as usize).map(|&i| self.writes[i as usize])
     }
 
     /// Writes in the log part (after the snapshot).
-    pub fn log_writes(&self) -> &[WriteRef] {
+    pub(super) fn log_writes(&self) -> &[WriteRef] {
         &self.writes[self.bases..]
     }
 
     /// The put of each item that exists at `t` (writes before `t`), in key order.
-    pub fn state_at(&self, t: i64) -> Vec<WriteRef> {
+    pub(super) fn state_at(&self, t: i64) -> Vec<WriteRef> {
         let mut puts: Vec<WriteRef> =
             (0..self.keys.len() as KeyId).filter_map(|key| self.before(key, t)).filter(|w| w.put).collect();
         puts.sort_by(|a, b| self.key(a.key).cmp(self.key(b.key)));
@@ -133,7 +139,7 @@ impl HistoryIndex {
 
     /// The snapshot a compaction at `t` would write: the put in effect of each item live at `t`,
     /// in the live set's order at `t`, and how many keys had been written before `t`.
-    pub fn snapshot_at(&self, t: i64) -> (Vec<WriteRef>, u64) {
+    pub(super) fn snapshot_at(&self, t: i64) -> (Vec<WriteRef>, u64) {
         let end = self.bases + self.log_writes().partition_point(|w| w.ts < t);
         let mut live = LiveSet::default();
         let mut keys_seen = 0;
@@ -147,7 +153,7 @@ impl HistoryIndex {
     }
 
     /// Every key written in `[from, to)`, in key order, with its puts at both ends.
-    pub fn changes_in(&self, from: i64, to: i64) -> Vec<KeyChange> {
+    pub(super) fn changes_in(&self, from: i64, to: i64) -> Vec<KeyChange> {
         let log = self.log_writes();
         let lo = log.partition_point(|w| w.ts < from);
         let hi = log.partition_point(|w| w.ts < to);

@@ -18,13 +18,13 @@ use super::seed::stable_hash;
 
 /// A data line and the hash of its item's key, which picks its data file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyedLine {
+pub(super) struct KeyedLine {
     pub key_hash: u64,
     pub text: String,
 }
 
 /// The line of `item` in a full export.
-pub fn full_line(item: Item, key_attributes: &[String]) -> KeyedLine {
+pub(super) fn full_line(item: Item, key_attributes: &[String]) -> KeyedLine {
     let key_hash = key_hash(&item, key_attributes);
     let text = serde_json::to_string(&FullLine { item }).expect("export lines always serialize");
     KeyedLine { key_hash, text }
@@ -32,7 +32,7 @@ pub fn full_line(item: Item, key_attributes: &[String]) -> KeyedLine {
 
 /// The line of `change` in an incremental export in view `view_type`; `None` for an item created
 /// and deleted inside the window.
-pub fn incremental_line(
+pub(super) fn incremental_line(
     change: &ItemChange,
     view_type: ViewType,
     key_attributes: &[String],
@@ -54,7 +54,7 @@ pub fn incremental_line(
 
 /// An export's data files being written: each line goes, as it is made, to the file its key
 /// hash picks, so memory stays at one line whatever the export's size.
-pub struct DataFiles {
+pub(super) struct DataFiles {
     files: Vec<GzipFileWriter>,
     /// Bytes of DynamoDB JSON written, newlines included (what AWS bills).
     text_bytes: u64,
@@ -62,7 +62,7 @@ pub struct DataFiles {
 
 impl DataFiles {
     /// `count` empty data files in `dir` (which must exist).
-    pub fn create(dir: &Path, count: usize) -> Result<DataFiles, DemoError> {
+    pub(super) fn create(dir: &Path, count: usize) -> Result<DataFiles, DemoError> {
         let files = (0..count)
             .map(|n| {
                 let path = dir.join(format!("part-{n}.json.gz"));
@@ -72,7 +72,7 @@ impl DataFiles {
         Ok(DataFiles { files, text_bytes: 0 })
     }
 
-    pub fn write(&mut self, line: &KeyedLine) -> Result<(), DemoError> {
+    pub(super) fn write(&mut self, line: &KeyedLine) -> Result<(), DemoError> {
         let n = (line.key_hash % self.files.len() as u64) as usize;
         let file = &mut self.files[n];
         file.write_line(&line.text).map_err(|e| DemoError::Io { path: file.path().to_owned(), source: e })?;
@@ -81,7 +81,7 @@ impl DataFiles {
     }
 
     /// Closes every file; returns them with the bytes of JSON written.
-    pub fn finish(self) -> Result<(Vec<GzipDataFile>, u64), DemoError> {
+    pub(super) fn finish(self) -> Result<(Vec<GzipDataFile>, u64), DemoError> {
         let files = self
             .files
             .into_iter()
@@ -96,7 +96,7 @@ impl DataFiles {
 
 /// How many data files an export has: 2 to 4, like the partitions of a small table, picked from
 /// the export id so every process writing the export agrees.
-pub fn data_file_count(export_id: &str) -> usize {
+pub(super) fn data_file_count(export_id: &str) -> usize {
     2 + (stable_hash(export_id.as_bytes()) % 3) as usize
 }
 

@@ -18,7 +18,7 @@ use crate::ddb::Item;
 
 /// One write, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WriteRecord {
+pub(super) struct WriteRecord {
     /// Write timestamp, microseconds since the epoch.
     #[serde(rename = "ts_micros")]
     pub ts: i64,
@@ -30,7 +30,7 @@ pub struct WriteRecord {
 
 /// What the index needs of a line; the image is skipped, not built.
 #[derive(Debug, Deserialize)]
-pub struct WriteHeader {
+pub(super) struct WriteHeader {
     #[serde(rename = "ts_micros")]
     pub ts: i64,
     pub keys: Item,
@@ -39,7 +39,7 @@ pub struct WriteHeader {
 
 /// Where a line is in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location {
+pub(super) struct Location {
     pub offset: u64,
     pub len: u32,
 }
@@ -47,7 +47,7 @@ pub struct Location {
 /// Pending bytes that are moved into the file without waiting for the commit.
 const PENDING_LIMIT: usize = 4 << 20;
 
-pub struct WriteLog {
+pub(super) struct WriteLog {
     path: PathBuf,
     /// The table's state folder, named in errors about damaged content.
     folder: PathBuf,
@@ -60,7 +60,7 @@ pub struct WriteLog {
 
 impl WriteLog {
     /// Opens (creating) the log at `path`.
-    pub fn open(path: &Path, folder: &Path) -> Result<WriteLog, DemoError> {
+    pub(super) fn open(path: &Path, folder: &Path) -> Result<WriteLog, DemoError> {
         let file = private_options().read(true).write(true).create(true).truncate(false).open(path);
         let file = file.map_err(DemoError::io(path))?;
         let written = file.metadata().map_err(DemoError::io(path))?.len();
@@ -68,17 +68,17 @@ impl WriteLog {
     }
 
     /// The length the log has once pending lines are written.
-    pub fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         self.written + self.pending.len() as u64
     }
 
     /// Bytes actually in the file.
-    pub fn file_len(&self) -> Result<u64, DemoError> {
+    pub(super) fn file_len(&self) -> Result<u64, DemoError> {
         Ok(self.file.metadata().map_err(DemoError::io(&self.path))?.len())
     }
 
     /// Cuts the log to `len` bytes, dropping pending lines and anything a crashed writer left.
-    pub fn truncate(&mut self, len: u64) -> Result<(), DemoError> {
+    pub(super) fn truncate(&mut self, len: u64) -> Result<(), DemoError> {
         self.pending.clear();
         self.file.set_len(len).map_err(DemoError::io(&self.path))?;
         self.written = len;
@@ -88,7 +88,7 @@ impl WriteLog {
     /// Appends a write; it can be read back at once, and is durable after [`WriteLog::commit`].
     /// Pending lines go to the file (uncommitted) every [`PENDING_LIMIT`] bytes, so generating a
     /// million items does not hold them all.
-    pub fn append(&mut self, record: &WriteRecord) -> Result<Location, DemoError> {
+    pub(super) fn append(&mut self, record: &WriteRecord) -> Result<Location, DemoError> {
         let offset = self.len();
         serde_json::to_writer(&mut self.pending, record).expect("write records always serialize");
         self.pending.push(b'\n');
@@ -100,7 +100,7 @@ impl WriteLog {
     }
 
     /// Writes pending lines and syncs them to disk; returns the durable length.
-    pub fn commit(&mut self) -> Result<u64, DemoError> {
+    pub(super) fn commit(&mut self) -> Result<u64, DemoError> {
         self.write_pending()?;
         self.file.sync_data().map_err(DemoError::io(&self.path))?;
         Ok(self.written)
@@ -118,7 +118,7 @@ impl WriteLog {
     }
 
     /// Reads the write at `at`.
-    pub fn read(&mut self, at: Location) -> Result<WriteRecord, DemoError> {
+    pub(super) fn read(&mut self, at: Location) -> Result<WriteRecord, DemoError> {
         let mut line = vec![0u8; at.len as usize];
         if at.offset >= self.written {
             let start = (at.offset - self.written) as usize;
@@ -132,7 +132,7 @@ impl WriteLog {
     }
 
     /// The bytes of the line at `at`, newline included, as stored.
-    pub fn read_raw(&mut self, at: Location) -> Result<Vec<u8>, DemoError> {
+    pub(super) fn read_raw(&mut self, at: Location) -> Result<Vec<u8>, DemoError> {
         self.write_pending()?;
         let mut line = vec![0u8; at.len as usize];
         self.file.seek(SeekFrom::Start(at.offset)).map_err(DemoError::io(&self.path))?;
@@ -141,7 +141,7 @@ impl WriteLog {
     }
 
     /// Copies bytes `from..to` of the file into `out`.
-    pub fn copy_range(&mut self, from: u64, to: u64, out: &mut impl Write) -> Result<(), DemoError> {
+    pub(super) fn copy_range(&mut self, from: u64, to: u64, out: &mut impl Write) -> Result<(), DemoError> {
         self.write_pending()?;
         self.file.seek(SeekFrom::Start(from)).map_err(DemoError::io(&self.path))?;
         let copied =
@@ -154,7 +154,7 @@ impl WriteLog {
 
     /// Passes each line in bytes `from..to` of the file, with its location, in order, to `each`
     /// (one at a time: indexing a million-item log must not hold its headers).
-    pub fn scan(
+    pub(super) fn scan(
         &mut self,
         from: u64,
         to: u64,

@@ -34,7 +34,7 @@ const CUSTOMERS: u32 = 20_000;
 const TAX_PERCENT: u64 = 25;
 
 /// A new order `ORDER#<serial>` placed at `micros`.
-pub fn new_order(rng: &mut impl Rng, serial: u64, micros: i64) -> Item {
+pub(super) fn new_order(rng: &mut impl Rng, serial: u64, micros: i64) -> Item {
     let mut item = Item::new();
     item.insert("pk".into(), V::S(format!("CUST#{:05}", rng.random_range(0..CUSTOMERS))));
     item.insert("sk".into(), V::S(format!("ORDER#{serial:08}")));
@@ -68,7 +68,7 @@ pub fn new_order(rng: &mut impl Rng, serial: u64, micros: i64) -> Item {
 }
 
 /// One or two changes of the kind an order sees over its life.
-pub fn update_order(rng: &mut impl Rng, item: &mut Item, _micros: i64) {
+pub(super) fn update_order(rng: &mut impl Rng, item: &mut Item, _micros: i64) {
     for _ in 0..rng.random_range(1..=2) {
         let mutation = MUTATIONS[rng.random_range(0..MUTATIONS.len())];
         mutation.apply(rng, item);

@@ -13,7 +13,7 @@ use crate::source::ExportSpec;
 
 /// One requested export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExportRecord {
+pub(super) struct ExportRecord {
     pub export_id: String,
     pub export_arn: String,
     pub client_token: String,
@@ -29,7 +29,7 @@ pub struct ExportRecord {
 
 /// Where a completed export was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Completion {
+pub(super) struct Completion {
     pub manifest_summary_key: String,
     pub item_count: u64,
     pub billed_size_bytes: u64,
@@ -40,37 +40,37 @@ pub struct Completion {
 
 /// The export records of one table.
 #[derive(Debug, Clone)]
-pub struct ExportRecords {
+pub(super) struct ExportRecords {
     /// The table's state folder (named in errors).
     folder: PathBuf,
     dir: PathBuf,
 }
 
 impl ExportRecords {
-    pub fn new(table_folder: &Path) -> ExportRecords {
+    pub(super) fn new(table_folder: &Path) -> ExportRecords {
         ExportRecords { folder: table_folder.to_owned(), dir: table_folder.join("exports") }
     }
 
     /// Held while starting or completing an export, so each happens once across processes.
-    pub fn lock(&self) -> Result<FileLock, DemoError> {
+    pub(super) fn lock(&self) -> Result<FileLock, DemoError> {
         create_private_dir(&self.dir)?;
         lock_exclusive(&self.folder.join("exports.lock"))
     }
 
-    pub fn load(&self, export_id: &str) -> Result<Option<ExportRecord>, DemoError> {
+    pub(super) fn load(&self, export_id: &str) -> Result<Option<ExportRecord>, DemoError> {
         if !is_export_id(export_id) {
             return Ok(None);
         }
         read_json(&self.path_of(export_id), &self.folder)
     }
 
-    pub fn save(&self, record: &ExportRecord) -> Result<(), DemoError> {
+    pub(super) fn save(&self, record: &ExportRecord) -> Result<(), DemoError> {
         create_private_dir(&self.dir)?;
         write_json(&self.path_of(&record.export_id), record)
     }
 
     /// The export requested with `client_token`, if any.
-    pub fn find_by_token(&self, client_token: &str) -> Result<Option<ExportRecord>, DemoError> {
+    pub(super) fn find_by_token(&self, client_token: &str) -> Result<Option<ExportRecord>, DemoError> {
         Ok(self.all()?.into_iter().find(|record| record.client_token == client_token))
     }
 
@@ -94,7 +94,7 @@ impl ExportRecords {
 
     /// The earliest instant any export still in progress covers (its export time, or the start
     /// of its window): history from there on must be kept until it completes.
-    pub fn earliest_pending(&self) -> Result<Option<DateTime<Utc>>, DemoError> {
+    pub(super) fn earliest_pending(&self) -> Result<Option<DateTime<Utc>>, DemoError> {
         let mut earliest: Option<DateTime<Utc>> = None;
         for record in self.all()? {
             if record.completion.is_none() {
@@ -109,7 +109,7 @@ impl ExportRecords {
     }
 
     /// Where the data files of `export_id` are written before they go to the store.
-    pub fn parts_dir(&self, export_id: &str) -> PathBuf {
+    pub(super) fn parts_dir(&self, export_id: &str) -> PathBuf {
         self.dir.join(format!("{export_id}.parts"))
     }
 

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// A unit of generated history, each with its own random stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(super) enum Step {
     /// The items the table starts with.
     InitialLoad,
     /// The writes of one simulated minute, counted from the table's workload origin.
@@ -15,7 +15,7 @@ pub enum Step {
 }
 
 /// The random stream of one step of one table.
-pub fn rng_for(seed: u64, table: &str, step: Step) -> ChaCha8Rng {
+pub(super) fn rng_for(seed: u64, table: &str, step: Step) -> ChaCha8Rng {
     let step_tag = match step {
         Step::InitialLoad => u64::MAX,
         Step::Minute(minute) => minute,
@@ -24,7 +24,7 @@ pub fn rng_for(seed: u64, table: &str, step: Step) -> ChaCha8Rng {
 }
 
 /// FNV-1a over `bytes`, finished with a SplitMix64 round so nearby inputs spread well.
-pub fn stable_hash(bytes: &[u8]) -> u64 {
+pub(super) fn stable_hash(bytes: &[u8]) -> u64 {
     let fnv = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
     });

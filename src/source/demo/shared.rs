@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// One `T` per folder, created on first use and kept for the life of the process.
-pub struct ProcessShared<T> {
+pub(super) struct ProcessShared<T> {
     entries: Mutex<BTreeMap<PathBuf, Arc<T>>>,
 }
 
 impl<T> ProcessShared<T> {
-    pub const fn new() -> ProcessShared<T> {
+    pub(super) const fn new() -> ProcessShared<T> {
         ProcessShared { entries: Mutex::new(BTreeMap::new()) }
     }
 
     /// The `T` of `folder`, made by `make` the first time.
-    pub fn get_or_try_insert<E>(
+    pub(super) fn get_or_try_insert<E>(
         &self,
         folder: &Path,
         make: impl FnOnce() -> Result<T, E>,

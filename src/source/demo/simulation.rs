@@ -16,18 +16,18 @@ use crate::source::SourceError;
 use crate::source::windows::RestorableRange;
 
 /// How long DynamoDB keeps point-in-time recovery data by default.
-pub const RECOVERY_PERIOD: Duration = Duration::days(35);
+pub(super) const RECOVERY_PERIOD: Duration = Duration::days(35);
 /// How far PITR's latest restorable time trails the current time.
-pub const PITR_TRAIL: Duration = Duration::minutes(5);
+pub(super) const PITR_TRAIL: Duration = Duration::minutes(5);
 /// History kept beyond the recovery period before compaction may drop it: an export whose
 /// instants were checked against the range just before a compaction still finds its writes.
-pub const COMPACTION_SLACK: Duration = Duration::days(1);
+pub(super) const COMPACTION_SLACK: Duration = Duration::days(1);
 
 static CLOCKS: ProcessShared<SimClock> = ProcessShared::new();
 static HISTORIES: ProcessShared<Mutex<History>> = ProcessShared::new();
 
 #[derive(Clone)]
-pub struct SimulatedTable {
+pub(super) struct SimulatedTable {
     clock: Arc<SimClock>,
     history: Arc<Mutex<History>>,
     /// The simulated time this table was opened: a table used for the first time is created
@@ -38,7 +38,7 @@ pub struct SimulatedTable {
 impl SimulatedTable {
     /// The table `table` of the demo in `state_dir`, shared with every other user of it in this
     /// process.
-    pub fn open(
+    pub(super) fn open(
         state_dir: &Path,
         speed: f64,
         table: DemoTable,
@@ -54,12 +54,12 @@ impl SimulatedTable {
         Ok(SimulatedTable { clock, history, opened_at })
     }
 
-    pub async fn now(&self) -> Result<DateTime<Utc>, SourceError> {
+    pub(super) async fn now(&self) -> Result<DateTime<Utc>, SourceError> {
         let clock = self.clock.clone();
         blocking(move || clock.now()).await
     }
 
-    pub async fn advance(&self, by: Duration) -> Result<DateTime<Utc>, SourceError> {
+    pub(super) async fn advance(&self, by: Duration) -> Result<DateTime<Utc>, SourceError> {
         let clock = self.clock.clone();
         blocking(move || clock.advance(by)).await
     }
@@ -68,7 +68,7 @@ impl SimulatedTable {
     /// 5 minutes ago, like PITR. The demo behaves as if PITR had been on for the whole recovery
     /// period (the table was simply empty before its creation), so the edge of the window moves
     /// from the start and the "watermark near the edge" warning means what it says.
-    pub async fn restorable_range(&self) -> Result<(DateTime<Utc>, RestorableRange), SourceError> {
+    pub(super) async fn restorable_range(&self) -> Result<(DateTime<Utc>, RestorableRange), SourceError> {
         let (clock, history, opened_at) = (self.clock.clone(), self.history.clone(), self.opened_at);
         blocking(move || {
             let now = clock.now()?;
@@ -80,13 +80,13 @@ impl SimulatedTable {
     }
 
     /// Every item that exists at `t`, in key order.
-    pub async fn items_at(&self, t: DateTime<Utc>) -> Result<Vec<Item>, SourceError> {
+    pub(super) async fn items_at(&self, t: DateTime<Utc>) -> Result<Vec<Item>, SourceError> {
         self.with_history_through(t, move |history| history.items_at(t)).await
     }
 
     /// Passes every item that exists at `t`, in key order, one at a time to `each` with `sink`;
     /// returns the sink.
-    pub async fn fold_items_at<S: Send + 'static>(
+    pub(super) async fn fold_items_at<S: Send + 'static>(
         &self,
         t: DateTime<Utc>,
         mut sink: S,
@@ -101,7 +101,7 @@ impl SimulatedTable {
 
     /// Passes every key written in `[from, to)` with its images at both ends, in key order, one
     /// at a time to `each` with `sink`; returns the sink.
-    pub async fn fold_changes<S: Send + 'static>(
+    pub(super) async fn fold_changes<S: Send + 'static>(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -118,7 +118,7 @@ impl SimulatedTable {
     /// Compacts the history of writes older than the recovery period (plus
     /// [`COMPACTION_SLACK`]) and older than `pending_from`, the earliest instant an export
     /// still in progress covers. Returns whether it compacted.
-    pub async fn compact(&self, pending_from: Option<DateTime<Utc>>) -> Result<bool, SourceError> {
+    pub(super) async fn compact(&self, pending_from: Option<DateTime<Utc>>) -> Result<bool, SourceError> {
         let (clock, history) = (self.clock.clone(), self.history.clone());
         blocking(move || {
             let recoverable = clock.now()? - RECOVERY_PERIOD - COMPACTION_SLACK;
@@ -156,7 +156,7 @@ fn lock(history: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
 }
 
 /// Runs `work` on the blocking pool (file I/O and lock waits must not stall the runtime).
-pub async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, DemoError> + Send + 'static,
 ) -> Result<T, SourceError> {
     match tokio::task::spawn_blocking(work).await {

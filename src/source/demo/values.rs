@@ -9,7 +9,7 @@ use rand::seq::IndexedRandom;
 
 /// `units / 10^scale` as normalized decimal text: `decimal(12300, 2)` is `"123"`, `decimal(5, 2)`
 /// is `"0.05"`.
-pub fn decimal(units: u64, scale: u32) -> String {
+pub(super) fn decimal(units: u64, scale: u32) -> String {
     let divisor = 10u64.pow(scale);
     let (whole, fraction) = (units / divisor, units % divisor);
     if fraction == 0 {
@@ -20,12 +20,12 @@ pub fn decimal(units: u64, scale: u32) -> String {
 }
 
 /// An amount with at most 2 decimals below `max_whole` (exclusive).
-pub fn money(rng: &mut impl Rng, max_whole: u64) -> String {
+pub(super) fn money(rng: &mut impl Rng, max_whole: u64) -> String {
     decimal(rng.random_range(0..max_whole * 100), 2)
 }
 
 /// An integer of exactly 38 significant digits (DynamoDB's precision limit), sometimes negative.
-pub fn huge_integer(rng: &mut impl Rng) -> String {
+pub(super) fn huge_integer(rng: &mut impl Rng) -> String {
     let mut text = String::with_capacity(39);
     if rng.random_bool(0.1) {
         text.push('-');
@@ -41,7 +41,7 @@ pub fn huge_integer(rng: &mut impl Rng) -> String {
 
 /// A positive number from `1E-130` (DynamoDB's smallest) up to `0.000001`, in plain notation
 /// down to nine decimals and in E notation below, as DynamoDB returns them.
-pub fn tiny(rng: &mut impl Rng) -> String {
+pub(super) fn tiny(rng: &mut impl Rng) -> String {
     match rng.random_range(0..10u8) {
         0 => "1E-130".into(),
         1 => "0.000001".into(),
@@ -56,7 +56,7 @@ pub fn tiny(rng: &mut impl Rng) -> String {
 }
 
 /// A ratio in eighths or thousandths in `[0, 1)`, like `0.125`.
-pub fn ratio(rng: &mut impl Rng) -> String {
+pub(super) fn ratio(rng: &mut impl Rng) -> String {
     if rng.random_bool(0.5) {
         decimal(rng.random_range(0..8) * 125, 3)
     } else {
@@ -65,7 +65,7 @@ pub fn ratio(rng: &mut impl Rng) -> String {
 }
 
 /// `count` distinct random integers below `max`, as number-set members.
-pub fn distinct_integers(rng: &mut impl Rng, count: usize, max: u64) -> Vec<String> {
+pub(super) fn distinct_integers(rng: &mut impl Rng, count: usize, max: u64) -> Vec<String> {
     let mut values: Vec<u64> = Vec::with_capacity(count);
     while values.len() < count {
         let value = rng.random_range(0..max);
@@ -77,14 +77,14 @@ pub fn distinct_integers(rng: &mut impl Rng, count: usize, max: u64) -> Vec<Stri
 }
 
 /// Random bytes of a length in `len`, as base64 text.
-pub fn binary(rng: &mut impl Rng, len: std::ops::RangeInclusive<usize>) -> String {
+pub(super) fn binary(rng: &mut impl Rng, len: std::ops::RangeInclusive<usize>) -> String {
     let mut bytes = vec![0u8; rng.random_range(len)];
     rng.fill(&mut bytes[..]);
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// 1 to 3 distinct binaries, as a binary set.
-pub fn binary_set(rng: &mut impl Rng) -> Vec<String> {
+pub(super) fn binary_set(rng: &mut impl Rng) -> Vec<String> {
     let mut set: Vec<String> = Vec::new();
     for _ in 0..rng.random_range(1..=3) {
         let value = binary(rng, 4..=12);
@@ -96,25 +96,25 @@ pub fn binary_set(rng: &mut impl Rng) -> Vec<String> {
 }
 
 /// 1 to `max` distinct words of `vocabulary`, as a string set.
-pub fn word_set(rng: &mut impl Rng, vocabulary: &[&str], max: usize) -> Vec<String> {
+pub(super) fn word_set(rng: &mut impl Rng, vocabulary: &[&str], max: usize) -> Vec<String> {
     let count = rng.random_range(1..=max.min(vocabulary.len()));
     vocabulary.choose_multiple(rng, count).map(|w| (*w).to_owned()).collect()
 }
 
 /// One of `choices`.
-pub fn pick<'a>(rng: &mut impl Rng, choices: &[&'a str]) -> &'a str {
+pub(super) fn pick<'a>(rng: &mut impl Rng, choices: &[&'a str]) -> &'a str {
     choices.choose(rng).expect("choices are never empty")
 }
 
 /// RFC 3339 UTC with microseconds, like `2026-11-24T18:00:00.123456Z`.
-pub fn timestamp(micros: i64) -> String {
+pub(super) fn timestamp(micros: i64) -> String {
     DateTime::from_timestamp_micros(micros)
         .expect("demo timestamps are in chrono's range")
         .to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// A day between 2015 and 2025, as `YYYY-MM-DD`.
-pub fn date(rng: &mut impl Rng) -> String {
+pub(super) fn date(rng: &mut impl Rng) -> String {
     let first = NaiveDate::from_ymd_opt(2015, 1, 1).expect("a valid date");
     (first + chrono::Days::new(rng.random_range(0..11 * 365))).format("%Y-%m-%d").to_string()
 }

@@ -3,12 +3,12 @@
 
 use rand::Rng;
 
-pub const MINUTE_MICROS: i64 = 60_000_000;
-pub const HOUR_MICROS: i64 = 60 * MINUTE_MICROS;
+pub(super) const MINUTE_MICROS: i64 = 60_000_000;
+pub(super) const HOUR_MICROS: i64 = 60 * MINUTE_MICROS;
 
 /// What one write does to the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteKind {
+pub(super) enum WriteKind {
     Insert,
     Update,
     Delete,
@@ -16,7 +16,7 @@ pub enum WriteKind {
 
 /// Writes in simulated minute `minute` so that every hour holds exactly `writes_per_hour`,
 /// spread as evenly as whole numbers allow.
-pub fn writes_in_minute(writes_per_hour: u32, minute: u64) -> u64 {
+pub(super) fn writes_in_minute(writes_per_hour: u32, minute: u64) -> u64 {
     let per_hour = u128::from(writes_per_hour);
     let through = |m: u64| (u128::from(m) * per_hour / 60) as u64;
     through(minute + 1) - through(minute)
@@ -25,7 +25,7 @@ pub fn writes_in_minute(writes_per_hour: u32, minute: u64) -> u64 {
 /// `count` strictly increasing microsecond timestamps in `[start, start + span)`: one in each of
 /// `count` equal slots, at a random offset inside it. At most one write per microsecond fits, so
 /// `count` is capped at `span`.
-pub fn write_times(rng: &mut impl Rng, start: i64, span: i64, count: u64) -> Vec<i64> {
+pub(super) fn write_times(rng: &mut impl Rng, start: i64, span: i64, count: u64) -> Vec<i64> {
     let count = i128::from(count.min(span.max(0) as u64));
     let span = i128::from(span);
     (0..count)
@@ -38,7 +38,7 @@ pub fn write_times(rng: &mut impl Rng, start: i64, span: i64, count: u64) -> Vec
 }
 
 /// About 30% inserts, 55% updates and 15% deletes; always an insert on an empty table.
-pub fn choose_kind(rng: &mut impl Rng, live_items: usize) -> WriteKind {
+pub(super) fn choose_kind(rng: &mut impl Rng, live_items: usize) -> WriteKind {
     if live_items == 0 {
         return WriteKind::Insert;
     }

@@ -20,7 +20,7 @@ const MAX_WINDOW: Duration = Duration::hours(24);
 /// Exports to apply from the watermark, how many were skipped as covered by others, and the
 /// gaps the user accepted between them.
 #[derive(Debug)]
-pub struct Chain {
+pub(super) struct Chain {
     pub exports: Vec<FoundExport>,
     pub skipped: usize,
     pub gaps: Vec<AcceptedGap>,
@@ -31,7 +31,7 @@ pub struct Chain {
 /// gap, or accepted and recorded when `accept_gap`), and one ending at or before it adds nothing
 /// and is skipped. Starting earlier is harmless: the stage folds every line by its write
 /// timestamp, newest wins, so re-applying already-applied changes is idempotent.
-pub fn chain_from(
+pub(super) fn chain_from(
     watermark: DateTime<Utc>,
     sorted: Vec<FoundExport>,
     accept_gap: bool,

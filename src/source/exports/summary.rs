@@ -30,7 +30,7 @@ const INCREMENTAL_EXPORT: &str = "INCREMENTAL_EXPORT";
 const INCREMENTAL_VERSION: &str = "2023-08-01";
 
 /// The table the configuration names, which every summary must be of.
-pub struct ExpectedTable<'a> {
+pub(super) struct ExpectedTable<'a> {
     pub name: &'a str,
     /// The configured ARN, when the table has one: then account and region must match too.
     pub arn: Option<&'a str>,
@@ -39,7 +39,7 @@ pub struct ExpectedTable<'a> {
 /// Where an export was written, as its summary records it: what a command exporting a missing
 /// window into the same place needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origin {
+pub(super) struct Origin {
     pub table_arn: Option<String>,
     pub bucket: Option<String>,
     /// `None` for an export at the bucket root (`"s3Prefix": null`).
@@ -47,7 +47,7 @@ pub struct Origin {
 }
 
 impl Origin {
-    pub fn of(summary: &ManifestSummary) -> Origin {
+    pub(super) fn of(summary: &ManifestSummary) -> Origin {
         Origin {
             table_arn: summary.table_arn.clone(),
             bucket: summary.s3_bucket.clone(),
@@ -58,7 +58,7 @@ impl Origin {
 
 /// The export `summary` describes, once every check passed; otherwise the problem, naming the
 /// field (the caller names the file).
-pub fn checked_spec(
+pub(super) fn checked_spec(
     summary: &ManifestSummary,
     table: &ExpectedTable<'_>,
     now: DateTime<Utc>,
@@ -218,7 +218,7 @@ fn describe(length: Duration) -> String {
     format!("{}h{:02}m{:02}s", seconds / 3600, seconds / 60 % 60, seconds % 60)
 }
 
-pub fn stamp(t: DateTime<Utc>) -> String {
+pub(super) fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.3fZ").to_string()
 }
 

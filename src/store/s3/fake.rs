@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 /// What the next request suffers.
 #[derive(Debug, Clone, Copy)]
-pub enum Fault {
+pub(super) enum Fault {
     /// Answers this error without doing anything.
     Refuse { status: u16, code: &'static str },
     /// Does the request, then answers this error, as when an answer is lost on its way back.
@@ -34,13 +34,13 @@ struct State {
 
 /// The running server; it stops when the test's runtime ends.
 #[derive(Debug, Clone, Default)]
-pub struct FakeS3 {
+pub(super) struct FakeS3 {
     state: Arc<Mutex<State>>,
 }
 
 impl FakeS3 {
     /// Starts serving on a free loopback port; returns the server and its endpoint URL.
-    pub async fn start() -> (FakeS3, String) {
+    pub(super) async fn start() -> (FakeS3, String) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let fake = FakeS3::default();
@@ -59,20 +59,20 @@ impl FakeS3 {
     }
 
     /// Lines up `faults` for the next requests, in order.
-    pub fn fail_next(&self, faults: &[Fault]) {
+    pub(super) fn fail_next(&self, faults: &[Fault]) {
         self.state.lock().unwrap().faults.extend(faults.iter().copied());
     }
 
-    pub fn insert(&self, path: &str, bytes: &[u8]) {
+    pub(super) fn insert(&self, path: &str, bytes: &[u8]) {
         self.state.lock().unwrap().objects.insert(path.to_owned(), Bytes::copy_from_slice(bytes));
     }
 
     /// The object at `/bucket/key`.
-    pub fn object(&self, path: &str) -> Option<Bytes> {
+    pub(super) fn object(&self, path: &str) -> Option<Bytes> {
         self.state.lock().unwrap().objects.get(path).cloned()
     }
 
-    pub fn requests(&self) -> u32 {
+    pub(super) fn requests(&self) -> u32 {
         self.state.lock().unwrap().requests
     }
 
@@ -111,7 +111,7 @@ enum Condition {
 }
 
 /// The ETag the fake gives an object: quoted, derived from the content like S3's MD5.
-pub fn etag_of(bytes: &[u8]) -> String {
+pub(super) fn etag_of(bytes: &[u8]) -> String {
     let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
     });

@@ -20,14 +20,14 @@ use crate::tui::theme::Tone;
 
 /// The console's schedules: the tables' intervals, the shared scheduling core, and the pause.
 #[derive(Debug, Clone, Default)]
-pub struct Schedules {
+pub(crate) struct Schedules {
     every: Vec<(String, Duration)>,
     core: Schedule,
     paused: bool,
 }
 
 impl Schedules {
-    pub fn new(config: &Config) -> Schedules {
+    pub(crate) fn new(config: &Config) -> Schedules {
         let every = config.tables.iter().filter_map(|t| Some((t.name.clone(), t.every?))).collect();
         Schedules { every, core: Schedule::new(), paused: false }
     }
@@ -37,18 +37,18 @@ impl Schedules {
     }
 
     /// Whether any table has `every` (the tables pane then shows its "Next" column).
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         !self.every.is_empty()
     }
 
-    pub fn paused(&self) -> bool {
+    pub(crate) fn paused(&self) -> bool {
         self.paused
     }
 }
 
 /// What the tables pane shows of a table's schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NextRun {
+pub(crate) enum NextRun {
     /// No `every`.
     Unscheduled,
     /// Its state is not loaded yet.
@@ -61,7 +61,7 @@ pub enum NextRun {
 
 impl NextRun {
     /// The cell's text: "in 12m", "due", "paused".
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             NextRun::Unscheduled => "—".into(),
             NextRun::Unknown => "…".into(),
@@ -167,7 +167,7 @@ impl App {
     }
 
     /// When `table` runs next, for the tables pane.
-    pub fn next_run(&self, table: &str) -> NextRun {
+    pub(crate) fn next_run(&self, table: &str) -> NextRun {
         if self.schedules.every(table).is_none() {
             return NextRun::Unscheduled;
         }
@@ -184,7 +184,7 @@ impl App {
         }
     }
 
-    pub fn schedules(&self) -> &Schedules {
+    pub(crate) fn schedules(&self) -> &Schedules {
         &self.schedules
     }
 }

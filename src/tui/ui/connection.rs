@@ -12,7 +12,7 @@ use crate::tui::app::App;
 use crate::tui::connection;
 use crate::tui::theme::Theme;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let log_file = app.log_file().display().to_string();
     let mut lines = Vec::new();
     for (tone, text) in connection::pane_text(app.connection(), app.targets(), &log_file, app.now()) {

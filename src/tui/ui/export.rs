@@ -16,7 +16,7 @@ use crate::tui::run_view::{ExportPhase, ExportView, RunEnd, RunView};
 use crate::tui::theme::{Theme, Tone};
 use crate::tui::wrap;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let run = app.selected().and_then(|t| t.shown_run());
     let demo = run.is_some_and(|run| app.demo_clock(&run.table));
     let title = match run {

@@ -12,7 +12,7 @@ use crate::tui::keymap::{self, FooterEntry};
 use crate::tui::theme::{Theme, Tone};
 use crate::tui::wrap;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let entries = keymap::footer_entries(&app.key_contexts());
     frame.render_widget(Paragraph::new(line(&entries, usize::from(area.width), theme)), area);
 }

@@ -19,7 +19,7 @@ use crate::tui::theme::{Theme, Tone};
 /// Inner width from which the mode column is shown.
 const MODE_COLUMN: u16 = 44;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus() == Pane::History && app.popup().is_none();
     let table = app.selected();
     let count = table.map_or(0, |t| t.history.len());

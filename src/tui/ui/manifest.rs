@@ -14,7 +14,7 @@ use crate::tui::format;
 use crate::tui::run_view::{Origin, RunView, StagingView};
 use crate::tui::theme::{Theme, Tone};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = pane_block(" Manifest generation ", false, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);

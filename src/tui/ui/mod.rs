@@ -22,7 +22,7 @@ use super::layout::ScreenLayout;
 use super::theme::{Theme, Tone};
 
 /// Draws the whole console.
-pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     let area = frame.area();
     let Some(layout) = ScreenLayout::new(area, app.tables().len()) else {
         too_small::draw(frame, area, theme);

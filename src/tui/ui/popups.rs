@@ -14,7 +14,7 @@ use crate::tui::popup::Popup;
 use crate::tui::popup_content;
 use crate::tui::theme::{Theme, Tone};
 
-pub fn draw(frame: &mut Frame, screen: Rect, app: &App, popup: &Popup, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, screen: Rect, app: &App, popup: &Popup, theme: &Theme) {
     let lines = popup_content::build(app, popup, layout::popup_text_width(screen, popup.size()));
     let area = layout::popup_area(screen, popup.size(), lines.len());
     let text_area = layout::popup_text_area(area);

@@ -13,7 +13,7 @@ use crate::tui::labels;
 use crate::tui::run_view::{Origin, RunEnd};
 use crate::tui::theme::{Theme, Tone};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(fit_line(line(app, theme), usize::from(area.width))), area);
 }
 

@@ -19,7 +19,7 @@ use crate::tui::wrap;
 /// Inner width from which the error column is shown.
 const ERROR_COLUMN: u16 = 70;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus() == Pane::Statements && app.popup().is_none();
     let run = app.selected().and_then(|t| t.shown_run());
     let block = pane_block(title(run), focused, theme);

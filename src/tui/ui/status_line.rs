@@ -12,7 +12,7 @@ use crate::tui::connection;
 use crate::tui::run_log::LogLevel;
 use crate::tui::theme::{Theme, Tone};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(fit_line(line(app, theme), usize::from(area.width))), area);
 }
 

@@ -24,7 +24,7 @@ const WIDE: u16 = 100;
 /// The "Next" column: "in 1h05m", "paused".
 const NEXT_WIDTH: u16 = 8;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus() == Pane::Tables && app.popup().is_none();
     let order = app.list().order();
     let block = pane_block(title(order.len(), app), focused, theme)
@@ -177,7 +177,7 @@ fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -
 }
 
 /// The lag and its tone: ok, warn past `lag.warn`, bad past `lag.critical`.
-pub fn lag_cell(
+pub(super) fn lag_cell(
     table: &TableEntry,
     now: chrono::DateTime<chrono::Utc>,
     lag: LagThresholds,

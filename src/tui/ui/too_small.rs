@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::tui::layout::{MIN_HEIGHT, MIN_WIDTH};
 use crate::tui::theme::{Theme, Tone};
 
-pub fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
     let lines = vec![
         Line::styled(format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT})"), theme.style(Tone::Warn)),
         Line::styled(format!("this one is {}×{}", area.width, area.height), theme.style(Tone::Dim)),

@@ -19,13 +19,13 @@ const EXIT_WAIT_MS: i64 = 10_000;
 
 /// One server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backend {
+pub(super) struct Backend {
     pub pid: i32,
     pub started: DateTime<Utc>,
 }
 
 /// The server process of the session `client` is connected to.
-pub async fn identify(client: &Client) -> Result<Backend, PgFailure> {
+pub(super) async fn identify(client: &Client) -> Result<Backend, PgFailure> {
     let sql = "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()";
     let row = client.query_one(sql, &[]).await.map_err(|e| {
         PgFailure::statement(&e, format!("identifying the session's server process: {}", describe(&e)))
@@ -35,7 +35,7 @@ pub async fn identify(client: &Client) -> Result<Backend, PgFailure> {
 
 /// Ends `backend` (through another session's client `on`) and waits until it has exited; done at
 /// once when it is already gone. Takes the bare client so this module stays below `session`.
-pub async fn end(on: &Client, backend: Backend) -> Result<(), PgFailure> {
+pub(super) async fn end(on: &Client, backend: Backend) -> Result<(), PgFailure> {
     let sql =
         "SELECT pg_terminate_backend(pid, $3) FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2";
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =

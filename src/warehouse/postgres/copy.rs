@@ -41,7 +41,7 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 const CANCEL_CHECK_ROWS: u64 = 4096;
 
 /// What the COPY reads and for which table.
-pub struct CopySource {
+pub(super) struct CopySource {
     pub store: Arc<dyn ObjectStore>,
     pub staged: StagedSet,
     pub shape: TableShape,
@@ -49,7 +49,7 @@ pub struct CopySource {
 }
 
 /// Streams every staged file into the stage with `copy_sql`; returns the rows copied by op.
-pub async fn copy_staged_files(
+pub(super) async fn copy_staged_files(
     client: &Client,
     copy_sql: &str,
     source: CopySource,

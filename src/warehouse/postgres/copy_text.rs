@@ -22,7 +22,7 @@ use crate::warehouse::staged_value::StagedValue;
 const NULL_FIELD: &[u8] = b"\\N";
 
 /// Appends `line` as one COPY row; `columns` are the target's column names (for errors).
-pub fn write_row(out: &mut Vec<u8>, line: &StagedLine<'_>, columns: &[String]) -> Result<(), String> {
+pub(super) fn write_row(out: &mut Vec<u8>, line: &StagedLine<'_>, columns: &[String]) -> Result<(), String> {
     out.extend_from_slice(line.op.staged_text().as_bytes());
     out.push(b'\t');
     match line.ts {

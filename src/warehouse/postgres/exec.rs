@@ -22,7 +22,7 @@ use super::failure::StepError;
 use super::plan::{Action, Step};
 use super::session::{Canceller, Session};
 use super::sql;
-pub use crate::warehouse::runner::LoadJob;
+pub(super) use crate::warehouse::runner::LoadJob;
 use crate::warehouse::watermark::stale_watermark;
 
 /// How long a cancelled statement may take to stop before the load stops waiting for it (the
@@ -51,7 +51,11 @@ impl From<LoadStop> for WarehouseError {
 }
 
 /// Runs `steps` in order; on any stop, rolls back and says which statement stopped and why.
-pub async fn run_steps(session: &Session, steps: &[Step], job: &LoadJob<'_>) -> Result<LoadReport, LoadStop> {
+pub(super) async fn run_steps(
+    session: &Session,
+    steps: &[Step],
+    job: &LoadJob<'_>,
+) -> Result<LoadReport, LoadStop> {
     let mut backend = PostgresSteps { session, job, shape: TableShape::of(&job.request.table) };
     runner::run_steps(&mut backend, steps, job.reporter, job.cancel).await.map_err(|stop| {
         let step = &steps[stop.index - 1];

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::transient::transient_cause;
 
-pub use crate::warehouse::step::StepError;
+pub(super) use crate::warehouse::step::StepError;
 
 impl StepError {
     /// A PostgreSQL error of `sql`; a statement cancelled because the load was cancelled is a
@@ -36,7 +36,7 @@ impl StepError {
 
 /// A PostgreSQL error in one line: `ERROR 23505: message; DETAIL: …; HINT: …; CONTEXT: …`.
 /// Errors that are not the server's (a lost connection, a TLS failure) keep their cause chain.
-pub fn describe(error: &tokio_postgres::Error) -> String {
+pub(super) fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => describe_db(db, None),
         None => with_causes(error),
@@ -44,7 +44,7 @@ pub fn describe(error: &tokio_postgres::Error) -> String {
 }
 
 /// Like [`describe`], with the piece of `sql` the error's position points at.
-pub fn describe_in(error: &tokio_postgres::Error, sql: &str) -> String {
+pub(super) fn describe_in(error: &tokio_postgres::Error, sql: &str) -> String {
     match error.as_db_error() {
         Some(db) => describe_db(db, Some(sql)),
         None => with_causes(error),

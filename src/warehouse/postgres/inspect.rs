@@ -41,7 +41,7 @@ const DESCRIBE_KEY: &str = "SELECT a.attname::text FROM pg_index i \
 
 /// Every row of `target`, ordered by its primary key (by every column when it has none);
 /// `None` when the table does not exist.
-pub async fn query_rows(
+pub(super) async fn query_rows(
     session: &Session,
     target: &TargetTable,
 ) -> Result<Option<TableRows>, WarehouseError> {

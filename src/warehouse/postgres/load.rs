@@ -32,7 +32,7 @@ use super::plan::Step;
 use super::transient::PgFailure;
 
 /// Runs the load `steps` describe, retrying it as the module doc says.
-pub async fn run(
+pub(super) async fn run(
     warehouse: &PostgresWarehouse,
     steps: &[Step],
     job: &LoadJob<'_>,

@@ -9,7 +9,7 @@
 use crate::config::{TargetTable, quote_identifier};
 
 /// PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes.
-pub const MAX_NAME_BYTES: usize = 63;
+pub(super) const MAX_NAME_BYTES: usize = 63;
 
 /// Suffix of the table a full load fills before it replaces the target.
 const REPLACEMENT_SUFFIX: &str = "__dynashift_new";
@@ -18,11 +18,11 @@ const REPLACEMENT_SUFFIX: &str = "__dynashift_new";
 const PRIMARY_KEY_SUFFIX: &str = "_pkey";
 
 /// The stage table of the load in progress (a TEMP table: private to the load's session).
-pub const STAGE_TABLE: &str = "dynashift_stage";
+pub(super) const STAGE_TABLE: &str = "dynashift_stage";
 
 /// `base` + `suffix`, with `base` cut at a character boundary so the result fits
 /// [`MAX_NAME_BYTES`].
-pub fn fitted(base: &str, suffix: &str) -> String {
+pub(super) fn fitted(base: &str, suffix: &str) -> String {
     let room = MAX_NAME_BYTES.saturating_sub(suffix.len());
     let mut end = base.len().min(room);
     while !base.is_char_boundary(end) {
@@ -33,28 +33,28 @@ pub fn fitted(base: &str, suffix: &str) -> String {
 
 /// `"schema"."table"`, or `"table"` (resolved through the session's search_path) when the
 /// target has no schema.
-pub fn quoted_target(target: &TargetTable) -> String {
+pub(super) fn quoted_target(target: &TargetTable) -> String {
     in_schema(target, &target.table)
 }
 
 /// The table a full load builds beside the target (same schema), unquoted.
-pub fn replacement_name(target: &TargetTable) -> String {
+pub(super) fn replacement_name(target: &TargetTable) -> String {
     fitted(&target.table, REPLACEMENT_SUFFIX)
 }
 
 /// The replacement table, quoted and schema-qualified like the target.
-pub fn quoted_replacement(target: &TargetTable) -> String {
+pub(super) fn quoted_replacement(target: &TargetTable) -> String {
     in_schema(target, &replacement_name(target))
 }
 
 /// The name dynashift gives a table's primary-key constraint (and so its index).
-pub fn primary_key_name(table: &str) -> String {
+pub(super) fn primary_key_name(table: &str) -> String {
     fitted(table, PRIMARY_KEY_SUFFIX)
 }
 
 /// The stage table, qualified with the session's temporary schema so a permanent table of the
 /// same name can never be meant.
-pub fn qualified_stage() -> String {
+pub(super) fn qualified_stage() -> String {
     format!("pg_temp.{}", quote_identifier(STAGE_TABLE))
 }
 

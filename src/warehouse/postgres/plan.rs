@@ -29,7 +29,7 @@ use super::sql;
 
 /// How the executor runs a step and what it reports as the step's row count.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(super) enum Action {
     /// Transaction control, locks and DDL: no row count.
     Execute,
     /// `CREATE … IF NOT EXISTS` of an object other loads may create too. Runs only when
@@ -51,10 +51,10 @@ pub enum Action {
 }
 
 /// One statement of a load.
-pub type Step = crate::warehouse::step::Step<Action>;
+pub(super) type Step = crate::warehouse::step::Step<Action>;
 
 /// Every statement of the load `request` asks for, in execution order.
-pub fn steps(request: &LoadRequest) -> Vec<Step> {
+pub(super) fn steps(request: &LoadRequest) -> Vec<Step> {
     plan_frame::plan(&Postgres, request)
 }
 

@@ -32,7 +32,7 @@ const NEWEST_FIRST: &str = "ORDER BY \"seq\" DESC";
 const NEWEST_FIRST_OF_R: &str = "ORDER BY r.\"seq\" DESC";
 
 /// The runs table. `UNIQUE (table_name, seq)` is the index the newest-commit lookups use.
-pub fn create_runs_table() -> String {
+pub(super) fn create_runs_table() -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  \
            \"seq\" bigint GENERATED ALWAYS AS IDENTITY,\n  \
@@ -54,7 +54,7 @@ pub fn create_runs_table() -> String {
 
 /// One boolean: whether the runs table has the columns [`upgrade_runs_table`] adds (both are
 /// added by one statement, so the last one stands for both).
-pub fn upgraded() -> String {
+pub(super) fn upgraded() -> String {
     format!(
         "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass({}) \
          AND attname = 'accepted_gaps' AND NOT attisdropped)",
@@ -67,7 +67,7 @@ pub fn upgraded() -> String {
 /// transaction (PostgreSQL's DDL is transactional) under the shared-DDL lock, and only when
 /// [`upgraded`] says no, so two loads never upgrade at once and the runs table is locked
 /// exclusively only by the one load that upgrades it.
-pub fn upgrade_runs_table() -> String {
+pub(super) fn upgrade_runs_table() -> String {
     let runs = quote_identifier(RUNS_TABLE);
     format!(
         "ALTER TABLE {runs} ADD COLUMN IF NOT EXISTS \"from_watermark\" timestamptz, \
@@ -79,7 +79,7 @@ pub fn upgrade_runs_table() -> String {
 
 /// Records the load; `target_rows` is counted in the same statement, after the changes, and
 /// `committed_at` is the time the statement runs (inside the load's transaction).
-pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
+pub(super) fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
     let RunLiterals { run_id, mode, watermark, upserts, deletes, from_watermark, accepted_gaps } =
         RunLiterals::of(request, quote_literal);
     format!(
@@ -91,12 +91,15 @@ pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
 }
 
 /// The committed watermark of a table (no row when it never committed).
-pub fn latest_watermark(table_name: &str) -> String {
+pub(super) fn latest_watermark(table_name: &str) -> String {
     watermark::latest_watermark(table_name, NEWEST_FIRST, quote_literal)
 }
 
 /// The newest commit of a table; `None` when it never committed or the runs table is missing.
-pub async fn last_commit(session: &Session, table_name: &str) -> Result<Option<CommitRecord>, PgFailure> {
+pub(super) async fn last_commit(
+    session: &Session,
+    table_name: &str,
+) -> Result<Option<CommitRecord>, PgFailure> {
     let sql = format!(
         "SELECT {COLUMNS} FROM {} AS r WHERE r.\"table_name\" = $1 {NEWEST_FIRST_OF_R} LIMIT 1",
         quote_identifier(RUNS_TABLE)
@@ -105,7 +108,7 @@ pub async fn last_commit(session: &Session, table_name: &str) -> Result<Option<C
 }
 
 /// The commit of one run; `None` when it never committed or the runs table is missing.
-pub async fn find_run(session: &Session, run_id: &str) -> Result<Option<CommitRecord>, PgFailure> {
+pub(super) async fn find_run(session: &Session, run_id: &str) -> Result<Option<CommitRecord>, PgFailure> {
     let sql = format!("SELECT {COLUMNS} FROM {} AS r WHERE r.\"run_id\" = $1", quote_identifier(RUNS_TABLE));
     select_one(session, &sql, run_id).await
 }

@@ -26,7 +26,7 @@ use super::transient::{PgFailure, transient_cause};
 
 /// Opens sessions to one server.
 #[derive(Clone)]
-pub struct Connector {
+pub(super) struct Connector {
     settings: Arc<ConnectSettings>,
     tls: Tls,
 }
@@ -39,7 +39,7 @@ enum Tls {
 }
 
 /// A connected session.
-pub struct Session {
+pub(super) struct Session {
     pub client: Client,
     canceller: Canceller,
     /// The server process serving it.
@@ -48,13 +48,13 @@ pub struct Session {
 
 /// Sends the server a request to cancel whatever the session is running.
 #[derive(Clone)]
-pub struct Canceller {
+pub(super) struct Canceller {
     token: CancelToken,
     tls: Tls,
 }
 
 impl Connector {
-    pub fn new(settings: ConnectSettings) -> Result<Connector, WarehouseError> {
+    pub(super) fn new(settings: ConnectSettings) -> Result<Connector, WarehouseError> {
         let tls = match &settings.tls {
             TlsMode::Disable => Tls::Plain,
             TlsMode::Require { ca_file } => Tls::Rustls(tls::connector(ca_file.as_deref())?),
@@ -62,22 +62,22 @@ impl Connector {
         Ok(Connector { settings: Arc::new(settings), tls })
     }
 
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         self.settings.describe()
     }
 
     /// How connecting and reading commit records are retried.
-    pub fn session_retry(&self) -> RetryPolicy {
+    pub(super) fn session_retry(&self) -> RetryPolicy {
         self.settings.session_retry
     }
 
     /// How a load that failed transiently is retried.
-    pub fn load_retry(&self) -> RetryPolicy {
+    pub(super) fn load_retry(&self) -> RetryPolicy {
         self.settings.load_retry
     }
 
     /// One attempt to open a session.
-    pub async fn open(&self) -> Result<Session, PgFailure> {
+    pub(super) async fn open(&self) -> Result<Session, PgFailure> {
         let client = match &self.tls {
             Tls::Plain => self.connect(NoTls).await?,
             Tls::Rustls(tls) => self.connect(tls.clone()).await?,
@@ -114,7 +114,7 @@ impl Connector {
 }
 
 impl Session {
-    pub fn canceller(&self) -> Canceller {
+    pub(super) fn canceller(&self) -> Canceller {
         self.canceller.clone()
     }
 }
@@ -122,7 +122,7 @@ impl Session {
 impl Canceller {
     /// Asks the server to cancel the running statement. A failure is logged: the caller stops
     /// waiting for the statement anyway, and dropping the session ends it.
-    pub async fn cancel_running_statement(&self) {
+    pub(super) async fn cancel_running_statement(&self) {
         let result = match &self.tls {
             Tls::Plain => self.token.cancel_query(NoTls).await,
             Tls::Rustls(tls) => self.token.cancel_query(tls.clone()).await,

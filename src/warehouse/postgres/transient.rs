@@ -17,7 +17,7 @@ use crate::retry::{RetryAccount, Retryable};
 use crate::warehouse::WarehouseError;
 
 /// Why another attempt may succeed, in a few words; `None` for a permanent failure.
-pub fn transient_cause(error: &tokio_postgres::Error) -> Option<String> {
+pub(super) fn transient_cause(error: &tokio_postgres::Error) -> Option<String> {
     if let Some(code) = error.code() {
         return sqlstate_cause(code);
     }

@@ -19,7 +19,7 @@ use crate::warehouse::{LoadReport, RUNS_TABLE, WarehouseError};
 use super::data_api::{BatchState, DataApi, FIRST_POLL, Phase, StatementState, next_poll};
 use super::load_errors;
 use super::plan::{Role, Step};
-pub use crate::warehouse::runner::LoadJob;
+pub(super) use crate::warehouse::runner::LoadJob;
 
 /// How long a cancelled batch may take to stop before the load stops following it.
 const CANCEL_GRACE: Duration = Duration::from_secs(60);
@@ -42,7 +42,7 @@ struct Follower<'a> {
 }
 
 /// Submits and follows the batch; `Ok` only when it committed.
-pub async fn run_batch(
+pub(super) async fn run_batch(
     api: &DataApi,
     steps: &[Step],
     job: &LoadJob<'_>,
@@ -76,7 +76,7 @@ pub async fn run_batch(
 
 /// Why a failed statement may succeed when the batch runs again (its transaction rolled back):
 /// a conflict with a concurrent transaction. `None` for every other failure.
-pub fn transient_cause(message: &str) -> Option<String> {
+pub(super) fn transient_cause(message: &str) -> Option<String> {
     let lower = message.to_lowercase();
     let causes = [
         ("serializable isolation violation", "a serializable-isolation conflict (Redshift 1023)"),

@@ -17,12 +17,12 @@ use crate::config::RedshiftConnection;
 const PATIENCE: RetryPolicy = RetryPolicy::EXPORT_API;
 
 /// Polling: quick at first (most statements take well under a second), then every 2 s.
-pub const FIRST_POLL: Duration = Duration::from_millis(150);
+pub(super) const FIRST_POLL: Duration = Duration::from_millis(150);
 const MAX_POLL: Duration = Duration::from_secs(2);
 
 /// Where a statement is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(super) enum Phase {
     /// SUBMITTED or PICKED: queued.
     Waiting,
     /// STARTED.
@@ -44,14 +44,14 @@ impl Phase {
         }
     }
 
-    pub fn is_terminal(self) -> bool {
+    pub(super) fn is_terminal(self) -> bool {
         matches!(self, Phase::Finished | Phase::Failed | Phase::Aborted)
     }
 }
 
 /// One statement (or sub-statement) as DescribeStatement reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatementState {
+pub(super) struct StatementState {
     pub phase: Phase,
     pub error: Option<String>,
     pub duration: Duration,
@@ -63,17 +63,17 @@ pub struct StatementState {
 
 /// A batch (or a single statement, with no subs) as DescribeStatement reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchState {
+pub(super) struct BatchState {
     pub overall: StatementState,
     pub subs: Vec<StatementState>,
 }
 
 /// A query's rows, each value as text (`None` for NULL).
-pub type Rows = Vec<Vec<Option<String>>>;
+pub(super) type Rows = Vec<Vec<Option<String>>>;
 
 /// A Data API client bound to one database and one way of connecting.
 #[derive(Debug, Clone)]
-pub struct DataApi {
+pub(super) struct DataApi {
     client: Client,
     connection: RedshiftConnection,
     database: String,
@@ -98,17 +98,17 @@ macro_rules! connected {
 }
 
 impl DataApi {
-    pub fn new(client: Client, connection: RedshiftConnection, database: String) -> DataApi {
+    pub(super) fn new(client: Client, connection: RedshiftConnection, database: String) -> DataApi {
         DataApi { client, connection, database }
     }
 
     /// "redshift workgroup analytics, database dev".
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         format!("redshift {}, database {}", self.connection.describe(), self.database)
     }
 
     /// Submits one statement; returns its id.
-    pub async fn execute(&self, sql: &str, name: &str) -> Result<String, AwsFailure> {
+    pub(super) async fn execute(&self, sql: &str, name: &str) -> Result<String, AwsFailure> {
         retry_transient(PATIENCE, "ExecuteStatement", || async {
             let request = connected!(self.client.execute_statement(), self).sql(sql).statement_name(name);
             let output = request.send().await.map_err(|e| AwsFailure::from_sdk(&e))?;
@@ -119,7 +119,12 @@ impl DataApi {
 
     /// Submits `sqls` as one transaction; returns the batch's id. Retries carry the same
     /// `client_token`, so a submit whose answer was lost never starts a second batch.
-    pub async fn batch(&self, sqls: &[String], name: &str, client_token: &str) -> Result<String, AwsFailure> {
+    pub(super) async fn batch(
+        &self,
+        sqls: &[String],
+        name: &str,
+        client_token: &str,
+    ) -> Result<String, AwsFailure> {
         retry_transient(PATIENCE, "BatchExecuteStatement", || async {
             let request = connected!(self.client.batch_execute_statement(), self)
                 .set_sqls(Some(sqls.to_vec()))
@@ -131,7 +136,7 @@ impl DataApi {
         .await
     }
 
-    pub async fn describe_statement(&self, id: &str) -> Result<BatchState, AwsFailure> {
+    pub(super) async fn describe_statement(&self, id: &str) -> Result<BatchState, AwsFailure> {
         let output = retry_transient(PATIENCE, "DescribeStatement", || async {
             self.client.describe_statement().id(id).send().await.map_err(|e| AwsFailure::from_sdk(&e))
         })
@@ -158,7 +163,7 @@ impl DataApi {
     }
 
     /// Every row of a finished statement's result (`<batch id>:<n>` for a sub-statement).
-    pub async fn result(&self, id: &str) -> Result<Rows, AwsFailure> {
+    pub(super) async fn result(&self, id: &str) -> Result<Rows, AwsFailure> {
         let mut rows = Rows::new();
         let mut next_token: Option<String> = None;
         loop {
@@ -179,7 +184,7 @@ impl DataApi {
     }
 
     /// Asks Redshift to stop a statement or batch; false when it had already ended.
-    pub async fn cancel(&self, id: &str) -> Result<bool, AwsFailure> {
+    pub(super) async fn cancel(&self, id: &str) -> Result<bool, AwsFailure> {
         retry_transient(PATIENCE, "CancelStatement", || async {
             let output =
                 self.client.cancel_statement().id(id).send().await.map_err(|e| AwsFailure::from_sdk(&e))?;
@@ -190,7 +195,7 @@ impl DataApi {
 
     /// Runs one read-only statement to its end and returns its rows; a FAILED statement's
     /// error is the `Err` text.
-    pub async fn query(&self, sql: &str, name: &str) -> Result<Rows, QueryError> {
+    pub(super) async fn query(&self, sql: &str, name: &str) -> Result<Rows, QueryError> {
         let id = self.execute(sql, name).await.map_err(QueryError::Call)?;
         let mut delay = FIRST_POLL;
         loop {
@@ -211,7 +216,7 @@ impl DataApi {
 
 /// Why [`DataApi::query`] returned no rows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum QueryError {
+pub(super) enum QueryError {
     /// A Data API call failed (no answer, access denied…).
     #[error("{}", .0.message)]
     Call(AwsFailure),
@@ -221,7 +226,7 @@ pub enum QueryError {
 }
 
 /// The next polling delay: ×1.5 up to [`MAX_POLL`].
-pub fn next_poll(delay: Duration) -> Duration {
+pub(super) fn next_poll(delay: Duration) -> Duration {
     delay.mul_f64(1.5).min(MAX_POLL)
 }
 

@@ -7,7 +7,7 @@ use super::data_api::{DataApi, Rows};
 /// How many error rows are shown; Redshift reports at most 20 per slice anyway.
 const SHOWN: usize = 10;
 
-pub fn query(query_id: i64) -> String {
+pub(super) fn query(query_id: i64) -> String {
     format!(
         "SELECT TRIM(\"file_name\"), \"line_number\", TRIM(\"column_name\"), \"error_code\", TRIM(\"error_message\")\n\
          FROM sys_load_error_detail\nWHERE \"query_id\" = {query_id}\nORDER BY \"line_number\"\nLIMIT {SHOWN}"
@@ -15,7 +15,7 @@ pub fn query(query_id: i64) -> String {
 }
 
 /// One line per error row: `s3://…/part-00000.json.gz line 3, column total: <reason> (code 1207)`.
-pub fn describe(rows: &Rows) -> String {
+pub(super) fn describe(rows: &Rows) -> String {
     let value = |row: &[Option<String>], i: usize| row.get(i).cloned().flatten().unwrap_or_default();
     rows.iter()
         .map(|row| {
@@ -34,7 +34,7 @@ pub fn describe(rows: &Rows) -> String {
 }
 
 /// Redshift's COPY error, followed by the rows that broke it (or why they could not be read).
-pub async fn explain(api: &DataApi, copy_error: &str, query_id: Option<i64>) -> String {
+pub(super) async fn explain(api: &DataApi, copy_error: &str, query_id: Option<i64>) -> String {
     let Some(query_id) = query_id else {
         return format!(
             "{copy_error}\n(no Redshift query id was reported, so the load errors cannot be looked up)"

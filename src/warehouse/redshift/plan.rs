@@ -33,16 +33,16 @@ use super::runs::{self, RunsShape};
 use super::sql::{self, CopySource, quoted_target};
 
 /// The Data API's limit of statements per batch.
-pub const MAX_BATCH: usize = 40;
+pub(super) const MAX_BATCH: usize = 40;
 
 /// The Data API's limit on the size of one SQL statement: 100 KB ("Considerations when calling
 /// the Amazon Redshift Data API", Redshift Management Guide). A wide table's MERGE can pass it,
 /// so every statement is measured before the batch is submitted.
-pub const MAX_STATEMENT_BYTES: usize = 100 * 1024;
+pub(super) const MAX_STATEMENT_BYTES: usize = 100 * 1024;
 
 /// What a statement's outcome means to the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(super) enum Role {
     /// DDL, locks, changes: its status and row count are reported as they are.
     Plain,
     /// COPY: when it fails, the load errors are read from SYS_LOAD_ERROR_DETAIL.
@@ -56,12 +56,12 @@ pub enum Role {
 }
 
 /// One statement of a load.
-pub type Step = crate::warehouse::step::Step<Role>;
+pub(super) type Step = crate::warehouse::step::Step<Role>;
 
 /// Where the statements read from besides the request: the COPY role, and the Regions that
 /// decide each COPY's `REGION`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CopySettings {
+pub(super) struct CopySettings {
     pub iam_role: String,
     /// The warehouse's Region (the Data API client's, resolved when connecting).
     pub warehouse_region: String,
@@ -77,7 +77,7 @@ impl CopySettings {
     /// COPY's `REGION` for `table`: needed only when its bucket is in another Region than the
     /// warehouse ("COPY from Amazon S3", data source parameters, Redshift Database Developer
     /// Guide: the bucket must be in the cluster's Region unless REGION is given).
-    pub fn region_for(&self, table: &str) -> Option<&str> {
+    pub(super) fn region_for(&self, table: &str) -> Option<&str> {
         if let Some(region) = &self.region_override {
             return Some(region);
         }
@@ -88,7 +88,7 @@ impl CopySettings {
 
 /// Every statement of the load `request` asks for, in execution order, for a runs table of
 /// `shape` (an old one is upgraded right after the lock).
-pub fn steps(request: &LoadRequest, copy: &CopySettings, runs_shape: RunsShape) -> Vec<Step> {
+pub(super) fn steps(request: &LoadRequest, copy: &CopySettings, runs_shape: RunsShape) -> Vec<Step> {
     plan_frame::plan(&Redshift { copy, runs_shape }, request)
 }
 
@@ -289,7 +289,7 @@ fn pushdown_problem(request: &LoadRequest) -> Option<String> {
 
 /// Why the request cannot be loaded into Redshift at all; `None` when it can. Checked before
 /// anything is sent.
-pub fn unloadable(request: &LoadRequest, steps: &[Step]) -> Option<String> {
+pub(super) fn unloadable(request: &LoadRequest, steps: &[Step]) -> Option<String> {
     let root = request.store.root_url();
     if !root.starts_with("s3://") {
         return Some(format!(

@@ -37,12 +37,12 @@ use crate::warehouse::staged_lines::{OP_DELETE, OP_UPSERT};
 use super::sql::{self, STAGE_TABLE, column_list, redshift_type};
 
 /// The session-private table COPY reads the change lines into, one row per line.
-pub const CHANGES_TABLE: &str = "dynashift_changes";
+pub(super) const CHANGES_TABLE: &str = "dynashift_changes";
 
 /// The change table: the write time, the first key as read from the new image (NULL for a
 /// delete), then the target's columns. Distributed on the partition key, so the fold's
 /// `PARTITION BY` key finds each key's changes on one slice.
-pub fn create_change_table(shape: &TableShape) -> String {
+pub(super) fn create_change_table(shape: &TableShape) -> String {
     // The partition key in key-schema order, as `item_paths::change_jsonpaths` reads it.
     let partition_key = shape.key.first();
     let first_key = shape.columns.iter().find(|c| Some(&c.name) == partition_key);
@@ -67,7 +67,7 @@ pub fn create_change_table(shape: &TableShape) -> String {
 /// fill it with each key's newest change — an upsert of its new image, or a delete when it has
 /// none. They touch only the session's temporary tables, so they run before `dynashift_runs`
 /// is locked. None unless `request` loads export changes.
-pub fn fold_statements(request: &LoadRequest, shape: &TableShape) -> Vec<(&'static str, String)> {
+pub(super) fn fold_statements(request: &LoadRequest, shape: &TableShape) -> Vec<(&'static str, String)> {
     if request.staged.format != StagedFormat::ExportChanges {
         return Vec::new();
     }
@@ -79,7 +79,7 @@ pub fn fold_statements(request: &LoadRequest, shape: &TableShape) -> Vec<(&'stat
 
 /// `INSERT INTO` the stage the newest change of every key, marked `U` when it has a new image
 /// and `D` when it has none.
-pub fn fold_newest_change_per_key(shape: &TableShape) -> String {
+pub(super) fn fold_newest_change_per_key(shape: &TableShape) -> String {
     let columns = column_list(shape.column_names());
     let (ts, new_key) = (quote_identifier(TS_COLUMN), quote_identifier(NEW_KEY_COLUMN));
     let rank = quote_identifier("dynashift_newest");
@@ -104,7 +104,7 @@ pub fn fold_newest_change_per_key(shape: &TableShape) -> String {
 /// deletes were dropped, so the deletes are the change table's distinct keys (one per folded
 /// row) less the upserts left in the stage; both read the session's temp tables only. `None`
 /// unless `request` loads export changes (the staged set's counts are right then).
-pub fn folded_counts(request: &LoadRequest, shape: &TableShape) -> Option<(String, String)> {
+pub(super) fn folded_counts(request: &LoadRequest, shape: &TableShape) -> Option<(String, String)> {
     if request.staged.format != StagedFormat::ExportChanges {
         return None;
     }
@@ -126,7 +126,7 @@ pub fn folded_counts(request: &LoadRequest, shape: &TableShape) -> Option<(Strin
 /// Why an export-changes set cannot be loaded as `request` asks; `None` when it can. The
 /// pipeline stages export changes only for incremental syncs of tables whose paths jsonpaths
 /// can express; this re-checks both, so a hand-edited journal cannot misload.
-pub fn changes_problem(request: &LoadRequest) -> Option<String> {
+pub(super) fn changes_problem(request: &LoadRequest) -> Option<String> {
     if request.mode != Mode::Incremental {
         return Some(format!(
             "the staged set of run {} holds incremental exports' change lines, which only an \

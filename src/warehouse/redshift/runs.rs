@@ -36,7 +36,7 @@ const OLD_NEWEST_FIRST: &str = "ORDER BY \"watermark\" DESC, \"committed_at\" DE
 
 /// Which columns `dynashift_runs` has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunsShape {
+pub(super) enum RunsShape {
     /// Has `seq`, `from_watermark` and `accepted_gaps` (or does not exist yet: the load creates
     /// it so).
     Current,
@@ -48,7 +48,7 @@ fn runs() -> String {
     quote_identifier(RUNS_TABLE)
 }
 
-pub fn create_runs_table() -> String {
+pub(super) fn create_runs_table() -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  \
            \"table_name\" varchar(255) NOT NULL,\n  \
@@ -70,14 +70,14 @@ pub fn create_runs_table() -> String {
 
 /// Probes the shape: fails with "column … does not exist" ([`is_missing_new_column`]) on an old
 /// table, and with "relation … does not exist" when there is none yet.
-pub fn probe_shape() -> String {
+pub(super) fn probe_shape() -> String {
     format!("SELECT {NEW_COLUMNS} FROM {} WHERE 1 = 0", runs())
 }
 
 /// Whether a failed statement means the runs table lacks the upgrade's columns. Checked before
 /// [`is_missing_runs_table`]: Redshift's text (`column "seq" does not exist in dynashift_runs`)
 /// names the table too.
-pub fn is_missing_new_column(message: &str) -> bool {
+pub(super) fn is_missing_new_column(message: &str) -> bool {
     let lower = message.to_lowercase();
     lower.contains("does not exist")
         && ["column \"seq\"", "column \"from_watermark\"", "column \"accepted_gaps\""]
@@ -88,7 +88,7 @@ pub fn is_missing_new_column(message: &str) -> bool {
 /// Whether a failed batch means another load upgraded the runs table between this load's probe
 /// and its batch (its ADD COLUMN found the column): the batch rolled back, and probing again
 /// plans it without the upgrade.
-pub fn is_concurrent_upgrade(message: &str) -> bool {
+pub(super) fn is_concurrent_upgrade(message: &str) -> bool {
     let lower = message.to_lowercase();
     lower.contains("column") && lower.contains(RUNS_TABLE) && lower.contains("already exists")
 }
@@ -99,7 +99,7 @@ pub fn is_concurrent_upgrade(message: &str) -> bool {
 /// transaction block except on an external table, and holds the table until the transaction
 /// ends ("ALTER TABLE", Amazon Redshift Database Developer Guide, r_ALTER_TABLE.html). Existing
 /// commits are numbered in the old read order and each gets the watermark before it.
-pub fn upgrade_runs_table() -> Vec<(String, String)> {
+pub(super) fn upgrade_runs_table() -> Vec<(String, String)> {
     let runs = runs();
     let add = |column: &str, ty: &str| {
         (
@@ -126,18 +126,18 @@ pub fn upgrade_runs_table() -> Vec<(String, String)> {
 
 /// Holds every other load until this one commits: Redshift's serializable isolation would
 /// otherwise abort one of two loads that both read and write the runs table.
-pub fn lock_runs_table() -> String {
+pub(super) fn lock_runs_table() -> String {
     format!("LOCK {}", runs())
 }
 
 /// Fails unless `run_id` has no commit yet (a resumed run whose first attempt committed).
-pub fn guard_run_not_committed(run_id: &str) -> String {
+pub(super) fn guard_run_not_committed(run_id: &str) -> String {
     guard(&format!("NOT EXISTS (SELECT 1 FROM {} WHERE \"run_id\" = {})", runs(), literal(run_id)))
 }
 
 /// Fails unless the table's committed watermark — the one of its highest `seq` — is `expected`
 /// (none: never committed). Runs after the upgrade steps, so `seq` exists.
-pub fn guard_watermark(table_name: &str, expected: Option<DateTime<Utc>>) -> String {
+pub(super) fn guard_watermark(table_name: &str, expected: Option<DateTime<Utc>>) -> String {
     let of_table = format!("FROM {} WHERE \"table_name\" = {}", runs(), literal(table_name));
     match expected {
         None => guard(&format!("NOT EXISTS (SELECT 1 {of_table})")),
@@ -153,7 +153,7 @@ pub fn guard_watermark(table_name: &str, expected: Option<DateTime<Utc>>) -> Str
 /// The upserts and deletes are the staged set's, unless `counted` gives the SQL expressions
 /// that count them in the batch (an incremental pushdown load, whose lines dynashift never
 /// reads: see `pushdown_sql::folded_counts`).
-pub fn record_run(request: &LoadRequest, target: &str, counted: Option<(String, String)>) -> String {
+pub(super) fn record_run(request: &LoadRequest, target: &str, counted: Option<(String, String)>) -> String {
     let table = literal(&request.table.name);
     let RunLiterals { run_id, mode, watermark, upserts, deletes, from_watermark, accepted_gaps } =
         RunLiterals::of(request, literal);
@@ -166,7 +166,7 @@ pub fn record_run(request: &LoadRequest, target: &str, counted: Option<(String, 
 }
 
 /// The newest commit of a table, read from a table of `shape`.
-pub fn select_last_commit(table_name: &str, shape: RunsShape) -> String {
+pub(super) fn select_last_commit(table_name: &str, shape: RunsShape) -> String {
     let (columns, order) = match shape {
         RunsShape::Current => (format!("{OLD_COLUMNS}, {NEW_COLUMNS}"), NEWEST_FIRST),
         RunsShape::Old => (OLD_COLUMNS.to_owned(), OLD_NEWEST_FIRST),
@@ -175,7 +175,7 @@ pub fn select_last_commit(table_name: &str, shape: RunsShape) -> String {
 }
 
 /// The commit of one run, read from a table of `shape`.
-pub fn select_run(run_id: &str, shape: RunsShape) -> String {
+pub(super) fn select_run(run_id: &str, shape: RunsShape) -> String {
     let columns = match shape {
         RunsShape::Current => format!("{OLD_COLUMNS}, {NEW_COLUMNS}"),
         RunsShape::Old => OLD_COLUMNS.to_owned(),
@@ -184,13 +184,13 @@ pub fn select_run(run_id: &str, shape: RunsShape) -> String {
 }
 
 /// Whether a failed read means the runs table does not exist yet (no load ever committed).
-pub fn is_missing_runs_table(message: &str) -> bool {
+pub(super) fn is_missing_runs_table(message: &str) -> bool {
     message.contains(RUNS_TABLE) && message.contains("does not exist")
 }
 
 /// A commit record from one result row (text values, as the Data API returns them), of either
 /// shape: the upgrade's columns follow the old ones when read.
-pub fn record_of(row: &[Option<String>]) -> Result<CommitRecord, WarehouseError> {
+pub(super) fn record_of(row: &[Option<String>]) -> Result<CommitRecord, WarehouseError> {
     let bad = |what: String| {
         WarehouseError::Other(format!("reading {RUNS_TABLE}: {what}; was the table edited by hand?"))
     };

@@ -15,7 +15,7 @@ use crate::warehouse::WarehouseError;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The connection loads run on (it creates the file when missing).
-pub fn open_writer(path: &Path) -> Result<Connection, WarehouseError> {
+pub(super) fn open_writer(path: &Path) -> Result<Connection, WarehouseError> {
     create_private_file(path)?;
     let conn = Connection::open(path).map_err(|e| open_error(path, &e.to_string()))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, &e.to_string()))?;
@@ -25,7 +25,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, WarehouseError> {
 
 /// A second connection for reads (commit records, inspection), so they never wait for a load:
 /// in WAL mode a reader sees the last committed state while a load writes.
-pub fn open_reader(path: &Path) -> Result<Connection, WarehouseError> {
+pub(super) fn open_reader(path: &Path) -> Result<Connection, WarehouseError> {
     let flags =
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e.to_string()))?;

@@ -25,7 +25,7 @@ use super::line::StagedRow;
 const CANCEL_CHECK_ROWS: u64 = 4096;
 
 /// Where the COPY reads from.
-pub struct CopySource<'a> {
+pub(super) struct CopySource<'a> {
     pub store: &'a dyn ObjectStore,
     pub runtime: &'a Handle,
     pub staged: &'a StagedSet,
@@ -34,7 +34,7 @@ pub struct CopySource<'a> {
 }
 
 /// Copies every staged file into the stage with `insert_sql` (the prepared INSERT).
-pub fn copy_staged_files(
+pub(super) fn copy_staged_files(
     conn: &Connection,
     insert_sql: &str,
     source: &CopySource<'_>,

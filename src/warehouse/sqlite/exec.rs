@@ -25,7 +25,7 @@ use crate::warehouse::watermark::stale_watermark;
 
 /// Everything a load needs on its blocking thread.
 #[derive(Clone)]
-pub struct LoadJob {
+pub(super) struct LoadJob {
     pub request: LoadRequest,
     pub reporter: StatementReporter,
     pub cancel: CancellationToken,
@@ -74,7 +74,7 @@ impl From<LoadStop> for WarehouseError {
 /// The shared loop is async, but every SQLite step runs to its end without waiting, so it is
 /// driven right here on the load's blocking thread (a cancel interrupts a running statement
 /// through [`super::interrupt`]).
-pub fn run_steps(conn: &Connection, steps: &[Step], job: &LoadJob) -> Result<LoadReport, LoadStop> {
+pub(super) fn run_steps(conn: &Connection, steps: &[Step], job: &LoadJob) -> Result<LoadReport, LoadStop> {
     end_abandoned_transaction(conn);
     let mut backend = SqliteSteps { conn, job, shape: TableShape::of(&job.request.table) };
     futures::executor::block_on(runner::run_steps(&mut backend, steps, &job.reporter, &job.cancel)).map_err(

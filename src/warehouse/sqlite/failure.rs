@@ -5,7 +5,7 @@
 use rusqlite::ErrorCode;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::warehouse::step::StepError;
+pub(super) use crate::warehouse::step::StepError;
 
 impl StepError {
     /// A SQLite error; a statement interrupted because the load was cancelled is a cancellation.

@@ -17,7 +17,10 @@ pub struct TableRows {
 
 /// Every row of `target`, ordered by its primary key (by insertion when it has none); `None`
 /// when the table does not exist.
-pub fn query_rows(conn: &Connection, target: &TargetTable) -> Result<Option<TableRows>, WarehouseError> {
+pub(super) fn query_rows(
+    conn: &Connection,
+    target: &TargetTable,
+) -> Result<Option<TableRows>, WarehouseError> {
     let name = table_name(target);
     let read_error = |e: rusqlite::Error| WarehouseError::Other(format!("reading table {name}: {e}"));
     let Some((columns, key)) = describe_table(conn, &name).map_err(read_error)? else {

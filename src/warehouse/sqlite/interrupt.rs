@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 /// The connection outlives one load, so the watcher must never interrupt after its load ended:
 /// dropping it (before the connection is handed to the next load) disarms it under the same
 /// lock the interrupt takes.
-pub struct InterruptOnCancel {
+pub(super) struct InterruptOnCancel {
     armed: Arc<Mutex<bool>>,
     task: JoinHandle<()>,
 }
 
 impl InterruptOnCancel {
-    pub fn arm(conn: &Connection, cancel: &CancellationToken, runtime: &Handle) -> InterruptOnCancel {
+    pub(super) fn arm(conn: &Connection, cancel: &CancellationToken, runtime: &Handle) -> InterruptOnCancel {
         let armed = Arc::new(Mutex::new(true));
         let interrupt = conn.get_interrupt_handle();
         let cancel = cancel.clone();

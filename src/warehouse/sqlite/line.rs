@@ -9,13 +9,13 @@ use super::values::stored_value;
 
 /// One stage row: its op and its values in staged column order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StagedRow {
+pub(super) struct StagedRow {
     pub op: Op,
     pub values: Vec<Value>,
 }
 
 impl StagedRow {
-    pub fn of(line: StagedLine<'_>) -> StagedRow {
+    pub(super) fn of(line: StagedLine<'_>) -> StagedRow {
         let mut values = Vec::with_capacity(line.values.len() + 2);
         values.push(Value::Text(line.op.staged_text().to_owned()));
         values.push(line.ts.map_or(Value::Null, Value::Integer));

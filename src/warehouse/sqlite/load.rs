@@ -24,7 +24,7 @@ use super::plan::Step;
 use super::{SqliteWarehouse, lock, task_failed};
 
 /// Runs the load `steps` describe on the writer connection, retrying it as the module doc says.
-pub async fn run(
+pub(super) async fn run(
     warehouse: &SqliteWarehouse,
     steps: Vec<Step>,
     job: LoadJob,

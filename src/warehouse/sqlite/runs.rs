@@ -36,7 +36,7 @@ const LEGACY_NEWEST_FIRST: &str = "ORDER BY \"committed_at\" DESC, rowid DESC";
 /// The unique index that makes a repeated sequence number impossible.
 const SEQ_INDEX: &str = "dynashift_runs_table_seq";
 
-pub fn create_runs_table() -> String {
+pub(super) fn create_runs_table() -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  \
            \"table_name\" TEXT NOT NULL,\n  \
@@ -56,7 +56,7 @@ pub fn create_runs_table() -> String {
 }
 
 /// One boolean: whether the runs table still lacks `seq` (written by a dynashift before it).
-pub fn needs_upgrade() -> String {
+pub(super) fn needs_upgrade() -> String {
     format!("SELECT count(*) = 0 FROM pragma_table_info({}) WHERE name = 'seq'", quote_literal(RUNS_TABLE))
 }
 
@@ -66,7 +66,7 @@ pub fn needs_upgrade() -> String {
 /// is the watermark of the commit before it. Runs inside the load's transaction: a failure
 /// leaves the table as it was, and a second process waits for the write lock, then finds the
 /// table upgraded.
-pub fn upgrade_runs_table() -> String {
+pub(super) fn upgrade_runs_table() -> String {
     let runs = quote_identifier(RUNS_TABLE);
     format!(
         "ALTER TABLE {runs} ADD COLUMN \"seq\" INTEGER;\n\
@@ -81,7 +81,7 @@ pub fn upgrade_runs_table() -> String {
 }
 
 /// No two commits of a table share a sequence number.
-pub fn create_seq_index() -> String {
+pub(super) fn create_seq_index() -> String {
     format!(
         "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (\"table_name\", \"seq\")",
         quote_identifier(SEQ_INDEX),
@@ -91,7 +91,7 @@ pub fn create_seq_index() -> String {
 
 /// Records the load; `target_rows` is counted in the same statement, after the changes, and
 /// `seq` is one more than the table's newest.
-pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
+pub(super) fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
     let runs = quote_identifier(RUNS_TABLE);
     let table = quote_literal(&request.table.name);
     let RunLiterals { run_id, mode, watermark, upserts, deletes, from_watermark, accepted_gaps } =
@@ -105,23 +105,26 @@ pub fn record_run(request: &LoadRequest, quoted_target: &str) -> String {
 }
 
 /// The committed watermark of a table (no row when it never committed). Runs after the upgrade.
-pub fn latest_watermark(table_name: &str) -> String {
+pub(super) fn latest_watermark(table_name: &str) -> String {
     watermark::latest_watermark(table_name, NEWEST_FIRST, quote_literal)
 }
 
-pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("`{text}` is not an RFC 3339 timestamp ({e})"))
 }
 
 /// The newest commit of a table; `None` when it never committed or the runs table is missing.
-pub fn last_commit(conn: &Connection, table_name: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+pub(super) fn last_commit(
+    conn: &Connection,
+    table_name: &str,
+) -> Result<Option<CommitRecord>, WarehouseError> {
     select_one(conn, "WHERE \"table_name\" = ?1 {order} LIMIT 1", table_name)
 }
 
 /// The commit of one run; `None` when it never committed or the runs table is missing.
-pub fn find_run(conn: &Connection, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
+pub(super) fn find_run(conn: &Connection, run_id: &str) -> Result<Option<CommitRecord>, WarehouseError> {
     select_one(conn, "WHERE \"run_id\" = ?1", run_id)
 }
 

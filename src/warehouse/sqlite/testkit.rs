@@ -11,27 +11,27 @@ use crate::contract::staged::StagedSet;
 use crate::store::LocalStore;
 use crate::warehouse::{LoadRequest, Warehouse};
 
-pub use crate::testkit::*;
+pub(super) use crate::testkit::*;
 
 use super::SqliteWarehouse;
 
 /// A warehouse and a store in one temporary folder.
-pub struct Fixture {
+pub(super) struct Fixture {
     /// Owns the folder: dropping the fixture deletes it.
     _dir: tempfile::TempDir,
     pub store: Arc<LocalStore>,
     pub warehouse: SqliteWarehouse,
 }
 
-pub use crate::testkit::behaviour::Outcome;
+pub(super) use crate::testkit::behaviour::Outcome;
 
 impl Fixture {
-    pub fn new() -> Fixture {
+    pub(super) fn new() -> Fixture {
         Fixture::prepared(|_| {})
     }
 
     /// A fixture whose warehouse file `setup` wrote first (e.g. a table an older version left).
-    pub fn prepared(setup: impl FnOnce(&rusqlite::Connection)) -> Fixture {
+    pub(super) fn prepared(setup: impl FnOnce(&rusqlite::Connection)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(LocalStore::new(dir.path().join("bucket")));
         let path = dir.path().join("wh/warehouse.sqlite");
@@ -43,27 +43,33 @@ impl Fixture {
 
     /// Writes `parts` (each a list of lines) as staged files and describes them; the counts
     /// are taken from the lines' ops, as the stage step counts them.
-    pub async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
+    pub(super) async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
         write_staged_parts(self.store.as_ref(), table, run_id, parts).await
     }
 
-    pub fn request(&self, table: &TableConfig, mode: Mode, run_id: &str, staged: StagedSet) -> LoadRequest {
+    pub(super) fn request(
+        &self,
+        table: &TableConfig,
+        mode: Mode,
+        run_id: &str,
+        staged: StagedSet,
+    ) -> LoadRequest {
         let mut request = request_for(table.clone(), mode, run_id);
         request.staged = staged;
         request.store = self.store.clone();
         request
     }
 
-    pub async fn load(&self, request: &LoadRequest) -> Outcome {
+    pub(super) async fn load(&self, request: &LoadRequest) -> Outcome {
         self.load_with(request, &CancellationToken::new()).await
     }
 
-    pub async fn load_with(&self, request: &LoadRequest, cancel: &CancellationToken) -> Outcome {
+    pub(super) async fn load_with(&self, request: &LoadRequest, cancel: &CancellationToken) -> Outcome {
         crate::testkit::behaviour::load_collecting(&self.warehouse, request, cancel).await
     }
 
     /// Stages `parts` and loads them, advancing the watermark one hour per run.
-    pub async fn sync(
+    pub(super) async fn sync(
         &self,
         table: &TableConfig,
         mode: Mode,
@@ -79,7 +85,7 @@ impl Fixture {
     }
 
     /// The target's rows, ordered by key (empty when the table does not exist).
-    pub fn rows(&self, table: &TableConfig) -> Vec<Vec<rusqlite::types::Value>> {
+    pub(super) fn rows(&self, table: &TableConfig) -> Vec<Vec<rusqlite::types::Value>> {
         self.warehouse.query_rows(&table.target).unwrap().map(|t| t.rows).unwrap_or_default()
     }
 }

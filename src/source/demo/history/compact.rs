@@ -26,7 +26,7 @@ const MIN_DROPPED_WRITES: usize = 1000;
 impl History {
     /// Forgets the writes before `keep_from`, keeping the state at that instant as a snapshot, when
     /// that drops enough of the log (see [`MIN_DROPPED_WRITES`]). Returns whether it compacted.
-    pub fn compact(&mut self, keep_from: DateTime<Utc>) -> Result<bool, DemoError> {
+    pub(crate) fn compact(&mut self, keep_from: DateTime<Utc>) -> Result<bool, DemoError> {
         let _lock = super::super::files::lock_exclusive(&self.folder.join("history.lock"))?;
         let compacted = self.compact_locked(keep_from);
         if compacted.is_err() {

@@ -33,7 +33,7 @@ const FIRST_LOG_FILE: &str = "writes.jsonl";
 
 /// The workload settings of one table's history.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WorkloadSettings {
+pub(super) struct WorkloadSettings {
     pub seed: u64,
     pub initial_items: usize,
     pub writes_per_hour: u32,
@@ -79,14 +79,14 @@ struct Snapshot {
 
 /// One key's change over a window, with the images read from the log.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ItemChange {
+pub(super) struct ItemChange {
     pub keys: Item,
     pub old: Option<Item>,
     pub new: Option<Item>,
     pub last_write_micros: i64,
 }
 
-pub struct History {
+pub(super) struct History {
     table: DemoTable,
     key_attributes: Vec<String>,
     settings: WorkloadSettings,
@@ -103,7 +103,11 @@ pub struct History {
 
 impl History {
     /// Opens the history folder of `table` (nothing is generated until asked).
-    pub fn open(folder: &Path, table: DemoTable, settings: WorkloadSettings) -> Result<History, DemoError> {
+    pub(super) fn open(
+        folder: &Path,
+        table: DemoTable,
+        settings: WorkloadSettings,
+    ) -> Result<History, DemoError> {
         create_private_dir(folder)?;
         let log = WriteLog::open(&folder.join(FIRST_LOG_FILE), folder)?;
         Ok(History {
@@ -121,14 +125,14 @@ impl History {
 
     /// Changes the writes per hour of minutes not generated yet (the configuration may change
     /// while a process runs; the seed and initial items may not).
-    pub fn set_writes_per_hour(&mut self, writes_per_hour: u32) {
+    pub(super) fn set_writes_per_hour(&mut self, writes_per_hour: u32) {
         self.settings.writes_per_hour = writes_per_hour;
     }
 
     /// Makes sure every write before `through` exists: catches up with what other processes
     /// wrote, creates the table (with its workload starting at `origin_if_new`) on first use,
     /// and generates the missing minutes. Returns the table's creation time.
-    pub fn prepare(
+    pub(super) fn prepare(
         &mut self,
         origin_if_new: DateTime<Utc>,
         through: DateTime<Utc>,
@@ -143,7 +147,7 @@ impl History {
     }
 
     /// Drops the in-memory index; the next [`History::prepare`] rebuilds it from the log.
-    pub fn forget_index(&mut self) {
+    pub(super) fn forget_index(&mut self) {
         self.index = HistoryIndex::default();
         self.indexed_len = 0;
     }
@@ -170,7 +174,7 @@ impl History {
     }
 
     /// Every item that exists at `t`, in key order. Call [`History::prepare`] through `t` first.
-    pub fn items_at(&mut self, t: DateTime<Utc>) -> Result<Vec<Item>, DemoError> {
+    pub(super) fn items_at(&mut self, t: DateTime<Utc>) -> Result<Vec<Item>, DemoError> {
         let mut items = Vec::new();
         self.for_each_item_at(t, |item| {
             items.push(item);
@@ -182,7 +186,7 @@ impl History {
     /// Calls `each` with every item that exists at `t`, in key order, reading them from the log
     /// one at a time (an export of any size is never held in memory). Call
     /// [`History::prepare`] through `t` first.
-    pub fn for_each_item_at(
+    pub(super) fn for_each_item_at(
         &mut self,
         t: DateTime<Utc>,
         mut each: impl FnMut(Item) -> Result<(), DemoError>,
@@ -201,7 +205,11 @@ impl History {
     /// Every key written in `[from, to)` with its images at both ends, in key order. Call
     /// [`History::prepare`] through `to` first.
     #[cfg(test)]
-    pub fn changes(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ItemChange>, DemoError> {
+    pub(super) fn changes(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ItemChange>, DemoError> {
         let mut changes = Vec::new();
         self.for_each_change(from, to, |change| {
             changes.push(change);
@@ -212,7 +220,7 @@ impl History {
 
     /// Calls `each` with every key written in `[from, to)` and its images at both ends, in key
     /// order, reading the images one key at a time. Call [`History::prepare`] through `to` first.
-    pub fn for_each_change(
+    pub(super) fn for_each_change(
         &mut self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
