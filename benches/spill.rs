@@ -20,15 +20,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{TimeZone as _, Utc};
-use dynashift::config::{
-    AttrPath, ColumnSpec, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable, TypeErrorPolicy,
-    UnmappedPolicy, ViewType,
-};
+use dynashift::config::{TableConfig, ViewType};
 use dynashift::pipeline::EventSink;
 use dynashift::pipeline::events::StageCounts;
 use dynashift::pipeline::stage::{StageInput, stage};
 use dynashift::source::{ExportDescription, ExportSpec, ExportStatus};
 use dynashift::store::{LocalStore, ObjectStore};
+use dynashift::testkit::TableBuilder;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use md5::{Digest as _, Md5};
@@ -176,39 +174,19 @@ fn rss_kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn column(name: &str, path: &str, ty: &str, is_key: bool) -> ColumnSpec {
-    ColumnSpec { name: name.into(), path: AttrPath::parse(path).unwrap(), ty: ty.parse().unwrap(), is_key }
-}
-
 fn orders_table(stage_memory_bytes: u64) -> TableConfig {
-    TableConfig {
-        name: "orders".into(),
-        arn: None,
-        source: SourceConfig::Demo,
-        store: StoreLocation::Local { root: "/unused".into() },
-        target: TargetTable { schema: Some("sales".into()), table: "orders".into() },
-        mode: Mode::Incremental,
-        key: vec!["pk".into(), "sk".into()],
-        columns: vec![
-            column("order_id", "pk", "varchar(64)", true),
-            column("sk", "sk", "varchar(16)", true),
-            column("status", "status", "varchar(16)", false),
-            column("total", "total", "decimal(12,2)", false),
-            column("customer_id", "customer", "varchar(32)", false),
-            column("updated_at", "updated_at", "timestamptz", false),
-        ],
-        unmapped: UnmappedPolicy::Drop,
-        on_type_error: TypeErrorPolicy::Fail,
-        view_type: ViewType::NewImage,
-        safety_lag: Duration::from_secs(300),
-        max_window: Duration::from_secs(86_400),
-        staged_file_bytes: 64 * MIB,
-        stage_memory_bytes,
-        full_load: dynashift::config::FullLoad::Staged,
-        incremental_load: dynashift::config::IncrementalLoad::Staged,
-        every: None,
-        key_types: Vec::new(),
-    }
+    let mut table = TableBuilder::new("orders")
+        .in_schema("sales", "orders")
+        .key("order_id", "pk", "varchar(64)")
+        .key("sk", "sk", "varchar(16)")
+        .column("status", "status", "varchar(16)")
+        .column("total", "total", "decimal(12,2)")
+        .column("customer_id", "customer", "varchar(32)")
+        .column("updated_at", "updated_at", "timestamptz")
+        .build();
+    table.view_type = ViewType::NewImage;
+    table.stage_memory_bytes = stage_memory_bytes;
+    table
 }
 
 /// A small deterministic generator (xorshift64*), so every run stages the same export.
