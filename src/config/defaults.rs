@@ -29,8 +29,8 @@ pub(super) const VIEW_TYPE: ViewType = ViewType::NewAndOldImages;
 pub(super) const ON_TYPE_ERROR: TypeErrorPolicy = TypeErrorPolicy::Fail;
 pub(super) const ITEM_COLUMN: &str = "item";
 pub(super) const STAGED_FILE_MB: u64 = 64;
-/// MiB an incremental stage holds before it spills: 5 M changed keys fold in far less than
-/// 400 MiB peak when spilled, and most runs never reach it.
+/// MiB a stage holds (an incremental fold, a full export's key check) before it spills: 5 M
+/// changed keys fold in far less than 400 MiB peak when spilled, and most runs never reach it.
 pub(super) const STAGE_MEMORY_MB: u64 = 256;
 
 /// Type of a key column whose `type` is omitted: wide enough for any DynamoDB key value

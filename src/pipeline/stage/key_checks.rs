@@ -7,17 +7,20 @@
 //!   trailing blanks: they are two DynamoDB items but one warehouse row.
 //!
 //! Keys are remembered as 128-bit digests (SipHash-1-3), with the first line that held them, so
-//! memory stays small: see [`KeyDigests`] for the cost per key.
+//! memory stays small: see [`KeyDigests`] for the cost per key. A full export whose keys would not
+//! fit `stage_memory_mb` even so has its digests checked on disk ([`super::digest_spill`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::path::Path;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use siphasher::sip128::{Hasher128, SipHasher13};
 
 use crate::contract::ExpectedKeyType;
 
-use super::error::capped;
+use super::digest_spill::{DigestSpill, SpilledClash};
+use super::error::{StageError, capped};
 use super::image::{Map, Value};
 
 /// Shards of the digest map: workers insert concurrently, each shard behind its own lock.
@@ -33,9 +36,9 @@ pub(super) struct Origin {
 /// What a key digest remembers: a digest of the exact key (to tell an exact repeat from a
 /// trailing-blank twin) and where the key was first seen. 16 bytes, beside the 16-byte digest.
 #[derive(Debug, Clone, Copy)]
-struct Seen {
-    exact: u64,
-    origin: Origin,
+pub(super) struct Seen {
+    pub exact: u64,
+    pub origin: Origin,
 }
 
 /// A second sighting of a key.
@@ -49,21 +52,57 @@ pub(super) enum KeyClash {
 
 /// The digests of the keys seen so far. Each costs 32 bytes of entry plus the hash table's
 /// control byte and spare capacity: about 37 bytes a key when the table is 7/8 full, up to twice
-/// that just after it grows (measured by `digest_entries_are_32_bytes`).
+/// that just after it grows (measured by `digest_entries_are_32_bytes`). Spilled, they cost a
+/// write buffer per partition and 32 bytes of disk a key.
 #[derive(Debug)]
 pub(super) struct KeyDigests {
-    shards: Vec<Mutex<HashMap<u128, Seen, BuildHasherDefault<LowBits>>>>,
+    held: Held,
     files: Mutex<Vec<String>>,
     trim_blanks: bool,
+}
+
+/// Where the digests are kept.
+#[derive(Debug)]
+enum Held {
+    /// In memory: a clash is found as its second line is read.
+    Memory(Vec<Mutex<HashMap<u128, Seen, BuildHasherDefault<LowBits>>>>),
+    /// In partition files, checked once every line is read ([`KeyDigests::spilled_clash`]).
+    Spilled(DigestSpill),
 }
 
 impl KeyDigests {
     /// `trim_blanks`: keys are compared with trailing blanks of their S attributes dropped.
     pub(super) fn new(trim_blanks: bool) -> KeyDigests {
-        KeyDigests {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
-            files: Mutex::new(Vec::new()),
-            trim_blanks,
+        let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect();
+        KeyDigests { held: Held::Memory(shards), files: Mutex::new(Vec::new()), trim_blanks }
+    }
+
+    /// Digests of up to `keys` keys: in memory when they fit `budget` bytes, else spilled into
+    /// partition files in `spool_dir`.
+    pub(super) fn for_keys(trim_blanks: bool, keys: u64, budget: u64, spool_dir: &Path) -> KeyDigests {
+        match DigestSpill::partitions_for(keys, budget) {
+            None => KeyDigests::new(trim_blanks),
+            Some(partitions) => KeyDigests {
+                held: Held::Spilled(DigestSpill::new(spool_dir, partitions)),
+                ..KeyDigests::new(trim_blanks)
+            },
+        }
+    }
+
+    /// The partitions the digests spill into (0: kept in memory).
+    pub(super) fn spill_partitions(&self) -> usize {
+        match &self.held {
+            Held::Memory(_) => 0,
+            Held::Spilled(spill) => spill.partitions(),
+        }
+    }
+
+    /// The first clash among spilled digests (none when they are kept in memory, where
+    /// [`KeyDigests::record`] reports each clash as it happens).
+    pub(super) fn spilled_clash(&self) -> Result<Option<SpilledClash>, StageError> {
+        match &self.held {
+            Held::Memory(_) => Ok(None),
+            Held::Spilled(spill) => spill.first_clash(),
         }
     }
 
@@ -80,24 +119,36 @@ impl KeyDigests {
         files.get(origin.file as usize).cloned().unwrap_or_default()
     }
 
-    /// Records the key of `image`; a key seen before is a clash.
+    /// Records the key of `image`; a key seen before is a clash. Spilled digests report no
+    /// clash here (see [`KeyDigests::spilled_clash`]), only a failure to write them.
     pub(super) fn record(
         &self,
         image: &Map<'_>,
         key_attributes: &[String],
         origin: Origin,
-    ) -> Option<KeyClash> {
+    ) -> Result<Option<KeyClash>, StageError> {
         let (compared, exact) = digests(image, key_attributes, self.trim_blanks);
-        let shard = &self.shards[(compared as usize) % SHARDS];
-        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        match shard.get(&compared) {
-            Some(seen) if seen.exact == exact => Some(KeyClash::Repeated { first: seen.origin }),
-            Some(seen) => Some(KeyClash::BlankTwin { first: seen.origin }),
+        let shards = match &self.held {
+            Held::Memory(shards) => shards,
+            Held::Spilled(spill) => return spill.write(compared, Seen { exact, origin }).map(|()| None),
+        };
+        let mut shard = shards[(compared as usize) % SHARDS].lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(match shard.get(&compared) {
+            Some(seen) => Some(clash_of(seen, exact)),
             None => {
                 shard.insert(compared, Seen { exact, origin });
                 None
             }
-        }
+        })
+    }
+}
+
+/// What a second key with `seen`'s compared digest and `exact` digest is.
+pub(super) fn clash_of(seen: &Seen, exact: u64) -> KeyClash {
+    if seen.exact == exact {
+        KeyClash::Repeated { first: seen.origin }
+    } else {
+        KeyClash::BlankTwin { first: seen.origin }
     }
 }
 
@@ -230,11 +281,14 @@ mod tests {
         let digests = KeyDigests::new(false);
         digests.file_index("data/a.json.gz");
         let item = map(r#"{"pk":{"S":"a"},"sk":{"N":"1"},"x":{"S":"1"}}"#);
-        assert_eq!(digests.record(&item, &keys(), at(1)), None);
-        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"2"}}"#), &keys(), at(2)), None);
-        assert_eq!(digests.record(&map(r#"{"pk":{"N":"a"},"sk":{"N":"1"}}"#), &keys(), at(3)), None);
-        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a "},"sk":{"N":"1"}}"#), &keys(), at(4)), None);
-        let again = digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#), &keys(), at(5));
+        assert_eq!(digests.record(&item, &keys(), at(1)).unwrap(), None);
+        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"2"}}"#), &keys(), at(2)).unwrap(), None);
+        assert_eq!(digests.record(&map(r#"{"pk":{"N":"a"},"sk":{"N":"1"}}"#), &keys(), at(3)).unwrap(), None);
+        assert_eq!(
+            digests.record(&map(r#"{"pk":{"S":"a "},"sk":{"N":"1"}}"#), &keys(), at(4)).unwrap(),
+            None
+        );
+        let again = digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#), &keys(), at(5)).unwrap();
         assert_eq!(again, Some(KeyClash::Repeated { first: at(1) }));
         assert_eq!(digests.file_name(at(1)), "data/a.json.gz");
     }
@@ -242,13 +296,19 @@ mod tests {
     #[test]
     fn keys_that_differ_only_by_trailing_blanks_clash_when_blanks_are_ignored() {
         let digests = KeyDigests::new(true);
-        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#), &keys(), at(1)), None);
-        let twin = digests.record(&map(r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#), &keys(), at(2));
+        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#), &keys(), at(1)).unwrap(), None);
+        let twin = digests.record(&map(r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#), &keys(), at(2)).unwrap();
         assert_eq!(twin, Some(KeyClash::BlankTwin { first: at(1) }));
         // Leading blanks and tabs are significant in Redshift too.
-        assert_eq!(digests.record(&map(r#"{"pk":{"S":" a"},"sk":{"N":"1"}}"#), &keys(), at(3)), None);
-        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a\t"},"sk":{"N":"1"}}"#), &keys(), at(4)), None);
-        let repeat = digests.record(&map(r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#), &keys(), at(5));
+        assert_eq!(
+            digests.record(&map(r#"{"pk":{"S":" a"},"sk":{"N":"1"}}"#), &keys(), at(3)).unwrap(),
+            None
+        );
+        assert_eq!(
+            digests.record(&map(r#"{"pk":{"S":"a\t"},"sk":{"N":"1"}}"#), &keys(), at(4)).unwrap(),
+            None
+        );
+        let repeat = digests.record(&map(r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#), &keys(), at(5)).unwrap();
         assert_eq!(repeat, Some(KeyClash::BlankTwin { first: at(1) }), "a clash is not remembered");
     }
 

@@ -17,6 +17,7 @@ mod checksum;
 mod coerce;
 mod datetime;
 mod diagnose;
+mod digest_spill;
 mod error;
 mod fold;
 #[doc(hidden)]
@@ -181,7 +182,18 @@ async fn stage_data_files(
     let blocking = tokio::task::spawn_blocking(move || {
         let mapper = RowMapper::with_rules(&table, rules);
         let key_types = KeyTypes::new(&table.key, &table.key_types);
-        let digests = KeyDigests::new(rules.trailing_blanks_insignificant);
+        let full_keys: u64 = exports
+            .iter()
+            .filter(|e| e.kind == ExportKind::Full)
+            .flat_map(|e| &e.files)
+            .map(|f| f.item_count)
+            .sum();
+        let digests = KeyDigests::for_keys(
+            rules.trailing_blanks_insignificant,
+            full_keys,
+            table.stage_memory_bytes,
+            sink.spool_dir(),
+        );
         let workers = Workers {
             table: &table,
             mapper: &mapper,
@@ -228,6 +240,9 @@ fn stage_newest_first(
         if export.kind == ExportKind::Incremental && plan.is_none() {
             fold.absorb(&export.export_arn, keys)?;
         }
+    }
+    if let Some(export) = exports.first() {
+        workers.check_spilled_keys(&export.export_arn)?;
     }
     let mut writers = Vec::with_capacity(lanes.len());
     let mut partitions: Vec<Vec<SpilledFile>> = Vec::new();

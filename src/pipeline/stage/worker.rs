@@ -361,34 +361,13 @@ impl FileStage<'_, '_> {
         let line_number = u32::try_from(reader.line_number()).unwrap_or(u32::MAX);
         let origin = Origin { file: self.file_index, line: line_number };
         let key_attributes = &self.workers.table.key;
-        let Some(clash) = self.workers.digests.record(image, key_attributes, origin) else {
+        let Some(clash) = self.workers.digests.record(image, key_attributes, origin)? else {
             return Ok(());
         };
         let key =
             item_key(image, key_attributes).map(|k| capped(&k.to_string()).into_owned()).unwrap_or_default();
-        let (file, line) = (reader.key().to_owned(), reader.line_number());
-        Err(match clash {
-            KeyClash::Repeated { first } => StageError::RepeatedKey {
-                export_arn: self.run.export.export_arn.clone(),
-                key,
-                first_file: self.workers.digests.file_name(first),
-                first_line: u64::from(first.line),
-                file,
-                line,
-            },
-            KeyClash::BlankTwin { first } => {
-                let first_file = self.workers.digests.file_name(first);
-                let first_key = self.workers.refind_key(&first_file, u64::from(first.line));
-                StageError::BlankTwinKeys {
-                    key,
-                    file,
-                    line,
-                    first_key,
-                    first_file,
-                    first_line: u64::from(first.line),
-                }
-            }
-        })
+        let at = (reader.key().to_owned(), reader.line_number());
+        Err(self.workers.key_clash(&self.run.export.export_arn, clash, key, at))
     }
 
     /// Parses one line; a syntax error is invalid JSON, a shape error names the path and the key.
@@ -444,6 +423,56 @@ impl Workers<'_> {
 }
 
 impl Workers<'_> {
+    /// The error of a key staged twice (`clash`), the second time as `key` at `(file, line)`.
+    fn key_clash(
+        &self,
+        export_arn: &str,
+        clash: KeyClash,
+        key: String,
+        (file, line): (String, u64),
+    ) -> StageError {
+        match clash {
+            KeyClash::Repeated { first } => StageError::RepeatedKey {
+                export_arn: export_arn.to_owned(),
+                key,
+                first_file: self.digests.file_name(first),
+                first_line: u64::from(first.line),
+                file,
+                line,
+            },
+            KeyClash::BlankTwin { first } => {
+                let first_file = self.digests.file_name(first);
+                let first_key = self.refind_key(&first_file, u64::from(first.line));
+                StageError::BlankTwinKeys {
+                    key,
+                    file,
+                    line,
+                    first_key,
+                    first_file,
+                    first_line: u64::from(first.line),
+                }
+            }
+        }
+    }
+
+    /// Checks the full export's key digests when they were spilled, having been too many for the
+    /// table's memory budget (in memory, each clash fails the stage as its line is read).
+    pub(super) fn check_spilled_keys(&self, export_arn: &str) -> Result<(), StageError> {
+        let partitions = self.digests.spill_partitions();
+        if partitions == 0 {
+            return Ok(());
+        }
+        if self.cancel.is_cancelled() {
+            return Err(StageError::Cancelled);
+        }
+        self.progress.spilled(partitions);
+        let Some(found) = self.digests.spilled_clash()? else { return Ok(()) };
+        let file = self.digests.file_name(found.second);
+        let line = u64::from(found.second.line);
+        let key = self.refind_key(&file, line);
+        Err(self.key_clash(export_arn, found.clash, key, (file, line)))
+    }
+
     /// The type error of a spilled change that won its fold, read again from line `line` of
     /// `file` (a spilled change keeps only that it failed).
     pub(super) fn refind_type_error(&self, file: &str, line: u64) -> StageError {

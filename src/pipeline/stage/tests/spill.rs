@@ -269,3 +269,104 @@ async fn partition_files_are_gone_after_the_stage_also_on_error_and_cancel() {
     assert!(matches!(cancelled, StageError::Cancelled), "{cancelled}");
     assert_eq!(spool_folders_of(run), Vec::<PathBuf>::new());
 }
+
+/// A full export of `items` orders over three files, with `extra` lines appended to the last.
+async fn full_export(store: &LocalStore, id: &str, items: u32, extra: &[String]) -> ExportDescription {
+    let mut files: [Vec<String>; 3] = Default::default();
+    for key in 0..items {
+        let pk = format!("o{key}");
+        files[(key % 3) as usize].push(full_line(&order(&pk, key % 7, &format!("{}.5", key % 100))));
+    }
+    files[2].extend_from_slice(extra);
+    let mut fixture = ExportFixture::full(id);
+    for file in &files {
+        fixture = fixture.file(file);
+    }
+    fixture.write(store).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_export_past_the_budget_checks_its_keys_on_disk_and_stages_the_same() {
+    let (_dir, store) = store_in();
+    let export = full_export(&store, "big", 600, &[]).await;
+    let in_memory = run_stage(shared(&store), orders_table(), vec![export.clone()]).await.unwrap();
+    assert_eq!(in_memory.counts.spill_partitions, 0, "the default budget holds 600 keys");
+    let expected = outcome(&store, &in_memory).await;
+    assert_eq!(expected.1[2], 600);
+    let run = "digest-spill-ok";
+    let spilled = run_stage_as(
+        run,
+        shared(&store),
+        spilling(TINY_BUDGET, |_| ()),
+        vec![export],
+        StageRules::EXACT,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(spilled.counts.spill_partitions >= 2, "{:?}", spilled.counts);
+    assert_eq!(outcome(&store, &spilled).await, expected);
+    assert_eq!(spool_folders_of(run), Vec::<PathBuf>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_twice_in_a_full_export_past_the_budget_fails_naming_both_lines() {
+    let (_dir, store) = store_in();
+    // o4 (sk 4) is the second line of the third file (keys 2, 5, 8…: o5 is its line 2)…
+    let again = full_line(&order("o5", 5, "1"));
+    let export = full_export(&store, "twice", 30, &[again]).await;
+    let in_memory = run_stage(shared(&store), orders_table(), vec![export.clone()]).await.err().unwrap();
+    let run = "digest-spill-error";
+    let spilled = run_stage_as(
+        run,
+        shared(&store),
+        spilling(TINY_BUDGET, |_| ()),
+        vec![export],
+        StageRules::EXACT,
+        CancellationToken::new(),
+    )
+    .await
+    .err()
+    .unwrap();
+    let lines = |error: &StageError| match error {
+        StageError::RepeatedKey { export_arn, key, first_file, first_line, file, line } => {
+            assert!(export_arn.ends_with("/export/twice"), "{error}");
+            assert!(key.contains("o5"), "{error}");
+            (first_file.clone(), *first_line, file.clone(), *line)
+        }
+        other => panic!("{other}"),
+    };
+    let (first_file, first_line, file, line) = lines(&spilled);
+    assert_eq!((first_line, line), (2, 11), "{spilled}");
+    assert!(first_file.ends_with("twice-02.json.gz") && file == first_file, "{spilled}");
+    assert_eq!(lines(&in_memory), lines(&spilled));
+    assert_eq!(spool_folders_of(run), Vec::<PathBuf>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_redshift_a_full_export_past_the_budget_still_refuses_blank_twins() {
+    let (_dir, store) = store_in();
+    let twin = full_line(&order("o5 ", 5, "1"));
+    let export = full_export(&store, "twin", 30, &[twin]).await;
+    for table in [orders_table(), spilling(TINY_BUDGET, |_| ())] {
+        let exports = vec![export.clone()];
+        let error = run_stage_as(
+            "redshift",
+            shared(&store),
+            table,
+            exports,
+            StageRules::REDSHIFT,
+            CancellationToken::new(),
+        )
+        .await
+        .err()
+        .unwrap();
+        match &error {
+            StageError::BlankTwinKeys { key, first_key, first_line, line, .. } => {
+                assert!(key.contains("o5 ") && first_key.contains("o5"), "{error}");
+                assert_eq!((*first_line, *line), (2, 11), "{error}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+}
