@@ -325,26 +325,26 @@ mod tests {
         assert!(messages[0].contains("incremental_load"), "{messages:?}");
     }
 
+    /// The table on a Redshift warehouse, `key = "pushdown"` written only in [defaults].
+    fn redshift_with_pushdown_default(key: &str) -> crate::config::Config {
+        config(&format!(
+            "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
+             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\n{key} = \"pushdown\"\n\
+             bucket = \"s3://acme/dyn/\"\n{TABLE}"
+        ))
+    }
+
     #[test]
     fn incremental_pushdown_is_accepted_with_redshift_and_inherited_from_defaults() {
-        let text = format!(
-            "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
-             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\nincremental_load = \"pushdown\"\n\
-             bucket = \"s3://acme/dyn/\"\n{TABLE}"
-        );
-        let table = &config(&text).tables[0];
+        let table = &redshift_with_pushdown_default("incremental_load").tables[0];
         assert_eq!(table.incremental_load, crate::config::IncrementalLoad::Pushdown);
         assert_eq!(table.full_load, crate::config::FullLoad::Staged, "the two keys are independent");
     }
 
     #[test]
     fn pushdown_is_accepted_with_redshift() {
-        let text = format!(
-            "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
-             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\nfull_load = \"pushdown\"\n\
-             bucket = \"s3://acme/dyn/\"\n{TABLE}"
-        );
-        assert_eq!(config(&text).tables[0].full_load, crate::config::FullLoad::Pushdown);
+        let config = redshift_with_pushdown_default("full_load");
+        assert_eq!(config.tables[0].full_load, crate::config::FullLoad::Pushdown);
     }
 
     #[test]
