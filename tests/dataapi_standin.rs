@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_redshiftdata::Client;
 use aws_sdk_redshiftdata::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_redshiftdata::error::ProvideErrorMetadata;
+use aws_sdk_redshiftdata::operation::batch_execute_statement::builders::BatchExecuteStatementFluentBuilder;
 use aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput;
 use aws_sdk_redshiftdata::types::{Field, StatusString};
 use pretty_assertions::assert_eq;
@@ -61,12 +62,14 @@ impl Harness {
         .expect("an Id")
     }
 
+    /// A BatchExecuteStatement of `sqls` on the workgroup `wg`, database `dev`, not yet sent.
+    fn batch_request(&self, sqls: &[&str]) -> BatchExecuteStatementFluentBuilder {
+        let request = self.client.batch_execute_statement().workgroup_name("wg").database("dev");
+        sqls.iter().fold(request, |request, sql| request.sqls(*sql))
+    }
+
     async fn batch(&self, sqls: &[&str]) -> String {
-        let mut request = self.client.batch_execute_statement().workgroup_name("wg").database("dev");
-        for sql in sqls {
-            request = request.sqls(*sql);
-        }
-        let sent = request.send().await;
+        let sent = self.batch_request(sqls).send().await;
         sent.unwrap_or_else(|e| {
             panic!("BatchExecuteStatement: {}", aws_sdk_redshiftdata::error::DisplayErrorContext(&e))
         })
@@ -388,11 +391,7 @@ async fn more_than_forty_statements_are_refused() {
     let id = h.batch(&forty).await;
     assert_eq!(status_names(&h.wait(&id).await).len(), 40);
 
-    let mut request = h.client.batch_execute_statement().workgroup_name("wg").database("dev");
-    for _ in 0..41 {
-        request = request.sqls("SELECT 1");
-    }
-    let error = request.send().await.expect_err("41 statements are refused");
+    let error = h.batch_request(&["SELECT 1"; 41]).send().await.expect_err("41 statements are refused");
     assert!(error.as_service_error().is_some_and(|e| e.is_validation_exception()), "{error:?}");
 }
 
@@ -442,9 +441,8 @@ async fn a_statement_over_100_kb_is_refused_like_the_data_api_does() {
     let service = error.as_service_error().expect("a service error");
     assert!(service.is_validation_exception(), "{error:?}");
     assert!(format!("{service}").contains("larger than 100kB"), "{service}");
-    let batch =
-        h.client.batch_execute_statement().workgroup_name("wg").database("dev").sqls("SELECT 1").sqls(&over);
-    let error = batch.send().await.expect_err("a batch holding one is refused whole");
+    let error =
+        h.batch_request(&["SELECT 1", &over]).send().await.expect_err("a batch holding one is refused whole");
     assert!(error.as_service_error().is_some_and(|e| e.is_validation_exception()), "{error:?}");
 }
 
@@ -604,73 +602,32 @@ async fn cancelling_stops_a_query_running_in_postgresql() {
 #[tokio::test]
 async fn connection_fields_are_validated_and_recorded() {
     let h = harness("dataapi_connection").await;
+    let select = || h.client.execute_statement().sql("SELECT 1");
     let refused = [
-        h.client.execute_statement().sql("SELECT 1").database("dev").send().await,
-        h.client
-            .execute_statement()
-            .sql("SELECT 1")
-            .database("dev")
-            .workgroup_name("wg")
-            .cluster_identifier("c")
-            .send()
-            .await,
-        h.client
-            .execute_statement()
-            .sql("SELECT 1")
-            .database("dev")
-            .workgroup_name("wg")
-            .db_user("u")
-            .send()
-            .await,
-        h.client
-            .execute_statement()
-            .sql("SELECT 1")
-            .database("dev")
-            .cluster_identifier("c")
-            .db_user("u")
-            .secret_arn("arn:s")
-            .send()
-            .await,
-        h.client.execute_statement().sql("SELECT 1").workgroup_name("wg").send().await,
-        h.client
-            .execute_statement()
-            .sql("SELECT 1")
-            .database("dev")
-            .workgroup_name("wg")
-            .session_keep_alive_seconds(60)
-            .send()
-            .await,
+        select().database("dev"),
+        select().database("dev").workgroup_name("wg").cluster_identifier("c"),
+        select().database("dev").workgroup_name("wg").db_user("u"),
+        select().database("dev").cluster_identifier("c").db_user("u").secret_arn("arn:s"),
+        select().workgroup_name("wg"),
+        select().database("dev").workgroup_name("wg").session_keep_alive_seconds(60),
     ];
-    for (index, answer) in refused.into_iter().enumerate() {
-        let error = answer.expect_err("refused");
+    for (index, request) in refused.into_iter().enumerate() {
+        let error = request.send().await.expect_err("refused");
         assert!(
             error.as_service_error().is_some_and(|e| e.is_validation_exception()),
             "case {index}: {error:?}"
         );
     }
-    let provisioned = h
-        .client
-        .execute_statement()
-        .sql("SELECT 1")
-        .cluster_identifier("c")
-        .database("dev")
-        .db_user("loader");
+    let provisioned = select().cluster_identifier("c").database("dev").db_user("loader");
     let answer = provisioned.statement_name("load orders").client_token("token-1").send().await.unwrap();
     assert_eq!((answer.cluster_identifier(), answer.db_user()), (Some("c"), Some("loader")));
-    let repeated = h.client.execute_statement().sql("SELECT 1").cluster_identifier("c").database("dev");
+    let repeated = select().cluster_identifier("c").database("dev");
     assert_eq!(
         repeated.client_token("token-1").send().await.unwrap().id(),
         answer.id(),
         "same ClientToken, same statement"
     );
-    let secret = h
-        .client
-        .execute_statement()
-        .sql("SELECT 1")
-        .workgroup_name("wg")
-        .secret_arn("arn:secret")
-        .send()
-        .await;
+    let secret = select().workgroup_name("wg").secret_arn("arn:secret").send().await;
     h.wait(secret.unwrap().id().unwrap()).await;
 
     let record =

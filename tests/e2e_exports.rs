@@ -6,72 +6,26 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use md5::{Digest, Md5};
 use rusqlite::types::Value;
 
 use dynashift::config::{self, Mode, TableConfig};
 use dynashift::pipeline::events::RunOutcome;
-use dynashift::pipeline::{Adapters, Engine, RunRequest, TableAdapters};
-use dynashift::source::exports::ExistingExports;
-use dynashift::source::layout::gzip_lines;
-use dynashift::store::{LocalStore, ObjectStore};
-use dynashift::warehouse::Warehouse;
+use dynashift::pipeline::{Engine, RunRequest};
+use dynashift::store::LocalStore;
 use dynashift::warehouse::sqlite::SqliteWarehouse;
 
 mod common;
 mod moto_support;
+mod people_exports;
 
-const PREFIX: &str = "incoming/people";
-const TABLE_ARN: &str = "arn:aws:dynamodb:eu-north-1:123456789123:table/people";
-
-const CONFIG: &str = r#"
-[defaults]
-bucket = "file://bucket"
-
-[warehouse]
-kind = "sqlite"
-path = "warehouse.sqlite"
-
-[[table]]
-name = "people"
-source = "exports"
-prefix = "incoming/people"
-mode = "incremental"
-key = ["id"]
-columns = [
-  { name = "id", type = "varchar(16)" },
-  { name = "name", type = "varchar(64)" },
-  { name = "nickname", type = "varchar(64)" },
-  { name = "age", type = "integer" },
-]
-"#;
-
-/// Writes one gzip data file and returns its `manifest-files.json` line.
-async fn data_file(store: &LocalStore, key: &str, lines: &[&str]) -> String {
-    let bytes = gzip_lines(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>());
-    let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&bytes).as_slice());
-    store.put(key, bytes).await.unwrap();
-    format!(r#"{{"itemCount":{},"md5Checksum":"{md5}","etag":"0-1","dataFileS3Key":"{key}"}}"#, lines.len())
-}
-
-/// Writes an export's manifests by hand; `times` is the summary's time fields.
-async fn manifests(store: &LocalStore, id: &str, times: &str, extra: &str, files: &[String], items: usize) {
-    let dir = format!("{PREFIX}/AWSDynamoDB/{id}");
-    store.put(&format!("{dir}/_started"), Vec::new()).await.unwrap();
-    store.put(&format!("{dir}/manifest-files.json"), (files.join("\n") + "\n").into_bytes()).await.unwrap();
-    // Full exports carry version 2020-06-30, incremental ones 2023-08-01 (aws-facts §2.2).
-    let version = if extra.contains("INCREMENTAL_EXPORT") { "2023-08-01" } else { "2020-06-30" };
-    let summary = format!(
-        r#"{{"version":"{version}","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
-    );
-    store.put(&format!("{dir}/manifest-summary.json"), summary.into_bytes()).await.unwrap();
-}
+use people_exports::{
+    PREFIX, exports_engine, people_config, shared_data_key, write_data_file, write_manifests,
+};
 
 async fn write_export_set(store: &LocalStore) {
     let full = "01768384800000-aaaaaaaa";
     let files = vec![
-        data_file(
+        write_data_file(
             store,
             &format!("{PREFIX}/AWSDynamoDB/{full}/data/full1aaaaaaaaaaaaaaaaaaaaa.json.gz"),
             &[
@@ -80,55 +34,56 @@ async fn write_export_set(store: &LocalStore) {
             ],
         )
         .await,
-        data_file(
+        write_data_file(
             store,
             &format!("{PREFIX}/AWSDynamoDB/{full}/data/full2aaaaaaaaaaaaaaaaaaaaa.json.gz"),
             &[r#"{"Item":{"id":{"S":"3"},"name":{"S":"Cy"}}}"#],
         )
         .await,
-        data_file(
+        write_data_file(
             store,
             &format!("{PREFIX}/AWSDynamoDB/{full}/data/full3aaaaaaaaaaaaaaaaaaaaa.json.gz"),
             &[],
         )
         .await,
     ];
-    manifests(store, full, r#""exportTime":"2026-01-14T10:00:00.000Z""#, "", &files, 3).await;
+    let times = r#""exportTime":"2026-01-14T10:00:00.000Z""#;
+    write_manifests(store, full, (times, ""), &files, |_| {}).await;
 
     // Incremental 1, NEW_AND_OLD_IMAGES: insert 4, update 1 removing its nickname, delete 2.
     let first = "01768387500000-bbbbbbbb";
     let files = vec![
-        data_file(store, &format!("{PREFIX}/AWSDynamoDB/data/inc1aaaaaaaaaaaaaaaaaaaaaa.json.gz"), &[
+        write_data_file(store, &shared_data_key("inc1aaaaaaaaaaaaaaaaaaaaaa"), &[
             r#"{"Metadata":{"WriteTimestampMicros":{"N":"1768385100000000"}},"Keys":{"id":{"S":"4"}},"NewImage":{"id":{"S":"4"},"name":{"S":"Dee"},"age":{"N":"21"}}}"#,
             r#"{"Metadata":{"WriteTimestampMicros":{"N":"1768385200000000"}},"Keys":{"id":{"S":"1"}},"OldImage":{"id":{"S":"1"},"name":{"S":"Ann"},"nickname":{"S":"Annie"},"age":{"N":"30"}},"NewImage":{"id":{"S":"1"},"name":{"S":"Ann"},"age":{"N":"30"}}}"#,
         ])
         .await,
-        data_file(store, &format!("{PREFIX}/AWSDynamoDB/data/inc1bbbbbbbbbbbbbbbbbbbbbb.json.gz"), &[
+        write_data_file(store, &shared_data_key("inc1bbbbbbbbbbbbbbbbbbbbbb"), &[
             r#"{"Metadata":{"WriteTimestampMicros":{"N":"1768385300000000"}},"Keys":{"id":{"S":"2"}},"OldImage":{"id":{"S":"2"},"name":{"S":"Bob"},"age":{"N":"40"}}}"#,
         ])
         .await,
-        data_file(store, &format!("{PREFIX}/AWSDynamoDB/data/inc1cccccccccccccccccccccc.json.gz"), &[]).await,
+        write_data_file(store, &shared_data_key("inc1cccccccccccccccccccccc"), &[]).await,
     ];
     let times = r#""exportFromTime":"2026-01-14T10:00:00.000Z","exportToTime":"2026-01-14T10:15:00.000Z""#;
     let extra = r#","outputView":"NEW_AND_OLD_IMAGES","exportType":"INCREMENTAL_EXPORT""#;
-    manifests(store, first, times, extra, &files, 3).await;
+    write_manifests(store, first, (times, extra), &files, |_| {}).await;
 
     // Incremental 2, NEW_IMAGE: 4 ages, 3 is deleted (keys only), 2 comes back.
     let second = "01768388400000-cccccccc";
     let files = vec![
-        data_file(store, &format!("{PREFIX}/AWSDynamoDB/data/inc2aaaaaaaaaaaaaaaaaaaaaa.json.gz"), &[
+        write_data_file(store, &shared_data_key("inc2aaaaaaaaaaaaaaaaaaaaaa"), &[
             r#"{"Metadata":{"WriteTimestampMicros":{"N":"1768386000000000"}},"Keys":{"id":{"S":"4"}},"NewImage":{"id":{"S":"4"},"name":{"S":"Dee"},"age":{"N":"22"}}}"#,
             r#"{"Metadata":{"WriteTimestampMicros":{"N":"1768386100000000"}},"Keys":{"id":{"S":"3"}}}"#,
         ])
         .await,
-        data_file(store, &format!("{PREFIX}/AWSDynamoDB/data/inc2bbbbbbbbbbbbbbbbbbbbbb.json.gz"), &[
+        write_data_file(store, &shared_data_key("inc2bbbbbbbbbbbbbbbbbbbbbb"), &[
             r#"{"Metadata":{"WriteTimestampMicros":{"N":"1768386200000000"}},"Keys":{"id":{"S":"2"}},"NewImage":{"id":{"S":"2"},"name":{"S":"Bob"},"age":{"N":"41"}}}"#,
         ])
         .await,
     ];
     let times = r#""exportFromTime":"2026-01-14T10:15:00.000Z","exportToTime":"2026-01-14T10:30:00.000Z""#;
     let extra = r#","outputView":"NEW_IMAGE","exportType":"INCREMENTAL_EXPORT""#;
-    manifests(store, second, times, extra, &files, 3).await;
+    write_manifests(store, second, (times, extra), &files, |_| {}).await;
 }
 
 fn text(s: &str) -> Value {
@@ -179,7 +134,8 @@ async fn engine_with_stage_memory(
     dir: &Path,
     stage_memory_bytes: Option<u64>,
 ) -> (Engine, Events, Arc<SqliteWarehouse>, TableConfig) {
-    let mut config = config::load_str(CONFIG, &dir.join("tables.toml")).expect("a valid config");
+    let text = people_config("", "");
+    let mut config = config::load_str(&text, &dir.join("tables.toml")).expect("a valid config");
     if let Some(bytes) = stage_memory_bytes {
         config.tables[0].stage_memory_bytes = bytes;
     }
@@ -187,16 +143,7 @@ async fn engine_with_stage_memory(
     let store = Arc::new(LocalStore::new(dir.join("bucket")));
     write_export_set(&store).await;
     let warehouse = Arc::new(SqliteWarehouse::open(&dir.join("warehouse.sqlite")).unwrap());
-    let source = ExistingExports::new(&table, store.clone() as Arc<dyn ObjectStore>).unwrap();
-    let adapters = Adapters {
-        warehouse: warehouse.clone() as Arc<dyn Warehouse>,
-        tables: [(
-            "people".to_owned(),
-            TableAdapters { source: Arc::new(source), store: store.clone() as Arc<dyn ObjectStore> },
-        )]
-        .into(),
-    };
-    let (engine, events) = Engine::new(Arc::new(config), adapters);
+    let (engine, events) = exports_engine(config, store.clone(), warehouse.clone());
     (engine, events, warehouse, table)
 }
 
@@ -366,6 +313,14 @@ columns = [
         (config, store)
     }
 
+    /// [`export_set`] in a fresh folder, its full export loaded through the binary.
+    async fn fully_loaded() -> (tempfile::TempDir, PathBuf, LocalStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, store) = export_set(dir.path()).await;
+        exits(&dynashift(&config, &["--mode", "full"]), 0);
+        (dir, config, store)
+    }
+
     /// The export set of [`export_set`], into any store.
     pub async fn write_set(store: &dyn ObjectStore) {
         let full = ExportSpec::Full { export_time: at(10, 18, 50, 622) };
@@ -405,10 +360,7 @@ columns = [
 
     #[tokio::test]
     async fn a_bucket_root_set_loads_refuses_the_gap_and_applies_it_when_accepted() {
-        let dir = tempfile::tempdir().unwrap();
-        let (config, _store) = export_set(dir.path()).await;
-
-        exits(&dynashift(&config, &["--mode", "full"]), 0);
+        let (dir, config, _store) = fully_loaded().await;
         assert_eq!(rows(dir.path()), vec![row("1", "Ann", 30), row("2", "Bob", 40)]);
 
         let refused = exits(&dynashift(&config, &[]), 1);
@@ -458,9 +410,7 @@ columns = [
     /// which applies the same exports and records the same gap, without being told again.
     #[tokio::test]
     async fn a_resumed_run_keeps_the_gap_it_accepted() {
-        let dir = tempfile::tempdir().unwrap();
-        let (config, _store) = export_set(dir.path()).await;
-        exits(&dynashift(&config, &["--mode", "full"]), 0);
+        let (dir, config, _store) = fully_loaded().await;
         let crashed = crate::common::binary(&config)
             .args(["--headless", "--table", "test", "--accept-gap"])
             .env("DYNASHIFT_FAULT", "crash-after:staged")
@@ -480,9 +430,7 @@ columns = [
     /// two disagree on keys; the newest write per key wins, a delete included.
     #[tokio::test]
     async fn the_covering_export_the_refusal_asks_for_folds_with_the_overlapping_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let (config, store) = export_set(dir.path()).await;
-        exits(&dynashift(&config, &["--mode", "full"]), 0);
+        let (dir, config, store) = fully_loaded().await;
         exits(&dynashift(&config, &[]), 1);
 
         // The window the command asks for: [10:18:50, 10:33:50).
@@ -524,12 +472,7 @@ async fn a_bucket_root_export_set_in_s3_loads_and_its_gap_is_accepted_knowingly(
     let config = config::load_str(&text, &dir.path().join("tables.toml")).expect("a valid config");
     let table = config.tables[0].clone();
     let warehouse = Arc::new(SqliteWarehouse::open(&dir.path().join("w.sqlite")).unwrap());
-    let source = ExistingExports::new(&table, store.clone() as Arc<dyn ObjectStore>).unwrap();
-    let adapters = Adapters {
-        warehouse: warehouse.clone() as Arc<dyn Warehouse>,
-        tables: [("test".to_owned(), TableAdapters { source: Arc::new(source), store })].into(),
-    };
-    let (engine, mut events) = Engine::new(Arc::new(config), adapters);
+    let (engine, mut events) = exports_engine(config, store, warehouse.clone());
     let mut run = async |mode, options| {
         let handle = engine.start_with("test", RunRequest { mode, dry_run: false }, options).unwrap();
         while let Some(event) = events.recv().await {

@@ -7,6 +7,7 @@
 //! into a varchar — must commit and load exactly.
 
 mod hostile_support;
+mod people_exports;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;

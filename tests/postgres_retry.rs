@@ -16,7 +16,7 @@ use std::time::Duration;
 use dynashift::config::Mode;
 use dynashift::pipeline::events::EventKind;
 use dynashift::retry::RetryPolicy;
-use dynashift::testkit::{customers_table, line, warnings};
+use dynashift::testkit::{WarehouseFixture, customers_table, line, warnings};
 use dynashift::warehouse::postgres::{ConnectSettings, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::{Warehouse, WarehouseError};
 use postgres_support::{Fixture, admin_client};

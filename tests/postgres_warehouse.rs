@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use dynashift::config::{Mode, TargetTable};
 use dynashift::pipeline::events::{EventKind, StatementStatus};
+use dynashift::testkit::WarehouseFixture;
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode};
 use dynashift::warehouse::{Warehouse, WarehouseError};
 

@@ -21,7 +21,7 @@ use dynashift::config::{Mode, RedshiftConnection, TableConfig};
 use dynashift::pipeline::events::{EventKind, StatementStatus};
 use dynashift::store::ObjectStore;
 use dynashift::testkit::behaviour::{Outcome, load_collecting};
-use dynashift::testkit::{at, customers_table, finished_statements, line, stage_files};
+use dynashift::testkit::{WarehouseFixture, at, customers_table, finished_statements, line};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse};
 use dynashift::warehouse::redshift::RedshiftWarehouse;
 use dynashift::warehouse::{LoadRequest, Warehouse, WarehouseError};
@@ -74,35 +74,8 @@ impl RedshiftFixture {
         }
     }
 
-    /// Stages `parts` in S3 and builds the request continuing from the committed watermark.
-    async fn next_request(
-        &self,
-        table: &TableConfig,
-        mode: Mode,
-        run_id: &str,
-        parts: &[Vec<String>],
-    ) -> LoadRequest {
-        let staged = stage_files(self.store.as_ref(), table, run_id, parts).await;
-        let previous = self.warehouse.last_commit(&table.name).await.unwrap().map(|c| c.watermark);
-        LoadRequest {
-            run_id: run_id.into(),
-            table: Arc::new(table.clone()),
-            mode,
-            staged,
-            watermark: previous.map_or(at("2024-05-01T00:00:00Z"), |w| w + chrono::Duration::hours(1)),
-            previous_watermark: previous,
-            store: self.store.clone(),
-            accepted_gaps: Vec::new(),
-        }
-    }
-
     async fn load(&self, request: &LoadRequest, cancel: &CancellationToken) -> Outcome {
         load_collecting(&self.warehouse, request, cancel).await
-    }
-
-    async fn sync(&self, table: &TableConfig, mode: Mode, run_id: &str, parts: &[Vec<String>]) -> Outcome {
-        let request = self.next_request(table, mode, run_id, parts).await;
-        self.load(&request, &CancellationToken::new()).await
     }
 
     async fn rows(&self, table: &TableConfig) -> Vec<Vec<PgValue>> {
@@ -122,6 +95,16 @@ impl RedshiftFixture {
             .filter(|c| c.operation == "BatchExecuteStatement")
             .map(|c| c.sqls)
             .collect()
+    }
+}
+
+impl WarehouseFixture for RedshiftFixture {
+    fn warehouse(&self) -> &dyn Warehouse {
+        &self.warehouse
+    }
+
+    fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
     }
 }
 

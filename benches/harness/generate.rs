@@ -10,11 +10,11 @@ use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use chrono::DateTime;
+use dynashift::testkit::TableBuilder;
 use flate2::Compression;
-use flate2::write::GzEncoder;
-use md5::{Digest as _, Md5};
+
+use super::export::write_data_files;
 
 /// The folder below the bucket holding `AWSDynamoDB/`.
 pub const PREFIX: &str = "incoming/orders";
@@ -41,6 +41,15 @@ pub const COLUMNS: [(&str, &str, &str); 13] = [
     ("line_items", "lines", "super"),
 ];
 
+/// The table named `orders` in schema `sales` mapping `columns` (name, attribute path, type),
+/// the first two its key, as the stage and spill benches stage it.
+pub fn orders_table(columns: &[(&str, &str, &str)]) -> TableBuilder {
+    let (keys, columns) = columns.split_at(2);
+    let table = TableBuilder::new("orders").in_schema("sales", "orders");
+    let table = keys.iter().fold(table, |table, (name, path, ty)| table.key(name, path, ty));
+    columns.iter().fold(table, |table, (name, path, ty)| table.column(name, path, ty))
+}
+
 /// What [`generate`] wrote.
 pub struct Dataset {
     pub items: u64,
@@ -66,36 +75,16 @@ fn file_count(items: u64) -> u64 {
 pub fn generate(dir: &Path, items: u64) -> Dataset {
     let bucket = dir.join("bucket");
     let export_dir = format!("{PREFIX}/AWSDynamoDB/{EXPORT_ID}");
-    std::fs::create_dir_all(bucket.join(&export_dir).join("data")).expect("create the export folder");
     let rows_tsv = dir.join("rows.tsv");
     let mut tsv = BufWriter::new(File::create(&rows_tsv).expect("create rows.tsv"));
-    let mut random = Random(0x9e37_79b9_7f4a_7c15);
-    let files = file_count(items);
-    let (mut manifest, mut data_files, mut uncompressed, mut compressed) = (String::new(), vec![], 0, 0);
-    for file in 0..files {
-        let (first, last) = (file * items / files, (file + 1) * items / files);
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-        for id in first..last {
-            let order = Order::random(&mut random, id);
-            let line = format!(r#"{{"Item":{}}}"#, order.dynamodb_json());
-            uncompressed += line.len() as u64 + 1;
-            writeln!(encoder, "{line}").unwrap();
-            writeln!(tsv, "{}", order.tsv()).unwrap();
-        }
-        let bytes = encoder.finish().unwrap();
-        compressed += bytes.len() as u64;
-        let key = format!("{export_dir}/data/bench{file:04}aaaaaaaaaaaaaaaaaaa.json.gz");
-        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&bytes));
-        manifest.push_str(&format!(
-            "{{\"itemCount\":{},\"md5Checksum\":\"{md5}\",\"etag\":\"0-1\",\"dataFileS3Key\":\"{key}\"}}\n",
-            last - first
-        ));
-        std::fs::write(bucket.join(&key), bytes).expect("write a data file");
-        data_files.push(bucket.join(&key));
-    }
+    let mut random = Random::new(0);
+    let sizes = (items, file_count(items));
+    let written = write_data_files(&bucket, &export_dir, "bench", sizes, Compression::default(), |id| {
+        let order = Order::random(&mut random, id);
+        writeln!(tsv, "{}", order.tsv()).unwrap();
+        format!(r#"{{"Item":{}}}"#, order.dynamodb_json(1))
+    });
     tsv.flush().expect("write rows.tsv");
-    let files_key = format!("{export_dir}/manifest-files.json");
-    std::fs::write(bucket.join(&files_key), manifest).expect("write manifest-files.json");
     std::fs::write(bucket.join(format!("{export_dir}/_started")), "").expect("write _started");
     let summary_key = format!("{export_dir}/manifest-summary.json");
     let summary = serde_json::json!({
@@ -103,17 +92,29 @@ pub fn generate(dir: &Path, items: u64) -> Dataset {
         "startTime": "2024-05-01T12:01:00.000Z", "endTime": "2024-05-01T12:06:00.000Z",
         "tableArn": TABLE_ARN, "tableId": "cf263806-6bf1-4e51-a242-7067dcdecc72",
         "exportTime": EXPORT_TIME, "s3Bucket": "bench-bucket", "s3Prefix": PREFIX,
-        "s3SseAlgorithm": "AES256", "s3SseKmsKeyId": null, "manifestFilesS3Key": files_key,
-        "billedSizeBytes": uncompressed, "itemCount": items, "outputFormat": "DYNAMODB_JSON",
+        "s3SseAlgorithm": "AES256", "s3SseKmsKeyId": null, "manifestFilesS3Key": written.manifest_key,
+        "billedSizeBytes": written.uncompressed, "itemCount": items, "outputFormat": "DYNAMODB_JSON",
     });
     std::fs::write(bucket.join(&summary_key), summary.to_string()).expect("write manifest-summary.json");
+    let data_files = written.keys.iter().map(|key| bucket.join(key)).collect();
+    let (uncompressed, compressed) = (written.uncompressed, written.compressed);
     Dataset { items, bucket, data_files, summary_key, rows_tsv, uncompressed, compressed }
 }
 
+/// An orders item of key `ORDER#<id>` at `version`, drawn from `random`, as DynamoDB JSON.
+pub fn order_image(random: &mut Random, id: u64, version: u64) -> String {
+    Order::random(random, id).dynamodb_json(version)
+}
+
 /// A small deterministic generator (xorshift64*), so every run writes the same export.
-struct Random(u64);
+pub struct Random(u64);
 
 impl Random {
+    /// A generator whose sequence `salt` picks (0 for the default sequence).
+    pub fn new(salt: u64) -> Random {
+        Random(0x9e37_79b9_7f4a_7c15 ^ salt)
+    }
+
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -121,7 +122,8 @@ impl Random {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
@@ -186,7 +188,7 @@ impl Order {
         }
     }
 
-    fn dynamodb_json(&self) -> String {
+    fn dynamodb_json(&self, version: u64) -> String {
         let (h, m, s, ms) = self.created;
         let lines: Vec<String> = self
             .lines
@@ -204,7 +206,7 @@ impl Order {
                 r#""total":{{"N":"{total}"}},"currency":{{"S":"EUR"}},"#,
                 r#""created_at":{{"S":"2024-05-01T{h:02}:{m:02}:{s:02}.{ms:03}Z"}},"updated_at":{{"N":"{updated}"}},"#,
                 r#""customer":{{"M":{{"id":{{"S":"CUST#{customer:06}"}},"tier":{{"S":"{tier}"}}}}}},"#,
-                r#""lines":{{"L":[{lines}]}},"tags":{{"SS":["gift","priority"]}},"version":{{"N":"1"}},"#,
+                r#""lines":{{"L":[{lines}]}},"tags":{{"SS":["gift","priority"]}},"version":{{"N":"{version}"}},"#,
                 r#""shipping":{{"M":{{"city":{{"S":"{city}"}},"#,
                 r#""zip":{{"S":"{zip:05}"}},"express":{{"BOOL":{express}}}}}}},"notes":{{"NULL":true}}}}"#
             ),
@@ -222,6 +224,7 @@ impl Order {
             city = self.city,
             zip = self.zip,
             express = self.express,
+            version = version,
         )
     }
 

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use dynashift::contract::StageRules;
+use dynashift::config::TableConfig;
+use dynashift::contract::{StageCounts, StageRules};
 use dynashift::pipeline::EventSink;
 use dynashift::pipeline::stage::{StageInput, stage};
 use dynashift::source::{ExportDescription, ExportSpec, ExportStatus};
@@ -73,20 +74,34 @@ pub fn child_main() -> bool {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("the parent sets {name}"));
     let config = dynashift::config::load(Path::new(&config)).expect("the parent wrote a valid tables.toml");
     let table = config.tables.into_iter().find(|t| t.name == TABLE).expect("the orders table");
+    let export = export_description(var(SUMMARY_VARIABLE));
+    // A worker per core, as the binary's runtime has.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let counts =
+        runtime.block_on(stage_export("bench-stage".into(), table, export, Path::new(&var(BUCKET_VARIABLE))));
+    println!("staged upserts={} deletes={} bytes_out={}", counts.upserts, counts.deletes, counts.bytes_out);
+    true
+}
+
+/// Stages `export` of `table` once from the bucket folder `bucket`, as a run's stage step does,
+/// and returns its counts.
+pub async fn stage_export(
+    run_id: String,
+    table: TableConfig,
+    export: ExportDescription,
+    bucket: &Path,
+) -> StageCounts {
     let input = StageInput {
-        run_id: "bench-stage".into(),
+        run_id,
         table: Arc::new(table),
-        exports: vec![export_description(var(SUMMARY_VARIABLE))],
-        store: Arc::new(LocalStore::new(var(BUCKET_VARIABLE))),
+        exports: vec![export],
+        store: Arc::new(LocalStore::new(bucket)),
         events: EventSink::discard(),
         cancel: CancellationToken::new(),
         rules: StageRules::EXACT,
     };
-    // A worker per core, as the binary's runtime has.
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (_staged, counts) = runtime.block_on(stage(input)).expect("the generated export stages");
-    println!("staged upserts={} deletes={} bytes_out={}", counts.upserts, counts.deletes, counts.bytes_out);
-    true
+    let (_staged, counts) = stage(input).await.expect("the generated export stages");
+    counts
 }
 
 /// The generated export, as DescribeExport would describe it.

@@ -246,7 +246,7 @@ mod tests {
     use std::path::Path;
     use std::time::Duration;
 
-    use crate::config::{WarehouseConfig, load_str};
+    use crate::config::{ConfigError, WarehouseConfig, load_str};
 
     const TABLE: &str = "[[table]]\nname = \"customers\"\nkey = [\"customer_id\"]\n";
 
@@ -285,24 +285,26 @@ mod tests {
         assert_eq!(error.problems[0].line, Some(2));
     }
 
-    #[test]
-    fn pushdown_needs_redshift_wherever_it_is_asked_for() {
-        let text = format!("[defaults]\nfull_load = \"pushdown\"\n{TABLE}full_load = \"pushdown\"\n");
+    /// Loads a SQLite config asking for `key = "pushdown"` in [defaults] (line 2) and in the table
+    /// (line 6), checks both are refused naming where, and returns the error for its hints.
+    fn pushdown_refused_without_redshift(key: &str) -> ConfigError {
+        let text = format!("[defaults]\n{key} = \"pushdown\"\n{TABLE}{key} = \"pushdown\"\n");
         let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
-        let problems: Vec<_> = error.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        let problems: Vec<_> = error.problems.iter().map(|p| (p.line, p.message.clone())).collect();
+        let needs = "needs the Redshift warehouse, but [warehouse] kind is \"sqlite\"";
         assert_eq!(
             problems,
             [
-                (
-                    Some(2),
-                    "`full_load = \"pushdown\"` in [defaults] needs the Redshift warehouse, but [warehouse] kind is \"sqlite\""
-                ),
-                (
-                    Some(6),
-                    "`full_load = \"pushdown\"` in table \"customers\" needs the Redshift warehouse, but [warehouse] kind is \"sqlite\""
-                ),
+                (Some(2), format!("`{key} = \"pushdown\"` in [defaults] {needs}")),
+                (Some(6), format!("`{key} = \"pushdown\"` in table \"customers\" {needs}")),
             ]
         );
+        error
+    }
+
+    #[test]
+    fn pushdown_needs_redshift_wherever_it_is_asked_for() {
+        let error = pushdown_refused_without_redshift("full_load");
         assert!(error.problems[0].hint.contains("nothing to push down"), "{}", error.problems[0].hint);
         let staged = config(&format!("{TABLE}full_load = \"staged\"\n"));
         assert_eq!(staged.tables[0].full_load, crate::config::FullLoad::Staged);
@@ -310,23 +312,7 @@ mod tests {
 
     #[test]
     fn incremental_pushdown_needs_redshift_too() {
-        let text =
-            format!("[defaults]\nincremental_load = \"pushdown\"\n{TABLE}incremental_load = \"pushdown\"\n");
-        let error = load_str(&text, Path::new("/c/tables.toml")).unwrap_err();
-        let problems: Vec<_> = error.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
-        assert_eq!(
-            problems,
-            [
-                (
-                    Some(2),
-                    "`incremental_load = \"pushdown\"` in [defaults] needs the Redshift warehouse, but [warehouse] kind is \"sqlite\""
-                ),
-                (
-                    Some(6),
-                    "`incremental_load = \"pushdown\"` in table \"customers\" needs the Redshift warehouse, but [warehouse] kind is \"sqlite\""
-                ),
-            ]
-        );
+        let error = pushdown_refused_without_redshift("incremental_load");
         assert!(
             error.problems[1].hint.ends_with("write incremental_load = \"staged\""),
             "{}",
@@ -339,26 +325,26 @@ mod tests {
         assert!(messages[0].contains("incremental_load"), "{messages:?}");
     }
 
+    /// The table on a Redshift warehouse, `key = "pushdown"` written only in [defaults].
+    fn redshift_with_pushdown_default(key: &str) -> crate::config::Config {
+        config(&format!(
+            "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
+             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\n{key} = \"pushdown\"\n\
+             bucket = \"s3://acme/dyn/\"\n{TABLE}"
+        ))
+    }
+
     #[test]
     fn incremental_pushdown_is_accepted_with_redshift_and_inherited_from_defaults() {
-        let text = format!(
-            "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
-             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\nincremental_load = \"pushdown\"\n\
-             bucket = \"s3://acme/dyn/\"\n{TABLE}"
-        );
-        let table = &config(&text).tables[0];
+        let table = &redshift_with_pushdown_default("incremental_load").tables[0];
         assert_eq!(table.incremental_load, crate::config::IncrementalLoad::Pushdown);
         assert_eq!(table.full_load, crate::config::FullLoad::Staged, "the two keys are independent");
     }
 
     #[test]
     fn pushdown_is_accepted_with_redshift() {
-        let text = format!(
-            "[warehouse]\nkind = \"redshift\"\nworkgroup = \"w\"\ndatabase = \"dev\"\n\
-             iam_role = \"arn:aws:iam::123456789012:role/r\"\n[defaults]\nfull_load = \"pushdown\"\n\
-             bucket = \"s3://acme/dyn/\"\n{TABLE}"
-        );
-        assert_eq!(config(&text).tables[0].full_load, crate::config::FullLoad::Pushdown);
+        let config = redshift_with_pushdown_default("full_load");
+        assert_eq!(config.tables[0].full_load, crate::config::FullLoad::Pushdown);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod behaviour;
 mod events;
+mod fixture;
 mod staged;
 mod store;
 mod tables;
@@ -19,6 +20,7 @@ pub use events::{
     assert_returned_statements_match_events, assert_statements_follow_the_plan, finished_statements,
     statements_of, submitted_label, warnings,
 };
+pub use fixture::WarehouseFixture;
 pub use staged::{at, gzip, line, request_for, stage_files, write_staged_parts};
 pub use store::CancelOnOpen;
 pub use tables::{

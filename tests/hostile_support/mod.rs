@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use md5::{Digest, Md5};
 use rusqlite::types::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -16,18 +14,19 @@ use async_trait::async_trait;
 use dynashift::config::{self, Mode, TableConfig};
 use dynashift::contract::StageRules;
 use dynashift::pipeline::events::{EventKind, RunEvent, RunOutcome, StageCounts};
-use dynashift::pipeline::{Adapters, Engine, RunFailure, RunRequest, TableAdapters};
-use dynashift::source::exports::ExistingExports;
-use dynashift::source::layout::gzip_lines;
+use dynashift::pipeline::{Engine, RunFailure, RunRequest};
 use dynashift::store::{LocalStore, ObjectStore};
 use dynashift::warehouse::sqlite::SqliteWarehouse;
 use dynashift::warehouse::{
     CommitRecord, LoadCall, LoadOutcome, LoadRequest, PlannedStatement, Warehouse, WarehouseError,
 };
 
-pub const TABLE: &str = "people";
-pub const PREFIX: &str = "incoming/people";
-const TABLE_ARN: &str = "arn:aws:dynamodb:eu-north-1:123456789123:table/people";
+use crate::people_exports::exports_engine;
+pub use crate::people_exports::{
+    DataEntry, PREFIX, TABLE, export_dir, md5_base64, people_config, shared_data_key, write_data_file,
+    write_manifests, write_raw_file,
+};
+
 /// The committed full export's time: every case's starting watermark.
 pub const FULL_TIME: &str = "2026-01-14T10:00:00.000Z";
 /// The window of the broken incremental export each case adds: the next one after the watermark.
@@ -38,50 +37,12 @@ pub const NEXT_ID: &str = "01768385700000-bbbbbbbb";
 
 /// The table: one column per kind of hostile value the corpus throws at it.
 fn config_text(on_type_error: &str) -> String {
-    format!(
-        r#"
-[defaults]
-bucket = "file://bucket"
-
-[warehouse]
-kind = "sqlite"
-path = "warehouse.sqlite"
-
-[[table]]
-name = "people"
-source = "exports"
-prefix = "incoming/people"
-mode = "incremental"
-on_type_error = "{on_type_error}"
-key = ["id"]
-columns = [
-  {{ name = "id", type = "varchar(16)" }},
-  {{ name = "name", type = "varchar(64)" }},
-  {{ name = "nickname", type = "varchar(8)" }},
-  {{ name = "age", type = "integer" }},
-  {{ name = "balance", type = "decimal(38,0)" }},
-  {{ name = "price", type = "decimal(10,2)" }},
-  {{ name = "label", path = "tag", type = "varchar(64)" }},
-  {{ name = "payload", type = "super" }},
-]
-"#
-    )
-}
-
-/// One data file as its `manifest-files.json` line describes it; cases edit the fields to make
-/// the manifest disagree with the file.
-#[derive(Debug, Clone)]
-pub struct DataEntry {
-    pub key: String,
-    pub items: u64,
-    pub md5: Option<String>,
-}
-
-impl DataEntry {
-    pub fn manifest_line(&self) -> String {
-        let md5 = self.md5.as_ref().map(|m| format!(r#""md5Checksum":"{m}","#)).unwrap_or_default();
-        format!(r#"{{"itemCount":{},{md5}"etag":"0-1","dataFileS3Key":"{}"}}"#, self.items, self.key)
-    }
+    let more_columns = r#"
+  { name = "balance", type = "decimal(38,0)" },
+  { name = "price", type = "decimal(10,2)" },
+  { name = "label", path = "tag", type = "varchar(64)" },
+  { name = "payload", type = "super" },"#;
+    people_config(&format!("on_type_error = \"{on_type_error}\""), more_columns)
 }
 
 /// An incremental change line: `new_image` is the item's DynamoDB JSON, `None` for a delete.
@@ -97,10 +58,6 @@ pub fn change(id: &str, new_image: Option<&str>) -> String {
 pub fn upsert(id: &str, attributes: &str) -> String {
     let comma = if attributes.is_empty() { "" } else { "," };
     change(id, Some(&format!(r#"{{"id":{{"S":"{id}"}}{comma}{attributes}}}"#)))
-}
-
-pub fn md5_base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Md5::digest(bytes).as_slice())
 }
 
 /// What must not change when a run fails.
@@ -145,16 +102,8 @@ impl Hostile {
         let table = config.tables[0].clone();
         let store = Arc::new(LocalStore::new(dir.path().join("bucket")));
         let warehouse = Arc::new(SqliteWarehouse::open(&dir.path().join("warehouse.sqlite")).unwrap());
-        let source = ExistingExports::new(&table, store.clone() as Arc<dyn ObjectStore>).unwrap();
-        let adapters = Adapters {
-            warehouse: Arc::new(WithRules { inner: warehouse.clone(), rules }) as Arc<dyn Warehouse>,
-            tables: [(
-                TABLE.to_owned(),
-                TableAdapters { source: Arc::new(source), store: store.clone() as Arc<dyn ObjectStore> },
-            )]
-            .into(),
-        };
-        let (engine, events) = Engine::new(Arc::new(config), adapters);
+        let with_rules = Arc::new(WithRules { inner: warehouse.clone(), rules });
+        let (engine, events) = exports_engine(config, store.clone(), with_rules);
         let mut hostile = Hostile { dir, table, store, warehouse, engine, events };
         hostile.write_full_export().await;
         let (outcome, _) = hostile.sync(Mode::Full).await;
@@ -182,8 +131,7 @@ impl Hostile {
 
     /// Writes a gzip data file of `lines` at `key`; returns its (true) manifest entry.
     pub async fn data_file(&self, key: &str, lines: &[&str]) -> DataEntry {
-        let bytes = gzip_lines(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>());
-        self.raw_file(key, bytes, lines.len() as u64).await
+        write_data_file(self.store.as_ref(), key, lines).await
     }
 
     /// A data file in the shared incremental `data/` folder.
@@ -193,9 +141,7 @@ impl Hostile {
 
     /// Writes `bytes` at `key` as they are; the entry claims `items` items and their true MD5.
     pub async fn raw_file(&self, key: &str, bytes: Vec<u8>, items: u64) -> DataEntry {
-        let md5 = md5_base64(&bytes);
-        self.store.put(key, bytes).await.unwrap();
-        DataEntry { key: key.to_owned(), items, md5: Some(md5) }
+        write_raw_file(self.store.as_ref(), key, bytes, items).await
     }
 
     /// The next incremental export (`NEXT_ID`, `NEXT_FROM`..`NEXT_TO`) listing `entries`.
@@ -219,22 +165,7 @@ impl Hostile {
         entries: &[DataEntry],
         edit: impl FnOnce(&mut serde_json::Value),
     ) {
-        let dir = export_dir(id);
-        self.store.put(&format!("{dir}/_started"), Vec::new()).await.unwrap();
-        let files: String = entries.iter().map(|e| e.manifest_line() + "\n").collect();
-        self.store.put(&format!("{dir}/manifest-files.json"), files.into_bytes()).await.unwrap();
-        let items: u64 = entries.iter().map(|e| e.items).sum();
-        // A full export's summary is version 2020-06-30, an incremental one's 2023-08-01 (aws-facts §2).
-        let version = if extra.contains("FULL_EXPORT") { "2020-06-30" } else { "2023-08-01" };
-        let summary = format!(
-            r#"{{"version":"{version}","exportArn":"{TABLE_ARN}/export/{id}","startTime":"2026-01-14T10:40:00.000Z","endTime":"2026-01-14T10:45:00.000Z","tableArn":"{TABLE_ARN}","tableId":"cf263806-6bf1-4e51-a242-7067dcdecc72",{times},"s3Bucket":"test-bucket","s3Prefix":"{PREFIX}","s3SseAlgorithm":"AES256","s3SseKmsKeyId":null,"manifestFilesS3Key":"{dir}/manifest-files.json","billedSizeBytes":10000000,"itemCount":{items},"outputFormat":"DYNAMODB_JSON"{extra}}}"#
-        );
-        let mut summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
-        edit(&mut summary);
-        self.store
-            .put(&format!("{dir}/manifest-summary.json"), summary.to_string().into_bytes())
-            .await
-            .unwrap();
+        write_manifests(self.store.as_ref(), id, (times, extra), entries, edit).await;
     }
 
     /// Overwrites one object of the store.
@@ -345,14 +276,6 @@ impl Warehouse for WithRules {
     async fn load(&self, call: LoadCall<'_>) -> LoadOutcome {
         self.inner.load(call).await
     }
-}
-
-pub fn export_dir(id: &str) -> String {
-    format!("{PREFIX}/AWSDynamoDB/{id}")
-}
-
-pub fn shared_data_key(name: &str) -> String {
-    format!("{PREFIX}/AWSDynamoDB/data/{name}.json.gz")
 }
 
 /// Asserts that `text` contains every one of `needles`.

@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 use dynashift::config::{ColumnType, Mode, TableConfig, UnmappedPolicy};
 use dynashift::pipeline::events::RunEvent;
 use dynashift::pipeline::staged::{StagedSet, staged_columns};
-use dynashift::store::LocalStore;
-use dynashift::testkit::{TableBuilder, at, customers_table, line, stage_files};
+use dynashift::store::{LocalStore, ObjectStore};
+use dynashift::testkit::{TableBuilder, WarehouseFixture, at, customers_table, line, stage_files};
 use dynashift::warehouse::postgres::{PgValue, PostgresWarehouse, TlsMode, expected_value};
 use dynashift::warehouse::{LoadRequest, Warehouse};
 
@@ -155,6 +155,16 @@ pub struct Fixture {
 
 pub use dynashift::testkit::behaviour::Outcome;
 
+impl WarehouseFixture for Fixture {
+    fn warehouse(&self) -> &dyn Warehouse {
+        &self.warehouse
+    }
+
+    fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+}
+
 impl Fixture {
     /// `database` names the test's own database (unique per test).
     pub async fn new(database: &str) -> Fixture {
@@ -201,34 +211,6 @@ impl Fixture {
         watch: impl Fn(&RunEvent) + Send + 'static,
     ) -> Outcome {
         dynashift::testkit::behaviour::load_watching(&self.warehouse, request, cancel, watch).await
-    }
-
-    /// Stages `parts` and loads them, continuing from the committed watermark, one hour later.
-    pub async fn sync(
-        &self,
-        table: &TableConfig,
-        mode: Mode,
-        run_id: &str,
-        parts: &[Vec<String>],
-    ) -> Outcome {
-        let request = self.next_request(table, mode, run_id, parts).await;
-        self.load(&request).await
-    }
-
-    /// The request [`Fixture::sync`] would load.
-    pub async fn next_request(
-        &self,
-        table: &TableConfig,
-        mode: Mode,
-        run_id: &str,
-        parts: &[Vec<String>],
-    ) -> LoadRequest {
-        let staged = self.stage(table, run_id, parts).await;
-        let mut request = self.request(table, mode, run_id, staged);
-        let previous = self.warehouse.last_commit(&table.name).await.unwrap().map(|c| c.watermark);
-        request.previous_watermark = previous;
-        request.watermark = previous.map_or(at("2024-05-01T00:00:00Z"), |w| w + chrono::Duration::hours(1));
-        request
     }
 
     /// The target's rows, ordered by key (empty when the table does not exist).
