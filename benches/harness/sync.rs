@@ -18,8 +18,12 @@ pub fn write_config(dir: &Path, dataset: &Dataset, name: &str, warehouse_section
         .iter()
         .map(|(name, path, ty)| format!("  {{ name = \"{name}\", path = \"{path}\", type = \"{ty}\" }},"))
         .collect();
+    // `DYNASHIFT_BENCH_STAGE_MEMORY_MB`: the stage's memory budget (default: the shipped one).
+    let budget = std::env::var("DYNASHIFT_BENCH_STAGE_MEMORY_MB")
+        .map(|mb| format!("stage_memory_mb = {mb}\n"))
+        .unwrap_or_default();
     let config = format!(
-        "[defaults]\nbucket = \"file://{bucket}\"\n\n[warehouse]\n{warehouse_section}\n\n\
+        "[defaults]\nbucket = \"file://{bucket}\"\n{budget}\n[warehouse]\n{warehouse_section}\n\n\
          [[table]]\nname = \"{TABLE}\"\nsource = \"exports\"\nprefix = \"{PREFIX}\"\n\
          mode = \"full\"\nkey = [\"pk\", \"sk\"]\ncolumns = [\n{columns}\n]\n",
         bucket = dataset.bucket.display(),

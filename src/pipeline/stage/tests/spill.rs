@@ -199,20 +199,26 @@ async fn under_redshift_a_spilled_stage_still_refuses_blank_twins() {
         )
         .await;
         assert_eq!(staged.unwrap().counts.superseded, 1, "a key in two windows is no twin");
-        let exports = vec![older.clone(), newer.clone(), twin.clone()];
-        let error = run_stage_as(
-            "redshift",
-            shared(&store),
-            table,
-            exports,
-            StageRules::REDSHIFT,
-            CancellationToken::new(),
-        )
-        .await
-        .err()
-        .unwrap();
+        let error = stage_for_redshift(&store, table, vec![older.clone(), newer.clone(), twin.clone()]).await;
         assert!(matches!(error, StageError::BlankTwinKeys { .. }), "{error}");
     }
+}
+
+/// The error of staging `exports` for Redshift (trailing blanks of keys ignored), which must fail.
+async fn stage_for_redshift(
+    store: &LocalStore,
+    table: TableConfig,
+    exports: Vec<ExportDescription>,
+) -> StageError {
+    let staged = run_stage_as(
+        "redshift",
+        shared(store),
+        table,
+        exports,
+        StageRules::REDSHIFT,
+        CancellationToken::new(),
+    );
+    staged.await.err().expect("staging for Redshift fails")
 }
 
 /// The spool folders of stages run as `run_id` that still exist.
@@ -349,18 +355,7 @@ async fn under_redshift_a_full_export_past_the_budget_still_refuses_blank_twins(
     let twin = full_line(&order("o5 ", 5, "1"));
     let export = full_export(&store, "twin", 30, &[twin]).await;
     for table in [orders_table(), spilling(TINY_BUDGET, |_| ())] {
-        let exports = vec![export.clone()];
-        let error = run_stage_as(
-            "redshift",
-            shared(&store),
-            table,
-            exports,
-            StageRules::REDSHIFT,
-            CancellationToken::new(),
-        )
-        .await
-        .err()
-        .unwrap();
+        let error = stage_for_redshift(&store, table, vec![export.clone()]).await;
         match &error {
             StageError::BlankTwinKeys { key, first_key, first_line, line, .. } => {
                 assert!(key.contains("o5 ") && first_key.contains("o5"), "{error}");
