@@ -16,6 +16,9 @@ mod staged;
 mod store;
 mod tables;
 
+/// COPY's text-format escapes, as the PostgreSQL warehouse writes them (the Data API stand-in
+/// writes its COPY rows the same way).
+pub use crate::warehouse::postgres::copy_text::escape_into as escape_copy_text;
 pub use events::{
     assert_returned_statements_match_events, assert_statements_follow_the_plan, finished_statements,
     statements_of, submitted_label, warnings,

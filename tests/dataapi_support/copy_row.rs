@@ -140,14 +140,6 @@ fn escape_into(out: &mut Vec<u8>, text: &str) -> Result<(), String> {
     if text.contains('\0') {
         return Err("PostgreSQL text cannot hold the NUL character (U+0000)".into());
     }
-    for byte in text.bytes() {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            other => out.push(other),
-        }
-    }
+    dynashift::testkit::escape_copy_text(out, text);
     Ok(())
 }

@@ -55,8 +55,9 @@ fn write_field(out: &mut Vec<u8>, value: &StagedValue<'_>) -> Result<(), String>
     Ok(())
 }
 
-/// Appends `text` with COPY's text-format escapes.
-fn escape_into(out: &mut Vec<u8>, text: &str) {
+/// Appends `text` with COPY's text-format escapes (also how the Data API stand-in's tests write
+/// COPY rows, through the testkit).
+pub fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     if !bytes.iter().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
         out.extend_from_slice(bytes);

@@ -18,7 +18,7 @@
 mod backend;
 mod canonical_json;
 mod copy;
-mod copy_text;
+pub(crate) mod copy_text;
 mod exec;
 mod failure;
 mod inspect;
