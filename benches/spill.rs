@@ -41,6 +41,7 @@ const CHILD_CONFIG: &str = "SPILL_BENCH_CHILD";
 const CHILD_DIR: &str = "SPILL_BENCH_DIR";
 const CHILD_EXPORT: &str = "SPILL_BENCH_EXPORT";
 const CHILD_KEYS: &str = "SPILL_BENCH_KEYS_STAGED";
+const CHILD_BUDGET: &str = "SPILL_BENCH_BUDGET";
 
 fn main() {
     match std::env::var(CHILD_CONFIG) {
@@ -50,12 +51,28 @@ fn main() {
 }
 
 fn sizes() -> (u64, u64) {
-    let custom = std::env::var("SPILL_BENCH_KEYS").ok().and_then(|text| {
-        let (small, large) = text.split_once(',')?;
-        Some((small.trim().parse().ok()?, large.trim().parse().ok()?))
-    });
-    custom.unwrap_or((SMALL_KEYS, LARGE_KEYS))
+    custom_sizes().unwrap_or((SMALL_KEYS, LARGE_KEYS))
 }
+
+fn custom_sizes() -> Option<(u64, u64)> {
+    let text = std::env::var("SPILL_BENCH_KEYS").ok()?;
+    let (small, large) = text.split_once(',')?;
+    Some((small.trim().parse().ok()?, large.trim().parse().ok()?))
+}
+
+/// The budget each configuration stages with. At sizes of `SPILL_BENCH_KEYS` (a smoke run), the
+/// spilling configurations get a quarter of what their keys take in memory, so they still spill.
+fn budget(config: &str, keys: u64) -> u64 {
+    match (config, custom_sizes()) {
+        ("memory", _) => DEFAULT_BUDGET,
+        (_, Some(_)) => (keys * IN_MEMORY_BYTES_PER_KEY / 4).max(1),
+        ("spill-small", None) => SMALL_BUDGET,
+        _ => DEFAULT_BUDGET,
+    }
+}
+
+/// What the stage's in-memory fold takes per key (`stage::spill::IN_MEMORY_BYTES_PER_KEY`).
+const IN_MEMORY_BYTES_PER_KEY: u64 = 140;
 
 /// The parent: generate both exports, then stage each configuration in a child.
 fn generate_and_compare() {
@@ -83,6 +100,7 @@ fn generate_and_compare() {
             .env(CHILD_DIR, dir.path())
             .env(CHILD_EXPORT, id)
             .env(CHILD_KEYS, keys.to_string())
+            .env(CHILD_BUDGET, budget(config, keys).to_string())
             .output()
             .expect("the bench can run itself");
         let text = String::from_utf8_lossy(&output.stdout);
@@ -95,6 +113,14 @@ fn generate_and_compare() {
         let micros =
             text.lines().find_map(|l| l.strip_prefix("per-item-us ")).and_then(|v| v.trim().parse().ok());
         per_item.push(micros.unwrap_or(f64::NAN));
+        let partitions: Option<u64> =
+            text.lines().find_map(|l| l.strip_prefix("partitions ")).and_then(|v| v.trim().parse().ok());
+        let spills = config != "memory";
+        assert!(
+            partitions.is_some_and(|p| if spills { p >= 2 } else { p == 0 }),
+            "`{config}` should {}spill, it reported {partitions:?} partitions",
+            if spills { "" } else { "not " }
+        );
     }
     println!(
         "time per item against the in-memory fold: spilled small {:.2}×, spilled large {:.2}×",
@@ -109,7 +135,7 @@ fn measure_stage(config: &str) {
     let bucket = var(CHILD_DIR);
     let id = var(CHILD_EXPORT);
     let keys: u64 = var(CHILD_KEYS).parse().expect("the parent passes the key count");
-    let budget = if config == "spill-small" { SMALL_BUDGET } else { DEFAULT_BUDGET };
+    let budget: u64 = var(CHILD_BUDGET).parse().expect("the parent passes the budget");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
@@ -120,9 +146,9 @@ fn measure_stage(config: &str) {
     let cpu = cpu_seconds() - cpu_before;
     let peak = memory_kib("VmHWM:").map_or(f64::NAN, |kib| kib as f64 / 1024.0);
     println!(
-        "{config}: {keys} keys, budget {} MiB: {:.2} s wall ({:.2} µs/item), CPU {:.2} s, peak RSS {peak:.1} MiB, \
+        "{config}: {keys} keys, budget {:.1} MiB: {:.2} s wall ({:.2} µs/item), CPU {:.2} s, peak RSS {peak:.1} MiB, \
          {} upserts {} deletes, spilled into {} partitions",
-        budget / MIB,
+        budget as f64 / MIB as f64,
         wall.as_secs_f64(),
         per_item_us(wall, counts.items_read),
         cpu,
@@ -131,6 +157,7 @@ fn measure_stage(config: &str) {
         counts.spill_partitions
     );
     println!("per-item-us {}", per_item_us(wall, counts.items_read));
+    println!("partitions {}", counts.spill_partitions);
 }
 
 fn per_item_us(wall: Duration, items: u64) -> f64 {

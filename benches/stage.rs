@@ -27,6 +27,11 @@ use harness::own_usage::{children_cpu_seconds, cpu_seconds, memory_kib};
 use harness::stage::stage_export;
 
 const ITEMS: u64 = 200_000;
+
+/// Items of the export: [`ITEMS`], or `STAGE_BENCH_ITEMS` (a smoke run).
+fn items() -> u64 {
+    std::env::var("STAGE_BENCH_ITEMS").ok().and_then(|n| n.parse().ok()).unwrap_or(ITEMS)
+}
 const FILES: u64 = 8;
 
 /// Set in a child process: which configuration to stage (`mapped` or `whole-item`).
@@ -48,7 +53,8 @@ fn generate_and_compare() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let generated = generate_export(dir.path());
     println!(
-        "export: {ITEMS} items, {FILES} files, {:.1} MB DynamoDB JSON, {:.1} MB gzip; {} cores",
+        "export: {} items, {FILES} files, {:.1} MB DynamoDB JSON, {:.1} MB gzip; {} cores",
+        items(),
         mb(generated.uncompressed),
         mb(generated.compressed),
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -139,7 +145,7 @@ fn report(label: &str, wall: Duration, uncompressed: u64, peak_kib: Option<u64>)
     println!(
         "{label}: {:.3} s, {:.0} items/s, {:.0} MB/s{rss}",
         seconds,
-        ITEMS as f64 / seconds,
+        items() as f64 / seconds,
         mb(uncompressed) / seconds
     );
 }
@@ -178,7 +184,7 @@ fn orders_change(random: &mut Random, id: u64) -> String {
 
 fn orders_export() -> IncrementalExport {
     let id = "01714564800000-bench001".into();
-    IncrementalExport { id, items: ITEMS, files: FILES, view: ViewType::NewAndOldImages }
+    IncrementalExport { id, items: items(), files: FILES, view: ViewType::NewAndOldImages }
 }
 
 /// Writes the export into the bucket folder `bucket`.

@@ -43,3 +43,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --locked -- --test-threads 2
 fi
+# Each benchmark at a smoke size in the debug build (the timed runs are scripts/bench.sh; the sync
+# benchmark's smoke is tests/bench_smoke.rs): it runs end to end, and the spill benchmark checks
+# that its spilling configurations spill and the in-memory one does not.
+STAGE_BENCH_ITEMS=2000 cargo test --locked --bench stage
+SPILL_BENCH_KEYS=2000,5000 cargo test --locked --bench spill
+DEMO_BENCH_ITEMS=300 cargo test --locked --bench demo
