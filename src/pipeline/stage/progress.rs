@@ -31,16 +31,10 @@ pub(super) struct Progress {
     last_event_ms: AtomicU64,
 }
 
-/// Counts a worker collects between two flushes into [`Progress`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct CountsDelta {
-    pub items_read: u64,
-    pub upserts: u64,
-    pub deletes: u64,
-    pub superseded: u64,
-    pub nulled_values: u64,
-    pub bytes_in: u64,
-}
+/// Counts a worker collects between two flushes into [`Progress`]: the stage's own counters, of
+/// which a worker adds to `items_read`, `upserts`, `deletes`, `superseded`, `nulled_values` and
+/// `bytes_in` (the files, bytes out, time and spill are counted by [`Progress`] itself).
+pub(super) type CountsDelta = StageCounts;
 
 impl Progress {
     pub(super) fn new(events: EventSink, files_total: u64, started: Instant) -> Progress {
@@ -155,6 +149,7 @@ mod tests {
             superseded: 1,
             nulled_values: 2,
             bytes_in: 100,
+            ..CountsDelta::default()
         };
         progress.add(&mut delta);
         assert_eq!(delta, CountsDelta::default());
