@@ -204,6 +204,16 @@ async fn under_redshift_a_spilled_stage_still_refuses_blank_twins() {
     }
 }
 
+/// Stages `exports` as run `run` with a budget so tiny that everything spills.
+async fn stage_tiny_as(
+    run: &str,
+    store: &LocalStore,
+    exports: Vec<ExportDescription>,
+) -> Result<Staged, StageError> {
+    let table = spilling(TINY_BUDGET, |_| ());
+    run_stage_as(run, shared(store), table, exports, StageRules::EXACT, CancellationToken::new()).await
+}
+
 /// The error of staging `exports` for Redshift (trailing blanks of keys ignored), which must fail.
 async fn stage_for_redshift(
     store: &LocalStore,
@@ -240,14 +250,7 @@ async fn partition_files_are_gone_after_the_stage_also_on_error_and_cancel() {
     let mut exports = windows(&store, "gone", 2, 300, 0).await;
     let tiny = || spilling(TINY_BUDGET, |_| ());
     let run = "spill-cleanup-ok";
-    let staged = run_stage_as(
-        run,
-        shared(&store),
-        tiny(),
-        exports.clone(),
-        StageRules::EXACT,
-        CancellationToken::new(),
-    );
+    let staged = stage_tiny_as(run, &store, exports.clone());
     assert!(staged.await.unwrap().counts.spill_partitions > 0);
     assert_eq!(spool_folders_of(run), Vec::<PathBuf>::new());
 
@@ -255,14 +258,7 @@ async fn partition_files_are_gone_after_the_stage_also_on_error_and_cancel() {
     let bad = upsert_line(9_000_000, "o1", 1, &order("o1", 1, "1.005"));
     exports.push(ExportFixture::incremental("gone-bad").file(&[bad]).write(&store).await);
     let run = "spill-cleanup-error";
-    let failed = run_stage_as(
-        run,
-        shared(&store),
-        tiny(),
-        exports.clone(),
-        StageRules::EXACT,
-        CancellationToken::new(),
-    );
+    let failed = stage_tiny_as(run, &store, exports.clone());
     assert!(matches!(failed.await.err().unwrap(), StageError::Type { .. }));
     assert_eq!(spool_folders_of(run), Vec::<PathBuf>::new());
 
@@ -300,16 +296,7 @@ async fn a_full_export_past_the_budget_checks_its_keys_on_disk_and_stages_the_sa
     let expected = outcome(&store, &in_memory).await;
     assert_eq!(expected.1[2], 600);
     let run = "digest-spill-ok";
-    let spilled = run_stage_as(
-        run,
-        shared(&store),
-        spilling(TINY_BUDGET, |_| ()),
-        vec![export],
-        StageRules::EXACT,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let spilled = stage_tiny_as(run, &store, vec![export]).await.unwrap();
     assert!(spilled.counts.spill_partitions >= 2, "{:?}", spilled.counts);
     assert_eq!(outcome(&store, &spilled).await, expected);
     assert_eq!(spool_folders_of(run), Vec::<PathBuf>::new());
@@ -318,22 +305,12 @@ async fn a_full_export_past_the_budget_checks_its_keys_on_disk_and_stages_the_sa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_twice_in_a_full_export_past_the_budget_fails_naming_both_lines() {
     let (_dir, store) = store_in();
-    // o4 (sk 4) is the second line of the third file (keys 2, 5, 8…: o5 is its line 2)…
+    // The third file holds keys 2, 5, 8…: o5 is its line 2, and the repeat is appended as line 11.
     let again = full_line(&order("o5", 5, "1"));
     let export = full_export(&store, "twice", 30, &[again]).await;
     let in_memory = run_stage(shared(&store), orders_table(), vec![export.clone()]).await.err().unwrap();
     let run = "digest-spill-error";
-    let spilled = run_stage_as(
-        run,
-        shared(&store),
-        spilling(TINY_BUDGET, |_| ()),
-        vec![export],
-        StageRules::EXACT,
-        CancellationToken::new(),
-    )
-    .await
-    .err()
-    .unwrap();
+    let spilled = stage_tiny_as(run, &store, vec![export]).await.err().unwrap();
     let lines = |error: &StageError| match error {
         StageError::RepeatedKey { export_arn, key, first_file, first_line, file, line } => {
             assert!(export_arn.ends_with("/export/twice"), "{error}");
