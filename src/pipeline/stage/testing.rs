@@ -44,6 +44,43 @@ pub(crate) async fn run_entry<T, F: std::future::Future<Output = T>>(
     )
 }
 
+/// The orders table with a pushdown switched on by `pushdown_on`, less `first_sku` (a path
+/// Redshift's COPY cannot read).
+pub(crate) fn pushdown_table_with(
+    pushdown_on: impl FnOnce(&mut crate::config::TableConfig),
+) -> crate::config::TableConfig {
+    table_with(|t| {
+        pushdown_on(t);
+        t.columns.retain(|c| c.name != "first_sku");
+    })
+}
+
+/// What a pushdown stage of exports without any data file did: it staged the usual way (COPY
+/// cannot read a manifest without entries), and said why.
+pub(crate) fn assert_staged_the_usual_way(
+    format: crate::contract::staged::StagedFormat,
+    events: &[crate::contract::events::EventKind],
+) {
+    use crate::contract::events::EventKind;
+    assert_eq!(
+        format,
+        crate::contract::staged::StagedFormat::Folded,
+        "COPY cannot read a manifest without entries"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EventKind::Warning { message } if message.contains("no data files"))),
+        "{events:?}"
+    );
+}
+
+/// A pushdown stage's error for a column whose path Redshift's COPY cannot read (`first_sku`).
+pub(crate) fn assert_unreadable_column<T: std::fmt::Debug>(result: Result<T, super::StageError>) {
+    let error = result.unwrap_err();
+    assert!(matches!(&error, super::StageError::PushdownPath(e) if e.column == "first_sku"), "{error}");
+}
+
 /// A store in a fresh temporary folder (kept alive by the returned guard).
 pub(crate) fn store_in() -> (tempfile::TempDir, LocalStore) {
     let dir = tempfile::tempdir().unwrap();
