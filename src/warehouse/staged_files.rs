@@ -11,12 +11,14 @@ use std::io::{BufRead, BufReader};
 use flate2::bufread::MultiGzDecoder;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
+use tokio_util::sync::CancellationToken;
 
 use crate::contract::staged::{StagedFile, StagedSet};
 use crate::store::ObjectStore;
 
 use super::shape::TableShape;
 use super::staged_lines::Op;
+use super::step::StepError;
 
 /// Read buffer for the downloaded (compressed) and the decompressed stream.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
@@ -53,6 +55,48 @@ pub fn open_staged_lines(
     let download =
         BufReader::with_capacity(READ_BUFFER_BYTES, SyncIoBridge::new_with_handle(reader, runtime.clone()));
     Ok(BufReader::with_capacity(READ_BUFFER_BYTES, MultiGzDecoder::new(download)))
+}
+
+/// Lines between two looks at the cancellation token inside one staged file.
+const CANCEL_CHECK_LINES: u64 = 4096;
+
+/// Reads a staged file line by line, as every warehouse's COPY of staged files does: `row(n, line)`
+/// for each line with content, `blank(n)` for an empty one (`n` counts from 1). Stops with
+/// [`StepError::Cancelled`] when `cancel` fires (looked at every few thousand lines) and at the
+/// first error of `row`; a read error names the file and line.
+pub fn each_staged_line(
+    store: &dyn ObjectStore,
+    runtime: &Handle,
+    file: &StagedFile,
+    cancel: &CancellationToken,
+    mut blank: impl FnMut(u64),
+    mut row: impl FnMut(u64, &str) -> Result<(), StepError>,
+) -> Result<(), StepError> {
+    let mut lines = open_staged_lines(store, runtime, file).map_err(StepError::Failed)?;
+    let mut line = String::new();
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        let read = lines.read_line(&mut line).map_err(|e| {
+            StepError::Failed(format!("reading failed: {e}")).at(&format!(
+                "{} line {}",
+                file.key,
+                line_no + 1
+            ))
+        })?;
+        if read == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        if line.trim().is_empty() {
+            blank(line_no);
+            continue;
+        }
+        if line_no.is_multiple_of(CANCEL_CHECK_LINES) && cancel.is_cancelled() {
+            return Err(StepError::Cancelled);
+        }
+        row(line_no, &line)?;
+    }
 }
 
 /// The staged set's columns must be the ones this table's column spec stages.

@@ -9,7 +9,6 @@
 //! server stored every row sent. A failure the server reports for a row ("COPY …, line N") is
 //! traced back to its staged file and line.
 
-use std::io::BufRead;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -24,7 +23,7 @@ use crate::contract::staged::{StagedFile, StagedSet};
 use crate::store::ObjectStore;
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::{
-    CopyCounts, check_file_rows, check_staged_columns, check_totals, open_staged_lines,
+    CopyCounts, check_file_rows, check_staged_columns, check_totals, each_staged_line,
 };
 use crate::warehouse::staged_lines::LineDecoder;
 
@@ -36,9 +35,6 @@ const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Chunks encoded ahead of the network.
 const CHUNKS_IN_FLIGHT: usize = 4;
-
-/// Rows between two looks at the cancellation token inside one file.
-const CANCEL_CHECK_ROWS: u64 = 4096;
 
 /// What the COPY reads and for which table.
 pub(super) struct CopySource {
@@ -167,36 +163,19 @@ impl FileEncoder<'_> {
         counts: &mut CopyCounts,
         origins: &mut RowOrigins,
     ) -> Result<(), StepError> {
-        let mut lines = open_staged_lines(self.source.store.as_ref(), self.runtime, self.file)
-            .map_err(StepError::Failed)?;
         let at_line = |n: u64| format!("{} line {n}", self.file.key);
-        let mut line = String::new();
-        let mut line_no = 0u64;
-        loop {
-            line.clear();
-            let read = lines
-                .read_line(&mut line)
-                .map_err(|e| StepError::Failed(format!("reading failed: {e}")).at(&at_line(line_no + 1)))?;
-            if read == 0 {
-                return Ok(());
-            }
-            line_no += 1;
-            if line.trim().is_empty() {
-                origins.skip_line(line_no);
-                continue;
-            }
-            if line_no.is_multiple_of(CANCEL_CHECK_ROWS) && self.source.cancel.is_cancelled() {
-                return Err(StepError::Cancelled);
-            }
+        let store = self.source.store.as_ref();
+        let skip = |line_no| origins.skip_line(line_no);
+        each_staged_line(store, self.runtime, self.file, &self.source.cancel, skip, |line_no, line| {
             let row = self
                 .decoder
-                .decode(&line)
+                .decode(line)
                 .map_err(|message| StepError::Failed(message).at(&at_line(line_no)))?;
             write_row(&mut writer.buffer, &row, self.columns)
                 .map_err(|message| StepError::Failed(message).at(&at_line(line_no)))?;
             counts.add(row.op);
-            writer.flush_if_full()?;
-        }
+            writer.flush_if_full()
+        })
     }
 }
 

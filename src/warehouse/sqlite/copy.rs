@@ -4,8 +4,6 @@
 //! Files are read as they download (see [`crate::warehouse::staged_files`]) on the blocking
 //! thread the load runs on, and checked against the staged set as they are copied.
 
-use std::io::BufRead;
-
 use rusqlite::{Connection, Statement, params_from_iter};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -14,15 +12,12 @@ use crate::contract::staged::{StagedFile, StagedSet};
 use crate::store::ObjectStore;
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::{
-    CopyCounts, check_file_rows, check_staged_columns, check_totals, open_staged_lines,
+    CopyCounts, check_file_rows, check_staged_columns, check_totals, each_staged_line,
 };
 use crate::warehouse::staged_lines::LineDecoder;
 
 use super::failure::StepError;
 use super::line::StagedRow;
-
-/// Rows between two looks at the cancellation token inside one file.
-const CANCEL_CHECK_ROWS: u64 = 4096;
 
 /// Where the COPY reads from.
 pub(super) struct CopySource<'a> {
@@ -62,32 +57,23 @@ fn copy_file(
     source: &CopySource<'_>,
     counts: &mut CopyCounts,
 ) -> Result<(), StepError> {
-    let mut lines = open_staged_lines(source.store, source.runtime, file).map_err(StepError::Failed)?;
     let at_line = |n: u64| format!("{} line {n}", file.key);
-    let mut line = String::new();
-    let mut line_no = 0u64;
-    loop {
-        line.clear();
-        let read = lines
-            .read_line(&mut line)
-            .map_err(|e| StepError::Failed(format!("reading failed: {e}")).at(&at_line(line_no + 1)))?;
-        if read == 0 {
-            return Ok(());
-        }
-        line_no += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        if line_no.is_multiple_of(CANCEL_CHECK_ROWS) && source.cancel.is_cancelled() {
-            return Err(StepError::Cancelled);
-        }
-        let row = decoder
-            .decode(&line)
-            .map(StagedRow::of)
-            .map_err(|message| StepError::Failed(message).at(&at_line(line_no)))?;
-        insert
-            .execute(params_from_iter(&row.values))
-            .map_err(|e| StepError::sqlite(&e, source.cancel).at(&at_line(line_no)))?;
-        counts.add(row.op);
-    }
+    each_staged_line(
+        source.store,
+        source.runtime,
+        file,
+        source.cancel,
+        |_| (),
+        |line_no, line| {
+            let row = decoder
+                .decode(line)
+                .map(StagedRow::of)
+                .map_err(|message| StepError::Failed(message).at(&at_line(line_no)))?;
+            insert
+                .execute(params_from_iter(&row.values))
+                .map_err(|e| StepError::sqlite(&e, source.cancel).at(&at_line(line_no)))?;
+            counts.add(row.op);
+            Ok(())
+        },
+    )
 }
