@@ -53,6 +53,10 @@ pub(super) fn build(app: &impl PopupState, popup: &Popup, width: usize) -> Vec<D
             Some(run) => log(&mut doc, run),
             None => doc.text(Tone::Dim, "No run to show the log of."),
         },
+        PopupKind::TableDetail { table } => match app.table(table) {
+            Some(entry) => super::table_detail::table_detail(&mut doc, entry),
+            None => doc.text(Tone::Dim, "This table is no longer configured."),
+        },
     }
     doc.into_lines()
 }

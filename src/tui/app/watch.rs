@@ -38,6 +38,7 @@ impl App {
                 | Intent::Cancel
                 | Intent::DryRun
                 | Intent::Refresh
+                | Intent::ViewRows
         )
     }
 
