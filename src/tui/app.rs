@@ -61,6 +61,8 @@ pub(super) struct App {
     popup: Option<Popup>,
     /// The rows view of a table's target, while open (under any popup).
     rows: Option<RowsView>,
+    /// The newest read number of a rows view now closed (see [`RowsView::open`]).
+    rows_numbered: u64,
     /// The console's newest dry run (shown in its popup).
     dry_run: Option<RunView>,
     notice: Option<Notice>,
@@ -96,6 +98,7 @@ impl App {
             history: ListCursor::default(),
             popup: None,
             rows: None,
+            rows_numbered: 0,
             dry_run: None,
             notice: None,
             active: BTreeMap::new(),
@@ -349,6 +352,10 @@ impl PopupState for App {
 
     fn demo_clock(&self, table: &str) -> bool {
         App::demo_clock(self, table)
+    }
+
+    fn rows(&self) -> Option<&RowsView> {
+        App::rows(self)
     }
 }
 

@@ -316,6 +316,13 @@ pub(super) static KEYMAP: &[Binding] = &[
     // The rows view.
     bind(Rows, &[Key::Up, Key::Char('k')], Intent::Up, None, "move up a row"),
     bind(Rows, &[Key::Down, Key::Char('j')], Intent::Down, short("↑↓", "row"), "move down a row"),
+    bind(
+        Rows,
+        &[Key::Enter],
+        Intent::Open,
+        short("Enter", "whole row"),
+        "show the selected row whole, a column a line",
+    ),
     bind(Rows, &[Key::Left, Key::Char('h')], Intent::ScrollLeft, None, "show the columns to the left"),
     bind(
         Rows,

@@ -38,6 +38,8 @@ pub(super) enum PopupKind {
     Log {
         table: String,
     },
+    /// The selected row of the rows view, whole.
+    Row,
     /// A table's effective settings, column mapping and trends.
     TableDetail {
         table: String,
@@ -75,6 +77,7 @@ impl Popup {
             PopupKind::Failure { table } => format!("Failure · {table}"),
             PopupKind::RunDetail(run) => format!("Run {} · {}", run.run_id, run.table),
             PopupKind::Log { table } => format!("Log · {table}"),
+            PopupKind::Row => "Row".into(),
             PopupKind::TableDetail { table } => format!("Table · {table}"),
         }
     }

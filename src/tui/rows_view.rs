@@ -53,14 +53,16 @@ pub(super) struct RowsView {
 
 impl RowsView {
     /// The view of `table` (loading `target`), and its first read: the first page by key.
-    pub(super) fn open(table: &str, target: &str) -> (RowsView, RowsRead) {
+    /// `numbered` is the number of the newest read of any view before it, so an answer for a
+    /// view already closed is never taken for one of this view.
+    pub(super) fn open(table: &str, target: &str, numbered: u64) -> (RowsView, RowsRead) {
         let mut view = RowsView {
             table: table.to_owned(),
             target: target.to_owned(),
             shown: Shown::Nothing,
             at_first: true,
             pending: None,
-            reads: 0,
+            reads: numbered,
             error: None,
             first_column: 0,
             cursor: ListCursor::default(),
@@ -145,6 +147,11 @@ impl RowsView {
         self.first_column = self.first_column.saturating_add_signed(delta).min(columns.saturating_sub(1));
     }
 
+    /// The number of the newest read asked for.
+    pub(super) fn numbered(&self) -> u64 {
+        self.reads
+    }
+
     /// Rows in the page shown.
     pub(super) fn row_count(&self) -> usize {
         self.page().map_or(0, |page| page.rows.len())
@@ -165,7 +172,7 @@ mod tests {
 
     #[test]
     fn pages_follow_the_keys_shown() {
-        let (mut view, first) = RowsView::open("orders", "sales.orders");
+        let (mut view, first) = RowsView::open("orders", "sales.orders", 0);
         assert_eq!(first.page.start, PageStart::First);
         assert_eq!(view.on_read(first.number, Ok(Some(page(0..100))), 20), None);
         assert_eq!(view.previous_page(), Err("this is the first page: no key comes before it"));
@@ -180,7 +187,7 @@ mod tests {
 
     #[test]
     fn paging_back_to_the_start_reads_the_whole_first_page() {
-        let (mut view, first) = RowsView::open("orders", "sales.orders");
+        let (mut view, first) = RowsView::open("orders", "sales.orders", 0);
         view.on_read(first.number, Ok(Some(page(40..140))), 20);
         view.at_first = false;
         let back = view.previous_page().unwrap();
@@ -191,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_stale_answer_is_dropped_and_a_failure_keeps_the_page() {
-        let (mut view, first) = RowsView::open("orders", "sales.orders");
+        let (mut view, first) = RowsView::open("orders", "sales.orders", 0);
         let newer = view.read(PageStart::AtLeast("050".into()));
         assert_eq!(view.on_read(first.number, Ok(Some(page(0..100))), 20), None);
         assert_eq!(view.shown, Shown::Nothing);
@@ -204,8 +211,17 @@ mod tests {
     }
 
     #[test]
+    fn a_reopened_view_never_takes_an_answer_meant_for_the_closed_one() {
+        let (closed, first) = RowsView::open("orders", "sales.orders", 0);
+        let (mut view, read) = RowsView::open("orders", "sales.orders", closed.numbered());
+        assert_ne!(read.number, first.number);
+        assert_eq!(view.on_read(first.number, Ok(Some(page(0..100))), 20), None);
+        assert_eq!(view.shown, Shown::Nothing);
+    }
+
+    #[test]
     fn a_missing_target_is_not_loaded_and_columns_scroll_within_the_page() {
-        let (mut view, first) = RowsView::open("orders", "sales.orders");
+        let (mut view, first) = RowsView::open("orders", "sales.orders", 0);
         view.on_read(first.number, Ok(None), 20);
         assert_eq!(view.shown, Shown::NotLoaded);
         let again = view.read(PageStart::First);

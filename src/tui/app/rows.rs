@@ -15,7 +15,7 @@ impl App {
     /// Opens the rows view of the selected table and reads its first page.
     pub(super) fn open_rows(&mut self) -> Option<Command> {
         let table = self.selected()?;
-        let (view, read) = RowsView::open(&table.name, &table.target);
+        let (view, read) = RowsView::open(&table.name, &table.target, self.rows_numbered);
         self.rows = Some(view);
         self.read_rows(read)
     }
@@ -36,6 +36,7 @@ impl App {
         let view = self.rows.as_mut()?;
         let read = match intent {
             Intent::Close => {
+                self.rows_numbered = view.numbered();
                 self.rows = None;
                 return None;
             }
@@ -55,6 +56,12 @@ impl App {
             }
             Intent::StartFilter => {
                 view.finding = Some(String::new());
+                return None;
+            }
+            Intent::Open => {
+                if view.row_count() > 0 {
+                    self.popup = Some(Popup::new(PopupKind::Row));
+                }
                 return None;
             }
             Intent::Top => view.read(PageStart::First),

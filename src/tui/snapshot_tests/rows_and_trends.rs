@@ -124,6 +124,17 @@ async fn rows_view_scrolled_sideways_at_the_minimum_size() {
 }
 
 #[tokio::test]
+async fn rows_view_whole_row_at_the_minimum_size() {
+    let mut console = Console::new(80, 24, true).await;
+    console.press(Intent::ViewRows).await;
+    console.press(Intent::Down).await;
+    console.press(Intent::Open).await;
+    insta::assert_snapshot!(render(&console.app));
+    console.press(Intent::Close).await;
+    assert!(console.app.popup().is_none() && console.app.rows().is_some(), "Esc goes back to the rows");
+}
+
+#[tokio::test]
 async fn rows_view_found_key_at_the_minimum_size() {
     let mut console = Console::new(80, 24, true).await;
     console.press(Intent::ViewRows).await;
