@@ -120,8 +120,12 @@ pub(super) enum Action {
     },
     /// Connecting met a transient failure and retries.
     ConnectRetrying(Box<RetryNote>),
-    /// The warehouse and AWS are connected: the engine is ready.
-    Connected,
+    /// The warehouse and AWS are connected: the engine is ready. `tables` are the tables as
+    /// connecting completed them (an aws table's key, from DescribeTable, when tables.toml
+    /// leaves it out).
+    Connected {
+        tables: Vec<crate::config::TableConfig>,
+    },
     /// Connecting gave up; quitting now exits with `exit_code`.
     ConnectFailed {
         message: String,

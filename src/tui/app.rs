@@ -142,7 +142,7 @@ impl App {
             Action::HistoryLoaded { table, result } => self.on_history_loaded(&table, result),
             Action::RowsRead { table, request, result } => self.on_rows_read(&table, request, result),
             Action::ConnectRetrying(note) => self.on_connect_retrying(*note),
-            Action::Connected => self.on_connected(),
+            Action::Connected { tables } => self.on_connected(tables),
             Action::ConnectFailed { message, exit_code } => self.on_connect_failed(message, exit_code),
             Action::Watch => self.on_watch(),
             Action::Peeked { table, watermark, lease } => self.on_peeked(&table, watermark, lease),

@@ -86,9 +86,10 @@ impl Runner {
     ) -> Option<UnboundedReceiver<RunEvent>> {
         match result {
             Ok(Connected { config, adapters }) => {
+                let tables = config.tables.clone();
                 let (engine, events) = Engine::observed(Arc::new(config), adapters, self.observer.clone());
                 self.engine = Some(engine);
-                self.dispatch(app, Action::Connected);
+                self.dispatch(app, Action::Connected { tables });
                 Some(events)
             }
             Err(err) => {

@@ -148,3 +148,28 @@ fn trend_charts(doc: &mut Doc, entry: &TableEntry) {
         ]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tui::action::{Action, Intent};
+    use crate::tui::app::test_support::app_with;
+    use crate::tui::popup_content::build;
+
+    fn detail_text(app: &crate::tui::app::App) -> String {
+        let popup = app.popup().expect("the details are open");
+        build(app, popup, 100).iter().map(|line| line.plain_text() + "\n").collect()
+    }
+
+    /// An aws table that leaves `key` out learns it from DescribeTable when connecting; the
+    /// details show the key connecting found, not the config as first read.
+    #[test]
+    fn the_details_show_the_table_as_connecting_completed_it() {
+        let mut app = app_with(|config| config.tables[0].key.clear());
+        app.intent(Intent::ShowTable);
+        assert!(detail_text(&app).contains("key               from DescribeTable, once connected"));
+        let mut completed = crate::tui::fixtures::config().tables;
+        completed[0].key = vec!["pk".into(), "sk".into()];
+        app.update(Action::Connected { tables: completed });
+        assert!(detail_text(&app).contains("key               pk, sk"), "{}", detail_text(&app));
+    }
+}
