@@ -49,6 +49,8 @@ pub(super) struct RowsView {
     pub finding: Option<String>,
     /// What the shown page was found by, when `/` found it.
     pub found: Option<String>,
+    /// Where the shown page starts, to read it again.
+    shown_start: PageStart,
 }
 
 impl RowsView {
@@ -68,6 +70,7 @@ impl RowsView {
             cursor: ListCursor::default(),
             finding: None,
             found: None,
+            shown_start: PageStart::First,
         };
         let read = view.read(PageStart::First);
         (view, read)
@@ -110,6 +113,7 @@ impl RowsView {
                 }
                 self.error = None;
                 self.at_first = pending.page.start == PageStart::First;
+                self.shown_start = pending.page.start.clone();
                 self.found = match pending.page.start {
                     PageStart::AtLeast(value) => Some(value),
                     _ => None,
@@ -139,6 +143,13 @@ impl RowsView {
         let first = self.page().and_then(|page| page.keys.first()).cloned();
         let first = first.ok_or("no key shown to page back from: g goes to the first page")?;
         Ok(self.read(PageStart::Before(first)))
+    }
+
+    /// The shown page again (a load may have changed it), or the read under way again.
+    pub(super) fn reread(&mut self) -> RowsRead {
+        let start =
+            self.pending.as_ref().map_or_else(|| self.shown_start.clone(), |read| read.page.start.clone());
+        self.read(start)
     }
 
     /// Moves the first column shown by `delta`, within the columns.
@@ -181,6 +192,7 @@ mod tests {
         view.on_read(next.number, Ok(Some(page(100..130))), 20);
         assert!(!view.at_first);
         assert!(view.next_page().unwrap_err().starts_with("this is the last page"));
+        assert_eq!(view.reread().page.start, PageStart::After(vec!["099".into()]), "r reads the same page");
         let back = view.previous_page().unwrap();
         assert_eq!(back.page.start, PageStart::Before(vec!["100".into()]));
     }

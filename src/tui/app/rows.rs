@@ -65,17 +65,7 @@ impl App {
                 return None;
             }
             Intent::Top => view.read(PageStart::First),
-            Intent::Refresh => {
-                let again = view.pending.clone().map(|read| read.page.start);
-                let start = again.unwrap_or_else(|| match (&view.found, view.page()) {
-                    (Some(found), _) => PageStart::AtLeast(found.clone()),
-                    (None, Some(page)) if !view.at_first => {
-                        page.keys.first().map_or(PageStart::First, |key| PageStart::AtLeast(key[0].clone()))
-                    }
-                    _ => PageStart::First,
-                });
-                view.read(start)
-            }
+            Intent::Refresh => view.reread(),
             Intent::NextPage => match view.next_page() {
                 Ok(read) => read,
                 Err(why) => {
