@@ -242,3 +242,20 @@ fn trend_charts_above_the_history() {
     assert!(screen.contains("Trends · last 30 runs"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+/// Opening the view only asks for a read (the runner runs it on a task of its own): the console
+/// keeps drawing and answering keys while it reads, and a read that fails leaves the view open
+/// with the reason.
+#[test]
+fn the_rows_view_reads_in_the_background() {
+    let mut app = idle(80, 24);
+    let Some(Command::ReadRows { table, request, page }) = app.intent(Intent::ViewRows) else {
+        panic!("opening the rows view asks for a read");
+    };
+    assert_eq!((table.as_str(), page.start, page.limit), ("orders", PageStart::First, 100));
+    assert!(render(&app).contains("Reading the first rows…"));
+    assert_eq!(app.intent(Intent::ScrollRight), None, "keys still work while reading");
+    app.update(Action::RowsRead { table, request, result: Err("not connected yet".into()) });
+    let screen = render(&app);
+    assert!(screen.contains("✗ not connected yet"), "{screen}");
+}
