@@ -755,3 +755,31 @@ fn jsonpaths_resolve_on_exact_json_text() {
             && JsonPath::parse("$..a").is_err()
     );
 }
+
+#[test]
+fn parameters_become_literals_outside_quotes_and_casts() {
+    use dataapi_support::parameters::bind;
+    use serde_json::json;
+    let sql = "SELECT ':k0', x::text FROM t WHERE (a > :k0) OR (a = :k0 AND b > :k1)".to_owned();
+    let bound =
+        bind(vec![sql], Some(&json!([{"name": "k0", "value": "it's"}, {"name": "k1", "value": "7"}])));
+    assert_eq!(
+        bound.unwrap(),
+        ["SELECT ':k0', x::text FROM t WHERE (a > 'it''s') OR (a = 'it''s' AND b > '7')"]
+    );
+}
+
+#[test]
+fn parameters_keep_the_data_api_rules() {
+    use dataapi_support::parameters::bind;
+    use serde_json::json;
+    let sql = || vec!["SELECT :a".to_owned()];
+    let refused = |parameters| bind(sql(), Some(&parameters)).is_err();
+    assert!(refused(json!([{"name": "a", "value": ""}])), "an empty value");
+    assert!(refused(json!([{"name": "a-b", "value": "1"}])), "a name outside [0-9a-zA-Z_]");
+    assert!(
+        refused(json!([{"name": "a", "value": "1"}, {"name": "b", "value": "2"}])),
+        "a parameter not used"
+    );
+    assert!(refused(json!([])), "a placeholder without a value");
+}

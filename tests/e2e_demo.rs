@@ -127,3 +127,29 @@ async fn the_journal_keeps_the_statements_the_load_ran_committed_or_failed() {
     assert_eq!(last.status, Some(StatementStatus::Failed), "{:?}", journal.statements);
     assert!(last.error.as_deref().is_some_and(|e| e.contains("refused by the test")), "{last:?}");
 }
+
+/// The console's `v` on the demo: after a full sync, the engine pages the orders target by key
+/// (a composite key) — every row once, in order, the next page starting after the last key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rows_of_a_synced_demo_table_page_by_key() {
+    use dynashift::contract::{PageRequest, PageStart};
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = Harness::new(demo_config(dir.path(), 250, 400)).await;
+    assert_eq!(harness.engine.rows("orders", PageRequest::new(PageStart::First)).await.unwrap(), None);
+    let (outcome, _) = harness.sync("orders", Mode::Full).await;
+    let (_, _, _, target_rows) = committed(&outcome);
+    let mut keys = Vec::new();
+    let mut start = PageStart::First;
+    loop {
+        let page = harness.engine.rows("orders", PageRequest::new(start)).await.unwrap().expect("loaded");
+        assert_eq!(page.keys.len(), page.rows.len());
+        let Some(last) = page.keys.last().cloned() else { break };
+        keys.extend(page.keys);
+        start = PageStart::After(last);
+    }
+    assert_eq!(keys.len() as u64, target_rows, "every row once");
+    assert_eq!(keys[0].len(), harness.table("orders").key.len(), "the whole key of each row");
+    let pages =
+        harness.engine.rows("orders", PageRequest::new(PageStart::AtLeast(keys[120][0].clone()))).await;
+    assert_eq!(pages.unwrap().unwrap().keys[0][0], keys[120][0]);
+}

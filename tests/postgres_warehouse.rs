@@ -634,3 +634,36 @@ async fn a_runs_table_from_an_older_version_is_upgraded_in_place_and_keeps_its_w
         admin.query(BROKEN_CHAIN, &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(broken, Vec::<String>::new());
 }
+
+/// The console's rows view pages the target by key: integers compare as integers, values with
+/// quotes and backslashes find their key, a page before the first rows is short, and a target
+/// not created yet has no page.
+#[tokio::test]
+async fn pages_of_rows_follow_the_key_in_both_directions() {
+    use dynashift::contract::{PageRequest, PageStart};
+    let fixture = Fixture::new("pgw_preview").await;
+    let table = testkit::odd_names_table("odd");
+    let page = |start| {
+        let (warehouse, table) = (&fixture.warehouse, &table);
+        async move { warehouse.preview(table, &PageRequest { start, limit: 2 }).await.unwrap() }
+    };
+    assert_eq!(page(PageStart::First).await, None, "no target yet");
+    let lines = [11, 2, 10, 1, 3].map(|sk| testkit::odd_names_upsert(&table, sk, "\"it's \\\\ v\"")).to_vec();
+    fixture.sync(&table, Mode::Full, "r1", &[lines]).await.result.unwrap();
+    let sks = |page: Option<dynashift::contract::RowPage>| -> Vec<String> {
+        page.unwrap().keys.into_iter().map(|key| key[1].clone()).collect()
+    };
+    let key = |sk: &str| vec!["k".to_owned(), sk.to_owned()];
+    let first = page(PageStart::First).await.unwrap();
+    assert_eq!(first.columns, ["order", "a \"quoted\" col", "x;y", "ünï"]);
+    assert_eq!(first.rows[0][2].as_deref(), Some("it's \\ v"));
+    assert_eq!(first.rows[0][3].as_deref(), Some("t"), "values are PostgreSQL's own text");
+    assert_eq!(sks(Some(first)), ["1", "2"]);
+    assert_eq!(sks(page(PageStart::After(key("2"))).await), ["3", "10"]);
+    assert_eq!(sks(page(PageStart::After(key("10"))).await), ["11"]);
+    assert_eq!(sks(page(PageStart::Before(key("10"))).await), ["2", "3"]);
+    assert_eq!(sks(page(PageStart::Before(key("2"))).await), ["1"]);
+    assert_eq!(sks(page(PageStart::AtLeast("k".into())).await), ["1", "2"]);
+    assert_eq!(sks(page(PageStart::AtLeast("it's \\".into())).await), ["1", "2"]);
+    assert_eq!(sks(page(PageStart::AtLeast("l".into())).await), Vec::<String>::new());
+}

@@ -502,3 +502,29 @@ async fn no_statement_sent_carries_a_credential_or_a_truncate() {
         }
     }
 }
+
+/// The console's rows view through the Data API: pages by key with the key values as Data API
+/// parameters, the columns from ColumnMetadata, and no page before a load created the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_rows_are_read_by_key_with_parameters() {
+    use dynashift::contract::{PageRequest, PageStart, RowPage};
+    let fixture = RedshiftFixture::new("rs_preview").await;
+    let table = customers_table();
+    let page = |start| {
+        let (warehouse, table) = (&fixture.warehouse, &table);
+        async move { warehouse.preview(table, &PageRequest { start, limit: 2 }).await.unwrap() }
+    };
+    assert_eq!(page(PageStart::First).await, None, "no target yet");
+    seed_customers(&fixture).await;
+    let ids = |page: Option<RowPage>| -> Vec<String> {
+        page.unwrap().keys.into_iter().map(|k| k[0].clone()).collect()
+    };
+    let first = page(PageStart::First).await.unwrap();
+    assert_eq!(first.columns[..3], ["customer_id", "name", "visits"]);
+    assert_eq!(first.rows[0][..3], [Some("C1".to_owned()), Some("Ada".to_owned()), Some("1".to_owned())]);
+    assert_eq!(ids(Some(first)), ["C1", "C2"]);
+    assert_eq!(ids(page(PageStart::After(vec!["C2".into()])).await), ["C3"]);
+    assert_eq!(ids(page(PageStart::Before(vec!["C2".into()])).await), ["C1"]);
+    assert_eq!(ids(page(PageStart::AtLeast("C2".into())).await), ["C2", "C3"]);
+    assert_eq!(ids(page(PageStart::AtLeast("it's".into())).await), Vec::<String>::new());
+}

@@ -16,7 +16,7 @@ use super::lock::LeaseHolder;
 use super::run;
 // Defined with the run, which reads it, so that the engine depends on the run and not back.
 use crate::config::{Config, Mode, TableConfig};
-use crate::contract::{PlanOptions, RunRequest, SourceClock};
+use crate::contract::{PageRequest, PlanOptions, RowPage, RunRequest, SourceClock};
 use crate::source::ExportSource;
 use crate::store::ObjectStore;
 use crate::warehouse::Warehouse;
@@ -202,6 +202,14 @@ impl Engine {
     pub async fn watermark(&self, table: &str) -> Result<Option<DateTime<Utc>>, PipelineError> {
         self.inner.config.table(table).ok_or_else(|| PipelineError::UnknownTable(table.to_owned()))?;
         Ok(self.inner.adapters.warehouse.last_commit(table).await?.map(|c| c.watermark))
+    }
+
+    /// One page of a table's target rows in key order, for people to look at (the console's
+    /// rows view): one plain read through the warehouse, outside every run and its locks.
+    /// `None` when the target does not exist yet.
+    pub async fn rows(&self, table: &str, request: PageRequest) -> Result<Option<RowPage>, PipelineError> {
+        let (config, _) = self.table_parts(table)?;
+        Ok(self.inner.adapters.warehouse.preview(config, &request).await?)
     }
 
     /// A configured table's settings and adapters.

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::connection::RetryNote;
+use crate::contract::RowPage;
 use crate::pipeline::lock::LeaseHolder;
 use crate::pipeline::{RunEvent, RunJournal, TableStatus};
 
@@ -31,6 +32,16 @@ pub(super) enum Intent {
     DryRun,
     Refresh,
     ShowLog,
+    /// Open the rows view of the selected table's target.
+    ViewRows,
+    /// Open the selected table's details.
+    ShowTable,
+    /// The rows view: show the columns to the left / right.
+    ScrollLeft,
+    ScrollRight,
+    /// The rows view: the next / previous page by key.
+    NextPage,
+    PrevPage,
     /// Pause every table's schedule (`every`), or resume them.
     ToggleSchedules,
     CycleSort,
@@ -100,10 +111,21 @@ pub(super) enum Action {
         table: String,
         result: Result<Vec<RunJournal>, String>,
     },
+    /// A page of a table's rows, read for the rows view's request number `request`;
+    /// `Ok(None)` when the target does not exist yet.
+    RowsRead {
+        table: String,
+        request: u64,
+        result: Result<Option<RowPage>, String>,
+    },
     /// Connecting met a transient failure and retries.
     ConnectRetrying(Box<RetryNote>),
-    /// The warehouse and AWS are connected: the engine is ready.
-    Connected,
+    /// The warehouse and AWS are connected: the engine is ready. `tables` are the tables as
+    /// connecting completed them (an aws table's key, from DescribeTable, when tables.toml
+    /// leaves it out).
+    Connected {
+        tables: Vec<crate::config::TableConfig>,
+    },
     /// Connecting gave up; quitting now exits with `exit_code`.
     ConnectFailed {
         message: String,

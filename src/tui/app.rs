@@ -5,6 +5,7 @@
 
 mod intents;
 mod messages;
+mod rows;
 mod schedules;
 mod watch;
 
@@ -23,6 +24,7 @@ use super::list_cursor::ListCursor;
 use super::pane::Pane;
 use super::popup::Popup;
 use super::popup_content::{self, PopupState};
+use super::rows_view::RowsView;
 use super::run_view::RunView;
 use super::table_entry::TableEntry;
 use super::table_list::TableList;
@@ -57,6 +59,10 @@ pub(super) struct App {
     statements: ListCursor,
     history: ListCursor,
     popup: Option<Popup>,
+    /// The rows view of a table's target, while open (under any popup).
+    rows: Option<RowsView>,
+    /// The newest read number of a rows view now closed (see [`RowsView::open`]).
+    rows_numbered: u64,
     /// The console's newest dry run (shown in its popup).
     dry_run: Option<RunView>,
     notice: Option<Notice>,
@@ -91,6 +97,8 @@ impl App {
             statements: ListCursor::following(),
             history: ListCursor::default(),
             popup: None,
+            rows: None,
+            rows_numbered: 0,
             dry_run: None,
             notice: None,
             active: BTreeMap::new(),
@@ -132,8 +140,9 @@ impl App {
             Action::RunJoined { table, run_id, panic } => self.on_run_joined(&table, &run_id, panic),
             Action::StatusLoaded { table, result } => self.on_status_loaded(&table, result),
             Action::HistoryLoaded { table, result } => self.on_history_loaded(&table, result),
+            Action::RowsRead { table, request, result } => self.on_rows_read(&table, request, result),
             Action::ConnectRetrying(note) => self.on_connect_retrying(*note),
-            Action::Connected => self.on_connected(),
+            Action::Connected { tables } => self.on_connected(tables),
             Action::ConnectFailed { message, exit_code } => self.on_connect_failed(message, exit_code),
             Action::Watch => self.on_watch(),
             Action::Peeked { table, watermark, lease } => self.on_peeked(&table, watermark, lease),
@@ -145,6 +154,10 @@ impl App {
         match &self.popup {
             Some(popup) if popup.is_question() => vec![Context::Confirm, Context::Always],
             Some(_) => vec![Context::Viewer, Context::Always],
+            None if self.rows.as_ref().is_some_and(|rows| rows.finding.is_some()) => {
+                vec![Context::RowsFind, Context::Always]
+            }
+            None if self.rows.is_some() => vec![Context::Rows, Context::Always],
             None if self.list.editing => vec![Context::Filter, Context::Always],
             None => vec![self.focus.context(), Context::Global, Context::Always],
         }
@@ -197,6 +210,11 @@ impl App {
 
     pub(super) fn dry_run(&self) -> Option<&RunView> {
         self.dry_run.as_ref()
+    }
+
+    /// The rows view, while open.
+    pub(super) fn rows(&self) -> Option<&RowsView> {
+        self.rows.as_ref()
     }
 
     /// The notice, while it is fresh.
@@ -335,6 +353,10 @@ impl PopupState for App {
     fn demo_clock(&self, table: &str) -> bool {
         App::demo_clock(self, table)
     }
+
+    fn rows(&self) -> Option<&RowsView> {
+        App::rows(self)
+    }
 }
 
 #[cfg(test)]
@@ -383,6 +405,13 @@ pub(crate) mod test_support {
         pub(crate) fn on_key(&mut self, key: &KeyEvent) -> Option<Command> {
             let action = crate::tui::keymap::action_for(&self.key_contexts(), key)?;
             self.update(action)
+        }
+
+        /// Replaces the configured settings of the table of the same name (for the details).
+        pub(crate) fn set_table_config(&mut self, config: crate::config::TableConfig) {
+            if let Some(entry) = self.entry_mut(&config.name.clone()) {
+                entry.config = std::sync::Arc::new(config);
+            }
         }
 
         pub(crate) fn screen(&self) -> Rect {

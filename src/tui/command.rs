@@ -2,6 +2,7 @@
 //! the state so the state stays a pure function of its inputs. The event loop runs each command
 //! against the [`crate::pipeline::Engine`] without blocking and reports back as actions.
 
+use crate::contract::PageRequest;
 use crate::pipeline::RunRequest;
 
 /// A run to start.
@@ -19,6 +20,9 @@ pub(super) enum Command {
     Cancel { run_id: String },
     /// Load the watermark, last run and history of these tables in the background.
     Load { tables: Vec<String> },
+    /// Read a page of a table's target rows in the background (answered by
+    /// [`super::action::Action::RowsRead`] with the same `request` number).
+    ReadRows { table: String, request: u64, page: PageRequest },
     /// Cancel every active run, wait briefly for them to stop, and leave.
     Quit,
     /// Connect to the warehouse and AWS in the background (again, after a failure).

@@ -24,6 +24,10 @@ pub(super) enum Context {
     Viewer,
     /// A yes/no question is open.
     Confirm,
+    /// The rows view of a table's target is open.
+    Rows,
+    /// A key to find is being typed in the rows view.
+    RowsFind,
     /// Everywhere, whatever is open.
     Always,
 }
@@ -38,18 +42,22 @@ impl Context {
             Context::Filter => "Typing a filter",
             Context::Viewer => "In a popup",
             Context::Confirm => "Answering a question",
+            Context::Rows => "Viewing rows",
+            Context::RowsFind => "Typing a key to find",
             Context::Always => "Everywhere",
         }
     }
 
     /// Every context, in the order the help lists them.
-    pub(super) const ALL: [Context; 8] = [
+    pub(super) const ALL: [Context; 10] = [
         Context::Global,
         Context::Tables,
         Context::Statements,
         Context::History,
         Context::Filter,
         Context::Viewer,
+        Context::Rows,
+        Context::RowsFind,
         Context::Confirm,
         Context::Always,
     ];
@@ -62,6 +70,8 @@ pub(super) enum Key {
     Ctrl(char),
     Up,
     Down,
+    Left,
+    Right,
     PageUp,
     PageDown,
     Home,
@@ -86,6 +96,8 @@ impl Key {
             (Key::Typed, KeyCode::Char(_)) => plain,
             (Key::Up, KeyCode::Up)
             | (Key::Down, KeyCode::Down)
+            | (Key::Left, KeyCode::Left)
+            | (Key::Right, KeyCode::Right)
             | (Key::PageUp, KeyCode::PageUp)
             | (Key::PageDown, KeyCode::PageDown)
             | (Key::Home, KeyCode::Home)
@@ -105,6 +117,8 @@ impl Key {
             Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
             Key::Up => "↑".into(),
             Key::Down => "↓".into(),
+            Key::Left => "←".into(),
+            Key::Right => "→".into(),
             Key::PageUp => "PgUp".into(),
             Key::PageDown => "PgDn".into(),
             Key::Home => "Home".into(),
@@ -167,7 +181,7 @@ const fn short(keys: &'static str, label: &'static str) -> Option<FooterEntry> {
     Some(FooterEntry { keys, label })
 }
 
-use Context::{Always, Confirm, Filter, Global, History, Statements, Tables, Viewer};
+use Context::{Always, Confirm, Filter, Global, History, Rows, RowsFind, Statements, Tables, Viewer};
 
 /// Every binding. Earlier rows win within a context.
 pub(super) static KEYMAP: &[Binding] = &[
@@ -204,6 +218,20 @@ pub(super) static KEYMAP: &[Binding] = &[
         "reload watermarks, last runs and history",
     ),
     bind(Global, &[Key::Char('l')], Intent::ShowLog, short("l", "log"), "show the selected table's run log"),
+    bind(
+        Global,
+        &[Key::Char('v')],
+        Intent::ViewRows,
+        short("v", "rows"),
+        "view the selected table's target rows, 100 at a time by key (read-only)",
+    ),
+    bind(
+        Global,
+        &[Key::Char('t')],
+        Intent::ShowTable,
+        short("t", "table"),
+        "the selected table's details: effective settings, column mapping and trends",
+    ),
     bind(
         Global,
         &[Key::Char('p')],
@@ -285,6 +313,60 @@ pub(super) static KEYMAP: &[Binding] = &[
         short("Esc", "close"),
         "close the popup",
     ),
+    // The rows view.
+    bind(Rows, &[Key::Up, Key::Char('k')], Intent::Up, None, "move up a row"),
+    bind(Rows, &[Key::Down, Key::Char('j')], Intent::Down, short("↑↓", "row"), "move down a row"),
+    bind(
+        Rows,
+        &[Key::Enter],
+        Intent::Open,
+        short("Enter", "whole row"),
+        "show the selected row whole, a column a line",
+    ),
+    bind(Rows, &[Key::Left, Key::Char('h')], Intent::ScrollLeft, None, "show the columns to the left"),
+    bind(
+        Rows,
+        &[Key::Right, Key::Char('l')],
+        Intent::ScrollRight,
+        short("←→", "columns"),
+        "show the columns to the right",
+    ),
+    bind(
+        Rows,
+        &[Key::Char('n'), Key::PageDown],
+        Intent::NextPage,
+        short("n", "next"),
+        "the next 100 rows by key",
+    ),
+    bind(
+        Rows,
+        &[Key::Char('p'), Key::PageUp],
+        Intent::PrevPage,
+        short("p", "previous"),
+        "the previous 100 rows by key",
+    ),
+    bind(Rows, &[Key::Home, Key::Char('g')], Intent::Top, None, "the first 100 rows by key"),
+    bind(Rows, &[Key::End, Key::Char('G')], Intent::Bottom, None, "the last row of this page"),
+    bind(
+        Rows,
+        &[Key::Char('/')],
+        Intent::StartFilter,
+        short("/", "find"),
+        "find a key: the page starting at the first key at or after the typed value",
+    ),
+    bind(Rows, &[Key::Char('r')], Intent::Refresh, None, "read this page again"),
+    bind(Rows, &[Key::Esc, Key::Char('q')], Intent::Close, short("Esc", "close"), "close the rows view"),
+    // Typing a key to find.
+    Binding {
+        context: RowsFind,
+        keys: &[Key::Typed],
+        bound: Bound::TypedChar,
+        footer: short("type", "key"),
+        help: "the key to find (its first column, compared as the column's type)",
+    },
+    bind(RowsFind, &[Key::Backspace], Intent::FilterBackspace, None, "delete the last character"),
+    bind(RowsFind, &[Key::Enter], Intent::FilterAccept, short("Enter", "find"), "go to the key"),
+    bind(RowsFind, &[Key::Esc], Intent::ClearFilter, short("Esc", "cancel"), "stop finding"),
     // Questions.
     bind(Confirm, &[Key::Char('y'), Key::Enter], Intent::Confirm, short("y", "yes"), "yes, go ahead"),
     bind(

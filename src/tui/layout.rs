@@ -34,6 +34,8 @@ pub(super) struct ScreenLayout {
     pub manifest: Rect,
     pub statements: Rect,
     pub history: Rect,
+    /// The trend charts above the history, when its column is tall enough.
+    pub trends: Option<Rect>,
     pub status: Rect,
     pub footer: Rect,
 }
@@ -60,7 +62,18 @@ impl ScreenLayout {
             middle.layout(&Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]));
         let [statements, history] =
             bottom.layout(&Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]));
-        Some(ScreenLayout { tables, run_header, export, manifest, statements, history, status, footer })
+        let (trends, history) = split_trends(history);
+        Some(ScreenLayout {
+            tables,
+            run_header,
+            export,
+            manifest,
+            statements,
+            history,
+            trends,
+            status,
+            footer,
+        })
     }
 
     pub(super) fn pane_area(&self, pane: Pane) -> Rect {
@@ -82,6 +95,22 @@ impl ScreenLayout {
     pub(super) fn visible_rows(&self, pane: Pane) -> usize {
         usize::from(self.pane_area(pane).height.saturating_sub(3)).max(1)
     }
+}
+
+/// Rows of the history column from which the trend charts go above the list: the list keeps
+/// room for eight runs.
+const TRENDS_FROM: u16 = 11 + TRENDS_HEIGHT;
+/// The trends pane: one row per chart and the borders.
+const TRENDS_HEIGHT: u16 = super::trends::SERIES.len() as u16 + 2;
+
+/// The trends pane (when `history` is tall enough) and what is left for the history list.
+fn split_trends(history: Rect) -> (Option<Rect>, Rect) {
+    if history.height < TRENDS_FROM {
+        return (None, history);
+    }
+    let [trends, list] =
+        history.layout(&Layout::vertical([Constraint::Length(TRENDS_HEIGHT), Constraint::Fill(1)]));
+    (Some(trends), list)
 }
 
 /// How big a popup is.
@@ -115,6 +144,16 @@ pub(super) fn popup_area(screen: Rect, size: PopupSize, lines: usize) -> Rect {
     let x = screen.x + (screen.width - width) / 2;
     let y = screen.y + (screen.height - height) / 2;
     Rect::new(x, y, width, height)
+}
+
+/// Where the rows view goes: the whole screen above the status line and the footer.
+pub(super) fn rows_area(screen: Rect) -> Rect {
+    Rect::new(screen.x, screen.y, screen.width, screen.height.saturating_sub(2))
+}
+
+/// Data rows the rows view shows: its height less the borders and the column header.
+pub(super) fn rows_table_rows(screen: Rect) -> usize {
+    usize::from(rows_area(screen).height.saturating_sub(3)).max(1)
 }
 
 /// Where a popup's text goes: inside the border, one column of padding on each side.
@@ -151,6 +190,19 @@ mod tests {
         assert_eq!(small.tables.height, 6);
         let many = ScreenLayout::new(Rect::new(0, 0, 120, 40), 100).unwrap();
         assert_eq!(many.tables.height, 37 * 2 / 5);
+    }
+
+    #[test]
+    fn trends_go_above_the_history_when_it_is_tall_enough() {
+        let small = ScreenLayout::new(Rect::new(0, 0, 80, 24), 2).unwrap();
+        assert_eq!(small.trends, None);
+        let tall = ScreenLayout::new(Rect::new(0, 0, 120, 40), 2).unwrap();
+        let trends = tall.trends.expect("room for the charts");
+        assert_eq!(
+            (trends.bottom(), trends.x, trends.width),
+            (tall.history.y, tall.history.x, tall.history.width)
+        );
+        assert!(tall.visible_rows(Pane::History) >= 8);
     }
 
     #[test]

@@ -22,13 +22,16 @@ mod list_cursor;
 mod pane;
 mod popup;
 mod popup_content;
+mod rows_view;
 mod run_log;
 mod run_view;
 mod runner;
+mod table_detail;
 mod table_entry;
 mod table_list;
 mod terminal;
 mod theme;
+mod trends;
 mod ui;
 mod wrap;
 

@@ -38,6 +38,12 @@ pub(super) enum PopupKind {
     Log {
         table: String,
     },
+    /// The selected row of the rows view, whole.
+    Row,
+    /// A table's effective settings, column mapping and trends.
+    TableDetail {
+        table: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +77,8 @@ impl Popup {
             PopupKind::Failure { table } => format!("Failure · {table}"),
             PopupKind::RunDetail(run) => format!("Run {} · {}", run.run_id, run.table),
             PopupKind::Log { table } => format!("Log · {table}"),
+            PopupKind::Row => "Row".into(),
+            PopupKind::TableDetail { table } => format!("Table · {table}"),
         }
     }
 }

@@ -10,6 +10,7 @@ use super::format;
 use super::keymap::{self, Context};
 use super::labels;
 use super::popup::{Popup, PopupKind, Question};
+use super::rows_view::RowsView;
 use super::run_log::LogLevel;
 use super::run_view::{RunEnd, RunView, StatementRow};
 use super::table_entry::TableEntry;
@@ -23,6 +24,7 @@ pub(super) trait PopupState {
     fn table(&self, name: &str) -> Option<&TableEntry>;
     fn dry_run(&self) -> Option<&RunView>;
     fn demo_clock(&self, table: &str) -> bool;
+    fn rows(&self) -> Option<&RowsView>;
 }
 
 /// The lines of `popup` at `width` cells.
@@ -53,8 +55,31 @@ pub(super) fn build(app: &impl PopupState, popup: &Popup, width: usize) -> Vec<D
             Some(run) => log(&mut doc, run),
             None => doc.text(Tone::Dim, "No run to show the log of."),
         },
+        PopupKind::Row => whole_row(&mut doc, app.rows()),
+        PopupKind::TableDetail { table } => match app.table(table) {
+            Some(entry) => super::table_detail::table_detail(&mut doc, entry),
+            None => doc.text(Tone::Dim, "This table is no longer configured."),
+        },
     }
     doc.into_lines()
+}
+
+/// The rows view's selected row, a column a line: `name` then its whole value (NULL dimmed).
+fn whole_row(doc: &mut Doc, view: Option<&RowsView>) {
+    let page = view.and_then(|view| Some((view, view.page()?)));
+    let Some((row, page)) =
+        page.and_then(|(view, page)| Some((page.rows.get(view.cursor.selected())?, page)))
+    else {
+        doc.text(Tone::Dim, "No row is selected.");
+        return;
+    };
+    for (name, value) in page.columns.iter().zip(row) {
+        doc.text(Tone::Heading, name);
+        match value {
+            Some(value) => doc.indented(2, Tone::Plain, value),
+            None => doc.indented(2, Tone::Dim, "NULL"),
+        }
+    }
 }
 
 fn help(doc: &mut Doc, app: &impl PopupState) {

@@ -15,6 +15,7 @@ use super::app::App;
 use super::command::{Command, StartRun};
 use super::connection::RetryNote;
 use crate::config::Config;
+use crate::contract::PageRequest;
 use crate::pipeline::error::{RunFailure, error_chain};
 use crate::pipeline::{Adapters, Engine, RunEvent, RunObserver, RunOutcome};
 use crate::retry::{self, RetryObserver, Retrying};
@@ -85,9 +86,10 @@ impl Runner {
     ) -> Option<UnboundedReceiver<RunEvent>> {
         match result {
             Ok(Connected { config, adapters }) => {
+                let tables = config.tables.clone();
                 let (engine, events) = Engine::observed(Arc::new(config), adapters, self.observer.clone());
                 self.engine = Some(engine);
-                self.dispatch(app, Action::Connected);
+                self.dispatch(app, Action::Connected { tables });
                 Some(events)
             }
             Err(err) => {
@@ -137,6 +139,13 @@ impl Runner {
                     .into_iter()
                     .map(|table| Action::HistoryLoaded { table, result: Err(NOT_CONNECTED.into()) })
                     .collect(),
+            },
+            Command::ReadRows { table, request, page } => match &self.engine {
+                Some(engine) => {
+                    spawn_read_rows(engine.clone(), self.messages.clone(), table, request, page);
+                    Vec::new()
+                }
+                None => vec![Action::RowsRead { table, request, result: Err(NOT_CONNECTED.into()) }],
             },
             Command::Connect => {
                 self.connect();
@@ -197,6 +206,20 @@ fn spawn_load(engine: Engine, messages: UnboundedSender<Action>, tables: Vec<Str
             let history = engine.history(&table, HISTORY_LIMIT).await.map_err(|e| error_chain(&e));
             let _ = messages.send(Action::HistoryLoaded { table, result: history });
         }
+    });
+}
+
+/// Reads one page of a table's rows; the result is always sent, so the view knows the read ended.
+fn spawn_read_rows(
+    engine: Engine,
+    messages: UnboundedSender<Action>,
+    table: String,
+    request: u64,
+    page: PageRequest,
+) {
+    tokio::spawn(async move {
+        let result = engine.rows(&table, page).await.map_err(|e| error_chain(&e));
+        let _ = messages.send(Action::RowsRead { table, request, result });
     });
 }
 

@@ -26,6 +26,8 @@ use chrono::{DateTime, Utc};
 
 use crate::pipeline::{RunEvent, RunJournal, TableStatus};
 
+mod rows_and_trends;
+
 const RUN_ID: &str = "20261124T180000Z-1a2b3c";
 
 /// The screen as text, one line per row, trailing spaces trimmed.

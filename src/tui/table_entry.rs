@@ -2,6 +2,7 @@
 //! started (live), the newest run journal and the history, plus whether a background load of its
 //! state is going.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -78,6 +79,8 @@ pub(super) struct TableEntry {
     /// The demo source: its times (watermark, export windows) are on its simulated clock, not
     /// the wall clock, and the console says so wherever they stand beside real times.
     pub demo: bool,
+    /// The table's settings as configured (the details popup shows them).
+    pub config: Arc<TableConfig>,
 }
 
 impl TableEntry {
@@ -98,6 +101,7 @@ impl TableEntry {
             peeking: false,
             peeked_watermark: None,
             demo: matches!(config.source, crate::config::SourceConfig::Demo),
+            config: Arc::new(config.clone()),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod plan_frame;
 pub mod postgres;
+pub(crate) mod preview;
 pub mod redshift;
 pub mod runner;
 pub mod shape;
@@ -25,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Mode, TableConfig};
 use crate::contract::events::EventSink;
 use crate::contract::staged::StagedSet;
-use crate::contract::{AcceptedGap, StageRules, StatementRecord};
+use crate::contract::{AcceptedGap, PageRequest, RowPage, StageRules, StatementRecord};
 use crate::store::ObjectStore;
 
 /// The table every warehouse keeps its commit records in.
@@ -140,6 +141,15 @@ pub trait Warehouse: Send + Sync {
     /// Every warehouse reports and records its statements through one
     /// [`runner::StatementReporter`], which makes the outcome.
     async fn load(&self, call: LoadCall<'_>) -> LoadOutcome;
+
+    /// One page of `table`'s target rows in key order, for people to look at (the console's
+    /// rows view); `None` when the target does not exist yet. One plain read outside any load's
+    /// transaction or lock, cut by key (see [`preview`]), so a load never waits for it.
+    async fn preview(
+        &self,
+        table: &TableConfig,
+        page: &PageRequest,
+    ) -> Result<Option<RowPage>, WarehouseError>;
 }
 
 /// One call of [`Warehouse::load`]: what to load, where its statements are reported, and what

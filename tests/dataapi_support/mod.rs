@@ -7,7 +7,8 @@
 //! DescribeStatement (with SubStatements), GetStatementResult (one page), CancelStatement;
 //! Redshift's COPY from S3 (manifest + JSONPaths + GZIP, read from moto) with
 //! `sys_load_error_detail`; `super` as a jsonb domain; scripted faults ([`Fault`]).
-//! Not implemented, and refused with a ValidationException rather than ignored: Parameters,
+//! `Parameters` (named `:name` placeholders, filled as literals: see `parameters`).
+//! Not implemented, and refused with a ValidationException rather than ignored:
 //! sessions (SessionId / SessionKeepAliveSeconds), CSV results, AUTO_COMMIT batches. Other
 //! operations answer UnknownOperationException. Signatures are not verified.
 //!
@@ -28,6 +29,7 @@ mod faults;
 pub mod jsonpath;
 mod load_errors;
 mod operations;
+pub mod parameters;
 mod protocol;
 mod results;
 mod runner;

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::faults::CallFault;
+use super::parameters;
 use super::protocol::{self, ApiError, CallRecord, IdRequest, SubmitRequest};
 use super::runner::{self, Job};
 use super::statements::{NewStatement, Status, Submission};
@@ -62,7 +63,8 @@ fn execute_statement(shared: &Arc<Shared>, request: SubmitRequest) -> Result<Val
         .filter(|sql| !sql.trim().is_empty())
         .ok_or_else(|| ApiError::validation("Sql is required."))?;
     refuse_oversized(std::slice::from_ref(&sql))?;
-    submit(shared, vec![sql], false, request)
+    let sqls = parameters::bind(vec![sql], request.parameters.as_ref())?;
+    submit(shared, sqls, false, request)
 }
 
 fn batch_execute_statement(shared: &Arc<Shared>, request: SubmitRequest) -> Result<Value, ApiError> {
@@ -79,6 +81,7 @@ fn batch_execute_statement(shared: &Arc<Shared>, request: SubmitRequest) -> Resu
         return Err(ApiError::validation("Sqls holds an empty statement."));
     }
     refuse_oversized(&sqls)?;
+    let sqls = parameters::bind(sqls, request.parameters.as_ref())?;
     submit(shared, sqls, true, request)
 }
 

@@ -130,9 +130,6 @@ pub struct SubmitRequest {
 impl SubmitRequest {
     /// What the stand-in does not implement is refused, never ignored.
     pub fn refuse_unsupported(&self) -> Result<(), ApiError> {
-        if self.parameters.is_some() {
-            return Err(ApiError::validation("Parameters are not supported by the stand-in."));
-        }
         if self.session_id.is_some() || self.session_keep_alive_seconds.is_some() {
             return Err(ApiError::validation(
                 "SessionId and SessionKeepAliveSeconds are not supported by the stand-in.",

@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use async_trait::async_trait;
 
 use dynashift::config::{self, Mode, TableConfig};
-use dynashift::contract::StageRules;
+use dynashift::contract::{PageRequest, RowPage, StageRules};
 use dynashift::pipeline::events::{EventKind, RunEvent, RunOutcome, StageCounts};
 use dynashift::pipeline::{Engine, RunFailure, RunRequest};
 use dynashift::store::{LocalStore, ObjectStore};
@@ -275,6 +275,14 @@ impl Warehouse for WithRules {
 
     async fn load(&self, call: LoadCall<'_>) -> LoadOutcome {
         self.inner.load(call).await
+    }
+
+    async fn preview(
+        &self,
+        table: &TableConfig,
+        page: &PageRequest,
+    ) -> Result<Option<RowPage>, WarehouseError> {
+        self.inner.preview(table, page).await
     }
 }
 

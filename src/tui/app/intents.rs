@@ -21,6 +21,9 @@ impl App {
         if self.popup.is_some() {
             return self.on_popup_intent(intent);
         }
+        if self.rows.is_some() {
+            return self.on_rows_intent(intent);
+        }
         if self.list.editing {
             return self.on_filter_intent(intent);
         }
@@ -44,6 +47,8 @@ impl App {
             Intent::DryRun => return self.start_dry_run(),
             Intent::Refresh => return self.refresh_all(),
             Intent::ShowLog => self.open_log(),
+            Intent::ViewRows => return self.open_rows(),
+            Intent::ShowTable => self.open_table_detail(),
             Intent::ToggleSchedules => self.toggle_schedules(),
             Intent::CycleSort => {
                 self.list.sort = self.list.sort.next();
@@ -59,6 +64,7 @@ impl App {
             Intent::Quit => return self.request_quit(),
             Intent::Confirm | Intent::Deny | Intent::Close => {}
             Intent::FilterBackspace | Intent::FilterAccept => {}
+            Intent::ScrollLeft | Intent::ScrollRight | Intent::NextPage | Intent::PrevPage => {}
         }
         None
     }
@@ -99,6 +105,12 @@ impl App {
     }
 
     pub(super) fn on_filter_input(&mut self, ch: char) -> Option<Command> {
+        if let Some(finding) = self.rows.as_mut().and_then(|rows| rows.finding.as_mut()) {
+            if !ch.is_control() {
+                finding.push(ch);
+            }
+            return None;
+        }
         if self.list.editing && !ch.is_control() {
             let mut text = self.list.filter.clone();
             text.push(ch);
@@ -118,6 +130,10 @@ impl App {
             self.scroll_popup(sign * WHEEL_ROWS);
             return None;
         }
+        if self.rows.is_some() {
+            self.move_rows_cursor(sign * WHEEL_ROWS);
+            return None;
+        }
         let pane = self.layout()?.pane_at(column, row)?;
         let rows = if pane == Pane::Tables { 1 } else { WHEEL_ROWS };
         self.move_pane(pane, sign * rows);
@@ -125,7 +141,7 @@ impl App {
     }
 
     pub(super) fn on_click(&mut self, column: u16, row: u16) -> Option<Command> {
-        if self.popup.is_some() {
+        if self.popup.is_some() || self.rows.is_some() {
             return None;
         }
         let layout = self.layout()?;
@@ -348,7 +364,7 @@ impl App {
     }
 
     /// `q` / Ctrl-C: leave at once when nothing runs (or when asked twice), else ask.
-    fn request_quit(&mut self) -> Option<Command> {
+    pub(super) fn request_quit(&mut self) -> Option<Command> {
         let already_asked =
             matches!(self.popup.as_ref().map(|p| &p.kind), Some(PopupKind::Confirm(Question::Quit { .. })));
         if self.active.is_empty() || already_asked {

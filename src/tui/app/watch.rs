@@ -38,6 +38,7 @@ impl App {
                 | Intent::Cancel
                 | Intent::DryRun
                 | Intent::Refresh
+                | Intent::ViewRows
         )
     }
 
@@ -69,8 +70,13 @@ impl App {
     }
 
     /// Connected: load every table's state, as `r` does.
-    pub(super) fn on_connected(&mut self) -> Option<Command> {
+    pub(super) fn on_connected(&mut self, tables: Vec<crate::config::TableConfig>) -> Option<Command> {
         self.connection = Connection::Connected;
+        for table in tables {
+            if let Some(entry) = self.entry_mut(&table.name) {
+                entry.config = std::sync::Arc::new(table);
+            }
+        }
         self.refresh_all()
     }
 
@@ -176,7 +182,7 @@ mod tests {
         assert_eq!(app.intent(Intent::Refresh), Some(Command::Connect));
         assert!(matches!(app.connection(), Connection::Connecting { retry: None, .. }));
         let all = vec!["orders".to_string(), "customers".into(), "invoices".into()];
-        assert_eq!(app.update(Action::Connected), Some(Command::Load { tables: all }));
+        assert_eq!(app.update(Action::Connected { tables: Vec::new() }), Some(Command::Load { tables: all }));
         assert!(app.intent(Intent::SyncIncremental).is_some());
     }
 

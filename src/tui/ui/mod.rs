@@ -6,11 +6,13 @@ mod footer;
 mod history;
 mod manifest;
 mod popups;
+mod rows;
 mod run_header;
 mod statements;
 mod status_line;
 mod tables;
 mod too_small;
+mod trends;
 
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
@@ -35,11 +37,17 @@ pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         manifest::draw(frame, layout.manifest, app, theme);
         statements::draw(frame, layout.statements, app, theme);
         history::draw(frame, layout.history, app, theme);
+        if let Some(area) = layout.trends {
+            trends::draw(frame, area, app, theme);
+        }
     } else {
         connection::draw(frame, layout.run_header.union(layout.history), app, theme);
     }
     status_line::draw(frame, layout.status, app, theme);
     footer::draw(frame, layout.footer, app, theme);
+    if let Some(view) = app.rows() {
+        rows::draw(frame, area, view, theme);
+    }
     if let Some(popup) = app.popup() {
         popups::draw(frame, area, app, popup, theme);
     }

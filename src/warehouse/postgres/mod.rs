@@ -25,6 +25,7 @@ mod inspect;
 mod load;
 mod names;
 mod plan;
+mod preview;
 mod runs;
 mod session;
 pub mod settings;
@@ -36,7 +37,8 @@ pub mod values;
 use async_trait::async_trait;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::config::TargetTable;
+use crate::config::{TableConfig, TargetTable};
+use crate::contract::{PageRequest, RowPage};
 use crate::retry::retry;
 use crate::warehouse::runner;
 use crate::warehouse::{
@@ -143,5 +145,13 @@ impl Warehouse for PostgresWarehouse {
             load::run(self, &steps, &LoadJob { request, reporter: &reporter, cancel }).await
         })
         .await
+    }
+
+    async fn preview(
+        &self,
+        table: &TableConfig,
+        page: &PageRequest,
+    ) -> Result<Option<RowPage>, WarehouseError> {
+        preview::read_page(&*self.reader().await?, table, page).await
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use aws_sdk_redshiftdata::Client;
-use aws_sdk_redshiftdata::types::Field;
+use aws_sdk_redshiftdata::types::{Field, SqlParameter};
 use base64::Engine;
 
 use crate::aws::{AwsFailure, RetryPolicy, retry_transient};
@@ -107,10 +107,19 @@ impl DataApi {
         format!("redshift {}, database {}", self.connection.describe(), self.database)
     }
 
-    /// Submits one statement; returns its id.
-    pub(super) async fn execute(&self, sql: &str, name: &str) -> Result<String, AwsFailure> {
+    /// Submits one statement, its `:name` placeholders filled by `parameters`; returns its id.
+    pub(super) async fn execute_with(
+        &self,
+        sql: &str,
+        name: &str,
+        parameters: &[SqlParameter],
+    ) -> Result<String, AwsFailure> {
+        let parameters = (!parameters.is_empty()).then(|| parameters.to_vec());
         retry_transient(PATIENCE, "ExecuteStatement", || async {
-            let request = connected!(self.client.execute_statement(), self).sql(sql).statement_name(name);
+            let request = connected!(self.client.execute_statement(), self)
+                .sql(sql)
+                .statement_name(name)
+                .set_parameters(parameters.clone());
             let output = request.send().await.map_err(|e| AwsFailure::from_sdk(&e))?;
             output.id.ok_or_else(|| missing("ExecuteStatement", "Id"))
         })
@@ -164,6 +173,12 @@ impl DataApi {
 
     /// Every row of a finished statement's result (`<batch id>:<n>` for a sub-statement).
     pub(super) async fn result(&self, id: &str) -> Result<Rows, AwsFailure> {
+        Ok(self.result_table(id).await?.1)
+    }
+
+    /// [`DataApi::result`] with the result's column names (`ColumnMetadata`, on every page).
+    pub(super) async fn result_table(&self, id: &str) -> Result<(Vec<String>, Rows), AwsFailure> {
+        let mut columns = Vec::new();
         let mut rows = Rows::new();
         let mut next_token: Option<String> = None;
         loop {
@@ -173,12 +188,16 @@ impl DataApi {
                 request.send().await.map_err(|e| AwsFailure::from_sdk(&e))
             })
             .await?;
+            if columns.is_empty() {
+                columns =
+                    page.column_metadata().iter().map(|c| c.name().unwrap_or_default().to_owned()).collect();
+            }
             rows.extend(
                 page.records().iter().map(|record| record.iter().map(field_text).collect::<Vec<_>>()),
             );
             next_token = page.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
             if next_token.is_none() {
-                return Ok(rows);
+                return Ok((columns, rows));
             }
         }
     }
@@ -196,13 +215,23 @@ impl DataApi {
     /// Runs one read-only statement to its end and returns its rows; a FAILED statement's
     /// error is the `Err` text.
     pub(super) async fn query(&self, sql: &str, name: &str) -> Result<Rows, QueryError> {
-        let id = self.execute(sql, name).await.map_err(QueryError::Call)?;
+        Ok(self.query_table(sql, name, &[]).await?.1)
+    }
+
+    /// [`DataApi::query`] with `parameters` for its placeholders, returning the column names too.
+    pub(super) async fn query_table(
+        &self,
+        sql: &str,
+        name: &str,
+        parameters: &[SqlParameter],
+    ) -> Result<(Vec<String>, Rows), QueryError> {
+        let id = self.execute_with(sql, name, parameters).await.map_err(QueryError::Call)?;
         let mut delay = FIRST_POLL;
         loop {
             tokio::time::sleep(delay).await;
             let state = self.describe_statement(&id).await.map_err(QueryError::Call)?.overall;
             match state.phase {
-                Phase::Finished => return self.result(&id).await.map_err(QueryError::Call),
+                Phase::Finished => return self.result_table(&id).await.map_err(QueryError::Call),
                 Phase::Failed | Phase::Aborted => {
                     return Err(QueryError::Failed(
                         state.error.unwrap_or_else(|| "the statement was aborted".into()),

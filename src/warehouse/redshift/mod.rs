@@ -13,6 +13,7 @@ mod batch;
 mod data_api;
 mod load_errors;
 mod plan;
+mod preview;
 mod pushdown_sql;
 mod runs;
 pub mod sql;
@@ -23,8 +24,9 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsConnection;
-use crate::config::RedshiftConfig;
+use crate::config::{RedshiftConfig, TableConfig};
 use crate::contract::events::EventKind;
+use crate::contract::{PageRequest, RowPage};
 use crate::retry::{RetryAccount, RetryLoop, RetryPolicy, Retryable};
 use crate::warehouse::runner::{self, StatementReporter};
 use crate::warehouse::{
@@ -96,6 +98,14 @@ impl Warehouse for RedshiftWarehouse {
         let LoadCall { request, events, cancel } = call;
         // Boxed: the batch's future nests deep enough to overflow the compiler's layout limit.
         runner::recorded(events, |reporter| Box::pin(self.load_batch(request, reporter, cancel))).await
+    }
+
+    async fn preview(
+        &self,
+        table: &TableConfig,
+        page: &PageRequest,
+    ) -> Result<Option<RowPage>, WarehouseError> {
+        preview::read_page(&self.api, table, page).await
     }
 }
 

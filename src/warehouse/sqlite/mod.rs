@@ -21,6 +21,7 @@ mod line;
 mod load;
 pub mod names;
 mod plan;
+mod preview;
 mod runs;
 pub mod sql;
 #[cfg(test)]
@@ -36,7 +37,8 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::runtime::Handle;
 
-use crate::config::TargetTable;
+use crate::config::{TableConfig, TargetTable};
+use crate::contract::{PageRequest, RowPage};
 use crate::retry::RetryPolicy;
 use crate::warehouse::runner;
 use crate::warehouse::{
@@ -144,5 +146,18 @@ impl Warehouse for SqliteWarehouse {
             load::run(self, plan::steps(request), job).await
         })
         .await
+    }
+
+    /// Read on a connection of its own (not the shared reader): a page never queues behind a
+    /// commit-record read, nor one behind it.
+    async fn preview(
+        &self,
+        table: &TableConfig,
+        page: &PageRequest,
+    ) -> Result<Option<RowPage>, WarehouseError> {
+        let (path, table, page) = (self.path.clone(), table.clone(), page.clone());
+        tokio::task::spawn_blocking(move || preview::read_page(&path, &table, &page))
+            .await
+            .map_err(task_failed)?
     }
 }
