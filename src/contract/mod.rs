@@ -5,7 +5,8 @@
 //! - [`events`]: the run events every front end renders;
 //! - [`staged`]: the staged-file format between the stage and the load step;
 //! - [`StatementRecord`]: a load's statement as it ran, returned by the load and journaled;
-//! - the export spec, status and clock the events carry, the sync mode, and [`RunRequest`].
+//! - the export spec, status and clock the events carry, the sync mode, and [`RunRequest`];
+//! - [`pricing`]: AWS's export list prices and the run cost estimate events and journals carry.
 
 pub mod events;
 pub mod exit;
@@ -13,6 +14,7 @@ mod export;
 mod gap;
 mod key_type;
 mod mode;
+pub mod pricing;
 mod run_request;
 mod stage_rules;
 pub mod staged;
@@ -23,6 +25,7 @@ pub use export::{ExportDescription, ExportSpec, ExportStatus, PlanOptions, Sourc
 pub use gap::AcceptedGap;
 pub use key_type::ExpectedKeyType;
 pub use mode::{Mode, ViewType};
+pub use pricing::CostEstimate;
 pub use run_request::RunRequest;
 pub use stage_rules::StageRules;
 pub use statement::StatementRecord;
