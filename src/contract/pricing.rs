@@ -93,7 +93,18 @@ pub struct CostEstimate {
     pub assumption: String,
 }
 
+/// `usd` is never NaN: it is a sum of products of finite byte counts and range-checked prices.
+impl Eq for CostEstimate {}
+
 impl CostEstimate {
+    /// `estimated export cost $0.0010 (incremental export, …)`, or why there is no figure.
+    pub fn line(&self) -> String {
+        match self.usd {
+            Some(_) => format!("estimated export cost {} ({})", self.usd_text(), self.assumption),
+            None => format!("export cost not estimated: {}", self.assumption),
+        }
+    }
+
     /// `$0.0010`, `$12.34`, or `price unknown`.
     pub fn usd_text(&self) -> String {
         self.usd.map_or_else(|| "price unknown".to_owned(), usd)
