@@ -65,7 +65,7 @@ pub struct RunCost {
 }
 
 /// What a table's runs of the last 30 days cost.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct WindowTotal {
     /// USD of the priced runs that started in the window.
     pub usd: f64,
@@ -95,6 +95,8 @@ pub fn last_30_days(runs: &[RunCost], now: DateTime<Utc>) -> WindowTotal {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Projection {
     pub usd: f64,
+    /// The table's `every`, in seconds.
+    pub every_seconds: u64,
     /// Runs 30 days hold at the table's `every`.
     pub runs: f64,
     /// The mean estimate of the recent runs it rests on.
@@ -104,11 +106,19 @@ pub struct Projection {
 }
 
 /// The projection for a table synced `every` in `mode`: the mean of its newest priced runs of
-/// that mode (a first full sync says nothing of the incremental runs after it) times the runs
-/// 30 days hold. `None` without a schedule or a priced run to average.
-pub fn projection(every: Option<Duration>, mode: Mode, runs: &[RunCost]) -> Option<Projection> {
+/// that mode in the last 30 days (a first full sync says nothing of the incremental runs after
+/// it, and last month's table size little of today's) times the runs 30 days hold. `None`
+/// without a schedule or a priced run to average.
+pub fn projection(
+    every: Option<Duration>,
+    mode: Mode,
+    runs: &[RunCost],
+    now: DateTime<Utc>,
+) -> Option<Projection> {
     let every = every.filter(|every| !every.is_zero())?;
-    let mut newest: Vec<&RunCost> = runs.iter().filter(|run| run.mode == mode && run.usd.is_some()).collect();
+    let recent = |run: &&RunCost| run.started_at > now - WINDOW && run.started_at <= now;
+    let mut newest: Vec<&RunCost> =
+        runs.iter().filter(recent).filter(|run| run.mode == mode && run.usd.is_some()).collect();
     newest.sort_by_key(|run| std::cmp::Reverse(run.started_at));
     newest.truncate(PROJECTION_SAMPLE);
     if newest.is_empty() {
@@ -117,7 +127,13 @@ pub fn projection(every: Option<Duration>, mode: Mode, runs: &[RunCost]) -> Opti
     let mean = newest.iter().filter_map(|run| run.usd).sum::<f64>() / newest.len() as f64;
     let window = WINDOW.to_std().expect("30 days is positive");
     let runs = window.as_secs_f64() / every.as_secs_f64();
-    Some(Projection { usd: mean * runs, runs, mean_run_usd: mean, sample: newest.len() })
+    Some(Projection {
+        usd: mean * runs,
+        every_seconds: every.as_secs(),
+        runs,
+        mean_run_usd: mean,
+        sample: newest.len(),
+    })
 }
 
 /// `$0.0420 over 30 days (12 runs)` for people.
@@ -238,9 +254,10 @@ mod tests {
             run(2, Mode::Incremental, Some(0.004)),
             run(3, Mode::Full, Some(9.0)),
             run(4, Mode::Incremental, None),
+            run(40 * 24, Mode::Incremental, Some(7.0)),
         ];
-        assert_eq!(projection(None, Mode::Incremental, &runs), None);
-        let hourly = projection(Some(Duration::from_secs(3600)), Mode::Incremental, &runs).unwrap();
+        assert_eq!(projection(None, Mode::Incremental, &runs, at(12)), None);
+        let hourly = projection(Some(Duration::from_secs(3600)), Mode::Incremental, &runs, at(12)).unwrap();
         assert_eq!(hourly.sample, 2);
         assert!((hourly.runs - 720.0).abs() < 1e-9);
         assert!((hourly.usd - 0.003 * 720.0).abs() < 1e-9, "{hourly:?}");
@@ -248,6 +265,6 @@ mod tests {
             projection_text(&hourly),
             "~$2.16 per 30 days (720 runs × $0.0030 mean of the last 2 runs)"
         );
-        assert_eq!(projection(Some(Duration::from_secs(60)), Mode::Incremental, &[]), None);
+        assert_eq!(projection(Some(Duration::from_secs(60)), Mode::Incremental, &[], at(12)), None);
     }
 }

@@ -140,10 +140,13 @@ mod tests {
                 upserts: 7,
                 deletes: 2,
                 billed_bytes: 10_000_000,
+                cost: None,
             }),
             last_success_at: Some(Utc.with_ymd_and_hms(2026, 12, 1, 10, 6, 0).unwrap()),
             next_due_at: None,
             failures_total: 4,
+            cost_30d: Default::default(),
+            projected_30d: None,
             problems: Vec::new(),
             read_error: None,
         }
