@@ -78,6 +78,8 @@ pub(super) struct TableEntry {
     /// The demo source: its times (watermark, export windows) are on its simulated clock, not
     /// the wall clock, and the console says so wherever they stand beside real times.
     pub demo: bool,
+    /// The table's `every`, for its 30-day cost projection.
+    pub every: Option<std::time::Duration>,
 }
 
 impl TableEntry {
@@ -98,7 +100,22 @@ impl TableEntry {
             peeking: false,
             peeked_watermark: None,
             demo: matches!(config.source, crate::config::SourceConfig::Demo),
+            every: config.every,
         }
+    }
+
+    /// What 30 days of this table's schedule would cost, from its cadence and the estimates of
+    /// its recent runs (docs/cost.md); `None` without `every` or a priced run.
+    pub(super) fn projected_cost(&self, now: DateTime<Utc>) -> Option<crate::cost::Projection> {
+        let runs: Vec<crate::cost::RunCost> = self
+            .history
+            .iter()
+            .filter_map(|j| {
+                let usd = j.cost.as_ref()?.usd;
+                Some(crate::cost::RunCost { started_at: j.started_at, mode: j.mode, usd })
+            })
+            .collect();
+        crate::cost::projection(self.every, self.mode, &runs, now)
     }
 
     /// A journal read as a run model, with this table's target filled in (journals do not
