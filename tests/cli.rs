@@ -95,7 +95,10 @@ fn quiet_prints_the_summary_only_when_nothing_fails() {
     assert_eq!(lines.len(), 3, "{lines:#?}");
     assert!(lines[..2].iter().all(|l| l.starts_with("OK      ")), "{lines:#?}");
     assert!(lines[..2].iter().all(|l| l.contains("; estimated export cost $")), "{lines:#?}");
-    assert!(lines[2].starts_with("note: export cost estimates cover DynamoDB's export charges"), "{lines:#?}");
+    assert!(
+        lines[2].starts_with("note: export cost estimates cover DynamoDB's export charges"),
+        "{lines:#?}"
+    );
 }
 
 #[test]
