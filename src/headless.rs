@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Mode;
-use crate::contract::AcceptedGap;
 use crate::contract::PlanOptions;
+use crate::contract::{AcceptedGap, CostEstimate};
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
 use crate::signals::Signals;
@@ -51,6 +51,8 @@ pub struct TableResult {
     pub result: Result<RunOutcome, FailureSummary>,
     /// Gaps between exports the run applied knowingly (`--accept-gap`).
     pub accepted_gaps: Vec<AcceptedGap>,
+    /// What the run's exports cost, when it got that far.
+    pub cost: Option<CostEstimate>,
 }
 
 /// A failure as the summary line reports it.
@@ -108,6 +110,7 @@ pub async fn run(
                     skipped: false,
                 }),
                 accepted_gaps: Vec::new(),
+                cost: None,
             }),
         }
     }
@@ -131,11 +134,13 @@ pub async fn run(
             }),
         };
         let accepted_gaps = printer.gaps.remove(&handle.run_id).unwrap_or_default();
+        let cost = printer.costs.remove(&handle.run_id);
         results.push(TableResult {
             table: handle.table,
             run_id: handle.run_id,
             result: outcome,
             accepted_gaps,
+            cost,
         });
     }
     stop_watch.abort();
@@ -187,14 +192,18 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
             if !result.accepted_gaps.is_empty() {
                 line["accepted_gaps"] = serde_json::json!(result.accepted_gaps);
             }
+            if let Some(cost) = &result.cost {
+                line["cost"] = serde_json::json!(cost);
+            }
             let _ = writeln!(out, "{line}");
             continue;
         }
         let line = match &result.result {
             Ok(RunOutcome::Committed { watermark, upserts, deletes, target_rows }) => format!(
-                "{}{}",
+                "{}{}{}",
                 lines::committed(&result.table, *watermark, *upserts, *deletes, *target_rows),
-                gaps_text(&result.accepted_gaps)
+                gaps_text(&result.accepted_gaps),
+                result.cost.as_ref().map_or_else(String::new, |cost| format!("; {}", cost.line()))
             ),
             Ok(RunOutcome::UpToDate { reason, .. }) => {
                 format!("OK      {}: up to date ({reason})", result.table)
@@ -207,6 +216,9 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
             ),
         };
         let _ = writeln!(out, "{line}");
+    }
+    if !json && results.iter().any(|r| r.cost.is_some() && r.result.is_ok()) {
+        let _ = writeln!(out, "{}", lines::COST_FOOTNOTE);
     }
 }
 
@@ -227,17 +239,30 @@ struct Printer {
     last_progress: BTreeMap<String, DateTime<Utc>>,
     /// Accepted gaps by run id, for the closing summary.
     gaps: BTreeMap<String, Vec<AcceptedGap>>,
+    /// Cost estimates by run id, for the closing summary.
+    costs: BTreeMap<String, CostEstimate>,
 }
 
 impl Printer {
     fn new(json: bool, verbosity: Verbosity) -> Printer {
-        Printer { json, verbosity, last_progress: BTreeMap::new(), gaps: BTreeMap::new() }
+        Printer {
+            json,
+            verbosity,
+            last_progress: BTreeMap::new(),
+            gaps: BTreeMap::new(),
+            costs: BTreeMap::new(),
+        }
     }
 
     fn print(&mut self, event: &RunEvent, out: &mut (dyn Write + Send)) {
         if let EventKind::GapAccepted { from, to } = &event.kind {
             let gap = AcceptedGap { from: *from, to: *to };
             self.gaps.entry(event.run_id.clone()).or_default().push(gap);
+        }
+        if let EventKind::CostEstimated { usd, billed_bytes, assumption } = &event.kind {
+            let estimate =
+                CostEstimate { usd: *usd, billed_bytes: *billed_bytes, assumption: assumption.clone() };
+            self.costs.insert(event.run_id.clone(), estimate);
         }
         if self.json {
             let _ = writeln!(out, "{}", serde_json::to_string(event).expect("events always serialize"));
@@ -280,6 +305,7 @@ mod tests {
             run_id: "r1".into(),
             result: Ok(outcome),
             accepted_gaps: vec![AcceptedGap { from, to }],
+            cost: None,
         };
         let mut text = Vec::new();
         print_summary(std::slice::from_ref(&result), false, &mut text);
@@ -292,5 +318,78 @@ mod tests {
         print_summary(&[result], true, &mut json);
         let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(json["accepted_gaps"][0]["from"], "2026-01-14T10:18:50Z");
+    }
+
+    #[test]
+    fn the_summary_prices_a_run_with_its_assumption_and_says_once_what_is_left_out() {
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, 10, 0, 0).unwrap();
+        let cost = CostEstimate {
+            usd: Some(0.0009765625),
+            billed_bytes: 10 << 20,
+            assumption: "incremental export, 0.0098 GB processed at $0.10/GB (us-east-1 list price, \
+                         minimum 10 MB per export)"
+                .into(),
+        };
+        let committed = TableResult {
+            table: "orders".into(),
+            run_id: "r1".into(),
+            result: Ok(RunOutcome::Committed { watermark: at, upserts: 3, deletes: 1, target_rows: 2_000 }),
+            accepted_gaps: Vec::new(),
+            cost: Some(cost.clone()),
+        };
+        let unpriced = TableResult {
+            table: "events".into(),
+            run_id: "r2".into(),
+            cost: Some(CostEstimate {
+                usd: None,
+                billed_bytes: 10 << 20,
+                assumption: "price unknown for region eu-west-3: set export_price_incremental_per_gb in \
+                             [defaults] or the table"
+                    .into(),
+            }),
+            ..committed.clone()
+        };
+        let up_to_date = TableResult {
+            table: "customers".into(),
+            run_id: "r3".into(),
+            result: Ok(RunOutcome::UpToDate { watermark: Some(at), reason: "less than one window".into() }),
+            accepted_gaps: Vec::new(),
+            cost: None,
+        };
+        let results = [committed, unpriced, up_to_date];
+        let mut text = Vec::new();
+        print_summary(&results, false, &mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.matches("S3 requests and storage").count(), 1, "{text}");
+        insta::assert_snapshot!("summary_with_cost_text", text);
+        let mut json = Vec::new();
+        print_summary(&results, true, &mut json);
+        insta::assert_snapshot!("summary_with_cost_json", String::from_utf8(json).unwrap());
+
+        let mut printer = Printer::new(true, Verbosity::Normal);
+        let event = RunEvent {
+            run_id: "r1".into(),
+            table: "orders".into(),
+            at,
+            kind: EventKind::cost_estimated(&cost),
+        };
+        let mut line = Vec::new();
+        printer.print(&event, &mut line);
+        insta::assert_snapshot!("cost_estimated_event_json", String::from_utf8(line).unwrap());
+        assert_eq!(printer.costs.get("r1"), Some(&cost));
+    }
+
+    #[test]
+    fn a_summary_without_an_estimate_has_no_footnote() {
+        let result = TableResult {
+            table: "orders".into(),
+            run_id: "r1".into(),
+            result: Ok(RunOutcome::DryRun),
+            accepted_gaps: Vec::new(),
+            cost: None,
+        };
+        let mut text = Vec::new();
+        print_summary(&[result], false, &mut text);
+        assert!(!String::from_utf8(text).unwrap().contains("note:"));
     }
 }

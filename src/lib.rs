@@ -14,6 +14,7 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod contract;
+pub mod cost;
 pub mod ddb;
 pub mod headless;
 pub mod human;

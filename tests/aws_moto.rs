@@ -183,6 +183,19 @@ async fn connecting_resolves_the_table_and_checks_its_key() {
     );
 }
 
+/// `item_count_check` asks DescribeTable for the table's `ItemCount`.
+#[tokio::test]
+async fn the_table_item_count_is_describe_tables_item_count() {
+    let connection = moto_support::connection().await;
+    let name = dynamodb_table(&connection, false, 3).await;
+    let (config, table) = table_config(&name, "unused-bucket", "[\"pk\", \"sk\"]");
+    let source = source_for(&table, &config).await.unwrap();
+    let described = connection.dynamodb().describe_table().table_name(&name).send().await.unwrap();
+    let expected = described.table().and_then(|t| t.item_count()).map(|count| count as u64);
+    assert!(expected.is_some(), "moto answers DescribeTable with an ItemCount");
+    assert_eq!(source.table_item_count().await.unwrap(), expected);
+}
+
 /// (name, is_key, type) of each column.
 fn column_summary(table: &TableConfig) -> Vec<(String, bool, ColumnType)> {
     table.columns.iter().map(|column| (column.name.clone(), column.is_key, column.ty)).collect()

@@ -92,8 +92,13 @@ fn full_sync_lines(flags: &[&str]) -> Vec<String> {
 #[test]
 fn quiet_prints_the_summary_only_when_nothing_fails() {
     let lines = full_sync_lines(&["-q"]);
-    assert_eq!(lines.len(), 2, "{lines:#?}");
-    assert!(lines.iter().all(|l| l.starts_with("OK      ")), "{lines:#?}");
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines[..2].iter().all(|l| l.starts_with("OK      ")), "{lines:#?}");
+    assert!(lines[..2].iter().all(|l| l.contains("; estimated export cost $")), "{lines:#?}");
+    assert!(
+        lines[2].starts_with("note: export cost estimates cover DynamoDB's export charges"),
+        "{lines:#?}"
+    );
 }
 
 #[test]
@@ -112,8 +117,9 @@ fn quiet_still_prints_a_failure_and_what_to_do() {
 #[test]
 fn by_default_a_run_prints_its_start_plan_and_stage_changes_then_the_summary() {
     let lines = full_sync_lines(&[]);
-    // Per table: the start, the plan, seven stage changes; then one summary line per table.
-    assert_eq!(lines.len(), 2 * 9 + 2, "{lines:#?}");
+    // Per table: the start, the plan, seven stage changes; then one summary line per table and
+    // the note on what the cost estimates leave out.
+    assert_eq!(lines.len(), 2 * 9 + 2 + 1, "{lines:#?}");
     let stage_changes = lines.iter().filter(|l| l.contains(" stage: ")).count();
     assert_eq!(stage_changes, 2 * 7, "{lines:#?}");
     assert_eq!(lines.iter().filter(|l| l.contains(" plan: 1 export: full at ")).count(), 2, "{lines:#?}");

@@ -400,6 +400,40 @@ async fn a_run_killed_right_after_requesting_an_export_resumes_that_export_inste
     }
 }
 
+/// A run killed after its exports completed journaled their estimated cost; the run resuming it
+/// takes the estimate over, so every export is priced in exactly one journal (a 30-day total
+/// counts it once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_takes_over_the_cost_of_the_exports_it_reuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = fast_demo_config(dir.path());
+    let model = Model { warehouse: ModelWarehouse::Sqlite.prepare(&config_path, 3).await, config_path };
+    assert_eq!(model.run("full", None).status.code(), Some(0));
+    for fault in ["crash-after:exported", "crash-after:staged"] {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert_ne!(model.run("incremental", Some(fault)).status.code(), Some(0), "{fault} stops the run");
+        let recovered = model.run("incremental", None);
+        assert_eq!(recovered.status.code(), Some(0), "{fault}: {}", text(&recovered));
+    }
+    let runs = dir.path().join(".dynashift/bucket").join(TABLE).join("_state/runs");
+    let mut priced_arns = Vec::new();
+    for entry in std::fs::read_dir(&runs).unwrap() {
+        let journal: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        if journal["cost"].is_object() {
+            assert!(journal["cost"]["usd"].as_f64().is_some_and(|usd| usd > 0.0), "{journal}");
+            for export in journal["exports"].as_array().unwrap() {
+                priced_arns.push(export["export_arn"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let mut unique = priced_arns.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(priced_arns.len(), unique.len(), "an export priced in two journals: {priced_arns:#?}");
+    assert!(unique.len() >= 3, "the full export and both resumed runs' exports are priced: {unique:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_run_leaves_its_export_to_the_next_run_instead_of_requesting_another() {
     let dir = tempfile::tempdir().unwrap();

@@ -103,6 +103,9 @@ fn status_after_a_sync_and_after_a_forced_failure_and_reading_it_changes_nothing
         assert_eq!(entry["failures_total"], 0);
         assert_eq!(entry["healthy"], true);
         assert!(entry.get("next_due_at").is_none(), "no schedule, no invented due time");
+        assert!(entry["last_run"]["cost"]["usd"].as_f64().unwrap() > 0.0, "{entry}");
+        assert_eq!(entry["cost_30d"]["runs_priced"], 1, "{entry}");
+        assert!(entry.get("projected_30d").is_none(), "no schedule, no projection");
     }
 
     fail_customers(&config);
@@ -121,6 +124,7 @@ fn status_after_a_sync_and_after_a_forced_failure_and_reading_it_changes_nothing
     assert!(text.contains("customers (demo → customers): UNHEALTHY"), "{text}");
     assert!(text.contains("failed at stage staged: injected failure"), "{text}");
     assert!(text.contains("orders (demo → orders): healthy"), "{text}");
+    assert!(text.contains("  export cost   last run $"), "{text}");
     assert!(text.trim_end().ends_with("2 tables: 1 unhealthy"), "{text}");
 }
 

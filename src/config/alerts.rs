@@ -74,7 +74,8 @@ pub(super) fn read(root: &Section<'_, '_>) -> RawAlerts {
     }
 }
 
-fn boolean(section: &Section<'_, '_>, name: &str) -> Option<bool> {
+/// `true` or `false`; anything else is reported.
+pub(super) fn boolean(section: &Section<'_, '_>, name: &str) -> Option<bool> {
     let value = section.value(name)?;
     match value.get_ref() {
         DeValue::Boolean(flag) => Some(*flag),

@@ -10,7 +10,9 @@ use toml::Spanned;
 use super::defaults;
 use super::issues::Issues;
 use super::location::parse_bucket;
-use super::model::{FullLoad, IncrementalLoad, StoreLocation, TypeErrorPolicy, ViewType};
+use super::model::{
+    ExportAccounting, FullLoad, IncrementalLoad, PriceOverrides, StoreLocation, TypeErrorPolicy, ViewType,
+};
 use super::names::check_warehouse_name;
 use super::raw::{RawOverrides, SourceKind, Unmapped, written};
 
@@ -35,6 +37,7 @@ pub(super) struct Inherited {
     pub incremental_load: IncrementalLoad,
     /// `[defaults]`' `every`, with its span: its floor depends on each table's source.
     pub every: Option<Spanned<Duration>>,
+    pub accounting: ExportAccounting,
 }
 
 impl Inherited {
@@ -64,7 +67,20 @@ impl Inherited {
             full_load: written(&defaults.full_load).unwrap_or_default(),
             incremental_load: written(&defaults.incremental_load).unwrap_or_default(),
             every: defaults.every.clone(),
+            accounting: accounting(defaults, ExportAccounting::default()),
         }
+    }
+}
+
+/// The prices and the item count check `overrides` sets, over `inherited`.
+pub(super) fn accounting(overrides: &RawOverrides, inherited: ExportAccounting) -> ExportAccounting {
+    ExportAccounting {
+        prices: PriceOverrides {
+            full_per_gb: written(&overrides.export_price_full_per_gb).or(inherited.prices.full_per_gb),
+            incremental_per_gb: written(&overrides.export_price_incremental_per_gb)
+                .or(inherited.prices.incremental_per_gb),
+        },
+        item_count_check: overrides.item_count_check.unwrap_or(inherited.item_count_check),
     }
 }
 
@@ -136,5 +152,38 @@ mod tests {
         let messages: Vec<String> = issues.into_sorted().into_iter().map(|i| i.message).collect();
         assert_eq!(messages.len(), 2);
         assert!(messages[1].starts_with("item_column \"Item\" contains uppercase"), "{messages:?}");
+    }
+
+    #[test]
+    fn export_prices_and_the_item_count_check_inherit_and_override() {
+        use crate::config::testing::{config_from, refusals};
+        let config = config_from(
+            "[defaults]\nexport_price_full_per_gb = 0.12\nitem_count_check = true\n\
+             [[table]]\nname = \"orders\"\nkey = [\"pk\", \"sk\"]\nexport_price_incremental_per_gb = 0.2\n\
+             [[table]]\nname = \"customers\"\nkey = [\"customer_id\"]\nitem_count_check = false\n\
+             export_price_full_per_gb = 1\n",
+        );
+        let orders = config.tables[0].accounting;
+        assert_eq!(orders.prices, PriceOverrides { full_per_gb: Some(0.12), incremental_per_gb: Some(0.2) });
+        assert!(orders.item_count_check);
+        let customers = config.tables[1].accounting;
+        assert_eq!(customers.prices, PriceOverrides { full_per_gb: Some(1.0), incremental_per_gb: None });
+        assert!(!customers.item_count_check);
+        let plain =
+            config_from("[[table]]\nname = \"orders\"\nkey = [\"pk\", \"sk\"]\n").tables[0].accounting;
+        assert_eq!(plain, ExportAccounting::default(), "off and list prices unless asked");
+
+        let refused = refusals(
+            "[defaults]\nexport_price_full_per_gb = \"0.10\"\nitem_count_check = \"yes\"\n\
+             [[table]]\nname = \"orders\"\nkey = [\"pk\", \"sk\"]\nexport_price_incremental_per_gb = 25\n",
+        );
+        assert_eq!(refused.len(), 3, "{refused:#?}");
+        assert!(
+            refused.iter().any(|m| m.contains("`export_price_full_per_gb` in [defaults] must be a number"))
+        );
+        assert!(refused.iter().any(|m| m.contains("`item_count_check` in [defaults] must be true or false")));
+        assert!(
+            refused.iter().any(|m| m.contains("`export_price_incremental_per_gb` in table \"orders\" is 25"))
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::ExpectedKeyType;
+pub use crate::contract::pricing::PriceOverrides;
 pub use crate::contract::{Mode, ViewType};
 
 use super::path::AttrPath;
@@ -379,6 +380,18 @@ pub struct TableConfig {
     /// the table was described, else from the key column's written type; `None` (or an empty
     /// list) where nothing is known, and staging then only checks lines agree with each other.
     pub key_types: Vec<Option<ExpectedKeyType>>,
+    /// Export prices over the list price, and the item count check (docs/cost.md).
+    pub accounting: ExportAccounting,
+}
+
+/// What a table's exports cost and how their item count is checked: `export_price_full_per_gb`,
+/// `export_price_incremental_per_gb` and `item_count_check`, per table or in `[defaults]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ExportAccounting {
+    /// Prices that win over the list price of the table's region.
+    pub prices: PriceOverrides,
+    /// After a full export, warn when its item count is far from DescribeTable's `ItemCount`.
+    pub item_count_check: bool,
 }
 
 impl TableConfig {

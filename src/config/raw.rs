@@ -35,7 +35,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 19] = [
+const OVERRIDABLE_KEYS: [Key; 22] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -55,11 +55,14 @@ const OVERRIDABLE_KEYS: [Key; 19] = [
     Key::new("bucket_owner", "bucket_owner = \"123456789012\""),
     Key::new("sse", "sse = \"KMS\""),
     Key::new("sse_kms_key_id", "sse_kms_key_id = \"arn:aws:kms:us-east-1:123456789012:key/…\""),
+    Key::new("export_price_full_per_gb", "export_price_full_per_gb = 0.10"),
+    Key::new("export_price_incremental_per_gb", "export_price_incremental_per_gb = 0.10"),
+    Key::new("item_count_check", "item_count_check = true"),
 ];
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<26>(
+const TABLE_KEYS: &[Key] = &concat_keys::<29>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -170,6 +173,11 @@ pub(super) struct RawOverrides {
     /// How often `--watch` and the console sync the table; its floor depends on the source.
     pub every: Option<Spanned<Duration>>,
     pub aws: RawAws,
+    /// USD per GB of a full / an incremental export, over the list price (docs/cost.md).
+    pub export_price_full_per_gb: Option<Spanned<f64>>,
+    pub export_price_incremental_per_gb: Option<Spanned<f64>>,
+    /// Compare a full export's item count with DescribeTable's `ItemCount`.
+    pub item_count_check: Option<bool>,
 }
 
 /// AWS settings: the client's (any table's S3 bucket uses them) and the export request's.
@@ -276,8 +284,16 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         // The source's own floor (15 min for aws) is checked once the table's source is known.
         every: section.duration("every", Duration::from_secs(1)..=LONGEST_EVERY),
         aws: read_aws(section),
+        export_price_full_per_gb: section.number("export_price_full_per_gb", 0.0..=PRICE_CEILING),
+        export_price_incremental_per_gb: section
+            .number("export_price_incremental_per_gb", 0.0..=PRICE_CEILING),
+        item_count_check: super::alerts::boolean(section, "item_count_check"),
     }
 }
+
+/// The highest export price per GB tables.toml accepts: far above any list price, low enough to
+/// catch a price written in cents.
+const PRICE_CEILING: f64 = 10.0;
 
 fn read_aws(section: &Section<'_, '_>) -> RawAws {
     RawAws {
@@ -415,13 +431,14 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 19);
-        assert_eq!(TABLE_KEYS.len(), 26);
+        assert_eq!(DEFAULTS_KEYS.len(), 22);
+        assert_eq!(TABLE_KEYS.len(), 29);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "stage_memory_mb"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "incremental_load"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "endpoint_url"));
+        assert!(TABLE_KEYS.iter().any(|k| k.name == "item_count_check"));
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub(super) fn validate_table(
         full_load,
         incremental_load,
         every,
+        accounting: super::inherit::accounting(overrides, inherited.accounting),
     })
 }
 

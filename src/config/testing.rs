@@ -70,6 +70,7 @@ pub(crate) fn orders_table() -> TableConfig {
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
         key_types: Vec::new(),
+        accounting: crate::config::ExportAccounting::default(),
     }
 }
 

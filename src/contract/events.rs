@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::export::{ExportSpec, ExportStatus};
 use super::mode::Mode;
+use super::pricing::CostEstimate;
 
 /// The stages of a run, in order. The run journal records the last one reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -155,6 +156,14 @@ pub enum EventKind {
         billed_size_bytes: u64,
         data_files: usize,
     },
+    /// What the run's exports cost, estimated from their billed bytes and AWS's list price
+    /// ([`super::pricing`]); once the exports completed. `usd` is absent when no price is known
+    /// for the region, and `assumption` then says which key to set.
+    CostEstimated {
+        usd: Option<f64>,
+        billed_bytes: u64,
+        assumption: String,
+    },
     StagingStarted {
         files_total: u64,
         exports: usize,
@@ -220,6 +229,17 @@ pub enum EventKind {
         cause: String,
         hint: String,
     },
+}
+
+impl EventKind {
+    /// The `cost_estimated` event of `estimate`.
+    pub fn cost_estimated(estimate: &CostEstimate) -> EventKind {
+        EventKind::CostEstimated {
+            usd: estimate.usd,
+            billed_bytes: estimate.billed_bytes,
+            assumption: estimate.assumption.clone(),
+        }
+    }
 }
 
 /// One event of one run.

@@ -7,6 +7,7 @@
 //! - [`StatementRecord`]: a load's statement as it ran, returned by the load and journaled;
 //! - the export spec, status and clock the events carry, the sync mode, and [`RunRequest`];
 //! - [`RowPage`]: a page of a target's rows, read back for the console.
+//! - [`pricing`]: AWS's export list prices and the run cost estimate events and journals carry.
 
 pub mod events;
 pub mod exit;
@@ -14,6 +15,7 @@ mod export;
 mod gap;
 mod key_type;
 mod mode;
+pub mod pricing;
 mod rows;
 mod run_request;
 mod stage_rules;
@@ -25,6 +27,7 @@ pub use export::{ExportDescription, ExportSpec, ExportStatus, PlanOptions, Sourc
 pub use gap::AcceptedGap;
 pub use key_type::ExpectedKeyType;
 pub use mode::{Mode, ViewType};
+pub use pricing::CostEstimate;
 pub use rows::{PageRequest, PageStart, RowPage};
 pub use run_request::RunRequest;
 pub use stage_rules::StageRules;

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::contract::AcceptedGap;
+use crate::contract::{AcceptedGap, CostEstimate};
 use crate::human::{bytes, count, counted, counted_as, with_article};
 use crate::pipeline::events::{EventKind, RunOutcome, StatementStatus};
 
@@ -54,6 +54,7 @@ pub fn level_of(kind: &EventKind) -> Verbosity {
         | EventKind::ExportFound { .. }
         | EventKind::ExportPolled { .. }
         | EventKind::ExportCompleted { .. }
+        | EventKind::CostEstimated { .. }
         | EventKind::StagingStarted { .. }
         | EventKind::FileVerified { .. }
         | EventKind::StagingProgress { .. }
@@ -115,6 +116,9 @@ pub fn describe(kind: &EventKind, verbosity: Verbosity) -> Option<String> {
             counted(*data_files as u64, "data file"),
             bytes(*billed_size_bytes)
         ),
+        EventKind::CostEstimated { usd, billed_bytes, assumption } => {
+            CostEstimate { usd: *usd, billed_bytes: *billed_bytes, assumption: assumption.clone() }.line()
+        }
         EventKind::StagingStarted { files_total, exports } => format!(
             "staging {} from {}",
             counted(*files_total, "data file"),
@@ -205,6 +209,10 @@ fn plan(exports: &[crate::contract::ExportSpec], notes: &[String], verbose: bool
     }
     text
 }
+
+/// Said once under the summary lines when a run was priced (docs/cost.md).
+pub(super) const COST_FOOTNOTE: &str = "note: export cost estimates cover DynamoDB's export charges at list \
+    price; S3 requests and storage and Redshift Data API calls are small and not included (docs/cost.md)";
 
 /// The summary line of a committed run.
 pub(super) fn committed(

@@ -8,6 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::config::{Config, SourceConfig, TableConfig};
+use crate::contract::CostEstimate;
+use crate::cost::{self, Projection, RunCost, WindowTotal};
 use crate::pipeline::journal::RunJournal;
 use crate::pipeline::lock::{self, LeaseHolder};
 use crate::pipeline::{Engine, PipelineError, Stage};
@@ -52,6 +54,12 @@ pub struct TableHealth {
     pub next_due_at: Option<DateTime<Utc>>,
     /// Runs that failed, over the journals kept in the store.
     pub failures_total: u64,
+    /// What the runs that started in the last 30 days cost (estimates from their journals).
+    pub cost_30d: WindowTotal,
+    /// What 30 days of the table's `every` would cost at the mean of its recent runs; absent
+    /// without `every` or a priced run to average.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projected_30d: Option<Projection>,
     /// Why the table is unhealthy; empty when healthy.
     pub problems: Vec<String>,
     /// Why its state could not be read (then the fields above say nothing).
@@ -125,6 +133,10 @@ pub struct LastRun {
     pub deletes: u64,
     /// What DynamoDB billed for the run's exports (as DescribeExport reports it).
     pub billed_bytes: u64,
+    /// The run's estimated export cost (docs/cost.md); absent when it exported nothing or was
+    /// journaled before estimates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostEstimate>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,6 +210,7 @@ fn assess(config: &Config, table: &TableConfig, reading: Reading) -> TableHealth
         .chain(reading.commit.as_ref().map(|c| c.committed_at))
         .max();
     let failures_total = reading.journals.iter().filter(|j| j.failure.is_some()).count() as u64;
+    let (cost_30d, projected_30d) = costs(table, &reading.journals, Utc::now());
     let newest_start = reading.journals.iter().map(|j| j.started_at).max();
     let next_due_at = next_due(table, watermark.is_some(), newest_start, running.is_some(), Utc::now());
     let mut problems = Vec::new();
@@ -234,9 +247,28 @@ fn assess(config: &Config, table: &TableConfig, reading: Reading) -> TableHealth
         last_success_at,
         next_due_at,
         failures_total,
+        cost_30d,
+        projected_30d,
         problems,
         read_error: None,
     }
+}
+
+/// The 30-day total and projection from the runs' journaled estimates. Runs without one
+/// (nothing exported, or journaled before estimates) are not counted.
+fn costs(
+    table: &TableConfig,
+    journals: &[RunJournal],
+    now: DateTime<Utc>,
+) -> (WindowTotal, Option<Projection>) {
+    let runs: Vec<RunCost> = journals
+        .iter()
+        .filter_map(|j| {
+            let estimate = j.cost.as_ref()?;
+            Some(RunCost { started_at: j.started_at, mode: j.mode, usd: estimate.usd })
+        })
+        .collect();
+    (cost::last_30_days(&runs, now), cost::projection(table.every, table.mode, &runs, now))
 }
 
 /// When `table` is due next by its `every`, as `--watch` and the console schedule it (the same
@@ -292,6 +324,7 @@ fn last_run(journal: &RunJournal, commit: Option<&CommitRecord>) -> LastRun {
             .iter()
             .filter_map(|e| e.description.as_ref().and_then(|d| d.billed_size_bytes))
             .sum(),
+        cost: journal.cost.clone(),
     }
 }
 
@@ -310,6 +343,8 @@ fn unreadable(table: &TableConfig, err: &PipelineError) -> TableHealth {
         last_success_at: None,
         next_due_at: None,
         failures_total: 0,
+        cost_30d: WindowTotal::default(),
+        projected_30d: None,
         problems: vec![format!("cannot read its state: {err} ({})", err.hint())],
         read_error: Some(err.to_string()),
     }
@@ -479,5 +514,52 @@ mod tests {
             "{:?}",
             health.problems
         );
+    }
+
+    fn priced(mut journal: RunJournal, usd: Option<f64>) -> RunJournal {
+        let assumption = if usd.is_some() { "incremental export, …" } else { "price unknown for region x" };
+        journal.cost = Some(CostEstimate { usd, billed_bytes: 10 << 20, assumption: assumption.into() });
+        journal
+    }
+
+    #[test]
+    fn status_shows_the_last_run_s_cost_the_30_day_total_and_a_projection_for_a_schedule() {
+        let now = Utc::now();
+        let journals = vec![
+            priced(journal("r4", now - Duration::hours(1), Stage::Committed, false, true), Some(0.002)),
+            priced(journal("r3", now - Duration::hours(2), Stage::Committed, false, true), Some(0.004)),
+            priced(journal("r2", now - Duration::hours(3), Stage::Exported, true, true), None),
+            priced(journal("r1", now - Duration::days(40), Stage::Committed, false, true), Some(5.0)),
+            journal("r0", now - Duration::hours(4), Stage::Planned, false, true),
+        ];
+        let mut config = config();
+        let commit = Some(commit("r4", now - Duration::hours(1)));
+        let health = assess(&config, &config.tables[0], reading(commit.clone(), now, journals.clone()));
+        assert_eq!(health.last_run.as_ref().and_then(|r| r.cost.as_ref()).and_then(|c| c.usd), Some(0.002));
+        assert!((health.cost_30d.usd - 0.006).abs() < 1e-12, "{:?}", health.cost_30d);
+        assert_eq!((health.cost_30d.runs_priced, health.cost_30d.runs_unpriced), (2, 1));
+        assert_eq!(health.projected_30d, None, "no projection without every");
+
+        config.tables[0].every = Some(std::time::Duration::from_secs(3600));
+        let health = assess(&config, &config.tables[0], reading(commit, now, journals));
+        let projection = health.projected_30d.expect("a projection with every");
+        assert!((projection.usd - 0.003 * 720.0).abs() < 1e-9, "{projection:?}");
+        let mut text = Vec::new();
+        crate::monitor::status::print(std::slice::from_ref(&health), false, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains(
+                "  export cost   last run $0.0020 · $0.0060 over 30 days (2 runs, 1 run without a price)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  projected     ~$2.16 per 30 days (720 runs × $0.0030 mean of the last 2 runs) at every 1h00m\n"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&health).unwrap();
+        assert_eq!(json["cost_30d"]["runs_priced"], 2);
+        assert_eq!(json["projected_30d"]["every_seconds"], 3600);
+        assert_eq!(json["last_run"]["cost"]["usd"], 0.002);
     }
 }

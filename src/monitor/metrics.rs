@@ -69,6 +69,24 @@ const FAMILIES: &[Family] = &[
         value: |h| h.last_run.as_ref().map(|r| r.billed_bytes as f64),
     },
     Family {
+        name: "dynashift_last_run_export_cost_usd",
+        kind: "gauge",
+        help: "Estimated US dollars of the last run's exports at list price (absent: no estimate or no price; docs/cost.md).",
+        value: |h| h.last_run.as_ref().and_then(|r| r.cost.as_ref()).and_then(|c| c.usd),
+    },
+    Family {
+        name: "dynashift_export_cost_30d_usd",
+        kind: "gauge",
+        help: "Estimated US dollars of the exports of the runs started in the last 30 days (priced runs only).",
+        value: |h| Some(h.cost_30d.usd),
+    },
+    Family {
+        name: "dynashift_projected_export_cost_30d_usd",
+        kind: "gauge",
+        help: "What 30 days of the table's every would cost at the mean estimate of its recent runs (scheduled tables).",
+        value: |h| h.projected_30d.map(|p| p.usd),
+    },
+    Family {
         name: "dynashift_failures_total",
         kind: "counter",
         help: "Runs of the table that failed, counted from the run journals kept in the store.",
@@ -140,10 +158,23 @@ mod tests {
                 upserts: 7,
                 deletes: 2,
                 billed_bytes: 10_000_000,
+                cost: Some(crate::contract::CostEstimate {
+                    usd: Some(0.25),
+                    billed_bytes: 10_000_000,
+                    assumption: "a".into(),
+                }),
             }),
             last_success_at: Some(Utc.with_ymd_and_hms(2026, 12, 1, 10, 6, 0).unwrap()),
             next_due_at: None,
             failures_total: 4,
+            cost_30d: crate::cost::WindowTotal { usd: 1.5, runs_priced: 6, runs_unpriced: 0 },
+            projected_30d: Some(crate::cost::Projection {
+                usd: 180.0,
+                every_seconds: 3600,
+                runs: 720.0,
+                mean_run_usd: 0.25,
+                sample: 6,
+            }),
             problems: Vec::new(),
             read_error: None,
         }
@@ -163,6 +194,8 @@ mod tests {
         );
         assert!(text.contains("dynashift_last_run_billed_bytes{table=\"cus\\\"t\"} 10000000\n"), "{text}");
         assert!(text.contains("dynashift_last_run_duration_seconds{table=\"orders\"} 1.5\n"), "{text}");
+        assert!(text.contains("dynashift_last_run_export_cost_usd{table=\"orders\"} 0.25\n"), "{text}");
+        assert!(text.contains("dynashift_projected_export_cost_30d_usd{table=\"orders\"} 180\n"), "{text}");
     }
 
     #[test]

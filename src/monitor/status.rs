@@ -5,6 +5,9 @@
 //!
 //! A table with an `every` schedule also shows when it is due next (`next_due_at`), computed as
 //! `--watch` and the console compute it; a table without one has no such field.
+//!
+//! Each table shows its export cost: the last run's estimate, the total of the last 30 days and,
+//! with `every`, a 30-day projection (docs/cost.md).
 
 use std::io::Write;
 
@@ -13,6 +16,7 @@ use serde::Serialize;
 
 use super::health::{LastRun, RunResult, TableHealth, human};
 use crate::contract::exit::{EXIT_OK, EXIT_RUN_FAILED};
+use crate::cost;
 
 /// The version of the `--json` document; bumped only when a field changes meaning or goes away.
 pub const STATUS_VERSION: u32 = 1;
@@ -113,11 +117,34 @@ fn write_table(table: &TableHealth, out: &mut dyn Write) -> std::io::Result<()> 
     let success = table.last_success_at.map_or_else(|| "never".to_owned(), stamp);
     let failures = crate::human::counted(table.failures_total, "failed run");
     writeln!(out, "  last success  {success} · {failures} recorded")?;
+    writeln!(out, "  export cost   {}", cost_text(table))?;
+    if let Some(projection) = &table.projected_30d {
+        writeln!(
+            out,
+            "  projected     {} at every {}",
+            cost::projection_text(projection),
+            schedule_text(table)
+        )?;
+    }
     match table.next_due_at {
         Some(due) if due <= Utc::now() => writeln!(out, "  next due      now (due since {})", stamp(due)),
         Some(due) => writeln!(out, "  next due      {}", stamp(due)),
         None => Ok(()),
     }
+}
+
+/// `last run $0.0010 · $0.0420 over 30 days (12 runs)`: estimates (docs/cost.md).
+fn cost_text(table: &TableHealth) -> String {
+    let last = match table.last_run.as_ref().and_then(|run| run.cost.as_ref()) {
+        Some(cost) => format!("last run {}", cost.usd_text()),
+        None => "last run none".to_owned(),
+    };
+    format!("{last} · {}", cost::window_text(&table.cost_30d))
+}
+
+/// The cadence a projection assumes, as configured.
+fn schedule_text(table: &TableHealth) -> String {
+    table.projected_30d.map_or_else(String::new, |p| human(Duration::seconds(p.every_seconds as i64)))
 }
 
 fn last_run_text(run: &LastRun) -> String {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{Stage, StageCounts};
 use super::staged::StagedSet;
 use crate::config::{Mode, TableConfig};
-use crate::contract::{AcceptedGap, StatementRecord};
+use crate::contract::{AcceptedGap, CostEstimate, StatementRecord};
 use crate::source::{ExportDescription, ExportSpec};
 use crate::store::{ObjectStore, StoreError};
 
@@ -71,6 +71,11 @@ pub struct RunJournal {
     /// journals written before gaps could be accepted.
     #[serde(default)]
     pub accepted_gaps: Vec<AcceptedGap>,
+    /// What the run's exports cost (docs/cost.md), once they completed; absent from journals
+    /// written before estimates, from runs that exported nothing, and from an interrupted run
+    /// whose exports the run resuming it took over (so a 30-day total counts them once).
+    #[serde(default)]
+    pub cost: Option<CostEstimate>,
 }
 
 impl RunJournal {
@@ -101,6 +106,7 @@ impl RunJournal {
             resumable: false,
             config_fingerprint: None,
             accepted_gaps: Vec::new(),
+            cost: None,
         }
     }
 
@@ -162,6 +168,30 @@ mod tests {
         journal.accepted_gaps = vec![AcceptedGap { from, to: from + chrono::Duration::seconds(69) }];
         let again: RunJournal = serde_json::from_slice(&serde_json::to_vec(&journal).unwrap()).unwrap();
         assert_eq!(again.accepted_gaps, journal.accepted_gaps);
+    }
+
+    /// A journal as written before cost estimates (a literal, not one serialized today) reads with
+    /// no cost; a new one keeps its estimate.
+    #[test]
+    fn journals_written_before_cost_estimates_still_read() {
+        let old = r#"{"run_id":"r7","table":"orders","mode":"incremental",
+            "started_at":"2026-11-30T10:00:00Z","updated_at":"2026-11-30T10:01:00Z","stage":"committed",
+            "finished_at":"2026-11-30T10:01:00Z","previous_watermark":"2026-11-30T09:00:00Z",
+            "target_watermark":"2026-11-30T09:55:00Z","exports":[{"spec":{"type":"incremental",
+            "from":"2026-11-30T09:00:00Z","to":"2026-11-30T09:55:00Z","view_type":"NEW_AND_OLD_IMAGES"},
+            "client_token":"dynashift-r7-0","export_arn":"arn:aws:dynamodb:us-east-1:0:table/orders/export/1",
+            "description":null}],"stage_counts":null,"staged":null,"statements":[],"target_rows":12,
+            "failure":null,"note":null,"resumable":false,"config_fingerprint":"f","accepted_gaps":[]}"#;
+        let read: RunJournal = serde_json::from_str(old).unwrap();
+        assert_eq!((read.run_id.as_str(), read.cost.as_ref()), ("r7", None));
+
+        let mut journal = read;
+        let estimate = CostEstimate { usd: Some(0.001), billed_bytes: 10 << 20, assumption: "a".into() };
+        journal.cost = Some(estimate.clone());
+        let written = serde_json::to_value(&journal).unwrap();
+        assert_eq!(written["cost"]["billed_bytes"], 10 << 20);
+        let again: RunJournal = serde_json::from_value(written).unwrap();
+        assert_eq!(again.cost, Some(estimate));
     }
 
     /// The journal's statement entries keep their format now that they are the load's records.

@@ -11,6 +11,7 @@
 pub mod aws;
 pub mod demo;
 pub mod exports;
+pub mod item_count;
 pub mod layout;
 pub mod windows;
 
@@ -153,6 +154,13 @@ pub trait ExportSource: Send + Sync {
 
     /// The source's clock when it is not the wall clock (the demo's simulated one).
     async fn clock(&self) -> Result<Option<SourceClock>, SourceError> {
+        Ok(None)
+    }
+
+    /// How many items the table holds as the source counts them (DescribeTable's `ItemCount`:
+    /// approximate, see [`item_count`]), for `item_count_check`; `None` when the source cannot
+    /// tell (the `exports` source has no table to ask).
+    async fn table_item_count(&self) -> Result<Option<u64>, SourceError> {
         Ok(None)
     }
 }

@@ -35,6 +35,7 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
         key_types: Vec::new(),
+        accounting: crate::config::ExportAccounting::default(),
     }
 }
 

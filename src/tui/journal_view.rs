@@ -34,6 +34,7 @@ impl RunView {
             view.statements.push(statement_row(i + 1, total, statement));
         }
         view.end = end_of(journal);
+        view.cost = journal.cost.clone();
         if matches!(view.end, Some(RunEnd::Committed { .. })) {
             view.new_watermark = journal.target_watermark;
         }

@@ -226,6 +226,10 @@ fn exports_section(doc: &mut Doc, run: &RunView, demo: bool) {
             doc.indented(5, Tone::Dim, arn);
         }
     }
+    // The estimate with the assumption it rests on (docs/cost.md).
+    if let Some(cost) = &run.cost {
+        doc.field("Cost", Tone::Plain, &cost.line());
+    }
 }
 
 fn failure_fields(doc: &mut Doc, failure: &super::run_view::Failure) {
@@ -410,6 +414,30 @@ mod tests {
         assert!(failure.contains(MERGE_ERROR));
         assert!(failure.contains("Failed statement 4/4: merge upserts"));
         assert!(failure.contains("What to do\n  nothing was committed"));
+    }
+
+    #[test]
+    fn the_run_detail_shows_the_cost_estimate_with_its_assumption() {
+        let mut app = app(120, 40);
+        let mut script = Script::new("orders", "r1");
+        app.feed([script.started(Mode::Incremental, false)]);
+        let estimate = crate::contract::CostEstimate {
+            usd: Some(0.0009765625),
+            billed_bytes: 10 << 20,
+            assumption: "incremental export, 0.0098 GB processed at $0.10/GB (us-east-1 list price, \
+                         minimum 10 MB per export)"
+                .into(),
+        };
+        app.feed([script.event(crate::pipeline::EventKind::cost_estimated(&estimate))]);
+        app.feed(script.committed_run());
+        app.intent(Intent::Open);
+        let detail = text(&app, 200);
+        assert!(
+            detail.contains(
+                "Cost        estimated export cost $0.0010 (incremental export, 0.0098 GB processed"
+            ),
+            "{detail}"
+        );
     }
 
     #[test]

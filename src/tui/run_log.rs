@@ -80,6 +80,14 @@ pub(super) fn line_for(event: &RunEvent) -> Option<LogLine> {
             format::bytes(*billed_size_bytes),
             human::counted(*data_files as u64, "data file")
         )),
+        EventKind::CostEstimated { usd, billed_bytes, assumption } => info(
+            crate::contract::CostEstimate {
+                usd: *usd,
+                billed_bytes: *billed_bytes,
+                assumption: assumption.clone(),
+            }
+            .line(),
+        ),
         EventKind::StagingStarted { files_total, exports } => info(format!(
             "staging {} from {}",
             human::counted(*files_total, "data file"),

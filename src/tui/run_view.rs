@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::bounded::Bounded;
 use super::run_log::{self, LogLine};
 use crate::config::Mode;
-use crate::contract::{ExportSpec, ExportStatus};
+use crate::contract::{CostEstimate, ExportSpec, ExportStatus};
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 
 /// How many statement rows and log lines a run keeps (the newest win).
@@ -185,6 +185,8 @@ pub(super) struct RunView {
     pub new_watermark: Option<DateTime<Utc>>,
     pub end: Option<RunEnd>,
     pub log: Bounded<LogLine>,
+    /// What the run's exports cost, once estimated.
+    pub cost: Option<CostEstimate>,
 }
 
 impl RunView {
@@ -209,6 +211,7 @@ impl RunView {
             new_watermark: None,
             end: None,
             log: Bounded::new(MAX_ROWS),
+            cost: None,
         }
     }
 
@@ -335,6 +338,10 @@ impl RunView {
             EventKind::WatermarkAdvanced { from, to } => {
                 self.previous_watermark = *from;
                 self.new_watermark = Some(*to);
+            }
+            EventKind::CostEstimated { usd, billed_bytes, assumption } => {
+                let assumption = assumption.clone();
+                self.cost = Some(CostEstimate { usd: *usd, billed_bytes: *billed_bytes, assumption });
             }
             EventKind::RunFinished { result } => {
                 self.ended_at = Some(at);

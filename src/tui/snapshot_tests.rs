@@ -461,3 +461,55 @@ fn readme_key_table_matches_the_keymap() {
 fn readme_console_capture_matches_the_console() {
     check_asset("console.txt", &render(&running(120, 40, Script::loading)));
 }
+
+/// `journal` with an export cost estimate (`None`: its region has no price).
+fn priced(mut journal: RunJournal, usd: Option<f64>) -> RunJournal {
+    let assumption = match usd {
+        Some(_) => {
+            "incremental export, 0.0098 GB processed at $0.10/GB (us-east-1 list price, minimum 10 MB per export)"
+        }
+        None => {
+            "price unknown for region eu-west-3: set export_price_incremental_per_gb in [defaults] or the table"
+        }
+    };
+    journal.cost =
+        Some(crate::contract::CostEstimate { usd, billed_bytes: 10 << 20, assumption: assumption.into() });
+    journal
+}
+
+/// Orders synced every hour, its runs priced: the run header says the last run's cost and what
+/// 30 days of the schedule would cost, the history a cost per run (`?` for an unpriced one).
+fn priced_history(width: u16, height: u16) -> App {
+    let mut config = super::fixtures::config();
+    config.tables[0].every = Some(std::time::Duration::from_secs(3600));
+    let mut app = super::app::test_support::app_on(&config, width, height);
+    let newest = priced(committed_journal("20261124T170000Z-0a0b0c", t(17, 0, 0)), Some(0.0009765625));
+    app.apply([
+        status("orders", Some(t(17, 55, 0)), Some(newest.clone())),
+        Action::HistoryLoaded {
+            table: "orders".into(),
+            result: Ok(vec![
+                newest,
+                priced(failed_journal("20261124T160000Z-0d0e0f", t(16, 0, 0)), None),
+                priced(committed_journal("20261124T150000Z-0c0c0c", t(15, 0, 0)), Some(0.0029296875)),
+            ]),
+        },
+    ]);
+    app
+}
+
+#[test]
+fn the_run_header_and_history_show_costs_and_the_projection() {
+    let text = render(&priced_history(120, 40));
+    assert!(text.contains("cost ~$0.0010"), "{text}");
+    assert!(text.contains("cost ~$0.0010, ~$1.41/30d"), "{text}");
+    assert!(text.contains(" Cost"), "{text}");
+    assert!(text.contains("$0.0029") && text.contains(" ?"), "{text}");
+    insta::assert_snapshot!(text);
+
+    let unpriced = render(&idle(120, 40));
+    assert!(
+        !unpriced.contains(" Cost") && !unpriced.contains("cost ~"),
+        "no estimates, no column: {unpriced}"
+    );
+}

@@ -105,6 +105,20 @@ impl TableEntry {
         }
     }
 
+    /// What 30 days of this table's schedule would cost, from its cadence and the estimates of
+    /// its recent runs (docs/cost.md); `None` without `every` or a priced run.
+    pub(super) fn projected_cost(&self, now: DateTime<Utc>) -> Option<crate::cost::Projection> {
+        let runs: Vec<crate::cost::RunCost> = self
+            .history
+            .iter()
+            .filter_map(|j| {
+                let usd = j.cost.as_ref()?.usd;
+                Some(crate::cost::RunCost { started_at: j.started_at, mode: j.mode, usd })
+            })
+            .collect();
+        crate::cost::projection(self.config.every, self.mode, &runs, now)
+    }
+
     /// A journal read as a run model, with this table's target filled in (journals do not
     /// record it).
     pub(super) fn journal_view(&self, journal: &RunJournal) -> RunView {

@@ -79,7 +79,7 @@ impl Run<'_> {
     /// fresh load — the warehouse holds no commit of it (checked by `settle_interrupted_runs`).
     async fn resume(
         &mut self,
-        old: RunJournal,
+        mut old: RunJournal,
         previous: Option<DateTime<Utc>>,
     ) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
@@ -90,11 +90,15 @@ impl Run<'_> {
         self.journal.open_and_save(recovery::resumed_journal(ctx, &old, previous, &fingerprint)).await?;
         let reusable_staged = recovery::reusable_staged(ctx, &old, &fingerprint).await?;
         let known_arns: Vec<Option<String>> = old.exports.iter().map(|e| e.export_arn.clone()).collect();
+        // This run takes the exports' estimate over (resumed_journal copied it), so a 30-day
+        // total counts them once.
+        old.cost = None;
         recovery::close_interrupted(ctx, old, &format!("resumed by run {}", ctx.run_id)).await?;
 
         let staged = match reusable_staged {
             Some(staged) => {
                 self.journal.update(|journal| journal.staged = Some(staged.clone()));
+                self.report_carried_cost();
                 self.enter(Stage::Staged).await?;
                 staged
             }
@@ -209,6 +213,8 @@ impl Run<'_> {
                 entry.description = Some(description.clone());
             }
         });
+        self.report_cost(&descriptions);
+        self.check_item_count(&descriptions).await;
         self.enter(Stage::Exported).await?;
         Ok(descriptions)
     }

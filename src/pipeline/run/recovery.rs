@@ -43,6 +43,7 @@ pub(super) fn resumed_journal(
     }
     journal.target_watermark = old.target_watermark;
     journal.accepted_gaps = old.accepted_gaps.clone();
+    journal.cost = old.cost.clone();
     journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
     journal
 }

@@ -179,4 +179,8 @@ impl ExportSource for AwsSource {
         })?;
         describe::description_of(&export, self.requested_spec(export_arn).as_ref(), &self.destination)
     }
+
+    async fn table_item_count(&self) -> Result<Option<u64>, SourceError> {
+        table::item_count(&self.client, &self.table, &self.context, self.retry_policy).await
+    }
 }

@@ -39,6 +39,32 @@ pub(super) async fn resolve(
     context: &TableContext,
     policy: RetryPolicy,
 ) -> Result<ResolvedTable, SourceError> {
+    resolved_table(&describe(client, table, context, policy).await?, context)
+}
+
+/// The table's `ItemCount`, for `item_count_check`: approximate, "DynamoDB updates this value
+/// approximately every six hours" (DynamoDB API Reference, TableDescription,
+/// <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableDescription.html>).
+pub(super) async fn item_count(
+    client: &aws_sdk_dynamodb::Client,
+    table: &TableConfig,
+    context: &TableContext,
+    policy: RetryPolicy,
+) -> Result<Option<u64>, SourceError> {
+    Ok(item_count_of(&describe(client, table, context, policy).await?))
+}
+
+fn item_count_of(description: &TableDescription) -> Option<u64> {
+    description.item_count().map(|count| count.max(0) as u64)
+}
+
+/// DescribeTable, retried while transient.
+async fn describe(
+    client: &aws_sdk_dynamodb::Client,
+    table: &TableConfig,
+    context: &TableContext,
+    policy: RetryPolicy,
+) -> Result<TableDescription, SourceError> {
     let output = retry_transient(policy, "DescribeTable", || async {
         client
             .describe_table()
@@ -49,13 +75,12 @@ pub(super) async fn resolve(
     })
     .await
     .map_err(|failure| call_failed(Call::DescribeTable, context, failure))?;
-    let description = output.table.ok_or_else(|| {
+    output.table.ok_or_else(|| {
         SourceError::Other(format!(
             "DescribeTable of `{}` answered without a table description",
             context.table
         ))
-    })?;
-    resolved_table(&description, context)
+    })
 }
 
 fn resolved_table(
@@ -165,6 +190,14 @@ mod tests {
     fn a_description_without_an_arn_is_an_error() {
         let error = resolved_table(&description(None, vec![], vec![]), &context()).unwrap_err();
         assert!(error.to_string().contains("without the table's ARN"), "{error}");
+    }
+
+    #[test]
+    fn the_item_count_is_read_when_described() {
+        let described = description(Some(ARN), vec![], vec![]);
+        assert_eq!(item_count_of(&described), None);
+        let counted = TableDescription::builder().item_count(2_000).build();
+        assert_eq!(item_count_of(&counted), Some(2_000));
     }
 
     #[test]

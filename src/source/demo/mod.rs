@@ -151,6 +151,12 @@ impl ExportSource for DemoSource {
     async fn describe_export(&self, export_arn: &str) -> Result<ExportDescription, SourceError> {
         self.exporter.describe(export_arn).await
     }
+
+    /// The simulated table's size now: exact, where DynamoDB's is refreshed every few hours.
+    async fn table_item_count(&self) -> Result<Option<u64>, SourceError> {
+        let now = self.table.now().await?;
+        Ok(Some(self.table.items_at(now).await?.len() as u64))
+    }
 }
 
 /// The catalog table `table` configures, checking its key matches.

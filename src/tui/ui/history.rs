@@ -18,6 +18,11 @@ use crate::tui::theme::{Theme, Tone};
 
 /// Inner width from which the mode column is shown.
 const MODE_COLUMN: u16 = 44;
+/// Inner width from which the cost column is shown (when a run in view has an estimate); it
+/// takes the mode column's place when there is room for only one.
+const COST_COLUMN: u16 = 40;
+/// The cost column's width: `$0.0010`, `$1234.56`.
+const COST_WIDTH: u16 = 8;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus() == Pane::History && app.popup().is_none();
@@ -30,14 +35,24 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(span(theme, Tone::Dim, text)).block(block), area);
         return;
     };
-    let with_mode = area.width.saturating_sub(2) >= MODE_COLUMN;
     let visible = usize::from(area.height.saturating_sub(3)).max(1);
     let cursor = app.history_cursor();
     let range = cursor.visible_range(table.history.len(), visible);
-    // Started, Took and the spacing take 19 cells (and Mode 5 more); Result gets the rest.
-    let result_width = area.width.saturating_sub(2 + 19 + if with_mode { 5 } else { 0 });
+    let inner = area.width.saturating_sub(2);
+    let with_cost =
+        inner >= COST_COLUMN && table.history[range.clone()].iter().any(|journal| journal.cost.is_some());
+    let with_mode = inner >= MODE_COLUMN + if with_cost { COST_WIDTH + 1 } else { 0 };
+    // Started, Took and the spacing take 19 cells (and Mode 5, Cost 9 more); Result gets the rest.
+    let extra = if with_mode { 5 } else { 0 } + if with_cost { COST_WIDTH + 1 } else { 0 };
+    let result_width = area.width.saturating_sub(2 + 19 + extra);
     let short = result_width < 24;
-    let rows = table.history[range.clone()].iter().map(|journal| row(journal, theme, with_mode, short));
+    let rows = table.history[range.clone()].iter().map(|journal| {
+        let mut row = row(journal, theme, with_mode, short);
+        if with_cost {
+            row.push(Cell::from(cost_cell(journal)));
+        }
+        Row::new(row)
+    });
     let mut widths = vec![Constraint::Length(11)];
     let mut titles = vec!["Started"];
     if with_mode {
@@ -46,6 +61,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     widths.extend([Constraint::Fill(1), Constraint::Length(6)]);
     titles.extend(["Result", "Took"]);
+    if with_cost {
+        widths.push(Constraint::Length(COST_WIDTH));
+        titles.push("Cost");
+    }
     let history = Table::new(rows, widths)
         .header(Row::new(titles).style(theme.header))
         .block(block)
@@ -55,7 +74,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_stateful_widget(history, area, &mut TableState::new().with_selected(selected));
 }
 
-fn row<'a>(journal: &'a RunJournal, theme: &Theme, with_mode: bool, short: bool) -> Row<'a> {
+/// The run's estimated export cost (`?` when its region has no price), blank without one.
+fn cost_cell(journal: &RunJournal) -> String {
+    journal.cost.as_ref().map_or_else(String::new, |cost| match cost.usd {
+        Some(usd) => crate::contract::pricing::usd(usd),
+        None => "?".to_owned(),
+    })
+}
+
+fn row<'a>(journal: &'a RunJournal, theme: &Theme, with_mode: bool, short: bool) -> Vec<Cell<'a>> {
     let mut cells = vec![Cell::from(format::instant_short(journal.started_at))];
     if with_mode {
         cells.push(Cell::from(if journal.mode == Mode::Full { "full" } else { "incr" }));
@@ -77,7 +104,7 @@ fn row<'a>(journal: &'a RunJournal, theme: &Theme, with_mode: bool, short: bool)
     };
     let took = journal.finished_at.map(|end| format::duration(format::between(journal.started_at, end)));
     cells.extend([Cell::from(span(theme, tone, result)), Cell::from(took.unwrap_or_default())]);
-    Row::new(cells)
+    cells
 }
 
 /// A journal's outcome, without building the whole run model for every row.

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit_line, span};
+use crate::contract::pricing;
 use crate::human;
 use crate::tui::app::App;
 use crate::tui::format;
@@ -46,6 +47,15 @@ fn line(app: &App, theme: &Theme) -> Line<'static> {
     let took = format::duration(run.elapsed(app.now()));
     let timing = if run.end.is_some() { format!("took {took}") } else { took };
     spans.extend([sep(), span(theme, Tone::Plain, timing)]);
+    // Estimates (docs/cost.md): the run's export cost, and 30 days of the table's schedule.
+    let projected = table.projected_cost(app.now()).map(|p| format!("~{}/30d", pricing::usd(p.usd)));
+    let cost = match (run.cost.as_ref().map(|c| format!("cost ~{}", c.usd_text())), projected) {
+        (Some(cost), Some(projected)) => Some(format!("{cost}, {projected}")),
+        (cost, projected) => cost.or(projected),
+    };
+    if let Some(cost) = cost {
+        spans.extend([sep(), span(theme, Tone::Plain, cost)]);
+    }
     if let Some(RunEnd::Committed { upserts, deletes, target_rows, .. }) = &run.end {
         let summary =
             format!("{} → {}", format::loaded(*upserts, *deletes), human::counted(*target_rows, "row"));
