@@ -144,7 +144,7 @@ pub async fn run(
         });
     }
     stop_watch.abort();
-    print_summary(&results, request.json, out);
+    print_summary(&results, request.json, verbosity, out);
     let _ = out.flush();
     exit_code(&results)
 }
@@ -177,8 +177,9 @@ fn cancel_on_stop_signal(cancels: Vec<CancellationToken>) -> tokio::task::JoinHa
     })
 }
 
-/// The closing lines: one per table, failures last so the very last line names one.
-fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Send)) {
+/// The closing lines: one per table, failures last so the very last line names one. The cost
+/// footnote is left out at `-q`, whose output cron mails: errors and one line per table only.
+fn print_summary(results: &[TableResult], json: bool, verbosity: Verbosity, out: &mut (dyn Write + Send)) {
     let mut ordered: Vec<&TableResult> = results.iter().filter(|r| r.result.is_ok()).collect();
     ordered.extend(results.iter().filter(|r| r.result.is_err()));
     for result in ordered {
@@ -217,7 +218,8 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
         };
         let _ = writeln!(out, "{line}");
     }
-    if !json && results.iter().any(|r| r.cost.is_some() && r.result.is_ok()) {
+    let footnote = !json && verbosity > Verbosity::Quiet;
+    if footnote && results.iter().any(|r| r.cost.is_some() && r.result.is_ok()) {
         let _ = writeln!(out, "{}", lines::COST_FOOTNOTE);
     }
 }
@@ -308,14 +310,14 @@ mod tests {
             cost: None,
         };
         let mut text = Vec::new();
-        print_summary(std::slice::from_ref(&result), false, &mut text);
+        print_summary(std::slice::from_ref(&result), false, Verbosity::Normal, &mut text);
         let text = String::from_utf8(text).unwrap();
         assert!(
             text.contains("accepted gaps (--accept-gap), changes in no export: [2026-01-14 10:18:50.000Z"),
             "{text}"
         );
         let mut json = Vec::new();
-        print_summary(&[result], true, &mut json);
+        print_summary(&[result], true, Verbosity::Normal, &mut json);
         let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(json["accepted_gaps"][0]["from"], "2026-01-14T10:18:50Z");
     }
@@ -358,12 +360,16 @@ mod tests {
         };
         let results = [committed, unpriced, up_to_date];
         let mut text = Vec::new();
-        print_summary(&results, false, &mut text);
+        print_summary(&results, false, Verbosity::Normal, &mut text);
         let text = String::from_utf8(text).unwrap();
         assert_eq!(text.matches("S3 requests and storage").count(), 1, "{text}");
         insta::assert_snapshot!("summary_with_cost_text", text);
+        let mut quiet = Vec::new();
+        print_summary(&results, false, Verbosity::Quiet, &mut quiet);
+        let quiet = String::from_utf8(quiet).unwrap();
+        assert!(quiet.contains("estimated export cost") && !quiet.contains("note:"), "{quiet}");
         let mut json = Vec::new();
-        print_summary(&results, true, &mut json);
+        print_summary(&results, true, Verbosity::Normal, &mut json);
         insta::assert_snapshot!("summary_with_cost_json", String::from_utf8(json).unwrap());
 
         let mut printer = Printer::new(true, Verbosity::Normal);
@@ -389,7 +395,7 @@ mod tests {
             cost: None,
         };
         let mut text = Vec::new();
-        print_summary(&[result], false, &mut text);
+        print_summary(&[result], false, Verbosity::Normal, &mut text);
         assert!(!String::from_utf8(text).unwrap().contains("note:"));
     }
 }
