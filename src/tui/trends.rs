@@ -1,6 +1,6 @@
 //! Each table's trend over its last runs (the journals the history pane loaded): rows changed,
 //! how long each run took and how far behind the table was when it started, as sparklines.
-//! [`SERIES`] lists the charts; a new one (say, a run's cost) is one more line there.
+//! [`SERIES`] lists the charts; a new one is one more line there.
 
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ pub(super) const SERIES: &[Series] = &[
     Series { label: "rows", value: rows_changed, show: crate::human::count },
     Series { label: "took", value: took_seconds, show: seconds },
     Series { label: "lag", value: lag_at_start_seconds, show: seconds },
+    Series { label: "cost", value: cost_microdollars, show: dollars },
 ];
 
 /// One series over the runs, oldest first.
@@ -114,6 +115,18 @@ fn lag_at_start_seconds(journal: &RunJournal, context: &TrendContext) -> Option<
     Some(format::between(previous, start).as_secs())
 }
 
+/// The run's estimated export cost in millionths of a dollar; none when it was not priced (a run
+/// before estimates existed, or a region without a price).
+fn cost_microdollars(journal: &RunJournal, _: &TrendContext) -> Option<u64> {
+    let usd = journal.cost.as_ref()?.usd?;
+    Some((usd * 1e6).round() as u64)
+}
+
+/// `$0.0010`, `$1.41`: as the cost estimates read.
+fn dollars(micros: u64) -> String {
+    crate::contract::pricing::usd(micros as f64 / 1e6)
+}
+
 /// `42.0s`, `3m00s`, `2h05m`: as the console writes durations.
 fn seconds(secs: u64) -> String {
     format::duration(Duration::from_secs(secs))
@@ -147,11 +160,24 @@ mod tests {
         ];
         let trends = trends(&history, &WALL);
         let labels: Vec<&str> = trends.iter().map(|t| t.label).collect();
-        assert_eq!(labels, ["rows", "took", "lag"]);
+        assert_eq!(labels, ["rows", "took", "lag", "cost"]);
         assert_eq!(trends[0].values, [Some(1), None, Some(10)]);
         assert_eq!(trends[1].values, [Some(20), Some(5), Some(60)]);
         assert_eq!(trends[2].values, [Some(3600), None, Some(1800)]);
         assert_eq!((trends[1].last.as_deref(), trends[1].max.as_deref()), (Some("1m00s"), Some("1m00s")));
+    }
+
+    #[test]
+    fn cost_is_charted_where_the_run_was_priced() {
+        let estimate =
+            |usd| crate::contract::CostEstimate { usd, billed_bytes: 1, assumption: String::new() };
+        let mut history = [run(20, Some(1), 5, None), run(10, Some(1), 5, None), run(0, Some(1), 5, None)];
+        history[0].cost = Some(estimate(Some(0.0029)));
+        history[1].cost = Some(estimate(None));
+        let trends = trends(&history, &WALL);
+        let cost = trends.iter().find(|t| t.label == "cost").unwrap();
+        assert_eq!(cost.values, [None, None, Some(2900)]);
+        assert_eq!(cost.last.as_deref(), Some("$0.0029"));
     }
 
     #[test]
