@@ -269,8 +269,9 @@ impl Model {
         command.output().expect("run dynashift")
     }
 
-    /// Every stage boundary, and inside the load: after the COPY, after the commit record and
-    /// after the COMMIT, as numbered by this warehouse's incremental plan.
+    /// Every stage boundary, and inside the load: after the COPY, the reconciliation's counts
+    /// and check, the commit record and the COMMIT, as numbered by this warehouse's
+    /// incremental plan.
     fn crash_points(&self) -> Vec<CrashPoint> {
         std::thread::sleep(std::time::Duration::from_millis(300));
         let dry_run =
@@ -291,6 +292,8 @@ impl Model {
         let batch_commits = self.warehouse.commits_without_the_client();
         points.extend([
             CrashPoint::new(in_load(index_of("COPY ")), batch_commits),
+            CrashPoint::new(in_load(index_of("count the target and the staged keys")), batch_commits),
+            CrashPoint::new(in_load(index_of("check the target's row count")), batch_commits),
             CrashPoint::new(in_load(index_of("record run")), batch_commits),
         ]);
         if !batch_commits {

@@ -249,6 +249,25 @@ async fn an_incremental_load_must_continue_from_the_committed_watermark() {
 }
 
 #[tokio::test]
+async fn an_incremental_load_whose_rows_do_not_add_up_rolls_back_naming_the_numbers() {
+    let fixture = Fixture::new("pgw_reconcile").await;
+    seed_customers(&fixture).await;
+    let client = admin_client(&fixture.url).await;
+    client.batch_execute(testkit::behaviour::POSTGRES_GHOST_TRIGGER).await.unwrap();
+    let before = snapshot(&fixture).await;
+    let message = testkit::behaviour::an_incremental_load_whose_rows_do_not_add_up_is_rolled_back(
+        &fixture.warehouse,
+        fixture.store.clone(),
+    )
+    .await;
+    assert!(
+        message.contains("before 3 + new keys 2 − deleted keys present 1 = expected 4, but after the change the target holds 5 rows"),
+        "{message}"
+    );
+    assert_eq!(snapshot(&fixture).await, before, "the target and the watermark are as they were");
+}
+
+#[tokio::test]
 async fn two_loads_of_one_table_at_once_commit_one_after_the_other() {
     let fixture = Fixture::new("pgw_same_table_race").await;
     seed_customers(&fixture).await;

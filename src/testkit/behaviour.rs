@@ -164,3 +164,74 @@ pub async fn a_load_cancelled_during_the_copy_reports_the_copy_aborted(
     );
     assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
 }
+
+/// SQLite: a trigger on `customers` that adds a row `ghost` whenever `C8` is inserted — a
+/// change to the target besides the load's own, which the reconciliation must catch.
+pub const SQLITE_GHOST_TRIGGER: &str = "CREATE TRIGGER \"ghost\" AFTER INSERT ON \"customers\" \
+    WHEN NEW.\"customer_id\" = 'C8' BEGIN INSERT INTO \"customers\" (\"customer_id\") VALUES ('ghost'); END";
+
+/// PostgreSQL (and the Redshift stand-in, which runs on it): [`SQLITE_GHOST_TRIGGER`]'s trigger.
+pub const POSTGRES_GHOST_TRIGGER: &str = "CREATE FUNCTION ghost() RETURNS trigger LANGUAGE plpgsql AS $$ \
+    BEGIN IF NEW.customer_id = 'C8' THEN INSERT INTO customers (customer_id) VALUES ('ghost'); END IF; \
+    RETURN NULL; END $$; \
+    CREATE TRIGGER ghost AFTER INSERT ON customers FOR EACH ROW EXECUTE FUNCTION ghost();";
+
+/// An incremental load of [`three_customer_parts`] (delete `C1`, insert `C8` and `C9`) into a
+/// `customers` that holds `C1` and carries the ghost trigger (the caller arranges both, with
+/// [`SQLITE_GHOST_TRIGGER`] or [`POSTGRES_GHOST_TRIGGER`]): the target ends one row over
+/// `before + new keys − deleted keys present`, so the load fails at the reconciliation check
+/// and its commit record is not written. Returns the check's message, which the caller reads
+/// for its numbers (they depend on what it seeded); the caller proves the target unchanged.
+pub async fn an_incremental_load_whose_rows_do_not_add_up_is_rolled_back(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+) -> String {
+    let committed = warehouse.last_commit("customers").await.unwrap().expect("customers has a commit");
+    let table = customers_table();
+    let staged = stage_files(store.as_ref(), &table, "ghostly", &three_customer_parts()).await;
+    let mut request = request_for(table, Mode::Incremental, "ghostly");
+    request.staged = staged;
+    request.store = store;
+    request.previous_watermark = Some(committed.watermark);
+    request.watermark = committed.watermark + chrono::Duration::hours(1);
+    let message = failed_reconciliation(warehouse, &request).await;
+    assert!(message.contains("new keys 2 − deleted keys present 1"), "{message}");
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
+    message
+}
+
+/// A full load of `customers` (which must have a commit) whose staged set claims 3 upserts while
+/// its files hold 2: the target would hold 2 rows, not the 3 the export folded to, so the load
+/// fails at the reconciliation check and leaves the committed run in place. Returns the message.
+/// For warehouses whose COPY reads the staged files itself (Redshift): SQLite and PostgreSQL
+/// read them through dynashift, which refuses such a set at the COPY already.
+pub async fn a_full_load_short_of_the_exports_items_is_rolled_back(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+) -> String {
+    let committed = warehouse.last_commit("customers").await.unwrap().expect("customers has a commit");
+    let table = customers_table();
+    let parts = three_customer_parts()[1..].to_vec();
+    let mut staged = stage_files(store.as_ref(), &table, "short", &parts).await;
+    staged.upserts += 1;
+    let mut request = request_for(table, Mode::Full, "short");
+    request.staged = staged;
+    request.store = store;
+    request.previous_watermark = Some(committed.watermark);
+    request.watermark = committed.watermark + chrono::Duration::hours(1);
+    let message = failed_reconciliation(warehouse, &request).await;
+    assert!(message.contains("the export folded to 3 items, but the target holds 2 rows"), "{message}");
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
+    message
+}
+
+/// Loads `request`, which must fail at the reconciliation check; returns the check's message.
+async fn failed_reconciliation(warehouse: &dyn Warehouse, request: &LoadRequest) -> String {
+    let result = load_collecting(warehouse, request, &CancellationToken::new()).await.result;
+    let Err(WarehouseError::Statement { label, message, .. }) = result else {
+        panic!("a load whose counts do not add up must fail at a statement: {result:?}");
+    };
+    assert_eq!(label, crate::warehouse::reconcile::CHECK_LABEL, "{message}");
+    assert!(message.contains("rolled back"), "{message}");
+    message
+}

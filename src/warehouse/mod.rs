@@ -3,6 +3,7 @@
 
 pub mod plan_frame;
 pub mod postgres;
+pub mod reconcile;
 pub mod redshift;
 pub mod runner;
 pub mod shape;

@@ -14,6 +14,7 @@ mod data_api;
 mod load_errors;
 mod plan;
 mod pushdown_sql;
+mod reconcile_sql;
 mod runs;
 pub mod sql;
 

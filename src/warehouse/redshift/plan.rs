@@ -28,7 +28,10 @@ use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statemen
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
+use crate::warehouse::reconcile;
+
 use super::pushdown_sql;
+use super::reconcile_sql;
 use super::runs::{self, RunsShape};
 use super::sql::{self, CopySource, quoted_target};
 
@@ -53,6 +56,10 @@ pub(super) enum Role {
     GuardWatermark,
     /// Counts the target's rows; its result is the reconciliation.
     Count,
+    /// Selects the reconciliation's numbers, read back to explain a failed check.
+    ReconcileCounts,
+    /// Fails when the target's rows after the change are not the expected number.
+    GuardReconciled,
 }
 
 /// One statement of a load.
@@ -211,6 +218,26 @@ impl Dialect for Redshift<'_> {
                 ),
             ],
         }
+    }
+
+    fn count_before_change(&self, load: &Load) -> Vec<Step> {
+        let sql = reconcile_sql::count_before_change(load, None);
+        vec![Step::new(reconcile::COUNT_BEFORE_LABEL, sql, Role::Plain)]
+    }
+
+    fn check_reconciled(&self, load: &Load) -> Vec<Step> {
+        vec![
+            Step::new(
+                "read the reconciliation's numbers",
+                reconcile_sql::select_counts(load, None),
+                Role::ReconcileCounts,
+            ),
+            Step::new(
+                reconcile::CHECK_LABEL,
+                reconcile_sql::guard_reconciled(load, None),
+                Role::GuardReconciled,
+            ),
+        ]
     }
 
     fn record_run(&self, load: &Load) -> Statement<Role> {

@@ -19,7 +19,9 @@ use crate::config::{Mode, TargetTable};
 use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
-use super::names::{quoted_replacement, quoted_target};
+use crate::warehouse::reconcile::{self, Check};
+
+use super::names::{qualified_stage, quoted_replacement, quoted_target};
 use super::runs;
 use super::sql;
 
@@ -37,6 +39,10 @@ pub(super) enum Action {
     ExpectWatermark(Option<DateTime<Utc>>),
     /// Counts the target's rows (the reconciliation the load reports).
     Reconcile,
+    /// Reads `before`, `new_keys`, `deleted_present` for the reconciliation check.
+    CountBefore,
+    /// Fails unless the target's row count (the statement's one value) is what the check expects.
+    CheckReconciled(Check),
     /// Runs the statement's SQL (several statements) only when `needed`, a query of one
     /// boolean, says so: the in-place upgrade of a `dynashift_runs` written by an older version.
     Upgrade { needed: String },
@@ -125,6 +131,16 @@ impl Dialect for Sqlite {
             ],
             Mode::Full => replace_target(load),
         }
+    }
+
+    fn count_before_change(&self, load: &Load) -> Vec<Step> {
+        let sql = reconcile::count_before(&load.target, &qualified_stage(), &load.shape, None);
+        vec![Step::new(reconcile::COUNT_BEFORE_LABEL, sql, Action::CountBefore)]
+    }
+
+    fn check_reconciled(&self, load: &Load) -> Vec<Step> {
+        let sql = reconcile::count_target(&load.target, None);
+        vec![Step::new(reconcile::CHECK_LABEL, sql, Action::CheckReconciled(load.reconcile_check()))]
     }
 
     fn record_run(&self, load: &Load) -> Statement<Action> {

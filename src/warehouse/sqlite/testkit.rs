@@ -41,6 +41,13 @@ impl Fixture {
         Fixture { _dir: dir, store, warehouse }
     }
 
+    /// Runs `sql` on the warehouse file through a connection of its own (arranging what a test
+    /// needs beside the warehouse, such as a trigger).
+    pub(super) fn execute(&self, sql: &str) {
+        let path = self._dir.path().join("wh/warehouse.sqlite");
+        rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
+    }
+
     /// Writes `parts` (each a list of lines) as staged files and describes them; the counts
     /// are taken from the lines' ops, as the stage step counts them.
     pub(super) async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
