@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::defaults;
 use super::issues::Issues;
 use super::location::parse_bucket;
-use super::model::{FullLoad, IncrementalLoad, StoreLocation, TypeErrorPolicy, ViewType};
+use super::model::{Deletes, FullLoad, IncrementalLoad, StoreLocation, TypeErrorPolicy, ViewType};
 use super::names::check_warehouse_name;
 use super::raw::{RawOverrides, SourceKind, Unmapped, written};
 
@@ -35,6 +35,7 @@ pub(super) struct Inherited {
     pub incremental_load: IncrementalLoad,
     /// `[defaults]`' `every`, with its span: its floor depends on each table's source.
     pub every: Option<Spanned<Duration>>,
+    pub deletes: Deletes,
 }
 
 impl Inherited {
@@ -64,6 +65,7 @@ impl Inherited {
             full_load: written(&defaults.full_load).unwrap_or_default(),
             incremental_load: written(&defaults.incremental_load).unwrap_or_default(),
             every: defaults.every.clone(),
+            deletes: written(&defaults.deletes).unwrap_or_default(),
         }
     }
 }

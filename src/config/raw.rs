@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::issues::Issues;
-use super::model::{FullLoad, IncrementalLoad, Mode, TypeErrorPolicy, ViewType};
+use super::model::{Deletes, FullLoad, IncrementalLoad, Mode, TypeErrorPolicy, ViewType};
 use super::path::AttrPath;
 pub(super) use super::raw_warehouse::{RawRedshift, RawWarehouse, WarehouseKind};
 use super::raw_warehouse::{WAREHOUSE_KEYS, read_warehouse};
@@ -35,7 +35,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 19] = [
+const OVERRIDABLE_KEYS: [Key; 20] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -55,11 +55,12 @@ const OVERRIDABLE_KEYS: [Key; 19] = [
     Key::new("bucket_owner", "bucket_owner = \"123456789012\""),
     Key::new("sse", "sse = \"KMS\""),
     Key::new("sse_kms_key_id", "sse_kms_key_id = \"arn:aws:kms:us-east-1:123456789012:key/…\""),
+    Key::new("deletes", "deletes = \"soft\""),
 ];
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<26>(
+const TABLE_KEYS: &[Key] = &concat_keys::<28>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -69,6 +70,7 @@ const TABLE_KEYS: &[Key] = &concat_keys::<26>(
         Key::new("mode", "mode = \"incremental\""),
         Key::new("key", "key = [\"pk\", \"sk\"]"),
         Key::new("columns", "columns = [{ name = \"order_id\", path = \"pk\", type = \"varchar(64)\" }]"),
+        Key::new("history_target", "history_target = \"analytics.orders_history\""),
     ],
 );
 
@@ -169,6 +171,7 @@ pub(super) struct RawOverrides {
     pub incremental_load: Option<Spanned<IncrementalLoad>>,
     /// How often `--watch` and the console sync the table; its floor depends on the source.
     pub every: Option<Spanned<Duration>>,
+    pub deletes: Option<Spanned<Deletes>>,
     pub aws: RawAws,
 }
 
@@ -215,6 +218,7 @@ pub(super) struct RawTable {
     pub mode: Option<Spanned<Mode>>,
     pub key: Option<Spanned<Vec<Spanned<String>>>>,
     pub columns: Option<Spanned<Vec<RawColumn>>>,
+    pub history_target: Option<Spanned<String>>,
     pub overrides: RawOverrides,
 }
 
@@ -275,6 +279,7 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         ),
         // The source's own floor (15 min for aws) is checked once the table's source is known.
         every: section.duration("every", Duration::from_secs(1)..=LONGEST_EVERY),
+        deletes: section.choice("deletes", &[("hard", Deletes::Hard), ("soft", Deletes::Soft)]),
         aws: read_aws(section),
     }
 }
@@ -341,6 +346,7 @@ fn read_table(section: &Section<'_, '_>) -> RawTable {
         mode: section.choice("mode", &[("full", Mode::Full), ("incremental", Mode::Incremental)]),
         key: section.strings("key"),
         columns: read_columns(section),
+        history_target: section.string("history_target"),
         overrides: read_overrides(section),
     }
 }
@@ -415,8 +421,8 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 19);
-        assert_eq!(TABLE_KEYS.len(), 26);
+        assert_eq!(DEFAULTS_KEYS.len(), 20);
+        assert_eq!(TABLE_KEYS.len(), 28);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "stage_memory_mb"));

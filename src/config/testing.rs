@@ -69,6 +69,8 @@ pub(crate) fn orders_table() -> TableConfig {
         full_load: FullLoad::Staged,
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
+        deletes: crate::config::Deletes::Hard,
+        history_target: None,
         key_types: Vec::new(),
     }
 }

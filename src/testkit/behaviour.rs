@@ -235,3 +235,74 @@ async fn failed_reconciliation(warehouse: &dyn Warehouse, request: &LoadRequest)
     assert!(message.contains("rolled back"), "{message}");
     message
 }
+
+/// `customers` with `deletes = "soft"`.
+pub fn soft_customers_table() -> crate::config::TableConfig {
+    crate::config::TableConfig { deletes: crate::config::Deletes::Soft, ..customers_table() }
+}
+
+/// Stages `parts` for `customers` (soft) and loads them in `mode`, continuing from the committed
+/// watermark one hour on (the first load at 2024-05-01T00:00:00Z).
+async fn sync_soft(
+    warehouse: &dyn Warehouse,
+    store: &Arc<dyn ObjectStore>,
+    mode: Mode,
+    run_id: &str,
+    parts: &[Vec<String>],
+) -> Result<LoadReport, WarehouseError> {
+    let table = soft_customers_table();
+    let staged = stage_files(store.as_ref(), &table, run_id, parts).await;
+    let mut request = request_for(table, mode, run_id);
+    request.staged = staged;
+    request.store = store.clone();
+    let previous = warehouse.last_commit("customers").await.unwrap().map(|c| c.watermark);
+    request.previous_watermark = previous;
+    request.watermark =
+        previous.map_or(super::at("2024-05-01T00:00:00Z"), |w| w + chrono::Duration::hours(1));
+    load_collecting(warehouse, &request, &CancellationToken::new()).await.result
+}
+
+/// `(customer_id, dynashift_deleted_at)` of every row of `customers`, by key, the time as
+/// RFC 3339 UTC with microseconds (`2024-05-01T02:00:00.123456Z`); `None` for a live row.
+pub type Marks = Vec<(String, Option<String>)>;
+
+/// Soft deletes on an empty warehouse, read back through `marks`: a first full load creates
+/// the target with `dynashift_deleted_at`; a delete marks its row with its write time and the row
+/// stays; deleting it again keeps the first time; re-inserting it clears the mark; a full sync
+/// marks every row missing from the export with the export time (its watermark).
+pub async fn soft_deletes_mark_rows_and_reinserts_clear_them<F, Fut>(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+    marks: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Marks>,
+{
+    let table = soft_customers_table();
+    let upsert = |id: &str| line(&table, "U", &[("customer_id", &format!("\"{id}\"")), ("name", "\"n\"")]);
+    let delete = |id: &str, micros: &str| {
+        line(&table, "D", &[("customer_id", &format!("\"{id}\"")), ("dynashift_ts", micros)])
+    };
+    let live = |id: &str| (id.to_owned(), None);
+    let gone = |id: &str, at: &str| (id.to_owned(), Some(at.to_owned()));
+    let seed = [vec![upsert("C1"), upsert("C2"), upsert("C3")]];
+    sync_soft(warehouse, &store, Mode::Full, "soft-seed", &seed).await.unwrap();
+    assert_eq!(marks().await, [live("C1"), live("C2"), live("C3")]);
+
+    let changes = [vec![delete("C1", "1714528800123456"), upsert("C8")]];
+    let report = sync_soft(warehouse, &store, Mode::Incremental, "soft-2", &changes).await.unwrap();
+    let c1_deleted = gone("C1", "2024-05-01T02:00:00.123456Z");
+    assert_eq!(marks().await, [c1_deleted.clone(), live("C2"), live("C3"), live("C8")]);
+    assert_eq!(report.target_rows, 4, "the deleted row stays");
+
+    sync_soft(warehouse, &store, Mode::Incremental, "soft-3", &[vec![delete("C1", "1714532400000000")]])
+        .await
+        .unwrap();
+    assert_eq!(marks().await[0], c1_deleted, "a second delete keeps the first time");
+    sync_soft(warehouse, &store, Mode::Incremental, "soft-4", &[vec![upsert("C1")]]).await.unwrap();
+    assert_eq!(marks().await[0], live("C1"), "a re-insert clears the mark");
+
+    sync_soft(warehouse, &store, Mode::Full, "soft-5", &[vec![upsert("C2")]]).await.unwrap();
+    let export = "2024-05-01T04:00:00.000000Z";
+    assert_eq!(marks().await, [gone("C1", export), live("C2"), gone("C3", export), gone("C8", export)]);
+}

@@ -34,6 +34,8 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         full_load: crate::config::FullLoad::Staged,
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
+        deletes: crate::config::Deletes::Hard,
+        history_target: None,
         key_types: Vec::new(),
     }
 }

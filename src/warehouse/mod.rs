@@ -7,6 +7,7 @@ pub mod reconcile;
 pub mod redshift;
 pub mod runner;
 pub mod shape;
+pub mod soft_deletes;
 pub mod sqlite;
 pub mod staged_files;
 pub mod staged_lines;

@@ -40,6 +40,17 @@ impl Load<'_> {
     pub fn reconcile_check(&self) -> Check {
         reconcile_check_of(self.request)
     }
+
+    /// The condition on a target row aliased `t` that it counts as present: `None` (every row)
+    /// unless the table deletes softly.
+    pub fn live(&self) -> Option<&'static str> {
+        self.shape.soft_deletes.then_some(super::soft_deletes::LIVE)
+    }
+
+    /// Whether the target keeps deleted rows (`deletes = "soft"`).
+    pub fn soft_deletes(&self) -> bool {
+        self.shape.soft_deletes
+    }
 }
 
 /// What the reconciliation of `request` compares the target's rows after the change with.
@@ -128,6 +139,12 @@ pub trait Dialect {
     /// Creates the target if missing; `None` when the load's mode builds it another way.
     fn create_target(&self, load: &Load) -> Option<Statement<Self::Action>>;
 
+    /// Brings an existing target up to what the table's settings need (a soft-deleting target
+    /// created before: its `dynashift_deleted_at`), right after it is created if missing.
+    fn upgrade_target(&self, _load: &Load) -> Vec<Step<Self::Action>> {
+        Vec::new()
+    }
+
     /// Creates the stage the COPY fills.
     fn create_stage(&self, load: &Load) -> Statement<Self::Action>;
 
@@ -192,6 +209,7 @@ pub fn plan<D: Dialect>(dialect: &D, request: &LoadRequest) -> Vec<Step<D::Actio
     if let Some(create) = dialect.create_target(load) {
         steps.push(create.labelled(format!("create {target} if missing")));
     }
+    steps.extend(dialect.upgrade_target(load));
     steps.push(dialect.create_stage(load).labelled("create stage table"));
     steps.push(dialect.copy(load));
     steps.extend(dialect.fold_stage(load));

@@ -22,6 +22,8 @@ mod load;
 pub mod names;
 mod plan;
 mod runs;
+#[cfg(test)]
+mod soft_tests;
 pub mod sql;
 #[cfg(test)]
 mod testkit;
