@@ -60,7 +60,7 @@ const OVERRIDABLE_KEYS: [Key; 20] = [
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<28>(
+const TABLE_KEYS: &[Key] = &concat_keys::<27>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -70,7 +70,6 @@ const TABLE_KEYS: &[Key] = &concat_keys::<28>(
         Key::new("mode", "mode = \"incremental\""),
         Key::new("key", "key = [\"pk\", \"sk\"]"),
         Key::new("columns", "columns = [{ name = \"order_id\", path = \"pk\", type = \"varchar(64)\" }]"),
-        Key::new("history_target", "history_target = \"analytics.orders_history\""),
     ],
 );
 
@@ -218,7 +217,6 @@ pub(super) struct RawTable {
     pub mode: Option<Spanned<Mode>>,
     pub key: Option<Spanned<Vec<Spanned<String>>>>,
     pub columns: Option<Spanned<Vec<RawColumn>>>,
-    pub history_target: Option<Spanned<String>>,
     pub overrides: RawOverrides,
 }
 
@@ -346,7 +344,6 @@ fn read_table(section: &Section<'_, '_>) -> RawTable {
         mode: section.choice("mode", &[("full", Mode::Full), ("incremental", Mode::Incremental)]),
         key: section.strings("key"),
         columns: read_columns(section),
-        history_target: section.string("history_target"),
         overrides: read_overrides(section),
     }
 }
@@ -422,7 +419,7 @@ mod tests {
     #[test]
     fn key_lists_are_complete() {
         assert_eq!(DEFAULTS_KEYS.len(), 20);
-        assert_eq!(TABLE_KEYS.len(), 28);
+        assert_eq!(TABLE_KEYS.len(), 27);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "stage_memory_mb"));

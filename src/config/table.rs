@@ -37,7 +37,6 @@ pub(super) fn validate_table(
     let sources = Sources { aws, store: store.as_ref() };
     let source = name.as_ref().and_then(|name| source(raw, kind, &sources, name, issues));
     let target = name.as_ref().and_then(|name| target(raw, name, issues));
-    let history_target = history_target(raw, target.as_ref(), issues);
     // Only DynamoDB itself can name a table's key; demo and exports tables must write it.
     let layout = validate_layout(raw, inherited, kind == SourceKind::Aws, issues);
     let full_load = written(&raw.overrides.full_load).unwrap_or(inherited.full_load);
@@ -78,7 +77,6 @@ pub(super) fn validate_table(
         incremental_load,
         every,
         deletes: written(&overrides.deletes).unwrap_or(inherited.deletes),
-        history_target: history_target?,
     })
 }
 
@@ -276,25 +274,6 @@ fn exports_prefix(prefix: &Spanned<String>, issues: &Issues) -> Option<String> {
 }
 
 /// `target` (`table` or `schema.table`), or the table's own name when that is a valid identifier.
-/// `history_target`: `Some(None)` when the table keeps no history, `None` when it was refused
-/// (reported). It must name a table (`schema.table` or `table`) other than the target; the
-/// reserved `dynashift_` prefix keeps it off `dynashift_runs`.
-fn history_target(
-    raw: &RawTable,
-    target: Option<&TargetTable>,
-    issues: &Issues,
-) -> Option<Option<TargetTable>> {
-    let Some(written) = &raw.history_target else { return Some(None) };
-    let history = target_table(written, "history_target", issues)?;
-    if target == Some(&history) {
-        let message =
-            format!("`history_target` \"{}\" of {} is its own target", written.get_ref(), raw.label);
-        issues.report(written.span(), message, "name another table, e.g. \"<target>_history\"");
-        return None;
-    }
-    Some(Some(history))
-}
-
 /// A `key = "table"` or `"schema.table"` value as a warehouse table, or `None` (reported).
 fn target_table(written: &Spanned<String>, key: &str, issues: &Issues) -> Option<TargetTable> {
     let parts: Vec<&str> = written.get_ref().split('.').collect();
@@ -381,25 +360,6 @@ mod tests {
         let messages = messages(&format!("{EXPORTS}name = \"events\"\ndeletes = \"archive\"\n"));
         assert_eq!(messages.len(), 1, "{messages:?}");
         assert!(messages[0].contains("deletes"), "{messages:?}");
-    }
-
-    #[test]
-    fn a_history_target_is_a_table_other_than_the_target_and_dynashift_runs() {
-        let named = |history: &str| format!("{EXPORTS}name = \"events\"\nhistory_target = \"{history}\"\n");
-        let history = table(&named("audit.events_history")).history_target.unwrap();
-        assert_eq!((history.schema.as_deref(), history.table.as_str()), (Some("audit"), "events_history"));
-        assert_eq!(table(&format!("{EXPORTS}name = \"events\"\n")).history_target, None);
-        assert_eq!(
-            messages(&named("events")),
-            ["`history_target` \"events\" of table \"events\" is its own target"]
-        );
-        let runs = messages(&named("dynashift_runs"));
-        assert!(
-            runs[0].starts_with("history_target table \"dynashift_runs\" starts with dynashift_"),
-            "{runs:?}"
-        );
-        assert_eq!(messages(&named("a.b.c")), ["`history_target` \"a.b.c\" has 3 dot-separated parts"]);
-        assert!(messages(&named("order"))[0].contains("history_target table \"order\""));
     }
 
     #[test]

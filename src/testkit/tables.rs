@@ -35,7 +35,6 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
         deletes: crate::config::Deletes::Hard,
-        history_target: None,
         key_types: Vec::new(),
     }
 }
