@@ -88,14 +88,15 @@ async fn run_seed(kind: ModelWarehouse, seed: u64) -> usize {
     let mut scenarios = 0;
     let dir = tempfile::tempdir().unwrap();
     let config_path = fast_demo_config(dir.path());
-    // A third of the fast demo clock: seeds side by side on a loaded machine make each process
-    // slower, and the demo's clock only runs while a process does. At 12,000 simulated seconds a
-    // second, a seed may spend four minutes in its processes before its clock passes the demo's
-    // 35-day recovery window; 300 ms between runs is still an hour of changes.
+    // A sixth of the fast demo clock: seeds side by side on a loaded machine make each process
+    // slower, and the demo's clock only runs while a process does. At 6,000 simulated seconds a
+    // second, a seed may spend eight minutes in its processes before its clock passes the demo's
+    // 35-day recovery window (the reconciliation's crash points made four too few on a loaded
+    // machine); 300 ms between runs is still half an hour of changes.
     let text_with_seed = std::fs::read_to_string(&config_path)
         .unwrap()
         .replace("seed = 42", &format!("seed = {seed}"))
-        .replace("speed = 36000.0", "speed = 12000.0");
+        .replace("speed = 36000.0", "speed = 6000.0");
     std::fs::write(&config_path, text_with_seed).unwrap();
     let model = Model { warehouse: kind.prepare(&config_path, seed).await, config_path };
 
@@ -269,8 +270,9 @@ impl Model {
         command.output().expect("run dynashift")
     }
 
-    /// Every stage boundary, and inside the load: after the COPY, after the commit record and
-    /// after the COMMIT, as numbered by this warehouse's incremental plan.
+    /// Every stage boundary, and inside the load: after the COPY, the reconciliation's counts
+    /// and check, the commit record and the COMMIT, as numbered by this warehouse's
+    /// incremental plan.
     fn crash_points(&self) -> Vec<CrashPoint> {
         std::thread::sleep(std::time::Duration::from_millis(300));
         let dry_run =
@@ -291,6 +293,8 @@ impl Model {
         let batch_commits = self.warehouse.commits_without_the_client();
         points.extend([
             CrashPoint::new(in_load(index_of("COPY ")), batch_commits),
+            CrashPoint::new(in_load(index_of("count the target and the staged keys")), batch_commits),
+            CrashPoint::new(in_load(index_of("check the target's row count")), batch_commits),
             CrashPoint::new(in_load(index_of("record run")), batch_commits),
         ]);
         if !batch_commits {

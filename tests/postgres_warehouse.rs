@@ -250,6 +250,58 @@ async fn an_incremental_load_must_continue_from_the_committed_watermark() {
 }
 
 #[tokio::test]
+async fn an_incremental_load_whose_rows_do_not_add_up_rolls_back_naming_the_numbers() {
+    let fixture = Fixture::new("pgw_reconcile").await;
+    seed_customers(&fixture).await;
+    let client = admin_client(&fixture.url).await;
+    client.batch_execute(testkit::behaviour::POSTGRES_GHOST_TRIGGER).await.unwrap();
+    let before = snapshot(&fixture).await;
+    let message = testkit::behaviour::an_incremental_load_whose_rows_do_not_add_up_is_rolled_back(
+        &fixture.warehouse,
+        fixture.store.clone(),
+    )
+    .await;
+    assert!(
+        message.contains("before 3 + new keys 2 − deleted keys present 1 = expected 4, but after the change the target holds 5 rows"),
+        "{message}"
+    );
+    assert_eq!(snapshot(&fixture).await, before, "the target and the watermark are as they were");
+}
+
+/// `(customer_id, dynashift_deleted_at)` of `customers`, the time as RFC 3339 UTC microseconds.
+async fn soft_marks(url: &str) -> testkit::behaviour::Marks {
+    let sql = "SELECT customer_id::text, to_char(dynashift_deleted_at AT TIME ZONE 'UTC', \
+               'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM customers ORDER BY 1";
+    let rows = admin_client(url).await.query(sql, &[]).await.unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+#[tokio::test]
+async fn soft_deletes_mark_rows_and_reinserts_clear_them() {
+    let fixture = Fixture::new("pgw_soft").await;
+    testkit::behaviour::soft_deletes_mark_rows_and_reinserts_clear_them(
+        &fixture.warehouse,
+        fixture.store.clone(),
+        || soft_marks(&fixture.url),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_target_loaded_with_hard_deletes_gets_the_soft_column_from_the_next_load() {
+    let fixture = Fixture::new("pgw_soft_upgrade").await;
+    seed_customers(&fixture).await;
+    let soft = testkit::behaviour::soft_customers_table();
+    let delete = line(&soft, "D", &[("customer_id", "\"C1\""), ("dynashift_ts", "1714528800000000")]);
+    fixture.sync(&soft, Mode::Incremental, "r2", &[vec![delete]]).await.result.unwrap();
+    let marks = soft_marks(&fixture.url).await;
+    assert_eq!(marks[0], ("C1".to_owned(), Some("2024-05-01T02:00:00.000000Z".to_owned())), "{marks:?}");
+    assert_eq!(marks.len(), 3, "the row stays");
+    let soft_again = fixture.sync(&soft, Mode::Incremental, "r3", &[vec![customer("C9", "I", 9)]]).await;
+    soft_again.result.unwrap();
+}
+
+#[tokio::test]
 async fn two_loads_of_one_table_at_once_commit_one_after_the_other() {
     let fixture = Fixture::new("pgw_same_table_race").await;
     seed_customers(&fixture).await;

@@ -11,7 +11,8 @@ use super::defaults;
 use super::issues::Issues;
 use super::location::parse_bucket;
 use super::model::{
-    ExportAccounting, FullLoad, IncrementalLoad, PriceOverrides, StoreLocation, TypeErrorPolicy, ViewType,
+    Deletes, ExportAccounting, FullLoad, IncrementalLoad, PriceOverrides, StoreLocation, TypeErrorPolicy,
+    ViewType,
 };
 use super::names::check_warehouse_name;
 use super::raw::{RawOverrides, SourceKind, Unmapped, written};
@@ -38,6 +39,7 @@ pub(super) struct Inherited {
     /// `[defaults]`' `every`, with its span: its floor depends on each table's source.
     pub every: Option<Spanned<Duration>>,
     pub accounting: ExportAccounting,
+    pub deletes: Deletes,
 }
 
 impl Inherited {
@@ -68,6 +70,7 @@ impl Inherited {
             incremental_load: written(&defaults.incremental_load).unwrap_or_default(),
             every: defaults.every.clone(),
             accounting: accounting(defaults, ExportAccounting::default()),
+            deletes: written(&defaults.deletes).unwrap_or_default(),
         }
     }
 }

@@ -242,6 +242,18 @@ pub enum IncrementalLoad {
     Pushdown,
 }
 
+/// What a load does with a deleted item's row (`deletes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deletes {
+    /// The row is deleted; a full sync drops rows missing from the export.
+    #[default]
+    Hard,
+    /// The row stays, `dynashift_deleted_at` set to the delete's write time (a full sync: the
+    /// export time for rows missing from it); a later insert of the key clears it.
+    Soft,
+}
+
 /// Where a table's exports come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceConfig {
@@ -376,6 +388,8 @@ pub struct TableConfig {
     pub incremental_load: IncrementalLoad,
     /// How often `--watch` and the console sync the table; `None`: only when asked.
     pub every: Option<Duration>,
+    /// Hard or soft deletes (`deletes`).
+    pub deletes: Deletes,
     /// The DynamoDB type each key attribute must have, parallel to `key`: from DescribeTable when
     /// the table was described, else from the key column's written type; `None` (or an empty
     /// list) where nothing is known, and staging then only checks lines agree with each other.

@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::issues::Issues;
-use super::model::{FullLoad, IncrementalLoad, Mode, TypeErrorPolicy, ViewType};
+use super::model::{Deletes, FullLoad, IncrementalLoad, Mode, TypeErrorPolicy, ViewType};
 use super::path::AttrPath;
 pub(super) use super::raw_warehouse::{RawRedshift, RawWarehouse, WarehouseKind};
 use super::raw_warehouse::{WAREHOUSE_KEYS, read_warehouse};
@@ -35,7 +35,7 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 22] = [
+const OVERRIDABLE_KEYS: [Key; 23] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
@@ -58,11 +58,12 @@ const OVERRIDABLE_KEYS: [Key; 22] = [
     Key::new("export_price_full_per_gb", "export_price_full_per_gb = 0.10"),
     Key::new("export_price_incremental_per_gb", "export_price_incremental_per_gb = 0.10"),
     Key::new("item_count_check", "item_count_check = true"),
+    Key::new("deletes", "deletes = \"soft\""),
 ];
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<29>(
+const TABLE_KEYS: &[Key] = &concat_keys::<30>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -172,6 +173,7 @@ pub(super) struct RawOverrides {
     pub incremental_load: Option<Spanned<IncrementalLoad>>,
     /// How often `--watch` and the console sync the table; its floor depends on the source.
     pub every: Option<Spanned<Duration>>,
+    pub deletes: Option<Spanned<Deletes>>,
     pub aws: RawAws,
     /// USD per GB of a full / an incremental export, over the list price (docs/cost.md).
     pub export_price_full_per_gb: Option<Spanned<f64>>,
@@ -283,6 +285,7 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         ),
         // The source's own floor (15 min for aws) is checked once the table's source is known.
         every: section.duration("every", Duration::from_secs(1)..=LONGEST_EVERY),
+        deletes: section.choice("deletes", &[("hard", Deletes::Hard), ("soft", Deletes::Soft)]),
         aws: read_aws(section),
         export_price_full_per_gb: section.number("export_price_full_per_gb", 0.0..=PRICE_CEILING),
         export_price_incremental_per_gb: section
@@ -431,8 +434,8 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 22);
-        assert_eq!(TABLE_KEYS.len(), 29);
+        assert_eq!(DEFAULTS_KEYS.len(), 23);
+        assert_eq!(TABLE_KEYS.len(), 30);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "stage_memory_mb"));

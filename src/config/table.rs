@@ -77,6 +77,7 @@ pub(super) fn validate_table(
         incremental_load,
         every,
         accounting: super::inherit::accounting(overrides, inherited.accounting),
+        deletes: written(&overrides.deletes).unwrap_or(inherited.deletes),
     })
 }
 
@@ -274,6 +275,28 @@ fn exports_prefix(prefix: &Spanned<String>, issues: &Issues) -> Option<String> {
 }
 
 /// `target` (`table` or `schema.table`), or the table's own name when that is a valid identifier.
+/// A `key = "table"` or `"schema.table"` value as a warehouse table, or `None` (reported).
+fn target_table(written: &Spanned<String>, key: &str, issues: &Issues) -> Option<TargetTable> {
+    let parts: Vec<&str> = written.get_ref().split('.').collect();
+    let part = |text: &str| Spanned::new(written.span(), text.to_owned());
+    match parts.as_slice() {
+        [table] => check_warehouse_name(&part(table), &format!("{key} table"), issues)
+            .then(|| TargetTable { schema: None, table: table.to_string() }),
+        [schema, table] => {
+            let schema_ok = check_warehouse_name(&part(schema), &format!("{key} schema"), issues);
+            let table_ok = check_warehouse_name(&part(table), &format!("{key} table"), issues);
+            (schema_ok && table_ok)
+                .then(|| TargetTable { schema: Some(schema.to_string()), table: table.to_string() })
+        }
+        _ => {
+            let message =
+                format!("`{key}` \"{}\" has {} dot-separated parts", written.get_ref(), parts.len());
+            issues.report(written.span(), message, "write \"table\" or \"schema.table\"");
+            None
+        }
+    }
+}
+
 fn target(raw: &RawTable, name: &Spanned<String>, issues: &Issues) -> Option<TargetTable> {
     let Some(target) = &raw.target else {
         if let Some((reason, _)) = warehouse_name_problem(name.get_ref()) {
@@ -286,24 +309,7 @@ fn target(raw: &RawTable, name: &Spanned<String>, issues: &Issues) -> Option<Tar
         }
         return Some(TargetTable { schema: None, table: name.get_ref().clone() });
     };
-    let parts: Vec<&str> = target.get_ref().split('.').collect();
-    let part = |text: &str| Spanned::new(target.span(), text.to_owned());
-    match parts.as_slice() {
-        [table] => check_warehouse_name(&part(table), "target table", issues)
-            .then(|| TargetTable { schema: None, table: table.to_string() }),
-        [schema, table] => {
-            let schema_ok = check_warehouse_name(&part(schema), "target schema", issues);
-            let table_ok = check_warehouse_name(&part(table), "target table", issues);
-            (schema_ok && table_ok)
-                .then(|| TargetTable { schema: Some(schema.to_string()), table: table.to_string() })
-        }
-        _ => {
-            let message =
-                format!("`target` \"{}\" has {} dot-separated parts", target.get_ref(), parts.len());
-            issues.report(target.span(), message, "write \"table\" or \"schema.table\"");
-            None
-        }
-    }
+    target_table(target, "target", issues)
 }
 
 #[cfg(test)]
@@ -342,6 +348,19 @@ mod tests {
         );
         let messages = messages(&format!("{EXPORTS}name = \"events\"\ntarget = \"a.b.c\"\n"));
         assert_eq!(messages, ["`target` \"a.b.c\" has 3 dot-separated parts"]);
+    }
+
+    #[test]
+    fn deletes_are_hard_unless_the_table_or_its_defaults_say_soft() {
+        use crate::config::Deletes;
+        assert_eq!(table(&format!("{EXPORTS}name = \"events\"\n")).deletes, Deletes::Hard);
+        let own = table(&format!("{EXPORTS}name = \"events\"\ndeletes = \"soft\"\n"));
+        assert_eq!(own.deletes, Deletes::Soft);
+        let inherited = table(&format!("[defaults]\ndeletes = \"soft\"\n{EXPORTS}name = \"events\"\n"));
+        assert_eq!(inherited.deletes, Deletes::Soft);
+        let messages = messages(&format!("{EXPORTS}name = \"events\"\ndeletes = \"archive\"\n"));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].contains("deletes"), "{messages:?}");
     }
 
     #[test]

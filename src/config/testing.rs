@@ -69,6 +69,7 @@ pub(crate) fn orders_table() -> TableConfig {
         full_load: FullLoad::Staged,
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
+        deletes: crate::config::Deletes::Hard,
         key_types: Vec::new(),
         accounting: crate::config::ExportAccounting::default(),
     }

@@ -164,3 +164,145 @@ pub async fn a_load_cancelled_during_the_copy_reports_the_copy_aborted(
     );
     assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
 }
+
+/// SQLite: a trigger on `customers` that adds a row `ghost` whenever `C8` is inserted — a
+/// change to the target besides the load's own, which the reconciliation must catch.
+pub const SQLITE_GHOST_TRIGGER: &str = "CREATE TRIGGER \"ghost\" AFTER INSERT ON \"customers\" \
+    WHEN NEW.\"customer_id\" = 'C8' BEGIN INSERT INTO \"customers\" (\"customer_id\") VALUES ('ghost'); END";
+
+/// PostgreSQL (and the Redshift stand-in, which runs on it): [`SQLITE_GHOST_TRIGGER`]'s trigger.
+pub const POSTGRES_GHOST_TRIGGER: &str = "CREATE FUNCTION ghost() RETURNS trigger LANGUAGE plpgsql AS $$ \
+    BEGIN IF NEW.customer_id = 'C8' THEN INSERT INTO customers (customer_id) VALUES ('ghost'); END IF; \
+    RETURN NULL; END $$; \
+    CREATE TRIGGER ghost AFTER INSERT ON customers FOR EACH ROW EXECUTE FUNCTION ghost();";
+
+/// An incremental load of [`three_customer_parts`] (delete `C1`, insert `C8` and `C9`) into a
+/// `customers` that holds `C1` and carries the ghost trigger (the caller arranges both, with
+/// [`SQLITE_GHOST_TRIGGER`] or [`POSTGRES_GHOST_TRIGGER`]): the target ends one row over
+/// `before + new keys − deleted keys present`, so the load fails at the reconciliation check
+/// and its commit record is not written. Returns the check's message, which the caller reads
+/// for its numbers (they depend on what it seeded); the caller proves the target unchanged.
+pub async fn an_incremental_load_whose_rows_do_not_add_up_is_rolled_back(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+) -> String {
+    let committed = warehouse.last_commit("customers").await.unwrap().expect("customers has a commit");
+    let table = customers_table();
+    let staged = stage_files(store.as_ref(), &table, "ghostly", &three_customer_parts()).await;
+    let mut request = request_for(table, Mode::Incremental, "ghostly");
+    request.staged = staged;
+    request.store = store;
+    request.previous_watermark = Some(committed.watermark);
+    request.watermark = committed.watermark + chrono::Duration::hours(1);
+    let message = failed_reconciliation(warehouse, &request).await;
+    assert!(message.contains("new keys 2 − deleted keys present 1"), "{message}");
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
+    message
+}
+
+/// A full load of `customers` (which must have a commit) whose staged set claims 3 upserts while
+/// its files hold 2: the target would hold 2 rows, not the 3 the export folded to, so the load
+/// fails at the reconciliation check and leaves the committed run in place. Returns the message.
+/// For warehouses whose COPY reads the staged files itself (Redshift): SQLite and PostgreSQL
+/// read them through dynashift, which refuses such a set at the COPY already.
+pub async fn a_full_load_short_of_the_exports_items_is_rolled_back(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+) -> String {
+    let committed = warehouse.last_commit("customers").await.unwrap().expect("customers has a commit");
+    let table = customers_table();
+    let parts = three_customer_parts()[1..].to_vec();
+    let mut staged = stage_files(store.as_ref(), &table, "short", &parts).await;
+    staged.upserts += 1;
+    let mut request = request_for(table, Mode::Full, "short");
+    request.staged = staged;
+    request.store = store;
+    request.previous_watermark = Some(committed.watermark);
+    request.watermark = committed.watermark + chrono::Duration::hours(1);
+    let message = failed_reconciliation(warehouse, &request).await;
+    assert!(message.contains("the export folded to 3 items, but the target holds 2 rows"), "{message}");
+    assert_eq!(warehouse.last_commit("customers").await.unwrap(), Some(committed), "the commit stays");
+    message
+}
+
+/// Loads `request`, which must fail at the reconciliation check; returns the check's message.
+async fn failed_reconciliation(warehouse: &dyn Warehouse, request: &LoadRequest) -> String {
+    let result = load_collecting(warehouse, request, &CancellationToken::new()).await.result;
+    let Err(WarehouseError::Statement { label, message, .. }) = result else {
+        panic!("a load whose counts do not add up must fail at a statement: {result:?}");
+    };
+    assert_eq!(label, crate::warehouse::reconcile::CHECK_LABEL, "{message}");
+    assert!(message.contains("rolled back"), "{message}");
+    message
+}
+
+/// `customers` with `deletes = "soft"`.
+pub fn soft_customers_table() -> crate::config::TableConfig {
+    crate::config::TableConfig { deletes: crate::config::Deletes::Soft, ..customers_table() }
+}
+
+/// Stages `parts` for `customers` (soft) and loads them in `mode`, continuing from the committed
+/// watermark one hour on (the first load at 2024-05-01T00:00:00Z).
+async fn sync_soft(
+    warehouse: &dyn Warehouse,
+    store: &Arc<dyn ObjectStore>,
+    mode: Mode,
+    run_id: &str,
+    parts: &[Vec<String>],
+) -> Result<LoadReport, WarehouseError> {
+    let table = soft_customers_table();
+    let staged = stage_files(store.as_ref(), &table, run_id, parts).await;
+    let mut request = request_for(table, mode, run_id);
+    request.staged = staged;
+    request.store = store.clone();
+    let previous = warehouse.last_commit("customers").await.unwrap().map(|c| c.watermark);
+    request.previous_watermark = previous;
+    request.watermark =
+        previous.map_or(super::at("2024-05-01T00:00:00Z"), |w| w + chrono::Duration::hours(1));
+    load_collecting(warehouse, &request, &CancellationToken::new()).await.result
+}
+
+/// `(customer_id, dynashift_deleted_at)` of every row of `customers`, by key, the time as
+/// RFC 3339 UTC with microseconds (`2024-05-01T02:00:00.123456Z`); `None` for a live row.
+pub type Marks = Vec<(String, Option<String>)>;
+
+/// Soft deletes on an empty warehouse, read back through `marks`: a first full load creates
+/// the target with `dynashift_deleted_at`; a delete marks its row with its write time and the row
+/// stays; deleting it again keeps the first time; re-inserting it clears the mark; a full sync
+/// marks every row missing from the export with the export time (its watermark).
+pub async fn soft_deletes_mark_rows_and_reinserts_clear_them<F, Fut>(
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
+    marks: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Marks>,
+{
+    let table = soft_customers_table();
+    let upsert = |id: &str| line(&table, "U", &[("customer_id", &format!("\"{id}\"")), ("name", "\"n\"")]);
+    let delete = |id: &str, micros: &str| {
+        line(&table, "D", &[("customer_id", &format!("\"{id}\"")), ("dynashift_ts", micros)])
+    };
+    let live = |id: &str| (id.to_owned(), None);
+    let gone = |id: &str, at: &str| (id.to_owned(), Some(at.to_owned()));
+    let seed = [vec![upsert("C1"), upsert("C2"), upsert("C3")]];
+    sync_soft(warehouse, &store, Mode::Full, "soft-seed", &seed).await.unwrap();
+    assert_eq!(marks().await, [live("C1"), live("C2"), live("C3")]);
+
+    let changes = [vec![delete("C1", "1714528800123456"), upsert("C8")]];
+    let report = sync_soft(warehouse, &store, Mode::Incremental, "soft-2", &changes).await.unwrap();
+    let c1_deleted = gone("C1", "2024-05-01T02:00:00.123456Z");
+    assert_eq!(marks().await, [c1_deleted.clone(), live("C2"), live("C3"), live("C8")]);
+    assert_eq!(report.target_rows, 4, "the deleted row stays");
+
+    sync_soft(warehouse, &store, Mode::Incremental, "soft-3", &[vec![delete("C1", "1714532400000000")]])
+        .await
+        .unwrap();
+    assert_eq!(marks().await[0], c1_deleted, "a second delete keeps the first time");
+    sync_soft(warehouse, &store, Mode::Incremental, "soft-4", &[vec![upsert("C1")]]).await.unwrap();
+    assert_eq!(marks().await[0], live("C1"), "a re-insert clears the mark");
+
+    sync_soft(warehouse, &store, Mode::Full, "soft-5", &[vec![upsert("C2")]]).await.unwrap();
+    let export = "2024-05-01T04:00:00.000000Z";
+    assert_eq!(marks().await, [gone("C1", export), live("C2"), gone("C3", export), gone("C8", export)]);
+}

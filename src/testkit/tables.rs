@@ -34,6 +34,7 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         full_load: crate::config::FullLoad::Staged,
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
+        deletes: crate::config::Deletes::Hard,
         key_types: Vec::new(),
         accounting: crate::config::ExportAccounting::default(),
     }

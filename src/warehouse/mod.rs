@@ -4,9 +4,11 @@
 pub mod plan_frame;
 pub mod postgres;
 pub(crate) mod preview;
+pub mod reconcile;
 pub mod redshift;
 pub mod runner;
 pub mod shape;
+pub mod soft_deletes;
 pub mod sqlite;
 pub mod staged_files;
 pub mod staged_lines;

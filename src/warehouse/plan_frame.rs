@@ -5,8 +5,12 @@
 //! The frame, in order:
 //! begin (and the locks held from it) → create `dynashift_runs` if missing → bring it up to date →
 //! create the schema if missing → [guards] → create the target if missing → create the stage →
-//! COPY → [guards] → change the target (incremental: apply the staged changes; full: replace the
-//! rows) → record the run → count the target's rows → drop the stage → commit.
+//! COPY → [guards] → (incremental: count the target and the staged keys) → change the target
+//! (incremental: apply the staged changes; full: replace the rows) → check the reconciliation →
+//! record the run → count the target's rows → drop the stage → commit.
+//!
+//! The reconciliation ([`super::reconcile`]) fails the load, inside its transaction, when the
+//! target's row count after the change is not the one the change implies.
 //!
 //! The guards — the checks that read `dynashift_runs`, ending with the committed-watermark check of
 //! an incremental load — stand at one of the two places marked, as the dialect's
@@ -17,6 +21,7 @@
 
 use crate::config::{Mode, TargetTable, quote_identifier};
 
+use super::reconcile::Check;
 use super::shape::TableShape;
 use super::step::Step;
 use super::{LoadRequest, RUNS_TABLE};
@@ -27,6 +32,33 @@ pub struct Load<'a> {
     pub shape: TableShape,
     /// The target as the warehouse's SQL names it (quoted).
     pub target: String,
+}
+
+impl Load<'_> {
+    /// What the reconciliation of a full load expects: one row per staged upsert. An
+    /// incremental load's expectation is counted in SQL before its change.
+    pub fn reconcile_check(&self) -> Check {
+        reconcile_check_of(self.request)
+    }
+
+    /// The condition on a target row aliased `t` that it counts as present: `None` (every row)
+    /// unless the table deletes softly.
+    pub fn live(&self) -> Option<&'static str> {
+        self.shape.soft_deletes.then_some(super::soft_deletes::LIVE)
+    }
+
+    /// Whether the target keeps deleted rows (`deletes = "soft"`).
+    pub fn soft_deletes(&self) -> bool {
+        self.shape.soft_deletes
+    }
+}
+
+/// What the reconciliation of `request` compares the target's rows after the change with.
+pub fn reconcile_check_of(request: &LoadRequest) -> Check {
+    match request.mode {
+        Mode::Full => Check::Rows(request.staged.upserts),
+        Mode::Incremental => Check::CountedBefore,
+    }
 }
 
 /// A statement whose label the frame writes: its SQL and how the executor treats it.
@@ -107,6 +139,12 @@ pub trait Dialect {
     /// Creates the target if missing; `None` when the load's mode builds it another way.
     fn create_target(&self, load: &Load) -> Option<Statement<Self::Action>>;
 
+    /// Brings an existing target up to what the table's settings need (a soft-deleting target
+    /// created before: its `dynashift_deleted_at`), right after it is created if missing.
+    fn upgrade_target(&self, _load: &Load) -> Vec<Step<Self::Action>> {
+        Vec::new()
+    }
+
     /// Creates the stage the COPY fills.
     fn create_stage(&self, load: &Load) -> Statement<Self::Action>;
 
@@ -122,6 +160,15 @@ pub trait Dialect {
     /// Changes the target as the load's mode (and staged format) asks: apply the staged changes,
     /// or replace the target's rows. One hook, so each variant is one match arm.
     fn change_target(&self, load: &Load) -> Vec<Step<Self::Action>>;
+
+    /// Counts, right before an incremental load's change, what its reconciliation needs (the
+    /// target's rows, the staged new keys and the staged deletes present); the frame runs it for
+    /// incremental loads only. Labelled by the dialect: Redshift keeps the counts in a table.
+    fn count_before_change(&self, load: &Load) -> Vec<Step<Self::Action>>;
+
+    /// Fails the load unless the target's rows after the change are what
+    /// [`Load::reconcile_check`] says (see [`super::reconcile`]).
+    fn check_reconciled(&self, load: &Load) -> Vec<Step<Self::Action>>;
 
     /// Records the run in `dynashift_runs`.
     fn record_run(&self, load: &Load) -> Statement<Self::Action>;
@@ -162,13 +209,18 @@ pub fn plan<D: Dialect>(dialect: &D, request: &LoadRequest) -> Vec<Step<D::Actio
     if let Some(create) = dialect.create_target(load) {
         steps.push(create.labelled(format!("create {target} if missing")));
     }
+    steps.extend(dialect.upgrade_target(load));
     steps.push(dialect.create_stage(load).labelled("create stage table"));
     steps.push(dialect.copy(load));
     steps.extend(dialect.fold_stage(load));
     if D::GUARDS == GuardPlacement::AfterCopy {
         steps.extend(guards(dialect, load));
     }
+    if request.mode == Mode::Incremental {
+        steps.extend(dialect.count_before_change(load));
+    }
     steps.extend(dialect.change_target(load));
+    steps.extend(dialect.check_reconciled(load));
     steps.push(dialect.record_run(load).labelled(format!("record run in {RUNS_TABLE}")));
     steps.push(dialect.count_rows(load).labelled(format!("count rows of {target}")));
     steps.extend(dialect.drop_stage(load).map(|drop| drop.labelled("drop stage table")));
@@ -264,6 +316,14 @@ mod tests {
             vec![step(&format!("CHANGE {:?}", load.request.mode))]
         }
 
+        fn count_before_change(&self, _load: &Load) -> Vec<Step<()>> {
+            vec![step("COUNT BEFORE")]
+        }
+
+        fn check_reconciled(&self, _load: &Load) -> Vec<Step<()>> {
+            vec![step("CHECK COUNT")]
+        }
+
         fn record_run(&self, _load: &Load) -> Statement<()> {
             statement("RECORD")
         }
@@ -301,7 +361,9 @@ mod tests {
                 "CREATE <line_items> | create <line_items> if missing",
                 "CREATE STAGE | create stage table",
                 "COPY | the COPY",
+                "COUNT BEFORE | the COUNT BEFORE",
                 "CHANGE Incremental | the CHANGE Incremental",
+                "CHECK COUNT | the CHECK COUNT",
                 "RECORD | record run in dynashift_runs",
                 "COUNT | count rows of <line_items>",
                 "DROP STAGE | drop stage table",
@@ -314,7 +376,10 @@ mod tests {
     fn guards_placed_after_the_copy_stand_between_the_copy_and_the_change() {
         let steps = sql(&Toy::<true> { transaction: true }, Mode::Incremental);
         let copy = steps.iter().position(|s| s == "COPY").unwrap();
-        assert_eq!(steps[copy + 1..copy + 4], ["GUARD RUN", "GUARD WATERMARK", "CHANGE Incremental"]);
+        assert_eq!(
+            steps[copy + 1..copy + 6],
+            ["GUARD RUN", "GUARD WATERMARK", "COUNT BEFORE", "CHANGE Incremental", "CHECK COUNT"]
+        );
         assert_eq!(steps.iter().filter(|s| s.starts_with("GUARD")).count(), 2, "{steps:?}");
     }
 
@@ -326,6 +391,9 @@ mod tests {
             assert!(steps.contains(&"GUARD RUN".to_owned()), "{steps:?}");
             assert!(!steps.contains(&"GUARD WATERMARK".to_owned()), "{steps:?}");
             assert!(steps.contains(&"CHANGE Full".to_owned()), "{steps:?}");
+            assert!(!steps.contains(&"COUNT BEFORE".to_owned()), "a full load starts over: {steps:?}");
+            let change = steps.iter().position(|s| s == "CHANGE Full").unwrap();
+            assert_eq!(steps[change + 1], "CHECK COUNT", "{steps:?}");
         }
     }
 

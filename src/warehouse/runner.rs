@@ -35,6 +35,8 @@ pub struct LoadJob<'a> {
 pub struct Tally {
     pub copied: CopyCounts,
     pub target_rows: u64,
+    /// What an incremental load counted before its change, for the reconciliation check.
+    pub before: Option<crate::warehouse::reconcile::BeforeCounts>,
 }
 
 impl Tally {

@@ -18,6 +18,8 @@ pub struct TargetColumn {
 pub struct TableShape {
     pub columns: Vec<TargetColumn>,
     pub key: Vec<String>,
+    /// `deletes = "soft"`: the target also carries `dynashift_deleted_at` (never staged).
+    pub soft_deletes: bool,
 }
 
 impl TableShape {
@@ -31,7 +33,7 @@ impl TableShape {
             columns.push(TargetColumn { name: column.clone(), ty: ColumnType::Super, is_key: false });
         }
         let key = table.key_columns().into_iter().map(|c| c.name.clone()).collect();
-        TableShape { columns, key }
+        TableShape { columns, key, soft_deletes: table.deletes == crate::config::Deletes::Soft }
     }
 
     pub fn column_names(&self) -> impl Iterator<Item = &str> {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
 
+use crate::warehouse::reconcile::{before_counts, check_reconciled};
 use crate::warehouse::runner::{self, StepBackend, Tally};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadReport, WarehouseError};
@@ -151,6 +152,21 @@ async fn perform(
             let committed: Option<DateTime<Utc>> = row.map(|r| r.try_get(0)).transpose().map_err(postgres)?;
             check_watermark(&job.request.table.name, committed, *expected)?;
             Ok(None)
+        }
+        Action::CountBefore => {
+            let row = client.query_one(&step.sql, &[]).await.map_err(postgres)?;
+            let counts = [row.try_get(0), row.try_get(1), row.try_get(2)];
+            let [before, new_keys, deleted_present] = counts;
+            let counts =
+                [before.map_err(postgres)?, new_keys.map_err(postgres)?, deleted_present.map_err(postgres)?];
+            tally.before = Some(before_counts(counts));
+            Ok(None)
+        }
+        Action::CheckReconciled(check) => {
+            let after: i64 =
+                client.query_one(&step.sql, &[]).await.and_then(|r| r.try_get(0)).map_err(postgres)?;
+            check_reconciled(&job.request.table.name, *check, tally.before, after)?;
+            Ok(Some(after))
         }
         Action::Reconcile => {
             let count: i64 =

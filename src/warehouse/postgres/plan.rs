@@ -23,9 +23,12 @@ use crate::config::{Mode, TargetTable};
 use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
-use super::names::{primary_key_name, quoted_replacement, quoted_target, replacement_name};
+use crate::warehouse::reconcile::{self, Check};
+use crate::warehouse::soft_deletes::{self, DELETED_AT_COLUMN};
+
+use super::names::{primary_key_name, qualified_stage, quoted_replacement, quoted_target, replacement_name};
 use super::runs;
-use super::sql;
+use super::sql::{self, PostgresTime};
 
 /// How the executor runs a step and what it reports as the step's row count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,10 @@ pub(super) enum Action {
     ExpectWatermark(Option<DateTime<Utc>>),
     /// Counts the target's rows (the reconciliation the load reports).
     Reconcile,
+    /// Reads `before`, `new_keys`, `deleted_present` for the reconciliation check.
+    CountBefore,
+    /// Fails unless the target's row count (the statement's one value) is what the check expects.
+    CheckReconciled(Check),
     /// Commits. Not interrupted by a cancel: once sent, the commit's outcome is the load's.
     Commit,
 }
@@ -107,14 +114,29 @@ impl Dialect for Postgres {
         Statement::new(latest, Action::ExpectWatermark(load.request.previous_watermark))
     }
 
-    /// A full load builds a replacement table instead.
+    /// A full load builds a replacement table instead, unless it deletes softly (it keeps the
+    /// target and its deleted rows).
     fn create_target(&self, load: &Load) -> Option<Statement<Action>> {
-        if load.request.mode != Mode::Incremental {
+        if load.request.mode != Mode::Incremental && !load.soft_deletes() {
             return None;
         }
         let primary_key = primary_key_name(&load.request.table.target.table);
         let create = sql::create_table(&load.target, &load.shape, &primary_key, true);
         Some(Statement::new(create, Action::CreateIfMissing { exists: sql::table_exists(&load.target) }))
+    }
+
+    /// A soft-deleting target created before gets `dynashift_deleted_at` (under the shared DDL
+    /// lock, and only when missing: ALTER needs the table's ownership even with IF NOT EXISTS).
+    fn upgrade_target(&self, load: &Load) -> Vec<Step> {
+        if !load.soft_deletes() {
+            return Vec::new();
+        }
+        let exists = sql::column_exists(&load.target, DELETED_AT_COLUMN);
+        vec![Step::new(
+            format!("add {DELETED_AT_COLUMN} to {} if missing", load.target),
+            soft_deletes::add_column(&load.target, &PostgresTime),
+            Action::CreateIfMissing { exists },
+        )]
     }
 
     fn create_stage(&self, load: &Load) -> Statement<Action> {
@@ -128,6 +150,9 @@ impl Dialect for Postgres {
 
     fn change_target(&self, load: &Load) -> Vec<Step> {
         let (target, shape) = (load.target.as_str(), &load.shape);
+        if load.soft_deletes() {
+            return soft_change(load);
+        }
         match load.request.mode {
             Mode::Incremental => vec![
                 Step::new(
@@ -141,6 +166,16 @@ impl Dialect for Postgres {
         }
     }
 
+    fn count_before_change(&self, load: &Load) -> Vec<Step> {
+        let sql = reconcile::count_before(&load.target, &qualified_stage(), &load.shape, load.live());
+        vec![Step::new(reconcile::COUNT_BEFORE_LABEL, sql, Action::CountBefore)]
+    }
+
+    fn check_reconciled(&self, load: &Load) -> Vec<Step> {
+        let sql = reconcile::count_target(&load.target, load.live());
+        vec![Step::new(reconcile::CHECK_LABEL, sql, Action::CheckReconciled(load.reconcile_check()))]
+    }
+
     fn record_run(&self, load: &Load) -> Statement<Action> {
         Statement::new(runs::record_run(load.request, &load.target), Action::Modify)
     }
@@ -148,6 +183,34 @@ impl Dialect for Postgres {
     fn count_rows(&self, load: &Load) -> Statement<Action> {
         Statement::new(sql::count_rows(&load.target), Action::Reconcile)
     }
+}
+
+/// `deletes = "soft"` ([`soft_deletes`]): mark the deleted (or, full, the missing) rows, merge,
+/// clear the mark of the merged keys.
+fn soft_change(load: &Load) -> Vec<Step> {
+    let (target, shape, stage) = (load.target.as_str(), &load.shape, qualified_stage());
+    let watermark = load.request.watermark;
+    let mark = match load.request.mode {
+        Mode::Incremental => Step::new(
+            "mark keys staged as deletes deleted",
+            soft_deletes::mark_staged_deletes(target, &stage, shape, watermark, &PostgresTime),
+            Action::Modify,
+        ),
+        Mode::Full => Step::new(
+            "mark rows missing from the export deleted",
+            soft_deletes::mark_missing_rows(target, &stage, shape, watermark, &PostgresTime),
+            Action::Modify,
+        ),
+    };
+    vec![
+        mark,
+        Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Action::Modify),
+        Step::new(
+            "clear the deletion mark of upserted keys",
+            soft_deletes::clear_upserted(target, &stage, shape, true),
+            Action::Modify,
+        ),
+    ]
 }
 
 /// A full load: a new table filled with the staged rows replaces the target and takes its
@@ -206,6 +269,24 @@ mod tests {
     fn full_replace() {
         let request = staged_request(testkit::customers_table(), Mode::Full, "run-8");
         insta::assert_snapshot!(render(&steps(&request)));
+    }
+
+    #[test]
+    fn soft_deletes_incremental() {
+        let table = crate::config::TableConfig {
+            deletes: crate::config::Deletes::Soft,
+            ..testkit::customers_table()
+        };
+        insta::assert_snapshot!(render(&steps(&staged_request(table, Mode::Incremental, "run-10"))));
+    }
+
+    #[test]
+    fn soft_deletes_full() {
+        let table = crate::config::TableConfig {
+            deletes: crate::config::Deletes::Soft,
+            ..testkit::customers_table()
+        };
+        insta::assert_snapshot!(render(&steps(&staged_request(table, Mode::Full, "run-11"))));
     }
 
     #[test]

@@ -5,7 +5,10 @@
 pub use crate::config::quote_identifier_list as column_list;
 use crate::config::{ColumnType, quote_identifier};
 use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use crate::warehouse::shape::{TableShape, TargetColumn};
+use crate::warehouse::soft_deletes::{self, TimeSql};
 use crate::warehouse::staged_lines::{OP_DELETE, OP_UPSERT};
 
 use super::names::{STAGE_TABLE, qualified_stage};
@@ -27,6 +30,33 @@ pub fn postgres_type(ty: ColumnType) -> String {
         ColumnType::Date => "date".into(),
         ColumnType::Super => "jsonb".into(),
     }
+}
+
+/// How PostgreSQL writes soft deletes' times: `timestamptz`, exact to the microsecond.
+pub struct PostgresTime;
+
+impl TimeSql for PostgresTime {
+    fn column_type(&self) -> &'static str {
+        "timestamptz"
+    }
+
+    /// Interval arithmetic, which is exact (`to_timestamp` goes through a double).
+    fn instant_of_micros(&self, micros: &str) -> String {
+        format!("(timestamptz 'epoch' + {micros} * interval '1 microsecond')")
+    }
+
+    fn literal(&self, at: DateTime<Utc>) -> String {
+        format!("timestamptz {}", quote_literal(&at.to_rfc3339_opts(SecondsFormat::Micros, true)))
+    }
+}
+
+/// Whether the target (quoted) has the column `name` (one boolean).
+pub fn column_exists(table: &str, name: &str) -> String {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass({}) AND attname = {} AND NOT attisdropped)",
+        quote_literal(table),
+        quote_literal(name)
+    )
 }
 
 /// A SQL string literal: `'text'` with every `'` doubled. Text holding a backslash is written
@@ -51,6 +81,9 @@ fn key_list(shape: &TableShape) -> String {
 pub fn create_table(table: &str, shape: &TableShape, primary_key: &str, if_missing: bool) -> String {
     let if_not_exists = if if_missing { "IF NOT EXISTS " } else { "" };
     let mut lines: Vec<String> = shape.columns.iter().map(column_definition).collect();
+    if shape.soft_deletes {
+        lines.push(soft_deletes::column_definition(&PostgresTime));
+    }
     lines.push(format!("CONSTRAINT {} PRIMARY KEY ({})", quote_identifier(primary_key), key_list(shape)));
     format!("CREATE TABLE {if_not_exists}{table} (\n  {}\n)", lines.join(",\n  "))
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::contract::events::{EventKind, StatementStatus};
 use crate::contract::staged::StagedFormat;
+use crate::warehouse::reconcile;
 use crate::warehouse::watermark::stale_watermark;
 use crate::warehouse::{LoadReport, RUNS_TABLE, WarehouseError};
 
@@ -39,6 +40,8 @@ struct Follower<'a> {
     reported: Vec<Reported>,
     /// The error of the failed sub-statement, explained (load errors, stale watermark…).
     failure: Option<(usize, String)>,
+    /// The batch's id once submitted (its sub-statements' results are read by `id:n`).
+    batch_id: String,
 }
 
 /// Submits and follows the batch; `Ok` only when it committed.
@@ -50,8 +53,14 @@ pub(super) async fn run_batch(
     for (position, step) in steps.iter().enumerate() {
         job.reporter.submitted(position + 1, steps.len(), step);
     }
-    let mut follower =
-        Follower { api, steps, job, reported: vec![Reported::default(); steps.len()], failure: None };
+    let mut follower = Follower {
+        api,
+        steps,
+        job,
+        reported: vec![Reported::default(); steps.len()],
+        failure: None,
+        batch_id: String::new(),
+    };
     if job.cancel.is_cancelled() {
         follower.close_unfinished(StatementStatus::Aborted, "cancelled before the batch was sent");
         return Err(WarehouseError::Cancelled);
@@ -70,6 +79,7 @@ pub(super) async fn run_batch(
         }
     };
     tracing::info!(batch = %id, statements = steps.len(), "batch submitted");
+    follower.batch_id.clone_from(&id);
     let state = follower.follow(&id).await?;
     follower.conclude(&id, state).await
 }
@@ -184,7 +194,8 @@ impl Follower<'_> {
                 request.run_id
             ),
             Role::GuardWatermark => self.stale_watermark_message(&error).await,
-            Role::Plain | Role::Count => error,
+            Role::GuardReconciled => self.reconciliation_message(&error).await,
+            Role::Plain | Role::Count | Role::ReconcileCounts => error,
         };
         self.failure = Some((position, explained.clone()));
         explained
@@ -205,6 +216,44 @@ impl Follower<'_> {
                 "the committed watermark is not the one this load continues from ({error}; reading it: {e})"
             ),
         }
+    }
+
+    /// A failed reconciliation check, with the numbers the statement before it selected (read
+    /// back by its `batch:n` id; GetStatementResult, Redshift Data API Reference). Should that
+    /// read fail, the message says so and still names the check.
+    async fn reconciliation_message(&self, error: &str) -> String {
+        let request = self.job.request;
+        let table = &request.table.name;
+        let numbers = match self.steps.iter().position(|s| s.action == Role::ReconcileCounts) {
+            Some(position) => self.api.result(&format!("{}:{}", self.batch_id, position + 1)).await,
+            None => return format!("the reconciliation check of table {table} failed ({error})"),
+        };
+        let row: Option<Vec<u64>> = numbers
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|row| row.into_iter().map(|value| value.and_then(|v| v.parse().ok())).collect());
+        let check = crate::warehouse::plan_frame::reconcile_check_of(request);
+        let explained = match (check, row.as_deref()) {
+            (reconcile::Check::Rows(rows), Some([after])) => {
+                reconcile::mismatch(table, reconcile::Expectation::Rows(rows), *after)
+            }
+            (reconcile::Check::CountedBefore, Some([before, new_keys, deleted_present, after])) => {
+                let counts = reconcile::BeforeCounts {
+                    before: *before,
+                    new_keys: *new_keys,
+                    deleted_present: *deleted_present,
+                };
+                reconcile::mismatch(table, reconcile::Expectation::Change(counts), *after)
+            }
+            _ => None,
+        };
+        explained.unwrap_or_else(|| {
+            format!(
+                "reconciliation failed for table {table}: the target's row count after the change is not the \
+                 one the change implies ({error}; its numbers could not be read back); the load was rolled back: \
+                 the target and the watermark are as they were"
+            )
+        })
     }
 
     /// Reports the sub-statements the batch ended without running.

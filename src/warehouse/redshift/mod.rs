@@ -15,6 +15,7 @@ mod load_errors;
 mod plan;
 mod preview;
 mod pushdown_sql;
+mod reconcile_sql;
 mod runs;
 pub mod sql;
 
@@ -133,7 +134,8 @@ impl RedshiftWarehouse {
                 // Probed at every attempt: a load that lost the upgrade race to another one
                 // (see `batch::transient_cause`) plans again without the upgrade.
                 let shape = read_runs_shape(&self.api).await.map_err(Attempt)?;
-                let steps = plan::steps(request, &self.copy, shape);
+                let add_deleted_at = lacks_deleted_at(&self.api, request).await.map_err(Attempt)?;
+                let steps = plan::steps_adding_deleted_at(request, &self.copy, shape, add_deleted_at);
                 if let Some(problem) = plan::unloadable(request, &steps) {
                     return Err(Attempt(WarehouseError::Other(problem)));
                 }
@@ -195,6 +197,29 @@ async fn read_record(
             record_from(api, query_runs(api, &sql_for(RunsShape::Old)).await)
         }
         result => record_from(api, result),
+    }
+}
+
+/// Whether a soft-deleting table's target exists without `dynashift_deleted_at` (created before
+/// it deleted softly), so the load must add the column; false for a hard-deleting table and for a
+/// target not created yet (the load creates it with the column).
+async fn lacks_deleted_at(api: &DataApi, request: &LoadRequest) -> Result<bool, WarehouseError> {
+    if request.table.deletes != crate::config::Deletes::Soft {
+        return Ok(false);
+    }
+    let probe = sql::probe_deleted_at(&sql::quoted_target(&request.table.target));
+    match api.query(&probe, "dynashift probe target").await {
+        Ok(_) => Ok(false),
+        Err(QueryError::Failed(message)) if sql::is_missing_column(&message) => Ok(true),
+        Err(QueryError::Failed(message)) if message.contains("does not exist") => Ok(false),
+        Err(QueryError::Failed(message)) => {
+            Err(WarehouseError::Other(format!("probing the target of {}: {message}", request.table.name)))
+        }
+        Err(QueryError::Call(failure)) => Err(WarehouseError::Connection(format!(
+            "reaching Redshift through the Data API ({}): {}",
+            api.describe(),
+            failure.message
+        ))),
     }
 }
 

@@ -28,9 +28,13 @@ use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statemen
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
+use crate::warehouse::reconcile;
+use crate::warehouse::soft_deletes;
+
 use super::pushdown_sql;
+use super::reconcile_sql;
 use super::runs::{self, RunsShape};
-use super::sql::{self, CopySource, quoted_target};
+use super::sql::{self, CopySource, RedshiftTime, quoted_target};
 
 /// The Data API's limit of statements per batch.
 pub(super) const MAX_BATCH: usize = 40;
@@ -53,6 +57,10 @@ pub(super) enum Role {
     GuardWatermark,
     /// Counts the target's rows; its result is the reconciliation.
     Count,
+    /// Selects the reconciliation's numbers, read back to explain a failed check.
+    ReconcileCounts,
+    /// Fails when the target's rows after the change are not the expected number.
+    GuardReconciled,
 }
 
 /// One statement of a load.
@@ -89,13 +97,26 @@ impl CopySettings {
 /// Every statement of the load `request` asks for, in execution order, for a runs table of
 /// `shape` (an old one is upgraded right after the lock).
 pub(super) fn steps(request: &LoadRequest, copy: &CopySettings, runs_shape: RunsShape) -> Vec<Step> {
-    plan_frame::plan(&Redshift { copy, runs_shape }, request)
+    steps_adding_deleted_at(request, copy, runs_shape, false)
 }
 
-/// Redshift's hooks of the plan frame: where the COPY reads from, and the runs table's shape.
+/// [`steps`] for a soft-deleting target that exists without `dynashift_deleted_at`
+/// (`add_deleted_at`, as probed): the batch adds the column first.
+pub(super) fn steps_adding_deleted_at(
+    request: &LoadRequest,
+    copy: &CopySettings,
+    runs_shape: RunsShape,
+    add_deleted_at: bool,
+) -> Vec<Step> {
+    plan_frame::plan(&Redshift { copy, runs_shape, add_deleted_at }, request)
+}
+
+/// Redshift's hooks of the plan frame: where the COPY reads from, the runs table's shape, and
+/// whether the target needs `dynashift_deleted_at` added.
 struct Redshift<'a> {
     copy: &'a CopySettings,
     runs_shape: RunsShape,
+    add_deleted_at: bool,
 }
 
 impl Dialect for Redshift<'_> {
@@ -157,6 +178,20 @@ impl Dialect for Redshift<'_> {
         Some(Statement::new(sql::create_target(&load.target, &load.shape), Role::Plain))
     }
 
+    /// Redshift's ALTER TABLE has no `IF NOT EXISTS`: the load probed the target first
+    /// (`sql::probe_deleted_at`), and adds the column only when it is missing. ALTER TABLE ADD
+    /// COLUMN may run in a transaction block ("ALTER TABLE", Redshift Database Developer Guide).
+    fn upgrade_target(&self, load: &Load) -> Vec<Step> {
+        if !(self.add_deleted_at && load.soft_deletes()) {
+            return Vec::new();
+        }
+        vec![Step::new(
+            format!("add {} to {}", soft_deletes::DELETED_AT_COLUMN, load.target),
+            soft_deletes::add_column(&load.target, &RedshiftTime),
+            Role::Plain,
+        )]
+    }
+
     fn create_stage(&self, load: &Load) -> Statement<Role> {
         let create = match load.request.staged.format {
             StagedFormat::Folded => sql::create_stage(&load.shape),
@@ -181,6 +216,9 @@ impl Dialect for Redshift<'_> {
     /// by [`unloadable`] before anything runs.
     fn change_target(&self, load: &Load) -> Vec<Step> {
         let (target, shape) = (load.target.as_str(), &load.shape);
+        if load.soft_deletes() {
+            return soft_change(load);
+        }
         let delete_all =
             || Step::new(format!("delete every row of {target}"), sql::delete_all(target), Role::Plain);
         match (load.request.mode, load.request.staged.format) {
@@ -213,6 +251,26 @@ impl Dialect for Redshift<'_> {
         }
     }
 
+    fn count_before_change(&self, load: &Load) -> Vec<Step> {
+        let sql = reconcile_sql::count_before_change(load, load.live());
+        vec![Step::new(reconcile::COUNT_BEFORE_LABEL, sql, Role::Plain)]
+    }
+
+    fn check_reconciled(&self, load: &Load) -> Vec<Step> {
+        vec![
+            Step::new(
+                "read the reconciliation's numbers",
+                reconcile_sql::select_counts(load, load.live()),
+                Role::ReconcileCounts,
+            ),
+            Step::new(
+                reconcile::CHECK_LABEL,
+                reconcile_sql::guard_reconciled(load, load.live()),
+                Role::GuardReconciled,
+            ),
+        ]
+    }
+
     fn record_run(&self, load: &Load) -> Statement<Role> {
         let counted = pushdown_sql::folded_counts(load.request, &load.shape);
         Statement::new(runs::record_run(load.request, &load.target, counted), Role::Plain)
@@ -221,6 +279,37 @@ impl Dialect for Redshift<'_> {
     fn count_rows(&self, load: &Load) -> Statement<Role> {
         Statement::new(sql::count_rows(&load.target), Role::Count)
     }
+}
+
+/// `deletes = "soft"` ([`soft_deletes`]): mark the deleted (or, full, the missing) rows, drop
+/// the deletes from the stage, MERGE, clear the mark of the merged keys. The stage of a
+/// pushdown full load holds the export's items only (no op column).
+fn soft_change(load: &Load) -> Vec<Step> {
+    let (target, shape, request) = (load.target.as_str(), &load.shape, load.request);
+    let stage = crate::config::quote_identifier(sql::STAGE_TABLE);
+    let with_op = request.staged.format != StagedFormat::ExportItems;
+    let mut steps = match request.mode {
+        Mode::Incremental => vec![
+            Step::new(
+                "mark keys staged as deletes deleted",
+                soft_deletes::mark_staged_deletes(target, &stage, shape, request.watermark, &RedshiftTime),
+                Role::Plain,
+            ),
+            Step::new("drop deletes from the stage", sql::drop_deletes_from_stage(), Role::Plain),
+        ],
+        Mode::Full => vec![Step::new(
+            "mark rows missing from the export deleted",
+            soft_deletes::mark_missing_rows(target, &stage, shape, request.watermark, &RedshiftTime),
+            Role::Plain,
+        )],
+    };
+    steps.push(Step::new("merge staged upserts", sql::merge_staged_upserts(target, shape), Role::Plain));
+    steps.push(Step::new(
+        "clear the deletion mark of upserted keys",
+        soft_deletes::clear_upserted(target, &stage, shape, with_op),
+        Role::Plain,
+    ));
+    steps
 }
 
 /// The COPY of the staged files, or of the export's data files in a pushdown load. The stage
@@ -366,6 +455,31 @@ mod tests {
 
     fn copy_of(request: &LoadRequest, copy: &CopySettings) -> String {
         steps(request, copy, RunsShape::Current).into_iter().find(|s| s.action == Role::Copy).unwrap().sql
+    }
+
+    #[test]
+    fn soft_deletes_incremental_on_a_target_that_lacks_the_column() {
+        let table = crate::config::TableConfig {
+            deletes: crate::config::Deletes::Soft,
+            ..testkit::customers_table()
+        };
+        let request = staged_request(table, Mode::Incremental, "run-10");
+        insta::assert_snapshot!(render(&steps_adding_deleted_at(
+            &request,
+            &copy_settings(),
+            RunsShape::Current,
+            true
+        )));
+    }
+
+    #[test]
+    fn soft_deletes_full() {
+        let table = crate::config::TableConfig {
+            deletes: crate::config::Deletes::Soft,
+            ..testkit::customers_table()
+        };
+        let request = staged_request(table, Mode::Full, "run-11");
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings(), RunsShape::Current)));
     }
 
     #[test]

@@ -16,7 +16,10 @@
 pub use crate::config::quote_identifier_list as column_list;
 use crate::config::{ColumnType, TargetTable, quote_identifier};
 use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use crate::warehouse::shape::{TableShape, TargetColumn};
+use crate::warehouse::soft_deletes::{self, TimeSql};
 use crate::warehouse::staged_lines::{OP_DELETE, OP_UPSERT};
 
 /// The session-private table the staged files are copied into.
@@ -79,6 +82,9 @@ fn key_list(shape: &TableShape) -> String {
 /// the whole key.
 pub fn create_target(target: &str, shape: &TableShape) -> String {
     let mut lines: Vec<String> = shape.columns.iter().map(column_definition).collect();
+    if shape.soft_deletes {
+        lines.push(soft_deletes::column_definition(&RedshiftTime));
+    }
     lines.push(format!("PRIMARY KEY ({})", key_list(shape)));
     let distkey = shape.key.first().map(|k| quote_identifier(k)).unwrap_or_default();
     format!(
@@ -86,6 +92,40 @@ pub fn create_target(target: &str, shape: &TableShape) -> String {
         lines.join(",\n  "),
         key_list(shape)
     )
+}
+
+/// How Redshift writes soft deletes' times: `timestamptz`, from the epoch by interval arithmetic
+/// ("Datetime types" and "Interval literals", Redshift Database Developer Guide: an interval may
+/// be given in microseconds, and a number times an interval is an interval).
+pub struct RedshiftTime;
+
+impl TimeSql for RedshiftTime {
+    fn column_type(&self) -> &'static str {
+        "timestamptz"
+    }
+
+    fn instant_of_micros(&self, micros: &str) -> String {
+        format!("(TIMESTAMPTZ 'epoch' + {micros} * INTERVAL '1 microsecond')")
+    }
+
+    fn literal(&self, at: DateTime<Utc>) -> String {
+        format!("CAST({} AS timestamptz)", literal(&at.to_rfc3339_opts(SecondsFormat::Micros, true)))
+    }
+}
+
+/// Probes whether `target` has `dynashift_deleted_at`: fails with "column … does not exist"
+/// when it lacks it ([`is_missing_column`]), with "relation … does not exist" when there is no
+/// target yet (the load creates it with the column).
+pub fn probe_deleted_at(target: &str) -> String {
+    format!("SELECT {} FROM {target} WHERE 1 = 0", quote_identifier(soft_deletes::DELETED_AT_COLUMN))
+}
+
+/// Whether a failed probe means the target lacks `dynashift_deleted_at`.
+pub fn is_missing_column(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    lower.contains("column")
+        && lower.contains(soft_deletes::DELETED_AT_COLUMN)
+        && lower.contains("does not exist")
 }
 
 pub fn create_schema(schema: &str) -> String {

@@ -13,6 +13,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::retry::{RetryAccount, Retryable};
+use crate::warehouse::reconcile::{before_counts, check_reconciled};
 use crate::warehouse::runner::{self, StatementReporter, StepBackend, Tally};
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadReport, LoadRequest, WarehouseError};
@@ -141,6 +142,18 @@ fn perform(
                 conn.execute_batch(&step.sql).map_err(sqlite)?;
             }
             Ok(None)
+        }
+        Action::CountBefore => {
+            let counts = conn
+                .query_row(&step.sql, [], |r| Ok([r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?]))
+                .map_err(sqlite)?;
+            tally.before = Some(before_counts(counts));
+            Ok(None)
+        }
+        Action::CheckReconciled(check) => {
+            let after: i64 = conn.query_row(&step.sql, [], |r| r.get(0)).map_err(sqlite)?;
+            check_reconciled(&job.request.table.name, *check, tally.before, after)?;
+            Ok(Some(after))
         }
         Action::Reconcile => {
             let count: i64 = conn.query_row(&step.sql, [], |r| r.get(0)).map_err(sqlite)?;

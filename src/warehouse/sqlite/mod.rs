@@ -23,6 +23,8 @@ pub mod names;
 mod plan;
 mod preview;
 mod runs;
+#[cfg(test)]
+mod soft_tests;
 pub mod sql;
 #[cfg(test)]
 mod testkit;

@@ -19,9 +19,13 @@ use crate::config::{Mode, TargetTable};
 use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
-use super::names::{quoted_replacement, quoted_target};
+use crate::warehouse::reconcile::{self, Check};
+
+use crate::warehouse::soft_deletes::{self, DELETED_AT_COLUMN};
+
+use super::names::{qualified_stage, quoted_replacement, quoted_target, table_name};
 use super::runs;
-use super::sql;
+use super::sql::{self, SqliteTime, quote_literal};
 
 /// How the executor runs a step and what it reports as the step's row count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +41,10 @@ pub(super) enum Action {
     ExpectWatermark(Option<DateTime<Utc>>),
     /// Counts the target's rows (the reconciliation the load reports).
     Reconcile,
+    /// Reads `before`, `new_keys`, `deleted_present` for the reconciliation check.
+    CountBefore,
+    /// Fails unless the target's row count (the statement's one value) is what the check expects.
+    CheckReconciled(Check),
     /// Runs the statement's SQL (several statements) only when `needed`, a query of one
     /// boolean, says so: the in-place upgrade of a `dynashift_runs` written by an older version.
     Upgrade { needed: String },
@@ -95,12 +103,30 @@ impl Dialect for Sqlite {
         Statement::new(latest, Action::ExpectWatermark(load.request.previous_watermark))
     }
 
-    /// A full load builds a replacement table instead.
+    /// A full load builds a replacement table instead, unless it deletes softly (it keeps the
+    /// target and its deleted rows).
     fn create_target(&self, load: &Load) -> Option<Statement<Action>> {
-        if load.request.mode != Mode::Incremental {
+        if load.request.mode != Mode::Incremental && !load.soft_deletes() {
             return None;
         }
         Some(Statement::new(sql::create_table(&load.target, &load.shape, true), Action::Execute))
+    }
+
+    /// A soft-deleting target created before gets `dynashift_deleted_at`.
+    fn upgrade_target(&self, load: &Load) -> Vec<Step> {
+        if !load.soft_deletes() {
+            return Vec::new();
+        }
+        let table = quote_literal(&table_name(&load.request.table.target));
+        let needed = format!(
+            "SELECT count(*) = 0 FROM pragma_table_info({table}) WHERE name = {}",
+            quote_literal(DELETED_AT_COLUMN)
+        );
+        vec![Step::new(
+            format!("add {DELETED_AT_COLUMN} to {} if missing", load.target),
+            soft_deletes::add_column(&load.target, &SqliteTime),
+            Action::Upgrade { needed },
+        )]
     }
 
     fn create_stage(&self, load: &Load) -> Statement<Action> {
@@ -114,6 +140,9 @@ impl Dialect for Sqlite {
 
     fn change_target(&self, load: &Load) -> Vec<Step> {
         let (target, shape) = (load.target.as_str(), &load.shape);
+        if load.soft_deletes() {
+            return soft_change(load);
+        }
         match load.request.mode {
             Mode::Incremental => vec![
                 Step::new(
@@ -127,6 +156,16 @@ impl Dialect for Sqlite {
         }
     }
 
+    fn count_before_change(&self, load: &Load) -> Vec<Step> {
+        let sql = reconcile::count_before(&load.target, &qualified_stage(), &load.shape, load.live());
+        vec![Step::new(reconcile::COUNT_BEFORE_LABEL, sql, Action::CountBefore)]
+    }
+
+    fn check_reconciled(&self, load: &Load) -> Vec<Step> {
+        let sql = reconcile::count_target(&load.target, load.live());
+        vec![Step::new(reconcile::CHECK_LABEL, sql, Action::CheckReconciled(load.reconcile_check()))]
+    }
+
     fn record_run(&self, load: &Load) -> Statement<Action> {
         Statement::new(runs::record_run(load.request, &load.target), Action::Modify)
     }
@@ -138,6 +177,33 @@ impl Dialect for Sqlite {
     fn drop_stage(&self, _load: &Load) -> Option<Statement<Action>> {
         Some(Statement::new(sql::drop_stage(), Action::Execute))
     }
+}
+
+/// `deletes = "soft"` ([`soft_deletes`]): mark the deleted (or, full, the missing) rows, upsert,
+/// clear the mark of the upserted keys.
+fn soft_change(load: &Load) -> Vec<Step> {
+    let (target, shape, stage) = (load.target.as_str(), &load.shape, qualified_stage());
+    let mark = match load.request.mode {
+        Mode::Incremental => Step::new(
+            "mark keys staged as deletes deleted",
+            soft_deletes::mark_staged_deletes(target, &stage, shape, load.request.watermark, &SqliteTime),
+            Action::Modify,
+        ),
+        Mode::Full => Step::new(
+            "mark rows missing from the export deleted",
+            soft_deletes::mark_missing_rows(target, &stage, shape, load.request.watermark, &SqliteTime),
+            Action::Modify,
+        ),
+    };
+    vec![
+        mark,
+        Step::new("upsert staged rows", sql::upsert_staged_rows(target, shape), Action::Modify),
+        Step::new(
+            "clear the deletion mark of upserted keys",
+            soft_deletes::clear_upserted(target, &stage, shape, true),
+            Action::Modify,
+        ),
+    ]
 }
 
 /// A full load: a new table filled with the staged rows replaces the target.
@@ -188,6 +254,24 @@ mod tests {
     fn full_replace() {
         let request = staged_request(testkit::customers_table(), Mode::Full, "run-8");
         insta::assert_snapshot!(render(&steps(&request)));
+    }
+
+    #[test]
+    fn soft_deletes_incremental() {
+        let table = crate::config::TableConfig {
+            deletes: crate::config::Deletes::Soft,
+            ..testkit::customers_table()
+        };
+        insta::assert_snapshot!(render(&steps(&staged_request(table, Mode::Incremental, "run-10"))));
+    }
+
+    #[test]
+    fn soft_deletes_full() {
+        let table = crate::config::TableConfig {
+            deletes: crate::config::Deletes::Soft,
+            ..testkit::customers_table()
+        };
+        insta::assert_snapshot!(render(&steps(&staged_request(table, Mode::Full, "run-11"))));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 
 use crate::config::{ColumnType, quote_identifier, quote_identifier_list as column_list};
 use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use crate::warehouse::shape::{TableShape, TargetColumn};
+use crate::warehouse::soft_deletes::{self, TimeSql};
 
 use super::names::{STAGE_TABLE, qualified_stage};
 
@@ -27,6 +30,27 @@ pub fn sqlite_type(ty: ColumnType) -> &'static str {
     }
 }
 
+/// How SQLite writes soft deletes' times: ISO-8601 UTC text with microseconds, the way
+/// `timestamptz` columns are stored.
+pub struct SqliteTime;
+
+impl TimeSql for SqliteTime {
+    fn column_type(&self) -> &'static str {
+        "TEXT"
+    }
+
+    /// Whole seconds through `strftime` (`unixepoch`), the microseconds appended exactly.
+    fn instant_of_micros(&self, micros: &str) -> String {
+        format!(
+            "strftime('%Y-%m-%dT%H:%M:%S', {micros} / 1000000, 'unixepoch') || printf('.%06dZ', {micros} % 1000000)"
+        )
+    }
+
+    fn literal(&self, at: DateTime<Utc>) -> String {
+        quote_literal(&at.to_rfc3339_opts(SecondsFormat::Micros, true))
+    }
+}
+
 /// A SQL string literal: `'text'` with every `'` doubled.
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -42,6 +66,9 @@ fn column_definition(column: &TargetColumn) -> String {
 pub fn create_table(table: &str, shape: &TableShape, if_missing: bool) -> String {
     let if_not_exists = if if_missing { "IF NOT EXISTS " } else { "" };
     let mut lines: Vec<String> = shape.columns.iter().map(column_definition).collect();
+    if shape.soft_deletes {
+        lines.push(soft_deletes::column_definition(&SqliteTime));
+    }
     lines.push(primary_key(shape));
     format!("CREATE TABLE {if_not_exists}{table} (\n  {}\n)", lines.join(",\n  "))
 }

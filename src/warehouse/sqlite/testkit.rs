@@ -41,6 +41,24 @@ impl Fixture {
         Fixture { _dir: dir, store, warehouse }
     }
 
+    /// Runs `sql` on the warehouse file through a connection of its own (arranging what a test
+    /// needs beside the warehouse, such as a trigger).
+    pub(super) fn execute(&self, sql: &str) {
+        let path = self._dir.path().join("wh/warehouse.sqlite");
+        rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
+    }
+
+    /// The rows `sql` reads from the warehouse file, every value as SQLite text (NULL: `None`).
+    pub(super) fn query_text(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let conn = rusqlite::Connection::open(self._dir.path().join("wh/warehouse.sqlite")).unwrap();
+        let mut statement = conn.prepare(sql).unwrap();
+        let width = statement.column_count();
+        let rows = statement
+            .query_map([], |row| (0..width).map(|i| row.get::<_, Option<String>>(i)).collect())
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
     /// Writes `parts` (each a list of lines) as staged files and describes them; the counts
     /// are taken from the lines' ops, as the stage step counts them.
     pub(super) async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
