@@ -104,6 +104,65 @@ pub fn stage_two_files(request: &mut crate::warehouse::LoadRequest, run_id: &str
     (request.staged.upserts, request.staged.deletes) = (100, 20);
 }
 
+/// The plan tests every warehouse that plans into its own transaction shares (SQLite and
+/// PostgreSQL): written once, expanded into each dialect's `plan::tests`, where `testkit`,
+/// `steps`, `render`, `stage_two_files`, `Action`, `Mode` and `LoadRequest` are in scope. Each
+/// keeps its own snapshots (named by the module it expands in).
+#[cfg(test)]
+macro_rules! shared_plan_tests {
+    () => {
+        /// A request as the stage step would hand it over: two files, some upserts and deletes.
+        fn staged_request(table: crate::config::TableConfig, mode: Mode, run_id: &str) -> LoadRequest {
+            let mut request = testkit::request_for(table, mode, run_id);
+            stage_two_files(&mut request, run_id);
+            request
+        }
+
+        /// The customers table with soft deletes.
+        fn soft_customers() -> crate::config::TableConfig {
+            crate::config::TableConfig { deletes: crate::config::Deletes::Soft, ..testkit::customers_table() }
+        }
+
+        #[test]
+        fn full_replace() {
+            let request = staged_request(testkit::customers_table(), Mode::Full, "run-8");
+            insta::assert_snapshot!(render(&steps(&request)));
+        }
+
+        #[test]
+        fn soft_deletes_incremental() {
+            insta::assert_snapshot!(render(&steps(&staged_request(
+                soft_customers(),
+                Mode::Incremental,
+                "run-10"
+            ))));
+        }
+
+        #[test]
+        fn soft_deletes_full() {
+            insta::assert_snapshot!(render(&steps(&staged_request(soft_customers(), Mode::Full, "run-11"))));
+        }
+
+        #[test]
+        fn super_columns_and_the_whole_item_column() {
+            let request = staged_request(testkit::orders_table(), Mode::Incremental, "run-9");
+            insta::assert_snapshot!(render(&steps(&request)));
+        }
+
+        #[test]
+        fn the_watermark_check_expects_the_previous_watermark_and_full_loads_skip_it() {
+            let mut request = testkit::request_for(testkit::orders_table(), Mode::Incremental, "r");
+            request.previous_watermark = Some(request.watermark - chrono::Duration::hours(1));
+            let expected = Action::ExpectWatermark(request.previous_watermark);
+            assert!(steps(&request).iter().any(|s| s.action == expected));
+            request.mode = Mode::Full;
+            assert!(!steps(&request).iter().any(|s| matches!(s.action, Action::ExpectWatermark(_))));
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use shared_plan_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -249,60 +249,15 @@ fn replace_target(load: &Load) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::warehouse::step::{render_steps as render, stage_two_files};
+    use crate::warehouse::step::{render_steps as render, shared_plan_tests, stage_two_files};
     use crate::warehouse::testkit;
 
-    /// A request as the stage step would hand it over: two files, some upserts and deletes.
-    fn staged_request(table: crate::config::TableConfig, mode: Mode, run_id: &str) -> LoadRequest {
-        let mut request = testkit::request_for(table, mode, run_id);
-        stage_two_files(&mut request, run_id);
-        request
-    }
+    shared_plan_tests!();
 
     #[test]
     fn incremental_with_a_composite_key_in_a_schema() {
         let request = staged_request(testkit::line_items_table(), Mode::Incremental, "run-7");
         insta::assert_snapshot!(render(&steps(&request)));
-    }
-
-    #[test]
-    fn full_replace() {
-        let request = staged_request(testkit::customers_table(), Mode::Full, "run-8");
-        insta::assert_snapshot!(render(&steps(&request)));
-    }
-
-    #[test]
-    fn soft_deletes_incremental() {
-        let table = crate::config::TableConfig {
-            deletes: crate::config::Deletes::Soft,
-            ..testkit::customers_table()
-        };
-        insta::assert_snapshot!(render(&steps(&staged_request(table, Mode::Incremental, "run-10"))));
-    }
-
-    #[test]
-    fn soft_deletes_full() {
-        let table = crate::config::TableConfig {
-            deletes: crate::config::Deletes::Soft,
-            ..testkit::customers_table()
-        };
-        insta::assert_snapshot!(render(&steps(&staged_request(table, Mode::Full, "run-11"))));
-    }
-
-    #[test]
-    fn super_columns_and_the_whole_item_column() {
-        let request = staged_request(testkit::orders_table(), Mode::Incremental, "run-9");
-        insta::assert_snapshot!(render(&steps(&request)));
-    }
-
-    #[test]
-    fn the_watermark_check_expects_the_previous_watermark_and_full_loads_skip_it() {
-        let mut request = testkit::request_for(testkit::orders_table(), Mode::Incremental, "r");
-        request.previous_watermark = Some(request.watermark - chrono::Duration::hours(1));
-        let expected = Action::ExpectWatermark(request.previous_watermark);
-        assert!(steps(&request).iter().any(|s| s.action == expected));
-        request.mode = Mode::Full;
-        assert!(!steps(&request).iter().any(|s| matches!(s.action, Action::ExpectWatermark(_))));
     }
 
     #[test]
