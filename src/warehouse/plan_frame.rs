@@ -51,6 +51,20 @@ impl Load<'_> {
     pub fn soft_deletes(&self) -> bool {
         self.shape.soft_deletes
     }
+
+    /// The counts before the change as a warehouse that reads them back in its executor runs
+    /// them (SQLite, PostgreSQL): one statement over the target and `stage`, treated as `action`.
+    pub fn count_before_step<A>(&self, stage: &str, action: A) -> Vec<Step<A>> {
+        let sql = super::reconcile::count_before(&self.target, stage, &self.shape, self.live());
+        vec![Step::new(super::reconcile::COUNT_BEFORE_LABEL, sql, action)]
+    }
+
+    /// The reconciliation as a warehouse that checks it in its executor runs it (SQLite,
+    /// PostgreSQL): the target's count, compared as `action` of this load's check says.
+    pub fn check_step<A>(&self, action: impl FnOnce(super::reconcile::Check) -> A) -> Vec<Step<A>> {
+        let sql = super::reconcile::count_target(&self.target, self.live());
+        vec![Step::new(super::reconcile::CHECK_LABEL, sql, action(self.reconcile_check()))]
+    }
 }
 
 /// What the reconciliation of `request` compares the target's rows after the change with.

@@ -19,7 +19,7 @@ use crate::config::{Mode, TargetTable};
 use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
-use crate::warehouse::reconcile::{self, Check};
+use crate::warehouse::reconcile::Check;
 
 use crate::warehouse::soft_deletes::{self, DELETED_AT_COLUMN};
 
@@ -157,13 +157,11 @@ impl Dialect for Sqlite {
     }
 
     fn count_before_change(&self, load: &Load) -> Vec<Step> {
-        let sql = reconcile::count_before(&load.target, &qualified_stage(), &load.shape, load.live());
-        vec![Step::new(reconcile::COUNT_BEFORE_LABEL, sql, Action::CountBefore)]
+        load.count_before_step(&qualified_stage(), Action::CountBefore)
     }
 
     fn check_reconciled(&self, load: &Load) -> Vec<Step> {
-        let sql = reconcile::count_target(&load.target, load.live());
-        vec![Step::new(reconcile::CHECK_LABEL, sql, Action::CheckReconciled(load.reconcile_check()))]
+        load.check_step(Action::CheckReconciled)
     }
 
     fn record_run(&self, load: &Load) -> Statement<Action> {
