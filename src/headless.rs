@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Mode;
-use crate::contract::AcceptedGap;
 use crate::contract::PlanOptions;
+use crate::contract::{AcceptedGap, DriftCheck};
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
 use crate::signals::Signals;
@@ -51,6 +51,8 @@ pub struct TableResult {
     pub result: Result<RunOutcome, FailureSummary>,
     /// Gaps between exports the run applied knowingly (`--accept-gap`).
     pub accepted_gaps: Vec<AcceptedGap>,
+    /// The run's drift event, when it had one (drift, or a pushdown run that could not count).
+    pub drift: Option<DriftCheck>,
 }
 
 /// A failure as the summary line reports it.
@@ -108,6 +110,7 @@ pub async fn run(
                     skipped: false,
                 }),
                 accepted_gaps: Vec::new(),
+                drift: None,
             }),
         }
     }
@@ -131,11 +134,13 @@ pub async fn run(
             }),
         };
         let accepted_gaps = printer.gaps.remove(&handle.run_id).unwrap_or_default();
+        let drift = printer.drift.remove(&handle.run_id);
         results.push(TableResult {
             table: handle.table,
             run_id: handle.run_id,
             result: outcome,
             accepted_gaps,
+            drift,
         });
     }
     stop_watch.abort();
@@ -187,6 +192,9 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
             if !result.accepted_gaps.is_empty() {
                 line["accepted_gaps"] = serde_json::json!(result.accepted_gaps);
             }
+            if let Some(drift) = &result.drift {
+                line["drift"] = serde_json::json!(drift);
+            }
             let _ = writeln!(out, "{line}");
             continue;
         }
@@ -206,7 +214,17 @@ fn print_summary(results: &[TableResult], json: bool, out: &mut (dyn Write + Sen
                 result.table, f.stage, f.cause, f.hint
             ),
         };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{line}{}", drift_text(result));
+    }
+}
+
+/// `; drift: …` for a summary line, or nothing (a run whose failure is the drift already says it).
+fn drift_text(result: &TableResult) -> String {
+    match (&result.drift, &result.result) {
+        (Some(_), Err(failure)) if failure.cause.contains("schema drift") => String::new(),
+        (Some(DriftCheck::NotCounted { reason }), _) => format!("; drift not counted ({reason})"),
+        (Some(check), _) => format!("; drift: {}", check.summary()),
+        (None, _) => String::new(),
     }
 }
 
@@ -227,17 +245,28 @@ struct Printer {
     last_progress: BTreeMap<String, DateTime<Utc>>,
     /// Accepted gaps by run id, for the closing summary.
     gaps: BTreeMap<String, Vec<AcceptedGap>>,
+    /// Drift by run id, for the closing summary.
+    drift: BTreeMap<String, DriftCheck>,
 }
 
 impl Printer {
     fn new(json: bool, verbosity: Verbosity) -> Printer {
-        Printer { json, verbosity, last_progress: BTreeMap::new(), gaps: BTreeMap::new() }
+        Printer {
+            json,
+            verbosity,
+            last_progress: BTreeMap::new(),
+            gaps: BTreeMap::new(),
+            drift: BTreeMap::new(),
+        }
     }
 
     fn print(&mut self, event: &RunEvent, out: &mut (dyn Write + Send)) {
         if let EventKind::GapAccepted { from, to } = &event.kind {
             let gap = AcceptedGap { from: *from, to: *to };
             self.gaps.entry(event.run_id.clone()).or_default().push(gap);
+        }
+        if let EventKind::Drift { check } = &event.kind {
+            self.drift.insert(event.run_id.clone(), check.clone());
         }
         if self.json {
             let _ = writeln!(out, "{}", serde_json::to_string(event).expect("events always serialize"));
@@ -280,6 +309,7 @@ mod tests {
             run_id: "r1".into(),
             result: Ok(outcome),
             accepted_gaps: vec![AcceptedGap { from, to }],
+            drift: None,
         };
         let mut text = Vec::new();
         print_summary(std::slice::from_ref(&result), false, &mut text);

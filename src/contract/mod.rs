@@ -7,6 +7,7 @@
 //! - [`StatementRecord`]: a load's statement as it ran, returned by the load and journaled;
 //! - the export spec, status and clock the events carry, the sync mode, and [`RunRequest`].
 
+pub mod drift;
 pub mod events;
 pub mod exit;
 mod export;
@@ -18,6 +19,7 @@ mod stage_rules;
 pub mod staged;
 mod statement;
 
+pub use drift::{DriftCheck, DriftReport, TypeDrift, UnmappedAttribute};
 pub use events::{EventKind, EventSink, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 pub use export::{ExportDescription, ExportSpec, ExportStatus, PlanOptions, SourceClock};
 pub use gap::AcceptedGap;

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::contract::AcceptedGap;
+use crate::contract::{AcceptedGap, DriftCheck};
 use crate::human::{bytes, count, counted, counted_as, with_article};
 use crate::pipeline::events::{EventKind, RunOutcome, StatementStatus};
 
@@ -48,6 +48,7 @@ pub fn level_of(kind: &EventKind) -> Verbosity {
         | EventKind::Planned { .. }
         | EventKind::StageChanged { .. }
         | EventKind::GapAccepted { .. }
+        | EventKind::Drift { check: DriftCheck::Counted { .. } }
         | EventKind::Warning { .. }
         | EventKind::StatementFinished { status: StatementStatus::Aborted, .. } => Verbosity::Normal,
         EventKind::ExportRequested { .. }
@@ -58,6 +59,7 @@ pub fn level_of(kind: &EventKind) -> Verbosity {
         | EventKind::FileVerified { .. }
         | EventKind::StagingProgress { .. }
         | EventKind::StagingFinished { .. }
+        | EventKind::Drift { check: DriftCheck::NotCounted { .. } }
         | EventKind::StatementPlanned { .. }
         | EventKind::StatementSubmitted { .. }
         | EventKind::StatementStarted { .. }
@@ -171,6 +173,7 @@ pub fn describe(kind: &EventKind, verbosity: Verbosity) -> Option<String> {
         EventKind::WatermarkAdvanced { from, to } => {
             format!("watermark advanced: {} → {}", from.map(time).unwrap_or_else(|| "none".into()), time(*to))
         }
+        EventKind::Drift { check } => drift(check),
         EventKind::Warning { message } => format!("warning: {message}"),
         EventKind::RunFinished { result } => match result {
             RunOutcome::Committed { .. } => "run committed".to_owned(),
@@ -221,6 +224,29 @@ pub(super) fn committed(
         counted(deletes, "delete"),
         counted_as(target_rows, "row", "rows")
     )
+}
+
+/// Most `columns` entries a drift line lists (the rest are in `dynashift status` and the console).
+const DRIFT_ENTRIES_LISTED: usize = 5;
+
+/// `drift: …`, then a `columns` entry per new attribute and a line per type drift.
+fn drift(check: &DriftCheck) -> String {
+    let DriftCheck::Counted { report } = check else { return format!("drift {}", check.summary()) };
+    let mut text = format!("drift: {}", report.summary());
+    for attribute in report.unmapped.iter().take(DRIFT_ENTRIES_LISTED) {
+        text.push_str(&format!("\n  to map {}, add to columns: {}", attribute.path, attribute.column_entry));
+    }
+    for drift in report.type_drift.iter().take(DRIFT_ENTRIES_LISTED) {
+        text.push_str(&format!(
+            "\n  column {} ({}) got {} at {}, expects {}",
+            drift.column,
+            drift.column_type,
+            counted(drift.items, &format!("{} value", drift.seen)),
+            drift.path,
+            drift.expected.join(" or ")
+        ));
+    }
+    text
 }
 
 fn indent(sql: &str) -> String {

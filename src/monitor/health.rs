@@ -7,7 +7,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::config::{Config, SourceConfig, TableConfig};
+use crate::config::{Config, DriftPolicy, SourceConfig, TableConfig};
+use crate::contract::DriftCheck;
 use crate::pipeline::journal::RunJournal;
 use crate::pipeline::lock::{self, LeaseHolder};
 use crate::pipeline::{Engine, PipelineError, Stage};
@@ -125,6 +126,10 @@ pub struct LastRun {
     pub deletes: u64,
     /// What DynamoDB billed for the run's exports (as DescribeExport reports it).
     pub billed_bytes: u64,
+    /// The schema drift the run counted, or why it could not; absent when it did not stage, when
+    /// nothing drifted, and for tables with `on_drift = "ignore"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftCheck>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -189,7 +194,14 @@ fn assess(config: &Config, table: &TableConfig, reading: Reading) -> TableHealth
         .journals
         .iter()
         .find(|j| j.is_finished() || Some(j.run_id.as_str()) != running)
-        .map(|j| last_run(j, reading.commit.as_ref()));
+        .map(|j| last_run(j, reading.commit.as_ref()))
+        .map(|mut run| {
+            // `on_drift = "ignore"` keeps drift in the journal only.
+            if table.on_drift == DriftPolicy::Ignore {
+                run.drift = None;
+            }
+            run
+        });
     let last_success_at = reading
         .journals
         .iter()
@@ -292,6 +304,7 @@ fn last_run(journal: &RunJournal, commit: Option<&CommitRecord>) -> LastRun {
             .iter()
             .filter_map(|e| e.description.as_ref().and_then(|d| d.billed_size_bytes))
             .sum(),
+        drift: journal.drift.clone().filter(|check| !matches!(check.report(), Some(r) if r.is_empty())),
     }
 }
 

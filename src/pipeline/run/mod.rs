@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
+mod drift;
 mod dry_run;
 mod lease_keeper;
 mod machine;
