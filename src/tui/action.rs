@@ -31,6 +31,8 @@ pub(super) enum Intent {
     DryRun,
     Refresh,
     ShowLog,
+    /// The selected table's schema drift, with `columns` entries to paste.
+    ShowDrift,
     /// Pause every table's schedule (`every`), or resume them.
     ToggleSchedules,
     CycleSort,

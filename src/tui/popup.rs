@@ -38,6 +38,10 @@ pub(super) enum PopupKind {
     Log {
         table: String,
     },
+    /// The schema drift of a table's shown run.
+    Drift {
+        table: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +75,7 @@ impl Popup {
             PopupKind::Failure { table } => format!("Failure · {table}"),
             PopupKind::RunDetail(run) => format!("Run {} · {}", run.run_id, run.table),
             PopupKind::Log { table } => format!("Log · {table}"),
+            PopupKind::Drift { table } => format!("Schema drift · {table}"),
         }
     }
 }

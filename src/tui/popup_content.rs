@@ -53,6 +53,10 @@ pub(super) fn build(app: &impl PopupState, popup: &Popup, width: usize) -> Vec<D
             Some(run) => log(&mut doc, run),
             None => doc.text(Tone::Dim, "No run to show the log of."),
         },
+        PopupKind::Drift { table } => match app.table(table).and_then(|t| t.drift()) {
+            Some(report) => super::ui::drift::drift_doc(&mut doc, table, report),
+            None => doc.text(Tone::Dim, &format!("No schema drift in the last run of {table}.")),
+        },
     }
     doc.into_lines()
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::bounded::Bounded;
 use super::run_log::{self, LogLine};
 use crate::config::Mode;
-use crate::contract::{ExportSpec, ExportStatus};
+use crate::contract::{DriftReport, ExportSpec, ExportStatus};
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 
 /// How many statement rows and log lines a run keeps (the newest win).
@@ -185,6 +185,8 @@ pub(super) struct RunView {
     pub new_watermark: Option<DateTime<Utc>>,
     pub end: Option<RunEnd>,
     pub log: Bounded<LogLine>,
+    /// The schema drift the run found (none when nothing drifted or it was not counted).
+    pub drift: Option<DriftReport>,
 }
 
 impl RunView {
@@ -209,6 +211,7 @@ impl RunView {
             new_watermark: None,
             end: None,
             log: Bounded::new(MAX_ROWS),
+            drift: None,
         }
     }
 
@@ -328,6 +331,7 @@ impl RunView {
                     row.query_id = query_id.clone().or(row.query_id.take());
                 }
             }
+            EventKind::Drift { check } => self.drift = check.report().filter(|r| !r.is_empty()).cloned(),
             EventKind::Reconciled { target_rows, upserts, deletes } => {
                 self.reconciled =
                     Some(Reconciled { target_rows: *target_rows, upserts: *upserts, deletes: *deletes });

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::format;
 use super::run_view::{Phase, RunView};
 use crate::config::{Mode, TableConfig};
-use crate::contract::SourceClock;
+use crate::contract::{DriftReport, SourceClock};
 use crate::pipeline::RunJournal;
 use crate::pipeline::lock::LeaseHolder;
 
@@ -78,6 +78,8 @@ pub(super) struct TableEntry {
     /// The demo source: its times (watermark, export windows) are on its simulated clock, not
     /// the wall clock, and the console says so wherever they stand beside real times.
     pub demo: bool,
+    /// The table shows its runs' schema drift (`on_drift` is not `"ignore"`).
+    pub shows_drift: bool,
 }
 
 impl TableEntry {
@@ -98,6 +100,7 @@ impl TableEntry {
             peeking: false,
             peeked_watermark: None,
             demo: matches!(config.source, crate::config::SourceConfig::Demo),
+            shows_drift: config.on_drift != crate::config::DriftPolicy::Ignore,
         }
     }
 
@@ -132,6 +135,11 @@ impl TableEntry {
     pub(super) fn lag(&self, now: DateTime<Utc>) -> Option<Duration> {
         let source_now = self.source_clock.map_or(now, |clock| clock.at(now));
         self.watermark.map(|w| format::between(w, source_now))
+    }
+
+    /// The schema drift of the shown run, unless the table ignores drift.
+    pub(super) fn drift(&self) -> Option<&DriftReport> {
+        self.shown_run().and_then(|run| run.drift.as_ref()).filter(|_| self.shows_drift)
     }
 
     /// Upserts and deletes of the shown run.
@@ -193,6 +201,20 @@ mod tests {
         assert_eq!(entry.lag(t(18, 0, 0)), None);
         entry.watermark = Some(t(17, 0, 0));
         assert_eq!(entry.lag(t(18, 0, 0)), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn a_live_drift_event_marks_the_table_unless_it_ignores_drift() {
+        use crate::contract::{DriftCheck, DriftReport, EventKind, RunEvent};
+        let mut entry = orders();
+        let mut live = RunView::from_first_event(&Script::new("orders", "r").started(Mode::Full, false));
+        let report = DriftReport { items_checked: 1, untracked_paths: 1, ..DriftReport::default() };
+        let kind = EventKind::Drift { check: DriftCheck::Counted { report: report.clone() } };
+        live.apply(&RunEvent { run_id: "r".into(), table: "orders".into(), at: t(18, 0, 0), kind });
+        entry.live = Some(live);
+        assert_eq!(entry.drift(), Some(&report));
+        entry.shows_drift = false;
+        assert_eq!(entry.drift(), None);
     }
 
     #[test]
