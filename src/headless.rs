@@ -295,6 +295,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_summary_line_carries_the_drift_unless_the_failure_is_the_drift() {
+        let report =
+            crate::contract::DriftReport { items_checked: 4, untracked_paths: 2, ..Default::default() };
+        let outcome = RunOutcome::UpToDate { watermark: None, reason: "r".into() };
+        let mut result = TableResult {
+            table: "t".into(),
+            run_id: "r1".into(),
+            result: Ok(outcome),
+            accepted_gaps: Vec::new(),
+            drift: Some(DriftCheck::Counted { report }),
+        };
+        assert_eq!(drift_text(&result), "; drift: 2 unmapped attributes in 4 items checked");
+        let mut json = Vec::new();
+        print_summary(std::slice::from_ref(&result), true, &mut json);
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(json["drift"]["report"]["untracked_paths"], 2);
+        result.drift = Some(DriftCheck::NotCounted { reason: "pushdown".into() });
+        assert_eq!(drift_text(&result), "; drift not counted (pushdown)");
+        result.result = Err(FailureSummary {
+            stage: "staging".into(),
+            cause: "schema drift in `t` (on_drift = \"fail\"): …".into(),
+            hint: "h".into(),
+            skipped: false,
+        });
+        result.drift = Some(DriftCheck::Counted { report: Default::default() });
+        assert_eq!(drift_text(&result), "", "the failure already says it");
+    }
+
+    #[test]
     fn accepted_gaps_are_in_the_event_lines_and_the_summary() {
         let from = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 14, 10, 18, 50).unwrap();
         let to = from + chrono::Duration::seconds(70);

@@ -349,6 +349,42 @@ mod tests {
     }
 
     #[test]
+    fn drift_lines_give_a_columns_entry_per_new_attribute_and_pushdown_says_it_did_not_count() {
+        use crate::contract::{DriftReport, TypeDrift, UnmappedAttribute};
+        let attribute = |path: &str| UnmappedAttribute {
+            path: path.into(),
+            items: 2,
+            types: [("S".to_owned(), 2)].into(),
+            column_entry: format!("{{ name = \"{path}\", path = \"{path}\", type = \"varchar(32)\" }}"),
+        };
+        let report = DriftReport {
+            items_checked: 9,
+            unmapped: (0..7).map(|i| attribute(&format!("a{i}"))).collect(),
+            type_drift: vec![TypeDrift {
+                path: "n".into(),
+                column: "n".into(),
+                column_type: "integer".into(),
+                expected: vec!["N".into()],
+                seen: "S".into(),
+                items: 1,
+            }],
+            ..DriftReport::default()
+        };
+        let counted = EventKind::Drift { check: DriftCheck::Counted { report } };
+        assert_eq!(level_of(&counted), Verbosity::Normal);
+        let text = describe(&counted, Verbosity::Normal).unwrap();
+        assert!(
+            text.starts_with("drift: 7 unmapped attributes (a0 in 2, a1 in 2, a2 in 2 and 4 more)"),
+            "{text}"
+        );
+        assert_eq!(text.matches("add to columns: { name = ").count(), 5, "{text}");
+        assert!(text.ends_with("\n  column n (integer) got 1 S value at n, expects N"), "{text}");
+        let pushdown = EventKind::Drift { check: DriftCheck::NotCounted { reason: "pushdown".into() } };
+        assert_eq!(level_of(&pushdown), Verbosity::Verbose);
+        assert_eq!(describe(&pushdown, Verbosity::Verbose).unwrap(), "drift not counted: pushdown");
+    }
+
+    #[test]
     fn a_plan_lists_its_exports_and_notes_only_when_verbose() {
         let spec = |h| crate::contract::ExportSpec::Full {
             export_time: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 1, h, 0, 0).unwrap(),
