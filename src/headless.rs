@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Mode;
 use crate::contract::PlanOptions;
-use crate::contract::{AcceptedGap, CostEstimate};
+use crate::contract::{AcceptedGap, CostEstimate, DriftCheck};
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome};
 use crate::pipeline::{Engine, RunFailure, RunRequest};
 use crate::signals::Signals;
@@ -53,6 +53,8 @@ pub struct TableResult {
     pub accepted_gaps: Vec<AcceptedGap>,
     /// What the run's exports cost, when it got that far.
     pub cost: Option<CostEstimate>,
+    /// The run's drift event, when it had one (drift, or a pushdown run that could not count).
+    pub drift: Option<DriftCheck>,
 }
 
 /// A failure as the summary line reports it.
@@ -111,6 +113,7 @@ pub async fn run(
                 }),
                 accepted_gaps: Vec::new(),
                 cost: None,
+                drift: None,
             }),
         }
     }
@@ -135,12 +138,14 @@ pub async fn run(
         };
         let accepted_gaps = printer.gaps.remove(&handle.run_id).unwrap_or_default();
         let cost = printer.costs.remove(&handle.run_id);
+        let drift = printer.drift.remove(&handle.run_id);
         results.push(TableResult {
             table: handle.table,
             run_id: handle.run_id,
             result: outcome,
             accepted_gaps,
             cost,
+            drift,
         });
     }
     stop_watch.abort();
@@ -196,6 +201,9 @@ fn print_summary(results: &[TableResult], json: bool, verbosity: Verbosity, out:
             if let Some(cost) = &result.cost {
                 line["cost"] = serde_json::json!(cost);
             }
+            if let Some(drift) = &result.drift {
+                line["drift"] = serde_json::json!(drift);
+            }
             let _ = writeln!(out, "{line}");
             continue;
         }
@@ -216,11 +224,21 @@ fn print_summary(results: &[TableResult], json: bool, verbosity: Verbosity, out:
                 result.table, f.stage, f.cause, f.hint
             ),
         };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{line}{}", drift_text(result));
     }
     let footnote = !json && verbosity > Verbosity::Quiet;
     if footnote && results.iter().any(|r| r.cost.is_some() && r.result.is_ok()) {
         let _ = writeln!(out, "{}", lines::COST_FOOTNOTE);
+    }
+}
+
+/// `; drift: …` for a summary line, or nothing (a run whose failure is the drift already says it).
+fn drift_text(result: &TableResult) -> String {
+    match (&result.drift, &result.result) {
+        (Some(_), Err(failure)) if failure.cause.contains("schema drift") => String::new(),
+        (Some(DriftCheck::NotCounted { reason }), _) => format!("; drift not counted ({reason})"),
+        (Some(check), _) => format!("; drift: {}", check.summary()),
+        (None, _) => String::new(),
     }
 }
 
@@ -243,6 +261,8 @@ struct Printer {
     gaps: BTreeMap<String, Vec<AcceptedGap>>,
     /// Cost estimates by run id, for the closing summary.
     costs: BTreeMap<String, CostEstimate>,
+    /// Drift by run id, for the closing summary.
+    drift: BTreeMap<String, DriftCheck>,
 }
 
 impl Printer {
@@ -253,6 +273,7 @@ impl Printer {
             last_progress: BTreeMap::new(),
             gaps: BTreeMap::new(),
             costs: BTreeMap::new(),
+            drift: BTreeMap::new(),
         }
     }
 
@@ -265,6 +286,9 @@ impl Printer {
             let estimate =
                 CostEstimate { usd: *usd, billed_bytes: *billed_bytes, assumption: assumption.clone() };
             self.costs.insert(event.run_id.clone(), estimate);
+        }
+        if let EventKind::Drift { check } = &event.kind {
+            self.drift.insert(event.run_id.clone(), check.clone());
         }
         if self.json {
             let _ = writeln!(out, "{}", serde_json::to_string(event).expect("events always serialize"));
@@ -293,6 +317,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_summary_line_carries_the_drift_unless_the_failure_is_the_drift() {
+        let report =
+            crate::contract::DriftReport { items_checked: 4, untracked_paths: 2, ..Default::default() };
+        let outcome = RunOutcome::UpToDate { watermark: None, reason: "r".into() };
+        let mut result = TableResult {
+            table: "t".into(),
+            run_id: "r1".into(),
+            result: Ok(outcome),
+            accepted_gaps: Vec::new(),
+            cost: None,
+            drift: Some(DriftCheck::Counted { report }),
+        };
+        assert_eq!(drift_text(&result), "; drift: 2 unmapped attributes in 4 items checked");
+        let mut json = Vec::new();
+        print_summary(std::slice::from_ref(&result), true, Verbosity::Normal, &mut json);
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(json["drift"]["report"]["untracked_paths"], 2);
+        result.drift = Some(DriftCheck::NotCounted { reason: "pushdown".into() });
+        assert_eq!(drift_text(&result), "; drift not counted (pushdown)");
+        result.result = Err(FailureSummary {
+            stage: "staging".into(),
+            cause: "schema drift in `t` (on_drift = \"fail\"): …".into(),
+            hint: "h".into(),
+            skipped: false,
+        });
+        result.drift = Some(DriftCheck::Counted { report: Default::default() });
+        assert_eq!(drift_text(&result), "", "the failure already says it");
+    }
+
+    #[test]
     fn accepted_gaps_are_in_the_event_lines_and_the_summary() {
         let from = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 14, 10, 18, 50).unwrap();
         let to = from + chrono::Duration::seconds(70);
@@ -308,6 +362,7 @@ mod tests {
             result: Ok(outcome),
             accepted_gaps: vec![AcceptedGap { from, to }],
             cost: None,
+            drift: None,
         };
         let mut text = Vec::new();
         print_summary(std::slice::from_ref(&result), false, Verbosity::Normal, &mut text);
@@ -338,6 +393,7 @@ mod tests {
             result: Ok(RunOutcome::Committed { watermark: at, upserts: 3, deletes: 1, target_rows: 2_000 }),
             accepted_gaps: Vec::new(),
             cost: Some(cost.clone()),
+            drift: None,
         };
         let unpriced = TableResult {
             table: "events".into(),
@@ -357,6 +413,7 @@ mod tests {
             result: Ok(RunOutcome::UpToDate { watermark: Some(at), reason: "less than one window".into() }),
             accepted_gaps: Vec::new(),
             cost: None,
+            drift: None,
         };
         let results = [committed, unpriced, up_to_date];
         let mut text = Vec::new();
@@ -393,6 +450,7 @@ mod tests {
             result: Ok(RunOutcome::DryRun),
             accepted_gaps: Vec::new(),
             cost: None,
+            drift: None,
         };
         let mut text = Vec::new();
         print_summary(&[result], false, Verbosity::Normal, &mut text);

@@ -25,6 +25,7 @@ use dynashift::config::{
     Config, FullLoad, IncrementalLoad, Mode, RedshiftConfig, StoreLocation, TableConfig, UnmappedPolicy,
     WarehouseConfig,
 };
+use dynashift::contract::DriftCheck;
 use dynashift::pipeline::RunJournal;
 use dynashift::pipeline::events::{EventKind, RunEvent};
 use dynashift::pipeline::stage::map_item;
@@ -98,6 +99,11 @@ async fn a_pushdown_full_load_then_staged_increments_keep_the_table_equal_to_the
     let (_, upserts, deletes, target_rows) = committed(&outcome);
     assert_eq!((upserts, deletes), (target_rows, 0), "every exported item is an upsert");
     assert_eq!(pushdown_notes(&events), 1, "the run says no data passed through dynashift");
+    let drift = events_named(&events, "drift");
+    assert!(
+        matches!(drift.as_slice(), [EventKind::Drift { check: DriftCheck::NotCounted { .. } }]),
+        "a pushdown run says it could not count drift: {drift:?}"
+    );
     let copy = events_named(&events, "statement_submitted")
         .into_iter()
         .find_map(|e| match e {

@@ -11,8 +11,8 @@ use super::defaults;
 use super::issues::Issues;
 use super::location::parse_bucket;
 use super::model::{
-    Deletes, ExportAccounting, FullLoad, IncrementalLoad, PriceOverrides, StoreLocation, TypeErrorPolicy,
-    ViewType,
+    Deletes, DriftPolicy, ExportAccounting, FullLoad, IncrementalLoad, PriceOverrides, StoreLocation,
+    TypeErrorPolicy, ViewType,
 };
 use super::names::check_warehouse_name;
 use super::raw::{RawOverrides, SourceKind, Unmapped, written};
@@ -29,6 +29,7 @@ pub(super) struct Inherited {
     pub max_window: Duration,
     pub view_type: ViewType,
     pub on_type_error: TypeErrorPolicy,
+    pub on_drift: DriftPolicy,
     /// `None` when `[defaults]` does not say: then it depends on whether the table lists columns.
     pub unmapped: Option<Unmapped>,
     pub item_column: String,
@@ -62,6 +63,7 @@ impl Inherited {
             max_window: written(&defaults.max_window).unwrap_or(defaults::MAX_WINDOW),
             view_type: written(&defaults.view_type).unwrap_or(defaults::VIEW_TYPE),
             on_type_error: written(&defaults.on_type_error).unwrap_or(defaults::ON_TYPE_ERROR),
+            on_drift: written(&defaults.on_drift).unwrap_or_default(),
             unmapped: written(&defaults.unmapped),
             item_column,
             staged_file_bytes: written(&defaults.staged_file_mb).unwrap_or(defaults::STAGED_FILE_MB) * MIB,
@@ -110,6 +112,7 @@ mod tests {
         assert_eq!(inherited.max_window, Duration::from_secs(86_400));
         assert_eq!(inherited.view_type, ViewType::NewAndOldImages);
         assert_eq!(inherited.on_type_error, TypeErrorPolicy::Fail);
+        assert_eq!(inherited.on_drift, DriftPolicy::Warn);
         assert_eq!(inherited.unmapped, None);
         assert_eq!(inherited.item_column, "item");
         assert_eq!(inherited.staged_file_bytes, 64 * MIB);

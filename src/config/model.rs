@@ -355,6 +355,19 @@ pub enum TypeErrorPolicy {
     Null,
 }
 
+/// What a run does when the export holds attributes no column maps, or mapped attributes of an
+/// unexpected DynamoDB type (schema drift, see `docs/drift.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DriftPolicy {
+    /// Record the drift in the run journal only: no event, no summary line.
+    Ignore,
+    /// Report it (event, summary, status, console) and load as usual.
+    #[default]
+    Warn,
+    /// Fail the run before the load: nothing loaded, the watermark stays where it was.
+    Fail,
+}
+
 /// One configured table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableConfig {
@@ -372,6 +385,8 @@ pub struct TableConfig {
     pub columns: Vec<ColumnSpec>,
     pub unmapped: UnmappedPolicy,
     pub on_type_error: TypeErrorPolicy,
+    /// What schema drift does to a run (`on_drift`).
+    pub on_drift: DriftPolicy,
     pub view_type: ViewType,
     /// How far behind "now" incremental windows end (PITR trails real time).
     pub safety_lag: Duration,

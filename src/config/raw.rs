@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::issues::Issues;
-use super::model::{Deletes, FullLoad, IncrementalLoad, Mode, TypeErrorPolicy, ViewType};
+use super::model::{Deletes, DriftPolicy, FullLoad, IncrementalLoad, Mode, TypeErrorPolicy, ViewType};
 use super::path::AttrPath;
 pub(super) use super::raw_warehouse::{RawRedshift, RawWarehouse, WarehouseKind};
 use super::raw_warehouse::{WAREHOUSE_KEYS, read_warehouse};
@@ -35,13 +35,14 @@ const ROOT_KEYS: &[Key] = &[
 ];
 
 /// Keys a table may set and `[defaults]` may set for every table.
-const OVERRIDABLE_KEYS: [Key; 23] = [
+const OVERRIDABLE_KEYS: [Key; 24] = [
     Key::new("source", "source = \"demo\""),
     Key::new("bucket", "bucket = \"file://.dynashift/bucket\""),
     Key::new("safety_lag", "safety_lag = \"5m\""),
     Key::new("max_window", "max_window = \"24h\""),
     Key::new("view_type", "view_type = \"NEW_AND_OLD_IMAGES\""),
     Key::new("on_type_error", "on_type_error = \"fail\""),
+    Key::new("on_drift", "on_drift = \"warn\""),
     Key::new("unmapped", "unmapped = \"drop\""),
     Key::new("item_column", "item_column = \"item\""),
     Key::new("staged_file_mb", "staged_file_mb = 64"),
@@ -63,7 +64,7 @@ const OVERRIDABLE_KEYS: [Key; 23] = [
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<30>(
+const TABLE_KEYS: &[Key] = &concat_keys::<31>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -164,6 +165,7 @@ pub(super) struct RawOverrides {
     pub max_window: Option<Spanned<Duration>>,
     pub view_type: Option<Spanned<ViewType>>,
     pub on_type_error: Option<Spanned<TypeErrorPolicy>>,
+    pub on_drift: Option<Spanned<DriftPolicy>>,
     pub unmapped: Option<Spanned<Unmapped>>,
     pub item_column: Option<Spanned<String>>,
     pub staged_file_mb: Option<Spanned<u64>>,
@@ -273,6 +275,10 @@ fn read_overrides(section: &Section<'_, '_>) -> RawOverrides {
         ),
         on_type_error: section
             .choice("on_type_error", &[("fail", TypeErrorPolicy::Fail), ("null", TypeErrorPolicy::Null)]),
+        on_drift: section.choice(
+            "on_drift",
+            &[("ignore", DriftPolicy::Ignore), ("warn", DriftPolicy::Warn), ("fail", DriftPolicy::Fail)],
+        ),
         unmapped: section.choice("unmapped", &[("drop", Unmapped::Drop), ("keep", Unmapped::Keep)]),
         item_column: section.string("item_column"),
         staged_file_mb: unsigned(section.integer("staged_file_mb", 1..=1024)),
@@ -434,8 +440,8 @@ mod tests {
 
     #[test]
     fn key_lists_are_complete() {
-        assert_eq!(DEFAULTS_KEYS.len(), 23);
-        assert_eq!(TABLE_KEYS.len(), 30);
+        assert_eq!(DEFAULTS_KEYS.len(), 24);
+        assert_eq!(TABLE_KEYS.len(), 31);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "stage_memory_mb"));
@@ -471,6 +477,20 @@ mod tests {
         assert_eq!(problems.len(), 8, "{problems:#?}");
         assert!(problems[2].contains("cannot load into"));
         assert!(problems[7].starts_with("invalid column type `decimal(39,2)`"), "{problems:#?}");
+    }
+
+    #[test]
+    fn on_drift_is_read_in_defaults_and_tables_and_a_wrong_word_names_the_choices() {
+        let (raw, problems) = read(
+            "[defaults]\non_drift = \"fail\"\n[[table]]\nname = \"a\"\non_drift = \"ignore\"\n\
+             [[table]]\nname = \"b\"\non_drift = \"loud\"\n",
+        );
+        assert_eq!(raw.defaults.overrides.on_drift.map(Spanned::into_inner), Some(DriftPolicy::Fail));
+        let tables = raw.tables.as_ref().unwrap();
+        assert_eq!(tables[0].overrides.on_drift.as_ref().map(|p| *p.get_ref()), Some(DriftPolicy::Ignore));
+        assert!(tables[1].overrides.on_drift.is_none());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("`on_drift` in table \"b\" is \"loud\""), "{problems:?}");
     }
 
     #[test]

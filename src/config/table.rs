@@ -66,6 +66,7 @@ pub(super) fn validate_table(
         columns: layout.columns,
         unmapped: layout.unmapped,
         on_type_error: written(&overrides.on_type_error).unwrap_or(inherited.on_type_error),
+        on_drift: written(&overrides.on_drift).unwrap_or(inherited.on_drift),
         view_type: written(&overrides.view_type).unwrap_or(inherited.view_type),
         safety_lag: written(&overrides.safety_lag).unwrap_or(inherited.safety_lag),
         max_window: written(&overrides.max_window).unwrap_or(inherited.max_window),

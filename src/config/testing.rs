@@ -61,6 +61,7 @@ pub(crate) fn orders_table() -> TableConfig {
         ],
         unmapped: UnmappedPolicy::KeepItem { column: "item".into() },
         on_type_error: TypeErrorPolicy::Fail,
+        on_drift: crate::config::DriftPolicy::Warn,
         view_type: ViewType::NewAndOldImages,
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),

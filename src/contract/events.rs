@@ -207,6 +207,13 @@ pub enum EventKind {
         error: Option<String>,
         query_id: Option<String>,
     },
+    /// After staging, unless the table says `on_drift = "ignore"`: the export holds attributes
+    /// no column maps, or mapped attributes of a type their column does not expect (`counted`);
+    /// or the run could not count them (`not_counted`: a pushdown load never shows dynashift its
+    /// items). Not emitted when nothing drifted.
+    Drift {
+        check: super::drift::DriftCheck,
+    },
     /// Counts checked after the load.
     Reconciled {
         target_rows: u64,

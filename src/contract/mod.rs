@@ -9,6 +9,7 @@
 //! - [`RowPage`]: a page of a target's rows, read back for the console.
 //! - [`pricing`]: AWS's export list prices and the run cost estimate events and journals carry.
 
+pub mod drift;
 pub mod events;
 pub mod exit;
 mod export;
@@ -22,6 +23,7 @@ mod stage_rules;
 pub mod staged;
 mod statement;
 
+pub use drift::{DriftCheck, DriftReport, TypeDrift, UnmappedAttribute};
 pub use events::{EventKind, EventSink, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 pub use export::{ExportDescription, ExportSpec, ExportStatus, PlanOptions, SourceClock};
 pub use gap::AcceptedGap;

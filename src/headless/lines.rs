@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::contract::{AcceptedGap, CostEstimate};
+use crate::contract::{AcceptedGap, CostEstimate, DriftCheck};
 use crate::human::{bytes, count, counted, counted_as, with_article};
 use crate::pipeline::events::{EventKind, RunOutcome, StatementStatus};
 
@@ -48,6 +48,7 @@ pub fn level_of(kind: &EventKind) -> Verbosity {
         | EventKind::Planned { .. }
         | EventKind::StageChanged { .. }
         | EventKind::GapAccepted { .. }
+        | EventKind::Drift { check: DriftCheck::Counted { .. } }
         | EventKind::Warning { .. }
         | EventKind::StatementFinished { status: StatementStatus::Aborted, .. } => Verbosity::Normal,
         EventKind::ExportRequested { .. }
@@ -59,6 +60,7 @@ pub fn level_of(kind: &EventKind) -> Verbosity {
         | EventKind::FileVerified { .. }
         | EventKind::StagingProgress { .. }
         | EventKind::StagingFinished { .. }
+        | EventKind::Drift { check: DriftCheck::NotCounted { .. } }
         | EventKind::StatementPlanned { .. }
         | EventKind::StatementSubmitted { .. }
         | EventKind::StatementStarted { .. }
@@ -175,6 +177,7 @@ pub fn describe(kind: &EventKind, verbosity: Verbosity) -> Option<String> {
         EventKind::WatermarkAdvanced { from, to } => {
             format!("watermark advanced: {} → {}", from.map(time).unwrap_or_else(|| "none".into()), time(*to))
         }
+        EventKind::Drift { check } => drift(check),
         EventKind::Warning { message } => format!("warning: {message}"),
         EventKind::RunFinished { result } => match result {
             RunOutcome::Committed { .. } => "run committed".to_owned(),
@@ -229,6 +232,29 @@ pub(super) fn committed(
         counted(deletes, "delete"),
         counted_as(target_rows, "row", "rows")
     )
+}
+
+/// Most `columns` entries a drift line lists (the rest are in `dynashift status` and the console).
+const DRIFT_ENTRIES_LISTED: usize = 5;
+
+/// `drift: …`, then a `columns` entry per new attribute and a line per type drift.
+fn drift(check: &DriftCheck) -> String {
+    let DriftCheck::Counted { report } = check else { return format!("drift {}", check.summary()) };
+    let mut text = format!("drift: {}", report.summary());
+    for attribute in report.unmapped.iter().take(DRIFT_ENTRIES_LISTED) {
+        text.push_str(&format!("\n  to map {}, add to columns: {}", attribute.path, attribute.column_entry));
+    }
+    for drift in report.type_drift.iter().take(DRIFT_ENTRIES_LISTED) {
+        text.push_str(&format!(
+            "\n  column {} ({}) got {} at {}, expects {}",
+            drift.column,
+            drift.column_type,
+            counted(drift.items, &format!("{} value", drift.seen)),
+            drift.path,
+            drift.expected.join(" or ")
+        ));
+    }
+    text
 }
 
 fn indent(sql: &str) -> String {
@@ -328,6 +354,42 @@ mod tests {
             committed("t", Utc::now(), 1, 1, 1).matches(" 1 upsert, 1 delete; target holds 1 row").count(),
             1
         );
+    }
+
+    #[test]
+    fn drift_lines_give_a_columns_entry_per_new_attribute_and_pushdown_says_it_did_not_count() {
+        use crate::contract::{DriftReport, TypeDrift, UnmappedAttribute};
+        let attribute = |path: &str| UnmappedAttribute {
+            path: path.into(),
+            items: 2,
+            types: [("S".to_owned(), 2)].into(),
+            column_entry: format!("{{ name = \"{path}\", path = \"{path}\", type = \"varchar(32)\" }}"),
+        };
+        let report = DriftReport {
+            items_checked: 9,
+            unmapped: (0..7).map(|i| attribute(&format!("a{i}"))).collect(),
+            type_drift: vec![TypeDrift {
+                path: "n".into(),
+                column: "n".into(),
+                column_type: "integer".into(),
+                expected: vec!["N".into()],
+                seen: "S".into(),
+                items: 1,
+            }],
+            ..DriftReport::default()
+        };
+        let counted = EventKind::Drift { check: DriftCheck::Counted { report } };
+        assert_eq!(level_of(&counted), Verbosity::Normal);
+        let text = describe(&counted, Verbosity::Normal).unwrap();
+        assert!(
+            text.starts_with("drift: 7 unmapped attributes (a0 in 2, a1 in 2, a2 in 2 and 4 more)"),
+            "{text}"
+        );
+        assert_eq!(text.matches("add to columns: { name = ").count(), 5, "{text}");
+        assert!(text.ends_with("\n  column n (integer) got 1 S value at n, expects N"), "{text}");
+        let pushdown = EventKind::Drift { check: DriftCheck::NotCounted { reason: "pushdown".into() } };
+        assert_eq!(level_of(&pushdown), Verbosity::Verbose);
+        assert_eq!(describe(&pushdown, Verbosity::Verbose).unwrap(), "drift not counted: pushdown");
     }
 
     #[test]

@@ -23,7 +23,7 @@ const MAX_PRECISION: usize = 38;
 
 /// One sampled value, reduced to what typing it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Sampled {
+pub(crate) enum Sampled {
     S(String),
     N(String),
     /// A binary value of this many bytes (it loads as base64 text).
@@ -93,9 +93,10 @@ fn attribute_names(items: &[SampledItem]) -> BTreeSet<&str> {
     items.iter().flat_map(|item| item.keys().map(String::as_str)).collect()
 }
 
-/// What the sample shows of one attribute.
-#[derive(Debug, Default)]
-struct Observed {
+/// What the sample shows of one attribute. Also what the stage step's drift report gathers of
+/// each attribute no column maps, so a proposed column is typed by one piece of code.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Observed {
     /// Items holding the attribute (NULL included).
     present: usize,
     /// Items per type tag, NULL left out.
@@ -109,21 +110,74 @@ struct Observed {
 fn observe(attribute: &str, items: &[SampledItem]) -> Observed {
     let mut observed = Observed::default();
     for value in items.iter().filter_map(|item| item.get(attribute)) {
-        observed.present += 1;
-        if *value != Sampled::Null {
-            *observed.tags.entry(value.tag()).or_default() += 1;
-        }
+        observed.add(value.clone());
+    }
+    observed
+}
+
+impl Observed {
+    /// One more item holding the attribute, with its value.
+    pub(crate) fn add(&mut self, value: Sampled) {
+        self.count(value.tag());
         match value {
             Sampled::S(text) => {
-                observed.longest_text = observed.longest_text.max(text.len());
-                observed.strings.push(text.clone());
+                self.longest_text = self.longest_text.max(text.len());
+                self.strings.push(text);
             }
-            Sampled::B(bytes) => observed.longest_text = observed.longest_text.max(bytes.div_ceil(3) * 4),
-            Sampled::N(text) => observed.numbers.push(text.clone()),
+            Sampled::B(bytes) => self.longest_text = self.longest_text.max(bytes.div_ceil(3) * 4),
+            Sampled::N(text) => self.numbers.push(text),
             _ => {}
         }
     }
-    observed
+
+    /// One more item holding a string of `len` bytes, too long to be a date or a timestamp, whose
+    /// text is not kept (the caller bounds what it holds).
+    pub(crate) fn add_long_text(&mut self, len: usize) {
+        self.count("S");
+        self.longest_text = self.longest_text.max(len);
+        self.strings.push(String::new());
+    }
+
+    /// One more item holding a value of type `tag`, counted but not sampled (the caller keeps a
+    /// bounded sample; the type guess then reads the sampled values).
+    pub(crate) fn count(&mut self, tag: &'static str) {
+        self.present += 1;
+        if tag != "NULL" {
+            *self.tags.entry(tag).or_default() += 1;
+        }
+    }
+
+    /// Folds `other` (the same attribute seen elsewhere) into this one.
+    pub(crate) fn merge(&mut self, other: Observed) {
+        self.present += other.present;
+        for (tag, count) in other.tags {
+            *self.tags.entry(tag).or_default() += count;
+        }
+        self.longest_text = self.longest_text.max(other.longest_text);
+        self.strings.extend(other.strings);
+        self.numbers.extend(other.numbers);
+    }
+
+    /// Items that held the attribute, NULL included.
+    pub(crate) fn present(&self) -> u64 {
+        self.present as u64
+    }
+
+    /// Items per DynamoDB type tag, NULL left out.
+    pub(crate) fn tags(&self) -> &BTreeMap<&'static str, usize> {
+        &self.tags
+    }
+
+    /// Strings and numbers kept so far (what bounds the sample).
+    pub(crate) fn sampled(&self) -> usize {
+        self.strings.len() + self.numbers.len()
+    }
+
+    /// The column type `init` would propose for the attribute (see [`value_type`]), with what it
+    /// was guessed from.
+    pub(crate) fn guess(&self) -> (ColumnType, String) {
+        value_type(self, self.present)
+    }
 }
 
 /// A key column's type: the scalar type is DescribeTable's (a fact), the size a guess.

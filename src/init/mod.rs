@@ -7,8 +7,8 @@
 //! and an existing file is never overwritten.
 
 mod aws;
-mod infer;
-mod naming;
+pub(crate) mod infer;
+pub(crate) mod naming;
 mod render;
 
 use std::io::Write;

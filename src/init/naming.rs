@@ -12,18 +12,18 @@ const RESERVED_PREFIX: &str = "dynashift_";
 
 /// Hands out distinct valid column names.
 #[derive(Debug, Default)]
-pub(super) struct ColumnNames {
+pub(crate) struct ColumnNames {
     taken: HashSet<String>,
 }
 
 impl ColumnNames {
     /// Names already used (the item column) are never handed out.
-    pub(super) fn with_taken<'a>(names: impl IntoIterator<Item = &'a str>) -> ColumnNames {
+    pub(crate) fn with_taken<'a>(names: impl IntoIterator<Item = &'a str>) -> ColumnNames {
         ColumnNames { taken: names.into_iter().map(str::to_owned).collect() }
     }
 
     /// A valid, unused column name for `attribute`.
-    pub(super) fn name_for(&mut self, attribute: &str) -> String {
+    pub(crate) fn name_for(&mut self, attribute: &str) -> String {
         let base = sanitized(attribute);
         let mut candidate = base.clone();
         let mut suffix = 2;

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::config::{Config, SourceConfig, TableConfig};
-use crate::contract::CostEstimate;
+use crate::config::{Config, DriftPolicy, SourceConfig, TableConfig};
+use crate::contract::{CostEstimate, DriftCheck};
 use crate::cost::{self, Projection, RunCost, WindowTotal};
 use crate::pipeline::journal::RunJournal;
 use crate::pipeline::lock::{self, LeaseHolder};
@@ -137,6 +137,10 @@ pub struct LastRun {
     /// journaled before estimates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostEstimate>,
+    /// The schema drift the run counted, or why it could not; absent when it did not stage, when
+    /// nothing drifted, and for tables with `on_drift = "ignore"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftCheck>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,7 +205,14 @@ fn assess(config: &Config, table: &TableConfig, reading: Reading) -> TableHealth
         .journals
         .iter()
         .find(|j| j.is_finished() || Some(j.run_id.as_str()) != running)
-        .map(|j| last_run(j, reading.commit.as_ref()));
+        .map(|j| last_run(j, reading.commit.as_ref()))
+        .map(|mut run| {
+            // `on_drift = "ignore"` keeps drift in the journal only.
+            if table.on_drift == DriftPolicy::Ignore {
+                run.drift = None;
+            }
+            run
+        });
     let last_success_at = reading
         .journals
         .iter()
@@ -325,6 +336,7 @@ fn last_run(journal: &RunJournal, commit: Option<&CommitRecord>) -> LastRun {
             .filter_map(|e| e.description.as_ref().and_then(|d| d.billed_size_bytes))
             .sum(),
         cost: journal.cost.clone(),
+        drift: journal.drift.clone().filter(|check| !matches!(check.report(), Some(r) if r.is_empty())),
     }
 }
 

@@ -163,6 +163,7 @@ mod tests {
                     billed_bytes: 10_000_000,
                     assumption: "a".into(),
                 }),
+                drift: None,
             }),
             last_success_at: Some(Utc.with_ymd_and_hms(2026, 12, 1, 10, 6, 0).unwrap()),
             next_due_at: None,

@@ -114,6 +114,12 @@ fn write_table(table: &TableHealth, out: &mut dyn Write) -> std::io::Result<()> 
         Some(run) => writeln!(out, "  last run      {}", last_run_text(run))?,
         None => writeln!(out, "  last run      none")?,
     }
+    if let Some(drift) = table.last_run.as_ref().and_then(|run| run.drift.as_ref()) {
+        writeln!(out, "  drift         {}", drift.summary())?;
+        for attribute in drift.report().map(|r| r.unmapped.as_slice()).unwrap_or_default() {
+            writeln!(out, "    add to columns: {}", attribute.column_entry)?;
+        }
+    }
     let success = table.last_success_at.map_or_else(|| "never".to_owned(), stamp);
     let failures = crate::human::counted(table.failures_total, "failed run");
     writeln!(out, "  last success  {success} · {failures} recorded")?;

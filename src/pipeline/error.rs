@@ -25,6 +25,9 @@ pub enum PipelineError {
     Stage(#[from] super::stage::StageError),
     #[error("the run was cancelled")]
     Cancelled,
+    /// The export drifted from the table's columns and the table says `on_drift = "fail"`.
+    #[error("schema drift in `{table}` (on_drift = \"fail\"): {summary}")]
+    Drift { table: String, summary: String, first_entry: Option<String> },
     #[error("{0}")]
     Inconsistent(String),
 }
@@ -52,6 +55,16 @@ impl PipelineError {
                     .into()
             }
             PipelineError::Stage(e) => e.hint(),
+            PipelineError::Drift { first_entry, .. } => {
+                let map = match first_entry {
+                    Some(entry) => format!(" (e.g. add {entry} to its columns)"),
+                    None => String::new(),
+                };
+                format!(
+                    "nothing was loaded and the watermark did not move; map the new attributes{map}, fix the \
+                     column types, or set on_drift = \"warn\" (or \"ignore\") for this table, then run again"
+                )
+            }
             PipelineError::Inconsistent(_) => "inspect the run journal under _state/runs/ and the log".into(),
         }
     }

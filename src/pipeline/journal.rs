@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{Stage, StageCounts};
 use super::staged::StagedSet;
 use crate::config::{Mode, TableConfig};
-use crate::contract::{AcceptedGap, CostEstimate, StatementRecord};
+use crate::contract::{AcceptedGap, CostEstimate, DriftCheck, StatementRecord};
 use crate::source::{ExportDescription, ExportSpec};
 use crate::store::{ObjectStore, StoreError};
 
@@ -76,6 +76,10 @@ pub struct RunJournal {
     /// whose exports the run resuming it took over (so a 30-day total counts them once).
     #[serde(default)]
     pub cost: Option<CostEstimate>,
+    /// The schema drift the stage counted (or why it could not); absent from journals written
+    /// before drift was counted, and before a run staged.
+    #[serde(default)]
+    pub drift: Option<DriftCheck>,
 }
 
 impl RunJournal {
@@ -107,6 +111,7 @@ impl RunJournal {
             config_fingerprint: None,
             accepted_gaps: Vec::new(),
             cost: None,
+            drift: None,
         }
     }
 
@@ -192,6 +197,25 @@ mod tests {
         assert_eq!(written["cost"]["billed_bytes"], 10 << 20);
         let again: RunJournal = serde_json::from_value(written).unwrap();
         assert_eq!(again.cost, Some(estimate));
+    }
+
+    /// A journal written before drift was counted (a literal one, as that version wrote it)
+    /// reads with no drift; one with drift reads it back.
+    #[test]
+    fn journals_written_before_drift_was_counted_still_read() {
+        let old = r#"{"run_id":"r0","table":"orders","mode":"full","started_at":"2026-11-01T10:00:00Z",
+            "updated_at":"2026-11-01T10:01:00Z","stage":"committed","finished_at":"2026-11-01T10:01:00Z",
+            "previous_watermark":null,"target_watermark":"2026-11-01T09:55:00Z","exports":[],
+            "stage_counts":null,"staged":null,"statements":[],"target_rows":12,"failure":null,"note":null,
+            "resumable":false,"config_fingerprint":"f","accepted_gaps":[]}"#;
+        let read: RunJournal = serde_json::from_str(old).unwrap();
+        assert_eq!((read.run_id.as_str(), read.target_rows, read.drift), ("r0", Some(12), None));
+
+        let mut journal = RunJournal::new("r1", "orders", Mode::Full, None);
+        let report = crate::contract::DriftReport { items_checked: 3, ..Default::default() };
+        journal.drift = Some(DriftCheck::Counted { report });
+        let again: RunJournal = serde_json::from_slice(&serde_json::to_vec(&journal).unwrap()).unwrap();
+        assert_eq!(again.drift, journal.drift);
     }
 
     /// The journal's statement entries keep their format now that they are the load's records.

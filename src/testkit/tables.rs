@@ -26,6 +26,7 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         columns,
         unmapped: UnmappedPolicy::Drop,
         on_type_error: TypeErrorPolicy::Fail,
+        on_drift: crate::config::DriftPolicy::Warn,
         view_type: ViewType::NewAndOldImages,
         safety_lag: Duration::from_secs(300),
         max_window: Duration::from_secs(86_400),

@@ -42,6 +42,8 @@ pub(super) enum Intent {
     /// The rows view: the next / previous page by key.
     NextPage,
     PrevPage,
+    /// The selected table's schema drift, with `columns` entries to paste.
+    ShowDrift,
     /// Pause every table's schedule (`every`), or resume them.
     ToggleSchedules,
     CycleSort,

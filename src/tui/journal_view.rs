@@ -44,6 +44,8 @@ impl RunView {
         for gap in &journal.accepted_gaps {
             view.plan_notes.push(accepted_gap_note(gap));
         }
+        view.drift =
+            journal.drift.as_ref().and_then(|check| check.report()).filter(|r| !r.is_empty()).cloned();
         view
     }
 }

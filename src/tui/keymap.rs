@@ -263,6 +263,13 @@ pub(super) static KEYMAP: &[Binding] = &[
         None,
         "open the selected table's run: its failure (stage, cause, what to do) when it failed",
     ),
+    bind(
+        Tables,
+        &[Key::Char('D')],
+        Intent::ShowDrift,
+        None,
+        "show the selected table's schema drift (marked Δ): new attributes, each with a columns entry to paste",
+    ),
     bind(Tables, &[Key::Char('s')], Intent::CycleSort, short("s", "sort"), "sort by the next column"),
     bind(
         Tables,

@@ -44,6 +44,10 @@ pub(super) enum PopupKind {
     TableDetail {
         table: String,
     },
+    /// The schema drift of a table's shown run.
+    Drift {
+        table: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +83,7 @@ impl Popup {
             PopupKind::Log { table } => format!("Log · {table}"),
             PopupKind::Row => "Row".into(),
             PopupKind::TableDetail { table } => format!("Table · {table}"),
+            PopupKind::Drift { table } => format!("Schema drift · {table}"),
         }
     }
 }

@@ -60,6 +60,10 @@ pub(super) fn build(app: &impl PopupState, popup: &Popup, width: usize) -> Vec<D
             Some(entry) => super::table_detail::table_detail(&mut doc, entry),
             None => doc.text(Tone::Dim, "This table is no longer configured."),
         },
+        PopupKind::Drift { table } => match app.table(table).and_then(|t| t.drift()) {
+            Some(report) => super::ui::drift::drift_doc(&mut doc, table, report),
+            None => doc.text(Tone::Dim, &format!("No schema drift in the last run of {table}.")),
+        },
     }
     doc.into_lines()
 }

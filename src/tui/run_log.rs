@@ -111,6 +111,11 @@ pub(super) fn line_for(event: &RunEvent) -> Option<LogLine> {
             format::loaded(*upserts, *deletes)
         )),
         EventKind::WatermarkAdvanced { to, .. } => info(format!("watermark → {}", format::instant(*to))),
+        EventKind::Drift { check } if check.drifted() => Some(LogLine::warn(
+            at,
+            format!("drift: {} (press the drift key for columns entries)", check.summary()),
+        )),
+        EventKind::Drift { check } => info(format!("drift {}", check.summary())),
         EventKind::Warning { message } => Some(LogLine::warn(at, message.clone())),
         EventKind::RunFinished { result } => info(outcome_text(result)),
         EventKind::RunFailed { stage, cause, .. } => {

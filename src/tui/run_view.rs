@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::bounded::Bounded;
 use super::run_log::{self, LogLine};
 use crate::config::Mode;
-use crate::contract::{CostEstimate, ExportSpec, ExportStatus};
+use crate::contract::{CostEstimate, DriftReport, ExportSpec, ExportStatus};
 use crate::pipeline::events::{EventKind, RunEvent, RunOutcome, Stage, StageCounts, StatementStatus};
 
 /// How many statement rows and log lines a run keeps (the newest win).
@@ -187,6 +187,8 @@ pub(super) struct RunView {
     pub log: Bounded<LogLine>,
     /// What the run's exports cost, once estimated.
     pub cost: Option<CostEstimate>,
+    /// The schema drift the run found (none when nothing drifted or it was not counted).
+    pub drift: Option<DriftReport>,
 }
 
 impl RunView {
@@ -212,6 +214,7 @@ impl RunView {
             end: None,
             log: Bounded::new(MAX_ROWS),
             cost: None,
+            drift: None,
         }
     }
 
@@ -331,6 +334,7 @@ impl RunView {
                     row.query_id = query_id.clone().or(row.query_id.take());
                 }
             }
+            EventKind::Drift { check } => self.drift = check.report().filter(|r| !r.is_empty()).cloned(),
             EventKind::Reconciled { target_rows, upserts, deletes } => {
                 self.reconciled =
                     Some(Reconciled { target_rows: *target_rows, upserts: *upserts, deletes: *deletes });

@@ -498,6 +498,35 @@ fn priced_history(width: u16, height: u16) -> App {
     app
 }
 
+/// `idle`, with orders' last run having found an unmapped attribute and a type drift.
+fn drifted(width: u16, height: u16) -> App {
+    use crate::contract::{DriftCheck, DriftReport, TypeDrift, UnmappedAttribute};
+    let mut app = idle(width, height);
+    let mut journal = committed_journal("20261124T170000Z-0a0b0c", t(17, 0, 0));
+    let report = DriftReport {
+        items_checked: 1204,
+        unmapped: vec![UnmappedAttribute {
+            path: "gift-note".into(),
+            items: 380,
+            types: [("NULL".to_owned(), 12), ("S".to_owned(), 368)].into(),
+            column_entry: r#"{ name = "gift_note", path = "gift-note", type = "varchar(64)" }"#.into(),
+        }],
+        type_drift: vec![TypeDrift {
+            path: "amount.total".into(),
+            column: "total".into(),
+            column_type: "decimal(12,2)".into(),
+            expected: vec!["N".into()],
+            seen: "S".into(),
+            items: 3,
+        }],
+        untracked_paths: 0,
+        untracked_at_least: false,
+    };
+    journal.drift = Some(DriftCheck::Counted { report });
+    app.apply([status("orders", Some(t(17, 55, 0)), Some(journal))]);
+    app
+}
+
 #[test]
 fn the_run_header_and_history_show_costs_and_the_projection() {
     let text = render(&priced_history(120, 40));
@@ -512,4 +541,30 @@ fn the_run_header_and_history_show_costs_and_the_projection() {
         !unpriced.contains(" Cost") && !unpriced.contains("cost ~"),
         "no estimates, no column: {unpriced}"
     );
+}
+
+#[test]
+fn a_table_with_drift_is_marked() {
+    let text = render(&drifted(120, 40));
+    let orders = text.lines().find(|line| line.contains("orders")).unwrap();
+    assert!(orders.contains("orders Δ"), "{text}");
+    assert!(!text.lines().any(|line| line.contains("customers Δ")), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn drift_popup() {
+    let mut app = drifted(120, 40);
+    app.intent(Intent::ShowDrift);
+    let text = render(&app);
+    assert!(text.contains(r#"{ name = "gift_note", path = "gift-note", type = "varchar(64)" }"#), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn no_drift_popup_without_drift() {
+    let mut app = idle(120, 40);
+    app.intent(Intent::ShowDrift);
+    assert!(app.popup().is_none());
+    assert!(app.notice().unwrap().text.contains("no schema drift"), "{:?}", app.notice());
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::format;
 use super::run_view::{Phase, RunView};
 use crate::config::{Mode, TableConfig};
-use crate::contract::SourceClock;
+use crate::contract::{DriftReport, SourceClock};
 use crate::pipeline::RunJournal;
 use crate::pipeline::lock::LeaseHolder;
 
@@ -152,6 +152,13 @@ impl TableEntry {
         self.watermark.map(|w| format::between(w, source_now))
     }
 
+    /// The schema drift of the shown run, unless the table ignores drift.
+    pub(super) fn drift(&self) -> Option<&DriftReport> {
+        self.shown_run()
+            .and_then(|run| run.drift.as_ref())
+            .filter(|_| self.config.on_drift != crate::config::DriftPolicy::Ignore)
+    }
+
     /// Upserts and deletes of the shown run.
     pub(super) fn loaded(&self) -> Option<(u64, u64)> {
         self.shown_run().and_then(RunView::loaded)
@@ -211,6 +218,20 @@ mod tests {
         assert_eq!(entry.lag(t(18, 0, 0)), None);
         entry.watermark = Some(t(17, 0, 0));
         assert_eq!(entry.lag(t(18, 0, 0)), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn a_live_drift_event_marks_the_table_unless_it_ignores_drift() {
+        use crate::contract::{DriftCheck, DriftReport, EventKind, RunEvent};
+        let mut entry = orders();
+        let mut live = RunView::from_first_event(&Script::new("orders", "r").started(Mode::Full, false));
+        let report = DriftReport { items_checked: 1, untracked_paths: 1, ..DriftReport::default() };
+        let kind = EventKind::Drift { check: DriftCheck::Counted { report: report.clone() } };
+        live.apply(&RunEvent { run_id: "r".into(), table: "orders".into(), at: t(18, 0, 0), kind });
+        entry.live = Some(live);
+        assert_eq!(entry.drift(), Some(&report));
+        Arc::make_mut(&mut entry.config).on_drift = crate::config::DriftPolicy::Ignore;
+        assert_eq!(entry.drift(), None);
     }
 
     #[test]

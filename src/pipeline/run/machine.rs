@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Run, recovery};
-use crate::contract::ExportDescription;
+use crate::contract::{DriftCheck, ExportDescription};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::events::{EventKind, RunOutcome, Stage};
 use crate::pipeline::export;
@@ -93,12 +93,16 @@ impl Run<'_> {
         // This run takes the exports' estimate over (resumed_journal copied it), so a 30-day
         // total counts them once.
         old.cost = None;
+        let old_drift = old.drift.clone();
         recovery::close_interrupted(ctx, old, &format!("resumed by run {}", ctx.run_id)).await?;
 
         let staged = match reusable_staged {
             Some(staged) => {
                 self.journal.update(|journal| journal.staged = Some(staged.clone()));
                 self.report_carried_cost();
+                if let Some(drift) = &old_drift {
+                    super::drift::act_on_drift(ctx, drift)?;
+                }
                 self.enter(Stage::Staged).await?;
                 staged
             }
@@ -240,15 +244,25 @@ impl Run<'_> {
             cancel: ctx.cancel.clone(),
             rules: ctx.warehouse.stage_rules(),
         };
-        let (staged, counts) = match StagedFormat::for_run(&ctx.table, ctx.request.mode) {
-            StagedFormat::Folded => stage::stage(input).await?,
-            StagedFormat::ExportItems => stage::stage_export_items(input).await?,
-            StagedFormat::ExportChanges => stage::stage_export_changes(input).await?,
+        let pushdown = |(staged, counts)| {
+            let reason =
+                "a pushdown load reads the export in Redshift; dynashift never sees its items".into();
+            (staged, counts, DriftCheck::NotCounted { reason })
+        };
+        let (staged, counts, drift) = match StagedFormat::for_run(&ctx.table, ctx.request.mode) {
+            StagedFormat::Folded => {
+                let staged = stage::stage_counting_drift(input).await?;
+                (staged.set, staged.counts, DriftCheck::Counted { report: staged.drift })
+            }
+            StagedFormat::ExportItems => pushdown(stage::stage_export_items(input).await?),
+            StagedFormat::ExportChanges => pushdown(stage::stage_export_changes(input).await?),
         };
         self.journal.update(|journal| {
             journal.stage_counts = Some(counts);
             journal.staged = Some(staged.clone());
+            journal.drift = Some(drift.clone());
         });
+        super::drift::act_on_drift(ctx, &drift)?;
         self.enter(Stage::Staged).await?;
         Ok(staged)
     }

@@ -13,6 +13,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 mod accounting;
+mod drift;
 mod dry_run;
 mod lease_keeper;
 mod machine;

@@ -44,6 +44,8 @@ pub(super) fn resumed_journal(
     journal.target_watermark = old.target_watermark;
     journal.accepted_gaps = old.accepted_gaps.clone();
     journal.cost = old.cost.clone();
+    // Kept with reused staged files; a stage that runs again counts afresh.
+    journal.drift = old.drift.clone();
     journal.note = Some(format!("resumes run {} (interrupted at stage {})", old.run_id, old.stage));
     journal
 }

@@ -205,6 +205,11 @@ impl<'a> Map<'a> {
         Map(item.iter().map(|(name, value)| (Cow::Borrowed(name.as_str()), Value::of(value))).collect())
     }
 
+    /// Name and value of each entry, sorted by name.
+    pub(super) fn entries(&self) -> &[(Cow<'a, str>, Value<'a>)] {
+        &self.0
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value<'a>> {
         // Items are small: comparing lengths first rules out almost every entry without touching
         // its text, which beats a binary search's string comparisons.

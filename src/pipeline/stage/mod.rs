@@ -18,6 +18,8 @@ mod coerce;
 mod datetime;
 mod diagnose;
 mod digest_spill;
+mod drift;
+mod drift_report;
 mod error;
 mod fold;
 #[doc(hidden)]
@@ -61,6 +63,8 @@ pub use map::{TypeError, map_item};
 pub use pushdown::stage_export_items;
 pub use pushdown_changes::stage_export_changes;
 
+use crate::contract::DriftReport;
+use drift::{DriftTally, MappedTree};
 use fold::KeyFold;
 use key_checks::{KeyDigests, KeyTypes};
 use manifest::{ExportFiles, ExportKind};
@@ -88,10 +92,25 @@ pub struct StageInput {
     pub rules: StageRules,
 }
 
+/// What the stage step produced.
+#[derive(Debug)]
+pub struct Staged {
+    pub set: StagedSet,
+    pub counts: StageCounts,
+    /// The export's schema drift against the table's columns.
+    pub drift: DriftReport,
+}
+
 /// Stages `input.exports` under `<table>/staged/<run_id>/` and returns what was written and the
-/// final counts. Emits `StagingStarted`, `FileVerified` per data file, throttled
-/// `StagingProgress`, and `StagingFinished`.
+/// final counts (see [`stage_counting_drift`], which also returns the drift).
 pub async fn stage(input: StageInput) -> Result<(StagedSet, StageCounts), StageError> {
+    stage_counting_drift(input).await.map(|staged| (staged.set, staged.counts))
+}
+
+/// Stages `input.exports` under `<table>/staged/<run_id>/` and returns what was written, the
+/// final counts and the drift. Emits `StagingStarted`, `FileVerified` per data file, throttled
+/// `StagingProgress`, and `StagingFinished`.
+pub async fn stage_counting_drift(input: StageInput) -> Result<Staged, StageError> {
     let started = Instant::now();
     check_export_set(&input.exports)?;
     let mut exports = Vec::with_capacity(input.exports.len());
@@ -120,7 +139,7 @@ pub async fn stage(input: StageInput) -> Result<(StagedSet, StageCounts), StageE
         spool_dir: spool.path().to_owned(),
     };
     let sink = Arc::new(PartSink::new(target, input.table.staged_file_bytes, progress.clone()));
-    let files = stage_data_files(&input, exports, sink, progress.clone()).await?;
+    let (files, drift) = stage_data_files(&input, exports, sink, progress.clone()).await?;
     drop(spool);
 
     let (manifest_key, jsonpaths_key) = (format!("{prefix}copy.manifest"), format!("{prefix}jsonpaths.json"));
@@ -142,7 +161,7 @@ pub async fn stage(input: StageInput) -> Result<(StagedSet, StageCounts), StageE
         deletes: counts.deletes,
         format: StagedFormat::Folded,
     };
-    Ok((staged, counts))
+    Ok(Staged { set: staged, counts, drift })
 }
 
 /// A run stages one full export, or one or more incremental exports.
@@ -173,7 +192,7 @@ async fn stage_data_files(
     exports: Vec<ExportFiles>,
     sink: Arc<PartSink>,
     progress: Arc<Progress>,
-) -> Result<Vec<StagedFile>, StageError> {
+) -> Result<(Vec<StagedFile>, DriftReport), StageError> {
     let table = input.table.clone();
     let store = input.store.clone();
     let cancel = input.cancel.clone();
@@ -194,6 +213,7 @@ async fn stage_data_files(
             table.stage_memory_bytes,
             sink.spool_dir(),
         );
+        let mapped = MappedTree::new(&table);
         let workers = Workers {
             table: &table,
             mapper: &mapper,
@@ -204,9 +224,10 @@ async fn stage_data_files(
             rules,
             key_types: &key_types,
             digests: &digests,
+            mapped: &mapped,
         };
-        stage_newest_first(&workers, &exports, &sink)?;
-        Ok(sink.files())
+        let tally = stage_newest_first(&workers, &exports, &sink)?;
+        Ok((sink.files(), drift_report::drift_report(&table, &mapped, tally)))
     });
     match blocking.await {
         Ok(result) => result,
@@ -217,19 +238,19 @@ async fn stage_data_files(
 
 /// Newest export first, so a key's newest change is staged and older ones are dropped. When
 /// the keys would not fit `stage_memory_mb`, the changes spill into partitions by key, folded
-/// once every export is read ([`spill`]).
+/// once every export is read ([`spill`]). Returns the workers' drift, merged.
 fn stage_newest_first(
     workers: &Workers<'_>,
     exports: &[ExportFiles],
     sink: &Arc<PartSink>,
-) -> Result<(), StageError> {
+) -> Result<DriftTally, StageError> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let threads = cores.clamp(1, MAX_WORKERS);
     let plan = spill_plan(workers.table.stage_memory_bytes, exports, threads);
     let mut lanes: Vec<Lane> = (0..threads)
         .map(|_| {
             let spill = plan.map(|plan| SpillWriter::new(sink.spool_dir(), plan.partitions, 0));
-            Lane::new(PartWriter::new(sink.clone()), spill)
+            Lane::new(PartWriter::new(sink.clone()), spill, DriftTally::new(workers.mapped))
         })
         .collect();
     let mut fold = KeyFold::default();
@@ -246,7 +267,9 @@ fn stage_newest_first(
     }
     let mut writers = Vec::with_capacity(lanes.len());
     let mut partitions: Vec<Vec<SpilledFile>> = Vec::new();
+    let mut drift = DriftTally::new(workers.mapped);
     for lane in lanes {
+        drift.merge(lane.drift);
         if let Some(spill) = lane.spill {
             partitions.resize_with(partitions.len().max(spill.partitions()), Vec::new);
             for (partition, file) in spill.finish()?.into_iter().enumerate() {
@@ -271,7 +294,8 @@ fn stage_newest_first(
     for writer in writers {
         writer.finish()?;
     }
-    sink.ensure_one_part()
+    sink.ensure_one_part()?;
+    Ok(drift)
 }
 
 /// How the stage spills, if the incremental exports' changes (an upper bound of their keys,

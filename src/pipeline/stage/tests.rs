@@ -21,11 +21,13 @@ use crate::source::layout::{LayoutExport, write_export};
 use crate::source::{ExportSource as _, PlanRequest};
 use crate::store::LocalStore;
 
+mod drift;
 mod spill;
 
 struct Staged {
     set: StagedSet,
     counts: StageCounts,
+    drift: DriftReport,
     events: Vec<EventKind>,
 }
 
@@ -64,9 +66,9 @@ async fn run_stage_as(
         cancel,
         rules,
     };
-    let (set, counts) = stage(input).await?;
+    let super::Staged { set, counts, drift } = stage_counting_drift(input).await?;
     let events = std::iter::from_fn(|| rx.try_recv().ok()).map(|e| e.kind).collect();
-    Ok(Staged { set, counts, events })
+    Ok(Staged { set, counts, drift, events })
 }
 
 /// Every staged row, sorted by (order_id, line).

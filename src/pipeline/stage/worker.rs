@@ -16,6 +16,7 @@ use crate::store::ObjectStore;
 
 use super::checksum::checksum_matches;
 use super::diagnose::{describe, failing_path, lenient_key};
+use super::drift::{DriftTally, MappedTree};
 use super::error::{StageError, capped};
 use super::fold::{ExportKeys, KeyFold};
 use super::image::Map;
@@ -45,19 +46,23 @@ pub(super) struct Workers<'a> {
     pub rules: StageRules,
     pub key_types: &'a KeyTypes,
     pub digests: &'a KeyDigests,
+    /// The paths the columns read, which each image's drift is counted against.
+    pub mapped: &'a MappedTree,
 }
 
 /// One worker thread's output: its staged parts, and its partition files when the stage spills.
 pub(super) struct Lane {
     pub part: PartWriter,
     pub spill: Option<SpillWriter>,
+    /// The drift of every image this worker read, merged with the others' at the end.
+    pub drift: DriftTally,
     /// A spilled change's staged line, before it is written with its key.
     scratch: Vec<u8>,
 }
 
 impl Lane {
-    pub(super) fn new(part: PartWriter, spill: Option<SpillWriter>) -> Lane {
-        Lane { part, spill, scratch: Vec::new() }
+    pub(super) fn new(part: PartWriter, spill: Option<SpillWriter>, drift: DriftTally) -> Lane {
+        Lane { part, spill, drift, scratch: Vec::new() }
     }
 }
 
@@ -232,6 +237,7 @@ impl FileStage<'_, '_> {
     fn apply_full_line(&mut self, reader: &DataFileReader, line: &[u8]) -> Result<(), StageError> {
         let FullItemLine { item } = self.parse_line(reader, line)?;
         self.check_key(reader, line, &item, "Item")?;
+        self.workers.mapped.observe(&item, &mut self.lane.drift);
         self.record_key(reader, &item)?;
         let mapper = self.workers.mapper;
         let nulled = mapper
@@ -258,6 +264,10 @@ impl FileStage<'_, '_> {
         }
         let key = item_key(&change.keys, key_attributes)
             .ok_or_else(|| self.line_error(reader, line, Some("Keys"), "`Keys` lacks a key attribute"))?;
+        // Every new image counts, superseded or not: in memory and spilled alike.
+        if let Some(image) = &change.new_image {
+            self.workers.mapped.observe(image, &mut self.lane.drift);
+        }
         if self.lane.spill.is_some() {
             return self.spill_change(reader, &change, &key, write_micros);
         }

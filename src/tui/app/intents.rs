@@ -49,6 +49,7 @@ impl App {
             Intent::ShowLog => self.open_log(),
             Intent::ViewRows => return self.open_rows(),
             Intent::ShowTable => self.open_table_detail(),
+            Intent::ShowDrift => self.open_drift(),
             Intent::ToggleSchedules => self.toggle_schedules(),
             Intent::CycleSort => {
                 self.list.sort = self.list.sort.next();
@@ -242,6 +243,19 @@ impl App {
                 .map(|journal| PopupKind::RunDetail(Box::new(table.journal_view(journal)))),
         };
         self.popup = kind.map(Popup::new);
+    }
+
+    fn open_drift(&mut self) {
+        match self.selected() {
+            Some(table) if table.drift().is_some() => {
+                self.popup = Some(Popup::new(PopupKind::Drift { table: table.name.clone() }));
+            }
+            Some(table) => {
+                let text = format!("{}: no schema drift in its last run", table.name);
+                self.notify(Tone::Dim, text);
+            }
+            None => {}
+        }
     }
 
     fn open_log(&mut self) {

@@ -1,6 +1,7 @@
 //! Drawing: one function per pane, each reading the state and nothing else (no clock, no I/O).
 
 mod connection;
+pub(super) mod drift;
 mod export;
 mod footer;
 mod history;

@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::{pane_block, span};
@@ -143,7 +143,7 @@ fn header(sort: SortColumn, columns: &Columns, demo: bool, theme: &Theme) -> Row
 
 fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -> Row<'a> {
     let wide = columns.target.is_some();
-    let mut cells = vec![Cell::from(wrap::ellipsize(&table.name, usize::from(columns.name)))];
+    let mut cells = vec![name_cell(table, theme, usize::from(columns.name))];
     if let Some(width) = columns.target {
         cells.push(Cell::from(wrap::ellipsize(&table.target, usize::from(width))));
     }
@@ -174,6 +174,15 @@ fn row<'a>(table: &'a TableEntry, app: &App, theme: &Theme, columns: &Columns) -
         Cell::from(loaded),
     ]);
     Row::new(cells)
+}
+
+/// The table's name, marked `Δ` when its last run found schema drift (`D` shows it).
+fn name_cell<'a>(table: &TableEntry, theme: &Theme, width: usize) -> Cell<'a> {
+    if table.drift().is_none() {
+        return Cell::from(wrap::ellipsize(&table.name, width));
+    }
+    let name = wrap::ellipsize(&table.name, width.saturating_sub(2));
+    Cell::from(Line::from(vec![Span::raw(name), Span::raw(" "), span(theme, Tone::Warn, "Δ")]))
 }
 
 /// The lag and its tone: ok, warn past `lag.warn`, bad past `lag.critical`.
