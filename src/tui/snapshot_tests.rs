@@ -562,6 +562,27 @@ fn drift_popup() {
 }
 
 #[test]
+fn the_table_details_show_the_drift_beside_the_mapping() {
+    let mut app = drifted(120, 40);
+    app.intent(Intent::ShowTable);
+    let mut text = String::new();
+    for _ in 0..6 {
+        text.push_str(&render(&app));
+        app.intent(Intent::PageDown);
+    }
+    assert!(text.contains("Schema drift"), "{text}");
+    assert!(text.contains(r#"{ name = "gift_note", path = "gift-note", type = "varchar(64)" }"#), "{text}");
+    let mut app = idle(120, 40);
+    app.intent(Intent::ShowTable);
+    let mut text = String::new();
+    for _ in 0..6 {
+        text.push_str(&render(&app));
+        app.intent(Intent::PageDown);
+    }
+    assert!(text.contains("None in the last run"), "{text}");
+}
+
+#[test]
 fn no_drift_popup_without_drift() {
     let mut app = idle(120, 40);
     app.intent(Intent::ShowDrift);

@@ -115,12 +115,21 @@ fn columns(doc: &mut Doc, table: &TableConfig) {
     }
 }
 
-/// Schema drift: attributes the columns do not map and mapped attributes of another type than
-/// their column's, from the table's newest run. Filled in by the drift work (issue #14 item 1);
-/// until its numbers reach the console, this section says where to find them.
-fn drift(doc: &mut Doc, _entry: &TableEntry) {
+/// Schema drift beside the mapping: attributes the columns do not map and mapped attributes of
+/// another type than their column's, from the table's shown run, as the drift popup (`D`) lists
+/// them.
+fn drift(doc: &mut Doc, entry: &TableEntry) {
     doc.heading("Schema drift");
-    doc.text(Tone::Dim, "Not reported to the console yet.");
+    if entry.config.on_drift == crate::config::DriftPolicy::Ignore {
+        doc.text(Tone::Dim, "Not shown: the table sets on_drift = \"ignore\".");
+        return;
+    }
+    match entry.drift() {
+        Some(report) if !report.is_empty() => super::ui::drift::drift_doc(doc, &entry.name, report),
+        _ => {
+            doc.text(Tone::Dim, "None in the last run: every attribute is mapped, each of its column's type.")
+        }
+    }
 }
 
 /// The trend over the runs the history loaded, one sparkline per series, oldest run left.
