@@ -6,12 +6,14 @@
 //! ([`super::drift_report`] turns the merged tally into the run's report).
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::config::{ColumnType, PathSegment, TableConfig};
 use crate::contract::drift::MAX_LISTED_PATHS;
 use crate::init::infer::{Observed, Sampled};
 
+use super::fold::KeyHasher;
 use super::image::{Map, Value};
 
 /// The DynamoDB type tags, in the order of [`tag_index`].
@@ -198,7 +200,8 @@ fn tag_index(value: &Value<'_>) -> usize {
 pub(super) struct DriftTally {
     pub items: u64,
     /// Unmapped paths (segments joined by [`SEPARATOR`]) and what was seen of them.
-    pub paths: HashMap<Box<str>, Observed>,
+    /// Hashed fast (the stage looks a path up for each unmapped attribute of each item).
+    pub paths: HashMap<Box<str>, Observed, BuildHasherDefault<KeyHasher>>,
     /// Per check of the tree, items per type tag that the column does not expect.
     pub type_drift: Vec<[u64; TAGS.len()]>,
     /// Hashes of the unmapped paths not listed.
@@ -211,7 +214,7 @@ impl DriftTally {
     pub(super) fn new(tree: &MappedTree) -> DriftTally {
         DriftTally {
             items: 0,
-            paths: HashMap::new(),
+            paths: HashMap::default(),
             type_drift: vec![[0; TAGS.len()]; tree.checks.len()],
             untracked: HashSet::new(),
             untracked_at_least: false,
