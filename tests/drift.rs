@@ -4,32 +4,11 @@
 //! `dynashift status` — and `on_drift = "fail"` fails the run before anything is loaded.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// The binary in `dir`, with nothing of the caller's environment that would change its answer.
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dynashift"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("DYNASHIFT_LOG")
-        .env_remove("DYNASHIFT_CONFIG")
-        .output()
-        .expect("run dynashift")
-}
+mod binary_support;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-}
+use binary_support::{assert_exit, run_in, text};
 
 /// The JSON Lines of a `--json` run.
 fn json_lines(output: &Output) -> Vec<serde_json::Value> {

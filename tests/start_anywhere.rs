@@ -3,38 +3,16 @@
 //! page. Every test runs the binary in a fresh folder.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 
+mod binary_support;
 mod moto_support;
 
-/// The binary in `dir`, with nothing of the caller's environment that would change its answer.
-fn dynashift_in(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dynashift"));
-    command.current_dir(dir).args(args).env_remove("DYNASHIFT_LOG").env_remove("DYNASHIFT_CONFIG");
-    command
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    dynashift_in(dir, args).output().expect("run dynashift")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-}
+use binary_support::{assert_exit, dynashift_in, run_in, text};
 
 #[test]
 fn init_writes_the_demo_which_checks_and_syncs() {
