@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use super::error::StageError;
-use super::key_checks::{KeyClash, Origin, Seen, clash_of};
+use super::key_origin::{KeyClash, Origin, Seen, clash_of};
 use super::spill::{partition_of, spill_error};
 use super::spool::SpoolFile;
 

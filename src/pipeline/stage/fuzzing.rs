@@ -15,7 +15,8 @@ use crate::store::{ObjectMeta, ObjectReader, ObjectStore, StoreError};
 use super::diagnose::{failing_path, lenient_key};
 use super::error::MAX_QUOTED_CHARS;
 use super::image::Map;
-use super::key_checks::{KeyDigests, KeyTypes, Origin};
+use super::key_checks::{KeyDigests, KeyTypes};
+use super::key_origin::Origin;
 use super::lines::{ChangeLine, FullItemLine, item_key, key_problem, keys_disagree};
 use super::map::RowMapper;
 

@@ -22,33 +22,10 @@ use crate::contract::ExpectedKeyType;
 use super::digest_spill::{DigestSpill, SpilledClash};
 use super::error::{StageError, capped};
 use super::image::{Map, Value};
+use super::key_origin::{KeyClash, Origin, Seen, clash_of};
 
 /// Shards of the digest map: workers insert concurrently, each shard behind its own lock.
 const SHARDS: usize = 64;
-
-/// Where a line was read: an index into [`KeyDigests`]' file names, and the line number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Origin {
-    pub file: u32,
-    pub line: u32,
-}
-
-/// What a key digest remembers: a digest of the exact key (to tell an exact repeat from a
-/// trailing-blank twin) and where the key was first seen. 16 bytes, beside the 16-byte digest.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Seen {
-    pub exact: u64,
-    pub origin: Origin,
-}
-
-/// A second sighting of a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum KeyClash {
-    /// The same key again.
-    Repeated { first: Origin },
-    /// A key equal to an earlier one once trailing blanks are dropped.
-    BlankTwin { first: Origin },
-}
 
 /// The digests of the keys seen so far. Each costs 32 bytes of entry plus the hash table's
 /// control byte and spare capacity: about 37 bytes a key when the table is 7/8 full, up to twice
@@ -140,15 +117,6 @@ impl KeyDigests {
                 None
             }
         })
-    }
-}
-
-/// What a second key with `seen`'s compared digest and `exact` digest is.
-pub(super) fn clash_of(seen: &Seen, exact: u64) -> KeyClash {
-    if seen.exact == exact {
-        KeyClash::Repeated { first: seen.origin }
-    } else {
-        KeyClash::BlankTwin { first: seen.origin }
     }
 }
 

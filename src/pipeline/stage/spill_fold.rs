@@ -16,7 +16,7 @@ use crate::ddb::ItemKey;
 
 use super::error::{StageError, capped};
 use super::fold::KeyHasher;
-use super::key_checks::Origin;
+use super::key_origin::Origin;
 use super::progress::CountsDelta;
 use super::spill::{
     Change, FOLD_BYTES_PER_RECORD, MAX_PARTITIONS, OwnedRecord, SpillPlan, SpillWriter, SpilledFile,

@@ -20,7 +20,8 @@ use super::drift::{DriftTally, MappedTree};
 use super::error::{StageError, capped};
 use super::fold::{ExportKeys, KeyFold};
 use super::image::Map;
-use super::key_checks::{KeyClash, KeyDigests, KeyTypes, Origin, digests};
+use super::key_checks::{KeyDigests, KeyTypes, digests};
+use super::key_origin::Origin;
 use super::lines::{ChangeLine, FullItemLine, item_key, key_problem, keys_disagree};
 use super::manifest::{DataFile, ExportFiles, ExportKind};
 use super::map::RowMapper;
@@ -414,106 +415,6 @@ impl FileStage<'_, '_> {
     }
 }
 
-impl Workers<'_> {
-    /// The key on line `line` of data file `file`, read again for an error message (the digest
-    /// set keeps no keys, only where they were first seen).
-    pub(super) fn refind_key(&self, file: &str, line: u64) -> String {
-        let found = || -> Result<Option<String>, StageError> {
-            let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, file)?;
-            let mut text = Vec::new();
-            while reader.read_line(&mut text)? {
-                if reader.line_number() == line {
-                    return Ok(lenient_key(&text, &self.table.key));
-                }
-            }
-            Ok(None)
-        };
-        found().ok().flatten().unwrap_or_else(|| "(no longer readable)".to_owned())
-    }
-}
-
-impl Workers<'_> {
-    /// The error of a key staged twice (`clash`), the second time as `key` at `(file, line)`.
-    fn key_clash(
-        &self,
-        export_arn: &str,
-        clash: KeyClash,
-        key: String,
-        (file, line): (String, u64),
-    ) -> StageError {
-        match clash {
-            KeyClash::Repeated { first } => StageError::RepeatedKey {
-                export_arn: export_arn.to_owned(),
-                key,
-                first_file: self.digests.file_name(first),
-                first_line: u64::from(first.line),
-                file,
-                line,
-            },
-            KeyClash::BlankTwin { first } => {
-                let first_file = self.digests.file_name(first);
-                let first_key = self.refind_key(&first_file, u64::from(first.line));
-                StageError::BlankTwinKeys {
-                    key,
-                    file,
-                    line,
-                    first_key,
-                    first_file,
-                    first_line: u64::from(first.line),
-                }
-            }
-        }
-    }
-
-    /// Checks the full export's key digests when they were spilled, having been too many for the
-    /// table's memory budget (in memory, each clash fails the stage as its line is read).
-    pub(super) fn check_spilled_keys(&self, export_arn: &str) -> Result<(), StageError> {
-        let partitions = self.digests.spill_partitions();
-        if partitions == 0 {
-            return Ok(());
-        }
-        if self.cancel.is_cancelled() {
-            return Err(StageError::Cancelled);
-        }
-        self.progress.spilled(partitions);
-        let Some(found) = self.digests.spilled_clash()? else { return Ok(()) };
-        let file = self.digests.file_name(found.second);
-        let line = u64::from(found.second.line);
-        let key = self.refind_key(&file, line);
-        Err(self.key_clash(export_arn, found.clash, key, (file, line)))
-    }
-
-    /// The type error of a spilled change that won its fold, read again from line `line` of
-    /// `file` (a spilled change keeps only that it failed).
-    pub(super) fn refind_type_error(&self, file: &str, line: u64) -> StageError {
-        let found = || -> Result<Option<StageError>, StageError> {
-            let mut reader = DataFileReader::open(self.store.as_ref(), &self.handle, file)?;
-            let mut text = Vec::new();
-            while reader.read_line(&mut text)? {
-                if reader.line_number() != line {
-                    continue;
-                }
-                let Ok(change) = serde_json::from_slice::<ChangeLine<'_>>(&text) else { return Ok(None) };
-                let micros = change.write_micros().unwrap_or_default();
-                let mut out = Vec::new();
-                let mapped = match &change.new_image {
-                    Some(image) => self.mapper.write_upsert(&mut out, image, Some(micros)),
-                    None => self.mapper.write_delete(&mut out, &change.keys, micros),
-                };
-                return Ok(mapped.err().map(|error| type_error(&reader, error)));
-            }
-            Ok(None)
-        };
-        found().unwrap_or_else(Some).unwrap_or_else(|| StageError::NotAnItem {
-            key: file.into(),
-            line,
-            reason: "a value did not fit its column when the line was staged, but the line reads \
-                     differently now: the data file changed while it was staged; sync again"
-                .into(),
-        })
-    }
-}
-
-fn type_error(reader: &DataFileReader, error: Box<super::map::TypeError>) -> StageError {
+pub(super) fn type_error(reader: &DataFileReader, error: Box<super::map::TypeError>) -> StageError {
     StageError::Type { key: reader.key().into(), line: reader.line_number(), error }
 }
