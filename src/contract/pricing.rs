@@ -11,12 +11,19 @@
 //!   <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport.HowItWorks.html>,
 //!   and the launch post "Introducing incremental export from Amazon DynamoDB to Amazon S3").
 //!
+//! The billing usage types confirm the two bases (DynamoDB developer guide, "DynamoDB usage types",
+//! Export and Import: `ExportDataSize-Bytes`, "based on the size of the DynamoDB base table (table
+//! data and local secondary indexes) at the specified point in time"; `IncrementalExportDataSize-
+//! Bytes`, "the size of the data processed from the continuous backup"), both priced in GB. The
+//! per-GB list price and the 10 MB minimum were not found in the documentation this was checked
+//! against: the one row of [`LIST_PRICES`] is unconfirmed (see docs/cost.md), and config overrides it.
+//!
 //! DescribeExport's `BilledSizeBytes` ("the billable size of the table export",
 //! <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExportDescription.html>) is
 //! the size each export is charged for; the minimum is applied here again so an answer without it
 //! still prices right. AWS bills data sizes in binary units: 1 GB = 2^30 bytes, 1 MB = 2^20.
 //!
-//! Only regions whose list price was read from AWS's pricing page are in [`LIST_PRICES`]; any
+//! Only regions with a list price are in [`LIST_PRICES`] (one, unconfirmed, above); any
 //! other region is priced only when tables.toml sets `export_price_full_per_gb` /
 //! `export_price_incremental_per_gb`, never guessed. S3 requests and storage of the export and
 //! staged files, and Redshift Data API calls, are small and not included.
