@@ -203,15 +203,9 @@ async fn stage_data_files(
     let blocking = tokio::task::spawn_blocking(move || {
         let mapper = RowMapper::with_rules(&table, rules);
         let key_types = KeyTypes::new(&table.key, &table.key_types);
-        let full_keys: u64 = exports
-            .iter()
-            .filter(|e| e.kind == ExportKind::Full)
-            .flat_map(|e| &e.files)
-            .map(|f| f.item_count)
-            .sum();
         let digests = KeyDigests::for_keys(
             rules.trailing_blanks_insignificant,
-            full_keys,
+            manifest_items(&exports, ExportKind::Full),
             table.stage_memory_bytes,
             sink.spool_dir(),
         );
@@ -304,13 +298,12 @@ fn stage_newest_first(
 /// from the manifests) would not fit `budget` bytes in the in-memory fold. Full exports are
 /// never folded.
 fn spill_plan(budget: u64, exports: &[ExportFiles], threads: usize) -> Option<SpillPlan> {
-    let changes: u64 = exports
-        .iter()
-        .filter(|e| e.kind == ExportKind::Incremental)
-        .flat_map(|e| &e.files)
-        .map(|f| f.item_count)
-        .sum();
-    SpillPlan::for_changes(changes, budget, threads)
+    SpillPlan::for_changes(manifest_items(exports, ExportKind::Incremental), budget, threads)
+}
+
+/// The items the manifests of `exports` of `kind` count (known before any data file is read).
+fn manifest_items(exports: &[ExportFiles], kind: ExportKind) -> u64 {
+    exports.iter().filter(|e| e.kind == kind).flat_map(|e| &e.files).map(|f| f.item_count).sum()
 }
 
 fn cancelled(cancel: &CancellationToken) -> Result<(), StageError> {
