@@ -452,7 +452,7 @@ async fn every_planned_statement_is_reported_in_order() {
             ("delete keys staged as deletes", Some(Some(1))),
             ("merge staged upserts", Some(Some(1))),
             ("record run in dynashift_runs", Some(Some(1))),
-            ("count rows of \"customers\"", Some(Some(2))),
+            ("check the target's row count (reconciliation)", Some(Some(2))),
             ("commit", Some(None)),
         ],
     );

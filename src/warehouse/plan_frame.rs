@@ -6,11 +6,12 @@
 //! begin (and the locks held from it) → create `dynashift_runs` if missing → bring it up to date →
 //! create the schema if missing → [guards] → create the target if missing → create the stage →
 //! COPY → [guards] → (incremental: count the target and the staged keys) → change the target
-//! (incremental: apply the staged changes; full: replace the rows) → check the reconciliation →
-//! record the run → count the target's rows → drop the stage → commit.
+//! (incremental: apply the staged changes; full: replace the rows) → record the run (counting the
+//! target's rows) → check the reconciliation → drop the stage → commit.
 //!
 //! The reconciliation ([`super::reconcile`]) fails the load, inside its transaction, when the
-//! target's row count after the change is not the one the change implies.
+//! target's row count after the change is not the one the change implies. It reads the count the
+//! run's record made, so the target is scanned once after the change, not once per use.
 //!
 //! The guards — the checks that read `dynashift_runs`, ending with the committed-watermark check of
 //! an incremental load — stand at one of the two places marked, as the dialect's
@@ -60,10 +61,26 @@ impl Load<'_> {
     }
 
     /// The reconciliation as a warehouse that checks it in its executor runs it (SQLite,
-    /// PostgreSQL): the target's count, compared as `action` of this load's check says.
-    pub fn check_step<A>(&self, action: impl FnOnce(super::reconcile::Check) -> A) -> Vec<Step<A>> {
-        let sql = super::reconcile::count_target(&self.target, self.live());
+    /// PostgreSQL): the target's rows as the run's record counted them, compared as `action` of
+    /// this load's check says. `quote` writes the run id as the dialect's string literal.
+    pub fn check_step<A>(
+        &self,
+        quote: fn(&str) -> String,
+        action: impl FnOnce(super::reconcile::Check) -> A,
+    ) -> Vec<Step<A>> {
+        let sql = self.recorded_rows(quote);
         vec![Step::new(super::reconcile::CHECK_LABEL, sql, action(self.reconcile_check()))]
+    }
+
+    /// The statement reading back the target's rows this load's record counted.
+    pub fn recorded_rows(&self, quote: fn(&str) -> String) -> String {
+        super::reconcile::recorded_rows(&quote_identifier(RUNS_TABLE), &quote(&self.request.run_id))
+    }
+
+    /// What a load's record counts as the target's rows: the FROM of its `count(*)` (live rows
+    /// only when the table deletes softly, like the reconciliation).
+    pub fn counted_rows(&self) -> String {
+        super::reconcile::counted_rows(&self.target, self.live())
     }
 }
 
@@ -180,15 +197,14 @@ pub trait Dialect {
     /// incremental loads only. Labelled by the dialect: Redshift keeps the counts in a table.
     fn count_before_change(&self, load: &Load) -> Vec<Step<Self::Action>>;
 
-    /// Fails the load unless the target's rows after the change are what
-    /// [`Load::reconcile_check`] says (see [`super::reconcile`]).
-    fn check_reconciled(&self, load: &Load) -> Vec<Step<Self::Action>>;
-
-    /// Records the run in `dynashift_runs`.
+    /// Records the run in `dynashift_runs`, with the target's rows after the change counted
+    /// over [`Load::counted_rows`].
     fn record_run(&self, load: &Load) -> Statement<Self::Action>;
 
-    /// Counts the target's rows (the load's reconciliation).
-    fn count_rows(&self, load: &Load) -> Statement<Self::Action>;
+    /// Fails the load unless the target's rows after the change, as the run's record counted
+    /// them, are what [`Load::reconcile_check`] says (see [`super::reconcile`]). The load reports
+    /// its `reconciled` counts from here.
+    fn check_reconciled(&self, load: &Load) -> Vec<Step<Self::Action>>;
 
     /// Drops the stage; `None` where the warehouse drops it with the transaction.
     fn drop_stage(&self, _load: &Load) -> Option<Statement<Self::Action>> {
@@ -234,9 +250,8 @@ pub fn plan<D: Dialect>(dialect: &D, request: &LoadRequest) -> Vec<Step<D::Actio
         steps.extend(dialect.count_before_change(load));
     }
     steps.extend(dialect.change_target(load));
-    steps.extend(dialect.check_reconciled(load));
     steps.push(dialect.record_run(load).labelled(format!("record run in {RUNS_TABLE}")));
-    steps.push(dialect.count_rows(load).labelled(format!("count rows of {target}")));
+    steps.extend(dialect.check_reconciled(load));
     steps.extend(dialect.drop_stage(load).map(|drop| drop.labelled("drop stage table")));
     steps.extend(commit.map(|commit| commit.labelled("commit")));
     steps
@@ -342,10 +357,6 @@ mod tests {
             statement("RECORD")
         }
 
-        fn count_rows(&self, _load: &Load) -> Statement<()> {
-            statement("COUNT")
-        }
-
         fn drop_stage(&self, _load: &Load) -> Option<Statement<()>> {
             Some(statement("DROP STAGE"))
         }
@@ -377,9 +388,8 @@ mod tests {
                 "COPY | the COPY",
                 "COUNT BEFORE | the COUNT BEFORE",
                 "CHANGE Incremental | the CHANGE Incremental",
-                "CHECK COUNT | the CHECK COUNT",
                 "RECORD | record run in dynashift_runs",
-                "COUNT | count rows of <line_items>",
+                "CHECK COUNT | the CHECK COUNT",
                 "DROP STAGE | drop stage table",
                 "COMMIT | commit",
             ]
@@ -391,8 +401,8 @@ mod tests {
         let steps = sql(&Toy::<true> { transaction: true }, Mode::Incremental);
         let copy = steps.iter().position(|s| s == "COPY").unwrap();
         assert_eq!(
-            steps[copy + 1..copy + 6],
-            ["GUARD RUN", "GUARD WATERMARK", "COUNT BEFORE", "CHANGE Incremental", "CHECK COUNT"]
+            steps[copy + 1..copy + 7],
+            ["GUARD RUN", "GUARD WATERMARK", "COUNT BEFORE", "CHANGE Incremental", "RECORD", "CHECK COUNT"]
         );
         assert_eq!(steps.iter().filter(|s| s.starts_with("GUARD")).count(), 2, "{steps:?}");
     }
@@ -407,7 +417,7 @@ mod tests {
             assert!(steps.contains(&"CHANGE Full".to_owned()), "{steps:?}");
             assert!(!steps.contains(&"COUNT BEFORE".to_owned()), "a full load starts over: {steps:?}");
             let change = steps.iter().position(|s| s == "CHANGE Full").unwrap();
-            assert_eq!(steps[change + 1], "CHECK COUNT", "{steps:?}");
+            assert_eq!(steps[change + 1..change + 3], ["RECORD", "CHECK COUNT"], "{steps:?}");
         }
     }
 

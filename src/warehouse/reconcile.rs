@@ -135,10 +135,17 @@ fn and_live(live: Option<&str>, joiner: &str) -> String {
     live.map(|condition| format!(" {joiner} {condition}")).unwrap_or_default()
 }
 
-/// The target's (live) rows: `SELECT count(*) FROM <target> AS t [WHERE <live>]`. `live` is a
-/// condition on alias `t` (`None`: every row counts).
-pub fn count_target(target: &str, live: Option<&str>) -> String {
-    format!("SELECT count(*) FROM {target} AS t{}", and_live(live, "WHERE"))
+/// The rows a load counts: `<target> AS t [WHERE <live>]`, the FROM of the count its record in
+/// `dynashift_runs` makes. `live` is a condition on alias `t` (`None`: every row counts).
+pub fn counted_rows(target: &str, live: Option<&str>) -> String {
+    format!("{target} AS t{}", and_live(live, "WHERE"))
+}
+
+/// The target's rows after the change as the load's own record in `runs` (quoted) counted them,
+/// `run_id` a quoted literal. The record counts the target once, in the same transaction, after
+/// the change; the check reads that count back instead of scanning the target again.
+pub fn recorded_rows(runs: &str, run_id: &str) -> String {
+    format!("SELECT \"target_rows\" FROM {runs} WHERE \"run_id\" = {run_id}")
 }
 
 /// One row of `before`, `new_keys`, `deleted_present`, counted against `stage` (quoted, with an

@@ -95,7 +95,7 @@ impl StepBackend for PostgresSteps<'_> {
     }
 
     fn reconciles(action: &Action) -> bool {
-        *action == Action::Reconcile
+        matches!(action, Action::CheckReconciled(_))
     }
 }
 
@@ -166,13 +166,8 @@ async fn perform(
             let after: i64 =
                 client.query_one(&step.sql, &[]).await.and_then(|r| r.try_get(0)).map_err(postgres)?;
             check_reconciled(&job.request.table.name, *check, tally.before, after)?;
+            tally.target_rows = u64::try_from(after).unwrap_or_default();
             Ok(Some(after))
-        }
-        Action::Reconcile => {
-            let count: i64 =
-                client.query_one(&step.sql, &[]).await.and_then(|r| r.try_get(0)).map_err(postgres)?;
-            tally.target_rows = u64::try_from(count).unwrap_or_default();
-            Ok(Some(count))
         }
     }
 }

@@ -47,8 +47,6 @@ pub(super) enum Action {
     /// Fails unless the table's committed watermark is this one (incremental loads continue
     /// exactly where the last commit ended; anything else means a concurrent or stale run).
     ExpectWatermark(Option<DateTime<Utc>>),
-    /// Counts the target's rows (the reconciliation the load reports).
-    Reconcile,
     /// Reads `before`, `new_keys`, `deleted_present` for the reconciliation check.
     CountBefore,
     /// Fails unless the target's row count (the statement's one value) is what the check expects.
@@ -171,15 +169,11 @@ impl Dialect for Postgres {
     }
 
     fn check_reconciled(&self, load: &Load) -> Vec<Step> {
-        load.check_step(Action::CheckReconciled)
+        load.check_step(sql::quote_literal, Action::CheckReconciled)
     }
 
     fn record_run(&self, load: &Load) -> Statement<Action> {
-        Statement::new(runs::record_run(load.request, &load.target), Action::Modify)
-    }
-
-    fn count_rows(&self, load: &Load) -> Statement<Action> {
-        Statement::new(sql::count_rows(&load.target), Action::Reconcile)
+        Statement::new(runs::record_run(load.request, &load.counted_rows()), Action::Modify)
     }
 }
 

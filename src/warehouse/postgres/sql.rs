@@ -203,10 +203,6 @@ pub fn table_exists(table: &str) -> String {
     format!("SELECT to_regclass({}) IS NOT NULL", quote_literal(table))
 }
 
-pub fn count_rows(table: &str) -> String {
-    format!("SELECT count(*) FROM {table}")
-}
-
 /// The advisory-lock namespace of dynashift's locks (the first key of the two-key form).
 const LOCK_NAMESPACE: &str = "dynashift";
 

@@ -195,7 +195,7 @@ impl Follower<'_> {
             ),
             Role::GuardWatermark => self.stale_watermark_message(&error).await,
             Role::GuardReconciled => self.reconciliation_message(&error).await,
-            Role::Plain | Role::Count | Role::ReconcileCounts => error,
+            Role::Plain | Role::ReconcileCounts => error,
         };
         self.failure = Some((position, explained.clone()));
         explained
@@ -331,7 +331,7 @@ impl Follower<'_> {
         Ok(report)
     }
 
-    /// The counts of a committed load: the target's rows from the count statement, and the
+    /// The counts of a committed load: the target's rows from the reconciliation, and the
     /// staged upserts and deletes; a COPY that loaded another number of rows is a warning.
     async fn reconcile(&self, id: &str, state: &BatchState) -> LoadReport {
         let request = self.job.request;
@@ -392,12 +392,22 @@ impl Follower<'_> {
         }
     }
 
+    /// The target's rows after the change: the last number the reconciliation selected (the
+    /// count the run's record made).
     async fn count_target(&self, id: &str) -> Result<u64, String> {
-        let position = self.steps.iter().position(|s| s.action == Role::Count).ok_or("no count statement")?;
+        let position = self
+            .steps
+            .iter()
+            .position(|s| s.action == Role::ReconcileCounts)
+            .ok_or("no reconciliation statement")?;
         let rows = self.api.result(&format!("{id}:{}", position + 1)).await.map_err(|f| f.message)?;
-        let text =
-            rows.first().and_then(|r| r.first()).cloned().flatten().ok_or("the count returned no row")?;
-        text.parse().map_err(|_| format!("the count returned `{text}`"))
+        let text = rows
+            .first()
+            .and_then(|r| r.last())
+            .cloned()
+            .flatten()
+            .ok_or("the reconciliation returned no row")?;
+        text.parse().map_err(|_| format!("the reconciliation's count returned `{text}`"))
     }
 }
 

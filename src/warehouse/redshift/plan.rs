@@ -55,9 +55,8 @@ pub(super) enum Role {
     GuardRun,
     /// Fails when the committed watermark is not the one the load continues from.
     GuardWatermark,
-    /// Counts the target's rows; its result is the reconciliation.
-    Count,
-    /// Selects the reconciliation's numbers, read back to explain a failed check.
+    /// Selects the reconciliation's numbers, read back to explain a failed check; its last
+    /// column is the target's rows after the change (the load's reported count).
     ReconcileCounts,
     /// Fails when the target's rows after the change are not the expected number.
     GuardReconciled,
@@ -260,24 +259,16 @@ impl Dialect for Redshift<'_> {
         vec![
             Step::new(
                 "read the reconciliation's numbers",
-                reconcile_sql::select_counts(load, load.live()),
+                reconcile_sql::select_counts(load),
                 Role::ReconcileCounts,
             ),
-            Step::new(
-                reconcile::CHECK_LABEL,
-                reconcile_sql::guard_reconciled(load, load.live()),
-                Role::GuardReconciled,
-            ),
+            Step::new(reconcile::CHECK_LABEL, reconcile_sql::guard_reconciled(load), Role::GuardReconciled),
         ]
     }
 
     fn record_run(&self, load: &Load) -> Statement<Role> {
         let counted = pushdown_sql::folded_counts(load.request, &load.shape);
-        Statement::new(runs::record_run(load.request, &load.target, counted), Role::Plain)
-    }
-
-    fn count_rows(&self, load: &Load) -> Statement<Role> {
-        Statement::new(sql::count_rows(&load.target), Role::Count)
+        Statement::new(runs::record_run(load.request, &load.counted_rows(), counted), Role::Plain)
     }
 }
 
@@ -866,7 +857,7 @@ mod tests {
         );
         assert!(!full.iter().any(|s| s.action == Role::GuardWatermark));
         assert!(full.iter().any(|s| s.action == Role::GuardRun));
-        assert_eq!(full.last().map(|s| s.action), Some(Role::Count));
+        assert_eq!(full.last().map(|s| s.action), Some(Role::GuardReconciled));
     }
 
     #[test]

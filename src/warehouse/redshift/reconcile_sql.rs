@@ -9,7 +9,7 @@ use crate::config::quote_identifier;
 use crate::warehouse::plan_frame::Load;
 use crate::warehouse::reconcile::{self, Check};
 
-use super::sql::{STAGE_TABLE, guard};
+use super::sql::{STAGE_TABLE, guard, literal};
 
 /// The session-private table holding an incremental load's counts before its change.
 pub(super) const RECONCILE_TABLE: &str = "dynashift_reconcile";
@@ -25,9 +25,10 @@ pub(super) fn count_before_change(load: &Load, live: Option<&str>) -> String {
 }
 
 /// The numbers of the check, one row: `after` (a full load) or `before`, `new_keys`,
-/// `deleted_present`, `after` (an incremental one).
-pub(super) fn select_counts(load: &Load, live: Option<&str>) -> String {
-    let after = format!("({}) AS \"after\"", reconcile::count_target(&load.target, live));
+/// `deleted_present`, `after` (an incremental one). `after` is the count the run's record made
+/// (it is always the last column: the load reports it as the target's rows).
+pub(super) fn select_counts(load: &Load) -> String {
+    let after = format!("({}) AS \"after\"", load.recorded_rows(literal));
     match load.reconcile_check() {
         Check::Rows(_) => format!("SELECT {after}"),
         Check::CountedBefore => format!(
@@ -37,9 +38,10 @@ pub(super) fn select_counts(load: &Load, live: Option<&str>) -> String {
     }
 }
 
-/// Fails the batch unless the target's rows after the change are the expected number.
-pub(super) fn guard_reconciled(load: &Load, live: Option<&str>) -> String {
-    let after = format!("({})", reconcile::count_target(&load.target, live));
+/// Fails the batch unless the target's rows after the change, as the run's record counted them,
+/// are the expected number.
+pub(super) fn guard_reconciled(load: &Load) -> String {
+    let after = format!("({})", load.recorded_rows(literal));
     let expected = match load.reconcile_check() {
         Check::Rows(rows) => rows.to_string(),
         Check::CountedBefore => format!(

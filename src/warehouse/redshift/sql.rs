@@ -270,10 +270,6 @@ pub fn insert_staged_rows(target: &str, shape: &TableShape) -> String {
     )
 }
 
-pub fn count_rows(target: &str) -> String {
-    format!("SELECT count(*) FROM {target}")
-}
-
 /// A statement that fails (division by zero) unless `condition` holds: the batch has no
 /// client-side logic between statements, so a guard must stop the transaction by failing.
 pub fn guard(condition: &str) -> String {

@@ -102,7 +102,7 @@ impl StepBackend for SqliteSteps<'_> {
     }
 
     fn reconciles(action: &Action) -> bool {
-        *action == Action::Reconcile
+        matches!(action, Action::CheckReconciled(_))
     }
 }
 
@@ -153,12 +153,8 @@ fn perform(
         Action::CheckReconciled(check) => {
             let after: i64 = conn.query_row(&step.sql, [], |r| r.get(0)).map_err(sqlite)?;
             check_reconciled(&job.request.table.name, *check, tally.before, after)?;
+            tally.target_rows = u64::try_from(after).unwrap_or_default();
             Ok(Some(after))
-        }
-        Action::Reconcile => {
-            let count: i64 = conn.query_row(&step.sql, [], |r| r.get(0)).map_err(sqlite)?;
-            tally.target_rows = u64::try_from(count).unwrap_or_default();
-            Ok(Some(count))
         }
     }
 }

@@ -155,10 +155,6 @@ pub fn rename_table(from: &str, to: &str) -> String {
     format!("ALTER TABLE {from} RENAME TO {to}")
 }
 
-pub fn count_rows(table: &str) -> String {
-    format!("SELECT count(*) FROM {table}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -291,7 +291,7 @@ async fn every_planned_statement_is_reported_in_order() {
             ("COPY 1 staged file into stage", Some(Some(2))),
             ("delete keys staged as deletes", Some(Some(1))),
             ("upsert staged rows", Some(Some(1))),
-            ("count rows of \"customers\"", Some(Some(2))),
+            ("check the target's row count (reconciliation)", Some(Some(2))),
             ("commit", Some(None)),
         ],
     );
