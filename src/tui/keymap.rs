@@ -146,6 +146,9 @@ pub(super) enum Bound {
 pub(super) struct FooterEntry {
     pub keys: &'static str,
     pub label: &'static str,
+    /// Shown only while the selected table's last run found schema drift: the key is worth the
+    /// footer's room exactly then (the help lists it always).
+    pub when_drifted: bool,
 }
 
 /// One row of the keymap.
@@ -178,7 +181,12 @@ const fn bind(
 }
 
 const fn short(keys: &'static str, label: &'static str) -> Option<FooterEntry> {
-    Some(FooterEntry { keys, label })
+    Some(FooterEntry { keys, label, when_drifted: false })
+}
+
+/// A footer entry shown only while the selected table has drift ([`FooterEntry::when_drifted`]).
+const fn short_when_drifted(keys: &'static str, label: &'static str) -> Option<FooterEntry> {
+    Some(FooterEntry { keys, label, when_drifted: true })
 }
 
 use Context::{Always, Confirm, Filter, Global, History, Rows, RowsFind, Statements, Tables, Viewer};
@@ -267,7 +275,7 @@ pub(super) static KEYMAP: &[Binding] = &[
         Tables,
         &[Key::Char('D')],
         Intent::ShowDrift,
-        None,
+        short_when_drifted("D", "drift"),
         "show the selected table's schema drift (marked Δ): new attributes, each with a columns entry to paste",
     ),
     bind(Tables, &[Key::Char('s')], Intent::CycleSort, short("s", "sort"), "sort by the next column"),
@@ -405,9 +413,11 @@ pub(super) fn bindings(context: Context) -> impl Iterator<Item = &'static Bindin
     KEYMAP.iter().filter(move |b| b.context == context)
 }
 
-/// What the footer shows for `contexts`, in order.
-pub(super) fn footer_entries(contexts: &[Context]) -> Vec<FooterEntry> {
-    contexts.iter().flat_map(|&c| bindings(c)).filter_map(|b| b.footer).collect()
+/// What the footer shows for `contexts`, in order; `drifted`: whether the selected table's last
+/// run found schema drift.
+pub(super) fn footer_entries(contexts: &[Context], drifted: bool) -> Vec<FooterEntry> {
+    let entries = contexts.iter().flat_map(|&c| bindings(c)).filter_map(|b| b.footer);
+    entries.filter(|entry| drifted || !entry.when_drifted).collect()
 }
 
 /// The whole keymap as a Markdown table: the README's key table, kept in `assets/keys.md` and
@@ -514,9 +524,9 @@ mod tests {
 
     #[test]
     fn footer_follows_the_context_order() {
-        let entries = footer_entries(&[Context::Statements, Context::Global]);
-        assert_eq!(entries[0], FooterEntry { keys: "Enter", label: "SQL" });
-        assert_eq!(entries[1], FooterEntry { keys: "i", label: "sync" });
+        let entries = footer_entries(&[Context::Statements, Context::Global], false);
+        assert_eq!(entries[0], short("Enter", "SQL").unwrap());
+        assert_eq!(entries[1], short("i", "sync").unwrap());
         assert!(entries.iter().any(|e| e.keys == "?"));
         assert!(!entries.iter().any(|e| e.label == "sort"));
     }

@@ -13,7 +13,8 @@ use crate::tui::theme::{Theme, Tone};
 use crate::tui::wrap;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let entries = keymap::footer_entries(&app.key_contexts());
+    let drifted = app.selected().is_some_and(|table| table.drift().is_some());
+    let entries = keymap::footer_entries(&app.key_contexts(), drifted);
     frame.render_widget(Paragraph::new(line(&entries, usize::from(area.width), theme)), area);
 }
 
@@ -53,10 +54,21 @@ mod tests {
     use crate::tui::keymap::Context;
     use crate::tui::theme::ColorSupport;
 
-    fn text(width: usize) -> String {
-        let entries = keymap::footer_entries(&[Context::Tables, Context::Global]);
+    fn text_of(width: usize, drifted: bool) -> String {
+        let entries = keymap::footer_entries(&[Context::Tables, Context::Global], drifted);
         let line = line(&entries, width, &Theme::new(ColorSupport::Monochrome));
         line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    fn text(width: usize) -> String {
+        text_of(width, false)
+    }
+
+    #[test]
+    fn the_drift_key_shows_only_while_the_selected_table_has_drift() {
+        assert!(!text(300).contains("D drift"), "{}", text(300));
+        let drifted = text_of(300, true);
+        assert!(drifted.contains("D drift"), "{drifted}");
     }
 
     #[test]
