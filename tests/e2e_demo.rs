@@ -150,6 +150,6 @@ async fn the_rows_of_a_synced_demo_table_page_by_key() {
     assert_eq!(keys.len() as u64, target_rows, "every row once");
     assert_eq!(keys[0].len(), harness.table("orders").key.len(), "the whole key of each row");
     let pages =
-        harness.engine.rows("orders", PageRequest::new(PageStart::AtLeast(keys[120][0].clone()))).await;
+        harness.engine.rows("orders", PageRequest::new(PageStart::AtLeast(vec![keys[120][0].clone()]))).await;
     assert_eq!(pages.unwrap().unwrap().keys[0][0], keys[120][0]);
 }

@@ -715,7 +715,8 @@ async fn pages_of_rows_follow_the_key_in_both_directions() {
     assert_eq!(sks(page(PageStart::After(key("10"))).await), ["11"]);
     assert_eq!(sks(page(PageStart::Before(key("10"))).await), ["2", "3"]);
     assert_eq!(sks(page(PageStart::Before(key("2"))).await), ["1"]);
-    assert_eq!(sks(page(PageStart::AtLeast("k".into())).await), ["1", "2"]);
-    assert_eq!(sks(page(PageStart::AtLeast("it's \\".into())).await), ["1", "2"]);
-    assert_eq!(sks(page(PageStart::AtLeast("l".into())).await), Vec::<String>::new());
+    assert_eq!(sks(page(PageStart::AtLeast(vec!["k".into()])).await), ["1", "2"]);
+    assert_eq!(sks(page(PageStart::AtLeast(vec!["it's \\".into()])).await), ["1", "2"]);
+    assert_eq!(sks(page(PageStart::AtLeast(vec!["l".into()])).await), Vec::<String>::new());
+    assert_eq!(sks(page(PageStart::AtLeast(vec!["k".into(), "4".into()])).await), ["10", "11"]);
 }

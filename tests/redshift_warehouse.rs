@@ -600,6 +600,6 @@ async fn pages_of_rows_are_read_by_key_with_parameters() {
     assert_eq!(ids(Some(first)), ["C1", "C2"]);
     assert_eq!(ids(page(PageStart::After(vec!["C2".into()])).await), ["C3"]);
     assert_eq!(ids(page(PageStart::Before(vec!["C2".into()])).await), ["C1"]);
-    assert_eq!(ids(page(PageStart::AtLeast("C2".into())).await), ["C2", "C3"]);
-    assert_eq!(ids(page(PageStart::AtLeast("it's".into())).await), Vec::<String>::new());
+    assert_eq!(ids(page(PageStart::AtLeast(vec!["C2".into()])).await), ["C2", "C3"]);
+    assert_eq!(ids(page(PageStart::AtLeast(vec!["it's".into()])).await), Vec::<String>::new());
 }

@@ -13,8 +13,9 @@ pub enum PageStart {
     After(Vec<String>),
     /// The rows just before this key (the previous page), still returned in key order.
     Before(Vec<String>),
-    /// The rows from the first whose first key column is at least this value (finding a key).
-    AtLeast(String),
+    /// The rows from the first whose key is at or after these values (finding a key): one value
+    /// per leading key column, in key order; fewer values than key columns compare a prefix.
+    AtLeast(Vec<String>),
 }
 
 /// One page to read.
@@ -23,6 +24,17 @@ pub struct PageRequest {
     pub start: PageStart,
     /// Rows at most.
     pub limit: usize,
+}
+
+impl PageStart {
+    /// The start a typed find names: key values separated by commas (`C042, O-7`: the first key
+    /// column, then the second), each trimmed; `First` when nothing was typed.
+    pub fn find(typed: &str) -> PageStart {
+        if typed.trim().is_empty() {
+            return PageStart::First;
+        }
+        PageStart::AtLeast(typed.split(',').map(|value| value.trim().to_owned()).collect())
+    }
 }
 
 impl PageRequest {
@@ -55,6 +67,13 @@ impl RowPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_find_names_one_value_per_key_column_separated_by_commas() {
+        assert_eq!(PageStart::find("  "), PageStart::First);
+        assert_eq!(PageStart::find(" C042 "), PageStart::AtLeast(vec!["C042".into()]));
+        assert_eq!(PageStart::find("C042, O-7"), PageStart::AtLeast(vec!["C042".into(), "O-7".into()]));
+    }
 
     #[test]
     fn a_page_is_short_when_it_holds_less_than_the_limit() {

@@ -377,7 +377,7 @@ pub(super) static KEYMAP: &[Binding] = &[
         keys: &[Key::Typed],
         bound: Bound::TypedChar,
         footer: short("type", "key"),
-        help: "the key to find (its first column, compared as the column's type)",
+        help: "the key to find: its first column, or several key columns separated by commas, each compared as its column's type",
     },
     bind(RowsFind, &[Key::Backspace], Intent::FilterBackspace, None, "delete the last character"),
     bind(RowsFind, &[Key::Enter], Intent::FilterAccept, short("Enter", "find"), "go to the key"),

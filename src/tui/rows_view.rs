@@ -48,7 +48,7 @@ pub(super) struct RowsView {
     /// The key being typed after `/`, while it is.
     pub finding: Option<String>,
     /// What the shown page was found by, when `/` found it.
-    pub found: Option<String>,
+    pub found: Option<Vec<String>>,
     /// Where the shown page starts, to read it again.
     shown_start: PageStart,
 }
@@ -115,7 +115,7 @@ impl RowsView {
                 self.at_first = pending.page.start == PageStart::First;
                 self.shown_start = pending.page.start.clone();
                 self.found = match pending.page.start {
-                    PageStart::AtLeast(value) => Some(value),
+                    PageStart::AtLeast(values) => Some(values),
                     _ => None,
                 };
                 self.first_column = self.first_column.min(page.columns.len().saturating_sub(1));
@@ -211,11 +211,11 @@ mod tests {
     #[test]
     fn a_stale_answer_is_dropped_and_a_failure_keeps_the_page() {
         let (mut view, first) = RowsView::open("orders", "sales.orders", 0);
-        let newer = view.read(PageStart::AtLeast("050".into()));
+        let newer = view.read(PageStart::AtLeast(vec!["050".into()]));
         assert_eq!(view.on_read(first.number, Ok(Some(page(0..100))), 20), None);
         assert_eq!(view.shown, Shown::Nothing);
         view.on_read(newer.number, Ok(Some(page(50..150))), 20);
-        assert_eq!(view.found.as_deref(), Some("050"));
+        assert_eq!(view.found, Some(vec!["050".to_owned()]));
         let failing = view.next_page().unwrap();
         view.on_read(failing.number, Err("connection reset".into()), 20);
         assert_eq!(view.error.as_deref(), Some("connection reset"));

@@ -47,16 +47,19 @@ pub(crate) fn page_query(
     };
     match &request.start {
         PageStart::First => PageQuery { sql: select("", ""), values: Vec::new() },
-        PageStart::AtLeast(value) => PageQuery {
-            sql: select(&format!(" WHERE {} >= {}", quoted[0], place(0, value)), ""),
-            values: vec![value.clone()],
-        },
+        PageStart::AtLeast(values) => {
+            let values: Vec<String> = values.iter().take(quoted.len()).cloned().collect();
+            PageQuery {
+                sql: select(&format!(" WHERE {}", beyond(&quoted, &values, ">", ">=", &place)), ""),
+                values,
+            }
+        }
         PageStart::After(values) => PageQuery {
-            sql: select(&format!(" WHERE {}", beyond(&quoted, values, ">", &place)), ""),
+            sql: select(&format!(" WHERE {}", beyond(&quoted, values, ">", ">", &place)), ""),
             values: values.clone(),
         },
         PageStart::Before(values) => {
-            let inner = select(&format!(" WHERE {}", beyond(&quoted, values, "<", &place)), " DESC");
+            let inner = select(&format!(" WHERE {}", beyond(&quoted, values, "<", "<", &place)), " DESC");
             PageQuery {
                 sql: format!("SELECT * FROM ({inner}) AS page ORDER BY {}", order("")),
                 values: values.clone(),
@@ -66,12 +69,21 @@ pub(crate) fn page_query(
 }
 
 /// Rows past `values` in key order, for any number of key columns without row-value
-/// comparisons (Redshift has none): `(a > x) OR (a = x AND b > y)`.
-fn beyond(key: &[String], values: &[String], op: &str, place: &impl Fn(usize, &str) -> String) -> String {
-    let terms: Vec<String> = (0..key.len().min(values.len()))
+/// comparisons (Redshift has none): `(a > x) OR (a = x AND b > y)`. `op` compares every column
+/// but the last of `values`, `last_op` that one (`>=`: at or after a key prefix).
+fn beyond(
+    key: &[String],
+    values: &[String],
+    op: &str,
+    last_op: &str,
+    place: &impl Fn(usize, &str) -> String,
+) -> String {
+    let count = key.len().min(values.len());
+    let terms: Vec<String> = (0..count)
         .map(|last| {
             let mut parts: Vec<String> =
                 (0..last).map(|i| format!("{} = {}", key[i], place(i, &values[i]))).collect();
+            let op = if last + 1 == count { last_op } else { op };
             parts.push(format!("{} {op} {}", key[last], place(last, &values[last])));
             format!("({})", parts.join(" AND "))
         })
@@ -129,8 +141,14 @@ mod tests {
             previous.sql,
             "SELECT * FROM (SELECT * FROM \"t\" WHERE (\"pk\" < ?1) ORDER BY \"pk\" DESC LIMIT 100) AS page ORDER BY \"pk\""
         );
-        let find = query(PageStart::AtLeast("c".into()), &["pk", "sk"]);
-        assert_eq!(find.sql, "SELECT * FROM \"t\" WHERE \"pk\" >= ?1 ORDER BY \"pk\", \"sk\" LIMIT 100");
+        let find = query(PageStart::AtLeast(vec!["c".into()]), &["pk", "sk"]);
+        assert_eq!(find.sql, "SELECT * FROM \"t\" WHERE (\"pk\" >= ?1) ORDER BY \"pk\", \"sk\" LIMIT 100");
+        let both = query(PageStart::AtLeast(vec!["c".into(), "7".into(), "extra".into()]), &["pk", "sk"]);
+        assert_eq!(
+            both.sql,
+            "SELECT * FROM \"t\" WHERE (\"pk\" > ?1) OR (\"pk\" = ?1 AND \"sk\" >= ?2) ORDER BY \"pk\", \"sk\" LIMIT 100"
+        );
+        assert_eq!(both.values, ["c", "7"], "values past the key's columns are dropped");
         for page in [first, next, previous, find] {
             assert!(!page.sql.contains("OFFSET"), "{}", page.sql);
         }

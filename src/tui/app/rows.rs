@@ -98,11 +98,7 @@ impl App {
             }
             Intent::FilterAccept => {
                 let typed = view.finding.take().unwrap_or_default();
-                let start = match typed.trim() {
-                    "" => PageStart::First,
-                    key => PageStart::AtLeast(key.to_owned()),
-                };
-                let read = view.read(start);
+                let read = view.read(PageStart::find(&typed));
                 self.read_rows(read)
             }
             Intent::Quit => self.request_quit(),

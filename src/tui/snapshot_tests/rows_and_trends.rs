@@ -138,7 +138,7 @@ async fn rows_view_whole_row_at_the_minimum_size() {
 async fn rows_view_found_key_at_the_minimum_size() {
     let mut console = Console::new(80, 24, true).await;
     console.press(Intent::ViewRows).await;
-    assert_eq!(console.find("O-0120").await, Some(PageStart::AtLeast("O-0120".into())));
+    assert_eq!(console.find("O-0120").await, Some(PageStart::AtLeast(vec!["O-0120".into()])));
     let page = console.app.rows().and_then(|view| view.page()).unwrap();
     assert_eq!(page.keys[0], ["O-0120"]);
     insta::assert_snapshot!(render(&console.app));

@@ -38,7 +38,9 @@ pub(super) fn draw(frame: &mut Frame, screen: Rect, view: &RowsView, theme: &The
         ),
         Shown::Page(page) if page.rows.is_empty() => {
             let text = match &view.found {
-                Some(key) => format!("No key at or after \"{key}\". g goes back to the first rows."),
+                Some(key) => {
+                    format!("No key at or after \"{}\". g goes back to the first rows.", key.join(", "))
+                }
                 None => format!("{} holds no rows.", view.target),
             };
             message(frame, inner, theme, Tone::Dim, &text);
@@ -131,7 +133,7 @@ fn status(view: &RowsView, theme: &Theme) -> Line<'static> {
         ));
         parts.push(format!("column {} of {}", view.first_column + 1, page.columns.len()));
         if let Some(found) = &view.found {
-            parts.push(format!("from key ≥ \"{found}\""));
+            parts.push(format!("from key ≥ \"{}\"", found.join(", ")));
         }
     }
     if parts.is_empty() {

@@ -129,8 +129,11 @@ mod tests {
         assert_eq!(sks(&page(PageStart::After(text(&["k", "2"]))).await), ["3", "10"]);
         assert_eq!(sks(&page(PageStart::After(text(&["k", "10"]))).await), ["11"]);
         assert_eq!(sks(&page(PageStart::Before(text(&["k", "10"]))).await), ["2", "3"]);
-        assert_eq!(sks(&page(PageStart::AtLeast("k".into())).await), ["1", "2"]);
-        assert!(page(PageStart::AtLeast("l".into())).await.rows.is_empty());
+        assert_eq!(sks(&page(PageStart::AtLeast(text(&["k"]))).await), ["1", "2"]);
+        assert!(page(PageStart::AtLeast(text(&["l"]))).await.rows.is_empty());
+        // A composite key: the second column compared as its type (3 < 4 < 10).
+        assert_eq!(sks(&page(PageStart::AtLeast(text(&["k", "4"]))).await), ["10", "11"]);
+        assert_eq!(sks(&page(PageStart::AtLeast(text(&["k", "3"]))).await), ["3", "10"]);
     }
 
     #[test]
