@@ -76,6 +76,16 @@ async fn a_first_full_load_creates_the_target_and_records_the_run() {
 }
 
 #[tokio::test]
+async fn a_column_added_to_tables_toml_is_found_missing_with_its_alter_table() {
+    let fixture = Fixture::new("pgw_missing_column").await;
+    seed_customers(&fixture).await;
+    let missing =
+        testkit::behaviour::columns_added_to_tables_toml_are_found_missing(&fixture.warehouse).await;
+    let added: Vec<(&str, &str)> = missing.iter().map(|c| (c.name.as_str(), c.add.as_str())).collect();
+    assert_eq!(added, [("nickname", "ALTER TABLE \"customers\" ADD COLUMN \"nickname\" varchar(32)")]);
+}
+
+#[tokio::test]
 async fn a_first_incremental_load_creates_the_schema_and_the_target() {
     let fixture = Fixture::new("pgw_first_incremental").await;
     let table = orders_table();

@@ -120,6 +120,18 @@ fn statement_error(outcome: &Outcome) -> (usize, String, String) {
     }
 }
 
+/// The target's columns come from the ColumnMetadata of a zero-row SELECT through the Data API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_added_to_tables_toml_is_found_missing_with_its_alter_table() {
+    let fixture = RedshiftFixture::new("rs_missing_column").await;
+    seed_customers(&fixture).await;
+    let missing =
+        dynashift::testkit::behaviour::columns_added_to_tables_toml_are_found_missing(&fixture.warehouse)
+            .await;
+    let added: Vec<(&str, &str)> = missing.iter().map(|c| (c.name.as_str(), c.add.as_str())).collect();
+    assert_eq!(added, [("nickname", "ALTER TABLE \"customers\" ADD COLUMN \"nickname\" varchar(32)")]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_then_incremental_loads_apply_upserts_and_deletes_in_one_batch_each() {
     let fixture = RedshiftFixture::new("rs_rounds").await;

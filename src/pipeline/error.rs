@@ -28,6 +28,21 @@ pub enum PipelineError {
     /// The export drifted from the table's columns and the table says `on_drift = "fail"`.
     #[error("schema drift in `{table}` (on_drift = \"fail\"): {summary}")]
     Drift { table: String, summary: String, first_entry: Option<String> },
+    /// The target lacks columns tables.toml maps, and this run's load would keep it.
+    #[error(
+        "the target {target} of `{table}` lacks {} tables.toml maps: {} (added to tables.toml after the target was created?)",
+        crate::human::counted(columns.len() as u64, "column"),
+        columns.join(", ")
+    )]
+    TargetColumns {
+        table: String,
+        target: String,
+        columns: Vec<String>,
+        /// `ALTER TABLE … ADD COLUMN …`, one per column, in the warehouse's SQL.
+        statements: Vec<String>,
+        /// Whether a full sync builds the target anew (SQLite and PostgreSQL, hard deletes).
+        full_sync_rebuilds: bool,
+    },
     #[error("{0}")]
     Inconsistent(String),
 }
@@ -65,8 +80,29 @@ impl PipelineError {
                      column types, or set on_drift = \"warn\" (or \"ignore\") for this table, then run again"
                 )
             }
+            PipelineError::TargetColumns { table, statements, full_sync_rebuilds, .. } => {
+                target_columns_hint(table, statements, *full_sync_rebuilds)
+            }
             PipelineError::Inconsistent(_) => "inspect the run journal under _state/runs/ and the log".into(),
         }
+    }
+}
+
+/// What to do about a target that lacks columns: a full sync where it rebuilds the target,
+/// else the statements that add them, then a full sync to fill them in the rows loaded before.
+fn target_columns_hint(table: &str, statements: &[String], full_sync_rebuilds: bool) -> String {
+    let full = format!("dynashift --headless --table {table} --mode full");
+    let add = statements.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join(" ");
+    if full_sync_rebuilds {
+        format!(
+            "nothing was exported or loaded. Run a full sync, which builds the target anew with them: {full}. Or \
+             add them by hand ({add}) and sync on: the rows loaded before hold NULL there until a full sync"
+        )
+    } else {
+        format!(
+            "nothing was exported or loaded. Add them to the target ({add}), then run a full sync so the rows \
+             loaded before get their values: {full}"
+        )
     }
 }
 
@@ -138,6 +174,33 @@ mod tests {
     use super::*;
     use crate::config::SourceConfig;
     use crate::pipeline::stage::StageError;
+
+    #[test]
+    fn a_target_lacking_columns_says_how_to_add_them_for_either_kind_of_full_sync() {
+        let lacking = |full_sync_rebuilds| PipelineError::TargetColumns {
+            table: "customers".into(),
+            target: "\"customers\"".into(),
+            columns: vec!["nickname".into(), "tier".into()],
+            statements: vec!["ALTER TABLE a".into(), "ALTER TABLE b".into()],
+            full_sync_rebuilds,
+        };
+        let rebuilt = lacking(true);
+        assert_eq!(
+            rebuilt.to_string(),
+            "the target \"customers\" of `customers` lacks 2 columns tables.toml maps: nickname, tier (added to \
+             tables.toml after the target was created?)"
+        );
+        let hint = rebuilt.hint();
+        assert!(hint.starts_with("nothing was exported or loaded. Run a full sync"), "{hint}");
+        assert!(hint.contains("dynashift --headless --table customers --mode full"), "{hint}");
+        assert!(hint.contains("(ALTER TABLE a; ALTER TABLE b;)"), "{hint}");
+        let kept = lacking(false).hint();
+        assert!(
+            kept.starts_with("nothing was exported or loaded. Add them to the target (ALTER TABLE a;"),
+            "{kept}"
+        );
+        assert!(kept.ends_with("--mode full"), "{kept}");
+    }
 
     fn damaged() -> PipelineError {
         PipelineError::Stage(StageError::Md5Mismatch {

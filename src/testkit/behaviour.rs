@@ -306,3 +306,21 @@ pub async fn soft_deletes_mark_rows_and_reinserts_clear_them<F, Fut>(
     let export = "2024-05-01T04:00:00.000000Z";
     assert_eq!(marks().await, [gone("C1", export), live("C2"), gone("C3", export), gone("C8", export)]);
 }
+
+/// The columns `customers` plus a `nickname` column lacks in `warehouse`, whose `customers`
+/// target the caller loaded (from [`crate::testkit::customers_table`]); before that, checks
+/// that a target not created yet lacks nothing (the load creates it whole) and that the loaded
+/// target lacks nothing for the table it was loaded from. The caller checks the ALTER TABLE in
+/// its warehouse's SQL.
+pub async fn columns_added_to_tables_toml_are_found_missing(
+    warehouse: &dyn Warehouse,
+) -> Vec<crate::warehouse::target_columns::MissingColumn> {
+    use crate::warehouse::target_columns::missing_columns;
+    let mut absent = customers_table();
+    absent.target.table = "never_loaded".into();
+    assert_eq!(warehouse.target_columns(&absent).await.unwrap(), None);
+    assert!(missing_columns(warehouse, &customers_table()).await.unwrap().is_empty());
+    let mut widened = customers_table();
+    widened.columns.push(crate::testkit::column("nickname", "nickname", "varchar(32)", false));
+    missing_columns(warehouse, &widened).await.unwrap()
+}

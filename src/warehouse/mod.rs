@@ -14,6 +14,7 @@ pub mod staged_files;
 pub mod staged_lines;
 pub mod staged_value;
 pub mod step;
+pub mod target_columns;
 #[cfg(test)]
 use crate::testkit;
 pub mod watermark;
@@ -152,6 +153,21 @@ pub trait Warehouse: Send + Sync {
         table: &TableConfig,
         page: &PageRequest,
     ) -> Result<Option<RowPage>, WarehouseError>;
+
+    /// The column names of `table`'s existing target, as the warehouse stores them; `None` when
+    /// it does not exist yet, or its columns cannot be read (then nothing is checked). A plain
+    /// read outside any load. See [`target_columns`].
+    async fn target_columns(&self, table: &TableConfig) -> Result<Option<Vec<String>>, WarehouseError>;
+
+    /// `table`'s target as this warehouse's SQL names it (quoted).
+    fn quoted_target(&self, table: &TableConfig) -> String;
+
+    /// `"name" <type>`: `column` as this warehouse's CREATE TABLE writes it.
+    fn column_definition(&self, column: &shape::TargetColumn) -> String;
+
+    /// Whether a full load of `table` builds its target anew from tables.toml (a column the
+    /// target lacks comes with it), rather than changing the rows of the one there.
+    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool;
 }
 
 /// One call of [`Warehouse::load`]: what to load, where its statements are reported, and what

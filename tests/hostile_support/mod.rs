@@ -273,6 +273,22 @@ impl Warehouse for WithRules {
         self.inner.find_run(run_id).await
     }
 
+    async fn target_columns(&self, table: &TableConfig) -> Result<Option<Vec<String>>, WarehouseError> {
+        self.inner.target_columns(table).await
+    }
+
+    fn quoted_target(&self, table: &TableConfig) -> String {
+        self.inner.quoted_target(table)
+    }
+
+    fn column_definition(&self, column: &dynashift::warehouse::shape::TargetColumn) -> String {
+        self.inner.column_definition(column)
+    }
+
+    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {
+        self.inner.full_load_rebuilds_target(table)
+    }
+
     async fn load(&self, call: LoadCall<'_>) -> LoadOutcome {
         self.inner.load(call).await
     }

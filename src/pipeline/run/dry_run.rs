@@ -17,6 +17,7 @@ impl Run<'_> {
     pub(super) async fn dry_run(&mut self) -> Result<RunOutcome, PipelineError> {
         let ctx = self.ctx;
         let previous = self.reconciled_watermark(false).await?;
+        super::target_check::check_target_columns(ctx).await?;
         let mut plan = self.plan_quietly(previous).await?;
         if !plan.exports.is_empty() {
             let files = self.planned_files(&plan).await?;

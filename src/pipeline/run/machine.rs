@@ -32,6 +32,7 @@ impl Run<'_> {
             Err(err) => tracing::warn!(%err, "could not remove staged folders of earlier runs"),
         }
         let previous = self.reconciled_watermark(true).await?;
+        super::target_check::check_target_columns(ctx).await?;
         if let Some(old) = interrupted {
             if old.mode == ctx.request.mode && old.previous_watermark == previous && !old.exports.is_empty() {
                 return self.resume(old, previous).await;

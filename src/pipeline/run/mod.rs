@@ -19,6 +19,7 @@ mod lease_keeper;
 mod machine;
 mod recorder;
 mod recovery;
+mod target_check;
 
 use self::recorder::JournalRecorder;
 use super::error::{PipelineError, RunFailure};

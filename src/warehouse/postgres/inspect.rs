@@ -39,6 +39,19 @@ const DESCRIBE_KEY: &str = "SELECT a.attname::text FROM pg_index i \
     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
     WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY k.position";
 
+/// The column names of `target` in table order; `None` when the table does not exist.
+pub(super) async fn column_names(
+    session: &Session,
+    target: &TargetTable,
+) -> Result<Option<Vec<String>>, WarehouseError> {
+    let table = quoted_target(target);
+    let rows = session.client.query(DESCRIBE_COLUMNS, &[&table]).await.map_err(|e| {
+        WarehouseError::Other(format!("reading the columns of table {table}: {}", describe(&e)))
+    })?;
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    Ok(Some(names).filter(|names| !names.is_empty()))
+}
+
 /// Every row of `target`, ordered by its primary key (by every column when it has none);
 /// `None` when the table does not exist.
 pub(super) async fn query_rows(

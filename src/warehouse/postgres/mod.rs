@@ -147,6 +147,24 @@ impl Warehouse for PostgresWarehouse {
         .await
     }
 
+    async fn target_columns(&self, table: &TableConfig) -> Result<Option<Vec<String>>, WarehouseError> {
+        inspect::column_names(&*self.reader().await?, &table.target).await
+    }
+
+    fn quoted_target(&self, table: &TableConfig) -> String {
+        names::quoted_target(&table.target)
+    }
+
+    fn column_definition(&self, column: &crate::warehouse::shape::TargetColumn) -> String {
+        sql::column_definition(column)
+    }
+
+    /// A hard-deleting full load builds a new table and swaps it in; a soft-deleting one keeps
+    /// the target and upserts.
+    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {
+        table.deletes == crate::config::Deletes::Hard
+    }
+
     async fn preview(
         &self,
         table: &TableConfig,

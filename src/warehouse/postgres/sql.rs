@@ -67,9 +67,8 @@ pub fn quote_literal(text: &str) -> String {
     if text.contains('\\') { format!("E'{}'", quoted.replace('\\', "\\\\")) } else { format!("'{quoted}'") }
 }
 
-fn column_definition(column: &TargetColumn) -> String {
-    let not_null = if column.is_key { " NOT NULL" } else { "" };
-    format!("{} {}{not_null}", quote_identifier(&column.name), postgres_type(column.ty))
+pub fn column_definition(column: &TargetColumn) -> String {
+    crate::warehouse::target_columns::column_definition(column, &postgres_type(column.ty))
 }
 
 fn key_list(shape: &TableShape) -> String {

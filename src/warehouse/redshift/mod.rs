@@ -101,6 +101,24 @@ impl Warehouse for RedshiftWarehouse {
         runner::recorded(events, |reporter| Box::pin(self.load_batch(request, reporter, cancel))).await
     }
 
+    async fn target_columns(&self, table: &TableConfig) -> Result<Option<Vec<String>>, WarehouseError> {
+        preview::read_columns(&self.api, table).await
+    }
+
+    fn quoted_target(&self, table: &TableConfig) -> String {
+        sql::quoted_target(&table.target)
+    }
+
+    fn column_definition(&self, column: &crate::warehouse::shape::TargetColumn) -> String {
+        sql::column_definition(column)
+    }
+
+    /// A full load deletes the target's rows and inserts the export's, in the table that is
+    /// there (its DDL, grants and dependent views stay).
+    fn full_load_rebuilds_target(&self, _table: &TableConfig) -> bool {
+        false
+    }
+
     async fn preview(
         &self,
         table: &TableConfig,

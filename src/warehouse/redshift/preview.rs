@@ -45,6 +45,29 @@ pub(super) async fn read_page(
     }
 }
 
+/// The column names of `table`'s target, from the ColumnMetadata of a `SELECT * … LIMIT 0`
+/// (GetStatementResult, Redshift Data API reference); `None` when the target does not exist yet
+/// or the result carries no column metadata (then nothing is checked).
+pub(super) async fn read_columns(
+    api: &DataApi,
+    table: &TableConfig,
+) -> Result<Option<Vec<String>>, WarehouseError> {
+    let target = quoted_target(&table.target);
+    let sql = format!("SELECT * FROM {target} LIMIT 0");
+    match api.query_table(&sql, "dynashift read the target's columns", &[]).await {
+        Ok((columns, _)) => Ok(Some(columns).filter(|columns| !columns.is_empty())),
+        Err(QueryError::Failed(message)) if is_missing_relation(&message) => Ok(None),
+        Err(QueryError::Failed(message)) => {
+            Err(WarehouseError::Other(format!("reading the columns of {target}: {message}")))
+        }
+        Err(QueryError::Call(failure)) => Err(WarehouseError::Connection(format!(
+            "reaching Redshift through the Data API ({}): {}",
+            api.describe(),
+            failure.message
+        ))),
+    }
+}
+
 /// `:k0`, `:k1`…: the placeholder of the `index`th value.
 fn parameter_name(index: usize) -> String {
     format!(":k{index}")

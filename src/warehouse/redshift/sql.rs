@@ -68,9 +68,8 @@ pub fn quoted_target(target: &TargetTable) -> String {
     }
 }
 
-fn column_definition(column: &TargetColumn) -> String {
-    let not_null = if column.is_key { " NOT NULL" } else { "" };
-    format!("{} {}{not_null}", quote_identifier(&column.name), redshift_type(column.ty))
+pub fn column_definition(column: &TargetColumn) -> String {
+    crate::warehouse::target_columns::column_definition(column, &redshift_type(column.ty))
 }
 
 fn key_list(shape: &TableShape) -> String {

@@ -42,6 +42,17 @@ pub(super) fn query_rows(
     Ok(Some(TableRows { columns, rows }))
 }
 
+/// The column names of `target` in table order; `None` when the table does not exist.
+pub(super) fn column_names(
+    conn: &Connection,
+    target: &TargetTable,
+) -> Result<Option<Vec<String>>, WarehouseError> {
+    let name = table_name(target);
+    let described = describe_table(conn, &name)
+        .map_err(|e| WarehouseError::Other(format!("reading the columns of table {name}: {e}")))?;
+    Ok(described.map(|(columns, _)| columns))
+}
+
 /// The table's columns in order and its primary-key columns in key order; `None` when missing.
 fn describe_table(conn: &Connection, name: &str) -> rusqlite::Result<Option<(Vec<String>, Vec<String>)>> {
     let mut statement = conn.prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;

@@ -150,6 +150,25 @@ impl Warehouse for SqliteWarehouse {
         .await
     }
 
+    async fn target_columns(&self, table: &TableConfig) -> Result<Option<Vec<String>>, WarehouseError> {
+        let target = table.target.clone();
+        self.read(move |conn| inspect::column_names(conn, &target)).await
+    }
+
+    fn quoted_target(&self, table: &TableConfig) -> String {
+        names::quoted_target(&table.target)
+    }
+
+    fn column_definition(&self, column: &crate::warehouse::shape::TargetColumn) -> String {
+        sql::column_definition(column)
+    }
+
+    /// A hard-deleting full load builds a new table and swaps it in; a soft-deleting one keeps
+    /// the target and upserts.
+    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {
+        table.deletes == crate::config::Deletes::Hard
+    }
+
     /// Read on a connection of its own (not the shared reader): a page never queues behind a
     /// commit-record read, nor one behind it.
     async fn preview(

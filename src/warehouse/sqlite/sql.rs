@@ -56,9 +56,8 @@ pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-fn column_definition(column: &TargetColumn) -> String {
-    let not_null = if column.is_key { " NOT NULL" } else { "" };
-    format!("{} {}{not_null}", quote_identifier(&column.name), sqlite_type(column.ty))
+pub fn column_definition(column: &TargetColumn) -> String {
+    crate::warehouse::target_columns::column_definition(column, sqlite_type(column.ty))
 }
 
 /// `CREATE TABLE`, one column per line, primary key = the key columns in key order. `table` is
