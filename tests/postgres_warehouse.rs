@@ -318,6 +318,27 @@ async fn history_holds_each_applied_change_once() {
     assert!(image.as_object().unwrap().contains_key("last_seen"), "{image}");
 }
 
+/// jsonb_build_object takes at most 100 arguments: a 120-column image is built in parts.
+#[tokio::test]
+async fn the_image_of_a_wide_table_holds_every_column() {
+    let fixture = Fixture::new("pgw_history_wide").await;
+    let mut columns = vec![testkit::column("id", "id", "varchar(16)", true)];
+    columns.extend((1..120).map(|i| testkit::column(&format!("c{i}"), &format!("c{i}"), "bigint", false)));
+    let mut table =
+        testkit::table("wide_items", TargetTable { schema: None, table: "wide".into() }, &["id"], columns);
+    table.history_target = Some(TargetTable { schema: None, table: "wide_history".into() });
+    let values: Vec<(String, String)> = (1..120).map(|i| (format!("c{i}"), i.to_string())).collect();
+    let mut fields: Vec<(&str, &str)> = values.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    fields.push(("id", "\"W1\""));
+    fixture.sync(&table, Mode::Full, "seed", &[vec![]]).await.result.unwrap();
+    fixture.sync(&table, Mode::Incremental, "r2", &[vec![line(&table, "U", &fields)]]).await.result.unwrap();
+    let client = admin_client(&fixture.url).await;
+    let image: String = client.query_one("SELECT image::text FROM wide_history", &[]).await.unwrap().get(0);
+    let image: serde_json::Value = serde_json::from_str(&image).unwrap();
+    assert_eq!(image.as_object().unwrap().len(), 120, "{image}");
+    assert_eq!((image["id"].as_str(), image["c119"].as_i64()), (Some("W1"), Some(119)));
+}
+
 #[tokio::test]
 async fn a_history_table_with_other_columns_fails_the_load_and_changes_nothing() {
     let fixture = Fixture::new("pgw_history_clash").await;
