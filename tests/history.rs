@@ -58,6 +58,8 @@ fn a_history_table_fills_with_one_row_per_applied_change() {
         run_in(dir.path(), &["--headless", "--table", "orders", "--mode", "full", "--dry-run", "--json"]);
     assert_exit(&dry, 0);
     assert!(plan_notes(&json_lines(&dry)).iter().any(|n| n.starts_with(note)), "{}", text(&dry.stdout));
+    let dry_text = run_in(dir.path(), &["--headless", "--table", "orders", "--mode", "full", "--dry-run"]);
+    assert!(text(&dry_text.stdout).contains(&format!("note: {note}")), "{}", text(&dry_text.stdout));
     let full = run_in(dir.path(), &["--headless", "--table", "orders", "--mode", "full", "--json"]);
     assert_exit(&full, 0);
     assert!(plan_notes(&json_lines(&full)).iter().any(|n| n.starts_with(note)));
