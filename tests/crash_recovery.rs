@@ -12,6 +12,12 @@
 //! after the COMMIT. Redshift's batch is one call that commits on the server whatever happens to
 //! the client, so there a crash inside the load is one after which the load still commits — and
 //! the next run must notice it committed instead of applying it again.
+//!
+//! The last seed of each warehouse syncs `customers` with `deletes = "soft"` and a
+//! `history_target` (reusing the same crash points): its live rows must equal the source, every
+//! other row is a deleted key's marked row, and the history must hold each applied change
+//! exactly once — no row of an uncommitted run, no key twice in a run, every committed run's
+//! upserts, and a key marked deleted exactly when its newest history row is a `remove`.
 
 mod common;
 mod dataapi_support;
@@ -97,6 +103,8 @@ async fn run_seed(kind: ModelWarehouse, seed: u64) -> usize {
         .unwrap()
         .replace("seed = 42", &format!("seed = {seed}"))
         .replace("speed = 36000.0", "speed = 6000.0");
+    let text_with_seed =
+        if kind.keeps_history(seed) { with_soft_history(&text_with_seed) } else { text_with_seed };
     std::fs::write(&config_path, text_with_seed).unwrap();
     let model = Model { warehouse: kind.prepare(&config_path, seed).await, config_path };
 
@@ -122,6 +130,17 @@ enum ModelWarehouse {
 }
 
 impl ModelWarehouse {
+    /// Whether `seed` syncs with soft deletes and a history table: the last seed of each
+    /// warehouse, so the same crash points cover both ways of deleting.
+    fn keeps_history(self, seed: u64) -> bool {
+        let seeds = match self {
+            ModelWarehouse::Sqlite => SQLITE_SEEDS,
+            ModelWarehouse::Postgres => POSTGRES_SEEDS,
+            ModelWarehouse::Redshift => REDSHIFT_SEEDS,
+        };
+        seeds.last() == Some(&seed)
+    }
+
     /// Points the configuration at a fresh warehouse of this kind for `seed`; returns it opened
     /// for checking.
     async fn prepare(self, config_path: &Path, seed: u64) -> Checked {
@@ -199,21 +218,41 @@ impl Checked {
         }
     }
 
-    /// The target's rows, each written out so that rows of any warehouse compare as text.
+    /// The target's live rows (a soft-deleting target's marked rows left out, and its
+    /// `dynashift_deleted_at` column), each written out so that rows of any warehouse compare as
+    /// text.
     async fn rows(&self, table: &TableConfig) -> Vec<String> {
         let mut rows: Vec<String> = match self {
             Checked::Sqlite(warehouse) => {
-                let rows = warehouse.query_rows(&table.target).unwrap().expect("the target exists").rows;
-                rows.iter().map(|row| format!("{row:?}")).collect()
+                let rows = warehouse.query_rows(&table.target).unwrap().expect("the target exists");
+                live_rows(&rows.columns, rows.rows, |v| *v == rusqlite::types::Value::Null)
             }
             Checked::Postgres(_) | Checked::Redshift(_) => {
                 let reader = self.postgres().expect("PostgreSQL underneath");
-                let rows = reader.query_rows(&table.target).await.unwrap().expect("the target exists").rows;
-                rows.iter().map(|row| format!("{row:?}")).collect()
+                let rows = reader.query_rows(&table.target).await.unwrap().expect("the target exists");
+                live_rows(&rows.columns, rows.rows, |v| {
+                    matches!(v, dynashift::warehouse::postgres::PgValue::Null)
+                })
             }
         };
         rows.sort();
         rows
+    }
+
+    /// The one number `sql` selects, read from the warehouse `config` names (Redshift: from the
+    /// database under the stand-in).
+    async fn count(&self, config: &Config, sql: &str) -> i64 {
+        let url = match (self, &config.warehouse) {
+            (Checked::Sqlite(_), config::WarehouseConfig::Sqlite { path }) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                return conn.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            (Checked::Redshift(model), _) => model._stack.database_url.clone(),
+            (_, config::WarehouseConfig::Postgres { url, .. }) => url.clone(),
+            _ => unreachable!("the model's warehouse is the configured one"),
+        };
+        let client = postgres_support::admin_client(&url).await;
+        client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e:?}")).get(0)
     }
 
     /// The rows a correct sync of `items` leaves in this warehouse, written as [`Checked::rows`].
@@ -369,8 +408,19 @@ impl Model {
         let watermark = self.committed_watermark().await.expect("a commit");
         let expected = self.warehouse.expected(&table, &source_items(&config, &table, watermark).await);
         let actual = self.warehouse.rows(&table).await;
-        assert_eq!(actual.len(), expected.len(), "{scenario}: row count at watermark {watermark}");
+        assert_eq!(actual.len(), expected.len(), "{scenario}: live row count at watermark {watermark}");
         assert!(actual == expected, "{scenario}: rows differ from the source at watermark {watermark}");
+        // The history table is created by the first incremental load.
+        let incremental =
+            "SELECT count(*) FROM dynashift_runs WHERE table_name = 'customers' AND mode = 'incremental'";
+        if let Some(history) = &table.history_target
+            && self.warehouse.count(&config, incremental).await > 0
+        {
+            for (what, sql) in history_checks(&table.target.table, &history.table) {
+                let found = self.warehouse.count(&config, &sql).await;
+                assert_eq!(found, 0, "{scenario}: {what} ({found}):\n{sql}");
+            }
+        }
         watermark
     }
 }
@@ -714,4 +764,80 @@ fn a_run_waiting_out_a_stale_lease_can_be_stopped() {
     assert!(stopped_at.elapsed() < std::time::Duration::from_secs(10), "took {:?}", stopped_at.elapsed());
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert_eq!(std::fs::read(state.join("lock")).unwrap(), b"", "the stale lease was left as it was");
+}
+
+/// `text` (a model's tables.toml) with `customers` deleting softly and keeping a history table.
+fn with_soft_history(text: &str) -> String {
+    let target = "target = \"customers\"\n";
+    assert!(text.contains(target), "the demo's customers table");
+    text.replacen(target, &format!("{target}deletes = \"soft\"\nhistory_target = \"customers_history\"\n"), 1)
+}
+
+/// `rows` written out as text, without the rows marked deleted and without their mark column
+/// (`is_null` says whether a mark is empty); every row when there is no such column.
+fn live_rows<V: std::fmt::Debug>(
+    columns: &[String],
+    rows: Vec<Vec<V>>,
+    is_null: impl Fn(&V) -> bool,
+) -> Vec<String> {
+    let mark = columns.iter().position(|c| c == "dynashift_deleted_at");
+    rows.into_iter()
+        .filter_map(|mut row| {
+            if let Some(mark) = mark {
+                if !is_null(&row[mark]) {
+                    return None;
+                }
+                row.remove(mark);
+            }
+            Some(format!("{row:?}"))
+        })
+        .collect()
+}
+
+/// What must be true of `history` (a history table of the customers `target`, soft deletes)
+/// after any crash and recovery, each as a query counting the rows that break it: every
+/// applied change exactly once, nothing of a run that did not commit.
+fn history_checks(target: &str, history: &str) -> Vec<(&'static str, String)> {
+    let newest_op = format!(
+        "(SELECT h.op FROM {history} AS h JOIN dynashift_runs AS r ON r.run_id = h.run_id \
+         WHERE h.customer_id = t.customer_id ORDER BY r.seq DESC LIMIT 1)"
+    );
+    vec![
+        (
+            "history rows of a run that never committed",
+            format!(
+                "SELECT count(*) FROM {history} AS h WHERE NOT EXISTS \
+                 (SELECT 1 FROM dynashift_runs AS r WHERE r.run_id = h.run_id)"
+            ),
+        ),
+        (
+            "keys appended twice by one run",
+            format!(
+                "SELECT count(*) FROM (SELECT customer_id, run_id FROM {history} \
+                 GROUP BY customer_id, run_id HAVING count(*) > 1) AS doubled"
+            ),
+        ),
+        (
+            "committed incremental runs whose upserts are not each in history once, or with more removes than deletes",
+            format!(
+                "SELECT count(*) FROM dynashift_runs AS r WHERE r.table_name = 'customers' AND r.mode = 'incremental' \
+                 AND (r.upserts <> (SELECT count(*) FROM {history} AS h WHERE h.run_id = r.run_id AND h.op <> 'remove') \
+                 OR r.deletes < (SELECT count(*) FROM {history} AS h WHERE h.run_id = r.run_id AND h.op = 'remove'))"
+            ),
+        ),
+        (
+            "inserted keys missing from the target (a soft-deleting target keeps every key)",
+            format!(
+                "SELECT count(*) FROM {history} AS h WHERE h.op = 'insert' AND NOT EXISTS \
+                 (SELECT 1 FROM {target} AS t WHERE t.customer_id = h.customer_id)"
+            ),
+        ),
+        (
+            "target rows whose deletion mark disagrees with their newest history row",
+            format!(
+                "SELECT count(*) FROM {target} AS t WHERE (t.dynashift_deleted_at IS NOT NULL) <> \
+                 (coalesce({newest_op}, 'none') = 'remove')"
+            ),
+        ),
+    ]
 }

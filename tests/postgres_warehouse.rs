@@ -297,6 +297,84 @@ async fn soft_deletes_mark_rows_and_reinserts_clear_them() {
     .await;
 }
 
+/// The history rows of `audit.customers_history`, by run and key (the scenario's shape).
+async fn history_rows(url: &str) -> Vec<testkit::history::HistoryRow> {
+    let sql = "SELECT customer_id::text, op, to_char(written_at AT TIME ZONE 'UTC', \
+               'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), run_id, image ->> 'name' \
+               FROM audit.customers_history ORDER BY run_id, customer_id";
+    let rows = admin_client(url).await.query(sql, &[]).await.unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()
+}
+
+#[tokio::test]
+async fn history_holds_each_applied_change_once() {
+    let fixture = Fixture::new("pgw_history").await;
+    testkit::history::history_holds_each_applied_change(&fixture.warehouse, fixture.store.clone(), || {
+        history_rows(&fixture.url)
+    })
+    .await;
+    // The image is jsonb of the target's columns, typed as PostgreSQL renders them.
+    let client = admin_client(&fixture.url).await;
+    let image: String = client
+        .query_one(
+            "SELECT image::text FROM audit.customers_history WHERE run_id = 'h-2' AND customer_id = 'C9'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let image: serde_json::Value = serde_json::from_str(&image).unwrap();
+    assert_eq!(image["customer_id"], "C9");
+    assert!(image.as_object().unwrap().contains_key("last_seen"), "{image}");
+}
+
+/// jsonb_build_object takes at most 100 arguments: a 120-column image is built in parts.
+#[tokio::test]
+async fn the_image_of_a_wide_table_holds_every_column() {
+    let fixture = Fixture::new("pgw_history_wide").await;
+    let mut columns = vec![testkit::column("id", "id", "varchar(16)", true)];
+    columns.extend((1..120).map(|i| testkit::column(&format!("c{i}"), &format!("c{i}"), "bigint", false)));
+    let mut table =
+        testkit::table("wide_items", TargetTable { schema: None, table: "wide".into() }, &["id"], columns);
+    table.history_target = Some(TargetTable { schema: None, table: "wide_history".into() });
+    let values: Vec<(String, String)> = (1..120).map(|i| (format!("c{i}"), i.to_string())).collect();
+    let mut fields: Vec<(&str, &str)> = values.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    fields.push(("id", "\"W1\""));
+    fixture.sync(&table, Mode::Full, "seed", &[vec![]]).await.result.unwrap();
+    fixture.sync(&table, Mode::Incremental, "r2", &[vec![line(&table, "U", &fields)]]).await.result.unwrap();
+    let client = admin_client(&fixture.url).await;
+    let image: String = client.query_one("SELECT image::text FROM wide_history", &[]).await.unwrap().get(0);
+    let image: serde_json::Value = serde_json::from_str(&image).unwrap();
+    assert_eq!(image.as_object().unwrap().len(), 120, "{image}");
+    assert_eq!((image["id"].as_str(), image["c119"].as_i64()), (Some("W1"), Some(119)));
+}
+
+#[tokio::test]
+async fn a_history_table_with_other_columns_fails_the_load_and_changes_nothing() {
+    let fixture = Fixture::new("pgw_history_clash").await;
+    let table = testkit::history::history_customers_table();
+    let upsert = line(&table, "U", &[("customer_id", "\"C1\"")]);
+    fixture.sync(&table, Mode::Full, "seed", &[vec![upsert.clone()]]).await.result.unwrap();
+    let client = admin_client(&fixture.url).await;
+    client
+        .batch_execute(
+            "CREATE SCHEMA audit; CREATE TABLE audit.customers_history (customer_id text, op text)",
+        )
+        .await
+        .unwrap();
+    let message =
+        fixture.sync(&table, Mode::Incremental, "r2", &[vec![upsert]]).await.result.unwrap_err().to_string();
+    assert!(
+        message.contains(
+            "the history table \"audit\".\"customers_history\" exists with other columns than a history \
+                          table of this table has (missing: image, run_id, written_at; not expected: none;"
+        ),
+        "{message}"
+    );
+    let commits: i64 = client.query_one("SELECT count(*) FROM dynashift_runs", &[]).await.unwrap().get(0);
+    assert_eq!(commits, 1, "rolled back");
+}
+
 #[tokio::test]
 async fn a_target_loaded_with_hard_deletes_gets_the_soft_column_from_the_next_load() {
     let fixture = Fixture::new("pgw_soft_upgrade").await;

@@ -155,6 +155,27 @@ async fn target_rows(harness: &SyncHarness) -> Vec<Vec<PgValue>> {
     rows
 }
 
+/// The history table both twins keep (`history_target`).
+fn history_table() -> dynashift::config::TargetTable {
+    dynashift::config::TargetTable { schema: Some("audit".into()), table: "customers_history".into() }
+}
+
+/// The history rows without their `run_id` (the twins' runs have their own ids), sorted.
+async fn history_rows(harness: &SyncHarness) -> Vec<Vec<PgValue>> {
+    let history = harness.reader.query_rows(&history_table()).await.unwrap().expect("the history table");
+    let run_id = history.columns.iter().position(|c| c == "run_id").expect("a run_id column");
+    let mut rows: Vec<Vec<PgValue>> = history
+        .rows
+        .into_iter()
+        .map(|mut row| {
+            row.remove(run_id);
+            row
+        })
+        .collect();
+    rows.sort_by_cached_key(|row| format!("{row:?}"));
+    rows
+}
+
 /// The two targets hold the same rows, compared one by one (a short message on a difference).
 async fn assert_same_rows(pushdown: &SyncHarness, staged: &SyncHarness, when: &str) {
     let (got, want) = (target_rows(pushdown).await, target_rows(staged).await);
@@ -183,9 +204,13 @@ async fn committed_counts(harness: &SyncHarness) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_pushdown_matches_the_staged_twin_row_for_row_through_deletes_and_catch_up() {
     let start = chrono::Utc::now().duration_trunc(Duration::seconds(1)).unwrap() - Duration::days(1);
-    let staged = Stack::start_with("incr_staged_twin", demo_dir_starting_at(start), |_| {}).await;
+    let staged = Stack::start_with("incr_staged_twin", demo_dir_starting_at(start), |table| {
+        table.history_target = Some(history_table());
+    })
+    .await;
     let pushdown = Stack::start_with("incr_pushdown", demo_dir_starting_at(start), |table| {
         table.incremental_load = IncrementalLoad::Pushdown;
+        table.history_target = Some(history_table());
     })
     .await;
     let (mut staged, mut pushdown) = (staged.harness, pushdown.harness);
@@ -239,6 +264,9 @@ async fn incremental_pushdown_matches_the_staged_twin_row_for_row_through_delete
             "the run says the changes were folded in Redshift"
         );
         assert_same_rows(&pushdown, &staged, &format!("after {minutes} minutes")).await;
+        let history = history_rows(&pushdown).await;
+        assert_eq!(history, history_rows(&staged).await, "after {minutes} minutes: the same history");
+        assert!(!history.is_empty(), "the incremental loads appended history");
         pushdown.assert_in_sync(TABLE).await;
     }
     assert!(deletes > 0, "the workload deleted customers, so deletes were compared too");

@@ -296,6 +296,44 @@ async fn soft_deletes_mark_rows_and_reinserts_clear_them() {
     .await;
 }
 
+/// The history rows of `audit.customers_history`, by run and key (the scenario's shape).
+async fn history_rows(database_url: &str) -> Vec<dynashift::testkit::history::HistoryRow> {
+    let sql = "SELECT customer_id::text, op, to_char(written_at AT TIME ZONE 'UTC', \
+               'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), run_id::text, image ->> 'name' \
+               FROM audit.customers_history ORDER BY run_id, customer_id";
+    let rows = postgres_support::admin_client(database_url).await.query(sql, &[]).await.unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_holds_each_applied_change_once() {
+    let fixture = RedshiftFixture::new("rs_history").await;
+    dynashift::testkit::history::history_holds_each_applied_change(
+        &fixture.warehouse,
+        fixture.store.clone(),
+        || history_rows(&fixture.database_url),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_table_with_other_columns_is_refused_before_the_batch() {
+    let fixture = RedshiftFixture::new("rs_history_clash").await;
+    let table = dynashift::testkit::history::history_customers_table();
+    let upsert = line(&table, "U", &[("customer_id", "\"C1\"")]);
+    fixture.sync(&table, Mode::Full, "seed", &[vec![upsert.clone()]]).await.result.unwrap();
+    let client = postgres_support::admin_client(&fixture.database_url).await;
+    client
+        .batch_execute("CREATE SCHEMA audit; CREATE TABLE audit.customers_history (customer_id text, op text, note text)")
+        .await
+        .unwrap();
+    let batches = fixture.batches().len();
+    let outcome = fixture.sync(&table, Mode::Incremental, "r2", &[vec![upsert]]).await;
+    let message = outcome.result.unwrap_err().to_string();
+    assert!(message.contains("missing: image, run_id, written_at; not expected: note;"), "{message}");
+    assert_eq!(fixture.batches().len(), batches, "no batch was sent");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_loaded_with_hard_deletes_gets_the_soft_column_from_the_next_load() {
     let fixture = RedshiftFixture::new("rs_soft_upgrade").await;

@@ -13,6 +13,7 @@ mod drafts;
 mod duration;
 mod error;
 mod every;
+mod history;
 mod ident;
 mod inherit;
 mod issues;

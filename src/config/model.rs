@@ -405,6 +405,8 @@ pub struct TableConfig {
     pub every: Option<Duration>,
     /// Hard or soft deletes (`deletes`).
     pub deletes: Deletes,
+    /// The table every applied change is appended to (`history_target`); `None`: no history.
+    pub history_target: Option<TargetTable>,
     /// The DynamoDB type each key attribute must have, parallel to `key`: from DescribeTable when
     /// the table was described, else from the key column's written type; `None` (or an empty
     /// list) where nothing is known, and staging then only checks lines agree with each other.

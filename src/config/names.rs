@@ -5,6 +5,7 @@ use toml::Spanned;
 
 use super::ident::{describe_char, identifier_problem};
 use super::issues::Issues;
+use super::model::TargetTable;
 
 /// Prefix of the columns and tables dynashift creates itself (`dynashift_op`, `dynashift_ts`,
 /// `dynashift_runs`); user names with it could collide with them.
@@ -74,6 +75,28 @@ pub(super) fn table_name_in_arn(arn: &str) -> Result<&str, String> {
         return Err("points inside a table (…/stream/…, …/export/…), not at the table itself".into());
     }
     Ok(name)
+}
+
+/// A `key = "table"` or `"schema.table"` value as a warehouse table, or `None` (reported).
+pub(super) fn target_table(written: &Spanned<String>, key: &str, issues: &Issues) -> Option<TargetTable> {
+    let parts: Vec<&str> = written.get_ref().split('.').collect();
+    let part = |text: &str| Spanned::new(written.span(), text.to_owned());
+    match parts.as_slice() {
+        [table] => check_warehouse_name(&part(table), &format!("{key} table"), issues)
+            .then(|| TargetTable { schema: None, table: table.to_string() }),
+        [schema, table] => {
+            let schema_ok = check_warehouse_name(&part(schema), &format!("{key} schema"), issues);
+            let table_ok = check_warehouse_name(&part(table), &format!("{key} table"), issues);
+            (schema_ok && table_ok)
+                .then(|| TargetTable { schema: Some(schema.to_string()), table: table.to_string() })
+        }
+        _ => {
+            let message =
+                format!("`{key}` \"{}\" has {} dot-separated parts", written.get_ref(), parts.len());
+            issues.report(written.span(), message, "write \"table\" or \"schema.table\"");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

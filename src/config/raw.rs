@@ -64,7 +64,7 @@ const OVERRIDABLE_KEYS: [Key; 24] = [
 
 const DEFAULTS_KEYS: &[Key] = &OVERRIDABLE_KEYS;
 
-const TABLE_KEYS: &[Key] = &concat_keys::<31>(
+const TABLE_KEYS: &[Key] = &concat_keys::<32>(
     &OVERRIDABLE_KEYS,
     &[
         Key::new("name", "name = \"orders\""),
@@ -74,6 +74,7 @@ const TABLE_KEYS: &[Key] = &concat_keys::<31>(
         Key::new("mode", "mode = \"incremental\""),
         Key::new("key", "key = [\"pk\", \"sk\"]"),
         Key::new("columns", "columns = [{ name = \"order_id\", path = \"pk\", type = \"varchar(64)\" }]"),
+        Key::new("history_target", "history_target = \"analytics.orders_history\""),
     ],
 );
 
@@ -227,6 +228,7 @@ pub(super) struct RawTable {
     pub mode: Option<Spanned<Mode>>,
     pub key: Option<Spanned<Vec<Spanned<String>>>>,
     pub columns: Option<Spanned<Vec<RawColumn>>>,
+    pub history_target: Option<Spanned<String>>,
     pub overrides: RawOverrides,
 }
 
@@ -366,6 +368,7 @@ fn read_table(section: &Section<'_, '_>) -> RawTable {
         mode: section.choice("mode", &[("full", Mode::Full), ("incremental", Mode::Incremental)]),
         key: section.strings("key"),
         columns: read_columns(section),
+        history_target: section.string("history_target"),
         overrides: read_overrides(section),
     }
 }
@@ -441,7 +444,7 @@ mod tests {
     #[test]
     fn key_lists_are_complete() {
         assert_eq!(DEFAULTS_KEYS.len(), 24);
-        assert_eq!(TABLE_KEYS.len(), 31);
+        assert_eq!(TABLE_KEYS.len(), 32);
         assert!(DEFAULTS_KEYS.iter().chain(TABLE_KEYS).all(|k| !k.name.is_empty()));
         assert!(TABLE_KEYS.iter().any(|k| k.name == "columns"));
         assert!(DEFAULTS_KEYS.iter().any(|k| k.name == "stage_memory_mb"));

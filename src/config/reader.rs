@@ -39,6 +39,15 @@ pub(super) struct Section<'a, 'i> {
     issues: &'a Issues,
 }
 
+/// Why `name` is a key of `[[table]]` that `[defaults]` (`label`) may not set, if it is one.
+fn per_table_only(label: &str, name: &str) -> Option<&'static str> {
+    let reason = match name {
+        "history_target" => "a history table holds one table's key columns and changes",
+        _ => return None,
+    };
+    (label == "[defaults]").then_some(reason)
+}
+
 impl<'a, 'i> Section<'a, 'i> {
     /// Opens a table and reports any key not in `keys`.
     pub(super) fn open(
@@ -83,6 +92,9 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     fn unknown_key_hint(&self, name: &str, value: &Spanned<DeValue<'_>>) -> String {
+        if let Some(reason) = per_table_only(&self.label, name) {
+            return format!("`{name}` is set per table ({reason}): move it into that table's [[table]]");
+        }
         let known: Vec<&str> = self.keys.iter().map(|k| k.name).collect();
         let listing = format!("the keys allowed here are: {}", known.join(", "));
         match closest(name, &known) {

@@ -15,7 +15,7 @@ use super::location::parse_bucket;
 use super::model::{
     ColumnSpec, FullLoad, IncrementalLoad, Mode, SourceConfig, StoreLocation, TableConfig, TargetTable,
 };
-use super::names::{check_table_name, check_warehouse_name, table_name_in_arn, warehouse_name_problem};
+use super::names::{check_table_name, table_name_in_arn, target_table, warehouse_name_problem};
 use super::pushdown_path::path_problem;
 use super::raw::{RawTable, SourceKind, written};
 
@@ -39,6 +39,8 @@ pub(super) fn validate_table(
     let target = name.as_ref().and_then(|name| target(raw, name, issues));
     // Only DynamoDB itself can name a table's key; demo and exports tables must write it.
     let layout = validate_layout(raw, inherited, kind == SourceKind::Aws, issues);
+    let columns = layout.as_ref().map(|layout| layout.columns.as_slice());
+    let history_target = super::history::history_target(raw, target.as_ref(), columns, issues);
     let full_load = written(&raw.overrides.full_load).unwrap_or(inherited.full_load);
     let incremental_load = written(&raw.overrides.incremental_load).unwrap_or(inherited.incremental_load);
     let every = table_every(raw, kind, inherited.every.as_ref(), issues);
@@ -79,6 +81,7 @@ pub(super) fn validate_table(
         every,
         accounting: super::inherit::accounting(overrides, inherited.accounting),
         deletes: written(&overrides.deletes).unwrap_or(inherited.deletes),
+        history_target: history_target?,
     })
 }
 
@@ -276,28 +279,6 @@ fn exports_prefix(prefix: &Spanned<String>, issues: &Issues) -> Option<String> {
 }
 
 /// `target` (`table` or `schema.table`), or the table's own name when that is a valid identifier.
-/// A `key = "table"` or `"schema.table"` value as a warehouse table, or `None` (reported).
-fn target_table(written: &Spanned<String>, key: &str, issues: &Issues) -> Option<TargetTable> {
-    let parts: Vec<&str> = written.get_ref().split('.').collect();
-    let part = |text: &str| Spanned::new(written.span(), text.to_owned());
-    match parts.as_slice() {
-        [table] => check_warehouse_name(&part(table), &format!("{key} table"), issues)
-            .then(|| TargetTable { schema: None, table: table.to_string() }),
-        [schema, table] => {
-            let schema_ok = check_warehouse_name(&part(schema), &format!("{key} schema"), issues);
-            let table_ok = check_warehouse_name(&part(table), &format!("{key} table"), issues);
-            (schema_ok && table_ok)
-                .then(|| TargetTable { schema: Some(schema.to_string()), table: table.to_string() })
-        }
-        _ => {
-            let message =
-                format!("`{key}` \"{}\" has {} dot-separated parts", written.get_ref(), parts.len());
-            issues.report(written.span(), message, "write \"table\" or \"schema.table\"");
-            None
-        }
-    }
-}
-
 fn target(raw: &RawTable, name: &Spanned<String>, issues: &Issues) -> Option<TargetTable> {
     let Some(target) = &raw.target else {
         if let Some((reason, _)) = warehouse_name_problem(name.get_ref()) {

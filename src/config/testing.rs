@@ -71,6 +71,7 @@ pub(crate) fn orders_table() -> TableConfig {
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
         deletes: crate::config::Deletes::Hard,
+        history_target: None,
         key_types: Vec::new(),
         accounting: crate::config::ExportAccounting::default(),
     }

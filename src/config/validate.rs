@@ -130,6 +130,7 @@ fn tables(
         })
         .collect();
     report_duplicate_targets(&validated, issues);
+    super::history::report_clashes(&validated, issues);
     validated.into_iter().map(|(_, config)| config).collect()
 }
 

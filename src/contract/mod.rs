@@ -8,12 +8,14 @@
 //! - the export spec, status and clock the events carry, the sync mode, and [`RunRequest`];
 //! - [`RowPage`]: a page of a target's rows, read back for the console.
 //! - [`pricing`]: AWS's export list prices and the run cost estimate events and journals carry.
+//! - [`history`]: the fixed columns of a history table (`history_target`).
 
 pub mod drift;
 pub mod events;
 pub mod exit;
 mod export;
 mod gap;
+pub mod history;
 mod key_type;
 mod mode;
 pub mod pricing;

@@ -12,6 +12,7 @@
 pub mod behaviour;
 mod events;
 mod fixture;
+pub mod history;
 mod staged;
 mod store;
 mod tables;

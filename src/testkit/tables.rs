@@ -36,6 +36,7 @@ pub fn table(name: &str, target: TargetTable, key: &[&str], columns: Vec<ColumnS
         incremental_load: crate::config::IncrementalLoad::Staged,
         every: None,
         deletes: crate::config::Deletes::Hard,
+        history_target: None,
         key_types: Vec::new(),
         accounting: crate::config::ExportAccounting::default(),
     }

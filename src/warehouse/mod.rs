@@ -1,6 +1,7 @@
 //! Warehouses: where staged changes are loaded. Each load is one transaction that also records
 //! the run and its watermark in `dynashift_runs`, so data and watermark commit together.
 
+pub mod history;
 pub mod plan_frame;
 pub mod postgres;
 pub(crate) mod preview;

@@ -5,7 +5,8 @@
 //! The frame, in order:
 //! begin (and the locks held from it) → create `dynashift_runs` if missing → bring it up to date →
 //! create the schema if missing → [guards] → create the target if missing → create the stage →
-//! COPY → [guards] → (incremental: count the target and the staged keys) → change the target
+//! COPY → [guards] → (incremental: count the target and the staged keys; with a history table:
+//! create it if missing, check it, append the changes about to be applied) → change the target
 //! (incremental: apply the staged changes; full: replace the rows) → record the run (counting the
 //! target's rows) → check the reconciliation → drop the stage → commit.
 //!
@@ -188,6 +189,13 @@ pub trait Dialect {
         Vec::new()
     }
 
+    /// Appends the changes an incremental load is about to apply to the table's history table
+    /// (`history_target`, see [`super::history`]): create it (and its schema) if missing, check
+    /// its columns, insert. Right before the change, so "applied" is judged against the target
+    /// as it was; the frame runs it only for incremental loads of a table with a history table
+    /// (a full load appends nothing). No default: a warehouse that ignored it would lose history.
+    fn append_history(&self, load: &Load, history: &TargetTable) -> Vec<Step<Self::Action>>;
+
     /// Changes the target as the load's mode (and staged format) asks: apply the staged changes,
     /// or replace the target's rows. One hook, so each variant is one match arm.
     fn change_target(&self, load: &Load) -> Vec<Step<Self::Action>>;
@@ -248,6 +256,9 @@ pub fn plan<D: Dialect>(dialect: &D, request: &LoadRequest) -> Vec<Step<D::Actio
     }
     if request.mode == Mode::Incremental {
         steps.extend(dialect.count_before_change(load));
+        if let Some(history) = &request.table.history_target {
+            steps.extend(dialect.append_history(load, history));
+        }
     }
     steps.extend(dialect.change_target(load));
     steps.push(dialect.record_run(load).labelled(format!("record run in {RUNS_TABLE}")));
@@ -341,6 +352,10 @@ mod tests {
             step("COPY")
         }
 
+        fn append_history(&self, _load: &Load, history: &TargetTable) -> Vec<Step<()>> {
+            vec![step(&format!("HISTORY {}", history.table))]
+        }
+
         fn change_target(&self, load: &Load) -> Vec<Step<()>> {
             vec![step(&format!("CHANGE {:?}", load.request.mode))]
         }
@@ -419,6 +434,23 @@ mod tests {
             let change = steps.iter().position(|s| s == "CHANGE Full").unwrap();
             assert_eq!(steps[change + 1..change + 3], ["RECORD", "CHECK COUNT"], "{steps:?}");
         }
+    }
+
+    /// The history rows are judged against the target as it was: after the counts, before the
+    /// change; a full load appends none.
+    #[test]
+    fn history_is_appended_right_before_an_incremental_change_and_never_by_a_full_load() {
+        let mut table = testkit::line_items_table();
+        table.history_target = Some(TargetTable { schema: None, table: "line_items_history".into() });
+        let dialect = Toy::<true> { transaction: true };
+        let incremental = testkit::request_for(table.clone(), Mode::Incremental, "r");
+        let steps: Vec<String> = plan(&dialect, &incremental).into_iter().map(|s| s.sql).collect();
+        let counted = steps.iter().position(|s| s == "COUNT BEFORE").unwrap();
+        assert_eq!(steps[counted + 1..counted + 3], ["HISTORY line_items_history", "CHANGE Incremental"]);
+        let full = testkit::request_for(table, Mode::Full, "r");
+        assert!(!plan(&dialect, &full).iter().any(|s| s.sql.starts_with("HISTORY")));
+        let without = sql(&dialect, Mode::Incremental);
+        assert!(!without.iter().any(|s| s.starts_with("HISTORY")), "{without:?}");
     }
 
     #[test]

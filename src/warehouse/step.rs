@@ -138,6 +138,18 @@ macro_rules! shared_plan_tests {
             ))));
         }
 
+        /// `history_target` (soft deletes, a history table in its own schema): created if
+        /// missing, its columns checked, the applied changes appended before the change.
+        #[test]
+        fn history_incremental() {
+            let history = crate::config::TargetTable {
+                schema: Some("audit".into()),
+                table: "customers_history".into(),
+            };
+            let table = crate::config::TableConfig { history_target: Some(history), ..soft_customers() };
+            insta::assert_snapshot!(render(&steps(&staged_request(table, Mode::Incremental, "run-12"))));
+        }
+
         #[test]
         fn soft_deletes_full() {
             insta::assert_snapshot!(render(&steps(&staged_request(soft_customers(), Mode::Full, "run-11"))));

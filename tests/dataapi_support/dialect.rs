@@ -11,6 +11,8 @@
 //!   `SORTKEY AUTO`, `BACKUP YES|NO`, `ENCODE AUTO`. Column-level attributes (`ENCODE az64`
 //!   on a column) are NOT stripped: PostgreSQL rejects them, which says the adapter used one.
 //! - `COPY … FROM 's3://…'` is run by the stand-in itself (see `copy`).
+//! - Redshift's `OBJECT(k, v, …)` (a SUPER object) becomes `jsonb_build_object(k, v, …)`, which
+//!   builds the same object (`super` is jsonb here).
 //! - Everything else passes through unchanged.
 //!
 //! The SQL is tokenized (quoted identifiers and literals may hold anything), never matched by
@@ -47,8 +49,23 @@ pub fn translate(sql: &str) -> Result<Translated, String> {
     match tokens.first() {
         Some(first) if first.is_word("COPY") => parse_copy(&tokens).map(Translated::Copy),
         Some(first) if first.is_word("CREATE") => Ok(Translated::Sql(strip_attributes(sql, &tokens))),
-        _ => Ok(Translated::Sql(sql.to_owned())),
+        _ => Ok(Translated::Sql(object_calls_as_jsonb(sql, &tokens))),
     }
+}
+
+/// `sql` with every call `OBJECT(` written `jsonb_build_object(`.
+fn object_calls_as_jsonb(sql: &str, tokens: &[Token<'_>]) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut copied_to = 0;
+    for pair in tokens.windows(2) {
+        if pair[0].is_word("OBJECT") && pair[1].is_symbol('(') {
+            out.push_str(&sql[copied_to..pair[0].start]);
+            out.push_str("jsonb_build_object");
+            copied_to = pair[0].end;
+        }
+    }
+    out.push_str(&sql[copied_to..]);
+    out
 }
 
 /// `sql` without the Redshift table attributes of a `CREATE TABLE` (unchanged otherwise).

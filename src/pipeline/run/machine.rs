@@ -154,14 +154,16 @@ impl Run<'_> {
 
     pub(super) fn report_plan(&self, plan: &ExportPlan) {
         let ctx = self.ctx;
+        let mut notes = plan.notes.clone();
+        notes.extend(full_sync_history_note(&ctx.table, ctx.request.mode, plan));
         ctx.events.emit(EventKind::Planned {
             exports: plan.exports.iter().map(|p| p.spec.clone()).collect(),
-            notes: plan.notes.clone(),
+            notes: notes.clone(),
         });
         for gap in &plan.accepted_gaps {
             ctx.events.emit(EventKind::GapAccepted { from: gap.from, to: gap.to });
         }
-        for note in &plan.notes {
+        for note in &notes {
             tracing::info!(table = %ctx.table.name, note = %note, "plan note");
         }
     }
@@ -368,4 +370,17 @@ impl Run<'_> {
             None => Ok(()),
         }
     }
+}
+
+/// A full sync of a table with a history table appends nothing to it (it replaces or reconciles
+/// the target's rows rather than applying changes): the plan says so, so `--dry-run` shows it.
+fn full_sync_history_note(
+    table: &crate::config::TableConfig,
+    mode: crate::config::Mode,
+    plan: &ExportPlan,
+) -> Option<String> {
+    let history = table.history_target.as_ref()?;
+    (mode == crate::config::Mode::Full && !plan.exports.is_empty()).then(|| {
+        format!("history table {history}: a full sync appends nothing to it (only incremental loads append the changes they apply)")
+    })
 }

@@ -153,6 +153,13 @@ async fn perform(
             check_watermark(&job.request.table.name, committed, *expected)?;
             Ok(None)
         }
+        Action::ExpectColumns { table, expected } => {
+            let row = client.query_one(&step.sql, &[]).await.map_err(postgres)?;
+            let listed: Option<String> = row.try_get(0).map_err(postgres)?;
+            let found = crate::warehouse::history::split_columns(listed.as_deref());
+            crate::warehouse::history::check_columns(table, &found, expected).map_err(StepError::Failed)?;
+            Ok(None)
+        }
         Action::CountBefore => {
             let row = client.query_one(&step.sql, &[]).await.map_err(postgres)?;
             let counts = [row.try_get(0), row.try_get(1), row.try_get(2)];

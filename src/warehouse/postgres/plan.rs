@@ -23,6 +23,7 @@ use crate::config::{Mode, TargetTable};
 use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
+use crate::warehouse::history;
 use crate::warehouse::reconcile::Check;
 use crate::warehouse::soft_deletes::{self, DELETED_AT_COLUMN};
 
@@ -53,6 +54,8 @@ pub(super) enum Action {
     CheckReconciled(Check),
     /// Commits. Not interrupted by a cancel: once sent, the commit's outcome is the load's.
     Commit,
+    /// Fails unless the history table (the statement lists its columns) has exactly these.
+    ExpectColumns { table: String, expected: Vec<String> },
 }
 
 /// One statement of a load.
@@ -144,6 +147,43 @@ impl Dialect for Postgres {
     fn copy(&self, load: &Load) -> Step {
         let label = plan_frame::copy_staged_files_label(load.request.staged.files.len());
         Step::new(label, sql::copy_into_stage(&load.shape), Action::Copy)
+    }
+
+    /// The history table's schema when it is not the target's (the frame created that one).
+    fn append_history(&self, load: &Load, history: &TargetTable) -> Vec<Step> {
+        let quoted = quoted_target(history);
+        let mut steps = Vec::new();
+        if let Some(schema) =
+            history.schema.as_ref().filter(|_| history.schema != load.request.table.target.schema)
+        {
+            steps.push(Step::new(
+                format!("create schema {} if missing", crate::config::quote_identifier(schema)),
+                sql::create_schema(schema),
+                Action::CreateIfMissing { exists: sql::schema_exists(schema) },
+            ));
+        }
+        let create = history::create_table(&quoted, &load.shape, &PostgresTime, "");
+        steps.extend([
+            Step::new(
+                format!("create {quoted} if missing"),
+                create,
+                Action::CreateIfMissing { exists: sql::table_exists(&quoted) },
+            ),
+            Step::new(
+                format!("check the columns of {quoted}"),
+                sql::column_names(&quoted),
+                Action::ExpectColumns {
+                    table: quoted.clone(),
+                    expected: history::expected_columns(&load.request.table),
+                },
+            ),
+            Step::new(
+                history::append_label(&quoted),
+                history::append(load, &quoted, &qualified_stage(), &PostgresTime),
+                Action::Modify,
+            ),
+        ]);
+        steps
     }
 
     fn change_target(&self, load: &Load) -> Vec<Step> {

@@ -7,6 +7,7 @@ use crate::config::{ColumnType, quote_identifier};
 use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::warehouse::history::{self, HistorySql};
 use crate::warehouse::shape::{TableShape, TargetColumn};
 use crate::warehouse::soft_deletes::{self, TimeSql};
 use crate::warehouse::staged_lines::{OP_DELETE, OP_UPSERT};
@@ -48,6 +49,55 @@ impl TimeSql for PostgresTime {
     fn literal(&self, at: DateTime<Utc>) -> String {
         format!("timestamptz {}", quote_literal(&at.to_rfc3339_opts(SecondsFormat::Micros, true)))
     }
+}
+
+/// `jsonb_build_object` takes at most 100 arguments (PostgreSQL's FUNC_MAX_ARGS, "Function
+/// arguments", PostgreSQL docs "Appendix K. PostgreSQL Limits"): a wider image is built in
+/// parts of this many pairs joined by `||` (jsonb concatenation).
+const IMAGE_PAIRS_PER_CALL: usize = 50;
+
+/// How PostgreSQL writes a history table: the target's types, a `jsonb` image from
+/// `jsonb_build_object` (each value as `to_jsonb` renders its type).
+impl HistorySql for PostgresTime {
+    fn key_type(&self, ty: ColumnType) -> String {
+        postgres_type(ty)
+    }
+
+    fn text_type(&self) -> &'static str {
+        "text"
+    }
+
+    fn image_type(&self) -> &'static str {
+        "jsonb"
+    }
+
+    fn text_literal(&self, text: &str) -> String {
+        quote_literal(text)
+    }
+
+    fn image(&self, columns: &[TargetColumn]) -> String {
+        let parts: Vec<String> = columns
+            .chunks(IMAGE_PAIRS_PER_CALL)
+            .map(|chunk| {
+                let pairs =
+                    chunk.iter().map(|c| format!("{}, {}", quote_literal(&c.name), history::staged(c)));
+                format!("jsonb_build_object({})", pairs.collect::<Vec<_>>().join(", "))
+            })
+            .collect();
+        match parts.as_slice() {
+            [] => "jsonb_build_object()".into(),
+            [one] => one.clone(),
+            _ => format!("({})", parts.join(" || ")),
+        }
+    }
+}
+
+/// The names of `table`'s (quoted) columns, comma-separated; NULL when it does not exist.
+pub fn column_names(table: &str) -> String {
+    format!(
+        "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = to_regclass({}) AND attnum > 0 AND NOT attisdropped",
+        quote_literal(table)
+    )
 }
 
 /// Whether the target (quoted) has the column `name` (one boolean).

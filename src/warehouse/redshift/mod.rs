@@ -153,6 +153,7 @@ impl RedshiftWarehouse {
                 // (see `batch::transient_cause`) plans again without the upgrade.
                 let shape = read_runs_shape(&self.api).await.map_err(Attempt)?;
                 let add_deleted_at = lacks_deleted_at(&self.api, request).await.map_err(Attempt)?;
+                check_history_columns(&self.api, request).await.map_err(Attempt)?;
                 let steps = plan::steps_adding_deleted_at(request, &self.copy, shape, add_deleted_at);
                 if let Some(problem) = plan::unloadable(request, &steps) {
                     return Err(Attempt(WarehouseError::Other(problem)));
@@ -233,6 +234,34 @@ async fn lacks_deleted_at(api: &DataApi, request: &LoadRequest) -> Result<bool, 
         Err(QueryError::Failed(message)) => {
             Err(WarehouseError::Other(format!("probing the target of {}: {message}", request.table.name)))
         }
+        Err(QueryError::Call(failure)) => Err(WarehouseError::Connection(format!(
+            "reaching Redshift through the Data API ({}): {}",
+            api.describe(),
+            failure.message
+        ))),
+    }
+}
+
+/// Fails the load, before its batch, when the table's history table exists with other columns
+/// than a load writes (a batch cannot fail one statement with a message of its own). Only an
+/// incremental load appends to it.
+async fn check_history_columns(api: &DataApi, request: &LoadRequest) -> Result<(), WarehouseError> {
+    let Some(history) = request.table.history_target.as_ref() else { return Ok(()) };
+    if request.mode != crate::config::Mode::Incremental {
+        return Ok(());
+    }
+    let quoted = sql::quoted_target(history);
+    match api.query_table(&sql::probe_columns(&quoted), "dynashift probe history", &[]).await {
+        Ok((columns, _)) => {
+            let expected = crate::warehouse::history::expected_columns(&request.table);
+            let checked = crate::warehouse::history::check_columns(&quoted, &columns, &expected);
+            checked.map_err(WarehouseError::Other)
+        }
+        Err(QueryError::Failed(message)) if message.contains("does not exist") => Ok(()),
+        Err(QueryError::Failed(message)) => Err(WarehouseError::Other(format!(
+            "probing the history table {quoted} of {}: {message}",
+            request.table.name
+        ))),
         Err(QueryError::Call(failure)) => Err(WarehouseError::Connection(format!(
             "reaching Redshift through the Data API ({}): {}",
             api.describe(),

@@ -28,6 +28,7 @@ use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statemen
 use crate::warehouse::shape::TableShape;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
+use crate::warehouse::history;
 use crate::warehouse::reconcile;
 use crate::warehouse::soft_deletes;
 
@@ -209,6 +210,33 @@ impl Dialect for Redshift<'_> {
     fn fold_stage(&self, load: &Load) -> Vec<Step> {
         let fold = pushdown_sql::fold_statements(load.request, &load.shape).into_iter();
         fold.map(|(label, sql)| Step::new(label, sql, Role::Plain)).collect()
+    }
+
+    /// The history table's schema when it is not the target's (the frame created that one). Its
+    /// columns were checked before the batch (`probe_columns`: a batch cannot fail a statement
+    /// with a message of its own), so the batch creates it if missing and appends.
+    fn append_history(&self, load: &Load, history: &TargetTable) -> Vec<Step> {
+        let quoted = quoted_target(history);
+        let mut steps = Vec::new();
+        if let Some(schema) =
+            history.schema.as_ref().filter(|_| history.schema != load.request.table.target.schema)
+        {
+            steps.push(Step::new(
+                format!("create schema {} if missing", crate::config::quote_identifier(schema)),
+                sql::create_schema(schema),
+                Role::Plain,
+            ));
+        }
+        let create =
+            history::create_table(&quoted, &load.shape, &RedshiftTime, &sql::history_attributes(&load.shape));
+        steps.push(Step::new(format!("create {quoted} if missing"), create, Role::Plain));
+        let stage = crate::config::quote_identifier(sql::STAGE_TABLE);
+        steps.push(Step::new(
+            history::append_label(&quoted),
+            history::append(load, &quoted, &stage, &RedshiftTime),
+            Role::Plain,
+        ));
+        steps
     }
 
     /// One arm per mode and staged format. An incremental load of an export's items is refused
@@ -461,6 +489,26 @@ mod tests {
             RunsShape::Current,
             true
         )));
+    }
+
+    /// `history_target` with soft deletes, a staged and a pushdown load: the history rows come
+    /// from the stage (the pushdown's folded one) before the change.
+    #[test]
+    fn history_incremental() {
+        let history = TargetTable { schema: Some("audit".into()), table: "customers_history".into() };
+        let table = crate::config::TableConfig {
+            deletes: crate::config::Deletes::Soft,
+            history_target: Some(history),
+            ..testkit::customers_table()
+        };
+        let request = staged_request(table.clone(), Mode::Incremental, "run-12");
+        insta::assert_snapshot!(render(&steps(&request, &copy_settings(), RunsShape::Current)));
+        let pushdown = steps(&changes_request(table, "run-13"), &copy_settings(), RunsShape::Current);
+        let labels: Vec<&str> = pushdown.iter().map(|s| s.label.as_str()).collect();
+        let folded = labels.iter().position(|l| l.starts_with("fold the changes")).unwrap();
+        let appended = labels.iter().position(|l| l.starts_with("append the applied changes")).unwrap();
+        let changed = labels.iter().position(|l| *l == "mark keys staged as deletes deleted").unwrap();
+        assert!(folded < appended && appended < changed, "{labels:?}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::config::{ColumnType, TargetTable, quote_identifier};
 use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::warehouse::history::{self, HistorySql};
 use crate::warehouse::shape::{TableShape, TargetColumn};
 use crate::warehouse::soft_deletes::{self, TimeSql};
 use crate::warehouse::staged_lines::{OP_DELETE, OP_UPSERT};
@@ -110,6 +111,55 @@ impl TimeSql for RedshiftTime {
     fn literal(&self, at: DateTime<Utc>) -> String {
         format!("CAST({} AS timestamptz)", literal(&at.to_rfc3339_opts(SecondsFormat::Micros, true)))
     }
+}
+
+/// How Redshift writes a history table: the target's types, a `SUPER` image from `OBJECT`
+/// ("OBJECT function", Redshift Database Developer Guide: keys are VARCHAR expressions, values
+/// any type except the datetime types, which Redshift does not cast to SUPER — so those go in as
+/// their VARCHAR text).
+impl HistorySql for RedshiftTime {
+    fn key_type(&self, ty: ColumnType) -> String {
+        redshift_type(ty)
+    }
+
+    /// `run_id` as `dynashift_runs` keeps it.
+    fn text_type(&self) -> &'static str {
+        "varchar(128)"
+    }
+
+    fn image_type(&self) -> &'static str {
+        "super"
+    }
+
+    fn text_literal(&self, text: &str) -> String {
+        literal(text)
+    }
+
+    fn image(&self, columns: &[TargetColumn]) -> String {
+        let pairs = columns.iter().map(|c| {
+            let value = history::staged(c);
+            let value = match c.ty {
+                ColumnType::Timestamp | ColumnType::TimestampTz | ColumnType::Date => {
+                    format!("CAST({value} AS varchar)")
+                }
+                _ => value,
+            };
+            format!("{}, {value}", literal(&c.name))
+        });
+        format!("OBJECT({})", pairs.collect::<Vec<_>>().join(", "))
+    }
+}
+
+/// What a history table adds after its columns: distributed and sorted like the target.
+pub fn history_attributes(shape: &TableShape) -> String {
+    let distkey = shape.key.first().map(|k| quote_identifier(k)).unwrap_or_default();
+    format!("\nDISTSTYLE KEY DISTKEY ({distkey})\nCOMPOUND SORTKEY ({})", key_list(shape))
+}
+
+/// Reads the history table's columns (the result's column metadata); fails with "relation …
+/// does not exist" when there is none yet (the load creates it).
+pub fn probe_columns(table: &str) -> String {
+    format!("SELECT * FROM {table} WHERE 1 = 0")
 }
 
 /// Probes whether `target` has `dynashift_deleted_at`: fails with "column … does not exist"

@@ -143,6 +143,12 @@ fn perform(
             }
             Ok(None)
         }
+        Action::ExpectColumns { table, expected } => {
+            let listed: Option<String> = conn.query_row(&step.sql, [], |r| r.get(0)).map_err(sqlite)?;
+            let found = crate::warehouse::history::split_columns(listed.as_deref());
+            crate::warehouse::history::check_columns(table, &found, expected).map_err(StepError::Failed)?;
+            Ok(None)
+        }
         Action::CountBefore => {
             let counts = conn
                 .query_row(&step.sql, [], |r| Ok([r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?]))

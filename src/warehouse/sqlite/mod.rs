@@ -15,6 +15,8 @@ mod connection;
 mod copy;
 mod exec;
 mod failure;
+#[cfg(test)]
+mod history_tests;
 mod inspect;
 mod interrupt;
 mod line;

@@ -46,6 +46,8 @@ pub(super) enum Action {
     /// Runs the statement's SQL (several statements) only when `needed`, a query of one
     /// boolean, says so: the in-place upgrade of a `dynashift_runs` written by an older version.
     Upgrade { needed: String },
+    /// Fails unless the history table (the statement lists its columns) has exactly these.
+    ExpectColumns { table: String, expected: Vec<String> },
 }
 
 /// One statement of a load.
@@ -134,6 +136,30 @@ impl Dialect for Sqlite {
     fn copy(&self, load: &Load) -> Step {
         let label = plan_frame::copy_staged_files_label(load.request.staged.files.len());
         Step::new(label, sql::insert_into_stage(&load.shape), Action::Copy)
+    }
+
+    fn append_history(&self, load: &Load, history: &TargetTable) -> Vec<Step> {
+        let quoted = quoted_target(history);
+        vec![
+            Step::new(
+                format!("create {quoted} if missing"),
+                crate::warehouse::history::create_table(&quoted, &load.shape, &SqliteTime, ""),
+                Action::Execute,
+            ),
+            Step::new(
+                format!("check the columns of {quoted}"),
+                sql::column_names(&table_name(history)),
+                Action::ExpectColumns {
+                    table: quoted.clone(),
+                    expected: crate::warehouse::history::expected_columns(&load.request.table),
+                },
+            ),
+            Step::new(
+                crate::warehouse::history::append_label(&quoted),
+                crate::warehouse::history::append(load, &quoted, &qualified_stage(), &SqliteTime),
+                Action::Modify,
+            ),
+        ]
     }
 
     fn change_target(&self, load: &Load) -> Vec<Step> {

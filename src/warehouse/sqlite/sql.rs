@@ -6,6 +6,7 @@ use crate::config::{ColumnType, quote_identifier, quote_identifier_list as colum
 use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::warehouse::history::{self, HistorySql};
 use crate::warehouse::shape::{TableShape, TargetColumn};
 use crate::warehouse::soft_deletes::{self, TimeSql};
 
@@ -49,6 +50,48 @@ impl TimeSql for SqliteTime {
     fn literal(&self, at: DateTime<Utc>) -> String {
         quote_literal(&at.to_rfc3339_opts(SecondsFormat::Micros, true))
     }
+}
+
+/// How SQLite writes a history table: the target's types, JSON text built by `json_object`
+/// (SQLite's JSON1, built in). A `super` column's JSON text goes in as JSON (`json(…)`), a
+/// boolean's 0/1 as `false`/`true`; every other value as SQLite holds it (decimals and times are
+/// text).
+impl HistorySql for SqliteTime {
+    fn key_type(&self, ty: ColumnType) -> String {
+        sqlite_type(ty).to_owned()
+    }
+
+    fn text_type(&self) -> &'static str {
+        "TEXT"
+    }
+
+    fn image_type(&self) -> &'static str {
+        "TEXT"
+    }
+
+    fn text_literal(&self, text: &str) -> String {
+        quote_literal(text)
+    }
+
+    fn image(&self, columns: &[TargetColumn]) -> String {
+        let pairs = columns.iter().map(|c| {
+            let value = history::staged(c);
+            let value = match c.ty {
+                ColumnType::Super => format!("json({value})"),
+                ColumnType::Boolean => {
+                    format!("CASE {value} WHEN 0 THEN json('false') WHEN 1 THEN json('true') END")
+                }
+                _ => value,
+            };
+            format!("{}, {value}", quote_literal(&c.name))
+        });
+        format!("json_object({})", pairs.collect::<Vec<_>>().join(", "))
+    }
+}
+
+/// The names of `table`'s columns (unquoted name), comma-separated; NULL when it does not exist.
+pub fn column_names(table: &str) -> String {
+    format!("SELECT group_concat(name, ',') FROM pragma_table_info({})", quote_literal(table))
 }
 
 /// A SQL string literal: `'text'` with every `'` doubled.
