@@ -47,6 +47,12 @@ fn settings(doc: &mut Doc, table: &TableConfig) {
         ("incremental_load", incremental_load(table.incremental_load).to_owned()),
         ("unmapped", unmapped(&table.unmapped)),
         ("on_type_error", type_errors(table.on_type_error).to_owned()),
+        ("on_drift", drift_policy(table.on_drift).to_owned()),
+        ("deletes", deletes(table.deletes).to_owned()),
+        (
+            "history_target",
+            table.history_target.as_ref().map_or_else(|| "none".to_owned(), |t| t.to_string()),
+        ),
         ("view_type", table.view_type.as_str().to_owned()),
         ("safety_lag", format::duration(table.safety_lag)),
         ("max_window", format::duration(table.max_window)),
@@ -65,6 +71,21 @@ fn source(table: &TableConfig) -> String {
         SourceConfig::Aws(_) => {
             format!("aws DynamoDB {}", table.arn.as_deref().unwrap_or(&table.name))
         }
+    }
+}
+
+fn drift_policy(policy: crate::config::DriftPolicy) -> &'static str {
+    match policy {
+        crate::config::DriftPolicy::Ignore => "ignore",
+        crate::config::DriftPolicy::Warn => "warn",
+        crate::config::DriftPolicy::Fail => "fail",
+    }
+}
+
+fn deletes(deletes: crate::config::Deletes) -> &'static str {
+    match deletes {
+        crate::config::Deletes::Hard => "hard",
+        crate::config::Deletes::Soft => "soft (rows kept, dynashift_deleted_at set)",
     }
 }
 
