@@ -167,8 +167,12 @@ pub trait Warehouse: Send + Sync {
     fn column_definition(&self, column: &shape::TargetColumn) -> String;
 
     /// Whether a full load of `table` builds its target anew from tables.toml (a column the
-    /// target lacks comes with it), rather than changing the rows of the one there.
-    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool;
+    /// target lacks comes with it), rather than changing the rows of the one there. By default
+    /// (SQLite, PostgreSQL) a hard-deleting full load builds a new table and swaps it in, and a
+    /// soft-deleting one keeps the target and upserts.
+    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {
+        table.deletes == crate::config::Deletes::Hard
+    }
 }
 
 /// One call of [`Warehouse::load`]: what to load, where its statements are reported, and what

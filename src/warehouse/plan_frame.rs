@@ -78,6 +78,12 @@ impl Load<'_> {
         super::reconcile::recorded_rows(&quote_identifier(RUNS_TABLE), &quote(&self.request.run_id))
     }
 
+    /// The schema `history` is in when the frame did not create it for the target already:
+    /// the one the history table's own steps must create if missing.
+    pub fn history_schema<'h>(&self, history: &'h TargetTable) -> Option<&'h str> {
+        history.schema.as_deref().filter(|_| history.schema != self.request.table.target.schema)
+    }
+
     /// What a load's record counts as the target's rows: the FROM of its `count(*)` (live rows
     /// only when the table deletes softly, like the reconciliation).
     pub fn counted_rows(&self) -> String {

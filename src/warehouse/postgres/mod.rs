@@ -159,12 +159,6 @@ impl Warehouse for PostgresWarehouse {
         sql::column_definition(column)
     }
 
-    /// A hard-deleting full load builds a new table and swaps it in; a soft-deleting one keeps
-    /// the target and upserts.
-    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {
-        table.deletes == crate::config::Deletes::Hard
-    }
-
     async fn preview(
         &self,
         table: &TableConfig,

@@ -218,9 +218,7 @@ impl Dialect for Redshift<'_> {
     fn append_history(&self, load: &Load, history: &TargetTable) -> Vec<Step> {
         let quoted = quoted_target(history);
         let mut steps = Vec::new();
-        if let Some(schema) =
-            history.schema.as_ref().filter(|_| history.schema != load.request.table.target.schema)
-        {
+        if let Some(schema) = load.history_schema(history) {
             steps.push(Step::new(
                 format!("create schema {} if missing", crate::config::quote_identifier(schema)),
                 sql::create_schema(schema),

@@ -165,12 +165,6 @@ impl Warehouse for SqliteWarehouse {
         sql::column_definition(column)
     }
 
-    /// A hard-deleting full load builds a new table and swaps it in; a soft-deleting one keeps
-    /// the target and upserts.
-    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {
-        table.deletes == crate::config::Deletes::Hard
-    }
-
     /// Read on a connection of its own (not the shared reader): a page never queues behind a
     /// commit-record read, nor one behind it.
     async fn preview(
