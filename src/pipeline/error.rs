@@ -30,7 +30,7 @@ pub enum PipelineError {
     Drift { table: String, summary: String, first_entry: Option<String> },
     /// The target lacks columns tables.toml maps, and this run's load would keep it.
     #[error(
-        "the target {target} of `{table}` lacks {} tables.toml maps: {} (added to tables.toml after the target was created?)",
+        "the target `{target}` of `{table}` lacks {} tables.toml maps: {} (added to tables.toml after the target was created?)",
         crate::human::counted(columns.len() as u64, "column"),
         columns.join(", ")
     )]
@@ -179,7 +179,7 @@ mod tests {
     fn a_target_lacking_columns_says_how_to_add_them_for_either_kind_of_full_sync() {
         let lacking = |full_sync_rebuilds| PipelineError::TargetColumns {
             table: "customers".into(),
-            target: "\"customers\"".into(),
+            target: "crm.customers".into(),
             columns: vec!["nickname".into(), "tier".into()],
             statements: vec!["ALTER TABLE a".into(), "ALTER TABLE b".into()],
             full_sync_rebuilds,
@@ -187,7 +187,7 @@ mod tests {
         let rebuilt = lacking(true);
         assert_eq!(
             rebuilt.to_string(),
-            "the target \"customers\" of `customers` lacks 2 columns tables.toml maps: nickname, tier (added to \
+            "the target `crm.customers` of `customers` lacks 2 columns tables.toml maps: nickname, tier (added to \
              tables.toml after the target was created?)"
         );
         let hint = rebuilt.hint();

@@ -160,11 +160,9 @@ pub trait Warehouse: Send + Sync {
     /// read outside any load. See [`target_columns`].
     async fn target_columns(&self, table: &TableConfig) -> Result<Option<Vec<String>>, WarehouseError>;
 
-    /// `table`'s target as this warehouse's SQL names it (quoted).
-    fn quoted_target(&self, table: &TableConfig) -> String;
-
-    /// `"name" <type>`: `column` as this warehouse's CREATE TABLE writes it.
-    fn column_definition(&self, column: &shape::TargetColumn) -> String;
+    /// `ALTER TABLE <target> ADD COLUMN <column>` in this warehouse's SQL: what a user runs to
+    /// give `table`'s existing target a column tables.toml maps (see [`target_columns`]).
+    fn add_column_sql(&self, table: &TableConfig, column: &shape::TargetColumn) -> String;
 
     /// Whether a full load of `table` builds its target anew from tables.toml (a column the
     /// target lacks comes with it), rather than changing the rows of the one there. By default

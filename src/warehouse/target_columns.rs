@@ -24,14 +24,18 @@ pub async fn missing_columns(
     table: &TableConfig,
 ) -> Result<Vec<MissingColumn>, WarehouseError> {
     let Some(existing) = warehouse.target_columns(table).await? else { return Ok(Vec::new()) };
-    let target = warehouse.quoted_target(table);
     let shape = TableShape::of(table);
     Ok(lacking(&shape, &existing)
         .map(|column| MissingColumn {
             name: column.name.clone(),
-            add: format!("ALTER TABLE {target} ADD COLUMN {}", warehouse.column_definition(column)),
+            add: warehouse.add_column_sql(table, column),
         })
         .collect())
+}
+
+/// `ALTER TABLE <target> ADD COLUMN <definition>`, `target` quoted as the warehouse names it.
+pub fn add_column(target: String, definition: String) -> String {
+    format!("ALTER TABLE {target} ADD COLUMN {definition}")
 }
 
 /// The columns of `shape` not among `existing`.

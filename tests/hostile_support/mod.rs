@@ -277,12 +277,12 @@ impl Warehouse for WithRules {
         self.inner.target_columns(table).await
     }
 
-    fn quoted_target(&self, table: &TableConfig) -> String {
-        self.inner.quoted_target(table)
-    }
-
-    fn column_definition(&self, column: &dynashift::warehouse::shape::TargetColumn) -> String {
-        self.inner.column_definition(column)
+    fn add_column_sql(
+        &self,
+        table: &TableConfig,
+        column: &dynashift::warehouse::shape::TargetColumn,
+    ) -> String {
+        self.inner.add_column_sql(table, column)
     }
 
     fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {

@@ -20,7 +20,7 @@ pub(super) async fn check_target_columns(ctx: &RunContext) -> Result<(), Pipelin
     }
     Err(PipelineError::TargetColumns {
         table: ctx.table.name.clone(),
-        target: ctx.warehouse.quoted_target(&ctx.table),
+        target: ctx.table.target.to_string(),
         columns: missing.iter().map(|c| c.name.clone()).collect(),
         statements: missing.into_iter().map(|c| c.add).collect(),
         full_sync_rebuilds: rebuilds,

@@ -151,12 +151,11 @@ impl Warehouse for PostgresWarehouse {
         inspect::column_names(&*self.reader().await?, &table.target).await
     }
 
-    fn quoted_target(&self, table: &TableConfig) -> String {
-        names::quoted_target(&table.target)
-    }
-
-    fn column_definition(&self, column: &crate::warehouse::shape::TargetColumn) -> String {
-        sql::column_definition(column)
+    fn add_column_sql(&self, table: &TableConfig, column: &crate::warehouse::shape::TargetColumn) -> String {
+        crate::warehouse::target_columns::add_column(
+            names::quoted_target(&table.target),
+            sql::column_definition(column),
+        )
     }
 
     async fn preview(

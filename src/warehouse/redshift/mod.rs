@@ -105,12 +105,11 @@ impl Warehouse for RedshiftWarehouse {
         preview::read_columns(&self.api, table).await
     }
 
-    fn quoted_target(&self, table: &TableConfig) -> String {
-        sql::quoted_target(&table.target)
-    }
-
-    fn column_definition(&self, column: &crate::warehouse::shape::TargetColumn) -> String {
-        sql::column_definition(column)
+    fn add_column_sql(&self, table: &TableConfig, column: &crate::warehouse::shape::TargetColumn) -> String {
+        crate::warehouse::target_columns::add_column(
+            sql::quoted_target(&table.target),
+            sql::column_definition(column),
+        )
     }
 
     /// A full load deletes the target's rows and inserts the export's, in the table that is

@@ -157,12 +157,11 @@ impl Warehouse for SqliteWarehouse {
         self.read(move |conn| inspect::column_names(conn, &target)).await
     }
 
-    fn quoted_target(&self, table: &TableConfig) -> String {
-        names::quoted_target(&table.target)
-    }
-
-    fn column_definition(&self, column: &crate::warehouse::shape::TargetColumn) -> String {
-        sql::column_definition(column)
+    fn add_column_sql(&self, table: &TableConfig, column: &crate::warehouse::shape::TargetColumn) -> String {
+        crate::warehouse::target_columns::add_column(
+            names::quoted_target(&table.target),
+            sql::column_definition(column),
+        )
     }
 
     /// Read on a connection of its own (not the shared reader): a page never queues behind a
