@@ -1,5 +1,5 @@
-//! The COPY step: streams every staged file from the store into the stage table through one
-//! prepared INSERT, inside the load's transaction.
+//! The COPY step: streams every staged file from the store into the stage table (or a full
+//! load's new table) through one prepared INSERT, inside the load's transaction.
 //!
 //! Files are read as they download (see [`crate::warehouse::staged_files`]) on the blocking
 //! thread the load runs on, and checked against the staged set as they are copied.
@@ -14,7 +14,7 @@ use crate::warehouse::shape::TableShape;
 use crate::warehouse::staged_files::{
     CopyCounts, check_file_rows, check_staged_columns, check_totals, each_staged_line,
 };
-use crate::warehouse::staged_lines::LineDecoder;
+use crate::warehouse::staged_lines::{LineDecoder, Op};
 
 use super::failure::StepError;
 use super::line::StagedRow;
@@ -26,6 +26,9 @@ pub(super) struct CopySource<'a> {
     pub staged: &'a StagedSet,
     pub shape: &'a TableShape,
     pub cancel: &'a CancellationToken,
+    /// Insert only the staged upserts (a full load filling its new table); deletes are read,
+    /// checked and counted all the same.
+    pub upserts_only: bool,
 }
 
 /// Copies every staged file into the stage with `insert_sql` (the prepared INSERT).
@@ -69,9 +72,11 @@ fn copy_file(
                 .decode(line)
                 .map(StagedRow::of)
                 .map_err(|message| StepError::Failed(message).at(&at_line(line_no)))?;
-            insert
-                .execute(params_from_iter(&row.values))
-                .map_err(|e| StepError::sqlite(&e, source.cancel).at(&at_line(line_no)))?;
+            if row.op == Op::Upsert || !source.upserts_only {
+                insert
+                    .execute(params_from_iter(&row.values))
+                    .map_err(|e| StepError::sqlite(&e, source.cancel).at(&at_line(line_no)))?;
+            }
             counts.add(row.op);
             Ok(())
         },

@@ -103,6 +103,20 @@ pub fn insert_into_stage(shape: &TableShape) -> String {
     )
 }
 
+/// The prepared INSERT a full load's COPY runs once per staged upsert, straight into `table`
+/// (quoted; the new table that replaces the target): the same parameters as
+/// [`insert_into_stage`], the target's columns from `?3` on (`?1`, the op, and `?2`, the
+/// timestamp, are bound and unused).
+pub fn insert_staged_columns(table: &str, shape: &TableShape) -> String {
+    let first = 3;
+    let placeholders: Vec<String> = (first..first + shape.columns.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        column_list(shape.column_names()),
+        placeholders.join(", ")
+    )
+}
+
 /// `SELECT <columns> FROM stage WHERE op = '<op>'`.
 fn staged_rows_with_op(columns: &str, op: &str) -> String {
     format!("SELECT {columns} FROM {} WHERE {} = '{op}'", qualified_stage(), quote_identifier(OP_COLUMN))
@@ -201,6 +215,17 @@ mod tests {
         shape.columns.retain(|c| c.is_key);
         let sql = upsert_staged_rows("\"t\"", &shape);
         assert!(sql.ends_with("ON CONFLICT (\"customer_id\") DO NOTHING"), "{sql}");
+    }
+
+    #[test]
+    fn the_direct_insert_binds_the_target_columns_after_op_and_timestamp() {
+        let shape = TableShape::of(&testkit::customers_table());
+        let sql = insert_staged_columns("\"t\"", &shape);
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(&create_table("\"t\"", &shape, false)).unwrap();
+        let statement = conn.prepare(&sql).unwrap();
+        assert_eq!(statement.parameter_count(), shape.staged_column_names().len(), "{sql}");
+        assert!(sql.contains("VALUES (?3, ?4,"), "{sql}");
     }
 
     #[test]

@@ -181,6 +181,27 @@ async fn a_key_staged_twice_fails_the_copy_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_key_staged_twice_in_a_full_load_fails_the_copy_into_the_new_table_and_changes_nothing() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let before = snapshot(&fixture).await;
+    let parts =
+        vec![vec![customer("C5", "Eve", 5)], vec![customer("C6", "Fay", 6), customer("C5", "Eve", 7)]];
+    let outcome = fixture.sync(&testkit::customers_table(), Mode::Full, "r2", &parts).await;
+    let Err(WarehouseError::Statement { index, message, .. }) = outcome.result else {
+        panic!("the load must fail: {:?}", outcome.result);
+    };
+    assert_eq!(
+        submitted_label(&outcome.events, index),
+        "COPY 2 staged files into \"customers__dynashift_new\""
+    );
+    assert!(message.starts_with("customers/staged/r2/part-00001.json.gz line 2: "), "{message}");
+    assert!(message.contains("UNIQUE constraint failed: customers__dynashift_new.customer_id"), "{message}");
+    assert_eq!(snapshot(&fixture).await, before);
+    assert_eq!(fixture.warehouse.find_run("r2").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn a_value_of_the_wrong_type_names_file_line_and_column() {
     let fixture = Fixture::new();
     let table = testkit::customers_table();
