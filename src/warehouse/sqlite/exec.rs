@@ -120,9 +120,9 @@ fn perform(
         Action::Modify => {
             conn.execute(&step.sql, []).map(|changed| Some(row_count(changed as u64))).map_err(sqlite)
         }
-        Action::Copy { upserts_only } => {
+        Action::Copy(bound) => {
             let source = CopySource {
-                upserts_only: *upserts_only,
+                bound: *bound,
                 store: job.request.store.as_ref(),
                 runtime: &job.runtime,
                 staged: &job.request.staged,

@@ -29,6 +29,7 @@ use crate::warehouse::reconcile::Check;
 
 use crate::warehouse::soft_deletes::{self, DELETED_AT_COLUMN};
 
+use super::line::Bound;
 use super::names::{qualified_stage, quoted_replacement, quoted_target, table_name};
 use super::runs;
 use super::sql::{self, SqliteTime, quote_literal};
@@ -40,11 +41,10 @@ pub(super) enum Action {
     Execute,
     /// INSERT / UPDATE / DELETE: reports the rows changed.
     Modify,
-    /// Reads every staged file with the statement's prepared INSERT, which binds the staged
-    /// columns (op, timestamp, the target's columns) as `?1`, `?2`, …: into the stage table
-    /// (`upserts_only: false`), or, with `upserts_only`, only the upserts, straight into a full
-    /// load's new table ([`fills_replacement`]).
-    Copy { upserts_only: bool },
+    /// Reads every staged file with the statement's prepared INSERT, binding what [`Bound`]
+    /// says: every row into the stage table, or only the upserts, straight into a full load's
+    /// new table ([`fills_replacement`]).
+    Copy(Bound),
     /// Fails unless the table's committed watermark is this one (incremental loads continue
     /// exactly where the last commit ended; anything else means a concurrent or stale run).
     ExpectWatermark(Option<DateTime<Utc>>),
@@ -152,11 +152,11 @@ impl Dialect for Sqlite {
         if fills_replacement(load) {
             let replacement = quoted_replacement(&load.request.table.target);
             let label = copy_staged_files_into(files, &replacement);
-            let insert = sql::insert_staged_columns(&replacement, &load.shape);
-            return Step::new(label, insert, Action::Copy { upserts_only: true });
+            let insert = sql::insert_target_columns(&replacement, &load.shape);
+            return Step::new(label, insert, Action::Copy(Bound::TargetColumns));
         }
         let label = plan_frame::copy_staged_files_label(files);
-        Step::new(label, sql::insert_into_stage(&load.shape), Action::Copy { upserts_only: false })
+        Step::new(label, sql::insert_into_stage(&load.shape), Action::Copy(Bound::StagedColumns))
     }
 
     fn change_target(&self, load: &Load) -> Vec<Step> {
@@ -275,7 +275,7 @@ mod tests {
             let steps = steps(&testkit::request_for(testkit::orders_table(), mode, "r"));
             assert_eq!(steps.first().map(|s| s.sql.as_str()), Some("BEGIN IMMEDIATE"));
             assert_eq!(steps.last().map(|s| s.sql.as_str()), Some("COMMIT"));
-            let copies = steps.iter().filter(|s| matches!(s.action, Action::Copy { .. }));
+            let copies = steps.iter().filter(|s| matches!(s.action, Action::Copy(_)));
             assert_eq!(copies.count(), 1);
         }
     }
@@ -285,10 +285,10 @@ mod tests {
         let request = |mode| testkit::request_for(testkit::orders_table(), mode, "r");
         let incremental = steps(&request(Mode::Incremental));
         assert_eq!(incremental[incremental.len() - 2].sql, sql::drop_stage());
-        assert!(incremental.iter().any(|s| s.action == Action::Copy { upserts_only: false }));
+        assert!(incremental.iter().any(|s| s.action == Action::Copy(Bound::StagedColumns)));
         let full = steps(&request(Mode::Full));
         assert!(!full.iter().any(|s| s.sql.contains(STAGE_TABLE)), "no stage table: {full:#?}");
-        assert!(full.iter().any(|s| s.action == Action::Copy { upserts_only: true }));
+        assert!(full.iter().any(|s| s.action == Action::Copy(Bound::TargetColumns)));
     }
 
     #[test]

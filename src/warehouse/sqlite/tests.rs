@@ -218,6 +218,22 @@ async fn a_value_of_the_wrong_type_names_file_line_and_column() {
     assert_eq!(fixture.warehouse.query_rows(&table.target).unwrap(), None);
 }
 
+/// The reader thread decodes ahead of the inserts: an insert that fails on an earlier line is
+/// still the problem reported, not a line after it that does not decode.
+#[tokio::test]
+async fn the_first_problem_in_file_order_is_the_one_reported() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    let bad = line(&table, "U", &[("customer_id", "\"C9\""), ("visits", "\"many\"")]);
+    let lines = vec![customer("C1", "Ada", 1), customer("C1", "Ada", 2), bad];
+    let outcome = fixture.sync(&table, Mode::Incremental, "r1", &[lines]).await;
+    let Err(WarehouseError::Statement { message, .. }) = outcome.result else {
+        panic!("the load must fail: {:?}", outcome.result);
+    };
+    assert!(message.starts_with("customers/staged/r1/part-00000.json.gz line 2: "), "{message}");
+    assert!(message.contains("UNIQUE constraint failed"), "{message}");
+}
+
 #[tokio::test]
 async fn staged_files_that_disagree_with_the_staged_set_are_refused() {
     let fixture = Fixture::new();
