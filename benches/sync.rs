@@ -4,7 +4,8 @@
 //!
 //! Run with `scripts/bench.sh` (installs the tools, starts PostgreSQL), or `cargo bench --bench sync`.
 //! `DYNASHIFT_BENCH_SIZES` (default `50000,200000,800000`) and `DYNASHIFT_BENCH_REPEATS` (default 3;
-//! the fastest run counts, the machine may be shared) override the defaults.
+//! the fastest run counts, the machine may be shared) override the defaults;
+//! `DYNASHIFT_BENCH_KEEP=<folder>` keeps each size's data and databases there (for `perf`).
 
 mod harness;
 
@@ -41,7 +42,8 @@ fn main() {
     let mut reports = Vec::new();
     for items in sizes {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        match harness::measure_size(dir.path(), items, &settings) {
+        let dir = kept_folder(items).unwrap_or_else(|| dir.path().to_owned());
+        match harness::measure_size(&dir, items, &settings) {
             Ok(report) => reports.push(report),
             Err(failure) => {
                 eprintln!("benchmark at {items} items failed: {failure}");
@@ -50,4 +52,13 @@ fn main() {
         }
     }
     println!("\n{}", harness::table(&reports));
+}
+
+/// `DYNASHIFT_BENCH_KEEP=<folder>`: each size's export, configs and databases are written to
+/// `<folder>/<items>` and kept, so one sync can be run again under `perf` (see docs/performance.md).
+fn kept_folder(items: u64) -> Option<std::path::PathBuf> {
+    let root = std::env::var_os("DYNASHIFT_BENCH_KEEP")?;
+    let dir = std::path::Path::new(&root).join(items.to_string());
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("DYNASHIFT_BENCH_KEEP: {}: {e}", dir.display()));
+    Some(dir)
 }

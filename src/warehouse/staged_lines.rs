@@ -100,6 +100,18 @@ impl LineDecoder {
     }
 }
 
+impl LineDecoder {
+    /// The position of the staged column `name`. The stage writes every line's columns in
+    /// staged order, so `expected` (the position after the previous column) is tried first;
+    /// the lookup by name serves lines written in any other order.
+    fn position(&self, name: &str, expected: usize) -> Option<usize> {
+        if self.names.get(expected).is_some_and(|staged| staged == name) {
+            return Some(expected);
+        }
+        self.index.get(name).copied()
+    }
+}
+
 fn read_op(raw: &RawValue) -> Result<Op, String> {
     match serde_json::from_str::<Cow<'_, str>>(raw.get()).ok().as_deref() {
         Some(OP_UPSERT) => Ok(Op::Upsert),
@@ -155,8 +167,9 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut slots = vec![None; self.decoder.names.len()];
+        let mut next = 0;
         while let Some(FieldName(name)) = map.next_key()? {
-            let Some(&position) = self.decoder.index.get(name.as_ref()) else {
+            let Some(position) = self.decoder.position(&name, next) else {
                 return Err(de::Error::custom(format!(
                     "column \"{name}\" is not a staged column of this table; the file was staged for \
                      another column spec"
@@ -166,6 +179,7 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
                 return Err(de::Error::custom(format!("column \"{name}\" appears twice")));
             }
             slots[position] = Some(map.next_value::<&'de RawValue>()?);
+            next = position + 1;
         }
         Ok(slots)
     }

@@ -101,24 +101,45 @@ pub fn staged_value(ty: ColumnType, raw: &RawValue) -> Result<StagedValue<'_>, V
         ColumnType::Double => {
             serde_json::from_str::<f64>(text).map(StagedValue::Double).map_err(|_| mismatch("a JSON number"))
         }
-        ColumnType::Boolean => serde_json::from_str::<bool>(text)
-            .map(StagedValue::Boolean)
-            .map_err(|_| mismatch("true or false")),
+        ColumnType::Boolean => {
+            boolean(text).map(StagedValue::Boolean).ok_or_else(|| mismatch("true or false"))
+        }
         ColumnType::Super => Ok(StagedValue::Json(raw)),
     }
 }
 
 /// A JSON string's content, borrowed unless it holds escapes.
+///
+/// A [`RawValue`] is valid JSON with no surrounding whitespace, so a string without a backslash
+/// is its content between the quotes as is (JSON allows no raw control characters in it): the
+/// common case needs no parse. Escapes go through serde_json.
 fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    match serde_json::from_str::<&str>(raw.get()) {
-        Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
-        Err(_) => serde_json::from_str::<String>(raw.get()).ok().map(Cow::Owned),
+    let text = raw.get();
+    let quoted = text.strip_prefix('"')?;
+    match quoted.strip_suffix('"') {
+        Some(content) if !content.contains('\\') => Some(Cow::Borrowed(content)),
+        _ => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
     }
 }
 
+/// A JSON integer in `min..=max`. Valid JSON number text (a [`RawValue`]'s) parses as an `i64`
+/// exactly when serde_json reads it as one (no `+`, no leading zeros, and a fraction or an
+/// exponent fails both), except `-0`, which serde_json reads as the float -0.0.
 fn integer_in(text: &str, min: i64, max: i64) -> Option<StagedValue<'static>> {
-    let n = serde_json::from_str::<i64>(text).ok()?;
+    if text == "-0" {
+        return None;
+    }
+    let n = text.parse::<i64>().ok()?;
     (min..=max).contains(&n).then_some(StagedValue::Integer(n))
+}
+
+/// `true` or `false`, the only JSON texts of a boolean.
+fn boolean(text: &str) -> Option<bool> {
+    match text {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// `-?digits(.digits)?`: the plain notation the stage step writes (no exponent, no sign `+`).
@@ -165,6 +186,45 @@ mod tests {
         let Ok(StagedValue::Json(raw)) = check("super", r#"{"n":1.10}"#) else { panic!("json") };
         assert_eq!(raw.get(), r#"{"n":1.10}"#);
         assert_eq!(check("date", "null"), Ok(StagedValue::Null));
+    }
+
+    /// The shortcuts (strings without escapes, integers, booleans) read every value exactly as
+    /// serde_json does.
+    #[test]
+    fn the_shortcuts_agree_with_serde_json() {
+        let texts = [
+            r#""""#,
+            r#""plain""#,
+            r#""a\"b""#,
+            r#""\u00e9t\u00e9""#,
+            r#""tab\there""#,
+            r#""\\""#,
+            r#""Zoë 🦀""#,
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "18446744073709551615",
+            "1.0",
+            "1e3",
+            "-1E-2",
+            "true",
+            "false",
+            "[1]",
+            "{}",
+            "null",
+        ];
+        for text in texts {
+            let raw: &RawValue = serde_json::from_str(text).unwrap();
+            let string = serde_json::from_str::<String>(text).ok();
+            assert_eq!(json_string(raw).map(Cow::into_owned), string, "{text}");
+            let integer = serde_json::from_str::<i64>(text).ok().map(StagedValue::Integer);
+            assert_eq!(integer_in(raw.get(), i64::MIN, i64::MAX), integer, "{text}");
+            assert_eq!(boolean(raw.get()), serde_json::from_str::<bool>(text).ok(), "{text}");
+        }
     }
 
     #[test]

@@ -120,8 +120,9 @@ fn perform(
         Action::Modify => {
             conn.execute(&step.sql, []).map(|changed| Some(row_count(changed as u64))).map_err(sqlite)
         }
-        Action::Copy => {
+        Action::Copy(bound) => {
             let source = CopySource {
+                bound: *bound,
                 store: job.request.store.as_ref(),
                 runtime: &job.runtime,
                 staged: &job.request.staged,

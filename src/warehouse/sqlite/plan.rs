@@ -12,6 +12,12 @@
 //! a failed load leaves it untouched; the new table is built from the current column spec, so a
 //! full load is also how a changed spec reaches the warehouse. The swap drops what the table
 //! carried beyond its spec (extra indexes, triggers); views on it keep working.
+//!
+//! A full load that deletes hard has no use for a stage: the new table *is* its stage. The COPY
+//! fills it straight from the staged files (upserts only), so every row is inserted and indexed
+//! once instead of twice; its primary key refuses a key staged twice as the stage's would. Only
+//! a soft-deleting full load (which compares the stage with the kept target) and incremental
+//! loads (which apply staged deletes and upserts) copy into the stage table.
 
 use chrono::{DateTime, Utc};
 
@@ -23,6 +29,7 @@ use crate::warehouse::reconcile::Check;
 
 use crate::warehouse::soft_deletes::{self, DELETED_AT_COLUMN};
 
+use super::line::Bound;
 use super::names::{qualified_stage, quoted_replacement, quoted_target, table_name};
 use super::runs;
 use super::sql::{self, SqliteTime, quote_literal};
@@ -34,8 +41,10 @@ pub(super) enum Action {
     Execute,
     /// INSERT / UPDATE / DELETE: reports the rows changed.
     Modify,
-    /// Reads every staged file into the stage with the statement's prepared INSERT.
-    Copy,
+    /// Reads every staged file with the statement's prepared INSERT, binding what [`Bound`]
+    /// says: every row into the stage table, or only the upserts, straight into a full load's
+    /// new table ([`fills_replacement`]).
+    Copy(Bound),
     /// Fails unless the table's committed watermark is this one (incremental loads continue
     /// exactly where the last commit ended; anything else means a concurrent or stale run).
     ExpectWatermark(Option<DateTime<Utc>>),
@@ -129,13 +138,25 @@ impl Dialect for Sqlite {
         )]
     }
 
+    /// A full load that deletes hard stages into its new table ([`fills_replacement`]).
     fn create_stage(&self, load: &Load) -> Statement<Action> {
+        if fills_replacement(load) {
+            let replacement = quoted_replacement(&load.request.table.target);
+            return Statement::new(sql::create_table(&replacement, &load.shape, false), Action::Execute);
+        }
         Statement::new(sql::create_stage(&load.shape), Action::Execute)
     }
 
     fn copy(&self, load: &Load) -> Step {
-        let label = plan_frame::copy_staged_files_label(load.request.staged.files.len());
-        Step::new(label, sql::insert_into_stage(&load.shape), Action::Copy)
+        let files = load.request.staged.files.len();
+        if fills_replacement(load) {
+            let replacement = quoted_replacement(&load.request.table.target);
+            let label = copy_staged_files_into(files, &replacement);
+            let insert = sql::insert_target_columns(&replacement, &load.shape);
+            return Step::new(label, insert, Action::Copy(Bound::TargetColumns));
+        }
+        let label = plan_frame::copy_staged_files_label(files);
+        Step::new(label, sql::insert_into_stage(&load.shape), Action::Copy(Bound::StagedColumns))
     }
 
     fn append_history(&self, load: &Load, history: &TargetTable) -> Vec<Step> {
@@ -192,9 +213,23 @@ impl Dialect for Sqlite {
         Statement::new(runs::record_run(load.request, &load.counted_rows()), Action::Modify)
     }
 
-    fn drop_stage(&self, _load: &Load) -> Option<Statement<Action>> {
-        Some(Statement::new(sql::drop_stage(), Action::Execute))
+    /// Nothing to drop where the COPY filled the new table, which became the target.
+    fn drop_stage(&self, load: &Load) -> Option<Statement<Action>> {
+        (!fills_replacement(load)).then(|| Statement::new(sql::drop_stage(), Action::Execute))
     }
+}
+
+/// Whether the COPY fills a full load's new table itself, with no stage table: a full load that
+/// deletes hard only ever inserts the staged upserts into a new table, so a stage in between
+/// would insert (and index) every row twice. See the module docs.
+fn fills_replacement(load: &Load) -> bool {
+    load.request.mode == Mode::Full && !load.soft_deletes()
+}
+
+/// "COPY 2 staged files into "orders__dynashift_new"".
+fn copy_staged_files_into(files: usize, table: &str) -> String {
+    let noun = if files == 1 { "file" } else { "files" };
+    format!("COPY {files} staged {noun} into {table}")
 }
 
 /// `deletes = "soft"` ([`soft_deletes`]): mark the deleted (or, full, the missing) rows, upsert,
@@ -224,21 +259,11 @@ fn soft_change(load: &Load) -> Vec<Step> {
     ]
 }
 
-/// A full load: a new table filled with the staged rows replaces the target.
+/// A full load: the new table the COPY filled replaces the target.
 fn replace_target(load: &Load) -> Vec<Step> {
-    let (target, shape) = (load.target.as_str(), &load.shape);
+    let target = load.target.as_str();
     let replacement = quoted_replacement(&load.request.table.target);
     vec![
-        Step::new(
-            format!("create {replacement}"),
-            sql::create_table(&replacement, shape, false),
-            Action::Execute,
-        ),
-        Step::new(
-            format!("fill {replacement} with staged rows"),
-            sql::insert_staged_rows(&replacement, shape),
-            Action::Modify,
-        ),
         Step::new("keep views across the swap", sql::KEEP_VIEWS_ACROSS_RENAME, Action::Execute),
         Step::new(format!("drop the old {target}"), sql::drop_table_if_exists(target), Action::Execute),
         Step::new(
@@ -252,6 +277,7 @@ fn replace_target(load: &Load) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::warehouse::sqlite::names::STAGE_TABLE;
     use crate::warehouse::sqlite::testkit;
     use crate::warehouse::step::{render_steps as render, shared_plan_tests, stage_two_files};
 
@@ -269,18 +295,32 @@ mod tests {
             let steps = steps(&testkit::request_for(testkit::orders_table(), mode, "r"));
             assert_eq!(steps.first().map(|s| s.sql.as_str()), Some("BEGIN IMMEDIATE"));
             assert_eq!(steps.last().map(|s| s.sql.as_str()), Some("COMMIT"));
-            assert_eq!(steps.iter().filter(|s| s.action == Action::Copy).count(), 1);
-            assert_eq!(steps[steps.len() - 2].sql, sql::drop_stage());
+            let copies = steps.iter().filter(|s| matches!(s.action, Action::Copy(_)));
+            assert_eq!(copies.count(), 1);
         }
     }
 
     #[test]
+    fn only_loads_that_copy_into_the_stage_create_and_drop_it() {
+        let request = |mode| testkit::request_for(testkit::orders_table(), mode, "r");
+        let incremental = steps(&request(Mode::Incremental));
+        assert_eq!(incremental[incremental.len() - 2].sql, sql::drop_stage());
+        assert!(incremental.iter().any(|s| s.action == Action::Copy(Bound::StagedColumns)));
+        let full = steps(&request(Mode::Full));
+        assert!(!full.iter().any(|s| s.sql.contains(STAGE_TABLE)), "no stage table: {full:#?}");
+        assert!(full.iter().any(|s| s.action == Action::Copy(Bound::TargetColumns)));
+    }
+
+    #[test]
     fn the_copy_label_counts_the_staged_files() {
-        let mut request = testkit::request_for(testkit::orders_table(), Mode::Full, "r");
+        let mut request = testkit::request_for(testkit::orders_table(), Mode::Incremental, "r");
         let file = crate::contract::staged::StagedFile { key: "k".into(), rows: 0, bytes: 0 };
         request.staged.files = vec![file.clone()];
         assert!(steps(&request).iter().any(|s| s.label == "COPY 1 staged file into stage"));
         request.staged.files = vec![file.clone(), file.clone(), file];
         assert!(steps(&request).iter().any(|s| s.label == "COPY 3 staged files into stage"));
+        request.mode = Mode::Full;
+        let label = "COPY 3 staged files into \"orders__dynashift_new\"";
+        assert!(steps(&request).iter().any(|s| s.label == label), "{:#?}", steps(&request));
     }
 }

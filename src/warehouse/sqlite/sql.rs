@@ -145,6 +145,17 @@ pub fn insert_into_stage(shape: &TableShape) -> String {
     )
 }
 
+/// The prepared INSERT a full load's COPY runs once per staged upsert, straight into `table`
+/// (quoted; the new table that replaces the target): `?1` … in the target's column order.
+pub fn insert_target_columns(table: &str, shape: &TableShape) -> String {
+    let placeholders: Vec<String> = (1..=shape.columns.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        column_list(shape.column_names()),
+        placeholders.join(", ")
+    )
+}
+
 /// `SELECT <columns> FROM stage WHERE op = '<op>'`.
 fn staged_rows_with_op(columns: &str, op: &str) -> String {
     format!("SELECT {columns} FROM {} WHERE {} = '{op}'", qualified_stage(), quote_identifier(OP_COLUMN))
@@ -239,6 +250,13 @@ mod tests {
         shape.columns.retain(|c| c.is_key);
         let sql = upsert_staged_rows("\"t\"", &shape);
         assert!(sql.ends_with("ON CONFLICT (\"customer_id\") DO NOTHING"), "{sql}");
+    }
+
+    #[test]
+    fn the_new_table_insert_has_one_placeholder_per_target_column() {
+        let shape = TableShape::of(&testkit::customers_table());
+        let sql = insert_target_columns("\"t\"", &shape);
+        assert!(sql.ends_with(&format!("VALUES (?1, ?2, ?3, ?4, ?5, ?{})", shape.columns.len())), "{sql}");
     }
 
     #[test]

@@ -191,6 +191,27 @@ async fn a_key_staged_twice_fails_the_copy_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_key_staged_twice_in_a_full_load_fails_the_copy_into_the_new_table_and_changes_nothing() {
+    let fixture = Fixture::new();
+    seed_customers(&fixture).await;
+    let before = snapshot(&fixture).await;
+    let parts =
+        vec![vec![customer("C5", "Eve", 5)], vec![customer("C6", "Fay", 6), customer("C5", "Eve", 7)]];
+    let outcome = fixture.sync(&testkit::customers_table(), Mode::Full, "r2", &parts).await;
+    let Err(WarehouseError::Statement { index, message, .. }) = outcome.result else {
+        panic!("the load must fail: {:?}", outcome.result);
+    };
+    assert_eq!(
+        submitted_label(&outcome.events, index),
+        "COPY 2 staged files into \"customers__dynashift_new\""
+    );
+    assert!(message.starts_with("customers/staged/r2/part-00001.json.gz line 2: "), "{message}");
+    assert!(message.contains("UNIQUE constraint failed: customers__dynashift_new.customer_id"), "{message}");
+    assert_eq!(snapshot(&fixture).await, before);
+    assert_eq!(fixture.warehouse.find_run("r2").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn a_value_of_the_wrong_type_names_file_line_and_column() {
     let fixture = Fixture::new();
     let table = testkit::customers_table();
@@ -205,6 +226,22 @@ async fn a_value_of_the_wrong_type_names_file_line_and_column() {
          64-bit range for a bigint column, found \"many\""
     );
     assert_eq!(fixture.warehouse.query_rows(&table.target).unwrap(), None);
+}
+
+/// The reader thread decodes ahead of the inserts: an insert that fails on an earlier line is
+/// still the problem reported, not a line after it that does not decode.
+#[tokio::test]
+async fn the_first_problem_in_file_order_is_the_one_reported() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    let bad = line(&table, "U", &[("customer_id", "\"C9\""), ("visits", "\"many\"")]);
+    let lines = vec![customer("C1", "Ada", 1), customer("C1", "Ada", 2), bad];
+    let outcome = fixture.sync(&table, Mode::Incremental, "r1", &[lines]).await;
+    let Err(WarehouseError::Statement { message, .. }) = outcome.result else {
+        panic!("the load must fail: {:?}", outcome.result);
+    };
+    assert!(message.starts_with("customers/staged/r1/part-00000.json.gz line 2: "), "{message}");
+    assert!(message.contains("UNIQUE constraint failed"), "{message}");
 }
 
 #[tokio::test]
