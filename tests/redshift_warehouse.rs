@@ -130,6 +130,36 @@ async fn a_column_added_to_tables_toml_is_found_missing_with_its_alter_table() {
             .await;
     let added: Vec<(&str, &str)> = missing.iter().map(|c| (c.name.as_str(), c.add.as_str())).collect();
     assert_eq!(added, [("nickname", "ALTER TABLE \"customers\" ADD COLUMN \"nickname\" varchar(32)")]);
+
+    // A full sync of the widened table adds the column in its batch and fills it in every row.
+    let mut widened = customers_table();
+    widened.columns.push(dynashift::testkit::column("nickname", "nickname", "varchar(32)", false));
+    let nicknamed = |id: &str, nickname: &str| {
+        let values = [("customer_id", format!("\"{id}\"")), ("nickname", format!("\"{nickname}\""))];
+        line(&widened, "U", &values.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
+    };
+    let parts = vec![vec![nicknamed("C1", "Ace"), nicknamed("C2", "Bee")]];
+    let outcome = fixture.sync(&widened, Mode::Full, "widen", &parts).await;
+    outcome.result.unwrap();
+    let labels: Vec<&str> = outcome
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::StatementSubmitted { label, .. } => Some(label.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(labels.contains(&"add column nickname to \"customers\""), "{labels:?}");
+    let rows = fixture.reader.query_rows(&widened.target).await.unwrap().unwrap();
+    let at = rows.columns.iter().position(|c| c == "nickname").expect("the column was added");
+    let nicknames: Vec<&PgValue> = rows.rows.iter().map(|row| &row[at]).collect();
+    assert_eq!(nicknames, [&PgValue::Text("Ace".into()), &PgValue::Text("Bee".into())]);
+    assert!(missing_columns_of(&fixture, &widened).await.is_empty());
+}
+
+async fn missing_columns_of(fixture: &RedshiftFixture, table: &TableConfig) -> Vec<String> {
+    let missing = dynashift::warehouse::target_columns::missing_columns(&fixture.warehouse, table).await;
+    missing.unwrap().into_iter().map(|c| c.name).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

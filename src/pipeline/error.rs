@@ -40,8 +40,9 @@ pub enum PipelineError {
         columns: Vec<String>,
         /// `ALTER TABLE … ADD COLUMN …`, one per column, in the warehouse's SQL.
         statements: Vec<String>,
-        /// Whether a full sync builds the target anew (SQLite and PostgreSQL, hard deletes).
-        full_sync_rebuilds: bool,
+        /// Whether a full sync gives the target these columns (SQLite and PostgreSQL with hard
+        /// deletes build it anew; Redshift adds them).
+        full_sync_adds: bool,
     },
     #[error("{0}")]
     Inconsistent(String),
@@ -80,23 +81,24 @@ impl PipelineError {
                      column types, or set on_drift = \"warn\" (or \"ignore\") for this table, then run again"
                 )
             }
-            PipelineError::TargetColumns { table, statements, full_sync_rebuilds, .. } => {
-                target_columns_hint(table, statements, *full_sync_rebuilds)
+            PipelineError::TargetColumns { table, statements, full_sync_adds, .. } => {
+                target_columns_hint(table, statements, *full_sync_adds)
             }
             PipelineError::Inconsistent(_) => "inspect the run journal under _state/runs/ and the log".into(),
         }
     }
 }
 
-/// What to do about a target that lacks columns: a full sync where it rebuilds the target,
+/// What to do about a target that lacks columns: a full sync where it gives the target them,
 /// else the statements that add them, then a full sync to fill them in the rows loaded before.
-fn target_columns_hint(table: &str, statements: &[String], full_sync_rebuilds: bool) -> String {
+fn target_columns_hint(table: &str, statements: &[String], full_sync_adds: bool) -> String {
     let full = format!("dynashift --headless --table {table} --mode full");
     let add = statements.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join(" ");
-    if full_sync_rebuilds {
+    if full_sync_adds {
         format!(
-            "nothing was exported or loaded. Run a full sync, which builds the target anew with them: {full}. Or \
-             add them by hand ({add}) and sync on: the rows loaded before hold NULL there until a full sync"
+            "nothing was exported or loaded. Run a full sync, which gives the target these columns and fills them \
+             in every row: {full}. Or add them by hand ({add}) and sync on: the rows loaded before hold NULL \
+             there until a full sync"
         )
     } else {
         format!(
@@ -177,12 +179,12 @@ mod tests {
 
     #[test]
     fn a_target_lacking_columns_says_how_to_add_them_for_either_kind_of_full_sync() {
-        let lacking = |full_sync_rebuilds| PipelineError::TargetColumns {
+        let lacking = |full_sync_adds| PipelineError::TargetColumns {
             table: "customers".into(),
             target: "crm.customers".into(),
             columns: vec!["nickname".into(), "tier".into()],
             statements: vec!["ALTER TABLE a".into(), "ALTER TABLE b".into()],
-            full_sync_rebuilds,
+            full_sync_adds,
         };
         let rebuilt = lacking(true);
         assert_eq!(

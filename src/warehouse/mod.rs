@@ -164,11 +164,11 @@ pub trait Warehouse: Send + Sync {
     /// give `table`'s existing target a column tables.toml maps (see [`target_columns`]).
     fn add_column_sql(&self, table: &TableConfig, column: &shape::TargetColumn) -> String;
 
-    /// Whether a full load of `table` builds its target anew from tables.toml (a column the
-    /// target lacks comes with it), rather than changing the rows of the one there. By default
+    /// Whether a full load of `table` gives its target every column tables.toml maps and fills
+    /// them in every row (building the target anew, or adding the columns it lacks). By default
     /// (SQLite, PostgreSQL) a hard-deleting full load builds a new table and swaps it in, and a
-    /// soft-deleting one keeps the target and upserts.
-    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {
+    /// soft-deleting one keeps the target as it is and upserts.
+    fn full_load_adds_columns(&self, table: &TableConfig) -> bool {
         table.deletes == crate::config::Deletes::Hard
     }
 }

@@ -285,8 +285,8 @@ impl Warehouse for WithRules {
         self.inner.add_column_sql(table, column)
     }
 
-    fn full_load_rebuilds_target(&self, table: &TableConfig) -> bool {
-        self.inner.full_load_rebuilds_target(table)
+    fn full_load_adds_columns(&self, table: &TableConfig) -> bool {
+        self.inner.full_load_adds_columns(table)
     }
 
     async fn load(&self, call: LoadCall<'_>) -> LoadOutcome {

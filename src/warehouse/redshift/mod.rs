@@ -113,9 +113,9 @@ impl Warehouse for RedshiftWarehouse {
     }
 
     /// A full load deletes the target's rows and inserts the export's, in the table that is
-    /// there (its DDL, grants and dependent views stay).
-    fn full_load_rebuilds_target(&self, _table: &TableConfig) -> bool {
-        false
+    /// there (its DDL, grants and dependent views stay), after adding the columns it lacks.
+    fn full_load_adds_columns(&self, _table: &TableConfig) -> bool {
+        true
     }
 
     async fn preview(
@@ -151,9 +151,9 @@ impl RedshiftWarehouse {
                 // Probed at every attempt: a load that lost the upgrade race to another one
                 // (see `batch::transient_cause`) plans again without the upgrade.
                 let shape = read_runs_shape(&self.api).await.map_err(Attempt)?;
-                let add_deleted_at = lacks_deleted_at(&self.api, request).await.map_err(Attempt)?;
+                let upgrades = self.target_upgrades(request).await.map_err(Attempt)?;
                 check_history_columns(&self.api, request).await.map_err(Attempt)?;
-                let steps = plan::steps_adding_deleted_at(request, &self.copy, shape, add_deleted_at);
+                let steps = plan::steps_upgrading(request, &self.copy, shape, &upgrades);
                 if let Some(problem) = plan::unloadable(request, &steps) {
                     return Err(Attempt(WarehouseError::Other(problem)));
                 }
@@ -161,6 +161,22 @@ impl RedshiftWarehouse {
             })
             .await
             .map_err(|attempt| attempt.0)
+    }
+}
+
+impl RedshiftWarehouse {
+    /// What the existing target lacks that this load adds first: `dynashift_deleted_at` for a
+    /// soft-deleting table, and for a full load the columns tables.toml maps (a full load keeps
+    /// the target, its grants and views, and fills every row, so it can add them).
+    async fn target_upgrades(&self, request: &LoadRequest) -> Result<plan::TargetUpgrades, WarehouseError> {
+        let deleted_at = lacks_deleted_at(&self.api, request).await?;
+        let columns = match request.mode {
+            crate::config::Mode::Full => {
+                crate::warehouse::target_columns::missing_columns(self, &request.table).await?
+            }
+            crate::config::Mode::Incremental => Vec::new(),
+        };
+        Ok(plan::TargetUpgrades { deleted_at, columns })
     }
 }
 

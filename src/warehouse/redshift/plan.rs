@@ -26,6 +26,7 @@ use crate::contract::staged::StagedFormat;
 use crate::ddb::item_paths;
 use crate::warehouse::plan_frame::{self, Dialect, GuardPlacement, Load, Statement, Transaction};
 use crate::warehouse::shape::TableShape;
+use crate::warehouse::target_columns::MissingColumn;
 use crate::warehouse::{LoadRequest, RUNS_TABLE};
 
 use crate::warehouse::history;
@@ -97,26 +98,35 @@ impl CopySettings {
 /// Every statement of the load `request` asks for, in execution order, for a runs table of
 /// `shape` (an old one is upgraded right after the lock).
 pub(super) fn steps(request: &LoadRequest, copy: &CopySettings, runs_shape: RunsShape) -> Vec<Step> {
-    steps_adding_deleted_at(request, copy, runs_shape, false)
+    steps_upgrading(request, copy, runs_shape, &TargetUpgrades::default())
 }
 
-/// [`steps`] for a soft-deleting target that exists without `dynashift_deleted_at`
-/// (`add_deleted_at`, as probed): the batch adds the column first.
-pub(super) fn steps_adding_deleted_at(
+/// What an existing target lacks that the load adds first, as probed before the batch (Redshift
+/// has no `ADD COLUMN IF NOT EXISTS`, and a batch cannot branch).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct TargetUpgrades {
+    /// A soft-deleting target without `dynashift_deleted_at`.
+    pub deleted_at: bool,
+    /// Columns tables.toml maps that the target lacks, for a full load to add (and fill).
+    pub columns: Vec<MissingColumn>,
+}
+
+/// [`steps`] for a target that exists without what `upgrades` lists: the batch adds it first.
+pub(super) fn steps_upgrading(
     request: &LoadRequest,
     copy: &CopySettings,
     runs_shape: RunsShape,
-    add_deleted_at: bool,
+    upgrades: &TargetUpgrades,
 ) -> Vec<Step> {
-    plan_frame::plan(&Redshift { copy, runs_shape, add_deleted_at }, request)
+    plan_frame::plan(&Redshift { copy, runs_shape, upgrades }, request)
 }
 
 /// Redshift's hooks of the plan frame: where the COPY reads from, the runs table's shape, and
-/// whether the target needs `dynashift_deleted_at` added.
+/// what the existing target needs added.
 struct Redshift<'a> {
     copy: &'a CopySettings,
     runs_shape: RunsShape,
-    add_deleted_at: bool,
+    upgrades: &'a TargetUpgrades,
 }
 
 impl Dialect for Redshift<'_> {
@@ -181,15 +191,29 @@ impl Dialect for Redshift<'_> {
     /// Redshift's ALTER TABLE has no `IF NOT EXISTS`: the load probed the target first
     /// (`sql::probe_deleted_at`), and adds the column only when it is missing. ALTER TABLE ADD
     /// COLUMN may run in a transaction block ("ALTER TABLE", Redshift Database Developer Guide).
+    /// `dynashift_deleted_at` for a soft-deleting target created before, and the columns a full
+    /// load gives a target created before tables.toml mapped them (the load then fills them in
+    /// every row; ALTER TABLE ADD COLUMN runs in a transaction block on every table but an
+    /// external one — "ALTER TABLE", Redshift Database Developer Guide).
     fn upgrade_target(&self, load: &Load) -> Vec<Step> {
-        if !(self.add_deleted_at && load.soft_deletes()) {
-            return Vec::new();
+        let mut steps = Vec::new();
+        if self.upgrades.deleted_at && load.soft_deletes() {
+            steps.push(Step::new(
+                format!("add {} to {}", soft_deletes::DELETED_AT_COLUMN, load.target),
+                soft_deletes::add_column(&load.target, &RedshiftTime),
+                Role::Plain,
+            ));
         }
-        vec![Step::new(
-            format!("add {} to {}", soft_deletes::DELETED_AT_COLUMN, load.target),
-            soft_deletes::add_column(&load.target, &RedshiftTime),
-            Role::Plain,
-        )]
+        if load.request.mode == Mode::Full {
+            steps.extend(self.upgrades.columns.iter().map(|column| {
+                Step::new(
+                    format!("add column {} to {}", column.name, load.target),
+                    column.add.clone(),
+                    Role::Plain,
+                )
+            }));
+        }
+        steps
     }
 
     fn create_stage(&self, load: &Load) -> Statement<Role> {
@@ -481,12 +505,33 @@ mod tests {
             ..testkit::customers_table()
         };
         let request = staged_request(table, Mode::Incremental, "run-10");
-        insta::assert_snapshot!(render(&steps_adding_deleted_at(
+        let upgrades = TargetUpgrades { deleted_at: true, columns: Vec::new() };
+        insta::assert_snapshot!(render(&steps_upgrading(
             &request,
             &copy_settings(),
             RunsShape::Current,
-            true
+            &upgrades
         )));
+    }
+
+    /// A full load adds the columns tables.toml maps that the target lacks before it fills it;
+    /// an incremental load never does (the run stops before, see `target_columns`).
+    #[test]
+    fn a_full_load_adds_the_columns_the_target_lacks() {
+        let column = MissingColumn { name: "nickname".into(), add: "ALTER TABLE x ADD COLUMN y".into() };
+        let upgrades = TargetUpgrades { deleted_at: false, columns: vec![column] };
+        let added = |mode| {
+            let request = staged_request(testkit::customers_table(), mode, "run-13");
+            let steps = steps_upgrading(&request, &copy_settings(), RunsShape::Current, &upgrades);
+            steps.iter().position(|s| s.sql == "ALTER TABLE x ADD COLUMN y")
+        };
+        let at = added(Mode::Full).expect("a full load adds the column");
+        let request = staged_request(testkit::customers_table(), Mode::Full, "run-13");
+        let steps = steps_upgrading(&request, &copy_settings(), RunsShape::Current, &upgrades);
+        let insert = steps.iter().position(|s| s.label.starts_with("insert staged rows")).unwrap();
+        assert!(at < insert, "the column is added before the rows are inserted");
+        assert_eq!(steps[at].label, "add column nickname to \"customers\"");
+        assert_eq!(added(Mode::Incremental), None);
     }
 
     /// `history_target` with soft deletes, a staged and a pushdown load: the history rows come
