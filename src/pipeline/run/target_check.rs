@@ -1,7 +1,8 @@
 //! Before anything is exported: the target must have every column tables.toml maps, unless this
-//! run is a full sync that gives it them (builds it anew, or adds them). A column added to tables.toml after the target was created
-//! would otherwise fail the load at its first statement, after the export was paid for; the run
-//! stops first, names the columns and says how to add them, and changes nothing.
+//! run is a full sync that gives it them (builds it anew, or adds them). A column added to
+//! tables.toml after the target was created would otherwise fail the load at its first
+//! statement, after the export was paid for; the run stops first, names the columns and says how
+//! to add them, and changes nothing.
 
 use super::RunContext;
 use crate::config::Mode;
