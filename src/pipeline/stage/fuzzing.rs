@@ -19,6 +19,7 @@ use super::key_checks::{KeyDigests, KeyTypes};
 use super::key_origin::Origin;
 use super::lines::{ChangeLine, FullItemLine, item_key, key_problem, keys_disagree};
 use super::map::RowMapper;
+use super::scan::Scanned;
 
 /// The table the export-line target stages into: text, number, super and whole-item columns,
 /// under Redshift's rules and `on_type_error = "null"`, so every mapping path runs.
@@ -59,11 +60,15 @@ fn table() -> &'static TableConfig {
 pub fn export_line(bytes: &[u8]) {
     let table = table();
     let mapper = RowMapper::with_rules(table, StageRules::REDSHIFT);
-    match serde_json::from_slice::<FullItemLine<'_>>(bytes) {
+    let full = serde_json::from_slice::<FullItemLine<'_>>(bytes);
+    scanner_agrees(bytes, &full);
+    match full {
         Ok(FullItemLine { item }) => stage_image(table, &mapper, &item, None),
         Err(_) => check_diagnosis::<FullItemLine<'_>>(bytes, &table.key),
     }
-    match serde_json::from_slice::<ChangeLine<'_>>(bytes) {
+    let change = serde_json::from_slice::<ChangeLine<'_>>(bytes);
+    scanner_agrees(bytes, &change);
+    match change {
         Ok(change) => {
             let _ = change.write_micros();
             let _ = key_problem(&change.keys, &table.key, "Keys");
@@ -82,6 +87,19 @@ pub fn export_line(bytes: &[u8]) {
             }
         }
         Err(_) => check_diagnosis::<ChangeLine<'_>>(bytes, &table.key),
+    }
+}
+
+/// The fast scanner reads a line only as serde_json does: the same value, never a line that
+/// serde_json refuses.
+fn scanner_agrees<'a, T: Scanned<'a> + PartialEq + std::fmt::Debug>(
+    bytes: &'a [u8],
+    parsed: &Result<T, serde_json::Error>,
+) {
+    match (T::scan(bytes), parsed) {
+        (Some(scanned), Ok(parsed)) => assert_eq!(&scanned, parsed, "the scanner and serde_json agree"),
+        (Some(scanned), Err(error)) => panic!("the scanner read {scanned:?} where serde_json says {error}"),
+        (None, _) => {}
     }
 }
 

@@ -254,7 +254,7 @@ impl<'a> Map<'a> {
     }
 
     /// Sorts by name; of repeated names the last one stays, as when parsing into a `BTreeMap`.
-    fn from_entries(mut entries: Vec<(Cow<'a, str>, Value<'a>)>) -> Map<'a> {
+    pub(super) fn from_entries(mut entries: Vec<(Cow<'a, str>, Value<'a>)>) -> Map<'a> {
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         entries.dedup_by(|later, earlier| {
             let repeated = later.0 == earlier.0;

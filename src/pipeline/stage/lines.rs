@@ -18,14 +18,14 @@ use super::error::capped;
 use super::image::{Map, Value};
 
 /// A line of a full export.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub(super) struct FullItemLine<'a> {
     #[serde(rename = "Item", borrow)]
     pub item: Map<'a>,
 }
 
 /// A line of an incremental export.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub(super) struct ChangeLine<'a> {
     #[serde(rename = "Metadata", borrow)]
     pub metadata: Metadata<'a>,
@@ -47,7 +47,7 @@ fn present_skipped<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 }
 
 /// A map whose entries are skipped unbuilt (`OldImage`): only its shape is checked.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(super) struct SkippedMap;
 
 impl<'de> Deserialize<'de> for SkippedMap {
@@ -71,7 +71,7 @@ impl<'de> Deserialize<'de> for SkippedMap {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub(super) struct Metadata<'a> {
     #[serde(rename = "WriteTimestampMicros", borrow)]
     pub write_timestamp_micros: Value<'a>,

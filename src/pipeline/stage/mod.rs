@@ -36,6 +36,7 @@ mod pushdown;
 mod pushdown_changes;
 mod reader;
 mod reread;
+mod scan;
 mod spill;
 mod spill_fold;
 mod spool;

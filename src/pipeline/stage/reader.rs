@@ -110,7 +110,7 @@ impl DataFileReader {
             if available.is_empty() {
                 return Ok(read);
             }
-            let (taken, done) = match available.iter().position(|&b| b == b'\n') {
+            let (taken, done) = match memchr::memchr(b'\n', available) {
                 Some(at) => (at + 1, true),
                 None => (available.len(), false),
             };

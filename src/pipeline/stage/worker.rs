@@ -27,6 +27,7 @@ use super::manifest::{DataFile, ExportFiles, ExportKind};
 use super::map::RowMapper;
 use super::progress::{CountsDelta, Progress};
 use super::reader::DataFileReader;
+use super::scan::Scanned;
 use super::spill::{Change, Record, SpillWriter, key_hash};
 use super::writer::PartWriter;
 
@@ -381,12 +382,17 @@ impl FileStage<'_, '_> {
         Err(self.workers.key_clash(&self.run.export.export_arn, clash, key, at))
     }
 
-    /// Parses one line; a syntax error is invalid JSON, a shape error names the path and the key.
-    fn parse_line<'de, T: serde::Deserialize<'de>>(
+    /// Parses one line: through the fast scanner when the line is in its subset, through
+    /// serde_json otherwise. A syntax error is invalid JSON, a shape error names the path and the
+    /// key.
+    fn parse_line<'de, T: serde::Deserialize<'de> + Scanned<'de>>(
         &self,
         reader: &DataFileReader,
         line: &'de [u8],
     ) -> Result<T, StageError> {
+        if let Some(parsed) = T::scan(line) {
+            return Ok(parsed);
+        }
         serde_json::from_slice(line).map_err(|source| match source.classify() {
             Category::Data => {
                 let path = failing_path::<T>(line);

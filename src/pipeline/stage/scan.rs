@@ -1,0 +1,319 @@
+//! The fast path for export lines: a scanner of the DynamoDB JSON that exports actually hold.
+//!
+//! Parsing through serde_json was half of the stage step's CPU, most of it the visitor machinery
+//! around short strings rather than the strings themselves. Export lines are a narrow subset of
+//! JSON: objects, arrays, strings and `true`/`false`, in one fixed shape. This scanner reads that
+//! subset straight into [`Map`] and [`Value`], and gives up (`None`) at the first thing outside
+//! it: an escape, a number, an unknown or repeated field, a second type tag, deep nesting,
+//! invalid UTF-8. The caller then parses the line with serde_json as before, which either
+//! accepts it or produces the error a user sees. So every error keeps its wording, and the
+//! scanner only has to be right about what it accepts: whatever it accepts, serde_json accepts
+//! with the same result (the fuzz target `export_line` and the tests below check this).
+
+use std::borrow::Cow;
+
+use super::image::{Map, Value};
+use super::lines::{ChangeLine, FullItemLine, Metadata, SkippedMap};
+
+/// Nesting deeper than this is left to serde_json (whose own limit is 128), so the scanner never
+/// accepts a line serde_json would refuse for its depth.
+const MAX_DEPTH: u32 = 100;
+
+/// An export line type the scanner can read.
+pub(super) trait Scanned<'a>: Sized {
+    /// The line, or `None` when it is outside the subset the scanner reads.
+    fn scan(line: &'a [u8]) -> Option<Self>;
+}
+
+impl<'a> Scanned<'a> for FullItemLine<'a> {
+    fn scan(line: &'a [u8]) -> Option<FullItemLine<'a>> {
+        let mut scanner = Scanner::new(line)?;
+        let mut item = None;
+        scanner.object(|scanner, field| match field {
+            "Item" if item.is_none() => {
+                item = Some(scanner.map()?);
+                Some(())
+            }
+            _ => None,
+        })?;
+        scanner.end()?;
+        Some(FullItemLine { item: item? })
+    }
+}
+
+impl<'a> Scanned<'a> for ChangeLine<'a> {
+    fn scan(line: &'a [u8]) -> Option<ChangeLine<'a>> {
+        let mut scanner = Scanner::new(line)?;
+        let (mut metadata, mut keys, mut new_image, mut old_image) = (None, None, None, None);
+        scanner.object(|scanner, field| {
+            match field {
+                "Metadata" if metadata.is_none() => metadata = Some(scanner.metadata()?),
+                "Keys" if keys.is_none() => keys = Some(scanner.map()?),
+                "NewImage" if new_image.is_none() => new_image = Some(scanner.map()?),
+                "OldImage" if old_image.is_none() => {
+                    scanner.skip_map()?;
+                    old_image = Some(SkippedMap);
+                }
+                _ => return None,
+            }
+            Some(())
+        })?;
+        scanner.end()?;
+        Some(ChangeLine { metadata: metadata?, keys: keys?, new_image, _old_image: old_image })
+    }
+}
+
+/// A cursor over one line, known to be UTF-8.
+struct Scanner<'a> {
+    text: &'a str,
+    at: usize,
+    depth: u32,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(line: &'a [u8]) -> Option<Scanner<'a>> {
+        Some(Scanner { text: std::str::from_utf8(line).ok()?, at: 0, depth: 0 })
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// The next byte that is not JSON whitespace, not consumed.
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        while let Some(&byte) = bytes.get(self.at) {
+            if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(byte);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    #[inline]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// Nothing but whitespace is left.
+    fn end(&mut self) -> Option<()> {
+        self.peek().is_none().then_some(())
+    }
+
+    /// A string without escapes or control characters (which serde_json refuses raw), borrowed.
+    #[inline]
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let length = self.bytes()[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if self.bytes()[start + length] != b'"' {
+            return None;
+        }
+        self.at = start + length + 1;
+        // The slice ends before an ASCII quote, so it is on a character boundary.
+        Some(&self.text[start..start + length])
+    }
+
+    fn boolean(&mut self) -> Option<bool> {
+        self.peek()?;
+        let rest = &self.bytes()[self.at..];
+        let (flag, length) = if rest.starts_with(b"true") {
+            (true, 4)
+        } else if rest.starts_with(b"false") {
+            (false, 5)
+        } else {
+            return None;
+        };
+        self.at += length;
+        Some(flag)
+    }
+
+    /// Opens a nested object or array, within [`MAX_DEPTH`].
+    fn enter(&mut self, open: u8) -> Option<()> {
+        self.eat(open)?;
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// `{"name": value, …}`: `entry` reads each value after its name.
+    fn object(&mut self, mut entry: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.enter(b'{')?;
+        if self.eat(b'}').is_none() {
+            loop {
+                let name = self.string()?;
+                self.eat(b':')?;
+                entry(self, name)?;
+                if self.eat(b',').is_none() {
+                    self.eat(b'}')?;
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// `[item, …]`: `item` reads each element.
+    fn array<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        self.enter(b'[')?;
+        let mut items = Vec::new();
+        if self.eat(b']').is_none() {
+            loop {
+                items.push(item(self)?);
+                if self.eat(b',').is_none() {
+                    self.eat(b']')?;
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(items)
+    }
+
+    /// A map of names to values, sorted (and deduplicated) as its serde form is.
+    fn map(&mut self) -> Option<Map<'a>> {
+        let mut entries = Vec::with_capacity(8);
+        self.object(|scanner, name| {
+            entries.push((Cow::Borrowed(name), scanner.value()?));
+            Some(())
+        })?;
+        Some(Map::from_entries(entries))
+    }
+
+    /// `{"<tag>": <value>}` with exactly one known tag.
+    fn value(&mut self) -> Option<Value<'a>> {
+        let mut value = None;
+        self.object(|scanner, tag| {
+            if value.is_some() {
+                return None;
+            }
+            let strings = |scanner: &mut Self| scanner.array(|s| s.string().map(str::to_owned));
+            value = Some(match tag {
+                "S" => Value::S(Cow::Borrowed(scanner.string()?)),
+                "N" => Value::N(Cow::Borrowed(scanner.string()?)),
+                "M" => Value::M(scanner.map()?),
+                "L" => Value::L(scanner.array(Self::value)?),
+                "BOOL" => Value::Bool(scanner.boolean()?),
+                "NULL" => Value::Null(scanner.boolean()?),
+                "B" => Value::B(Cow::Borrowed(scanner.string()?)),
+                "SS" => Value::Ss(strings(scanner)?),
+                "NS" => Value::Ns(strings(scanner)?),
+                "BS" => Value::Bs(strings(scanner)?),
+                _ => return None,
+            });
+            Some(())
+        })?;
+        value
+    }
+
+    /// `{"WriteTimestampMicros": <value>}`.
+    fn metadata(&mut self) -> Option<Metadata<'a>> {
+        let mut micros = None;
+        self.object(|scanner, field| match field {
+            "WriteTimestampMicros" if micros.is_none() => {
+                micros = Some(scanner.value()?);
+                Some(())
+            }
+            _ => None,
+        })?;
+        Some(Metadata { write_timestamp_micros: micros? })
+    }
+
+    /// An object whose entries are checked for syntax and dropped (`OldImage`).
+    fn skip_map(&mut self) -> Option<()> {
+        self.object(|scanner, _| scanner.skip_value())
+    }
+
+    /// Any value of the subset, dropped.
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'{' => self.skip_map(),
+            b'[' => self.array(Self::skip_value).map(drop),
+            b'"' => self.string().map(drop),
+            _ => self.boolean().map(drop),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever the scanner reads, serde_json reads the same; what it refuses, serde_json decides.
+    fn agrees<'a, T>(line: &'a str) -> Option<T>
+    where
+        T: Scanned<'a> + serde::Deserialize<'a> + std::fmt::Debug + PartialEq,
+    {
+        let scanned = T::scan(line.as_bytes());
+        if let Some(scanned) = &scanned {
+            let parsed: T = serde_json::from_str(line).expect("serde_json reads what the scanner read");
+            assert_eq!(&parsed, scanned, "{line}");
+        }
+        scanned
+    }
+
+    #[test]
+    fn reads_every_type_as_serde_json_does() {
+        let line = r#"{"Item":{"pk":{"S":"a"},"n":{"N":"-1.5e3"},"b":{"B":"AAE="},"t":{"BOOL":true},
+            "f":{"BOOL":false},"z":{"NULL":true},"m":{"M":{"y":{"S":"ü"},"x":{"L":[]}}},
+            "l":{"L":[{"S":"1"},{"N":"2"},{"M":{}}]},"ss":{"SS":["a","b"]},"ns":{"NS":["1"]},
+            "bs":{"BS":[]},"pk":{"S":"last wins"}}}"#;
+        let FullItemLine { item } = agrees::<FullItemLine<'_>>(line).expect("the scanner reads it");
+        assert_eq!(item.get("pk"), Some(&Value::S(Cow::Borrowed("last wins"))));
+        assert_eq!(item.entries().len(), 11);
+    }
+
+    #[test]
+    fn reads_change_lines_with_or_without_images() {
+        let upsert = r#"{"Metadata":{"WriteTimestampMicros":{"N":"17"}},"Keys":{"pk":{"S":"1"}},
+            "OldImage":{"pk":{"S":"1"},"x":{"L":[{"BOOL":false},{"M":{"a":{"SS":[]}}}]}},
+            "NewImage":{"pk":{"S":"1"},"x":{"S":"y"}}}"#;
+        let change = agrees::<ChangeLine<'_>>(upsert).expect("the scanner reads it");
+        assert_eq!(change.write_micros(), Some(17));
+        assert!(change.new_image.is_some_and(|image| image.contains_key("x")));
+        let delete = r#"{"Keys":{"pk":{"N":"1"}},"Metadata":{"WriteTimestampMicros":{"N":"1"}}}"#;
+        assert!(agrees::<ChangeLine<'_>>(delete).expect("the scanner reads it").new_image.is_none());
+    }
+
+    #[test]
+    fn leaves_everything_outside_the_subset_to_serde_json() {
+        let deep = format!(r#"{{"Item":{{"a":{}{{"S":"x"}}{}}}}}"#, r#"{"L":["#.repeat(60), "]}".repeat(60));
+        let lines = [
+            r#"{"Item":{"a":{"S":"x\"y"}}}"#,         // an escape
+            "{\"Item\":{\"a\":{\"S\":\"x\u{1}y\"}}}", // a raw control character
+            r#"{"Item":{"a":{"N":1}}}"#,              // a JSON number
+            r#"{"Item":{"a":{"S":"x","N":"1"}}}"#,    // two type tags
+            r#"{"Item":{"a":{}}}"#,                   // no type tag
+            r#"{"Item":{"a":{"X":"1"}}}"#,            // an unknown tag
+            r#"{"Item":{"a":{"BOOL":"true"}}}"#,      // a quoted boolean
+            r#"{"Item":{},"Extra":1}"#,               // an unknown field
+            r#"{"Item":{},"Item":{}}"#,               // a repeated field
+            r#"{"Item":{"a":{"S":"x"},}}"#,           // a trailing comma
+            r#"{"Item":{"a":{"S":"x"}}} x"#,          // trailing text
+            r#"{"Item":{"a":{"S":"x"}}"#,             // cut short
+            r#"{"Item":null}"#,                       // a null map
+            &deep,                                    // deeper than MAX_DEPTH
+        ];
+        for line in lines {
+            assert_eq!(agrees::<FullItemLine<'_>>(line), None, "{line}");
+        }
+        assert_eq!(FullItemLine::scan(b"{\"Item\":{\"a\":{\"S\":\"\xff\"}}}").map(|_| ()), None);
+        let changes = [
+            r#"{"Keys":{"pk":{"S":"1"}}}"#,
+            r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"},"Other":{}},"Keys":{}}"#,
+            r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"}},"Keys":{},"NewImage":null}"#,
+            r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"}},"Keys":{},"OldImage":{"a":1}}"#,
+        ];
+        for line in changes {
+            assert_eq!(agrees::<ChangeLine<'_>>(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn whitespace_between_tokens_is_read() {
+        let line = " {\t\"Item\" : { \"a\" :\r\n{ \"S\" : \"x y\" } } } ";
+        assert!(agrees::<FullItemLine<'_>>(line).is_some());
+    }
+}
