@@ -121,18 +121,17 @@ impl KeyDigests {
 }
 
 /// The digest of the key as the warehouse compares it (trailing blanks dropped when `trim`), and
-/// 64 bits of the digest of the exact key.
+/// 64 bits of the digest of the exact key. Without `trim` the two keys are the same, so the
+/// second digest is the first's low bits rather than a second hash of every key.
 pub(super) fn digests(image: &Map<'_>, key_attributes: &[String], trim: bool) -> (u128, u64) {
+    if !trim {
+        let compared = exact_digest(image, key_attributes);
+        return (compared, compared as u64);
+    }
     let mut compared = SipHasher13::new();
     let mut exact = SipHasher13::new();
     for name in key_attributes {
-        let (tag, text) = match image.get(name) {
-            Some(Value::S(text)) => ("S", text.as_ref()),
-            Some(Value::N(text)) => ("N", text.as_ref()),
-            Some(Value::B(text)) => ("B", text.as_ref()),
-            // Checked before: every key attribute is present and S, N or B.
-            _ => ("", ""),
-        };
+        let (tag, text) = key_text(image.get(name));
         let trimmed = if trim && tag == "S" { text.trim_end_matches(' ') } else { text };
         for (hasher, text) in [(&mut compared, trimmed), (&mut exact, text)] {
             hasher.write(tag.as_bytes());
@@ -141,6 +140,29 @@ pub(super) fn digests(image: &Map<'_>, key_attributes: &[String], trim: bool) ->
         }
     }
     (compared.finish128().as_u128(), exact.finish128().as_u128() as u64)
+}
+
+/// The digest of the exact key: what [`digests`] computes for it, without trimming.
+fn exact_digest(image: &Map<'_>, key_attributes: &[String]) -> u128 {
+    let mut hasher = SipHasher13::new();
+    for name in key_attributes {
+        let (tag, text) = key_text(image.get(name));
+        hasher.write(tag.as_bytes());
+        hasher.write_usize(text.len());
+        hasher.write(text.as_bytes());
+    }
+    hasher.finish128().as_u128()
+}
+
+/// A key attribute's type tag and text.
+fn key_text<'v>(value: Option<&'v Value<'_>>) -> (&'static str, &'v str) {
+    match value {
+        Some(Value::S(text)) => ("S", text.as_ref()),
+        Some(Value::N(text)) => ("N", text.as_ref()),
+        Some(Value::B(text)) => ("B", text.as_ref()),
+        // Checked before: every key attribute is present and S, N or B.
+        _ => ("", ""),
+    }
 }
 
 /// The digest is already uniform: its low bits are the hash.

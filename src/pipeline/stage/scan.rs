@@ -29,7 +29,7 @@ impl<'a> Scanned<'a> for FullItemLine<'a> {
     fn scan(line: &'a [u8]) -> Option<FullItemLine<'a>> {
         let mut scanner = Scanner::new(line)?;
         let mut item = None;
-        scanner.object(|scanner, field| match field {
+        scanner.object(|scanner, field| match field.as_ref() {
             "Item" if item.is_none() => {
                 item = Some(scanner.map()?);
                 Some(())
@@ -46,7 +46,7 @@ impl<'a> Scanned<'a> for ChangeLine<'a> {
         let mut scanner = Scanner::new(line)?;
         let (mut metadata, mut keys, mut new_image, mut old_image) = (None, None, None, None);
         scanner.object(|scanner, field| {
-            match field {
+            match field.as_ref() {
                 "Metadata" if metadata.is_none() => metadata = Some(scanner.metadata()?),
                 "Keys" if keys.is_none() => keys = Some(scanner.map()?),
                 "NewImage" if new_image.is_none() => new_image = Some(scanner.map()?),
@@ -102,18 +102,68 @@ impl<'a> Scanner<'a> {
         self.peek().is_none().then_some(())
     }
 
-    /// A string without escapes or control characters (which serde_json refuses raw), borrowed.
+    /// A string: borrowed from the line when it has no escapes. Raw control characters (which
+    /// serde_json refuses) and `\u` escapes of surrogates are left to serde_json.
     #[inline]
-    fn string(&mut self) -> Option<&'a str> {
+    fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.at;
         let length = self.bytes()[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if self.bytes()[start + length] != b'"' {
-            return None;
+        self.at = start + length;
+        // The slice ends before an ASCII byte, so it is on a character boundary.
+        let plain = &self.text[start..start + length];
+        match self.bytes()[self.at] {
+            b'"' => {
+                self.at += 1;
+                Some(Cow::Borrowed(plain))
+            }
+            b'\\' => self.escaped(plain.to_owned()).map(Cow::Owned),
+            _ => None,
         }
-        self.at = start + length + 1;
-        // The slice ends before an ASCII quote, so it is on a character boundary.
-        Some(&self.text[start..start + length])
+    }
+
+    /// The rest of a string from its first backslash, unescaped onto `text`.
+    fn escaped(&mut self, mut text: String) -> Option<String> {
+        loop {
+            let bytes = self.bytes();
+            match *bytes.get(self.at)? {
+                b'"' => {
+                    self.at += 1;
+                    return Some(text);
+                }
+                b'\\' => {
+                    let unescaped = match *bytes.get(self.at + 1)? {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hex = self.text.get(self.at + 2..self.at + 6)?;
+                            let code = u32::from_str_radix(hex, 16)
+                                .ok()
+                                .filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
+                            self.at += 4;
+                            // A surrogate (half of a pair) is left to serde_json.
+                            char::from_u32(code)?
+                        }
+                        _ => return None,
+                    };
+                    text.push(unescaped);
+                    self.at += 2;
+                }
+                byte if byte < 0x20 => return None,
+                _ => {
+                    let start = self.at;
+                    let length = bytes[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+                    text.push_str(&self.text[start..start + length]);
+                    self.at = start + length;
+                }
+            }
+        }
     }
 
     fn boolean(&mut self) -> Option<bool> {
@@ -138,7 +188,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `{"name": value, …}`: `entry` reads each value after its name.
-    fn object(&mut self, mut entry: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    fn object(&mut self, mut entry: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>) -> Option<()> {
         self.enter(b'{')?;
         if self.eat(b'}').is_none() {
             loop {
@@ -176,7 +226,7 @@ impl<'a> Scanner<'a> {
     fn map(&mut self) -> Option<Map<'a>> {
         let mut entries = Vec::with_capacity(8);
         self.object(|scanner, name| {
-            entries.push((Cow::Borrowed(name), scanner.value()?));
+            entries.push((name, scanner.value()?));
             Some(())
         })?;
         Some(Map::from_entries(entries))
@@ -189,15 +239,15 @@ impl<'a> Scanner<'a> {
             if value.is_some() {
                 return None;
             }
-            let strings = |scanner: &mut Self| scanner.array(|s| s.string().map(str::to_owned));
-            value = Some(match tag {
-                "S" => Value::S(Cow::Borrowed(scanner.string()?)),
-                "N" => Value::N(Cow::Borrowed(scanner.string()?)),
+            let strings = |scanner: &mut Self| scanner.array(|s| s.string().map(Cow::into_owned));
+            value = Some(match tag.as_ref() {
+                "S" => Value::S(scanner.string()?),
+                "N" => Value::N(scanner.string()?),
                 "M" => Value::M(scanner.map()?),
                 "L" => Value::L(scanner.array(Self::value)?),
                 "BOOL" => Value::Bool(scanner.boolean()?),
                 "NULL" => Value::Null(scanner.boolean()?),
-                "B" => Value::B(Cow::Borrowed(scanner.string()?)),
+                "B" => Value::B(scanner.string()?),
                 "SS" => Value::Ss(strings(scanner)?),
                 "NS" => Value::Ns(strings(scanner)?),
                 "BS" => Value::Bs(strings(scanner)?),
@@ -211,7 +261,7 @@ impl<'a> Scanner<'a> {
     /// `{"WriteTimestampMicros": <value>}`.
     fn metadata(&mut self) -> Option<Metadata<'a>> {
         let mut micros = None;
-        self.object(|scanner, field| match field {
+        self.object(|scanner, field| match field.as_ref() {
             "WriteTimestampMicros" if micros.is_none() => {
                 micros = Some(scanner.value()?);
                 Some(())
@@ -281,20 +331,24 @@ mod tests {
     fn leaves_everything_outside_the_subset_to_serde_json() {
         let deep = format!(r#"{{"Item":{{"a":{}{{"S":"x"}}{}}}}}"#, r#"{"L":["#.repeat(60), "]}".repeat(60));
         let lines = [
-            r#"{"Item":{"a":{"S":"x\"y"}}}"#,         // an escape
-            "{\"Item\":{\"a\":{\"S\":\"x\u{1}y\"}}}", // a raw control character
-            r#"{"Item":{"a":{"N":1}}}"#,              // a JSON number
-            r#"{"Item":{"a":{"S":"x","N":"1"}}}"#,    // two type tags
-            r#"{"Item":{"a":{}}}"#,                   // no type tag
-            r#"{"Item":{"a":{"X":"1"}}}"#,            // an unknown tag
-            r#"{"Item":{"a":{"BOOL":"true"}}}"#,      // a quoted boolean
-            r#"{"Item":{},"Extra":1}"#,               // an unknown field
-            r#"{"Item":{},"Item":{}}"#,               // a repeated field
-            r#"{"Item":{"a":{"S":"x"},}}"#,           // a trailing comma
-            r#"{"Item":{"a":{"S":"x"}}} x"#,          // trailing text
-            r#"{"Item":{"a":{"S":"x"}}"#,             // cut short
-            r#"{"Item":null}"#,                       // a null map
-            &deep,                                    // deeper than MAX_DEPTH
+            r#"{"Item":{"a":{"S":"x\ud800"}}}"#,       // half a surrogate pair
+            r#"{"Item":{"a":{"S":"x\ud83d\ude00"}}}"#, // a surrogate pair
+            r#"{"Item":{"a":{"S":"x\q"}}}"#,           // an unknown escape
+            r#"{"Item":{"a":{"S":"x\u+041"}}}"#,       // a malformed \u escape
+            r#"{"Item":{"a":{"S":"x\u00"}}}"#,         // a cut \u escape
+            "{\"Item\":{\"a\":{\"S\":\"x\u{1}y\"}}}",  // a raw control character
+            r#"{"Item":{"a":{"N":1}}}"#,               // a JSON number
+            r#"{"Item":{"a":{"S":"x","N":"1"}}}"#,     // two type tags
+            r#"{"Item":{"a":{}}}"#,                    // no type tag
+            r#"{"Item":{"a":{"X":"1"}}}"#,             // an unknown tag
+            r#"{"Item":{"a":{"BOOL":"true"}}}"#,       // a quoted boolean
+            r#"{"Item":{},"Extra":1}"#,                // an unknown field
+            r#"{"Item":{},"Item":{}}"#,                // a repeated field
+            r#"{"Item":{"a":{"S":"x"},}}"#,            // a trailing comma
+            r#"{"Item":{"a":{"S":"x"}}} x"#,           // trailing text
+            r#"{"Item":{"a":{"S":"x"}}"#,              // cut short
+            r#"{"Item":null}"#,                        // a null map
+            &deep,                                     // deeper than MAX_DEPTH
         ];
         for line in lines {
             assert_eq!(agrees::<FullItemLine<'_>>(line), None, "{line}");
@@ -309,6 +363,18 @@ mod tests {
         for line in changes {
             assert_eq!(agrees::<ChangeLine<'_>>(line), None, "{line}");
         }
+    }
+
+    #[test]
+    fn escapes_are_read_as_serde_json_reads_them() {
+        let line = r#"{"It\u0065m":{"a\tb":{"\u0053":"q\"b\\s\/ \b\f\n\r\t \u00e9\u4e2d\u0000 end"},
+            "l":{"SS":["\"",""]},"k":{"S":"plain"}}}"#;
+        let FullItemLine { item } = agrees::<FullItemLine<'_>>(line).expect("the scanner reads it");
+        assert_eq!(
+            item.get("a\tb"),
+            Some(&Value::S(Cow::Owned("q\"b\\s/ \u{8}\u{c}\n\r\t é中\0 end".into())))
+        );
+        assert!(matches!(item.get("k"), Some(Value::S(Cow::Borrowed("plain")))));
     }
 
     #[test]
