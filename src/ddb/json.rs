@@ -63,18 +63,43 @@ pub fn item_to_json(item: &Item) -> Result<String, NumberError> {
 /// Appends `text` as a JSON string literal, escaping `"`, `\` and control characters.
 pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
-        if byte >= 0x20 && byte != b'"' && byte != b'\\' {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        write_escape(out, byte);
-        start = i + 1;
+    let mut rest = text.as_bytes();
+    while let Some(at) = first_special(rest) {
+        out.extend_from_slice(&rest[..at]);
+        write_escape(out, rest[at]);
+        rest = &rest[at + 1..];
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(rest);
     out.push(b'"');
+}
+
+/// The offset of the first byte that cannot stand for itself inside a JSON string: `"`, `\` or
+/// a control character. Eight bytes at a time: this runs over every string the stage reads and
+/// writes, where a byte-by-byte loop was the largest single cost of parsing.
+#[inline]
+pub fn first_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // `(x - ONES) & !x & HIGHS` flags the zero bytes of x, and `(w - 0x20…) & !w & HIGHS` the
+    // bytes of w below 0x20. A borrow can flag a byte wrongly only above a byte rightly flagged,
+    // so the lowest flag is exact.
+    let flags = |word: u64| {
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        (quote.wrapping_sub(ONES) & !quote
+            | backslash.wrapping_sub(ONES) & !backslash
+            | word.wrapping_sub(ONES * 0x20) & !word)
+            & HIGHS
+    };
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let found = flags(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i)
 }
 
 fn write_escape(out: &mut Vec<u8>, byte: u8) {
@@ -125,6 +150,33 @@ fn into_string(bytes: Vec<u8>) -> String {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    #[test]
+    fn first_special_finds_what_a_byte_loop_finds() {
+        let naive = |bytes: &[u8]| bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        // Every special and boundary byte, at every offset of strings up to 20 bytes long, over
+        // backgrounds that provoke borrows (0x00, 0x01, 0x21, 0x7f, 0x80, 0xff…).
+        let specials = [b'"', b'\\', 0x00, 0x01, 0x1f];
+        let others = [0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff, b'a'];
+        for length in 0..20 {
+            for &background in &others {
+                let mut bytes = vec![background; length];
+                assert_eq!(first_special(&bytes), naive(&bytes), "{bytes:?}");
+                for at in 0..length {
+                    for &special in specials.iter().chain(&others) {
+                        bytes[at] = special;
+                        assert_eq!(first_special(&bytes), naive(&bytes), "{bytes:?}");
+                        if at + 1 < length {
+                            bytes[at + 1] = b'"';
+                            assert_eq!(first_special(&bytes), naive(&bytes), "{bytes:?}");
+                            bytes[at + 1] = background;
+                        }
+                    }
+                    bytes[at] = background;
+                }
+            }
+        }
+    }
 
     fn item(json: &str) -> Item {
         serde_json::from_str(json).unwrap()

@@ -112,8 +112,11 @@ fn stage_image(table: &TableConfig, mapper: &RowMapper, image: &Map<'_>, micros:
     }
     let key = item_key(image, &table.key).expect("a key without problems is complete");
     assert_eq!(Some(key), crate::ddb::ItemKey::of(&owned, &table.key));
-    let types = KeyTypes::new(&table.key, &table.key_types);
-    assert_eq!(types.check(image, &table.key, "Item", "f", 1), None, "the first line sets the types");
+    // Without types from tables.toml the first line sets them; with them (the fuzz table types
+    // `sk` as a number) a line may contradict them, which must only be reported.
+    let untyped = KeyTypes::new(&table.key, &[]);
+    assert_eq!(untyped.check(image, &table.key, "Item", "f", 1), None, "the first line sets the types");
+    let _ = KeyTypes::new(&table.key, &table.key_types).check(image, &table.key, "Item", "f", 1);
     let digests = KeyDigests::new(true);
     let origin = Origin { file: digests.file_index("f"), line: 1 };
     assert_eq!(digests.record(image, &table.key, origin).unwrap(), None);

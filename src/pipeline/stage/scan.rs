@@ -12,6 +12,8 @@
 
 use std::borrow::Cow;
 
+use crate::ddb::json::first_special;
+
 use super::image::{Map, Value};
 use super::lines::{ChangeLine, FullItemLine, Metadata, SkippedMap};
 
@@ -108,7 +110,7 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.at;
-        let length = self.bytes()[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let length = first_special(&self.bytes()[start..])?;
         self.at = start + length;
         // The slice ends before an ASCII byte, so it is on a character boundary.
         let plain = &self.text[start..start + length];
@@ -158,7 +160,7 @@ impl<'a> Scanner<'a> {
                 byte if byte < 0x20 => return None,
                 _ => {
                     let start = self.at;
-                    let length = bytes[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+                    let length = first_special(&bytes[start..])?;
                     text.push_str(&self.text[start..start + length]);
                     self.at = start + length;
                 }
