@@ -3,10 +3,10 @@
 //! Parsing through serde_json was half of the stage step's CPU, most of it the visitor machinery
 //! around short strings rather than the strings themselves. Export lines are a narrow subset of
 //! JSON: objects, arrays, strings and `true`/`false`, in one fixed shape. This scanner reads that
-//! subset straight into [`Map`] and [`Value`], and gives up (`None`) at the first thing outside
-//! it: an escape, a number, an unknown or repeated field, a second type tag, deep nesting,
-//! invalid UTF-8. The caller then parses the line with serde_json as before, which either
-//! accepts it or produces the error a user sees. So every error keeps its wording, and the
+//! subset straight into [`Map`] and [`Value`] (escapes included), and gives up (`None`) at the
+//! first thing outside it: a number, an unknown or repeated field, a second type tag, half a
+//! surrogate pair, a raw control character, deep nesting, invalid UTF-8. The caller then parses
+//! the line with serde_json as before, which either accepts it or produces the error a user sees. So every error keeps its wording, and the
 //! scanner only has to be right about what it accepts: whatever it accepts, serde_json accepts
 //! with the same result (the fuzz target `export_line` and the tests below check this).
 
@@ -105,7 +105,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string: borrowed from the line when it has no escapes. Raw control characters (which
-    /// serde_json refuses) and `\u` escapes of surrogates are left to serde_json.
+    /// serde_json refuses) and half a surrogate pair are left to serde_json.
     #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
@@ -144,13 +144,9 @@ impl<'a> Scanner<'a> {
                         b'r' => '\r',
                         b't' => '\t',
                         b'u' => {
-                            let hex = self.text.get(self.at + 2..self.at + 6)?;
-                            let code = u32::from_str_radix(hex, 16)
-                                .ok()
-                                .filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
-                            self.at += 4;
-                            // A surrogate (half of a pair) is left to serde_json.
-                            char::from_u32(code)?
+                            let (code, length) = self.unicode_escape()?;
+                            self.at += length - 2;
+                            code
                         }
                         _ => return None,
                     };
@@ -166,6 +162,27 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
+    }
+
+    /// The character of the `\uXXXX` escape at the cursor, or of a `\uXXXX\uXXXX` surrogate pair
+    /// (what JSON writers make of characters beyond the BMP, such as emoji), and the escape's
+    /// length. Half a pair is left to serde_json.
+    fn unicode_escape(&self) -> Option<(char, usize)> {
+        let hex = |at: usize| {
+            let digits = self.text.get(at..at + 4)?;
+            digits.bytes().all(|b| b.is_ascii_hexdigit()).then(|| u32::from_str_radix(digits, 16).ok())?
+        };
+        let code = hex(self.at + 2)?;
+        if !(0xD800..0xDC00).contains(&code) {
+            return Some((char::from_u32(code)?, 6));
+        }
+        if self.bytes().get(self.at + 6..self.at + 8)? != b"\\u" {
+            return None;
+        }
+        let low = hex(self.at + 8)?;
+        let pair =
+            (0xDC00..0xE000).contains(&low).then(|| 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))?;
+        Some((char::from_u32(pair)?, 12))
     }
 
     fn boolean(&mut self) -> Option<bool> {
@@ -334,7 +351,9 @@ mod tests {
         let deep = format!(r#"{{"Item":{{"a":{}{{"S":"x"}}{}}}}}"#, r#"{"L":["#.repeat(60), "]}".repeat(60));
         let lines = [
             r#"{"Item":{"a":{"S":"x\ud800"}}}"#,       // half a surrogate pair
-            r#"{"Item":{"a":{"S":"x\ud83d\ude00"}}}"#, // a surrogate pair
+            r#"{"Item":{"a":{"S":"x\ude00"}}}"#,       // a trailing surrogate alone
+            r#"{"Item":{"a":{"S":"x\ud83d\u0041"}}}"#, // a leading surrogate, then no trailing one
+            r#"{"Item":{"a":{"S":"x\ud83dz"}}}"#,      // a leading surrogate, then no escape
             r#"{"Item":{"a":{"S":"x\q"}}}"#,           // an unknown escape
             r#"{"Item":{"a":{"S":"x\u+041"}}}"#,       // a malformed \u escape
             r#"{"Item":{"a":{"S":"x\u00"}}}"#,         // a cut \u escape
@@ -370,13 +389,14 @@ mod tests {
     #[test]
     fn escapes_are_read_as_serde_json_reads_them() {
         let line = r#"{"It\u0065m":{"a\tb":{"\u0053":"q\"b\\s\/ \b\f\n\r\t \u00e9\u4e2d\u0000 end"},
-            "l":{"SS":["\"",""]},"k":{"S":"plain"}}}"#;
+            "l":{"SS":["\"","\ud83d\ude00\uD834\uDD1E"]},"k":{"S":"plain"}}}"#;
         let FullItemLine { item } = agrees::<FullItemLine<'_>>(line).expect("the scanner reads it");
         assert_eq!(
             item.get("a\tb"),
             Some(&Value::S(Cow::Owned("q\"b\\s/ \u{8}\u{c}\n\r\t é中\0 end".into())))
         );
         assert!(matches!(item.get("k"), Some(Value::S(Cow::Borrowed("plain")))));
+        assert_eq!(item.get("l"), Some(&Value::Ss(vec!["\"".into(), "😀𝄞".into()])));
     }
 
     #[test]
