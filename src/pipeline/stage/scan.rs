@@ -3,10 +3,11 @@
 //! Parsing through serde_json was half of the stage step's CPU, most of it the visitor machinery
 //! around short strings rather than the strings themselves. Export lines are a narrow subset of
 //! JSON: objects, arrays, strings and `true`/`false`, in one fixed shape. This scanner reads that
-//! subset straight into [`Map`] and [`Value`] (escapes included), and gives up (`None`) at the
-//! first thing outside it: a number, an unknown or repeated field, a second type tag, half a
-//! surrogate pair, a raw control character, deep nesting, invalid UTF-8. The caller then parses
-//! the line with serde_json as before, which either accepts it or produces the error a user sees. So every error keeps its wording, and the
+//! subset straight into [`Map`] and [`Value`] (escapes included; fields beyond the ones read are
+//! skipped, as serde_json skips them), and gives up (`None`) at the first thing outside it: a
+//! number, a repeated field, a second type tag, half a surrogate pair, a raw control character,
+//! deep nesting, invalid UTF-8. The caller then parses the line with serde_json as before, which
+//! either accepts it or produces the error a user sees. So every error keeps its wording, and the
 //! scanner only has to be right about what it accepts: whatever it accepts, serde_json accepts
 //! with the same result (the fuzz target `export_line` and the tests below check this).
 
@@ -36,7 +37,8 @@ impl<'a> Scanned<'a> for FullItemLine<'a> {
                 item = Some(scanner.map()?);
                 Some(())
             }
-            _ => None,
+            "Item" => None,
+            _ => scanner.skip_value(),
         })?;
         scanner.end()?;
         Some(FullItemLine { item: item? })
@@ -56,7 +58,8 @@ impl<'a> Scanned<'a> for ChangeLine<'a> {
                     scanner.skip_map()?;
                     old_image = Some(SkippedMap);
                 }
-                _ => return None,
+                "Metadata" | "Keys" | "NewImage" | "OldImage" => return None,
+                _ => scanner.skip_value()?,
             }
             Some(())
         })?;
@@ -285,7 +288,8 @@ impl<'a> Scanner<'a> {
                 micros = Some(scanner.value()?);
                 Some(())
             }
-            _ => None,
+            "WriteTimestampMicros" => None,
+            _ => scanner.skip_value(),
         })?;
         Some(Metadata { write_timestamp_micros: micros? })
     }
@@ -295,12 +299,14 @@ impl<'a> Scanner<'a> {
         self.object(|scanner, _| scanner.skip_value())
     }
 
-    /// Any value of the subset, dropped.
+    /// Any value of the subset, dropped (`OldImage`'s, and fields a line may carry beyond the
+    /// ones read, which serde_json ignores too).
     fn skip_value(&mut self) -> Option<()> {
         match self.peek()? {
             b'{' => self.skip_map(),
             b'[' => self.array(Self::skip_value).map(drop),
             b'"' => self.string().map(drop),
+            b'n' => self.bytes()[self.at..].starts_with(b"null").then(|| self.at += 4),
             _ => self.boolean().map(drop),
         }
     }
@@ -363,7 +369,7 @@ mod tests {
             r#"{"Item":{"a":{}}}"#,                    // no type tag
             r#"{"Item":{"a":{"X":"1"}}}"#,             // an unknown tag
             r#"{"Item":{"a":{"BOOL":"true"}}}"#,       // a quoted boolean
-            r#"{"Item":{},"Extra":1}"#,                // an unknown field
+            r#"{"Item":{},"Extra":1}"#,                // a number in an unknown field
             r#"{"Item":{},"Item":{}}"#,                // a repeated field
             r#"{"Item":{"a":{"S":"x"},}}"#,            // a trailing comma
             r#"{"Item":{"a":{"S":"x"}}} x"#,           // trailing text
@@ -377,7 +383,8 @@ mod tests {
         assert_eq!(FullItemLine::scan(b"{\"Item\":{\"a\":{\"S\":\"\xff\"}}}").map(|_| ()), None);
         let changes = [
             r#"{"Keys":{"pk":{"S":"1"}}}"#,
-            r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"},"Other":{}},"Keys":{}}"#,
+            r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"},"Other":1},"Keys":{}}"#,
+            r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"}},"Keys":{},"Keys":{}}"#,
             r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"}},"Keys":{},"NewImage":null}"#,
             r#"{"Metadata":{"WriteTimestampMicros":{"N":"1"}},"Keys":{},"OldImage":{"a":1}}"#,
         ];
@@ -463,6 +470,16 @@ mod tests {
                 assert!(agrees::<ChangeLine<'_>>(&line).is_some(), "{line}");
             }
         }
+    }
+
+    #[test]
+    fn fields_beyond_the_ones_read_are_skipped_as_serde_json_skips_them() {
+        let full = r#"{"Extra":{"k":["v",true,null,{"x":false}]},"Item":{"a":{"S":"x"}},"More":"y"}"#;
+        assert!(agrees::<FullItemLine<'_>>(full).is_some());
+        let change = r#"{"Metadata":{"Other":null,"WriteTimestampMicros":{"N":"5"}},"Keys":{"a":{"S":"x"}},
+            "Extra":[]}"#;
+        assert_eq!(agrees::<ChangeLine<'_>>(change).and_then(|c| c.write_micros()), Some(5));
+        assert_eq!(agrees::<FullItemLine<'_>>(r#"{"Item":{},"X":nul}"#), None);
     }
 
     #[test]
