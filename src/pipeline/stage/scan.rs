@@ -33,11 +33,7 @@ impl<'a> Scanned<'a> for FullItemLine<'a> {
         let mut scanner = Scanner::new(line)?;
         let mut item = None;
         scanner.object(|scanner, field| match field.as_ref() {
-            "Item" if item.is_none() => {
-                item = Some(scanner.map()?);
-                Some(())
-            }
-            "Item" => None,
+            "Item" => scanner.once(&mut item, Scanner::map),
             _ => scanner.skip_value(),
         })?;
         scanner.end()?;
@@ -49,19 +45,12 @@ impl<'a> Scanned<'a> for ChangeLine<'a> {
     fn scan(line: &'a [u8]) -> Option<ChangeLine<'a>> {
         let mut scanner = Scanner::new(line)?;
         let (mut metadata, mut keys, mut new_image, mut old_image) = (None, None, None, None);
-        scanner.object(|scanner, field| {
-            match field.as_ref() {
-                "Metadata" if metadata.is_none() => metadata = Some(scanner.metadata()?),
-                "Keys" if keys.is_none() => keys = Some(scanner.map()?),
-                "NewImage" if new_image.is_none() => new_image = Some(scanner.map()?),
-                "OldImage" if old_image.is_none() => {
-                    scanner.skip_map()?;
-                    old_image = Some(SkippedMap);
-                }
-                "Metadata" | "Keys" | "NewImage" | "OldImage" => return None,
-                _ => scanner.skip_value()?,
-            }
-            Some(())
+        scanner.object(|scanner, field| match field.as_ref() {
+            "Metadata" => scanner.once(&mut metadata, Scanner::metadata),
+            "Keys" => scanner.once(&mut keys, Scanner::map),
+            "NewImage" => scanner.once(&mut new_image, Scanner::map),
+            "OldImage" => scanner.once(&mut old_image, |scanner| scanner.skip_map().map(|()| SkippedMap)),
+            _ => scanner.skip_value(),
         })?;
         scanner.end()?;
         Some(ChangeLine { metadata: metadata?, keys: keys?, new_image, _old_image: old_image })
@@ -257,41 +246,46 @@ impl<'a> Scanner<'a> {
     /// `{"<tag>": <value>}` with exactly one known tag.
     fn value(&mut self) -> Option<Value<'a>> {
         let mut value = None;
-        self.object(|scanner, tag| {
-            if value.is_some() {
-                return None;
-            }
-            let strings = |scanner: &mut Self| scanner.array(|s| s.string().map(Cow::into_owned));
-            value = Some(match tag.as_ref() {
-                "S" => Value::S(scanner.string()?),
-                "N" => Value::N(scanner.string()?),
-                "M" => Value::M(scanner.map()?),
-                "L" => Value::L(scanner.array(Self::value)?),
-                "BOOL" => Value::Bool(scanner.boolean()?),
-                "NULL" => Value::Null(scanner.boolean()?),
-                "B" => Value::B(scanner.string()?),
-                "SS" => Value::Ss(strings(scanner)?),
-                "NS" => Value::Ns(strings(scanner)?),
-                "BS" => Value::Bs(strings(scanner)?),
-                _ => return None,
-            });
-            Some(())
-        })?;
+        self.object(|scanner, tag| scanner.once(&mut value, |scanner| scanner.tagged(&tag)))?;
         value
+    }
+
+    /// The value after the type tag `tag`.
+    fn tagged(&mut self, tag: &str) -> Option<Value<'a>> {
+        let strings = |scanner: &mut Self| scanner.array(|s| s.string().map(Cow::into_owned));
+        Some(match tag {
+            "S" => Value::S(self.string()?),
+            "N" => Value::N(self.string()?),
+            "M" => Value::M(self.map()?),
+            "L" => Value::L(self.array(Self::value)?),
+            "BOOL" => Value::Bool(self.boolean()?),
+            "NULL" => Value::Null(self.boolean()?),
+            "B" => Value::B(self.string()?),
+            "SS" => Value::Ss(strings(self)?),
+            "NS" => Value::Ns(strings(self)?),
+            "BS" => Value::Bs(strings(self)?),
+            _ => return None,
+        })
     }
 
     /// `{"WriteTimestampMicros": <value>}`.
     fn metadata(&mut self) -> Option<Metadata<'a>> {
         let mut micros = None;
         self.object(|scanner, field| match field.as_ref() {
-            "WriteTimestampMicros" if micros.is_none() => {
-                micros = Some(scanner.value()?);
-                Some(())
-            }
-            "WriteTimestampMicros" => None,
+            "WriteTimestampMicros" => scanner.once(&mut micros, Scanner::value),
             _ => scanner.skip_value(),
         })?;
         Some(Metadata { write_timestamp_micros: micros? })
+    }
+
+    /// Reads a field into `slot` the first time it appears. A repeat gives up: serde_json refuses
+    /// a repeated field of the ones read (and would keep either value, not both).
+    fn once<T>(&mut self, slot: &mut Option<T>, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<()> {
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(read(self)?);
+        Some(())
     }
 
     /// An object whose entries are checked for syntax and dropped (`OldImage`).
