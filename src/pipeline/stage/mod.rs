@@ -288,9 +288,7 @@ fn stage_newest_first(
         partitions.retain(|files| !files.is_empty());
         workers.fold_spilled(&fold, partitions, &mut writers)?;
     }
-    for writer in writers {
-        writer.finish()?;
-    }
+    PartWriter::finish_all(writers)?;
     sink.ensure_one_part()?;
     Ok(drift)
 }

@@ -150,6 +150,21 @@ impl PartWriter {
         self.close_part()
     }
 
+    /// Finishes every writer at once, each on a thread of its own: the last parts of a stage
+    /// all close together, and each upload (a copy and an `fsync` on a local store, a PUT on
+    /// S3) mostly waits, so one after another they would add up at the end of every stage.
+    /// Returns the first error; every writer is finished (or failed) either way.
+    pub(super) fn finish_all(writers: Vec<PartWriter>) -> Result<(), StageError> {
+        let results: Vec<Result<(), StageError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = writers.into_iter().map(|writer| scope.spawn(|| writer.finish())).collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
     /// Hands the pending lines to the part's compressor, opening a part when none is open.
     fn compress_pending(&mut self) -> Result<(), StageError> {
         if self.pending.is_empty() {
