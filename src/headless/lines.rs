@@ -265,7 +265,7 @@ fn indent(sql: &str) -> String {
 fn spilled(partitions: u64) -> String {
     match partitions {
         0 => String::new(),
-        n => format!(", spilled to disk in {n} partitions (more changed keys than stage_memory_mb)"),
+        n => format!(", spilled to disk in {n} partitions (more keys than stage_memory_mb holds)"),
     }
 }
 
@@ -347,7 +347,7 @@ mod tests {
         let staged = EventKind::StagingFinished { counts, staged_files: 1, manifest_url: "m".into() };
         let line = describe(&staged, Verbosity::Verbose).unwrap();
         assert!(
-            line.contains(" s, spilled to disk in 12 partitions (more changed keys than stage_memory_mb)\n"),
+            line.contains(" s, spilled to disk in 12 partitions (more keys than stage_memory_mb holds)\n"),
             "{line}"
         );
         assert_eq!(
