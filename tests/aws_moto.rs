@@ -638,10 +638,10 @@ async fn stage_from(
 async fn staged_lines(store: &S3Store, staged: &dynashift::pipeline::staged::StagedSet) -> Vec<String> {
     let mut lines = Vec::new();
     for file in &staged.files {
+        let bytes = store.get(&file.key).await.unwrap();
         let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(&store.get(&file.key).await.unwrap()[..])
-            .read_to_string(&mut text)
-            .unwrap();
+        assert!(file.key.ends_with(".json.lz4"), "SQLite and PostgreSQL take LZ4 parts: {}", file.key);
+        lz4_flex::frame::FrameDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
         lines.extend(text.lines().map(str::to_owned));
     }
     lines.sort();

@@ -25,7 +25,7 @@ pub use events::{
     statements_of, submitted_label, warnings,
 };
 pub use fixture::WarehouseFixture;
-pub use staged::{at, gzip, line, request_for, stage_files, write_staged_parts};
+pub use staged::{at, gzip, line, lz4, request_for, stage_files, write_staged_parts, write_staged_parts_as};
 pub use store::CancelOnOpen;
 pub use tables::{
     TableBuilder, column, customers_table, line_items_table, odd_names_delete, odd_names_table,

@@ -9,7 +9,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use crate::config::{Mode, TableConfig, staged_columns};
-use crate::contract::staged::{StagedFile, StagedFormat, StagedSet};
+use crate::contract::staged::{StagedCompression, StagedFile, StagedFormat, StagedSet};
 use crate::store::{LocalStore, ObjectStore};
 use crate::warehouse::LoadRequest;
 
@@ -61,6 +61,12 @@ pub fn gzip(text: &str) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+pub fn lz4(text: &str) -> Vec<u8> {
+    let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap()
+}
+
 /// Writes `parts` (each a list of lines) into `store` as gzip staged files and describes them;
 /// the counts are taken from the lines' ops, as the stage step counts them.
 pub async fn write_staged_parts(
@@ -69,11 +75,25 @@ pub async fn write_staged_parts(
     run_id: &str,
     parts: &[Vec<String>],
 ) -> StagedSet {
+    write_staged_parts_as(store, table, run_id, parts, StagedCompression::Gzip).await
+}
+
+/// [`write_staged_parts`], compressed as `compression`.
+pub async fn write_staged_parts_as(
+    store: &dyn ObjectStore,
+    table: &TableConfig,
+    run_id: &str,
+    parts: &[Vec<String>],
+    compression: StagedCompression,
+) -> StagedSet {
     let mut staged = request_for(table.clone(), Mode::Full, run_id).staged;
     for (index, lines) in parts.iter().enumerate() {
-        let key = format!("{}/staged/{run_id}/part-{index:05}.json.gz", table.name);
+        let key = format!("{}/staged/{run_id}/part-{index:05}.{}", table.name, compression.extension());
         let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        let bytes = gzip(&text);
+        let bytes = match compression {
+            StagedCompression::Gzip => gzip(&text),
+            StagedCompression::Lz4 => lz4(&text),
+        };
         staged.files.push(StagedFile {
             key: key.clone(),
             rows: lines.len() as u64,

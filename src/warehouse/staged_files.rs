@@ -3,17 +3,18 @@
 //! staged for this table's columns, each holds the rows the set lists, and the upsert / delete
 //! totals match. A mismatch means the files changed or belong to another run.
 //!
-//! Files are read as they download (gzip → lines, constant memory) on a blocking thread,
-//! through the async store.
+//! Files are read as they download (gzip or LZ4, as the key ends → lines, constant memory) on a
+//! blocking thread, through the async store.
 
 use std::io::{BufRead, BufReader};
 
 use flate2::bufread::MultiGzDecoder;
+use lz4_flex::frame::FrameDecoder;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 use tokio_util::sync::CancellationToken;
 
-use crate::contract::staged::{StagedFile, StagedSet};
+use crate::contract::staged::{StagedCompression, StagedFile, StagedSet};
 use crate::store::ObjectStore;
 
 use super::shape::TableShape;
@@ -43,18 +44,26 @@ impl CopyCounts {
     }
 }
 
-/// Opens a staged file as a stream of decompressed lines. Blocking: call it on a blocking
-/// thread; `runtime` drives the store's download.
+/// Opens a staged file as a stream of decompressed lines, decompressed as its key's ending says
+/// (so a set staged as gzip before LZ4 existed still loads on a resume). Blocking: call it on a
+/// blocking thread; `runtime` drives the store's download.
 pub fn open_staged_lines(
     store: &dyn ObjectStore,
     runtime: &Handle,
     file: &StagedFile,
-) -> Result<impl BufRead + use<>, String> {
+) -> Result<Box<dyn BufRead + Send>, String> {
     let reader =
         runtime.block_on(store.open(&file.key)).map_err(|e| format!("opening the staged file: {e}"))?;
     let download =
         BufReader::with_capacity(READ_BUFFER_BYTES, SyncIoBridge::new_with_handle(reader, runtime.clone()));
-    Ok(BufReader::with_capacity(READ_BUFFER_BYTES, MultiGzDecoder::new(download)))
+    Ok(match StagedCompression::of_key(&file.key) {
+        StagedCompression::Gzip => {
+            Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, MultiGzDecoder::new(download)))
+        }
+        StagedCompression::Lz4 => {
+            Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, FrameDecoder::new(download)))
+        }
+    })
 }
 
 /// Lines between two looks at the cancellation token inside one staged file.
@@ -181,6 +190,57 @@ mod tests {
         assert_eq!(check_totals(&staged, CopyCounts { upserts: 1, deletes: 1 }), Ok(()));
         let err = check_totals(&staged, CopyCounts { upserts: 2, deletes: 0 }).unwrap_err();
         assert!(err.contains("hold 2 upserts and 0 deletes but the staged set lists 1 and 1"), "{err}");
+    }
+
+    /// Every line of `key` holding `bytes`, or the error that stopped the read.
+    async fn lines_of(key: &str, bytes: Vec<u8>) -> Result<Vec<String>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(LocalStore::new(dir.path()));
+        store.put(key, bytes).await.unwrap();
+        let file = StagedFile { key: key.into(), rows: 0, bytes: 0 };
+        let runtime = Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut lines = Vec::new();
+            let cancel = CancellationToken::new();
+            each_staged_line(
+                store.as_ref(),
+                &runtime,
+                &file,
+                &cancel,
+                |_| {},
+                |_, line| {
+                    lines.push(line.trim_end().to_owned());
+                    Ok(())
+                },
+            )
+            .map(|()| lines)
+            .map_err(|e| format!("{e:?}"))
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lz4_and_gzip_files_are_read_as_their_keys_end() {
+        let text = "{\"a\":1}\n{\"a\":2}\n";
+        let expected = ["{\"a\":1}", "{\"a\":2}"];
+        assert_eq!(lines_of("t/staged/r/part-00000.json.lz4", testkit::lz4(text)).await.unwrap(), expected);
+        assert_eq!(lines_of("t/staged/r/part-00000.json.gz", testkit::gzip(text)).await.unwrap(), expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_damaged_lz4_file_fails_naming_the_file() {
+        let mut encoder = lz4_flex::frame::FrameEncoder::with_frame_info(
+            lz4_flex::frame::FrameInfo::new().content_checksum(true),
+            Vec::new(),
+        );
+        std::io::Write::write_all(&mut encoder, "{\"a\":1}\n".repeat(50).as_bytes()).unwrap();
+        let mut bytes = encoder.finish().unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff; // the content checksum no longer matches
+        let err = lines_of("t/staged/r/part-00001.json.lz4", bytes).await.unwrap_err();
+        assert!(err.contains("t/staged/r/part-00001.json.lz4 line"), "{err}");
+        assert!(err.contains("reading failed"), "{err}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -140,6 +140,7 @@ pub async fn stage_counting_drift(input: StageInput) -> Result<Staged, StageErro
         handle: Handle::current(),
         prefix: prefix.clone(),
         spool_dir: spool.path().to_owned(),
+        compression: input.rules.compression,
     };
     let sink = Arc::new(PartSink::new(target, input.table.staged_file_bytes, progress.clone()));
     let (files, drift) = stage_data_files(&input, exports, sink, progress.clone()).await?;

@@ -100,6 +100,18 @@ pub(crate) fn gunzip(bytes: &[u8]) -> String {
     text
 }
 
+/// The text of the staged file `key`, decompressed as its ending says (gzip or LZ4).
+pub(crate) fn staged_text(key: &str, bytes: &[u8]) -> String {
+    match crate::contract::staged::StagedCompression::of_key(key) {
+        crate::contract::staged::StagedCompression::Gzip => gunzip(bytes),
+        crate::contract::staged::StagedCompression::Lz4 => {
+            let mut text = String::new();
+            lz4_flex::frame::FrameDecoder::new(bytes).read_to_string(&mut text).unwrap();
+            text
+        }
+    }
+}
+
 /// An order item as DynamoDB JSON.
 pub(crate) fn order(pk: &str, sk: u32, total: &str) -> String {
     json!({

@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::testing::{
-    ExportFixture, PrefixedStore, delete_line, full_line, gunzip, order, orders_table, store_in, table_with,
-    upsert_line,
+    ExportFixture, PrefixedStore, delete_line, full_line, order, orders_table, staged_text, store_in,
+    table_with, upsert_line,
 };
 use super::*;
 use crate::config::{Mode, TypeErrorPolicy};
@@ -75,7 +75,7 @@ async fn run_stage_as(
 async fn rows(store: &LocalStore, set: &StagedSet) -> Vec<Value> {
     let mut rows = Vec::new();
     for file in &set.files {
-        let text = gunzip(&store.get(&file.key).await.unwrap());
+        let text = staged_text(&file.key, &store.get(&file.key).await.unwrap());
         assert_eq!(text.lines().count() as u64, file.rows, "{}", file.key);
         rows.extend(text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()));
     }
@@ -143,7 +143,7 @@ async fn writes_the_copy_manifest_and_jsonpaths_beside_the_parts() {
     assert_eq!(set.manifest_key, "orders/staged/run-1/copy.manifest");
     assert_eq!(set.jsonpaths_key, "orders/staged/run-1/jsonpaths.json");
     assert_eq!(set.columns, staged_columns(&orders_table()));
-    assert_eq!(set.files[0].key, "orders/staged/run-1/part-00000.json.gz");
+    assert_eq!(set.files[0].key, "orders/staged/run-1/part-00000.json.lz4");
     let manifest: Value = serde_json::from_slice(&store.get(&set.manifest_key).await.unwrap()).unwrap();
     let entries = manifest["entries"].as_array().unwrap();
     assert_eq!(entries.len(), set.files.len());

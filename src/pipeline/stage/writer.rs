@@ -1,9 +1,10 @@
-//! Writing the staged output: gzip JSON Lines parts, the COPY manifest and the jsonpaths file
-//! (the format is specified in `notes/staged-format.md`).
+//! Writing the staged output: compressed JSON Lines parts, the COPY manifest and the jsonpaths
+//! file (the format is described in `docs/how-it-works.md`).
 //!
 //! Each worker owns a [`PartWriter`] and fills its own parts, so workers never wait for each
-//! other. A part is compressed as it fills (fast gzip level: staging is meant to keep up with
-//! `zcat`) into a temporary file ([`super::spool`]), and uploaded once it passes the table's
+//! other. A part is compressed as it fills (gzip level 1 for Redshift, LZ4 for the warehouses
+//! dynashift loads itself: [`StagedCompression`]; staging is meant to keep up with `zcat`) into
+//! a temporary file ([`super::spool`]), and uploaded once it passes the table's
 //! `staged_file_bytes`, so memory does not grow with the part size.
 
 use std::io::{BufWriter, Write as _};
@@ -13,10 +14,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use lz4_flex::frame::{BlockSize, FrameEncoder, FrameInfo};
 use serde_json::json;
 use tokio::runtime::Handle;
 
 use crate::config::TableConfig;
+use crate::contract::staged::StagedCompression;
 use crate::pipeline::staged::StagedFile;
 use crate::store::ObjectStore;
 
@@ -37,8 +40,8 @@ pub(super) fn staged_prefix(table: &TableConfig, run_id: &str) -> String {
 }
 
 /// The key of part `index`.
-pub(super) fn part_key(prefix: &str, index: u32) -> String {
-    format!("{prefix}part-{index:05}.json.gz")
+pub(super) fn part_key(prefix: &str, index: u32, compression: StagedCompression) -> String {
+    format!("{prefix}part-{index:05}.{}", compression.extension())
 }
 
 /// Where the workers' parts go: the store, the part numbering and the list of written parts.
@@ -46,6 +49,7 @@ pub(super) struct PartSink {
     store: Arc<dyn ObjectStore>,
     handle: Handle,
     prefix: String,
+    compression: StagedCompression,
     target_bytes: u64,
     /// Folder for the temporary files parts are compressed into.
     spool_dir: PathBuf,
@@ -60,6 +64,7 @@ pub(super) struct PartTarget {
     pub handle: Handle,
     pub prefix: String,
     pub spool_dir: PathBuf,
+    pub compression: StagedCompression,
 }
 
 impl PartSink {
@@ -68,6 +73,7 @@ impl PartSink {
             store: target.store,
             handle: target.handle,
             prefix: target.prefix,
+            compression: target.compression,
             target_bytes: target_bytes.max(1),
             spool_dir: target.spool_dir,
             next_index: AtomicU32::new(0),
@@ -97,7 +103,7 @@ impl PartSink {
     }
 
     fn upload(&self, index: u32, spool: SpoolFile, rows: u64) -> Result<(), StageError> {
-        let key = part_key(&self.prefix, index);
+        let key = part_key(&self.prefix, index, self.compression);
         let size = spool.written_bytes().map_err(|source| spool_error(&spool, source))?;
         self.handle.block_on(self.store.put_file(&key, spool.path()))?;
         self.progress.add_bytes_out(size);
@@ -191,7 +197,7 @@ impl PartWriter {
 /// A part being compressed into its spool file.
 struct OpenPart {
     index: u32,
-    encoder: GzEncoder<BufWriter<SpoolFile>>,
+    encoder: PartEncoder,
     /// Uncompressed bytes handed to the encoder.
     input_bytes: u64,
     rows: u64,
@@ -203,29 +209,63 @@ impl OpenPart {
             .map_err(|source| StageError::Spool { path: sink.spool_dir.display().to_string(), source })?;
         let buffered = BufWriter::with_capacity(SPOOL_BUFFER, spool);
         let index = sink.next_index.fetch_add(1, Ordering::Relaxed);
-        Ok(OpenPart {
-            index,
-            encoder: GzEncoder::new(buffered, Compression::new(GZIP_LEVEL)),
-            input_bytes: 0,
-            rows: 0,
-        })
+        Ok(OpenPart { index, encoder: PartEncoder::new(sink.compression, buffered), input_bytes: 0, rows: 0 })
     }
 
     fn compress(&mut self, lines: &[u8], rows: u64) -> Result<(), StageError> {
-        self.encoder
-            .write_all(lines)
-            .map_err(|source| spool_error(self.encoder.get_ref().get_ref(), source))?;
+        self.encoder.write_all(lines).map_err(|source| spool_error(self.encoder.spool(), source))?;
         self.input_bytes += lines.len() as u64;
         self.rows += rows;
         Ok(())
     }
 
     fn finish_into(self, sink: &PartSink) -> Result<(), StageError> {
-        let path = self.encoder.get_ref().get_ref().path().display().to_string();
+        let path = self.encoder.spool().path().display().to_string();
         let buffered =
             self.encoder.finish().map_err(|source| StageError::Spool { path: path.clone(), source })?;
         let spool = buffered.into_inner().map_err(|e| StageError::Spool { path, source: e.into_error() })?;
         sink.upload(self.index, spool, self.rows)
+    }
+}
+
+/// The compressor of one part, as the warehouse reads it.
+enum PartEncoder {
+    Gzip(GzEncoder<BufWriter<SpoolFile>>),
+    /// With a content checksum, so a damaged file fails its load as a damaged gzip file does.
+    Lz4(FrameEncoder<BufWriter<SpoolFile>>),
+}
+
+impl PartEncoder {
+    fn new(compression: StagedCompression, out: BufWriter<SpoolFile>) -> PartEncoder {
+        match compression {
+            StagedCompression::Gzip => PartEncoder::Gzip(GzEncoder::new(out, Compression::new(GZIP_LEVEL))),
+            StagedCompression::Lz4 => {
+                let frame = FrameInfo::new().block_size(BlockSize::Max256KB).content_checksum(true);
+                PartEncoder::Lz4(FrameEncoder::with_frame_info(frame, out))
+            }
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            PartEncoder::Gzip(encoder) => encoder.write_all(bytes),
+            PartEncoder::Lz4(encoder) => encoder.write_all(bytes),
+        }
+    }
+
+    fn spool(&self) -> &SpoolFile {
+        match self {
+            PartEncoder::Gzip(encoder) => encoder.get_ref().get_ref(),
+            PartEncoder::Lz4(encoder) => encoder.get_ref().get_ref(),
+        }
+    }
+
+    /// Writes the format's trailer and hands back the (still buffered) spool file.
+    fn finish(self) -> std::io::Result<BufWriter<SpoolFile>> {
+        match self {
+            PartEncoder::Gzip(encoder) => encoder.finish(),
+            PartEncoder::Lz4(encoder) => encoder.finish().map_err(std::io::Error::from),
+        }
     }
 }
 
@@ -252,16 +292,26 @@ pub(super) fn jsonpaths(columns: &[String]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::pipeline::events::EventSink;
-    use crate::pipeline::stage::testing::{gunzip, orders_table, store_in};
+    use crate::pipeline::stage::testing::{orders_table, staged_text, store_in};
     use crate::store::LocalStore;
 
     fn sink(store: &LocalStore, spool_dir: &std::path::Path, target_bytes: u64) -> Arc<PartSink> {
+        sink_as(store, spool_dir, target_bytes, StagedCompression::Gzip)
+    }
+
+    fn sink_as(
+        store: &LocalStore,
+        spool_dir: &std::path::Path,
+        target_bytes: u64,
+        compression: StagedCompression,
+    ) -> Arc<PartSink> {
         let progress = Arc::new(Progress::new(EventSink::discard(), 0, std::time::Instant::now()));
         let target = PartTarget {
             store: Arc::new(store.clone()),
             handle: Handle::current(),
             prefix: "t/staged/r/".into(),
             spool_dir: spool_dir.to_owned(),
+            compression,
         };
         Arc::new(PartSink::new(target, target_bytes, progress))
     }
@@ -280,32 +330,41 @@ mod tests {
     #[test]
     fn keys_follow_the_staged_layout() {
         assert_eq!(staged_prefix(&orders_table(), "run-1"), "orders/staged/run-1/");
-        assert_eq!(part_key("orders/staged/run-1/", 7), "orders/staged/run-1/part-00007.json.gz");
+        let prefix = "orders/staged/run-1/";
+        assert_eq!(part_key(prefix, 7, StagedCompression::Gzip), "orders/staged/run-1/part-00007.json.gz");
+        assert_eq!(part_key(prefix, 7, StagedCompression::Lz4), "orders/staged/run-1/part-00007.json.lz4");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn parts_roll_over_past_the_target_size() {
-        let (_dir, store) = store_in();
-        let spool = tempfile::tempdir().unwrap();
-        let sink = sink(&store, spool.path(), 20);
-        let files = tokio::task::spawn_blocking({
-            let sink = sink.clone();
-            move || {
-                let mut writer = PartWriter::new(sink.clone());
-                write_lines(&mut writer, &["{\"a\":1}", "{\"a\":2}", "{\"a\":3}", "{\"a\":4}", "{\"a\":5}"]);
-                writer.finish().unwrap();
-                sink.files()
-            }
-        })
-        .await
-        .unwrap();
-        let rows: Vec<u64> = files.iter().map(|f| f.rows).collect();
-        assert_eq!(rows, [3, 2], "a part closes once it reaches 20 bytes (3 lines of 8)");
-        assert_eq!(files[0].key, "t/staged/r/part-00000.json.gz");
-        let first = gunzip(&store.get(&files[0].key).await.unwrap());
-        assert_eq!(first, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
-        assert_eq!(files[1].bytes, store.get(&files[1].key).await.unwrap().len() as u64);
-        assert_eq!(spool_files(&spool), 0, "spool files are removed once uploaded");
+    async fn parts_roll_over_past_the_target_size_in_either_compression() {
+        for (compression, ending) in [(StagedCompression::Gzip, "gz"), (StagedCompression::Lz4, "lz4")] {
+            let (_dir, store) = store_in();
+            let spool = tempfile::tempdir().unwrap();
+            let sink = sink_as(&store, spool.path(), 20, compression);
+            let files = tokio::task::spawn_blocking({
+                let sink = sink.clone();
+                move || {
+                    let mut writer = PartWriter::new(sink.clone());
+                    write_lines(
+                        &mut writer,
+                        &["{\"a\":1}", "{\"a\":2}", "{\"a\":3}", "{\"a\":4}", "{\"a\":5}"],
+                    );
+                    writer.finish().unwrap();
+                    sink.files()
+                }
+            })
+            .await
+            .unwrap();
+            let rows: Vec<u64> = files.iter().map(|f| f.rows).collect();
+            assert_eq!(rows, [3, 2], "a part closes once it reaches 20 bytes (3 lines of 8)");
+            assert_eq!(files[0].key, format!("t/staged/r/part-00000.json.{ending}"));
+            let first = staged_text(&files[0].key, &store.get(&files[0].key).await.unwrap());
+            assert_eq!(first, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+            let second = staged_text(&files[1].key, &store.get(&files[1].key).await.unwrap());
+            assert_eq!(second, "{\"a\":4}\n{\"a\":5}\n");
+            assert_eq!(files[1].bytes, store.get(&files[1].key).await.unwrap().len() as u64);
+            assert_eq!(spool_files(&spool), 0, "spool files are removed once uploaded");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,7 +385,7 @@ mod tests {
         .unwrap();
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].rows, 0);
-        assert_eq!(gunzip(&store.get(&files[0].key).await.unwrap()), "");
+        assert_eq!(staged_text(&files[0].key, &store.get(&files[0].key).await.unwrap()), "");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

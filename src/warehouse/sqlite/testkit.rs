@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Mode, TableConfig};
-use crate::contract::staged::StagedSet;
+use crate::contract::staged::{StagedCompression, StagedSet};
 use crate::store::LocalStore;
 use crate::warehouse::{LoadRequest, Warehouse};
 
@@ -59,10 +59,11 @@ impl Fixture {
         rows.map(Result::unwrap).collect()
     }
 
-    /// Writes `parts` (each a list of lines) as staged files and describes them; the counts
-    /// are taken from the lines' ops, as the stage step counts them.
+    /// Writes `parts` (each a list of lines) as staged files, LZ4 as the stage writes them for
+    /// SQLite, and describes them; the counts are taken from the lines' ops, as the stage step
+    /// counts them. (The shared behaviour tests load gzip parts, as a set staged before LZ4.)
     pub(super) async fn stage(&self, table: &TableConfig, run_id: &str, parts: &[Vec<String>]) -> StagedSet {
-        write_staged_parts(self.store.as_ref(), table, run_id, parts).await
+        write_staged_parts_as(self.store.as_ref(), table, run_id, parts, StagedCompression::Lz4).await
     }
 
     pub(super) fn request(

@@ -184,7 +184,7 @@ async fn a_key_staged_twice_fails_the_copy_and_changes_nothing() {
         panic!("the load must fail: {:?}", outcome.result);
     };
     assert_eq!(submitted_label(&outcome.events, index), "COPY 2 staged files into stage");
-    assert!(message.starts_with("customers/staged/r2/part-00001.json.gz line 1: "), "{message}");
+    assert!(message.starts_with("customers/staged/r2/part-00001.json.lz4 line 1: "), "{message}");
     assert!(message.contains("UNIQUE constraint failed: dynashift_stage.customer_id"), "{message}");
     assert_eq!(snapshot(&fixture).await, before);
     assert_eq!(fixture.warehouse.find_run("r2").await.unwrap(), None);
@@ -205,7 +205,7 @@ async fn a_key_staged_twice_in_a_full_load_fails_the_copy_into_the_new_table_and
         submitted_label(&outcome.events, index),
         "COPY 2 staged files into \"customers__dynashift_new\""
     );
-    assert!(message.starts_with("customers/staged/r2/part-00001.json.gz line 2: "), "{message}");
+    assert!(message.starts_with("customers/staged/r2/part-00001.json.lz4 line 2: "), "{message}");
     assert!(message.contains("UNIQUE constraint failed: customers__dynashift_new.customer_id"), "{message}");
     assert_eq!(snapshot(&fixture).await, before);
     assert_eq!(fixture.warehouse.find_run("r2").await.unwrap(), None);
@@ -222,7 +222,7 @@ async fn a_value_of_the_wrong_type_names_file_line_and_column() {
     };
     assert_eq!(
         message,
-        "customers/staged/r1/part-00000.json.gz line 2: column \"visits\": expected a JSON integer in the \
+        "customers/staged/r1/part-00000.json.lz4 line 2: column \"visits\": expected a JSON integer in the \
          64-bit range for a bigint column, found \"many\""
     );
     assert_eq!(fixture.warehouse.query_rows(&table.target).unwrap(), None);
@@ -240,7 +240,7 @@ async fn the_first_problem_in_file_order_is_the_one_reported() {
     let Err(WarehouseError::Statement { message, .. }) = outcome.result else {
         panic!("the load must fail: {:?}", outcome.result);
     };
-    assert!(message.starts_with("customers/staged/r1/part-00000.json.gz line 2: "), "{message}");
+    assert!(message.starts_with("customers/staged/r1/part-00000.json.lz4 line 2: "), "{message}");
     assert!(message.contains("UNIQUE constraint failed"), "{message}");
 }
 
