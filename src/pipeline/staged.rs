@@ -5,6 +5,7 @@
 
 use crate::config::{FullLoad, IncrementalLoad, Mode, TableConfig};
 pub use crate::config::{change_columns, staged_columns, target_columns};
+use crate::contract::StageRules;
 pub use crate::contract::staged::{StagedFile, StagedFormat, StagedSet};
 
 /// The staged format a run picks. A trait because [`StagedFormat`] lives in the contract, which
@@ -28,16 +29,17 @@ impl FormatForRun for StagedFormat {
     }
 }
 
-/// A fingerprint of everything in a table's config that shapes its staged files: key, columns
+/// A fingerprint of everything that shapes a table's staged files: in its config the key, columns
 /// (names, paths, types), unmapped attributes, type-error policy, view type and the staged
-/// format the mode implies. A resumed run reuses staged files only when it matches, so a
+/// format the mode implies; and the warehouse's [`StageRules`] (which keys and values it
+/// refuses, how the files are compressed). A resumed run reuses staged files only when it matches, so a
 /// `tables.toml` edited between a crash and the resume never loads files staged under the old
 /// mapping. It hashes the settings' debug form: a dynashift that adds a setting computes another
 /// fingerprint, which restages once (the safe side).
-pub fn config_fingerprint(table: &TableConfig, mode: Mode) -> String {
+pub fn config_fingerprint(table: &TableConfig, mode: Mode, rules: StageRules) -> String {
     use md5::{Digest as _, Md5};
     let shaping = format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{rules:?}",
         table.key,
         table.columns,
         table.unmapped,
@@ -71,22 +73,36 @@ mod tests {
             t.full_load = FullLoad::Pushdown;
         });
         assert_eq!(StagedFormat::for_run(&both, Mode::Full), StagedFormat::ExportItems);
-        let fingerprint = config_fingerprint(&orders_table(), Mode::Incremental);
-        assert_ne!(config_fingerprint(&pushdown, Mode::Incremental), fingerprint, "a resume restages");
+        let fingerprint = config_fingerprint(&orders_table(), Mode::Incremental, StageRules::EXACT);
+        assert_ne!(
+            config_fingerprint(&pushdown, Mode::Incremental, StageRules::EXACT),
+            fingerprint,
+            "a resume restages"
+        );
     }
 
     #[test]
     fn the_fingerprint_changes_with_what_shapes_the_staged_files_only() {
         let table = orders_table();
-        let fingerprint = config_fingerprint(&table, Mode::Incremental);
-        assert_eq!(fingerprint, config_fingerprint(&table.clone(), Mode::Incremental));
+        let fingerprint = config_fingerprint(&table, Mode::Incremental, StageRules::EXACT);
+        assert_eq!(fingerprint, config_fingerprint(&table.clone(), Mode::Incremental, StageRules::EXACT));
         let renamed = table_with(|t| t.columns[1].name = "renamed".into());
-        assert_ne!(config_fingerprint(&renamed, Mode::Incremental), fingerprint);
+        assert_ne!(config_fingerprint(&renamed, Mode::Incremental, StageRules::EXACT), fingerprint);
         let retyped = table_with(|t| t.columns[1].ty = crate::config::ColumnType::Varchar(7));
-        assert_ne!(config_fingerprint(&retyped, Mode::Incremental), fingerprint);
+        assert_ne!(config_fingerprint(&retyped, Mode::Incremental, StageRules::EXACT), fingerprint);
         let resized = table_with(|t| t.staged_file_bytes += 1);
-        assert_eq!(config_fingerprint(&resized, Mode::Incremental), fingerprint, "part size: same rows");
+        assert_eq!(
+            config_fingerprint(&resized, Mode::Incremental, StageRules::EXACT),
+            fingerprint,
+            "part size: same rows"
+        );
         let pushdown = table_with(|t| t.full_load = FullLoad::Pushdown);
-        assert_ne!(config_fingerprint(&pushdown, Mode::Full), config_fingerprint(&table, Mode::Full));
+        assert_ne!(
+            config_fingerprint(&pushdown, Mode::Full, StageRules::EXACT),
+            config_fingerprint(&table, Mode::Full, StageRules::EXACT)
+        );
+        // Another warehouse refuses other keys and reads other files (Redshift: gzip only).
+        let redshift = config_fingerprint(&table, Mode::Incremental, StageRules::REDSHIFT);
+        assert_ne!(redshift, fingerprint, "a resume into another warehouse restages");
     }
 }

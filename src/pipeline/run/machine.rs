@@ -46,7 +46,8 @@ impl Run<'_> {
         }
         let plan = self.plan(previous).await?;
         let mut journal = RunJournal::new(&ctx.run_id, &ctx.table.name, ctx.request.mode, previous);
-        journal.config_fingerprint = Some(config_fingerprint(&ctx.table, ctx.request.mode));
+        journal.config_fingerprint =
+            Some(config_fingerprint(&ctx.table, ctx.request.mode, ctx.warehouse.stage_rules()));
         journal.exports = plan
             .exports
             .iter()
@@ -87,7 +88,7 @@ impl Run<'_> {
         ctx.events.emit(EventKind::Resuming { resumed_run_id: old.run_id.clone(), stage: old.stage });
         let plan = recovery::resumed_plan(&old);
         self.report_plan(&plan);
-        let fingerprint = config_fingerprint(&ctx.table, ctx.request.mode);
+        let fingerprint = config_fingerprint(&ctx.table, ctx.request.mode, ctx.warehouse.stage_rules());
         self.journal.open_and_save(recovery::resumed_journal(ctx, &old, previous, &fingerprint)).await?;
         let reusable_staged = recovery::reusable_staged(ctx, &old, &fingerprint).await?;
         let known_arns: Vec<Option<String>> = old.exports.iter().map(|e| e.export_arn.clone()).collect();
