@@ -75,9 +75,22 @@ struct ExportRun<'a> {
     fold: &'a KeyFold,
     /// The export's place among the run's, newest first (what a spilled change records).
     rank: u32,
+    /// Indexes into the export's files, in the order workers take them ([`largest_first`]).
+    queue: Vec<usize>,
     next_file: AtomicUsize,
     stop: AtomicBool,
     failure: Mutex<Option<StageError>>,
+}
+
+/// The order workers take an export's files in: most items first (the manifest's count), ties in
+/// manifest order. A worker is busy for as long as its files take, and the stage ends with the
+/// last one; taking the largest files first leaves small ones to even out the end, instead of a
+/// large file started last keeping one worker busy while the others wait. (DynamoDB's data files
+/// of one export differ in size.)
+fn largest_first(files: &[DataFile]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&index| std::cmp::Reverse(files[index].item_count));
+    order
 }
 
 impl Workers<'_> {
@@ -95,6 +108,7 @@ impl Workers<'_> {
             export,
             fold,
             rank,
+            queue: largest_first(&export.files),
             next_file: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -137,7 +151,8 @@ impl Workers<'_> {
                 run.fail(StageError::Cancelled);
                 break;
             }
-            let Some(file) = run.export.files.get(run.next_file.fetch_add(1, Ordering::Relaxed)) else {
+            let next = run.queue.get(run.next_file.fetch_add(1, Ordering::Relaxed));
+            let Some(file) = next.and_then(|&index| run.export.files.get(index)) else {
                 break;
             };
             if let Err(error) = self.stage_file(run, file, lane, &mut keys) {
@@ -423,4 +438,20 @@ impl FileStage<'_, '_> {
 
 pub(super) fn type_error(reader: &DataFileReader, error: Box<super::map::TypeError>) -> StageError {
     StageError::Type { key: reader.key().into(), line: reader.line_number(), error }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(key: &str, item_count: u64) -> DataFile {
+        DataFile { key: key.into(), item_count, md5: None }
+    }
+
+    #[test]
+    fn workers_take_the_largest_files_first_and_ties_in_manifest_order() {
+        let files = [file("a", 10), file("b", 500), file("c", 10), file("d", 70), file("e", 500)];
+        assert_eq!(largest_first(&files), [1, 4, 3, 0, 2]);
+        assert_eq!(largest_first(&[]), Vec::<usize>::new());
+    }
 }
