@@ -95,7 +95,7 @@ fn measure_stage(config: &str) {
     let label = if keep_item { "stage (columns + whole item)" } else { "stage (mapped columns)" };
     report(label, run.wall, uncompressed, memory_kib("VmHWM:"));
     println!(
-        "    upserts {} deletes {} staged {:.1} MB gzip, CPU {:.2} s, RSS before staging {:.1} MiB{}",
+        "    upserts {} deletes {} staged {:.1} MB (LZ4, as for SQLite), CPU {:.2} s, RSS before staging {:.1} MiB{}",
         run.counts.upserts,
         run.counts.deletes,
         mb(run.counts.bytes_out),
