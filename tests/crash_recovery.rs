@@ -555,6 +555,9 @@ async fn a_resume_after_the_mapping_changed_stages_again_and_loads_with_the_new_
     assert!(output.contains("resuming run"), "{output}");
     assert!(emails_that_are_names(&model).await > 0, "the resumed load used the new mapping: {output}");
     assert!(output.contains("configuration changed since"), "the user is told why it stages again: {output}");
+    let line = output.lines().find(|line| line.contains("staged its files, but")).expect("the warning");
+    let warning = &line[line.find("run ").unwrap()..];
+    assert!(!warning.contains("  "), "the warning reads as one sentence: {warning}");
 }
 
 /// Rows whose `email` holds the `name` (only the changed mapping writes that).

@@ -80,11 +80,16 @@ pub(super) async fn reusable_staged(
 fn staged_under(ctx: &RunContext, old: &RunJournal, fingerprint: &str) -> bool {
     let why = match old.config_fingerprint.as_deref() {
         Some(staged_with) if staged_with == fingerprint => return true,
-        Some(_) => "the table's configuration changed since (columns, types, paths or policies)",
+        Some(_) => {
+            "the table's configuration changed since (columns, types, paths or policies), or what the \
+             warehouse asks of staged files did (another warehouse, or a dynashift that stages them \
+             otherwise)"
+        }
         None => "an older dynashift staged them without recording the configuration it used",
     };
     let message = format!(
-        "run {} staged its files, but {why}: staging again from its exports, so the load uses              the current mapping",
+        "run {} staged its files, but {why}: staging again from its exports, so the load uses the current \
+         mapping",
         old.run_id
     );
     ctx.events.emit(EventKind::Warning { message });
