@@ -47,7 +47,8 @@ impl SpoolDir {
         // the lock file between its creation and its locking would take it and remove the
         // folder under a stage in progress.
         let claiming = root.join(format!("{CLAIMING_PREFIX}{name}"));
-        std::fs::create_dir_all(&claiming)?;
+        std::fs::create_dir_all(&root)?;
+        private_folder(&claiming)?;
         let lock =
             OpenOptions::new().write(true).create(true).truncate(false).open(claiming.join(LOCK_FILE))?;
         lock.lock()?;
@@ -125,6 +126,16 @@ fn process_runs(pid: u32) -> bool {
     if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
 }
 
+/// Creates the folder `path` readable by this user only (0700 on Unix). Spool files hold the
+/// table's rows, and the temporary folder is shared by every user of the host: with the default
+/// umask they would be world-readable while a stage runs. (The files are created 0600 too.)
+fn private_folder(path: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
 /// A temporary file, deleted on drop.
 #[derive(Debug)]
 pub(super) struct SpoolFile {
@@ -133,16 +144,16 @@ pub(super) struct SpoolFile {
 }
 
 impl SpoolFile {
-    /// Creates a new, empty file in `dir` with a name no other spool file (of any process) has.
-    pub(super) fn create(dir: &Path) -> io::Result<SpoolFile> {
-        SpoolFile::create_named(dir, "part", "json.gz")
-    }
-
-    /// Like [`SpoolFile::create`], named `dynashift-<kind>-<pid>-<n>.<extension>`.
+    /// Creates a new, empty file in `dir` named `dynashift-<kind>-<pid>-<n>.<extension>`, a
+    /// name no other spool file (of any process) has.
     pub(super) fn create_named(dir: &Path, kind: &str, extension: &str) -> io::Result<SpoolFile> {
         let n = SPOOL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("dynashift-{kind}-{}-{n}.{extension}", std::process::id()));
-        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path)?;
         Ok(SpoolFile { path, file })
     }
 
@@ -177,11 +188,23 @@ impl Drop for SpoolFile {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
+    #[test]
+    fn a_runs_spool_folder_and_files_are_readable_by_their_user_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let temp = tempfile::tempdir().unwrap();
+        let spool = SpoolDir::claim(temp.path(), "private").unwrap();
+        let file = SpoolFile::create_named(spool.path(), "keys", "bin").unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(spool.path()), 0o700);
+        assert_eq!(mode(file.path()), 0o600);
+    }
+
     #[test]
     fn a_killed_runs_spool_folder_is_removed_by_the_next_claim_and_a_live_one_is_kept() {
         let temp = tempfile::tempdir().unwrap();
         let live = SpoolDir::claim(temp.path(), "live").unwrap();
-        let file = SpoolFile::create(live.path()).unwrap();
+        let file = SpoolFile::create_named(live.path(), "part", "json.lz4").unwrap();
         // A killed run: its folder and files stay, its lock is gone with its process.
         let dead = temp.path().join(SPOOL_ROOT).join("dead-1");
         std::fs::create_dir_all(&dead).unwrap();
@@ -230,8 +253,8 @@ mod tests {
     #[test]
     fn spool_files_are_unique_and_removed_on_drop() {
         let dir = tempfile::tempdir().unwrap();
-        let mut first = SpoolFile::create(dir.path()).unwrap();
-        let second = SpoolFile::create(dir.path()).unwrap();
+        let mut first = SpoolFile::create_named(dir.path(), "part", "json.lz4").unwrap();
+        let second = SpoolFile::create_named(dir.path(), "part", "json.lz4").unwrap();
         assert_ne!(first.path(), second.path());
         first.write_all(b"abc").unwrap();
         assert_eq!(first.written_bytes().unwrap(), 3);

@@ -205,7 +205,7 @@ struct OpenPart {
 
 impl OpenPart {
     fn create(sink: &PartSink) -> Result<OpenPart, StageError> {
-        let spool = SpoolFile::create(&sink.spool_dir)
+        let spool = SpoolFile::create_named(&sink.spool_dir, "part", sink.compression.extension())
             .map_err(|source| StageError::Spool { path: sink.spool_dir.display().to_string(), source })?;
         let buffered = BufWriter::with_capacity(SPOOL_BUFFER, spool);
         let index = sink.next_index.fetch_add(1, Ordering::Relaxed);
