@@ -22,9 +22,8 @@ pub enum StagedCompression {
     /// LZ4 frames with a content checksum (`.json.lz4`), for the warehouses dynashift loads
     /// itself (SQLite, PostgreSQL): it costs about half the CPU of gzip level 1 to write and a
     /// small fraction to read, for files about 10 % larger — a whole SQLite sync about 4 % less
-    /// CPU (measured in `docs/performance.md`). Redshift's COPY
-    /// cannot read LZ4 frames (its options are GZIP, LZOP, BZIP2 and ZSTD: RS-DG "COPY
-    /// parameter reference", "File compression parameters").
+    /// CPU (measured in `docs/performance.md`). Redshift's COPY cannot read LZ4 frames: its
+    /// options are GZIP, LZOP, BZIP2 and ZSTD (RS-DG "File compression parameters").
     Lz4,
 }
 

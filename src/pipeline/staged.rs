@@ -32,10 +32,10 @@ impl FormatForRun for StagedFormat {
 /// A fingerprint of everything that shapes a table's staged files: in its config the key, columns
 /// (names, paths, types), unmapped attributes, type-error policy, view type and the staged
 /// format the mode implies; and the warehouse's [`StageRules`] (which keys and values it
-/// refuses, how the files are compressed). A resumed run reuses staged files only when it matches, so a
-/// `tables.toml` edited between a crash and the resume never loads files staged under the old
-/// mapping. It hashes the settings' debug form: a dynashift that adds a setting computes another
-/// fingerprint, which restages once (the safe side).
+/// refuses, how the files are compressed). A resumed run reuses staged files only when it
+/// matches, so a `tables.toml` edited (or a warehouse swapped) between a crash and the resume
+/// never loads files staged under the old rules. It hashes the settings' debug form: a dynashift
+/// that adds a setting computes another fingerprint, which restages once (the safe side).
 pub fn config_fingerprint(table: &TableConfig, mode: Mode, rules: StageRules) -> String {
     use md5::{Digest as _, Md5};
     let shaping = format!(
