@@ -18,7 +18,8 @@ use dynashift::warehouse::{Warehouse, WarehouseError};
 
 use dynashift::testkit::{self, at, customers_table, finished_statements, line, submitted_label};
 use postgres_support::{
-    Fixture, admin_client, customer, delete_customer, expected_rows, line_values, orders_table, with_database,
+    Fixture, active_statements_like, admin_client, customer, delete_customer, expected_rows, line_values,
+    orders_table, with_database,
 };
 
 fn text(s: &str) -> PgValue {
@@ -507,14 +508,8 @@ async fn cancelling_a_slow_statement_stops_it_on_the_server_and_rolls_back() {
     );
     let (index, status, _) = finished_statements(&outcome.events).pop().unwrap();
     assert_eq!((index, status), (merge, StatementStatus::Aborted));
-    let active = client
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'MERGE%' AND state = 'active'",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(active.get::<_, i64>(0), 0, "no MERGE is left running");
+    let active = active_statements_like(&client, "MERGE%").await;
+    assert_eq!(active, 0, "no MERGE is left running 5 s after the load was cancelled");
     assert_eq!(snapshot(&fixture).await, before);
 }
 

@@ -84,6 +84,24 @@ pub async fn admin_client(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// How many sessions still run a statement whose text is `LIKE pattern`, once they settle: a
+/// cancelled statement's error reaches its client as soon as the server sends it, and the
+/// backend marks itself no longer active a moment later, after aborting its transaction. So
+/// this asks again (every 100 ms, for up to 5 s) while the count is not 0, instead of sampling
+/// the instant the cancel returned.
+pub async fn active_statements_like(client: &tokio_postgres::Client, pattern: &str) -> i64 {
+    let sql = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1 AND state = 'active'";
+    let mut active = 0;
+    for _ in 0..50 {
+        active = client.query_one(sql, &[&pattern]).await.expect("read pg_stat_activity").get::<_, i64>(0);
+        if active == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    active
+}
+
 /// The rows a correct load leaves for these staged column values (target columns only, in
 /// column order — what `map_item` returns for an item, or the values of hand-written lines).
 pub fn expected_rows(table: &TableConfig, rows: &[Vec<Box<RawValue>>]) -> Vec<Vec<PgValue>> {
