@@ -132,12 +132,9 @@ pub(super) fn digests(image: &Map<'_>, key_attributes: &[String], trim: bool) ->
     let mut exact = SipHasher13::new();
     for name in key_attributes {
         let (tag, text) = key_text(image.get(name));
-        let trimmed = if trim && tag == "S" { text.trim_end_matches(' ') } else { text };
-        for (hasher, text) in [(&mut compared, trimmed), (&mut exact, text)] {
-            hasher.write(tag.as_bytes());
-            hasher.write_usize(text.len());
-            hasher.write(text.as_bytes());
-        }
+        let trimmed = if tag == "S" { text.trim_end_matches(' ') } else { text };
+        hash_part(&mut compared, tag, trimmed);
+        hash_part(&mut exact, tag, text);
     }
     (compared.finish128().as_u128(), exact.finish128().as_u128() as u64)
 }
@@ -147,11 +144,18 @@ fn exact_digest(image: &Map<'_>, key_attributes: &[String]) -> u128 {
     let mut hasher = SipHasher13::new();
     for name in key_attributes {
         let (tag, text) = key_text(image.get(name));
-        hasher.write(tag.as_bytes());
-        hasher.write_usize(text.len());
-        hasher.write(text.as_bytes());
+        hash_part(&mut hasher, tag, text);
     }
     hasher.finish128().as_u128()
+}
+
+/// Feeds one key attribute to a key digest: its tag, and its text with its length first, so
+/// that no two keys hash the same bytes.
+#[inline]
+fn hash_part(hasher: &mut SipHasher13, tag: &str, text: &str) {
+    hasher.write(tag.as_bytes());
+    hasher.write_usize(text.len());
+    hasher.write(text.as_bytes());
 }
 
 /// A key attribute's type tag and text.
