@@ -34,6 +34,7 @@ use dynashift::aws::{AwsConnection, AwsConnections, RetryPolicy, settings_for};
 use dynashift::config::{
     ColumnType, Config, KeyError, Mode, TableConfig, UnmappedPolicy, ViewType, load_str,
 };
+use dynashift::contract::staged::StagedCompression;
 use dynashift::pipeline::events::{EventKind, EventSink, RunEvent};
 use dynashift::pipeline::stage::{StageInput, stage};
 use dynashift::pipeline::{Engine, export};
@@ -641,7 +642,7 @@ async fn staged_lines(store: &S3Store, staged: &dynashift::pipeline::staged::Sta
         let bytes = store.get(&file.key).await.unwrap();
         let mut text = String::new();
         assert!(file.key.ends_with(".json.lz4"), "SQLite and PostgreSQL take LZ4 parts: {}", file.key);
-        lz4_flex::frame::FrameDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
+        StagedCompression::of_key(&file.key).decompress(&bytes[..]).read_to_string(&mut text).unwrap();
         lines.extend(text.lines().map(str::to_owned));
     }
     lines.sort();

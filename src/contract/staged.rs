@@ -2,6 +2,8 @@
 //! column lists a table's config implies are `config::staged_columns` and
 //! `config::target_columns`.
 
+use std::io::{BufRead, Read};
+
 use serde::{Deserialize, Serialize};
 
 /// Name of the staged column that says whether a row is an upsert (`U`) or a delete (`D`).
@@ -40,6 +42,15 @@ impl StagedCompression {
     /// keeps only the keys, and a key never changes ending once written.
     pub fn of_key(key: &str) -> StagedCompression {
         if key.ends_with(".lz4") { StagedCompression::Lz4 } else { StagedCompression::Gzip }
+    }
+
+    /// The decompressed content of a file compressed this way, read from `compressed`. A damaged
+    /// file (a gzip CRC or an LZ4 checksum that does not match) is a read error.
+    pub fn decompress<'r>(self, compressed: impl BufRead + Send + 'r) -> Box<dyn Read + Send + 'r> {
+        match self {
+            StagedCompression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(compressed)),
+            StagedCompression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(compressed)),
+        }
     }
 }
 

@@ -8,8 +8,6 @@
 
 use std::io::{BufRead, BufReader};
 
-use flate2::bufread::MultiGzDecoder;
-use lz4_flex::frame::FrameDecoder;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 use tokio_util::sync::CancellationToken;
@@ -51,19 +49,13 @@ pub fn open_staged_lines(
     store: &dyn ObjectStore,
     runtime: &Handle,
     file: &StagedFile,
-) -> Result<Box<dyn BufRead + Send>, String> {
+) -> Result<impl BufRead + Send + use<>, String> {
     let reader =
         runtime.block_on(store.open(&file.key)).map_err(|e| format!("opening the staged file: {e}"))?;
     let download =
         BufReader::with_capacity(READ_BUFFER_BYTES, SyncIoBridge::new_with_handle(reader, runtime.clone()));
-    Ok(match StagedCompression::of_key(&file.key) {
-        StagedCompression::Gzip => {
-            Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, MultiGzDecoder::new(download)))
-        }
-        StagedCompression::Lz4 => {
-            Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, FrameDecoder::new(download)))
-        }
-    })
+    let content = StagedCompression::of_key(&file.key).decompress(download);
+    Ok(BufReader::with_capacity(READ_BUFFER_BYTES, content))
 }
 
 /// Lines between two looks at the cancellation token inside one staged file.

@@ -94,22 +94,14 @@ pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-pub(crate) fn gunzip(bytes: &[u8]) -> String {
-    let mut text = String::new();
-    MultiGzDecoder::new(bytes).read_to_string(&mut text).unwrap();
-    text
-}
-
 /// The text of the staged file `key`, decompressed as its ending says (gzip or LZ4).
 pub(crate) fn staged_text(key: &str, bytes: &[u8]) -> String {
-    match crate::contract::staged::StagedCompression::of_key(key) {
-        crate::contract::staged::StagedCompression::Gzip => gunzip(bytes),
-        crate::contract::staged::StagedCompression::Lz4 => {
-            let mut text = String::new();
-            lz4_flex::frame::FrameDecoder::new(bytes).read_to_string(&mut text).unwrap();
-            text
-        }
-    }
+    let mut text = String::new();
+    crate::contract::staged::StagedCompression::of_key(key)
+        .decompress(bytes)
+        .read_to_string(&mut text)
+        .unwrap();
+    text
 }
 
 /// An order item as DynamoDB JSON.
