@@ -56,9 +56,11 @@ fn every_comparison_runs_and_the_syncs_equal_the_imports() {
     assert_sane("zcat", report.zcat.as_ref().expect("zcat runs"));
     assert_sane("stage", &report.stage);
     assert_ratio("stage ÷ zcat", report.stage_ratio());
-    assert_sane("SQLite sync", &report.sqlite.sync);
-    assert_sane("sqlite3 .import", report.sqlite.cli.as_ref().expect("sqlite3 is installed"));
-    assert_ratio("SQLite sync ÷ import", report.sqlite.ratio());
+    assert_sane("SQLite sync", &report.sqlite.staged.sync);
+    assert_sane("sqlite3 staged", report.sqlite.staged.cli.as_ref().expect("sqlite3 is installed"));
+    assert_ratio("SQLite sync ÷ staged import", report.sqlite.staged.ratio());
+    assert_sane("sqlite3 TSV", report.sqlite.tsv.cli.as_ref().expect("sqlite3 is installed"));
+    assert_ratio("SQLite sync ÷ TSV import", report.sqlite.tsv.ratio());
     let postgres = report.postgres.as_ref().expect("the PostgreSQL comparison runs");
     assert_sane("PostgreSQL sync", &postgres.sync);
     assert_sane("psql \\copy", postgres.cli.as_ref().expect("psql is installed"));
@@ -69,18 +71,28 @@ fn every_comparison_runs_and_the_syncs_equal_the_imports() {
     assert!(!table.contains("skipped"), "{table}");
 }
 
-/// The row check is real: an import that differs from the sync in one value fails the comparison.
+/// The row checks are real: an import that differs from the sync in one value fails the
+/// comparison, whichever of the two imported files it came from.
 #[test]
 fn a_row_the_import_disagrees_on_fails_the_sqlite_comparison() {
-    let dir = tempfile::tempdir().unwrap();
-    let dataset = harness::generate::generate(dir.path(), 20);
-    let rows = std::fs::read_to_string(&dataset.rows_tsv).unwrap();
-    let changed = rows.replacen("EUR", "USD", 1);
-    assert_ne!(rows, changed);
-    std::fs::write(&dataset.rows_tsv, changed).unwrap();
-    let failure = harness::sqlite::compare(dir.path(), &dataset, &settings().binary, 1)
-        .expect_err("the import differs in one row");
-    assert!(failure.contains("1 rows only in the sync, 1 only in the import"), "{failure}");
+    let rows_of = [
+        ("cli-staged.sqlite", (|d| &d.rows_jsonl) as fn(&harness::generate::Dataset) -> &std::path::PathBuf),
+        ("cli-tsv.sqlite", |d| &d.rows_tsv),
+    ];
+    for (database, rows_of) in rows_of {
+        let dir = tempfile::tempdir().unwrap();
+        let dataset = harness::generate::generate(dir.path(), 20);
+        let rows = std::fs::read_to_string(rows_of(&dataset)).unwrap();
+        let changed = rows.replacen("EUR", "USD", 1);
+        assert_ne!(rows, changed);
+        std::fs::write(rows_of(&dataset), changed).unwrap();
+        let failure = harness::sqlite::compare(dir.path(), &dataset, &settings().binary, 1)
+            .expect_err("the import differs in one row");
+        assert!(
+            failure.contains(&format!("into {database}; 1 rows only in the sync, 1 only in the import")),
+            "{failure}"
+        );
+    }
 }
 
 /// The incremental exports `benches/stage.rs` and `benches/spill.rs` write through the harness

@@ -1,10 +1,14 @@
 //! The benchmark's data: a full DynamoDB export of orders-like items in AWS's exact layout (what
-//! `source = "exports"` applies), and the same rows as the target holds them, as TSV for the
-//! `sqlite3` and `psql` command-line imports.
+//! `source = "exports"` applies), and the same rows twice more for the command-line imports:
+//! - as the stage writes them for a local warehouse (JSON Lines, uncompressed): what `sqlite3`
+//!   imports as "the same staged rows";
+//! - as the target holds them, as TSV: what `sqlite3 .import` and `psql \copy` read with no
+//!   parsing at all, the strictest floor.
 //!
 //! Every value is written the way the stage writes it (decimals canonical, timestamps with six
-//! fractional digits, booleans 0/1, super values as compact JSON with sorted keys), so a sync of the export and
-//! an import of the TSV must produce the same rows; the harness checks that they do.
+//! fractional digits, booleans 0/1 in TSV and `true`/`false` in JSON, super values as compact JSON
+//! with sorted keys), so a sync of the export and an import of either file must produce the same
+//! rows; the harness checks that they do.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -61,6 +65,8 @@ pub struct Dataset {
     pub summary_key: String,
     /// The target's rows as TSV (no header), in [`COLUMNS`] order.
     pub rows_tsv: PathBuf,
+    /// The staged rows: one JSON object a line, as the stage writes them (uncompressed).
+    pub rows_jsonl: PathBuf,
     pub uncompressed: u64,
     pub compressed: u64,
 }
@@ -71,20 +77,24 @@ fn file_count(items: u64) -> u64 {
     (items / 25_000).clamp(2, 64)
 }
 
-/// Writes the export and the TSV of `items` orders under `dir`.
+/// Writes the export, the staged rows and the TSV of `items` orders under `dir`.
 pub fn generate(dir: &Path, items: u64) -> Dataset {
     let bucket = dir.join("bucket");
     let export_dir = format!("{PREFIX}/AWSDynamoDB/{EXPORT_ID}");
     let rows_tsv = dir.join("rows.tsv");
     let mut tsv = BufWriter::new(File::create(&rows_tsv).expect("create rows.tsv"));
+    let rows_jsonl = dir.join("rows.jsonl");
+    let mut jsonl = BufWriter::new(File::create(&rows_jsonl).expect("create rows.jsonl"));
     let mut random = Random::new(0);
     let sizes = (items, file_count(items));
     let written = write_data_files(&bucket, &export_dir, "bench", sizes, Compression::default(), |id| {
         let order = Order::random(&mut random, id);
         writeln!(tsv, "{}", order.tsv()).unwrap();
+        writeln!(jsonl, "{}", order.staged_json()).unwrap();
         format!(r#"{{"Item":{}}}"#, order.dynamodb_json(1))
     });
     tsv.flush().expect("write rows.tsv");
+    jsonl.flush().expect("write rows.jsonl");
     std::fs::write(bucket.join(format!("{export_dir}/_started")), "").expect("write _started");
     let summary_key = format!("{export_dir}/manifest-summary.json");
     let summary = serde_json::json!({
@@ -98,7 +108,7 @@ pub fn generate(dir: &Path, items: u64) -> Dataset {
     std::fs::write(bucket.join(&summary_key), summary.to_string()).expect("write manifest-summary.json");
     let data_files = written.keys.iter().map(|key| bucket.join(key)).collect();
     let (uncompressed, compressed) = (written.uncompressed, written.compressed);
-    Dataset { items, bucket, data_files, summary_key, rows_tsv, uncompressed, compressed }
+    Dataset { items, bucket, data_files, summary_key, rows_tsv, rows_jsonl, uncompressed, compressed }
 }
 
 /// An orders item of key `ORDER#<id>` at `version`, drawn from `random`, as DynamoDB JSON.
@@ -230,6 +240,35 @@ impl Order {
 
     /// The target row in [`COLUMNS`] order, tab-separated.
     fn tsv(&self) -> String {
+        let (text, quantity, express, line_items) = self.row();
+        let mut cells = text.to_vec();
+        cells.extend([quantity.to_string(), u8::from(express).to_string(), line_items]);
+        cells.join("\t")
+    }
+
+    /// The row as the stage writes it for a local warehouse: its operation, no write time (a full
+    /// export has none), then [`COLUMNS`] by name, text as JSON strings, `quantity` a number,
+    /// `express` a boolean, `line_items` its JSON.
+    fn staged_json(&self) -> String {
+        let (text, quantity, express, line_items) = self.row();
+        let mut fields = vec![r#""dynashift_op":"U","dynashift_ts":null"#.to_owned()];
+        fields.extend(
+            COLUMNS
+                .iter()
+                .zip(&text)
+                .map(|((name, ..), value)| format!("\"{name}\":{}", serde_json::Value::from(value.as_str()))),
+        );
+        fields.extend([
+            format!(r#""quantity":{quantity}"#),
+            format!(r#""express":{express}"#),
+            format!(r#""line_items":{line_items}"#),
+        ]);
+        format!("{{{}}}", fields.join(","))
+    }
+
+    /// The target row in [`COLUMNS`] order: ten texts, then `quantity`, `express` and the JSON of
+    /// `line_items`.
+    fn row(&self) -> ([String; 10], u64, bool, String) {
         let (h, m, s, ms) = self.created;
         let updated = DateTime::from_timestamp(self.updated_epoch, 0).expect("a valid epoch");
         let line_items: Vec<String> = self
@@ -238,7 +277,7 @@ impl Order {
             // The stage writes a map's keys sorted.
             .map(|l| format!(r#"{{"price":{},"qty":{},"sku":"{}"}}"#, l.price, l.qty, l.sku))
             .collect();
-        [
+        let text = [
             format!("ORDER#{:08}", self.id),
             "META".to_owned(),
             self.status.to_owned(),
@@ -249,10 +288,7 @@ impl Order {
             format!("CUST#{:06}", self.customer),
             self.tier.to_owned(),
             self.lines[0].sku.clone(),
-            self.lines[0].qty.to_string(),
-            u8::from(self.express).to_string(),
-            format!("[{}]", line_items.join(",")),
-        ]
-        .join("\t")
+        ];
+        (text, self.lines[0].qty, self.express, format!("[{}]", line_items.join(",")))
     }
 }

@@ -1,27 +1,46 @@
-//! The whole SQLite sync against the `sqlite3` command-line shell importing the same rows.
+//! The whole SQLite sync against the `sqlite3` command-line shell importing the same rows, two
+//! ways, each in a fresh database file with the shell's default settings, into a table created
+//! with the very DDL the sync created (primary key included), in one transaction:
+//! - **the staged rows** (issue #13's floor): the JSON Lines the stage writes for a local
+//!   warehouse, uncompressed. The shell reads them with `.import` into a TEMP table of lines and
+//!   fills the target with `INSERT … SELECT line->>'$.column' …`, its JSON functions doing the
+//!   parsing the sync's load does.
+//! - **TSV** (the strictest floor): `.import` of rows already mapped and split (`.mode tabs`);
+//!   no load that starts from JSON can beat it.
 //!
-//! The shell's fastest plain way in is `.import` of a file: here the generated TSV (`.mode tabs`),
-//! into a table created with the very DDL the sync created (primary key included), in a fresh
-//! database file with the shell's default settings; `.import` runs in one transaction. The shell
-//! starts from rows already mapped and uncompressed — the floor a load cannot beat — while the
-//! sync starts from the gzip DynamoDB JSON export.
+//! The sync starts from the gzip DynamoDB JSON export: it stages and then loads.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use rusqlite::Connection;
 
-use super::generate::Dataset;
+use super::generate::{COLUMNS, Dataset};
 use super::process::{Measured, available, fastest, measure};
 use super::sync::{TABLE, forget_table_state, run_full_sync, write_config};
 use super::{Comparison, Skipped};
 
 const SYNC_DB: &str = "sync.sqlite";
-const CLI_DB: &str = "cli.sqlite";
+const STAGED_DB: &str = "cli-staged.sqlite";
+const TSV_DB: &str = "cli-tsv.sqlite";
 
-/// Syncs `dataset` with the binary and imports its TSV with `sqlite3`, `repeats` times each.
-pub fn compare(dir: &Path, dataset: &Dataset, binary: &Path, repeats: usize) -> Result<Comparison, String> {
+/// The whole SQLite sync beside both command-line imports.
+#[derive(Debug, Clone)]
+pub struct SqliteComparison {
+    /// Against `sqlite3` importing the staged JSON Lines: the issue's floor.
+    pub staged: Comparison,
+    /// Against `sqlite3 .import` of the TSV: the strictest floor.
+    pub tsv: Comparison,
+}
+
+/// Syncs `dataset` with the binary, then imports its staged rows and its TSV with `sqlite3`,
+/// `repeats` times each.
+pub fn compare(
+    dir: &Path,
+    dataset: &Dataset,
+    binary: &Path,
+    repeats: usize,
+) -> Result<SqliteComparison, String> {
     let config =
         write_config(dir, dataset, "sqlite.toml", &format!("kind = \"sqlite\"\npath = \"{SYNC_DB}\""));
     let sync = fastest(
@@ -33,13 +52,25 @@ pub fn compare(dir: &Path, dataset: &Dataset, binary: &Path, repeats: usize) -> 
         || run_full_sync(binary, &config),
     )?;
     if !available("sqlite3") {
-        let why = "the sqlite3 CLI is not installed (scripts/bench-tools.sh installs it)";
-        return Ok(Comparison { sync, cli: Err(Skipped(why.into())) });
+        let why = Skipped("the sqlite3 CLI is not installed (scripts/bench-tools.sh installs it)".into());
+        let skipped = Comparison { sync, cli: Err(why) };
+        return Ok(SqliteComparison { staged: skipped.clone(), tsv: skipped });
     }
     let ddl = target_ddl(&dir.join(SYNC_DB))?;
-    let cli = fastest(repeats, || remove_database(&dir.join(CLI_DB)), || import(dir, &ddl, dataset))?;
-    check_same_rows(dir, dataset.items)?;
-    Ok(Comparison { sync, cli: Ok(cli) })
+    let import = |database: &str, script: String| -> Result<Comparison, String> {
+        let script_path = dir.join(format!("{database}.sql"));
+        std::fs::write(&script_path, script).map_err(|e| format!("{}: {e}", script_path.display()))?;
+        let cli = fastest(
+            repeats,
+            || remove_database(&dir.join(database)),
+            || run_script(&dir.join(database), &script_path),
+        )?;
+        check_same_rows(dir, database, dataset.items)?;
+        Ok(Comparison { sync, cli: Ok(cli) })
+    };
+    let staged = import(STAGED_DB, staged_import_script(&ddl, &dataset.rows_jsonl))?;
+    let tsv = import(TSV_DB, tsv_import_script(&ddl, &dataset.rows_tsv))?;
+    Ok(SqliteComparison { staged, tsv })
 }
 
 fn remove_database(path: &Path) -> Result<(), String> {
@@ -63,21 +94,44 @@ fn target_ddl(database: &Path) -> Result<String, String> {
     .map_err(|e| format!("{}: no table {TABLE} after the sync: {e}", database.display()))
 }
 
-/// `sqlite3 cli.sqlite` reading `CREATE TABLE …; .mode tabs; .import rows.tsv orders` on stdin.
-fn import(dir: &Path, ddl: &str, dataset: &Dataset) -> Result<Measured, String> {
-    let script = dir.join("import.sql");
-    let mut file = std::fs::File::create(&script).map_err(|e| e.to_string())?;
-    writeln!(file, ".bail on\n{ddl};\n.mode tabs\n.import '{}' {TABLE}", dataset.rows_tsv.display())
-        .map_err(|e| e.to_string())?;
-    let mut command = Command::new("sqlite3");
-    command.arg(dir.join(CLI_DB)).arg(format!(".read '{}'", script.display())).stdout(Stdio::null());
-    measure("the sqlite3 .import", &mut command).map(|(measured, _)| measured)
+/// The staged JSON Lines: `.import` into a TEMP table of whole lines (`.mode ascii` with a unit
+/// separator no line holds, so a line is one field and its quotes are data), then one `INSERT …
+/// SELECT` extracting each column: `->>` gives text, numbers and booleans as SQL values, `->`
+/// gives a super column's JSON text. `.import` joins the open transaction.
+fn staged_import_script(ddl: &str, rows_jsonl: &Path) -> String {
+    let extracts: Vec<String> = COLUMNS
+        .iter()
+        .map(|(name, _, ty)| {
+            let arrow = if *ty == "super" { "->" } else { "->>" };
+            format!("line {arrow} '$.{name}'")
+        })
+        .collect();
+    format!(
+        ".bail on\n{ddl};\nCREATE TEMP TABLE staged(line TEXT);\n.mode ascii\n.separator \"\\037\" \"\\n\"\n\
+         BEGIN;\n.import '{rows}' staged\nINSERT INTO \"{TABLE}\" SELECT {extracts} FROM staged;\nCOMMIT;\n",
+        rows = rows_jsonl.display(),
+        extracts = extracts.join(", "),
+    )
 }
 
-/// Both databases hold the same `items` rows, value for value and type for type.
-fn check_same_rows(dir: &Path, items: u64) -> Result<(), String> {
+/// The TSV: `CREATE TABLE …; .mode tabs; .import rows.tsv orders` (`.import` runs in one
+/// transaction).
+fn tsv_import_script(ddl: &str, rows_tsv: &Path) -> String {
+    format!(".bail on\n{ddl};\n.mode tabs\n.import '{}' {TABLE}\n", rows_tsv.display())
+}
+
+/// `sqlite3 <database> ".read <script>"`, measured.
+fn run_script(database: &Path, script: &Path) -> Result<Measured, String> {
+    let mut command = Command::new("sqlite3");
+    command.arg(database).arg(format!(".read '{}'", script.display())).stdout(Stdio::null());
+    measure("the sqlite3 import", &mut command).map(|(measured, _)| measured)
+}
+
+/// The sync's database and the import's (`cli_database`) hold the same `items` rows, value for
+/// value and type for type.
+fn check_same_rows(dir: &Path, cli_database: &str, items: u64) -> Result<(), String> {
     let conn = Connection::open(dir.join(SYNC_DB)).map_err(|e| e.to_string())?;
-    conn.execute("ATTACH DATABASE ?1 AS cli", [dir.join(CLI_DB).display().to_string()])
+    conn.execute("ATTACH DATABASE ?1 AS cli", [dir.join(cli_database).display().to_string()])
         .map_err(|e| e.to_string())?;
     let count =
         |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0)).map_err(|e| format!("{sql}: {e}"));
@@ -97,7 +151,8 @@ fn check_same_rows(dir: &Path, items: u64) -> Result<(), String> {
             )
         };
         return Err(format!(
-            "SQLite: the sync loaded {synced} rows and sqlite3 imported {imported} of {items}; \
+            "SQLite: the sync loaded {synced} rows and sqlite3 imported {imported} of {items} \
+             into {cli_database}; \
              {only_synced} rows only in the sync, {only_imported} only in the import; \
              e.g. synced {:?}, imported {:?}",
             first("main", "cli"),
