@@ -4,8 +4,8 @@
 //! Two threads share the work, so a load uses both cores: a reader thread downloads, inflates,
 //! decodes and checks the staged lines (most of a COPY's CPU), while the load's own thread,
 //! which holds the connection, only binds and inserts. Rows pass between them in batches
-//! through a bounded channel (a few batches in flight, so memory stays constant), in file
-//! order: the rows go in exactly as one thread would insert them, and the first problem in file
+//! through a bounded channel (a few batches in flight, so memory stays constant; spent batches
+//! go back to the reader to be filled again, see [`BoundValues`]), in file order: the rows go in exactly as one thread would insert them, and the first problem in file
 //! order — a line that does not decode, an insert that fails — is the one reported. Files are
 //! checked against the staged set as they are read (see [`crate::warehouse::staged_files`]).
 //! Nothing here overlaps the stage step: the staged files are complete before a load starts,
@@ -13,7 +13,7 @@
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use rusqlite::types::Value;
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, Statement, params_from_iter};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +27,7 @@ use crate::warehouse::staged_files::{
 use crate::warehouse::staged_lines::{LineDecoder, Op};
 
 use super::failure::StepError;
-use super::line::{Bound, push_row};
+use super::line::{Bound, BoundValues};
 
 /// Rows the reader decodes before handing them over.
 const BATCH_ROWS: usize = 1024;
@@ -58,11 +58,13 @@ pub(super) fn copy_staged_files(
     let decoder = LineDecoder::new(source.shape);
     std::thread::scope(|scope| {
         let (batches, received) = sync_channel(BATCHES_IN_FLIGHT);
+        // Room for every batch there can be, so giving one back never waits.
+        let (spent, recycled) = sync_channel(BATCHES_IN_FLIGHT + 2);
         let reader = std::thread::Builder::new()
             .name("dynashift-copy".into())
-            .spawn_scoped(scope, || read_rows(&decoder, source, batches))
+            .spawn_scoped(scope, || read_rows(&decoder, source, batches, recycled))
             .map_err(|e| StepError::Failed(format!("cannot start the staged-file reader: {e}")))?;
-        let inserted = insert_rows(&mut insert, received, source);
+        let inserted = insert_rows(&mut insert, received, spent, source);
         let read = reader
             .join()
             .unwrap_or_else(|_| Err(StepError::Failed("the staged-file reader stopped unexpectedly".into())));
@@ -74,15 +76,24 @@ pub(super) fn copy_staged_files(
 }
 
 /// Decoded rows, in file order: each row's bound values one after the other.
+#[derive(Default)]
 struct Batch {
-    values: Vec<Value>,
+    values: BoundValues,
     /// Where each row was read: the file's index in the staged set and its line number.
     rows: Vec<(usize, u64)>,
 }
 
 impl Batch {
-    fn new(columns: usize) -> Batch {
-        Batch { values: Vec::with_capacity(BATCH_ROWS * columns), rows: Vec::with_capacity(BATCH_ROWS) }
+    /// A spent batch given back by the inserts, emptied, or else a new one.
+    fn next(recycled: &Receiver<Batch>) -> Batch {
+        match recycled.try_recv() {
+            Ok(mut batch) => {
+                batch.values.clear();
+                batch.rows.clear();
+                batch
+            }
+            Err(_) => Batch::default(),
+        }
     }
 }
 
@@ -92,19 +103,22 @@ fn at_line(staged: &StagedSet, (file, line_no): (usize, u64)) -> String {
 }
 
 /// The load's side: inserts every row of every batch, until the reader is done (the channel
-/// closes) or an insert fails.
+/// closes) or an insert fails, and gives each spent batch back to the reader.
 fn insert_rows(
     insert: &mut Statement<'_>,
     batches: Receiver<Batch>,
+    spent: SyncSender<Batch>,
     source: &CopySource<'_>,
 ) -> Result<(), StepError> {
     let columns = source.bound.values_per_row(source.shape);
     for batch in batches {
-        for (values, at) in batch.values.chunks_exact(columns.max(1)).zip(batch.rows) {
+        for (values, &at) in batch.values.rows(columns).zip(&batch.rows) {
             insert
-                .execute(params_from_iter(values))
+                .execute(params_from_iter(values.map(ToSqlOutput::Borrowed)))
                 .map_err(|e| StepError::sqlite(&e, source.cancel).at(&at_line(source.staged, at)))?;
         }
+        // Full (or the reader is done): the batch is freed here instead.
+        let _ = spent.try_send(batch);
     }
     Ok(())
 }
@@ -116,10 +130,10 @@ fn read_rows(
     decoder: &LineDecoder,
     source: &CopySource<'_>,
     batches: SyncSender<Batch>,
+    recycled: Receiver<Batch>,
 ) -> Result<CopyCounts, StepError> {
-    let columns = source.bound.values_per_row(source.shape);
-    let mut batch = Batch::new(columns);
-    let result = read_files(decoder, source, &batches, &mut batch);
+    let mut batch = Batch::default();
+    let result = read_files(decoder, source, &batches, &recycled, &mut batch);
     if !batch.rows.is_empty() {
         // Ignored when the inserts stopped: their error is the one reported.
         let _ = batches.send(batch);
@@ -131,9 +145,9 @@ fn read_files(
     decoder: &LineDecoder,
     source: &CopySource<'_>,
     batches: &SyncSender<Batch>,
+    recycled: &Receiver<Batch>,
     batch: &mut Batch,
 ) -> Result<CopyCounts, StepError> {
-    let columns = source.bound.values_per_row(source.shape);
     let mut counts = CopyCounts::default();
     for (index, file) in source.staged.files.iter().enumerate() {
         if source.cancel.is_cancelled() {
@@ -154,12 +168,12 @@ fn read_files(
                 if row.op == Op::Delete && source.bound == Bound::TargetColumns {
                     return Ok(());
                 }
-                push_row(row, source.bound, &mut batch.values);
+                batch.values.push_row(row, source.bound);
                 batch.rows.push((index, line_no));
                 if batch.rows.len() < BATCH_ROWS {
                     return Ok(());
                 }
-                let full = std::mem::replace(batch, Batch::new(columns));
+                let full = std::mem::replace(batch, Batch::next(recycled));
                 // The inserts stopped (their error is the one reported): stop reading.
                 batches.send(full).map_err(|_| StepError::Cancelled)
             },

@@ -18,7 +18,7 @@
 //! turn `12345678901234567890.123` into a 64-bit float. Super values are kept as their raw JSON
 //! text for the same reason: numbers inside them keep every digit.
 
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use serde_json::value::RawValue;
 
 use crate::config::ColumnType;
@@ -30,15 +30,29 @@ pub fn sqlite_value(ty: ColumnType, raw: &RawValue) -> Result<Value, ValueError>
     staged_value(ty, raw).map(stored_value)
 }
 
-/// The SQLite form of a checked staged value.
-pub fn stored_value(value: StagedValue<'_>) -> Value {
+/// The SQLite form of a checked staged value, owned.
+fn stored_value(value: StagedValue<'_>) -> Value {
+    match stored_value_ref(&value) {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(n) => Value::Integer(n),
+        ValueRef::Real(x) => Value::Real(x),
+        // The bytes of a `&str` (see below): nothing is ever replaced.
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            Value::Text(String::from_utf8_lossy(bytes).into_owned())
+        }
+    }
+}
+
+/// The SQLite form of a checked staged value, borrowing its text (the COPY copies it once, into
+/// its batch).
+pub(super) fn stored_value_ref<'a>(value: &'a StagedValue<'_>) -> ValueRef<'a> {
     match value {
-        StagedValue::Null => Value::Null,
-        StagedValue::Text(text) | StagedValue::Decimal(text) => Value::Text(text.into_owned()),
-        StagedValue::Integer(n) => Value::Integer(n),
-        StagedValue::Double(x) => Value::Real(x),
-        StagedValue::Boolean(b) => Value::Integer(i64::from(b)),
-        StagedValue::Json(raw) => Value::Text(raw.get().to_owned()),
+        StagedValue::Null => ValueRef::Null,
+        StagedValue::Text(text) | StagedValue::Decimal(text) => ValueRef::Text(text.as_bytes()),
+        StagedValue::Integer(n) => ValueRef::Integer(*n),
+        StagedValue::Double(x) => ValueRef::Real(*x),
+        StagedValue::Boolean(b) => ValueRef::Integer(i64::from(*b)),
+        StagedValue::Json(raw) => ValueRef::Text(raw.get().as_bytes()),
     }
 }
 
