@@ -14,7 +14,7 @@ use crate::contract::drift::MAX_LISTED_PATHS;
 use crate::init::infer::{Observed, Sampled};
 
 use super::fold::KeyHasher;
-use super::image::{Map, Value};
+use super::image::{Map, Value, by_name, same_name};
 
 /// The DynamoDB type tags, in the order of [`tag_index`].
 pub(super) const TAGS: [&str; 10] = ["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"];
@@ -110,10 +110,10 @@ impl MappedTree {
         let children = &node.children;
         let mut next = 0;
         for (name, value) in map.entries() {
-            while next < children.len() && *children[next].0 < **name {
+            while next < children.len() && by_name(&children[next].0, name).is_lt() {
                 next += 1;
             }
-            let Some((_, child)) = children.get(next).filter(|(mapped, _)| **mapped == **name) else {
+            let Some((_, child)) = children.get(next).filter(|(mapped, _)| same_name(mapped, name)) else {
                 tally.unmapped(prefix, name, value);
                 continue;
             };

@@ -214,11 +214,7 @@ impl<'a> Map<'a> {
         // Items are small: comparing lengths first rules out almost every entry without touching
         // its text, which beats a binary search's string comparisons.
         if self.0.len() <= LINEAR_SEARCH_MAX {
-            return self
-                .0
-                .iter()
-                .find(|(key, _)| key.len() == name.len() && key == name)
-                .map(|(_, value)| value);
+            return self.0.iter().find(|(key, _)| same_name(key, name)).map(|(_, value)| value);
         }
         let index = self.0.binary_search_by(|(key, _)| key.as_ref().cmp(name)).ok()?;
         Some(&self.0[index].1)
@@ -267,10 +263,17 @@ impl<'a> Map<'a> {
     }
 }
 
+/// `a == b`, deciding on the length and first byte where it can: names of one length (`pk` and
+/// `sk`, `created_at` and `updated_at`) mostly differ there, and `==` otherwise calls `memcmp`.
+#[inline]
+pub(super) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
 /// `a.cmp(b)`, deciding on the first byte where it can: attribute names mostly differ there, and
 /// the sort of every map in every line otherwise calls `memcmp` for each comparison.
 #[inline]
-fn by_name(a: &str, b: &str) -> std::cmp::Ordering {
+pub(super) fn by_name(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.as_bytes().first(), b.as_bytes().first()) {
         (Some(x), Some(y)) if x != y => x.cmp(y),
         _ => a.cmp(b),

@@ -11,6 +11,7 @@
 //! fit `stage_memory_mb` even so has its digests checked on disk ([`super::digest_spill`]).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -110,10 +111,11 @@ impl KeyDigests {
             Held::Spilled(spill) => return spill.write(compared, Seen { exact, origin }).map(|()| None),
         };
         let mut shard = shards[(compared as usize) % SHARDS].lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(match shard.get(&compared) {
-            Some(seen) => Some(clash_of(seen, exact)),
-            None => {
-                shard.insert(compared, Seen { exact, origin });
+        // One probe of the table, whether the key is new or a clash.
+        Ok(match shard.entry(compared) {
+            Entry::Occupied(seen) => Some(clash_of(seen.get(), exact)),
+            Entry::Vacant(slot) => {
+                slot.insert(Seen { exact, origin });
                 None
             }
         })

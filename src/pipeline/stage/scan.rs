@@ -243,27 +243,33 @@ impl<'a> Scanner<'a> {
         Some(Map::from_entries(entries))
     }
 
-    /// `{"<tag>": <value>}` with exactly one known tag.
+    /// `{"<tag>": <value>}` with exactly one known tag: an empty object, a second entry (a
+    /// repeated or another tag) or an unknown tag gives up.
     fn value(&mut self) -> Option<Value<'a>> {
-        let mut value = None;
-        self.object(|scanner, tag| scanner.once(&mut value, |scanner| scanner.tagged(&tag)))?;
-        value
+        self.enter(b'{')?;
+        let tag = self.string()?;
+        self.eat(b':')?;
+        let value = self.tagged(tag.as_bytes())?;
+        self.eat(b'}')?;
+        self.depth -= 1;
+        Some(value)
     }
 
-    /// The value after the type tag `tag`.
-    fn tagged(&mut self, tag: &str) -> Option<Value<'a>> {
+    /// The value after the type tag `tag` (matched as bytes: a `str` match compares with
+    /// `memcmp`, and every value of every line has a tag).
+    fn tagged(&mut self, tag: &[u8]) -> Option<Value<'a>> {
         let strings = |scanner: &mut Self| scanner.array(|s| s.string().map(Cow::into_owned));
         Some(match tag {
-            "S" => Value::S(self.string()?),
-            "N" => Value::N(self.string()?),
-            "M" => Value::M(self.map()?),
-            "L" => Value::L(self.array(Self::value)?),
-            "BOOL" => Value::Bool(self.boolean()?),
-            "NULL" => Value::Null(self.boolean()?),
-            "B" => Value::B(self.string()?),
-            "SS" => Value::Ss(strings(self)?),
-            "NS" => Value::Ns(strings(self)?),
-            "BS" => Value::Bs(strings(self)?),
+            b"S" => Value::S(self.string()?),
+            b"N" => Value::N(self.string()?),
+            b"M" => Value::M(self.map()?),
+            b"L" => Value::L(self.array(Self::value)?),
+            b"BOOL" => Value::Bool(self.boolean()?),
+            b"NULL" => Value::Null(self.boolean()?),
+            b"B" => Value::B(self.string()?),
+            b"SS" => Value::Ss(strings(self)?),
+            b"NS" => Value::Ns(strings(self)?),
+            b"BS" => Value::Bs(strings(self)?),
             _ => return None,
         })
     }
