@@ -58,7 +58,7 @@ pub fn compare(
     }
     let ddl = target_ddl(&dir.join(SYNC_DB))?;
     let import = |database: &str, script: String| -> Result<Comparison, String> {
-        let script_path = dir.join(format!("{database}.sql"));
+        let script_path = dir.join(database).with_extension("sql");
         std::fs::write(&script_path, script).map_err(|e| format!("{}: {e}", script_path.display()))?;
         let cli = fastest(
             repeats,

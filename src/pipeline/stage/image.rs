@@ -263,20 +263,22 @@ impl<'a> Map<'a> {
     }
 }
 
-/// `a == b`, deciding on the length and first byte where it can: names of one length (`pk` and
-/// `sk`, `created_at` and `updated_at`) mostly differ there, and `==` otherwise calls `memcmp`.
+/// `a == b` for attribute names, compared in line: names are a few bytes long, and every item
+/// compares dozens (column lookups, the drift walk), where a `memcmp` call costs more than the
+/// comparison. Names of one length (`pk` and `sk`, `created_at` and `updated_at`) mostly differ in
+/// their first byte.
 #[inline]
 pub(super) fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
-/// `a.cmp(b)`, deciding on the first byte where it can: attribute names mostly differ there, and
-/// the sort of every map in every line otherwise calls `memcmp` for each comparison.
+/// `a.cmp(b)` for attribute names, compared in line (see [`same_name`]): the sort of every map
+/// in every line and the drift walk run it.
 #[inline]
 pub(super) fn by_name(a: &str, b: &str) -> std::cmp::Ordering {
-    match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if x != y => x.cmp(y),
-        _ => a.cmp(b),
+    match a.bytes().zip(b.bytes()).find(|(x, y)| x != y) {
+        Some((x, y)) => x.cmp(&y),
+        None => a.len().cmp(&b.len()),
     }
 }
 
