@@ -1,6 +1,7 @@
 //! Benchmarks against the floor (issue #13), in one run per size: the stage beside `zcat`, the
-//! whole SQLite sync beside `sqlite3 .import`, the whole PostgreSQL sync beside `psql \copy` (when
-//! `DYNASHIFT_PG_URL` is set), each with its CPU time and peak RSS. See `benches/harness/mod.rs`.
+//! whole SQLite sync beside `sqlite3` importing the staged rows and `.import` of their TSV, the
+//! whole PostgreSQL sync beside `psql \copy` (when `DYNASHIFT_PG_URL` is set), each with its CPU
+//! time and peak RSS. See `benches/harness/mod.rs`.
 //!
 //! Run with `scripts/bench.sh` (installs the tools, starts PostgreSQL), or `cargo bench --bench sync`.
 //! `DYNASHIFT_BENCH_SIZES` (default `50000,200000,800000`) and `DYNASHIFT_BENCH_REPEATS` (default 3;

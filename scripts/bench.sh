@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmarks against the floor, in one command (results: docs/performance.md):
 #   - benches/sync.rs: at 50k, 200k and 800k items, the stage beside zcat, the whole SQLite sync
-#     beside `sqlite3` importing the staged rows and its TSV, the whole PostgreSQL sync beside `psql \copy`, with CPU time and
-#     peak RSS of each;
+#     beside `sqlite3` importing the staged rows and their TSV, the whole PostgreSQL sync beside
+#     `psql \copy`, with CPU time and peak RSS of each;
 #   - benches/stage.rs: the incremental stage (fold of 200k changes) beside zcat.
 # Installs the tools (scripts/bench-tools.sh), starts a throwaway PostgreSQL unless
 # DYNASHIFT_PG_URL is already set (stopped again on exit), builds in release.
