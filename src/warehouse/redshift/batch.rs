@@ -99,7 +99,28 @@ pub(super) fn transient_cause(message: &str) -> Option<String> {
     if super::runs::is_concurrent_upgrade(message) {
         return Some(format!("another load upgrading {RUNS_TABLE} at once"));
     }
+    if let Some(cause) = concurrent_creation(&lower) {
+        return Some(cause);
+    }
     causes.iter().find(|(needle, _)| lower.contains(needle)).map(|(_, cause)| (*cause).to_owned())
+}
+
+/// `IF NOT EXISTS` is checked as the statement starts, not against a creation committing at
+/// that moment: two tables' first loads at once (`--all` on a new warehouse) both create
+/// `dynashift_runs`, and a shared schema, and the second can fail with "relation/type … already
+/// exists" (PostgreSQL, the stand-in, words it so besides the unique-index errors above; its
+/// developers say IF NOT EXISTS does not guard concurrent creation). The batch rolled back; run
+/// again, it finds the object. These statements never meet an existing object otherwise, so the
+/// message alone tells the race.
+fn concurrent_creation(lower: &str) -> Option<String> {
+    if !lower.contains("already exists") {
+        return None;
+    }
+    let runs_table = format!("\"{RUNS_TABLE}\"");
+    if (lower.contains("relation ") || lower.contains("type ")) && lower.contains(&runs_table) {
+        return Some(format!("another load creating {RUNS_TABLE} at once"));
+    }
+    lower.contains("schema \"").then(|| "another load creating the same schema at once".to_owned())
 }
 
 /// 32 random hex digits (the Data API's client tokens are 1..64 characters).
@@ -431,5 +452,23 @@ mod tests {
             transient_cause(lost_upgrade).as_deref(),
             Some("another load upgrading dynashift_runs at once")
         );
+    }
+
+    #[test]
+    fn losing_a_race_to_create_the_runs_table_or_a_schema_is_transient() {
+        let creating_runs = Some("another load creating dynashift_runs at once");
+        for lost in [
+            "ERROR: type \"dynashift_runs\" already exists",
+            "ERROR: relation \"dynashift_runs\" already exists",
+        ] {
+            assert_eq!(transient_cause(lost).as_deref(), creating_runs, "{lost}");
+        }
+        assert_eq!(
+            transient_cause("ERROR: schema \"sales\" already exists").as_deref(),
+            Some("another load creating the same schema at once")
+        );
+        // A target table is created by its own table's load only: no race, a real error.
+        assert_eq!(transient_cause("ERROR: relation \"orders\" already exists"), None);
+        assert_eq!(transient_cause("ERROR: type \"orders\" already exists"), None);
     }
 }
