@@ -105,7 +105,7 @@ pub async fn stage_export(
 }
 
 /// The generated export, as DescribeExport would describe it.
-fn export_description(summary_key: String) -> ExportDescription {
+pub fn export_description(summary_key: String) -> ExportDescription {
     let export_time: DateTime<Utc> = EXPORT_TIME.parse().expect("a valid export time");
     ExportDescription {
         export_arn: format!("{TABLE_ARN}/export/{EXPORT_ID}"),

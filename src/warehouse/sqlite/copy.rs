@@ -5,9 +5,10 @@
 //! decodes and checks the staged lines (most of a COPY's CPU), while the load's own thread,
 //! which holds the connection, only binds and inserts. Rows pass between them in batches
 //! through a bounded channel (a few batches in flight, so memory stays constant; spent batches
-//! go back to the reader to be filled again, see [`BoundValues`]), in file order: the rows go in exactly as one thread would insert them, and the first problem in file
-//! order — a line that does not decode, an insert that fails — is the one reported. Files are
-//! checked against the staged set as they are read (see [`crate::warehouse::staged_files`]).
+//! go back to the reader to be filled again, see [`BoundValues`]), in file order: the rows go in
+//! exactly as one thread would insert them, and the first problem in file order — a line that
+//! does not decode, an insert that fails — is the one reported. Files are checked against the
+//! staged set as they are read (see [`crate::warehouse::staged_files`]).
 //! Nothing here overlaps the stage step: the staged files are complete before a load starts,
 //! which is what lets a resumed run load them again.
 
