@@ -79,11 +79,17 @@ fn write_date_digits(out: &mut Vec<u8>, date: &NaiveDate) {
     write_digits(out, date.day(), 2);
 }
 
-/// Appends the last `width` decimal digits of `value`, zero-padded.
+/// Appends the last `width` (at most 10) decimal digits of `value`, zero-padded. Filled from the
+/// last digit, one division each: every timestamp writes twenty digits.
 fn write_digits(out: &mut Vec<u8>, value: u32, width: u32) {
-    for position in (0..width).rev() {
-        out.push(b'0' + (value / 10u32.pow(position) % 10) as u8);
+    let mut digits = [b'0'; 10];
+    let width = (width as usize).min(digits.len());
+    let mut rest = value;
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
+    out.extend_from_slice(&digits[..width]);
 }
 
 fn parse_timestamp_text(text: &str) -> Result<NaiveDateTime, String> {
@@ -161,6 +167,18 @@ mod tests {
         let mut out = Vec::new();
         write_timestamp(&mut out, &instant, "+00");
         assert_eq!(out, br#""2024-05-01 13:00:00.000000+00""#);
+    }
+
+    #[test]
+    fn digits_are_the_last_ones_zero_padded() {
+        for value in [0, 7, 42, 999, 1_000, 123_456, 999_999, 2_024, u32::MAX] {
+            for width in 1..=10 {
+                let mut out = Vec::new();
+                write_digits(&mut out, value, width);
+                let expected = format!("{:0w$}", u64::from(value) % 10u64.pow(width), w = width as usize);
+                assert_eq!(String::from_utf8(out).unwrap(), expected, "{value} in {width}");
+            }
+        }
     }
 
     #[test]
