@@ -34,7 +34,7 @@ impl Bound {
 ///
 /// Rows cross from the COPY's reading thread to its inserting thread. As one `String` per text
 /// value, every value was allocated on one thread and freed on the other, which glibc's
-/// allocator does slowly (a lock on the other thread's arena, and no thread cache): a fifth of a
+/// allocator does slowly (a lock on the other thread's arena, and no thread cache): a sixth of a
 /// 200k-row SQLite sync's CPU went to `malloc` and `free`. Here a batch of rows is a few buffers,
 /// reused batch after batch.
 #[derive(Debug, Default)]
