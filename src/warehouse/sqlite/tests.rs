@@ -63,6 +63,31 @@ async fn a_first_full_load_creates_the_target_and_records_the_run() {
     assert_eq!(commit.watermark, testkit::at("2024-05-01T00:00:00Z"));
 }
 
+/// Rows pass from the COPY's reader to its inserts in batches that are given back and filled
+/// again: loads of several batches, full and incremental, hold exactly the rows staged, each
+/// with its own values.
+#[tokio::test]
+async fn loads_of_many_batches_hold_every_row_once_with_its_own_values() {
+    let fixture = Fixture::new();
+    let table = testkit::customers_table();
+    let id = |n: usize| format!("C{n:05}");
+    let name = |n: usize, round: usize| format!("name {n} of round {round} {}", "x".repeat(n % 40));
+    let lines = |round: usize| -> Vec<String> {
+        (0..3_500).map(|n| customer(&id(n), &name(n, round), (n * round) as i64)).collect()
+    };
+    let expected = |round: usize| -> Vec<_> {
+        (0..3_500).map(|n| row(&id(n), &name(n, round), (n * round) as i64)).collect()
+    };
+    let mut first = lines(1);
+    let second = first.split_off(1_700);
+    let parts = vec![first, second];
+    fixture.sync(&table, Mode::Full, "full", &parts).await.result.unwrap();
+    assert_eq!(customer_rows(&fixture), expected(1));
+    let report = fixture.sync(&table, Mode::Incremental, "incremental", &[lines(2)]).await.result.unwrap();
+    assert_eq!((report.upserts, report.target_rows), (3_500, 3_500));
+    assert_eq!(customer_rows(&fixture), expected(2));
+}
+
 #[tokio::test]
 async fn a_column_added_to_tables_toml_is_found_missing_with_its_alter_table() {
     let fixture = Fixture::new();
