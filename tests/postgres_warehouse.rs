@@ -404,21 +404,7 @@ async fn two_loads_of_one_table_at_once_commit_one_after_the_other() {
 #[tokio::test]
 async fn first_loads_of_several_tables_at_once_share_the_new_runs_table() {
     let fixture = Fixture::new("pgw_first_loads_race").await;
-    let mut requests = Vec::new();
-    for i in 0..4 {
-        let mut table = customers_table();
-        table.name = format!("people_{i}");
-        table.target = TargetTable { schema: Some("crm".into()), table: format!("people_{i}") };
-        let lines = vec![line(&table, "U", &[("customer_id", "\"P1\"")])];
-        requests.push(fixture.next_request(&table, Mode::Full, &format!("r{i}"), &[lines]).await);
-    }
-    let outcomes = futures::future::join_all(requests.iter().map(|r| fixture.load(r))).await;
-    for outcome in outcomes {
-        assert_eq!(outcome.result.unwrap().target_rows, 1);
-    }
-    for i in 0..4 {
-        assert!(fixture.warehouse.last_commit(&format!("people_{i}")).await.unwrap().is_some());
-    }
+    testkit::behaviour::first_loads_of_several_tables_at_once_all_commit(&fixture, 4).await;
 }
 
 #[tokio::test]

@@ -127,23 +127,7 @@ fn statement_error(outcome: &Outcome) -> (usize, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_loads_of_several_tables_at_once_share_the_new_runs_table() {
     let fixture = RedshiftFixture::new("rs_first_loads_race").await;
-    let mut requests = Vec::new();
-    for i in 0..8 {
-        let mut table = customers_table();
-        table.name = format!("people_{i}");
-        table.target =
-            dynashift::config::TargetTable { schema: Some("crm".into()), table: format!("people_{i}") };
-        let lines = vec![line(&table, "U", &[("customer_id", "\"P1\"")])];
-        requests.push(fixture.next_request(&table, Mode::Full, &format!("r{i}"), &[lines]).await);
-    }
-    let cancel = CancellationToken::new();
-    let outcomes = futures::future::join_all(requests.iter().map(|r| fixture.load(r, &cancel))).await;
-    for outcome in outcomes {
-        assert_eq!(outcome.result.unwrap().target_rows, 1);
-    }
-    for i in 0..8 {
-        assert!(fixture.warehouse.last_commit(&format!("people_{i}")).await.unwrap().is_some());
-    }
+    dynashift::testkit::behaviour::first_loads_of_several_tables_at_once_all_commit(&fixture, 8).await;
 }
 
 /// The target's columns come from the ColumnMetadata of a zero-row SELECT through the Data API.

@@ -90,6 +90,29 @@ pub async fn a_load_cancelled_before_it_starts_runs_nothing(
     finished
 }
 
+/// The first loads of `tables` tables at once into a new warehouse (tables `people_<i>` in one
+/// new schema, a row each) all commit: each creates `dynashift_runs` and the schema if missing,
+/// and none may fail because another created them at the same moment.
+pub async fn first_loads_of_several_tables_at_once_all_commit(
+    fixture: &impl super::WarehouseFixture,
+    tables: usize,
+) {
+    let mut requests = Vec::new();
+    for i in 0..tables {
+        let mut table = customers_table();
+        table.name = format!("people_{i}");
+        table.target = crate::config::TargetTable { schema: Some("crm".into()), table: table.name.clone() };
+        let lines = vec![line(&table, "U", &[("customer_id", "\"P1\"")])];
+        requests.push(fixture.next_request(&table, Mode::Full, &format!("r{i}"), &[lines]).await);
+    }
+    let cancel = CancellationToken::new();
+    let loads = requests.iter().map(|request| load_collecting(fixture.warehouse(), request, &cancel));
+    for (i, outcome) in futures::future::join_all(loads).await.into_iter().enumerate() {
+        assert_eq!(outcome.result.map(|report| report.target_rows).ok(), Some(1), "people_{i}");
+        assert!(fixture.warehouse().last_commit(&format!("people_{i}")).await.unwrap().is_some());
+    }
+}
+
 /// An incremental load of `customers` that claims to continue from `stale` while the table is
 /// committed further fails at the watermark check and leaves the committed run in place.
 /// Returns the check's message for the backend's own wording. `customers` must have a commit.
