@@ -404,7 +404,12 @@ async fn two_loads_of_one_table_at_once_commit_one_after_the_other() {
 #[tokio::test]
 async fn first_loads_of_several_tables_at_once_share_the_new_runs_table() {
     let fixture = Fixture::new("pgw_first_loads_race").await;
-    testkit::behaviour::first_loads_of_several_tables_at_once_all_commit(&fixture, 4).await;
+    testkit::behaviour::first_loads_of_several_tables_at_once_all_commit(
+        &fixture.warehouse,
+        fixture.store(),
+        4,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -127,7 +127,12 @@ fn statement_error(outcome: &Outcome) -> (usize, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_loads_of_several_tables_at_once_share_the_new_runs_table() {
     let fixture = RedshiftFixture::new("rs_first_loads_race").await;
-    dynashift::testkit::behaviour::first_loads_of_several_tables_at_once_all_commit(&fixture, 8).await;
+    dynashift::testkit::behaviour::first_loads_of_several_tables_at_once_all_commit(
+        &fixture.warehouse,
+        fixture.store(),
+        8,
+    )
+    .await;
 }
 
 /// The target's columns come from the ColumnMetadata of a zero-row SELECT through the Data API.

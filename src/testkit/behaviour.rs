@@ -94,7 +94,8 @@ pub async fn a_load_cancelled_before_it_starts_runs_nothing(
 /// new schema, a row each) all commit: each creates `dynashift_runs` and the schema if missing,
 /// and none may fail because another created them at the same moment.
 pub async fn first_loads_of_several_tables_at_once_all_commit(
-    fixture: &impl super::WarehouseFixture,
+    warehouse: &dyn Warehouse,
+    store: Arc<dyn ObjectStore>,
     tables: usize,
 ) {
     let mut requests = Vec::new();
@@ -102,14 +103,19 @@ pub async fn first_loads_of_several_tables_at_once_all_commit(
         let mut table = customers_table();
         table.name = format!("people_{i}");
         table.target = crate::config::TargetTable { schema: Some("crm".into()), table: table.name.clone() };
+        let run_id = format!("r{i}");
         let lines = vec![line(&table, "U", &[("customer_id", "\"P1\"")])];
-        requests.push(fixture.next_request(&table, Mode::Full, &format!("r{i}"), &[lines]).await);
+        let staged = stage_files(store.as_ref(), &table, &run_id, &[lines]).await;
+        let mut request = request_for(table, Mode::Full, &run_id);
+        request.staged = staged;
+        request.store = store.clone();
+        requests.push(request);
     }
     let cancel = CancellationToken::new();
-    let loads = requests.iter().map(|request| load_collecting(fixture.warehouse(), request, &cancel));
+    let loads = requests.iter().map(|request| load_collecting(warehouse, request, &cancel));
     for (i, outcome) in futures::future::join_all(loads).await.into_iter().enumerate() {
         assert_eq!(outcome.result.map(|report| report.target_rows).ok(), Some(1), "people_{i}");
-        assert!(fixture.warehouse().last_commit(&format!("people_{i}")).await.unwrap().is_some());
+        assert!(warehouse.last_commit(&format!("people_{i}")).await.unwrap().is_some());
     }
 }
 
