@@ -13,6 +13,7 @@ pub mod soft_deletes;
 pub mod sqlite;
 pub mod staged_files;
 pub mod staged_lines;
+mod staged_scan;
 pub mod staged_value;
 pub mod step;
 pub mod target_columns;

@@ -5,6 +5,10 @@
 //! never routed through `f64`) and checked by [`staged_value`]. A line must hold exactly the
 //! staged columns: a missing, unknown or repeated column means the files were staged for
 //! another column spec, and loading them would put values in the wrong columns.
+//!
+//! Lines in the exact form the stage writes are read by [`super::staged_scan`] in one pass; any
+//! other line, and every line with a problem, goes through serde_json, whose errors are the ones
+//! reported.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -18,7 +22,8 @@ use crate::config::ColumnType;
 use crate::contract::staged::{OP_COLUMN, TS_COLUMN};
 
 use super::shape::TableShape;
-use super::staged_value::{StagedValue, staged_value};
+use super::staged_scan::{FieldScanner, writes_as_is};
+use super::staged_value::{JsonText, StagedValue, staged_value};
 
 /// The staged op of rows that insert or update.
 pub const OP_UPSERT: &str = "U";
@@ -60,6 +65,9 @@ pub struct LineDecoder {
     /// The target's column types, in shape order.
     types: Vec<ColumnType>,
     index: HashMap<String, usize>,
+    /// Every staged name is written as is in JSON, so lines can be scanned (see
+    /// [`LineDecoder::decode_as_staged`]).
+    scannable: bool,
 }
 
 /// Positions of the op and timestamp columns among the staged columns.
@@ -72,16 +80,49 @@ impl LineDecoder {
         let names = shape.staged_column_names();
         let types = shape.columns.iter().map(|c| c.ty).collect();
         let index = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        LineDecoder { names, types, index }
+        let scannable = names.iter().all(|name| writes_as_is(name));
+        LineDecoder { names, types, index, scannable }
     }
 
     /// Decodes one line; the error says which column is wrong and how.
     pub fn decode<'l>(&self, line: &'l str) -> Result<StagedLine<'l>, String> {
+        if let Some(decoded) = self.decode_as_staged(line) {
+            return Ok(decoded);
+        }
+        self.decode_any(line)
+    }
+
+    /// The line, when it is in the stage's own form (the staged columns in order, no
+    /// whitespace) and every value fits its column; `None` otherwise. Whatever it decodes,
+    /// [`LineDecoder::decode_any`] decodes the same: the same values under the same names,
+    /// through the same checks.
+    pub fn decode_as_staged<'l>(&self, line: &'l str) -> Option<StagedLine<'l>> {
+        if !self.scannable {
+            return None;
+        }
+        let mut scanner = FieldScanner::new(line)?;
+        let op = read_op(scanner.field(&self.names[OP_POSITION])?).ok()?;
+        let ts = match staged_value(ColumnType::BigInt, scanner.field(&self.names[TS_POSITION])?).ok()? {
+            StagedValue::Integer(micros) => Some(micros),
+            _ => None,
+        };
+        let mut values = Vec::with_capacity(self.types.len());
+        for (name, ty) in self.names[FIRST_TARGET_COLUMN..].iter().zip(&self.types) {
+            values.push(staged_value(*ty, scanner.field(name)?).ok()?);
+        }
+        scanner.end()?;
+        Some(StagedLine { op, ts, values })
+    }
+
+    /// Decodes any JSON object of the staged columns, in any order and spacing.
+    pub fn decode_any<'l>(&self, line: &'l str) -> Result<StagedLine<'l>, String> {
         let mut json = serde_json::Deserializer::from_str(line);
         let slots = FieldsSeed { decoder: self }.deserialize(&mut json).map_err(|e| e.to_string())?;
         json.end().map_err(|e| e.to_string())?;
         let slot = |position: usize| {
-            slots[position].ok_or_else(|| format!("column \"{}\" is missing", self.names[position]))
+            slots[position]
+                .map(JsonText::of)
+                .ok_or_else(|| format!("column \"{}\" is missing", self.names[position]))
         };
         let op = read_op(slot(OP_POSITION)?)?;
         let ts = match staged_value(ColumnType::BigInt, slot(TS_POSITION)?) {
@@ -112,8 +153,13 @@ impl LineDecoder {
     }
 }
 
-fn read_op(raw: &RawValue) -> Result<Op, String> {
-    match serde_json::from_str::<Cow<'_, str>>(raw.get()).ok().as_deref() {
+fn read_op(raw: JsonText<'_>) -> Result<Op, String> {
+    // Spelled as the stage writes it, or any other way serde_json reads as the same string.
+    let op = match raw.get().strip_prefix('"').and_then(|text| text.strip_suffix('"')) {
+        Some(plain) if plain == OP_UPSERT || plain == OP_DELETE => Some(Cow::Borrowed(plain)),
+        _ => serde_json::from_str::<Cow<'_, str>>(raw.get()).ok(),
+    };
+    match op.as_deref() {
         Some(OP_UPSERT) => Ok(Op::Upsert),
         Some(OP_DELETE) => Ok(Op::Delete),
         _ => Err(format!(
@@ -215,6 +261,37 @@ mod tests {
                 StagedValue::Null
             ]
         );
+    }
+
+    /// Lines in the stage's form, with values of every kind the scanner reads itself or hands to
+    /// serde_json, take the scanner and decode as any line does; lines a little off that form
+    /// decode the same without it.
+    #[test]
+    fn the_scanner_decodes_what_serde_json_decodes() {
+        let table = testkit::customers_table();
+        let decoder = decoder();
+        let names = ["\"C1\"", "\"Zo\\u00eb \\\"Z\\\"\"", "\"\"", "null"];
+        let visits = ["3", "-9223372036854775808", "null"];
+        for (name, visits) in names.iter().flat_map(|n| visits.iter().map(move |v| (n, v))) {
+            let fields = [
+                ("customer_id", "\"C\\u00e9\""),
+                ("name", name),
+                ("visits", visits),
+                ("active", "true"),
+                ("last_seen", "\"2024-05-01 12:00:00.000000+00\""),
+            ];
+            let line = testkit::line(&table, "U", &fields);
+            let spaced = line.replace("null", "null ");
+            for (line, as_staged) in [(line.clone(), true), (format!("{line}\n"), true), (spaced, false)] {
+                let any = decoder.decode_any(&line).unwrap();
+                let scanned = decoder.decode_as_staged(&line);
+                assert_eq!(scanned.as_ref(), as_staged.then_some(&any), "{line}");
+                assert_eq!(decoder.decode(&line), Ok(any), "{line}");
+            }
+        }
+        let wrong = testkit::line(&table, "U", &[("customer_id", "\"C1\""), ("visits", "1.5")]);
+        assert_eq!(decoder.decode_as_staged(&wrong), None, "a value that does not fit");
+        assert!(decoder.decode(&wrong).unwrap_err().contains("column \"visits\": expected a JSON integer"));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! | super (and the whole-item column)        | any JSON             | `Json`: the raw text   |
 //! | any                                      | null                 | `Null`                 |
 //!
-//! Values are read from the raw JSON text ([`RawValue`]), never through `serde_json::Value`, so
+//! Values are read from the raw JSON text ([`JsonText`]), never through `serde_json::Value`, so
 //! decimals and numbers inside super values keep every digit.
 
 use std::borrow::Cow;
@@ -44,6 +44,27 @@ impl ValueError {
 /// Longest piece of an offending value quoted in a [`ValueError`].
 pub const FOUND_PREVIEW_CHARS: usize = 60;
 
+/// The text of one JSON value, valid and with no whitespace around it: a [`RawValue`]'s, or a
+/// value [`super::staged_lines`] read from a line in the form the stage writes. The checks
+/// below rely on it (a string without a backslash is its text between the quotes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonText<'a>(&'a str);
+
+impl<'a> JsonText<'a> {
+    pub fn of(raw: &'a RawValue) -> JsonText<'a> {
+        JsonText(raw.get())
+    }
+
+    /// `text`, which the caller has checked is one valid JSON value with no whitespace around it.
+    pub(super) fn checked(text: &'a str) -> JsonText<'a> {
+        JsonText(text)
+    }
+
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+}
+
 /// A checked staged value, borrowed from its line where possible.
 #[derive(Debug, Clone)]
 pub enum StagedValue<'a> {
@@ -56,7 +77,7 @@ pub enum StagedValue<'a> {
     Double(f64),
     Boolean(bool),
     /// super columns: the JSON value's text as staged.
-    Json(&'a RawValue),
+    Json(JsonText<'a>),
 }
 
 /// Equal when of the same kind with the same content; super values compare by their text.
@@ -77,7 +98,7 @@ impl PartialEq for StagedValue<'_> {
 
 /// Checks one staged JSON value (its raw text) against a column of type `ty`; see the module
 /// docs for the mapping. JSON `null` is [`StagedValue::Null`] for every type.
-pub fn staged_value(ty: ColumnType, raw: &RawValue) -> Result<StagedValue<'_>, ValueError> {
+pub fn staged_value(ty: ColumnType, raw: JsonText<'_>) -> Result<StagedValue<'_>, ValueError> {
     let text = raw.get();
     if text == "null" {
         return Ok(StagedValue::Null);
@@ -110,10 +131,10 @@ pub fn staged_value(ty: ColumnType, raw: &RawValue) -> Result<StagedValue<'_>, V
 
 /// A JSON string's content, borrowed unless it holds escapes.
 ///
-/// A [`RawValue`] is valid JSON with no surrounding whitespace, so a string without a backslash
+/// A [`JsonText`] is valid JSON with no surrounding whitespace, so a string without a backslash
 /// is its content between the quotes as is (JSON allows no raw control characters in it): the
 /// common case needs no parse. Escapes go through serde_json.
-fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+fn json_string(raw: JsonText<'_>) -> Option<Cow<'_, str>> {
     let text = raw.get();
     let quoted = text.strip_prefix('"')?;
     match quoted.strip_suffix('"') {
@@ -167,7 +188,7 @@ mod tests {
 
     fn check(ty: &str, json: &str) -> Result<StagedValue<'static>, ValueError> {
         let raw: &'static RawValue = Box::leak(RawValue::from_string(json.to_owned()).unwrap());
-        staged_value(ty.parse().unwrap(), raw)
+        staged_value(ty.parse().unwrap(), JsonText::of(raw))
     }
 
     #[test]
@@ -220,7 +241,7 @@ mod tests {
         for text in texts {
             let raw: &RawValue = serde_json::from_str(text).unwrap();
             let string = serde_json::from_str::<String>(text).ok();
-            assert_eq!(json_string(raw).map(Cow::into_owned), string, "{text}");
+            assert_eq!(json_string(JsonText::of(raw)).map(Cow::into_owned), string, "{text}");
             let integer = serde_json::from_str::<i64>(text).ok().map(StagedValue::Integer);
             assert_eq!(integer_in(raw.get(), i64::MIN, i64::MAX), integer, "{text}");
             assert_eq!(boolean(raw.get()), serde_json::from_str::<bool>(text).ok(), "{text}");

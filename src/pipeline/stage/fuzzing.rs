@@ -11,6 +11,8 @@ use crate::config::TableConfig;
 use crate::contract::StageRules;
 use crate::source::{ExportDescription, ExportSpec, ExportStatus};
 use crate::store::{ObjectMeta, ObjectReader, ObjectStore, StoreError};
+use crate::warehouse::shape::TableShape;
+use crate::warehouse::staged_lines::LineDecoder;
 
 use super::diagnose::{failing_path, lenient_key};
 use super::error::MAX_QUOTED_CHARS;
@@ -129,10 +131,21 @@ fn stage_image(table: &TableConfig, mapper: &RowMapper, image: &Map<'_>, micros:
     }
 }
 
+/// A staged line is one line of JSON, which a load reads through its one-pass scanner exactly
+/// as through serde_json.
 fn assert_json_line(out: &[u8]) {
     let line = out.strip_suffix(b"\n").expect("a staged line ends with a newline");
     assert!(!line.contains(&b'\n'), "one staged line per change");
     serde_json::from_slice::<serde_json::Value>(line).expect("a staged line is JSON");
+    let text = std::str::from_utf8(out).expect("a staged line is UTF-8");
+    let decoder = line_decoder();
+    let any = decoder.decode_any(text).unwrap_or_else(|e| panic!("a load cannot read {text}: {e}"));
+    assert_eq!(decoder.decode_as_staged(text), Some(any), "{text}");
+}
+
+fn line_decoder() -> &'static LineDecoder {
+    static DECODER: OnceLock<LineDecoder> = OnceLock::new();
+    DECODER.get_or_init(|| LineDecoder::new(&TableShape::of(table())))
 }
 
 /// The error-path helpers never panic and never quote more than the cap.

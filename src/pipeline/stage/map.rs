@@ -368,6 +368,29 @@ mod tests {
         assert_eq!(line(&out)["dynashift_ts"], serde_json::Value::Null);
     }
 
+    /// A load reads the lines the stage writes through its one-pass scanner, and falls back to
+    /// serde_json without a word when the scanner gives up: only this test notices the stage
+    /// writing a form the scanner no longer reads.
+    #[test]
+    fn the_loads_scanner_reads_every_line_the_stage_writes() {
+        use crate::warehouse::shape::TableShape;
+        use crate::warehouse::staged_lines::LineDecoder;
+        let table = orders_table();
+        let (mapper, decoder) = (RowMapper::new(&table), LineDecoder::new(&TableShape::of(&table)));
+        let escaped = item(r#"{"pk":{"S":"o\"1\u00e9"},"sk":{"N":"-2"},"created":{"N":"1714564800.5"}}"#);
+        let keys = item(r#"{"pk":{"S":"o#1"},"sk":{"N":"2"}}"#);
+        let mut written = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        mapper.write_upsert(&mut written[0], &order(), Some(1_700_000_000_000_001)).unwrap();
+        mapper.write_upsert(&mut written[1], &order(), None).unwrap();
+        mapper.write_upsert(&mut written[2], &escaped, Some(7)).unwrap();
+        mapper.write_delete(&mut written[3], &keys, 5).unwrap();
+        for bytes in &written {
+            let line = std::str::from_utf8(bytes).unwrap();
+            let any = decoder.decode_any(line).unwrap();
+            assert_eq!(decoder.decode_as_staged(line), Some(any), "{line}");
+        }
+    }
+
     #[test]
     fn delete_lines_keep_only_key_columns() {
         let table = orders_table();

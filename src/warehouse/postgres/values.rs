@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::value::RawValue;
 
 use crate::config::ColumnType;
-use crate::warehouse::staged_value::{StagedValue, ValueError, staged_value};
+use crate::warehouse::staged_value::{JsonText, StagedValue, ValueError, staged_value};
 
 use super::canonical_json::CanonicalJson;
 
@@ -48,7 +48,7 @@ const DATE_FORMAT: &str = "%Y-%m-%d";
 /// The value a load stores in a PostgreSQL column of type `ty` for one staged JSON value.
 pub fn expected_value(ty: ColumnType, raw: &RawValue) -> Result<PgValue, ValueError> {
     let mismatch = |expected: &'static str| ValueError::new(ty, expected, raw.get());
-    let value = match staged_value(ty, raw)? {
+    let value = match staged_value(ty, JsonText::of(raw))? {
         StagedValue::Null => PgValue::Null,
         StagedValue::Text(text) => match ty {
             ColumnType::Timestamp => NaiveDateTime::parse_from_str(&text, TIMESTAMP_FORMAT)

@@ -22,12 +22,12 @@ use rusqlite::types::{Value, ValueRef};
 use serde_json::value::RawValue;
 
 use crate::config::ColumnType;
-use crate::warehouse::staged_value::{StagedValue, ValueError, staged_value};
+use crate::warehouse::staged_value::{JsonText, StagedValue, ValueError, staged_value};
 
 /// Converts one staged JSON value (its raw text) into the SQLite value a load stores for a
 /// column of type `ty`; see the module docs for the mapping.
 pub fn sqlite_value(ty: ColumnType, raw: &RawValue) -> Result<Value, ValueError> {
-    staged_value(ty, raw).map(stored_value)
+    staged_value(ty, JsonText::of(raw)).map(stored_value)
 }
 
 /// The SQLite form of a checked staged value, owned.
