@@ -8,13 +8,12 @@
 //! the check finds what the in-memory one finds, only later: the stage fails before anything is
 //! loaded either way.
 
-use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use super::error::StageError;
-use super::key_origin::{KeyClash, Origin, Seen, clash_of};
+use super::key_origin::{ClashFinder, FoundClash, Origin, Seen};
 use super::spill::{partition_of, spill_error};
 use super::spool::SpoolFile;
 
@@ -29,13 +28,6 @@ const WRITE_BUFFER: usize = 16 * 1024;
 const READ_BUFFER: usize = 256 * 1024;
 /// The split depth [`partition_of`] mixes with; the fold's spill uses 0 and up.
 const DEPTH: u32 = u32::MAX - 1;
-
-/// Two lines of one partition with one key: the clash, and where the second line is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct SpilledClash {
-    pub clash: KeyClash,
-    pub second: Origin,
-}
 
 /// The digests of a full export's keys, in partition files under the run's spool folder.
 #[derive(Debug)]
@@ -94,7 +86,7 @@ impl DigestSpill {
 
     /// Reads each partition back and checks it in memory: the first key found twice, if any.
     /// The partition files are removed as they are checked.
-    pub(super) fn first_clash(&self) -> Result<Option<SpilledClash>, StageError> {
+    pub(super) fn first_clash(&self) -> Result<Option<FoundClash>, StageError> {
         for slot in &self.partitions {
             let Some(partition) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() else {
                 continue;
@@ -112,18 +104,16 @@ impl DigestSpill {
 }
 
 /// The first key twice among `records` digests of `file`.
-fn clash_in(file: &SpoolFile, records: u64) -> Result<Option<SpilledClash>, StageError> {
+fn clash_in(file: &SpoolFile, records: u64) -> Result<Option<FoundClash>, StageError> {
     let path = file.path();
     let opened = std::fs::File::open(path).map_err(|source| spill_error(path, source))?;
     let mut input = BufReader::with_capacity(READ_BUFFER, opened);
-    let capacity = usize::try_from(records).unwrap_or(usize::MAX);
-    let mut seen: HashMap<u128, Seen> = HashMap::with_capacity(capacity);
+    let mut finder = ClashFinder::with_capacity(usize::try_from(records).unwrap_or(usize::MAX));
     for _ in 0..records {
         let (compared, record) = read_record(&mut input).map_err(|source| spill_error(path, source))?;
-        if let Some(earlier) = seen.get(&compared) {
-            return Ok(Some(SpilledClash { clash: clash_of(earlier, record.exact), second: record.origin }));
+        if let Some(clash) = finder.add(compared, record) {
+            return Ok(Some(clash));
         }
-        seen.insert(compared, record);
     }
     Ok(None)
 }
@@ -142,6 +132,7 @@ fn read_record(input: &mut impl Read) -> io::Result<(u128, Seen)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::stage::key_origin::KeyClash;
 
     fn seen(exact: u64, line: u32) -> Seen {
         Seen { exact, origin: Origin { file: 0, line } }
@@ -175,7 +166,7 @@ mod tests {
         let found = spill.first_clash().unwrap().unwrap();
         assert_eq!(
             found,
-            SpilledClash {
+            FoundClash {
                 clash: KeyClash::Repeated { first: Origin { file: 0, line: 1 } },
                 second: Origin { file: 0, line: 3 }
             }

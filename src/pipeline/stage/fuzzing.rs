@@ -121,8 +121,11 @@ fn stage_image(table: &TableConfig, mapper: &RowMapper, image: &Map<'_>, micros:
     let _ = KeyTypes::new(&table.key, &table.key_types).check(image, &table.key, "Item", "f", 1);
     let digests = KeyDigests::new(true);
     let origin = Origin { file: digests.file_index("f"), line: 1 };
-    assert_eq!(digests.record(image, &table.key, origin).unwrap(), None);
-    assert!(digests.record(image, &table.key, origin).unwrap().is_some(), "a key seen twice clashes");
+    digests.record(image, &table.key, origin).unwrap();
+    assert_eq!(digests.first_clash().unwrap(), None);
+    digests.record(image, &table.key, origin).unwrap();
+    digests.record(image, &table.key, origin).unwrap();
+    assert!(digests.first_clash().unwrap().is_some(), "a key seen twice clashes");
     let mut out = Vec::new();
     if mapper.write_upsert(&mut out, image, micros).is_ok() {
         assert_json_line(&out);

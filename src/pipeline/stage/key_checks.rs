@@ -7,12 +7,11 @@
 //!   trailing blanks: they are two DynamoDB items but one warehouse row.
 //!
 //! Keys are remembered as 128-bit digests (SipHash-1-3), with the first line that held them, so
-//! memory stays small: see [`KeyDigests`] for the cost per key. A full export whose keys would not
-//! fit `stage_memory_mb` even so has its digests checked on disk ([`super::digest_spill`]).
+//! memory stays small: see [`KeyDigests`] for the cost per key. They are checked once every line
+//! is read, a partition at a time ([`KeyDigests::first_clash`]): in memory, or on disk for a full
+//! export whose keys would not fit `stage_memory_mb` even so ([`super::digest_spill`]).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -20,18 +19,23 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 
 use crate::contract::ExpectedKeyType;
 
-use super::digest_spill::{DigestSpill, SpilledClash};
+use super::digest_spill::DigestSpill;
 use super::error::{StageError, capped};
 use super::image::{Map, Value};
-use super::key_origin::{KeyClash, Origin, Seen, clash_of};
+use super::key_origin::{ClashFinder, FoundClash, Origin, Seen};
 
-/// Shards of the digest map: workers insert concurrently, each shard behind its own lock.
-const SHARDS: usize = 64;
+/// Partitions of the in-memory digests: workers append concurrently, each partition behind its
+/// own lock, and each is checked on its own, its hash table small enough to stay in cache.
+const SHARDS: usize = 256;
 
-/// The digests of the keys seen so far. Each costs 32 bytes of entry plus the hash table's
-/// control byte and spare capacity: about 37 bytes a key when the table is 7/8 full, up to twice
-/// that just after it grows (measured by `digest_entries_are_32_bytes`). Spilled, they cost a
-/// write buffer per partition and 32 bytes of disk a key.
+/// The digests of the keys seen so far, appended to partitions as lines are read.
+///
+/// Checking each key as its line was read, in one shared hash table, cost 7 % of a full
+/// export's stage: the table outgrows the cache, so nearly every key was a cache miss, taken
+/// under the shard's lock. Appending costs no miss, and each partition's check fits the cache.
+/// A key costs its 32-byte entry, up to twice that just after its partition's vector grows
+/// (`digest_entries_are_32_bytes`), plus one partition's hash table while it is checked.
+/// Spilled, digests cost a write buffer per partition and 32 bytes of disk a key.
 #[derive(Debug)]
 pub(super) struct KeyDigests {
     held: Held,
@@ -39,19 +43,17 @@ pub(super) struct KeyDigests {
     trim_blanks: bool,
 }
 
-/// Where the digests are kept.
+/// Where the digests wait to be checked.
 #[derive(Debug)]
 enum Held {
-    /// In memory: a clash is found as its second line is read.
-    Memory(Vec<Mutex<HashMap<u128, Seen, BuildHasherDefault<LowBits>>>>),
-    /// In partition files, checked once every line is read ([`KeyDigests::spilled_clash`]).
+    Memory(Vec<Mutex<Vec<(u128, Seen)>>>),
     Spilled(DigestSpill),
 }
 
 impl KeyDigests {
     /// `trim_blanks`: keys are compared with trailing blanks of their S attributes dropped.
     pub(super) fn new(trim_blanks: bool) -> KeyDigests {
-        let shards = (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect();
+        let shards = (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect();
         KeyDigests { held: Held::Memory(shards), files: Mutex::new(Vec::new()), trim_blanks }
     }
 
@@ -75,13 +77,22 @@ impl KeyDigests {
         }
     }
 
-    /// The first clash among spilled digests (none when they are kept in memory, where
-    /// [`KeyDigests::record`] reports each clash as it happens).
-    pub(super) fn spilled_clash(&self) -> Result<Option<SpilledClash>, StageError> {
-        match &self.held {
-            Held::Memory(_) => Ok(None),
-            Held::Spilled(spill) => spill.first_clash(),
+    /// The first key recorded twice (in a full export), or two keys differing only by trailing
+    /// blanks (under Redshift): checked once every line is read, a partition at a time. In
+    /// memory, each partition is emptied as it is checked.
+    pub(super) fn first_clash(&self) -> Result<Option<FoundClash>, StageError> {
+        let shards = match &self.held {
+            Held::Memory(shards) => shards,
+            Held::Spilled(spill) => return spill.first_clash(),
+        };
+        for shard in shards {
+            let digests = std::mem::take(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner));
+            let mut finder = ClashFinder::with_capacity(digests.len());
+            if let Some(clash) = digests.into_iter().find_map(|(compared, seen)| finder.add(compared, seen)) {
+                return Ok(Some(clash));
+            }
         }
+        Ok(None)
     }
 
     /// Registers a data file; its index goes into each [`Origin`] read from it.
@@ -97,28 +108,23 @@ impl KeyDigests {
         files.get(origin.file as usize).cloned().unwrap_or_default()
     }
 
-    /// Records the key of `image`; a key seen before is a clash. Spilled digests report no
-    /// clash here (see [`KeyDigests::spilled_clash`]), only a failure to write them.
+    /// Records the key of `image`, seen at `origin`, for [`KeyDigests::first_clash`].
     pub(super) fn record(
         &self,
         image: &Map<'_>,
         key_attributes: &[String],
         origin: Origin,
-    ) -> Result<Option<KeyClash>, StageError> {
+    ) -> Result<(), StageError> {
         let (compared, exact) = digests(image, key_attributes, self.trim_blanks);
-        let shards = match &self.held {
-            Held::Memory(shards) => shards,
-            Held::Spilled(spill) => return spill.write(compared, Seen { exact, origin }).map(|()| None),
-        };
-        let mut shard = shards[(compared as usize) % SHARDS].lock().unwrap_or_else(PoisonError::into_inner);
-        // One probe of the table, whether the key is new or a clash.
-        Ok(match shard.entry(compared) {
-            Entry::Occupied(seen) => Some(clash_of(seen.get(), exact)),
-            Entry::Vacant(slot) => {
-                slot.insert(Seen { exact, origin });
-                None
+        let seen = Seen { exact, origin };
+        match &self.held {
+            Held::Memory(shards) => {
+                let shard = &shards[(compared as usize) % SHARDS];
+                shard.lock().unwrap_or_else(PoisonError::into_inner).push((compared, seen));
+                Ok(())
             }
-        })
+            Held::Spilled(spill) => spill.write(compared, seen),
+        }
     }
 }
 
@@ -168,26 +174,6 @@ fn key_text<'v>(value: Option<&'v Value<'_>>) -> (&'static str, &'v str) {
         Some(Value::B(text)) => ("B", text.as_ref()),
         // Checked before: every key attribute is present and S, N or B.
         _ => ("", ""),
-    }
-}
-
-/// The digest is already uniform: its low bits are the hash.
-#[derive(Debug, Default, Clone, Copy)]
-struct LowBits(u64);
-
-impl Hasher for LowBits {
-    fn write(&mut self, bytes: &[u8]) {
-        for (i, byte) in bytes.iter().take(8).enumerate() {
-            self.0 |= u64::from(*byte) << (8 * i);
-        }
-    }
-
-    fn write_u128(&mut self, value: u128) {
-        self.0 = (value >> 64) as u64;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
@@ -257,6 +243,7 @@ impl KeyTypes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::stage::key_origin::KeyClash;
 
     fn map(text: &str) -> Map<'_> {
         serde_json::from_str(text).unwrap()
@@ -272,40 +259,48 @@ mod tests {
         Origin { file: 0, line }
     }
 
+    /// Records each of `lines` (as line 1, 2, …) and checks them all.
+    fn first_clash(digests: &KeyDigests, lines: &[&str]) -> Option<FoundClash> {
+        for (number, line) in (1..).zip(lines) {
+            digests.record(&map(line), &keys(), at(number)).unwrap();
+        }
+        digests.first_clash().unwrap()
+    }
+
     #[test]
     fn a_repeated_key_names_its_first_line() {
         let digests = KeyDigests::new(false);
         digests.file_index("data/a.json.gz");
-        let item = map(r#"{"pk":{"S":"a"},"sk":{"N":"1"},"x":{"S":"1"}}"#);
-        assert_eq!(digests.record(&item, &keys(), at(1)).unwrap(), None);
-        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"2"}}"#), &keys(), at(2)).unwrap(), None);
-        assert_eq!(digests.record(&map(r#"{"pk":{"N":"a"},"sk":{"N":"1"}}"#), &keys(), at(3)).unwrap(), None);
-        assert_eq!(
-            digests.record(&map(r#"{"pk":{"S":"a "},"sk":{"N":"1"}}"#), &keys(), at(4)).unwrap(),
-            None
-        );
-        let again = digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#), &keys(), at(5)).unwrap();
-        assert_eq!(again, Some(KeyClash::Repeated { first: at(1) }));
+        let distinct = [
+            r#"{"pk":{"S":"a"},"sk":{"N":"1"},"x":{"S":"1"}}"#,
+            r#"{"pk":{"S":"a"},"sk":{"N":"2"}}"#,
+            r#"{"pk":{"N":"a"},"sk":{"N":"1"}}"#,
+            r#"{"pk":{"S":"a "},"sk":{"N":"1"}}"#,
+        ];
+        assert_eq!(first_clash(&digests, &distinct), None);
+        let again = [&distinct[..], &[r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#]].concat();
+        let found = first_clash(&digests, &again);
+        assert_eq!(found, Some(FoundClash { clash: KeyClash::Repeated { first: at(1) }, second: at(5) }));
         assert_eq!(digests.file_name(at(1)), "data/a.json.gz");
     }
 
     #[test]
     fn keys_that_differ_only_by_trailing_blanks_clash_when_blanks_are_ignored() {
         let digests = KeyDigests::new(true);
-        assert_eq!(digests.record(&map(r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#), &keys(), at(1)).unwrap(), None);
-        let twin = digests.record(&map(r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#), &keys(), at(2)).unwrap();
-        assert_eq!(twin, Some(KeyClash::BlankTwin { first: at(1) }));
+        let a = r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#;
+        let twin = first_clash(&digests, &[a, r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#]);
+        assert_eq!(twin, Some(FoundClash { clash: KeyClash::BlankTwin { first: at(1) }, second: at(2) }));
         // Leading blanks and tabs are significant in Redshift too.
-        assert_eq!(
-            digests.record(&map(r#"{"pk":{"S":" a"},"sk":{"N":"1"}}"#), &keys(), at(3)).unwrap(),
-            None
-        );
-        assert_eq!(
-            digests.record(&map(r#"{"pk":{"S":"a\t"},"sk":{"N":"1"}}"#), &keys(), at(4)).unwrap(),
-            None
-        );
-        let repeat = digests.record(&map(r#"{"pk":{"S":"a  "},"sk":{"N":"1"}}"#), &keys(), at(5)).unwrap();
-        assert_eq!(repeat, Some(KeyClash::BlankTwin { first: at(1) }), "a clash is not remembered");
+        let others = [a, r#"{"pk":{"S":" a"},"sk":{"N":"1"}}"#, r#"{"pk":{"S":"a\t"},"sk":{"N":"1"}}"#];
+        assert_eq!(first_clash(&digests, &others), None);
+    }
+
+    #[test]
+    fn each_partition_is_emptied_as_it_is_checked() {
+        let digests = KeyDigests::new(false);
+        let line = r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#;
+        assert!(first_clash(&digests, &[line, line]).is_some());
+        assert_eq!(first_clash(&digests, &[line]), None, "the clash's digests are gone");
     }
 
     #[test]

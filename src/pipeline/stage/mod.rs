@@ -261,7 +261,7 @@ fn stage_newest_first(
         }
     }
     if let Some(export) = exports.first() {
-        workers.check_spilled_keys(&export.export_arn)?;
+        workers.check_keys(&export.export_arn)?;
     }
     let mut writers = Vec::with_capacity(lanes.len());
     let mut partitions: Vec<Vec<SpilledFile>> = Vec::new();

@@ -58,18 +58,17 @@ impl Workers<'_> {
         }
     }
 
-    /// Checks the full export's key digests when they were spilled, having been too many for the
-    /// table's memory budget (in memory, each clash fails the stage as its line is read).
-    pub(super) fn check_spilled_keys(&self, export_arn: &str) -> Result<(), StageError> {
-        let partitions = self.digests.spill_partitions();
-        if partitions == 0 {
-            return Ok(());
-        }
+    /// Checks the key digests once every line is read (see [`super::key_checks::KeyDigests`]):
+    /// the error of the first key staged twice, with both lines.
+    pub(super) fn check_keys(&self, export_arn: &str) -> Result<(), StageError> {
         if self.cancel.is_cancelled() {
             return Err(StageError::Cancelled);
         }
-        self.progress.spilled(partitions);
-        let Some(found) = self.digests.spilled_clash()? else { return Ok(()) };
+        let partitions = self.digests.spill_partitions();
+        if partitions > 0 {
+            self.progress.spilled(partitions);
+        }
+        let Some(found) = self.digests.first_clash()? else { return Ok(()) };
         let file = self.digests.file_name(found.second);
         let line = u64::from(found.second.line);
         let key = self.refind_key(&file, line);

@@ -382,19 +382,12 @@ impl FileStage<'_, '_> {
         }
     }
 
-    /// Remembers the key's digest; a key already staged (a full export holds each item once) or
-    /// one differing from a staged key only by trailing blanks (under Redshift) is an error.
+    /// Remembers the key's digest, checked once every line is read: a full export holds each
+    /// item once, and under Redshift no two staged keys may differ only by trailing blanks.
     fn record_key(&self, reader: &DataFileReader, image: &Map<'_>) -> Result<(), StageError> {
         let line_number = u32::try_from(reader.line_number()).unwrap_or(u32::MAX);
         let origin = Origin { file: self.file_index, line: line_number };
-        let key_attributes = &self.workers.table.key;
-        let Some(clash) = self.workers.digests.record(image, key_attributes, origin)? else {
-            return Ok(());
-        };
-        let key =
-            item_key(image, key_attributes).map(|k| capped(&k.to_string()).into_owned()).unwrap_or_default();
-        let at = (reader.key().to_owned(), reader.line_number());
-        Err(self.workers.key_clash(&self.run.export.export_arn, clash, key, at))
+        self.workers.digests.record(image, &self.workers.table.key, origin)
     }
 
     /// Parses one line: through the fast scanner when the line is in its subset, through
