@@ -17,7 +17,7 @@ use crate::warehouse::staged_lines::LineDecoder;
 use super::diagnose::{failing_path, lenient_key};
 use super::error::MAX_QUOTED_CHARS;
 use super::image::Map;
-use super::key_checks::{KeyDigests, KeyTypes};
+use super::key_checks::{KeyDigests, KeyTypes, LaneDigests};
 use super::key_origin::Origin;
 use super::lines::{ChangeLine, FullItemLine, item_key, key_problem, keys_disagree};
 use super::map::RowMapper;
@@ -121,10 +121,13 @@ fn stage_image(table: &TableConfig, mapper: &RowMapper, image: &Map<'_>, micros:
     let _ = KeyTypes::new(&table.key, &table.key_types).check(image, &table.key, "Item", "f", 1);
     let digests = KeyDigests::new(true);
     let origin = Origin { file: digests.file_index("f"), line: 1 };
-    digests.record(image, &table.key, origin).unwrap();
+    let mut lane = LaneDigests::default();
+    digests.record(&mut lane, image, &table.key, origin).unwrap();
+    digests.absorb(std::mem::take(&mut lane));
     assert_eq!(digests.first_clash().unwrap(), None);
-    digests.record(image, &table.key, origin).unwrap();
-    digests.record(image, &table.key, origin).unwrap();
+    digests.record(&mut lane, image, &table.key, origin).unwrap();
+    digests.record(&mut lane, image, &table.key, origin).unwrap();
+    digests.absorb(lane);
     assert!(digests.first_clash().unwrap().is_some(), "a key seen twice clashes");
     let mut out = Vec::new();
     if mapper.write_upsert(&mut out, image, micros).is_ok() {

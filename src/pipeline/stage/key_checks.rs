@@ -24,18 +24,20 @@ use super::error::{StageError, capped};
 use super::image::{Map, Value};
 use super::key_origin::{ClashFinder, FoundClash, Origin, Seen};
 
-/// Partitions of the in-memory digests: workers append concurrently, each partition behind its
-/// own lock, and each is checked on its own, its hash table small enough to stay in cache.
+/// Partitions of the in-memory digests: each is checked on its own, its hash table small enough
+/// to stay in cache.
 const SHARDS: usize = 256;
 
-/// The digests of the keys seen so far, appended to partitions as lines are read.
+/// The digests of the keys seen so far, appended to partitions as lines are read (by each
+/// worker into its own [`LaneDigests`]) and checked once every line is read.
 ///
 /// Checking each key as its line was read, in one shared hash table, cost 7 % of a full
 /// export's stage: the table outgrows the cache, so nearly every key was a cache miss, taken
-/// under the shard's lock. Appending costs no miss, and each partition's check fits the cache.
-/// A key costs its 32-byte entry, up to twice that just after its partition's vector grows
-/// (`digest_entries_are_32_bytes`), plus one partition's hash table while it is checked.
-/// Spilled, digests cost a write buffer per partition and 32 bytes of disk a key.
+/// under a shard's lock, whose atomic instructions then waited for it. Appending costs neither,
+/// and each partition's check fits the cache. A key costs its 32-byte entry, up to twice that
+/// just after its partition's vector grows (`digest_entries_are_32_bytes`), plus one
+/// partition's hash table while it is checked. Spilled, digests cost a write buffer per
+/// partition and 32 bytes of disk a key.
 #[derive(Debug)]
 pub(super) struct KeyDigests {
     held: Held,
@@ -46,15 +48,19 @@ pub(super) struct KeyDigests {
 /// Where the digests wait to be checked.
 #[derive(Debug)]
 enum Held {
-    Memory(Vec<Mutex<Vec<(u128, Seen)>>>),
+    /// Each worker's, handed over once it is done ([`KeyDigests::absorb`]).
+    Memory(Mutex<Vec<LaneDigests>>),
     Spilled(DigestSpill),
 }
+
+/// One worker's in-memory digests, by partition: appended without a lock.
+#[derive(Debug, Default)]
+pub(super) struct LaneDigests(Vec<Vec<(u128, Seen)>>);
 
 impl KeyDigests {
     /// `trim_blanks`: keys are compared with trailing blanks of their S attributes dropped.
     pub(super) fn new(trim_blanks: bool) -> KeyDigests {
-        let shards = (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect();
-        KeyDigests { held: Held::Memory(shards), files: Mutex::new(Vec::new()), trim_blanks }
+        KeyDigests { held: Held::Memory(Mutex::default()), files: Mutex::new(Vec::new()), trim_blanks }
     }
 
     /// Digests of up to `keys` keys: in memory when they fit `budget` bytes, else spilled into
@@ -77,18 +83,28 @@ impl KeyDigests {
         }
     }
 
+    /// Hands over a worker's digests, once it has read its last line.
+    pub(super) fn absorb(&self, lane: LaneDigests) {
+        if let Held::Memory(lanes) = &self.held {
+            lanes.lock().unwrap_or_else(PoisonError::into_inner).push(lane);
+        }
+    }
+
     /// The first key recorded twice (in a full export), or two keys differing only by trailing
     /// blanks (under Redshift): checked once every line is read, a partition at a time. In
-    /// memory, each partition is emptied as it is checked.
+    /// memory, the digests are dropped as they are checked.
     pub(super) fn first_clash(&self) -> Result<Option<FoundClash>, StageError> {
-        let shards = match &self.held {
-            Held::Memory(shards) => shards,
+        let lanes = match &self.held {
+            Held::Memory(lanes) => std::mem::take(&mut *lanes.lock().unwrap_or_else(PoisonError::into_inner)),
             Held::Spilled(spill) => return spill.first_clash(),
         };
-        for shard in shards {
-            let digests = std::mem::take(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner));
-            let mut finder = ClashFinder::with_capacity(digests.len());
-            if let Some(clash) = digests.into_iter().find_map(|(compared, seen)| finder.add(compared, seen)) {
+        let mut lanes: Vec<_> = lanes.into_iter().map(|lane| lane.0).collect();
+        for shard in 0..SHARDS {
+            let mut partition: Vec<_> =
+                lanes.iter_mut().filter_map(|lane| lane.get_mut(shard).map(std::mem::take)).collect();
+            let mut finder = ClashFinder::with_capacity(partition.iter().map(Vec::len).sum());
+            let mut digests = partition.iter_mut().flat_map(|digests| digests.drain(..));
+            if let Some(clash) = digests.find_map(|(compared, seen)| finder.add(compared, seen)) {
                 return Ok(Some(clash));
             }
         }
@@ -108,9 +124,11 @@ impl KeyDigests {
         files.get(origin.file as usize).cloned().unwrap_or_default()
     }
 
-    /// Records the key of `image`, seen at `origin`, for [`KeyDigests::first_clash`].
+    /// Records the key of `image`, seen at `origin`, for [`KeyDigests::first_clash`]: into
+    /// the worker's own `lane` in memory.
     pub(super) fn record(
         &self,
+        lane: &mut LaneDigests,
         image: &Map<'_>,
         key_attributes: &[String],
         origin: Origin,
@@ -118,9 +136,11 @@ impl KeyDigests {
         let (compared, exact) = digests(image, key_attributes, self.trim_blanks);
         let seen = Seen { exact, origin };
         match &self.held {
-            Held::Memory(shards) => {
-                let shard = &shards[(compared as usize) % SHARDS];
-                shard.lock().unwrap_or_else(PoisonError::into_inner).push((compared, seen));
+            Held::Memory(_) => {
+                if lane.0.is_empty() {
+                    lane.0.resize_with(SHARDS, Vec::new);
+                }
+                lane.0[(compared as usize) % SHARDS].push((compared, seen));
                 Ok(())
             }
             Held::Spilled(spill) => spill.write(compared, seen),
@@ -259,11 +279,14 @@ mod tests {
         Origin { file: 0, line }
     }
 
-    /// Records each of `lines` (as line 1, 2, …) and checks them all.
+    /// Records each of `lines` (as line 1, 2, …), alternately by two workers, and checks them
+    /// all.
     fn first_clash(digests: &KeyDigests, lines: &[&str]) -> Option<FoundClash> {
+        let mut lanes = [LaneDigests::default(), LaneDigests::default()];
         for (number, line) in (1..).zip(lines) {
-            digests.record(&map(line), &keys(), at(number)).unwrap();
+            digests.record(&mut lanes[number as usize % 2], &map(line), &keys(), at(number)).unwrap();
         }
+        lanes.into_iter().for_each(|lane| digests.absorb(lane));
         digests.first_clash().unwrap()
     }
 

@@ -7,8 +7,8 @@ use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Where a line was read: an index into [`super::key_checks::KeyDigests`]' file names, and the
-/// line number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// line number. Ordered by file, then line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Origin {
     pub file: u32,
     pub line: u32,
@@ -47,8 +47,8 @@ pub(super) struct FoundClash {
     pub second: Origin,
 }
 
-/// Checks one partition of key digests, in the order they were recorded: the first is where a
-/// key was first seen, and the first digest met again is the clash.
+/// Checks one partition of key digests: the first digest met again is the clash, told from the
+/// earlier of its two lines (by file, then line), whichever was recorded first.
 pub(super) struct ClashFinder {
     seen: HashMap<u128, Seen, BuildHasherDefault<HighBits>>,
 }
@@ -62,8 +62,12 @@ impl ClashFinder {
     /// Adds the next digest; the clash when its key was seen before.
     pub(super) fn add(&mut self, compared: u128, sighting: Seen) -> Option<FoundClash> {
         match self.seen.entry(compared) {
-            Entry::Occupied(earlier) => {
-                Some(FoundClash { clash: clash_of(earlier.get(), sighting.exact), second: sighting.origin })
+            Entry::Occupied(other) => {
+                let (first, second) = match *other.get() {
+                    earlier if earlier.origin <= sighting.origin => (earlier, sighting),
+                    later => (sighting, later),
+                };
+                Some(FoundClash { clash: clash_of(&first, second.exact), second: second.origin })
             }
             Entry::Vacant(slot) => {
                 slot.insert(sighting);

@@ -260,6 +260,9 @@ fn stage_newest_first(
             fold.absorb(&export.export_arn, keys)?;
         }
     }
+    for lane in &mut lanes {
+        workers.digests.absorb(std::mem::take(&mut lane.digests));
+    }
     if let Some(export) = exports.first() {
         workers.check_keys(&export.export_arn)?;
     }

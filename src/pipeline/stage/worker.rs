@@ -20,7 +20,7 @@ use super::drift::{DriftTally, MappedTree};
 use super::error::{StageError, capped};
 use super::fold::{ExportKeys, KeyFold};
 use super::image::Map;
-use super::key_checks::{KeyDigests, KeyTypes, digests};
+use super::key_checks::{KeyDigests, KeyTypes, LaneDigests, digests};
 use super::key_origin::Origin;
 use super::lines::{ChangeLine, FullItemLine, item_key, key_problem, keys_disagree};
 use super::manifest::{DataFile, ExportFiles, ExportKind};
@@ -58,13 +58,15 @@ pub(super) struct Lane {
     pub spill: Option<SpillWriter>,
     /// The drift of every image this worker read, merged with the others' at the end.
     pub drift: DriftTally,
+    /// The keys this worker read, checked with the others' at the end.
+    pub digests: LaneDigests,
     /// A spilled change's staged line, before it is written with its key.
     scratch: Vec<u8>,
 }
 
 impl Lane {
     pub(super) fn new(part: PartWriter, spill: Option<SpillWriter>, drift: DriftTally) -> Lane {
-        Lane { part, spill, drift, scratch: Vec::new() }
+        Lane { part, spill, drift, digests: LaneDigests::default(), scratch: Vec::new() }
     }
 }
 
@@ -384,10 +386,11 @@ impl FileStage<'_, '_> {
 
     /// Remembers the key's digest, checked once every line is read: a full export holds each
     /// item once, and under Redshift no two staged keys may differ only by trailing blanks.
-    fn record_key(&self, reader: &DataFileReader, image: &Map<'_>) -> Result<(), StageError> {
+    fn record_key(&mut self, reader: &DataFileReader, image: &Map<'_>) -> Result<(), StageError> {
         let line_number = u32::try_from(reader.line_number()).unwrap_or(u32::MAX);
         let origin = Origin { file: self.file_index, line: line_number };
-        self.workers.digests.record(image, &self.workers.table.key, origin)
+        let key_attributes = &self.workers.table.key;
+        self.workers.digests.record(&mut self.lane.digests, image, key_attributes, origin)
     }
 
     /// Parses one line: through the fast scanner when the line is in its subset, through
