@@ -247,6 +247,21 @@ impl<'a> Scanner<'a> {
     /// repeated or another tag) or an unknown tag gives up.
     fn value(&mut self) -> Option<Value<'a>> {
         self.enter(b'{')?;
+        // Export lines have no whitespace, and most values are strings or numbers: their tag is
+        // matched with its quotes and colon in one comparison.
+        let rest = &self.bytes()[self.at..];
+        let quick = match rest.get(..5) {
+            Some(b"\"S\":\"") => Some(Value::S as fn(Cow<'a, str>) -> Value<'a>),
+            Some(b"\"N\":\"") => Some(Value::N as fn(Cow<'a, str>) -> Value<'a>),
+            _ => None,
+        };
+        if let Some(variant) = quick {
+            self.at += 4;
+            let value = variant(self.string()?);
+            self.eat(b'}')?;
+            self.depth -= 1;
+            return Some(value);
+        }
         let tag = self.string()?;
         self.eat(b':')?;
         let value = self.tagged(tag.as_bytes())?;
