@@ -235,7 +235,9 @@ impl<'a> Scanner<'a> {
 
     /// A map of names to values, sorted (and deduplicated) as its serde form is.
     fn map(&mut self) -> Option<Map<'a>> {
-        let mut entries = Vec::with_capacity(8);
+        // Room for an item of a typical table: growing from 8 copied every item's entries once.
+        // A map lives only while its line is staged, and malloc costs the same for either size.
+        let mut entries = Vec::with_capacity(16);
         self.object(|scanner, name| {
             entries.push((name, scanner.value()?));
             Some(())
