@@ -38,14 +38,14 @@ pub enum Value<'a> {
     Null(bool),
     M(Map<'a>),
     L(Vec<Value<'a>>),
-    /// Set elements are owned: serde borrows a `Cow` only when it is the field itself. Sets are
-    /// rare next to scalars, so this costs little.
+    /// Set elements borrow from the line when the scanner reads them; through serde they are
+    /// owned (serde borrows a `Cow` only when it is the field itself).
     #[serde(rename = "SS")]
-    Ss(Vec<String>),
+    Ss(Vec<Cow<'a, str>>),
     #[serde(rename = "NS")]
-    Ns(Vec<String>),
+    Ns(Vec<Cow<'a, str>>),
     #[serde(rename = "BS")]
-    Bs(Vec<String>),
+    Bs(Vec<Cow<'a, str>>),
 }
 
 /// The type tags DynamoDB JSON uses, for error messages.
@@ -102,6 +102,14 @@ impl<'de: 'a, 'a> Visitor<'de> for ValueVisitor<'a> {
     }
 }
 
+fn borrowed(texts: &[String]) -> Vec<Cow<'_, str>> {
+    texts.iter().map(|text| Cow::Borrowed(text.as_str())).collect()
+}
+
+fn owned(texts: &[Cow<'_, str>]) -> Vec<String> {
+    texts.iter().map(|text| text.to_string()).collect()
+}
+
 /// A map (or item) of name → value, sorted by name (as `Item`'s `BTreeMap` is), so lookups are
 /// binary searches and JSON output is deterministic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,7 +143,7 @@ impl<'a> Value<'a> {
     /// Bytes of the longest string in the value (S, B, set elements, map names, at any depth):
     /// what a warehouse's string limit inside JSON applies to.
     pub fn longest_string(&self) -> usize {
-        let longest = |texts: &[String]| texts.iter().map(String::len).max().unwrap_or(0);
+        let longest = |texts: &[Cow<'_, str>]| texts.iter().map(|text| text.len()).max().unwrap_or(0);
         match self {
             Value::S(text) | Value::B(text) => text.len(),
             Value::N(_) | Value::Bool(_) | Value::Null(_) => 0,
@@ -156,9 +164,9 @@ impl<'a> Value<'a> {
             AttributeValue::Null(flag) => Value::Null(*flag),
             AttributeValue::M(map) => Value::M(Map::of(map)),
             AttributeValue::L(list) => Value::L(list.iter().map(Value::of).collect()),
-            AttributeValue::Ss(texts) => Value::Ss(texts.clone()),
-            AttributeValue::Ns(texts) => Value::Ns(texts.clone()),
-            AttributeValue::Bs(texts) => Value::Bs(texts.clone()),
+            AttributeValue::Ss(texts) => Value::Ss(borrowed(texts)),
+            AttributeValue::Ns(texts) => Value::Ns(borrowed(texts)),
+            AttributeValue::Bs(texts) => Value::Bs(borrowed(texts)),
         }
     }
 
@@ -172,9 +180,9 @@ impl<'a> Value<'a> {
             Value::Null(flag) => AttributeValue::Null(*flag),
             Value::M(map) => AttributeValue::M(map.to_item()),
             Value::L(list) => AttributeValue::L(list.iter().map(Value::to_owned_value).collect()),
-            Value::Ss(texts) => AttributeValue::Ss(texts.clone()),
-            Value::Ns(texts) => AttributeValue::Ns(texts.clone()),
-            Value::Bs(texts) => AttributeValue::Bs(texts.clone()),
+            Value::Ss(texts) => AttributeValue::Ss(owned(texts)),
+            Value::Ns(texts) => AttributeValue::Ns(owned(texts)),
+            Value::Bs(texts) => AttributeValue::Bs(owned(texts)),
         }
     }
 

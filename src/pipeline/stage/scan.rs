@@ -275,7 +275,7 @@ impl<'a> Scanner<'a> {
     /// The value after the type tag `tag` (matched as bytes: a `str` match compares with
     /// `memcmp`, and every value of every line has a tag).
     fn tagged(&mut self, tag: &[u8]) -> Option<Value<'a>> {
-        let strings = |scanner: &mut Self| scanner.array(|s| s.string().map(Cow::into_owned));
+        let strings = |scanner: &mut Self| scanner.array(Self::string);
         Some(match tag {
             b"S" => Value::S(self.string()?),
             b"N" => Value::N(self.string()?),
