@@ -45,10 +45,23 @@ pub(super) async fn end(on: &Client, backend: Backend) -> Result<(), PgFailure> 
     })?;
     match ended.map(|row| row.get::<_, bool>(0)) {
         None | Some(true) => Ok(()),
+        // Also answered at once, with a warning that the PID "is not a PostgreSQL backend
+        // process", when the process exited between the scan of pg_stat_activity and the
+        // signal: ended all the same. Only a process still listed has not ended.
+        Some(false) if !is_listed(on, backend).await? => Ok(()),
         Some(false) => Err(PgFailure::permanent(format!(
             "server process {} did not end within {} s of pg_terminate_backend",
             backend.pid,
             EXIT_WAIT_MS / 1000
         ))),
     }
+}
+
+/// `backend` is still among the server's processes.
+async fn is_listed(on: &Client, backend: Backend) -> Result<bool, PgFailure> {
+    let sql = "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2";
+    let listed = on.query_opt(sql, &[&backend.pid, &backend.started]).await.map_err(|e| {
+        PgFailure::statement(&e, format!("looking for server process {}: {}", backend.pid, describe(&e)))
+    })?;
+    Ok(listed.is_some())
 }
