@@ -101,17 +101,11 @@ impl LineDecoder {
             return None;
         }
         let mut scanner = FieldScanner::new(line)?;
-        let op = read_op(scanner.field(&self.names[OP_POSITION])?).ok()?;
-        let ts = match staged_value(ColumnType::BigInt, scanner.field(&self.names[TS_POSITION])?).ok()? {
-            StagedValue::Integer(micros) => Some(micros),
-            _ => None,
-        };
-        let mut values = Vec::with_capacity(self.types.len());
-        for (name, ty) in self.names[FIRST_TARGET_COLUMN..].iter().zip(&self.types) {
-            values.push(staged_value(*ty, scanner.field(name)?).ok()?);
-        }
+        // Any problem is left to `decode_any`, which words it.
+        let decoded =
+            self.assemble(|position| scanner.field(&self.names[position]).ok_or_else(String::new)).ok()?;
         scanner.end()?;
-        Some(StagedLine { op, ts, values })
+        Some(decoded)
     }
 
     /// Decodes any JSON object of the staged columns, in any order and spacing.
@@ -119,11 +113,19 @@ impl LineDecoder {
         let mut json = serde_json::Deserializer::from_str(line);
         let slots = FieldsSeed { decoder: self }.deserialize(&mut json).map_err(|e| e.to_string())?;
         json.end().map_err(|e| e.to_string())?;
-        let slot = |position: usize| {
+        self.assemble(|position| {
             slots[position]
                 .map(JsonText::of)
                 .ok_or_else(|| format!("column \"{}\" is missing", self.names[position]))
-        };
+        })
+    }
+
+    /// The line whose staged columns' values `slot` gives, asked for in staged order, each checked
+    /// against its column.
+    fn assemble<'l>(
+        &self,
+        mut slot: impl FnMut(usize) -> Result<JsonText<'l>, String>,
+    ) -> Result<StagedLine<'l>, String> {
         let op = read_op(slot(OP_POSITION)?)?;
         let ts = match staged_value(ColumnType::BigInt, slot(TS_POSITION)?) {
             Ok(StagedValue::Integer(micros)) => Some(micros),

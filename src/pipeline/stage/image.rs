@@ -102,10 +102,12 @@ impl<'de: 'a, 'a> Visitor<'de> for ValueVisitor<'a> {
     }
 }
 
+/// An owned set's elements, borrowed.
 fn borrowed(texts: &[String]) -> Vec<Cow<'_, str>> {
     texts.iter().map(|text| Cow::Borrowed(text.as_str())).collect()
 }
 
+/// A set's elements, owned (for [`AttributeValue`]).
 fn owned(texts: &[Cow<'_, str>]) -> Vec<String> {
     texts.iter().map(|text| text.to_string()).collect()
 }

@@ -252,9 +252,9 @@ impl<'a> Scanner<'a> {
         // Export lines have no whitespace, and most values are strings or numbers: their tag is
         // matched with its quotes and colon in one comparison.
         let rest = &self.bytes()[self.at..];
-        let quick = match rest.get(..5) {
-            Some(b"\"S\":\"") => Some(Value::S as fn(Cow<'a, str>) -> Value<'a>),
-            Some(b"\"N\":\"") => Some(Value::N as fn(Cow<'a, str>) -> Value<'a>),
+        let quick: Option<fn(Cow<'a, str>) -> Value<'a>> = match rest.get(..5) {
+            Some(b"\"S\":\"") => Some(Value::S),
+            Some(b"\"N\":\"") => Some(Value::N),
             _ => None,
         };
         if let Some(variant) = quick {
