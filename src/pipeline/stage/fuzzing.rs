@@ -154,6 +154,18 @@ fn line_decoder() -> &'static LineDecoder {
     DECODER.get_or_init(|| LineDecoder::new(&TableShape::of(table())))
 }
 
+/// One staged line, as a load reads it: whatever the one-pass scanner decodes, serde_json
+/// decodes the same; and no line panics either reader.
+pub fn staged_line(bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else { return };
+    let decoder = line_decoder();
+    let any = decoder.decode_any(text);
+    if let Some(scanned) = decoder.decode_as_staged(text) {
+        assert_eq!(any, Ok(scanned), "the scanner and serde_json agree on {text}");
+    }
+    assert_eq!(decoder.decode(text), any, "{text}");
+}
+
 /// The error-path helpers never panic and never quote more than the cap.
 fn check_diagnosis<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8], key_attributes: &[String]) {
     let bound = 4 * (MAX_QUOTED_CHARS + 32);
@@ -288,8 +300,12 @@ mod tests {
     fn the_fuzz_corpus_replays_cleanly() {
         let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 3] =
-            [("export_line", export_line), ("manifests", manifests), ("config", config)];
+        let targets: [(&str, Target); 4] = [
+            ("export_line", export_line),
+            ("staged_line", staged_line),
+            ("manifests", manifests),
+            ("config", config),
+        ];
         for (name, target) in targets {
             let entries = std::fs::read_dir(corpus.join(name)).expect("a committed corpus");
             let mut inputs = 0;
