@@ -106,7 +106,7 @@ impl<'l> FieldScanner<'l> {
             return None;
         }
         self.at += text.len();
-        Some(JsonText::checked(&self.line[self.at - text.len()..self.at]))
+        Some(JsonText::checked(text))
     }
 }
 
